@@ -1,0 +1,409 @@
+/* shape.c — shape rules: from operand types and attributes to a node's result type.
+ * One function per RULE column of ops.def (ir_shape_<RULE>); ir_infer dispatches through a
+ * table generated from ops.def. Errors name the op and print the offending types in full,
+ * e.g. "matmul: inner dimensions differ: f32[B, S, 512] @ f32[256, 64]".
+ */
+#include "ir.h"
+
+#include <stdlib.h>
+
+typedef struct ShapeCx {
+  const IrProgram *p;
+  IrGraph *g;
+  IrNode *n;
+  char *err;
+  size_t errlen;
+} ShapeCx;
+
+typedef int (*ShapeRule)(ShapeCx *c);
+
+static const IrType *in_type(ShapeCx *c, int i) { return &c->g->nodes.v[c->n->in[i]].type; }
+
+static int fail(ShapeCx *c, const char *fmt, ...) MAMC_PRINTF(2, 3);
+static int fail(ShapeCx *c, const char *fmt, ...) {
+  StrBuf b;
+  sb_init(&b);
+  sb_printf(&b, "%s: ", op_info(c->n->op)->name);
+  va_list ap;
+  va_start(ap, fmt);
+  sb_vprintf(&b, fmt, ap);
+  va_end(ap);
+  snprintf(c->err, c->errlen, "%s", b.s ? b.s : "shape error");
+  sb_free(&b);
+  return 0;
+}
+
+/* Type text for messages; a rotating set of buffers so several fit in one message. */
+typedef struct TypeText {
+  char s[160];
+} TypeText;
+static TypeText tt(ShapeCx *c, const IrType *t) {
+  TypeText r;
+  StrBuf b;
+  sb_init(&b);
+  ir_print_type(&b, c->p, t);
+  snprintf(r.s, sizeof r.s, "%s", b.s ? b.s : "?");
+  sb_free(&b);
+  return r;
+}
+
+static int norm_axis(int64_t axis, int rank, int *out) {
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) return 0;
+  *out = (int)axis;
+  return 1;
+}
+
+static int same_dtype(ShapeCx *c, const IrType *a, const IrType *b) {
+  if (a->dt == b->dt) return 1;
+  return fail(c, "operand dtypes differ: %s and %s", tt(c, a).s, tt(c, b).s);
+}
+
+/* NumPy broadcasting of a and b into out (dtype of a). */
+static int broadcast(ShapeCx *c, const IrType *a, const IrType *b, IrType *out) {
+  int r = a->rank > b->rank ? a->rank : b->rank;
+  IrType t = {.dt = a->dt, .rank = r};
+  for (int i = 0; i < r; i++) {
+    int ia = a->rank - r + i, ib = b->rank - r + i;
+    Dim da = ia >= 0 ? a->d[ia] : dim_const(1), db = ib >= 0 ? b->d[ib] : dim_const(1);
+    if (dim_eq(da, db) || dim_eq(db, dim_const(1)))
+      t.d[i] = da;
+    else if (dim_eq(da, dim_const(1)))
+      t.d[i] = db;
+    else
+      return fail(c, "shapes do not broadcast: %s and %s (axis %d)", tt(c, a).s, tt(c, b).s, i - r);
+  }
+  *out = t;
+  return 1;
+}
+
+/* ---- rules ------------------------------------------------------------------------------ */
+
+static int ir_shape_declared(ShapeCx *c) {
+  (void)c;
+  return 1;
+}
+
+static int ir_shape_iota(ShapeCx *c) {
+  int axis;
+  if (!norm_axis(ir_get_i(c->n, "axis"), c->n->type.rank, &axis))
+    return fail(c, "axis %lld out of range for %s", (long long)ir_get_i(c->n, "axis"), tt(c, &c->n->type).s);
+  return 1;
+}
+
+static int ir_shape_same(ShapeCx *c) {
+  c->n->type = *in_type(c, 0);
+  return 1;
+}
+
+static int ir_shape_cast(ShapeCx *c) {
+  c->n->type = *in_type(c, 0);
+  c->n->type.dt = (DType)ir_get_i(c->n, "to");
+  return 1;
+}
+
+static int ir_shape_bcast(ShapeCx *c) {
+  const IrType *a = in_type(c, 0), *b = in_type(c, 1);
+  if (!same_dtype(c, a, b)) return 0;
+  return broadcast(c, a, b, &c->n->type);
+}
+
+static int ir_shape_compare(ShapeCx *c) {
+  if (!ir_shape_bcast(c)) return 0;
+  c->n->type.dt = DT_F32;
+  return 1;
+}
+
+static int ir_shape_where(ShapeCx *c) {
+  const IrType *k = in_type(c, 0), *a = in_type(c, 1), *b = in_type(c, 2);
+  IrType t;
+  if (!same_dtype(c, a, b) || !broadcast(c, a, b, &t)) return 0;
+  IrType kk = *k;
+  kk.dt = t.dt;
+  return broadcast(c, &t, &kk, &c->n->type);
+}
+
+static int ir_shape_reduce(ShapeCx *c) {
+  const IrType *x = in_type(c, 0);
+  const AttrVal *axes = ir_get(c->n, "axes");
+  int drop[IR_MAX_RANK] = {0};
+  for (int i = 0; i < axes->n; i++) {
+    int a;
+    if (!norm_axis(axes->ints[i], x->rank, &a))
+      return fail(c, "axis %lld out of range for %s", (long long)axes->ints[i], tt(c, x).s);
+    if (drop[a]) return fail(c, "axis %lld given twice", (long long)axes->ints[i]);
+    drop[a] = 1;
+  }
+  int keep = (int)ir_get_i(c->n, "keepdim");
+  IrType t = {.dt = x->dt};
+  for (int i = 0; i < x->rank; i++) {
+    if (!drop[i])
+      t.d[t.rank++] = x->d[i];
+    else if (keep)
+      t.d[t.rank++] = dim_const(1);
+  }
+  c->n->type = t;
+  return 1;
+}
+
+static int ir_shape_matmul(ShapeCx *c) {
+  const IrType *a = in_type(c, 0), *b = in_type(c, 1);
+  if (!same_dtype(c, a, b)) return 0;
+  if (a->rank < 2 || b->rank < 2)
+    return fail(c, "operands need rank >= 2: %s @ %s", tt(c, a).s, tt(c, b).s);
+  int ta = (int)ir_get_i(c->n, "ta"), tb = (int)ir_get_i(c->n, "tb");
+  Dim m = a->d[a->rank - 2 + ta], ka = a->d[a->rank - 1 - ta];
+  Dim kb = b->d[b->rank - 2 + tb], n = b->d[b->rank - 1 - tb];
+  if (!dim_eq(ka, kb))
+    return fail(c, "inner dimensions differ: %s @ %s%s", tt(c, a).s, tt(c, b).s,
+                ta || tb ? " (with transposes)" : "");
+  IrType ba = *a, bb = *b, t;
+  ba.rank -= 2;
+  bb.rank -= 2;
+  if (!broadcast(c, &ba, &bb, &t)) return 0;
+  t.d[t.rank++] = m;
+  t.d[t.rank++] = n;
+  c->n->type = t;
+  return 1;
+}
+
+/* Element counts compared symbolically: constant product and the multiset of symbolic dims. */
+typedef struct Numel {
+  int64_t c;
+  int n;
+  Dim f[IR_MAX_RANK];
+} Numel;
+static Numel numel(const IrType *t) {
+  Numel r = {1, 0, {{0}}};
+  for (int i = 0; i < t->rank; i++)
+    if (dim_is_const(t->d[i]))
+      r.c *= t->d[i].add;
+    else
+      r.f[r.n++] = t->d[i];
+  return r;
+}
+static int numel_eq(Numel a, Numel b) {
+  if (a.c != b.c || a.n != b.n) return 0;
+  int used[IR_MAX_RANK] = {0};
+  for (int i = 0; i < a.n; i++) {
+    int found = 0;
+    for (int j = 0; j < b.n && !found; j++)
+      if (!used[j] && dim_eq(a.f[i], b.f[j])) used[j] = found = 1;
+    if (!found) return 0;
+  }
+  return 1;
+}
+
+static int ir_shape_reshape(ShapeCx *c) {
+  const IrType *x = in_type(c, 0), *t = &c->n->type;
+  if (x->dt != t->dt) return fail(c, "cannot change dtype: %s to %s", tt(c, x).s, tt(c, t).s);
+  if (!numel_eq(numel(x), numel(t)))
+    return fail(c, "element counts differ: %s to %s", tt(c, x).s, tt(c, t).s);
+  return 1;
+}
+
+static int ir_shape_expand(ShapeCx *c) {
+  const IrType *x = in_type(c, 0), *t = &c->n->type;
+  IrType out;
+  if (x->dt != t->dt) return fail(c, "cannot change dtype: %s to %s", tt(c, x).s, tt(c, t).s);
+  if (x->rank > t->rank || !broadcast(c, x, t, &out) || !type_eq(&out, t))
+    return fail(c, "%s does not broadcast to %s", tt(c, x).s, tt(c, t).s);
+  return 1;
+}
+
+static int ir_shape_transpose(ShapeCx *c) {
+  const IrType *x = in_type(c, 0);
+  const AttrVal *perm = ir_get(c->n, "perm");
+  if (perm->n != x->rank) return fail(c, "perm has %d entries for %s", perm->n, tt(c, x).s);
+  int seen[IR_MAX_RANK] = {0};
+  IrType t = {.dt = x->dt, .rank = x->rank};
+  for (int i = 0; i < perm->n; i++) {
+    int64_t a = perm->ints[i];
+    if (a < 0 || a >= x->rank || seen[a]) return fail(c, "perm is not a permutation of 0..%d", x->rank - 1);
+    seen[a] = 1;
+    t.d[i] = x->d[a];
+  }
+  c->n->type = t;
+  return 1;
+}
+
+static int ir_shape_slice(ShapeCx *c) {
+  const IrType *x = in_type(c, 0);
+  int axis;
+  if (!norm_axis(ir_get_i(c->n, "axis"), x->rank, &axis))
+    return fail(c, "axis %lld out of range for %s", (long long)ir_get_i(c->n, "axis"), tt(c, x).s);
+  Dim d = x->d[axis];
+  int64_t start = ir_get_i(c->n, "start"), step = ir_get_i(c->n, "step");
+  const AttrVal *endv = ir_get(c->n, "end");
+  if (step < 1) return fail(c, "step must be positive, got %lld", (long long)step);
+  Dim len;
+  if (dim_is_const(d)) {
+    int64_t n = d.add, s = start < 0 ? start + n : start;
+    int64_t e = endv->set ? (endv->i < 0 ? endv->i + n : endv->i) : n;
+    if (s < 0 || s > n || e < s || e > n)
+      return fail(c, "range [%lld:%lld] out of bounds for dimension %lld", (long long)start,
+                  (long long)(endv->set ? endv->i : n), (long long)n);
+    len = dim_const((e - s + step - 1) / step);
+  } else {
+    if (step != 1) return fail(c, "a symbolic dimension can only be sliced with step 1");
+    if (start < 0) return fail(c, "a symbolic dimension needs a non-negative start");
+    if (!endv->set)
+      dim_add(d, -start, &len);
+    else if (endv->i < 0)
+      dim_add(d, endv->i - start, &len);
+    else
+      len = dim_const(endv->i - start);
+    if (dim_is_const(len) && len.add < 0) return fail(c, "empty range");
+  }
+  c->n->type = *x;
+  c->n->type.d[axis] = len;
+  return 1;
+}
+
+static int ir_shape_concat(ShapeCx *c) {
+  const IrType *x = in_type(c, 0);
+  int axis;
+  if (!norm_axis(ir_get_i(c->n, "axis"), x->rank, &axis))
+    return fail(c, "axis %lld out of range for %s", (long long)ir_get_i(c->n, "axis"), tt(c, x).s);
+  IrType t = *x;
+  for (int k = 1; k < c->n->nin; k++) {
+    const IrType *y = in_type(c, k);
+    if (!same_dtype(c, x, y)) return 0;
+    if (y->rank != x->rank) return fail(c, "ranks differ: %s and %s", tt(c, x).s, tt(c, y).s);
+    for (int i = 0; i < x->rank; i++)
+      if (i != axis && !dim_eq(x->d[i], y->d[i]))
+        return fail(c, "dimension %d differs: %s and %s", i, tt(c, x).s, tt(c, y).s);
+    Dim a = t.d[axis], b = y->d[axis], s;
+    if (dim_is_const(b))
+      dim_add(a, b.add, &s);
+    else if (dim_is_const(a))
+      dim_add(b, a.add, &s);
+    else if (a.sym == b.sym)
+      s = (Dim){a.sym, a.mul + b.mul, a.add + b.add};
+    else
+      return fail(c, "cannot add dimensions of two different symbols");
+    t.d[axis] = s;
+  }
+  c->n->type = t;
+  return 1;
+}
+
+static int ir_shape_gather(ShapeCx *c) {
+  const IrType *tab = in_type(c, 0), *ids = in_type(c, 1);
+  if (ids->dt != DT_I32) return fail(c, "indices must be i32, got %s", tt(c, ids).s);
+  if (tab->rank < 1) return fail(c, "table must have rank >= 1, got %s", tt(c, tab).s);
+  if (ids->rank + tab->rank - 1 > IR_MAX_RANK) return fail(c, "result rank too large");
+  IrType t = *ids;
+  t.dt = tab->dt;
+  for (int i = 1; i < tab->rank; i++) t.d[t.rank++] = tab->d[i];
+  c->n->type = t;
+  return 1;
+}
+
+static int ir_shape_softmax(ShapeCx *c) {
+  const IrType *x = in_type(c, 0);
+  int axis;
+  if (!norm_axis(ir_get_i(c->n, "axis"), x->rank, &axis))
+    return fail(c, "axis %lld out of range for %s", (long long)ir_get_i(c->n, "axis"), tt(c, x).s);
+  if (!dtype_is_float(x->dt)) return fail(c, "needs a float operand, got %s", tt(c, x).s);
+  c->n->type = *x;
+  return 1;
+}
+
+/* gain and bias, when given, are vectors over the last axis */
+static int check_affine(ShapeCx *c, const IrType *x) {
+  for (int k = 1; k < c->n->nin; k++) {
+    const IrType *g = in_type(c, k);
+    if (!same_dtype(c, x, g)) return 0;
+    if (g->rank != 1 || !dim_eq(g->d[0], x->d[x->rank - 1]))
+      return fail(c, "%s must be a vector over the last axis of %s, got %s", k == 1 ? "gain" : "bias",
+                  tt(c, x).s, tt(c, g).s);
+  }
+  return 1;
+}
+
+static int ir_shape_norm(ShapeCx *c) {
+  const IrType *x = in_type(c, 0);
+  if (x->rank < 1 || !dtype_is_float(x->dt)) return fail(c, "needs a float tensor, got %s", tt(c, x).s);
+  if (!check_affine(c, x)) return 0;
+  c->n->type = *x;
+  return 1;
+}
+
+static int ir_shape_groupnorm(ShapeCx *c) {
+  if (!ir_shape_norm(c)) return 0;
+  const IrType *x = in_type(c, 0);
+  int64_t groups = ir_get_i(c->n, "groups");
+  Dim last = x->d[x->rank - 1];
+  if (groups < 1) return fail(c, "groups must be positive");
+  if (!dim_is_const(last) || last.add % groups)
+    return fail(c, "last dimension of %s is not divisible into %lld groups", tt(c, x).s, (long long)groups);
+  return 1;
+}
+
+static int ir_shape_cross_entropy(ShapeCx *c) {
+  const IrType *lg = in_type(c, 0), *tg = in_type(c, 1);
+  if (!dtype_is_float(lg->dt)) return fail(c, "logits must be float, got %s", tt(c, lg).s);
+  if (tg->dt != DT_I32) return fail(c, "targets must be i32, got %s", tt(c, tg).s);
+  int ok = lg->rank == tg->rank + 1;
+  for (int i = 0; ok && i < tg->rank; i++) ok = dim_eq(lg->d[i], tg->d[i]);
+  if (!ok) return fail(c, "logits %s do not match targets %s (expected logits = targets + [V])", tt(c, lg).s, tt(c, tg).s);
+  double s = ir_get_f(c->n, "smoothing");
+  if (s < 0 || s >= 1) return fail(c, "smoothing must be in [0, 1), got %g", s);
+  c->n->type = (IrType){.dt = lg->dt, .rank = 0};
+  return 1;
+}
+
+static int ir_shape_attention(ShapeCx *c) {
+  const IrType *q = in_type(c, 0), *k = in_type(c, 1), *v = in_type(c, 2);
+  if (!same_dtype(c, q, k) || !same_dtype(c, q, v)) return 0;
+  if (q->rank != 4 || k->rank != 4 || v->rank != 4)
+    return fail(c, "q, k, v must be [B, H, S, D]: got %s, %s, %s", tt(c, q).s, tt(c, k).s, tt(c, v).s);
+  if (!dim_eq(q->d[0], k->d[0]) || !dim_eq(q->d[1], k->d[1]) || !dim_eq(q->d[3], k->d[3]))
+    return fail(c, "q %s and k %s differ in batch, heads or head dim", tt(c, q).s, tt(c, k).s);
+  if (!dim_eq(k->d[0], v->d[0]) || !dim_eq(k->d[1], v->d[1]) || !dim_eq(k->d[2], v->d[2]))
+    return fail(c, "k %s and v %s differ in batch, heads or length", tt(c, k).s, tt(c, v).s);
+  if (ir_get_i(c->n, "causal") && !dim_eq(q->d[2], k->d[2]))
+    return fail(c, "causal attention needs equal query and key lengths: %s, %s", tt(c, q).s, tt(c, k).s);
+  if (c->n->nin == 4) {
+    const IrType *x = in_type(c, 3);
+    if (c->n->op == OP_SOFTMAX_ATTENTION) {
+      if (x->rank != 2 || !dim_eq(x->d[0], k->d[0]) || !dim_eq(x->d[1], k->d[2]))
+        return fail(c, "key mask must be [B, Sk] = [%s]-like, got %s", tt(c, k).s, tt(c, x).s);
+    } else {
+      if (ir_get_i(c->n, "gate") != 2) return fail(c, "a fourth operand (gates) needs gate = learned");
+      if (x->rank != 3 || !dim_eq(x->d[0], q->d[0]) || !dim_eq(x->d[1], q->d[1]) || !dim_eq(x->d[2], q->d[2]))
+        return fail(c, "gates must be [B, H, S] for q %s, got %s", tt(c, q).s, tt(c, x).s);
+    }
+  } else if (c->n->op == OP_LINEAR_ATTENTION && ir_get_i(c->n, "gate") == 2) {
+    return fail(c, "gate = learned needs a fourth operand (log-gates [B, H, S])");
+  }
+  IrType t = *q;
+  t.d[3] = v->d[3];
+  c->n->type = t;
+  return 1;
+}
+
+/* ---- dispatch ----------------------------------------------------------------------------- */
+
+static const ShapeRule rules[OP_COUNT] = {
+#define OP(ID, NAME, MIN, MAX, FLAGS, RULE, ATTRS) [OP_##ID] = ir_shape_##RULE,
+#include "ops.def"
+};
+
+int ir_infer(const IrProgram *p, IrGraph *g, int id, char *err, size_t errlen) {
+  ShapeCx c = {p, g, &g->nodes.v[id], err, errlen};
+  const OpInfo *oi = op_info(c.n->op);
+  if (c.n->nin < oi->min_in || (oi->max_in >= 0 && c.n->nin > oi->max_in)) {
+    if (oi->min_in == oi->max_in)
+      return fail(&c, "takes %d operand%s, got %d", oi->min_in, oi->min_in == 1 ? "" : "s", c.n->nin);
+    return fail(&c, "takes %d to %d operands, got %d", oi->min_in, oi->max_in, c.n->nin);
+  }
+  for (int k = 0; k < oi->nattrs; k++) {
+    const AttrSpec *s = &oi->attrs[k];
+    if (!s->has_default && !c.n->attr[k].set) return fail(&c, "missing attribute '%s'", s->name);
+  }
+  for (int i = 0; i < c.n->nin; i++)
+    if (c.n->in[i] < 0 || c.n->in[i] >= id) return fail(&c, "operand %d is not defined before use", i);
+  return rules[c.n->op](&c);
+}

@@ -1,0 +1,51 @@
+/* test.h — a tiny test harness: CHECK macros that count failures and print where, and a
+ * summary. Each test program returns test_done() from main: 0 when every check passed. */
+#ifndef MAMC_TEST_H
+#define MAMC_TEST_H
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int test_failures, test_checks;
+
+#define CHECK(cond)                                                                        \
+  do {                                                                                     \
+    test_checks++;                                                                         \
+    if (!(cond)) {                                                                         \
+      test_failures++;                                                                     \
+      fprintf(stderr, "%s:%d: NOT OK: %s\n", __FILE__, __LINE__, #cond);                   \
+    }                                                                                      \
+  } while (0)
+
+#define CHECK_MSG(cond, ...)                                                               \
+  do {                                                                                     \
+    test_checks++;                                                                         \
+    if (!(cond)) {                                                                         \
+      test_failures++;                                                                     \
+      fprintf(stderr, "%s:%d: NOT OK: %s: ", __FILE__, __LINE__, #cond);                   \
+      fprintf(stderr, __VA_ARGS__);                                                        \
+      fputc('\n', stderr);                                                                 \
+    }                                                                                      \
+  } while (0)
+
+#define CHECK_STR(a, b)                                                                    \
+  do {                                                                                     \
+    const char *a_ = (a), *b_ = (b);                                                       \
+    CHECK_MSG(a_ && b_ && strcmp(a_, b_) == 0, "\n  got:      %s\n  expected: %s",         \
+              a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                     \
+  } while (0)
+
+#define CHECK_NEAR(a, b, tol)                                                              \
+  do {                                                                                     \
+    double a_ = (a), b_ = (b);                                                             \
+    CHECK_MSG(fabs(a_ - b_) <= (tol), "%.17g vs %.17g (tol %g)", a_, b_, (double)(tol));   \
+  } while (0)
+
+static inline int test_done(void) {
+  if (test_failures)
+    fprintf(stderr, "NOT OK: %d of %d checks failed\n", test_failures, test_checks);
+  else
+    printf("OK: %d checks\n", test_checks);
+  return test_failures ? 1 : 0;
+}
+#endif
