@@ -29,6 +29,7 @@ typedef struct Token {
   int64_t ival;
   double fval;
   int nl_before;    /* a newline precedes this token */
+  int len;          /* bytes of source spelling (NEWLINE, EOF: 0); the token ends at col + len */
 } Token;
 
 /* Tokenizes src. Newline tokens are emitted only where they end a statement (not inside
@@ -147,7 +148,8 @@ struct Decl {
   DeclKind kind;
   SrcLoc loc;
   const char *name;
-  /* D_CONST, D_MODULE: value; D_TENSOR: type (E_TYPE), init (E_NAME/E_CALL or NULL), cond */
+  /* D_CONST, D_MODULE: value; D_TENSOR: type (E_TYPE), init (E_NAME/E_CALL or NULL), cond;
+   * D_MODULE: cond too (`module g = Linear(d, d) if gated`), or NULL */
   Expr *value;
   Expr *init;
   Expr *cond;

@@ -83,6 +83,8 @@ int ir_node_add(IrProgram *p, IrGraph *g, Op op, int nin, const int *in) {
   int na = op_info(op)->nattrs;
   n.attr = ARENA_ARRAY(p->arena, AttrVal, na > 0 ? na : 1);
   n.module = n.param = -1;
+  n.owner = -1;
+  n.owner_path = "";
   set_defaults(&n);
   vec_push(p->arena, g->nodes, n);
   return g->nodes.n - 1;

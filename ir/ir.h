@@ -158,6 +158,9 @@ typedef struct IrNode {
   int module;         /* PARAM: module index */
   int param;          /* PARAM: parameter index in that module */
   SrcLoc loc;         /* where in the .mam source it came from (not printed) */
+  int owner;          /* the module instance whose method made it, -1 for the task body or
+                       * unknown (views like `mamc dot` use it; not printed) */
+  const char *owner_path; /* the sub-module within it, e.g. "layer.0.self_attn" ("" = top) */
 } IrNode;
 
 typedef struct IrOutput {
@@ -215,6 +218,9 @@ void ir_print_program(StrBuf *b, const IrProgram *p);
 void ir_print_graph(StrBuf *b, const IrProgram *p, int graph);
 /* Parse IR text into p (initialized, empty). Errors go to d with file:line:col. 1 on success. */
 int ir_parse(IrProgram *p, const SrcFile *src, Diag *d);
+
+/* Graphviz view (ir/dot.c): module instances as clusters, tasks as coloured data flow. */
+void ir_print_dot(StrBuf *b, const IrProgram *p);
 
 /* ---- verifier (ir/verify.c) --------------------------------------------------------------
  * SSA order, arity, attributes, shapes (shape rules re-run), parameter references against

@@ -397,6 +397,8 @@ int ir_infer(const IrProgram *p, IrGraph *g, int id, char *err, size_t errlen) {
   if (c.n->nin < oi->min_in || (oi->max_in >= 0 && c.n->nin > oi->max_in)) {
     if (oi->min_in == oi->max_in)
       return fail(&c, "takes %d operand%s, got %d", oi->min_in, oi->min_in == 1 ? "" : "s", c.n->nin);
+    if (oi->max_in < 0)
+      return fail(&c, "takes at least %d operand%s, got %d", oi->min_in, oi->min_in == 1 ? "" : "s", c.n->nin);
     return fail(&c, "takes %d to %d operands, got %d", oi->min_in, oi->max_in, c.n->nin);
   }
   for (int k = 0; k < oi->nattrs; k++) {

@@ -1,3 +1,33 @@
-/* mamc.c — the command-line face of mamc (placeholder until the CLI lands). */
-#include <stdio.h>
-int main(void) { puts("mamc"); return 0; }
+/* mamc.c — the command-line face of mamc: dispatches subcommands (tools/cmd_*.c). */
+#include "cli.h"
+
+static const Cmd *const cmds[] = {&cmd_check, &cmd_ir, &cmd_dot};
+
+static void usage(FILE *f) {
+  fputs("mamc — compiler and runtime for modular multilingual neural networks\n\n"
+        "usage: mamc COMMAND [ARGS]   (mamc COMMAND --help for details)\n\ncommands:\n", f);
+  for (int i = 0; i < COUNT_OF(cmds); i++) fprintf(f, "  %-10s %s\n", cmds[i]->name, cmds[i]->summary);
+  fputs("\nA model is a .mam file (docs/language.md); a run configuration is YAML (docs/config.md).\n"
+        "Exit status: 0 success, 2 bad input (file:line:col diagnostics), 1 internal failure.\n", f);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return EXIT_INPUT;
+  }
+  const char *name = argv[1];
+  if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "help") == 0) {
+    usage(stdout);
+    return EXIT_OK;
+  }
+  if (strcmp(name, "--version") == 0) {
+    puts("mamc 0.1.0");
+    return EXIT_OK;
+  }
+  for (int i = 0; i < COUNT_OF(cmds); i++)
+    if (strcmp(cmds[i]->name, name) == 0) return cmds[i]->run(argc - 1, argv + 1);
+  fprintf(stderr, "mamc: unknown command '%s'\n\n", name);
+  usage(stderr);
+  return EXIT_INPUT;
+}

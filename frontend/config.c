@@ -1,0 +1,656 @@
+/* config.c — the run configuration's schema (docs/config.md): validates the YAML node tree
+ * (config_yaml.c) into a RunConfig — index sets, vocabularies, sampling, processes, sync
+ * policies, DEPT, training hyper-parameters, checkpoints — with defaults everywhere and an
+ * error at the YAML line:col for each problem. Tasks are read by config_tasks.c.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_yaml.h"
+
+const char *cfg_path(CfgReader *r, const char *where, const char *key) {
+  return arena_printf(r->a, "%s.%s", where, key);
+}
+
+/* Optional typed keys: absent (or null) leaves *out at its default. */
+static void opt_int(CfgReader *r, const YNode *m, const char *where, const char *key,
+                    long long lo, long long hi, long long *out) {
+  const YNode *v = yn_get(m, key);
+  if (v) yn_read_int(r, v, cfg_path(r, where, key), lo, hi, out);
+}
+static void opt_int32(CfgReader *r, const YNode *m, const char *where, const char *key, int lo,
+                      int *out) {
+  long long x = *out;
+  opt_int(r, m, where, key, lo, 0x7fffffff, &x);
+  *out = (int)x;
+}
+static void opt_float(CfgReader *r, const YNode *m, const char *where, const char *key,
+                      double lo, int lo_open, double hi, int hi_open, double *out) {
+  const YNode *v = yn_get(m, key);
+  if (v) yn_read_float(r, v, cfg_path(r, where, key), lo, lo_open, hi, hi_open, out);
+}
+static void opt_enum(CfgReader *r, const YNode *m, const char *where, const char *key,
+                     const char *const *names, int n, int *out) {
+  const YNode *v = yn_get(m, key);
+  if (v) yn_read_enum(r, v, cfg_path(r, where, key), names, n, out);
+}
+
+static SrcLoc val_loc(const YNode *m, const char *key) {
+  const YPair *p = yn_pair(m, key);
+  return p ? p->val->loc : m->loc;
+}
+
+/* ---- index ----------------------------------------------------------------------------------- */
+
+static int read_value(CfgReader *r, const YNode *v, const char *what, CfgName *out) {
+  if (v->kind != YN_SCALAR || yn_is_null(v)) {
+    diag_error(r->d, v->loc, "%s must be a name, got %s", what, yn_describe(r->a, v));
+    return 0;
+  }
+  if (!cfg_is_ident(v->s)) {
+    diag_error(r->d, v->loc,
+               "%s '%s' is not a name (letters, digits and '_', not starting with a digit)",
+               what, v->s);
+    return 0;
+  }
+  *out = (CfgName){v->s, v->loc};
+  return 1;
+}
+
+static const CfgName *find_name(const CfgName *v, int n, const char *s) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(v[i].s, s) == 0) return &v[i];
+  return NULL;
+}
+
+static CfgGroup *group_of(CfgIndex *ix, const char *member) {
+  for (int g = 0; g < ix->groups.n; g++)
+    if (find_name(ix->groups.v[g].members.v, ix->groups.v[g].members.n, member))
+      return &ix->groups.v[g];
+  return NULL;
+}
+
+static void add_member(CfgReader *r, CfgIndex *ix, CfgGroup *g, CfgName m) {
+  CfgGroup *other = group_of(ix, m.s);
+  if (other) {
+    const CfgName *first = find_name(other->members.v, other->members.n, m.s);
+    if (other == g)
+      diag_error(r->d, m.loc, "index %s lists '%s' twice in group '%s' (first at %d:%d)",
+                 ix->name.s, m.s, g->name.s, first->loc.line, first->loc.col);
+    else
+      diag_error(r->d, m.loc,
+                 "'%s' is in two groups of index %s: '%s' (at %d:%d) and '%s'; a member "
+                 "belongs to one group",
+                 m.s, ix->name.s, other->name.s, first->loc.line, first->loc.col, g->name.s);
+    return;
+  }
+  vec_push(r->a, g->members, m);
+}
+
+static CfgGroup *add_group(CfgReader *r, CfgIndex *ix, CfgName name) {
+  for (int g = 0; g < ix->groups.n; g++)
+    if (strcmp(ix->groups.v[g].name.s, name.s) == 0) return &ix->groups.v[g];
+  CfgGroup g0 = {.name = name};
+  vec_push(r->a, ix->groups, g0);
+  vec_push(r->a, ix->values, name);
+  return &ix->groups.v[ix->groups.n - 1];
+}
+
+static void read_index(CfgReader *r, RunConfig *cfg, const YNode *m) {
+  if (!yn_expect(r, m, YN_MAP, "index")) return;
+  for (int i = 0; i < m->pairs.n; i++) {
+    const YNode *k = m->pairs.v[i].key, *v = m->pairs.v[i].val;
+    CfgIndex ix = {.name = {k->s, k->loc}};
+    const char *what = cfg_path(r, "index", k->s);
+    if (!cfg_is_ident(k->s)) {
+      diag_error(r->d, k->loc, "index name '%s' is not a name (letters, digits and '_')", k->s);
+      continue;
+    }
+    if (v->kind == YN_SEQ) {
+      for (int j = 0; j < v->items.n; j++) {
+        CfgName n;
+        if (!read_value(r, v->items.v[j], "index value", &n)) continue;
+        const CfgName *first = find_name(ix.values.v, ix.values.n, n.s);
+        if (first)
+          diag_error(r->d, n.loc, "index %s lists '%s' twice (first at %d:%d)", k->s, n.s,
+                     first->loc.line, first->loc.col);
+        else
+          vec_push(r->a, ix.values, n);
+      }
+    } else if (v->kind == YN_MAP && v->pairs.n > 0) {
+      ix.grouped = 1;
+      /* {group: [members]} or MAMMOTH's {member: group}: decided by the first entry */
+      int by_member = v->pairs.v[0].val->kind == YN_SCALAR;
+      for (int j = 0; j < v->pairs.n; j++) {
+        const YNode *gk = v->pairs.v[j].key, *gv = v->pairs.v[j].val;
+        CfgName a, b;
+        if (by_member) {
+          if (gv->kind != YN_SCALAR) {
+            diag_error(r->d, gv->loc,
+                       "%s maps members to groups ('%s: %s'), so '%s' must map to a group "
+                       "name, got %s",
+                       what, v->pairs.v[0].key->s, v->pairs.v[0].val->s, gk->s,
+                       yn_describe(r->a, gv));
+            continue;
+          }
+          if (read_value(r, gk, "index member", &a) && read_value(r, gv, "group", &b))
+            add_member(r, &ix, add_group(r, &ix, b), a);
+        } else {
+          if (!read_value(r, gk, "group", &a)) continue;
+          if (gv->kind != YN_SEQ) {
+            diag_error(r->d, gv->loc, "group %s of index %s must be a list of members, got %s",
+                       gk->s, k->s, yn_describe(r->a, gv));
+            continue;
+          }
+          CfgGroup *g = add_group(r, &ix, a);
+          if (gv->items.n == 0)
+            diag_error(r->d, gv->loc, "group %s of index %s has no members", gk->s, k->s);
+          for (int t = 0; t < gv->items.n; t++)
+            if (read_value(r, gv->items.v[t], "index member", &b)) add_member(r, &ix, g, b);
+        }
+      }
+    } else {
+      diag_error(r->d, v->loc,
+                 "%s must be a list of values ([en, fr]) or a mapping of groups "
+                 "({romance: [fr, es]}), got %s",
+                 what, yn_describe(r->a, v));
+      continue;
+    }
+    if (ix.values.n == 0 && (v->kind == YN_SEQ || v->kind == YN_MAP))
+      diag_error(r->d, v->loc, "index %s has no values", k->s);
+    vec_push(r->a, cfg->indexes, ix);
+  }
+}
+
+/* ---- vocab ----------------------------------------------------------------------------------- */
+
+static const char *const VOCAB_TYPES[] = {"byte", "bpe"};
+static const char *const VOCAB_KEYS[] = {"type", "size", "path"};
+
+static void read_vocab(CfgReader *r, RunConfig *cfg, const YNode *m) {
+  if (!yn_expect(r, m, YN_MAP, "vocab")) return;
+  for (int i = 0; i < m->pairs.n; i++) {
+    const YNode *k = m->pairs.v[i].key, *v = m->pairs.v[i].val;
+    const char *what = cfg_path(r, "vocab", k->s);
+    CfgVocab vb = {.name = {k->s, k->loc}, .loc = v->loc, .size = CFG_BYTE_VOCAB_SIZE};
+    if (!cfg_is_ident(k->s)) {
+      diag_error(r->d, k->loc, "vocabulary name '%s' is not a name (letters, digits and '_')",
+                 k->s);
+      continue;
+    }
+    int kind = -1;
+    const YNode *type = NULL;
+    if (v->kind == YN_SCALAR && !yn_is_null(v)) { /* shorthand: `en: byte` */
+      type = v;
+      yn_read_enum(r, v, cfg_path(r, what, "type"), VOCAB_TYPES, 2, &kind);
+    } else if (v->kind == YN_MAP) {
+      yn_check_keys(r, v, what, VOCAB_KEYS, COUNT_OF(VOCAB_KEYS));
+      type = yn_get(v, "type");
+      if (type)
+        yn_read_enum(r, type, cfg_path(r, what, "type"), VOCAB_TYPES, 2, &kind);
+      else
+        diag_error(r->d, v->loc, "%s needs a type: byte or bpe", what);
+    } else {
+      diag_error(r->d, v->loc, "%s must be a mapping like {type: bpe, size: 8000, path: ...} or "
+                 "byte, got %s", what, yn_describe(r->a, v));
+      continue;
+    }
+    const YNode *size = v->kind == YN_MAP ? yn_get(v, "size") : NULL;
+    const YNode *path = v->kind == YN_MAP ? yn_get(v, "path") : NULL;
+    if (kind == CFG_VOCAB_BYTE) {
+      long long n = CFG_BYTE_VOCAB_SIZE;
+      if (size && yn_read_int(r, size, cfg_path(r, what, "size"), 0, YN_NOMAX, &n) &&
+          n != CFG_BYTE_VOCAB_SIZE)
+        diag_error(r->d, size->loc, "%s.size: a byte vocabulary has %d entries (4 specials + "
+                   "256 bytes), not %lld; leave size out", what, CFG_BYTE_VOCAB_SIZE, n);
+      if (path)
+        diag_error(r->d, path->loc, "%s.path: a byte vocabulary has no file; leave path out", what);
+    } else if (kind == CFG_VOCAB_BPE) {
+      long long n = 0;
+      if (!size)
+        diag_error(r->d, type->loc, "%s: a bpe vocabulary needs a size (e.g. size: 8000)", what);
+      else if (yn_read_int(r, size, cfg_path(r, what, "size"), 5, 1 << 24, &n))
+        vb.size = (int)n;
+      if (!path)
+        diag_error(r->d, type->loc, "%s: a bpe vocabulary needs a path (its merges file)", what);
+      else if (yn_read_str(r, path, cfg_path(r, what, "path"), &vb.path.s))
+        vb.path.loc = path->loc;
+    }
+    if (kind < 0) continue;
+    vb.kind = (CfgVocabKind)kind;
+    vec_push(r->a, cfg->vocabs, vb);
+  }
+}
+
+/* ---- sampling, processes, dept ---------------------------------------------------------------- */
+
+static const char *const SAMPLING_KEYS[] = {"temperature", "seed", "strategy"};
+static const char *const STRATEGIES[] = {"weighted", "roundrobin"};
+
+static void read_sampling(CfgReader *r, RunConfig *cfg, const YNode *m) {
+  CfgSampling *s = &cfg->sampling;
+  s->loc = m->loc;
+  if (!yn_expect(r, m, YN_MAP, "sampling")) return;
+  yn_check_keys(r, m, "sampling", SAMPLING_KEYS, COUNT_OF(SAMPLING_KEYS));
+  opt_float(r, m, "sampling", "temperature", 0, 1, HUGE_VAL, 0, &s->temperature);
+  opt_int(r, m, "sampling", "seed", 0, YN_NOMAX, &s->seed);
+  int k = (int)s->strategy;
+  opt_enum(r, m, "sampling", "strategy", STRATEGIES, 2, &k);
+  s->strategy = (CfgSampleStrategy)k;
+}
+
+static const char *const DEPT_VARIANTS[] = {"none", "glob", "trim", "spec"};
+static const char *const DEPT_KEYS[] = {"variant"};
+
+static void read_dept(CfgReader *r, RunConfig *cfg, const YNode *m) {
+  int k = CFG_DEPT_NONE;
+  cfg->dept.loc = m->loc;
+  if (m->kind == YN_SCALAR) { /* shorthand: `dept: spec` */
+    yn_read_enum(r, m, "dept.variant", DEPT_VARIANTS, 4, &k);
+  } else if (yn_expect(r, m, YN_MAP, "dept")) {
+    yn_check_keys(r, m, "dept", DEPT_KEYS, 1);
+    const YNode *v = yn_get(m, "variant");
+    if (v)
+      yn_read_enum(r, v, "dept.variant", DEPT_VARIANTS, 4, &k);
+    else
+      diag_error(r->d, m->loc, "dept needs a variant: glob, trim or spec");
+  }
+  cfg->dept.variant = (CfgDeptVariant)k;
+}
+
+/* ---- sync ------------------------------------------------------------------------------------ */
+
+static const char *const SYNC_KEYS[] = {"every", "outer"};
+static const char *const OUTER_KEYS[] = {"every", "lr", "momentum", "nesterov"};
+
+static int pat_char(char ch) {
+  return ch == '_' || ch == '*' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+         (ch >= '0' && ch <= '9');
+}
+
+/* NAME ['[' ARG (',' ARG)* ']'] with NAME, ARG made of letters, digits, '_' and '*'. Returns
+ * the byte offset of the first error (and what was expected), or -1. */
+static int pattern_error(const char *s, const char **expected) {
+  int i = 0;
+  while (s[i] == ' ') i++;
+  if (!pat_char(s[i])) return *expected = "a module name or '*'", i;
+  while (pat_char(s[i])) i++;
+  while (s[i] == ' ') i++;
+  if (s[i] == '[') {
+    for (;;) {
+      i++;
+      while (s[i] == ' ') i++;
+      if (!pat_char(s[i])) return *expected = "an index value or '*'", i;
+      while (pat_char(s[i])) i++;
+      while (s[i] == ' ') i++;
+      if (s[i] == ']') break;
+      if (s[i] != ',') return *expected = "',' or ']'", i;
+    }
+    i++;
+    while (s[i] == ' ') i++;
+  }
+  if (s[i]) return *expected = "the end of the pattern", i;
+  return -1;
+}
+
+static const char *strip_spaces(Arena *a, const char *s) {
+  char *o = arena_alloc(a, strlen(s) + 1), *p = o;
+  for (; *s; s++)
+    if (*s != ' ' && *s != '\t') *p++ = *s;
+  *p = 0;
+  return o;
+}
+
+static int read_policy(CfgReader *r, const YNode *v, const char *what, SyncPolicy *p) {
+  *p = (SyncPolicy){SYNC_EVERY, 1, 1.0, 0.0, 0};
+  if (v->kind == YN_SCALAR && strcmp(v->s, "local") == 0) {
+    p->kind = SYNC_LOCAL;
+    p->every = 0;
+    return 1;
+  }
+  if (v->kind != YN_MAP) {
+    diag_error(r->d, v->loc,
+               "%s must be local, {every: N} or {outer: {every: H, lr: ..., momentum: ...}}, "
+               "got %s",
+               what, yn_describe(r->a, v));
+    return 0;
+  }
+  int before = r->d->nerrors;
+  yn_check_keys(r, v, what, SYNC_KEYS, COUNT_OF(SYNC_KEYS));
+  const YNode *every = yn_get(v, "every"), *outer = yn_get(v, "outer");
+  long long n = 1;
+  if (every && outer) {
+    diag_error(r->d, yn_pair(v, "outer")->key->loc,
+               "%s: give every (all-reduce every N steps) or outer (DEPT/DiLoCo rounds), not both",
+               what);
+  } else if (every) {
+    if (yn_read_int(r, every, cfg_path(r, what, "every"), 1, 0x7fffffff, &n)) p->every = (int)n;
+  } else if (outer) {
+    const char *ow = cfg_path(r, what, "outer");
+    p->kind = SYNC_OUTER;
+    if (!yn_expect(r, outer, YN_MAP, ow)) return 0;
+    yn_check_keys(r, outer, ow, OUTER_KEYS, COUNT_OF(OUTER_KEYS));
+    const YNode *h = yn_get(outer, "every");
+    if (!h)
+      diag_error(r->d, outer->loc, "%s needs every: the number of local steps per round", ow);
+    else if (yn_read_int(r, h, cfg_path(r, ow, "every"), 1, 0x7fffffff, &n))
+      p->every = (int)n;
+    opt_float(r, outer, ow, "lr", 0, 1, HUGE_VAL, 0, &p->lr);
+    opt_float(r, outer, ow, "momentum", 0, 0, 1, 1, &p->momentum);
+    const YNode *nv = yn_get(outer, "nesterov");
+    if (nv && yn_read_bool(r, nv, cfg_path(r, ow, "nesterov"), &p->nesterov) && p->nesterov &&
+        p->momentum == 0)
+      diag_error(r->d, nv->loc, "%s: nesterov needs a momentum > 0", ow);
+  } else if (r->d->nerrors == before) {
+    diag_error(r->d, v->loc, "%s needs every: N or outer: {...}", what);
+  }
+  return r->d->nerrors == before;
+}
+
+static void read_sync(CfgReader *r, RunConfig *cfg, const YNode *m) {
+  if (!yn_expect(r, m, YN_MAP, "sync")) return;
+  const CfgSyncRule *catch_all = NULL;
+  for (int i = 0; i < m->pairs.n; i++) {
+    const YNode *k = m->pairs.v[i].key, *v = m->pairs.v[i].val;
+    CfgSyncRule rule = {.pattern = {k->s, k->loc}, .loc = v->loc};
+    rule.is_default = strcmp(k->s, "default") == 0;
+    const char *expected;
+    int at = rule.is_default ? -1 : pattern_error(k->s, &expected);
+    if (at >= 0) {
+      const char *got = k->s[at] ? arena_printf(r->a, "'%c'", k->s[at]) : "the end";
+      diag_error(r->d, yn_loc_in(k, (size_t)at),
+                 "bad module pattern '%s': expected %s, got %s (patterns look like core, "
+                 "embed[fr], embed[*], enc*)",
+                 k->s, expected, got);
+      continue;
+    }
+    rule.norm = rule.is_default ? "*" : strip_spaces(r->a, k->s);
+    for (int j = 0; j < cfg->sync.n && !rule.is_default; j++)
+      if (!cfg->sync.v[j].is_default && strcmp(cfg->sync.v[j].norm, rule.norm) == 0)
+        diag_error(r->d, k->loc, "sync pattern '%s' is the same as '%s' at %d:%d", k->s,
+                   cfg->sync.v[j].pattern.s, cfg->sync.v[j].pattern.loc.line,
+                   cfg->sync.v[j].pattern.loc.col);
+    if (catch_all && !rule.is_default)
+      diag_warning(r->d, k->loc, "sync rule '%s' is never used: '%s' at %d:%d matches every module",
+                   k->s, catch_all->pattern.s, catch_all->pattern.loc.line,
+                   catch_all->pattern.loc.col);
+    if (!read_policy(r, v, cfg_path(r, "sync", k->s), &rule.policy)) continue;
+    vec_push(r->a, cfg->sync, rule);
+    if (!rule.is_default && strcmp(rule.norm, "*") == 0 && !catch_all)
+      catch_all = &cfg->sync.v[cfg->sync.n - 1];
+  }
+}
+
+/* ---- train, checkpoint ------------------------------------------------------------------------ */
+
+static const char *const TRAIN_KEYS[] = {
+    "steps",     "batch_tokens",    "max_len", "lr",        "schedule", "optimizer",
+    "clip",      "label_smoothing", "dropout", "precision", "seed",     "device",
+    "valid_every", "log_every",     "accum"};
+static const char *const SCHED_KEYS[] = {"kind", "warmup", "min_lr"};
+static const char *const SCHEDS[] = {"inverse_sqrt", "cosine", "linear", "constant"};
+static const char *const OPT_KEYS[] = {"kind", "beta1", "beta2", "eps", "weight_decay", "momentum"};
+static const char *const OPTS[] = {"adamw", "adam", "sgd"};
+static const char *const PRECISIONS[] = {"fp32", "bf16", "fp16"};
+
+/* min(4000, steps/10); at least 1 for inverse_sqrt, which divides by it */
+static void default_warmup(CfgTrain *t) {
+  long long wu = t->steps / 10;
+  if (wu > 4000) wu = 4000;
+  if (wu < 1 && t->schedule.kind == CFG_SCHED_INVERSE_SQRT) wu = 1;
+  t->schedule.warmup = wu;
+}
+
+static void read_schedule(CfgReader *r, CfgTrain *t, const YNode *m, int *warmup_given) {
+  const char *w = "train.schedule";
+  int k = (int)t->schedule.kind;
+  if (m->kind == YN_SCALAR) { /* shorthand: `schedule: cosine` */
+    yn_read_enum(r, m, "train.schedule.kind", SCHEDS, COUNT_OF(SCHEDS), &k);
+    t->schedule.kind = (CfgSchedKind)k;
+    return;
+  }
+  if (!yn_expect(r, m, YN_MAP, w)) return;
+  yn_check_keys(r, m, w, SCHED_KEYS, COUNT_OF(SCHED_KEYS));
+  opt_enum(r, m, w, "kind", SCHEDS, COUNT_OF(SCHEDS), &k);
+  t->schedule.kind = (CfgSchedKind)k;
+  const YNode *wu = yn_get(m, "warmup");
+  if (wu && yn_read_int(r, wu, "train.schedule.warmup", 0, YN_NOMAX, &t->schedule.warmup)) {
+    *warmup_given = 1;
+    if (t->schedule.warmup > t->steps)
+      diag_error(r->d, wu->loc, "train.schedule.warmup (%lld) is longer than train.steps (%lld)",
+                 t->schedule.warmup, t->steps);
+    else if (t->schedule.warmup == 0 && k == CFG_SCHED_INVERSE_SQRT)
+      diag_error(r->d, wu->loc, "the inverse_sqrt schedule needs warmup >= 1");
+  }
+  const YNode *ml = yn_get(m, "min_lr");
+  if (ml && yn_read_float(r, ml, "train.schedule.min_lr", 0, 0, HUGE_VAL, 0, &t->schedule.min_lr) &&
+      t->schedule.min_lr > t->lr)
+    diag_error(r->d, ml->loc, "train.schedule.min_lr (%g) is above train.lr (%g)",
+               t->schedule.min_lr, t->lr);
+}
+
+static void read_optimizer(CfgReader *r, CfgTrain *t, const YNode *m) {
+  const char *w = "train.optimizer";
+  int k = (int)t->optimizer.kind;
+  const YNode *kind = m->kind == YN_SCALAR ? m : NULL;
+  if (m->kind != YN_SCALAR) {
+    if (!yn_expect(r, m, YN_MAP, w)) return;
+    yn_check_keys(r, m, w, OPT_KEYS, COUNT_OF(OPT_KEYS));
+    kind = yn_get(m, "kind");
+  }
+  if (kind) yn_read_enum(r, kind, "train.optimizer.kind", OPTS, COUNT_OF(OPTS), &k);
+  t->optimizer.kind = (CfgOptKind)k;
+  if (k != CFG_OPT_ADAMW) t->optimizer.weight_decay = 0;
+  if (m->kind != YN_MAP) return;
+  int adam = k != CFG_OPT_SGD;
+  static const char *const ADAM_ONLY[] = {"beta1", "beta2", "eps"};
+  for (int i = 0; i < 3; i++) {
+    const YPair *p = yn_pair(m, ADAM_ONLY[i]);
+    if (p && !adam)
+      diag_error(r->d, p->key->loc, "the sgd optimizer has no %s (adam and adamw do)",
+                 ADAM_ONLY[i]);
+  }
+  const YPair *mom = yn_pair(m, "momentum");
+  if (mom && adam)
+    diag_error(r->d, mom->key->loc, "the %s optimizer has no momentum (sgd does; adam has beta1)",
+               OPTS[k]);
+  if (adam) {
+    opt_float(r, m, w, "beta1", 0, 0, 1, 1, &t->optimizer.beta1);
+    opt_float(r, m, w, "beta2", 0, 0, 1, 1, &t->optimizer.beta2);
+    opt_float(r, m, w, "eps", 0, 1, HUGE_VAL, 0, &t->optimizer.eps);
+  } else {
+    opt_float(r, m, w, "momentum", 0, 0, 1, 1, &t->optimizer.momentum);
+  }
+  opt_float(r, m, w, "weight_decay", 0, 0, HUGE_VAL, 0, &t->optimizer.weight_decay);
+}
+
+static void read_device(CfgReader *r, CfgTrain *t, const YNode *v) {
+  if (v->kind == YN_SCALAR && strcmp(v->s, "cpu") == 0) {
+    t->device = CFG_DEV_CPU;
+    t->device_index = -1;
+    return;
+  }
+  if (v->kind == YN_SCALAR && strncmp(v->s, "cuda", 4) == 0) {
+    const char *s = v->s + 4;
+    if (!*s) {
+      t->device = CFG_DEV_CUDA;
+      t->device_index = -1;
+      return;
+    }
+    if (*s == ':' && s[1] >= '0' && s[1] <= '9' && strlen(s + 1) <= 4) {
+      char *end;
+      long n = strtol(s + 1, &end, 10);
+      if (!*end) {
+        t->device = CFG_DEV_CUDA;
+        t->device_index = (int)n;
+        return;
+      }
+    }
+  }
+  diag_error(r->d, v->loc, "train.device must be cpu, cuda or cuda:N, got %s",
+             yn_describe(r->a, v));
+}
+
+static void read_train(CfgReader *r, CfgTrain *t, const YNode *m) {
+  const char *w = "train";
+  t->loc = m->loc;
+  if (!yn_expect(r, m, YN_MAP, w)) return;
+  yn_check_keys(r, m, w, TRAIN_KEYS, COUNT_OF(TRAIN_KEYS));
+  opt_int(r, m, w, "steps", 1, YN_NOMAX, &t->steps);
+  opt_int(r, m, w, "batch_tokens", 1, YN_NOMAX, &t->batch_tokens);
+  opt_int32(r, m, w, "max_len", 1, &t->max_len);
+  opt_float(r, m, w, "lr", 0, 1, HUGE_VAL, 0, &t->lr);
+  int warmup_given = 0;
+  const YNode *v;
+  if ((v = yn_get(m, "schedule"))) read_schedule(r, t, v, &warmup_given);
+  if (!warmup_given) default_warmup(t);
+  if ((v = yn_get(m, "optimizer"))) read_optimizer(r, t, v);
+  opt_float(r, m, w, "clip", 0, 0, HUGE_VAL, 0, &t->clip);
+  opt_float(r, m, w, "label_smoothing", 0, 0, 1, 1, &t->label_smoothing);
+  opt_float(r, m, w, "dropout", 0, 0, 1, 1, &t->dropout);
+  int prec = 0;
+  opt_enum(r, m, w, "precision", PRECISIONS, 3, &prec);
+  t->precision = prec == 1 ? DT_BF16 : prec == 2 ? DT_F16 : DT_F32;
+  opt_int(r, m, w, "seed", 0, YN_NOMAX, &t->seed);
+  if ((v = yn_get(m, "device"))) read_device(r, t, v);
+  opt_int(r, m, w, "valid_every", 0, YN_NOMAX, &t->valid_every);
+  opt_int(r, m, w, "log_every", 0, YN_NOMAX, &t->log_every);
+  opt_int32(r, m, w, "accum", 1, &t->accum);
+  if (t->batch_tokens < t->max_len && (yn_get(m, "batch_tokens") || yn_get(m, "max_len")))
+    diag_error(r->d, val_loc(m, yn_get(m, "batch_tokens") ? "batch_tokens" : "max_len"),
+               "train.batch_tokens (%lld) is less than train.max_len (%d): a sentence of "
+               "max_len tokens would not fit in a batch",
+               t->batch_tokens, t->max_len);
+}
+
+static const char *const CKPT_KEYS[] = {"dir", "every", "keep"};
+
+static void read_checkpoint(CfgReader *r, CfgCheckpoint *c, const YNode *m) {
+  c->loc = m->loc;
+  if (!yn_expect(r, m, YN_MAP, "checkpoint")) return;
+  yn_check_keys(r, m, "checkpoint", CKPT_KEYS, COUNT_OF(CKPT_KEYS));
+  const YNode *v = yn_get(m, "dir");
+  if (v) yn_read_str(r, v, "checkpoint.dir", &c->dir);
+  opt_int(r, m, "checkpoint", "every", 0, YN_NOMAX, &c->every);
+  opt_int32(r, m, "checkpoint", "keep", 0, &c->keep);
+}
+
+/* ---- the whole file --------------------------------------------------------------------------- */
+
+static const char *const TOP_KEYS[] = {"index", "vocab",   "tasks", "sampling",  "processes",
+                                       "sync",  "dept",    "train", "checkpoint"};
+
+static void set_defaults(RunConfig *cfg) {
+  cfg->sampling = (CfgSampling){.temperature = 1.0, .seed = 1};
+  cfg->processes = 1;
+  CfgTrain *t = &cfg->train;
+  t->steps = 1000;
+  t->batch_tokens = 4096;
+  t->max_len = 128;
+  t->lr = 5e-4;
+  t->schedule.kind = CFG_SCHED_INVERSE_SQRT;
+  t->optimizer.kind = CFG_OPT_ADAMW;
+  t->optimizer.beta1 = 0.9;
+  t->optimizer.beta2 = 0.98;
+  t->optimizer.eps = 1e-9;
+  t->optimizer.weight_decay = 0.01;
+  t->clip = 1.0;
+  t->label_smoothing = 0.1;
+  t->dropout = 0.1;
+  t->precision = DT_F32;
+  t->seed = 1;
+  t->device = CFG_DEV_CPU;
+  t->device_index = -1;
+  t->valid_every = 100;
+  t->log_every = 10;
+  t->accum = 1;
+  cfg->checkpoint = (CfgCheckpoint){.dir = "ckpt", .every = 500, .keep = 3};
+}
+
+static void read_root(CfgReader *r, RunConfig *cfg, const YNode *root) {
+  if (yn_is_null(root)) {
+    diag_error(r->d, (SrcLoc){r->file, 1, 1},
+               "the configuration is empty: it needs at least a `tasks:` list (see docs/config.md)");
+    return;
+  }
+  if (root->kind != YN_MAP) {
+    diag_error(r->d, root->loc, "a run configuration must be a mapping (index:, vocab:, tasks:, "
+               "train:, ...), got %s", yn_describe(r->a, root));
+    return;
+  }
+  yn_check_keys(r, root, "the configuration", TOP_KEYS, COUNT_OF(TOP_KEYS));
+  const YNode *v;
+  if ((v = yn_get(root, "processes"))) {
+    long long n = 1;
+    if (yn_read_int(r, v, "processes", 1, 1 << 20, &n)) cfg->processes = (int)n;
+    cfg->processes_loc = v->loc;
+  }
+  if ((v = yn_get(root, "index"))) read_index(r, cfg, v);
+  if ((v = yn_get(root, "vocab"))) read_vocab(r, cfg, v);
+  if ((v = yn_get(root, "sampling"))) read_sampling(r, cfg, v);
+  if ((v = yn_get(root, "sync"))) read_sync(r, cfg, v);
+  if ((v = yn_get(root, "dept"))) read_dept(r, cfg, v);
+  if ((v = yn_get(root, "train")))
+    read_train(r, &cfg->train, v);
+  else
+    default_warmup(&cfg->train);
+  if ((v = yn_get(root, "checkpoint"))) read_checkpoint(r, &cfg->checkpoint, v);
+  cfg_read_tasks(r, cfg, root);
+}
+
+static const char *dir_of(Arena *a, const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return ".";
+  if (slash == path) return "/";
+  return arena_strndup(a, path, (size_t)(slash - path));
+}
+
+/* Diagnostics go to `pending` first and reach d sorted by line:col (the schema reads sections
+ * in dependency order, the user reads the file top to bottom). pending is on the heap so an
+ * allocation failure (longjmp) can still free it. */
+static RunConfig *load(Arena *a, Diag *d, const char *name, const char *text) {
+  Diag *volatile pending = malloc(sizeof(Diag));
+  if (!pending) {
+    diag_plain(d, "%s: out of memory while reading the configuration", name);
+    return NULL;
+  }
+  diag_init(pending);
+  pending->max_errors = 0; /* d's limit applies when flushing */
+  jmp_buf jb, *saved = a->oom;
+  if (setjmp(jb)) {
+    a->oom = saved;
+    diag_free(pending);
+    free(pending);
+    if (saved) longjmp(*saved, 1);
+    diag_plain(d, "%s: out of memory while reading the configuration", name);
+    return NULL;
+  }
+  a->oom = &jb;
+  SrcFile *f = text ? srcfile_from_string(a, name, text) : srcfile_read(a, pending, name);
+  RunConfig *cfg = NULL;
+  YNode *root = f ? yaml_tree_parse(a, pending, f) : NULL;
+  if (root) {
+    cfg = ARENA_NEW(a, RunConfig);
+    cfg->file = f;
+    cfg->base_dir = dir_of(a, f->name);
+    cfg->root = root;
+    set_defaults(cfg);
+    CfgReader r = {a, pending, f};
+    read_root(&r, cfg, root);
+  }
+  a->oom = saved;
+  int bad = pending->nerrors > 0;
+  cfg_diag_flush_sorted(d, pending, f ? f->name : name);
+  diag_free(pending);
+  free(pending);
+  return bad ? NULL : cfg;
+}
+
+RunConfig *config_load_string(Arena *a, Diag *d, const char *name, const char *text) {
+  return load(a, d, name, text ? text : "");
+}
+
+RunConfig *config_load(Arena *a, Diag *d, const char *path) { return load(a, d, path, NULL); }

@@ -1,0 +1,144 @@
+/* attention.c — softmax_attention and linear_attention in their quadratic reference forms
+ * (every query against every visible key; O(S^2), exact up to f64 rounding). The chunked
+ * and recurrent forms of the backends are tested against these.
+ *
+ * Shapes: q[B, H, Sq, D], k[B, H, Sk, D], v[B, H, Sk, Dv] -> o[B, H, Sq, Dv].
+ */
+#include <stdlib.h>
+
+#include "kernels.h"
+
+/* Check the q/k/v/o shapes; fills the sizes. */
+static int qkv_dims(Kern *k, int64_t *B, int64_t *H, int64_t *Sq, int64_t *Sk, int64_t *D, int64_t *Dv) {
+  const Tensor *q = k->in[0], *kk = k->in[1], *v = k->in[2], *o = k->out;
+  char s1[200], s2[200], s3[200];
+  for (int i = 0; i < 3; i++)
+    if (!kneed_float(k, i)) return 0;
+  if (q->rank != 4 || kk->rank != 4 || v->rank != 4 || o->rank != 4)
+    return kfail(k, "q, k, v must be [B, H, S, D]");
+  *B = q->shape[0], *H = q->shape[1], *Sq = q->shape[2], *D = q->shape[3], *Sk = kk->shape[2], *Dv = v->shape[3];
+  if (kk->shape[0] != *B || kk->shape[1] != *H || kk->shape[3] != *D || v->shape[0] != *B || v->shape[1] != *H ||
+      v->shape[2] != *Sk || o->shape[0] != *B || o->shape[1] != *H || o->shape[2] != *Sq || o->shape[3] != *Dv)
+    return kfail(k, "q %s, k %s, v %s do not fit together", kshape(s1, sizeof s1, q), kshape(s2, sizeof s2, kk),
+                 kshape(s3, sizeof s3, v));
+  return 1;
+}
+
+static double dot(const Tensor *a, int64_t ia, const Tensor *b, int64_t ib, int64_t D) {
+  double s = 0;
+  for (int64_t d = 0; d < D; d++) s += ld(a, ia + d) * ld(b, ib + d);
+  return s;
+}
+
+/* softmax_attention {causal, scale}: q, k, v (, mask[B, Sk]: nonzero keeps key j) -> o.
+ *   scale = 0 means 1/sqrt(D). Key j is visible to query i iff the mask keeps it and, when
+ *   causal, j <= i + (Sk - Sq) (queries are the last Sq of the Sk positions).
+ *   o_i = sum_{visible j} softmax_j(scale * q_i . k_j) v_j   (max-subtracted)
+ *   A query with no visible key gives zeros. */
+int interp_SOFTMAX_ATTENTION(Kern *k) {
+  int64_t B, H, Sq, Sk, D, Dv;
+  if (!qkv_dims(k, &B, &H, &Sq, &Sk, &D, &Dv)) return 0;
+  const Tensor *q = k->in[0], *kk = k->in[1], *v = k->in[2], *mask = k->nin > 3 ? k->in[3] : NULL;
+  Tensor *o = k->out;
+  if (mask && (mask->rank != 2 || mask->shape[0] != B || mask->shape[1] != Sk))
+    return kfail(k, "key mask must be [B, Sk] = [%lld, %lld]", (long long)B, (long long)Sk);
+  int causal = (int)ir_get_i(k->n, "causal");
+  double scale = ir_get_f(k->n, "scale");
+  if (scale == 0) scale = 1.0 / sqrt((double)D);
+  double *s = malloc((size_t)(Sk ? Sk : 1) * sizeof *s);
+  if (!s) return kfail(k, "out of memory");
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t h = 0; h < H; h++)
+      for (int64_t i = 0; i < Sq; i++) {
+        int64_t qi = ((b * H + h) * Sq + i) * D, oi = ((b * H + h) * Sq + i) * Dv;
+        double m = -INFINITY, z = 0;
+        int any = 0;
+        for (int64_t j = 0; j < Sk; j++) {
+          int vis = (!causal || j <= i + (Sk - Sq)) && (!mask || ld(mask, b * Sk + j) != 0);
+          s[j] = vis ? scale * dot(q, qi, kk, ((b * H + h) * Sk + j) * D, D) : -INFINITY;
+          if (vis) {
+            any = 1;
+            m = fmax(m, s[j]);
+          }
+        }
+        if (!any) continue; /* o stays zero */
+        for (int64_t j = 0; j < Sk; j++) z += s[j] == -INFINITY ? 0.0 : exp(s[j] - m);
+        for (int64_t e = 0; e < Dv; e++) {
+          double acc = 0;
+          for (int64_t j = 0; j < Sk; j++)
+            if (s[j] != -INFINITY) acc += exp(s[j] - m) * ld(v, ((b * H + h) * Sk + j) * Dv + e);
+          st(o, oi + e, acc / z);
+        }
+      }
+  free(s);
+  return 1;
+}
+
+/* linear_attention {feature, gate, norm, causal}: q, k, v (, log-gates g[B, H, S]) -> o.
+ * Quadratic reference form, with phi the feature map and a_ij the gate:
+ *   o_i = sum_{visible j} a_ij (phi(q_i) . phi(k_j)) v_j
+ *   norm = running: o_i /= sum_{visible j} a_ij (phi(q_i) . phi(k_j))   (when nonzero)
+ * visible: causal j <= i (+ Sk - Sq); otherwise every j.
+ * feature: none (phi = identity). dct / dct_exp are issue #4's and are errors here.
+ * gate: none     a_ij = 1
+ *       decay    a_ij = gamma_h^(i - j), gamma_h = 1 - 2^(-5-h) (RetNet), h the head index
+ *       learned  a_ij = exp(sum_{t=j+1..i} g_t) = exp(G_i - G_j), G the cumulative sum of
+ *                the log-gates in f64 (never materialising exp(-G_j) alone)
+ * Without causal the same formulas hold for j > i (a_ij = gamma^(i-j) > 1, exp(G_i - G_j)):
+ * the D1[i] * D2[j] form of DiJiang without its mask. Gates need Sq == Sk. */
+int interp_LINEAR_ATTENTION(Kern *k) {
+  int64_t B, H, Sq, Sk, D, Dv;
+  if (!qkv_dims(k, &B, &H, &Sq, &Sk, &D, &Dv)) return 0;
+  const Tensor *q = k->in[0], *kk = k->in[1], *v = k->in[2];
+  Tensor *o = k->out;
+  const AttrVal *feat = ir_get(k->n, "feature");
+  int fi = op_attr_index(OP_LINEAR_ATTENTION, "feature");
+  const char *fword = op_info(OP_LINEAR_ATTENTION)->attrs[fi].words[feat->i];
+  if (strcmp(fword, "none") != 0)
+    return kfail(k, "feature '%s' is not implemented in the interpreter yet (issue #4)", fword);
+  int gate = (int)ir_get_i(k->n, "gate"), running = ir_get_i(k->n, "norm") == 1;
+  int causal = (int)ir_get_i(k->n, "causal");
+  const Tensor *gt = NULL;
+  if (gate == 2) {
+    if (k->nin < 4) return kfail(k, "gate = learned needs a fourth operand (log-gates [B, H, S])");
+    gt = k->in[3];
+    if (!kneed_float(k, 3)) return 0;
+    if (Sq != Sk || gt->rank != 3 || gt->shape[0] != B || gt->shape[1] != H || gt->shape[2] != Sq)
+      return kfail(k, "log-gates must be [B, H, S] = [%lld, %lld, %lld] with Sq == Sk", (long long)B,
+                   (long long)H, (long long)Sq);
+  } else if (k->nin > 3) {
+    return kfail(k, "a fourth operand (log-gates) needs gate = learned");
+  }
+  if (gate == 1 && Sq != Sk) return kfail(k, "gate = decay needs equal query and key lengths");
+  double *G = malloc((size_t)(Sq ? Sq : 1) * sizeof *G);
+  double *acc = malloc((size_t)(Dv ? Dv : 1) * sizeof *acc);
+  if (!G || !acc) {
+    free(G);
+    free(acc);
+    return kfail(k, "out of memory");
+  }
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t h = 0; h < H; h++) {
+      double gamma = 1.0 - ldexp(1.0, (int)(-5 - (h < 1000 ? h : 1000)));
+      if (gt) { /* G_i = g_0 + ... + g_i */
+        double c = 0;
+        for (int64_t i = 0; i < Sq; i++) G[i] = c += ld(gt, (b * H + h) * Sq + i);
+      }
+      for (int64_t i = 0; i < Sq; i++) {
+        int64_t qi = ((b * H + h) * Sq + i) * D, oi = ((b * H + h) * Sq + i) * Dv;
+        double den = 0;
+        for (int64_t e = 0; e < Dv; e++) acc[e] = 0;
+        for (int64_t j = 0; j < Sk; j++) {
+          if (causal && j > i + (Sk - Sq)) continue;
+          double a = gate == 0 ? 1.0 : gate == 1 ? pow(gamma, (double)(i - j)) : exp(G[i] - G[j]);
+          double w = a * dot(q, qi, kk, ((b * H + h) * Sk + j) * D, D);
+          den += w;
+          for (int64_t e = 0; e < Dv; e++) acc[e] += w * ld(v, ((b * H + h) * Sk + j) * Dv + e);
+        }
+        for (int64_t e = 0; e < Dv; e++) st(o, oi + e, running && den != 0 ? acc[e] / den : acc[e]);
+      }
+    }
+  free(G);
+  free(acc);
+  return 1;
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what is missing, builds the project twice
+# (optimised; and with ASan+UBSan), runs every test in the first build and the unit tests in
+# the sanitizer build. The ctest summary lines are the result.
+#   scripts/test.sh            everything
+#   MAMC_TEST_ARGS="-L unit" scripts/test.sh   pass extra arguments to the main ctest run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-ci -j "$jobs"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMAMC_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$jobs"
+status=0
+echo "== all tests (build-ci) =="
+(cd build-ci && ctest --output-on-failure -j "$jobs" ${MAMC_TEST_ARGS:-}) || status=1
+echo "== unit tests under ASan + UBSan (build-asan) =="
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+   ctest --output-on-failure -j "$jobs" -L unit) || status=1
+exit $status

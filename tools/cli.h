@@ -1,0 +1,54 @@
+/* cli.h — what the mamc subcommands share: option parsing helpers, loading a model with
+ * its run configuration into an IrProgram, writing output files atomically, exit codes.
+ */
+#ifndef MAMC_CLI_H
+#define MAMC_CLI_H
+
+#include "bind.h"
+#include "config.h"
+#include "elab.h"
+#include "ir.h"
+
+enum { EXIT_OK = 0, EXIT_INTERNAL = 1, EXIT_INPUT = 2 };
+
+typedef struct Cmd {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+  const char *usage;  /* full --help text */
+} Cmd;
+
+/* Common options of model commands: MODEL.mam [--config RUN.yaml] [-o OUT] */
+typedef struct ModelOpts {
+  const char *model;
+  const char *config;
+  const char *out;
+  const char *input_ir; /* --ir FILE.mir: read IR text instead of a model */
+  int need_config;
+} ModelOpts;
+
+typedef struct Loaded {
+  Arena arena;
+  Diag diag;
+  RunConfig *cfg;     /* NULL without --config */
+  IrProgram *prog;    /* NULL on error */
+} Loaded;
+
+/* Parses MODEL and the shared options; unknown options are errors. Returns -1 on a usage
+ * error (message printed), 1 if --help was printed, 0 otherwise. */
+int cli_model_opts(int argc, char **argv, const Cmd *cmd, ModelOpts *o);
+
+/* Loads config (when given) and elaborates the model, or parses --ir text and verifies it.
+ * Diagnostics are printed to stderr. Returns EXIT_OK or EXIT_INPUT. */
+int cli_load(const ModelOpts *o, Loaded *l);
+void cli_loaded_free(Loaded *l);
+
+/* Writes text to path atomically (temp file + rename), or to stdout when path is NULL/"-". */
+int cli_write_output(const char *path, const char *text, size_t len);
+
+/* Prints the diagnostics collected so far to stderr and clears them. */
+void cli_flush_diag(Diag *d);
+
+extern const Cmd cmd_check, cmd_ir, cmd_dot;
+
+#endif
