@@ -31,40 +31,40 @@ int irt_node_number(const IrGraph *g, int id);
 
 /* ---- lexer (ir/parse_lex.c) ---------------------------------------------------------------
  * Scannerless: the parser asks for what it expects next. Whitespace, newlines and `#`
- * comments separate lexemes anywhere. Every lx_* that fails reports a diagnostic and
+ * comments separate lexemes anywhere. Every irl_* that fails reports a diagnostic and
  * returns 0 / NULL; the parser stops at the first error. */
-typedef struct Lex {
+typedef struct IrLex {
   const SrcFile *src;
   const char *s;          /* next character */
   const char *line_start; /* of the current line */
   int line;
   Diag *d;
   Arena *a;
-} Lex;
+} IrLex;
 
-typedef struct LxNum {
+typedef struct IrlNum {
   int is_int;
   int64_t i;
   double f; /* the value as a double in both cases */
-} LxNum;
+} IrlNum;
 
-void lx_init(Lex *l, const SrcFile *src, Diag *d, Arena *a);
-void lx_skip(Lex *l);
-SrcLoc lx_loc(Lex *l); /* of the next lexeme */
-int lx_peek(Lex *l);   /* the next character (0 at the end) */
-int lx_error(Lex *l, SrcLoc loc, const char *fmt, ...) MAMC_PRINTF(3, 4); /* returns 0 */
-const char *lx_found(Lex *l); /* the next lexeme, quoted, for messages */
-int lx_accept(Lex *l, char c);
-int lx_accept_str(Lex *l, const char *s);
-int lx_expect(Lex *l, char c, const char *context); /* "expected 'c' context, found ..." */
-int lx_is_word(Lex *l, const char *w);              /* the next lexeme is exactly word w */
-int lx_accept_word(Lex *l, const char *w);
-const char *lx_ident(Lex *l, const char *what); /* [A-Za-z_][A-Za-z0-9_]*, arena copy */
-const char *lx_name(Lex *l, const char *what);  /* a name (above), arena copy */
-int lx_number(Lex *l, LxNum *out, const char *what);
-int lx_int(Lex *l, int64_t *out, const char *what);
-int lx_float(Lex *l, double *out, const char *what);
+void irl_init(IrLex *l, const SrcFile *src, Diag *d, Arena *a);
+void irl_skip(IrLex *l);
+SrcLoc irl_loc(IrLex *l); /* of the next lexeme */
+int irl_peek(IrLex *l);   /* the next character (0 at the end) */
+int irl_error(IrLex *l, SrcLoc loc, const char *fmt, ...) MAMC_PRINTF(3, 4); /* returns 0 */
+const char *irl_found(IrLex *l); /* the next lexeme, quoted, for messages */
+int irl_accept(IrLex *l, char c);
+int irl_accept_str(IrLex *l, const char *s);
+int irl_expect(IrLex *l, char c, const char *context); /* "expected 'c' context, found ..." */
+int irl_is_word(IrLex *l, const char *w);              /* the next lexeme is exactly word w */
+int irl_accept_word(IrLex *l, const char *w);
+const char *irl_ident(IrLex *l, const char *what); /* [A-Za-z_][A-Za-z0-9_]*, arena copy */
+const char *irl_name(IrLex *l, const char *what);  /* a name (above), arena copy */
+int irl_number(IrLex *l, IrlNum *out, const char *what);
+int irl_int(IrLex *l, int64_t *out, const char *what);
+int irl_float(IrLex *l, double *out, const char *what);
 /* type := DTYPE '[' [dim {',' dim}] ']'; dimension symbols are added to p as they appear */
-int lx_type(Lex *l, IrProgram *p, IrType *t);
+int irl_type(IrLex *l, IrProgram *p, IrType *t);
 
 #endif

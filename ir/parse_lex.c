@@ -45,7 +45,7 @@ int irt_name_ok(const char *s) {
 
 /* ---- positions and errors ------------------------------------------------------------------ */
 
-void lx_init(Lex *l, const SrcFile *src, Diag *d, Arena *a) {
+void irl_init(IrLex *l, const SrcFile *src, Diag *d, Arena *a) {
   memset(l, 0, sizeof *l);
   l->src = src;
   l->s = l->line_start = src->text;
@@ -54,7 +54,7 @@ void lx_init(Lex *l, const SrcFile *src, Diag *d, Arena *a) {
   l->a = a;
 }
 
-void lx_skip(Lex *l) {
+void irl_skip(IrLex *l) {
   for (;;) {
     char c = *l->s;
     if (c == '\n') {
@@ -71,17 +71,17 @@ void lx_skip(Lex *l) {
   }
 }
 
-SrcLoc lx_loc(Lex *l) {
-  lx_skip(l);
+SrcLoc irl_loc(IrLex *l) {
+  irl_skip(l);
   return (SrcLoc){l->src, l->line, (int)(l->s - l->line_start) + 1};
 }
 
-int lx_peek(Lex *l) {
-  lx_skip(l);
+int irl_peek(IrLex *l) {
+  irl_skip(l);
   return (unsigned char)*l->s;
 }
 
-int lx_error(Lex *l, SrcLoc loc, const char *fmt, ...) {
+int irl_error(IrLex *l, SrcLoc loc, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   diag_verror(l->d, loc, "error", fmt, ap);
@@ -89,8 +89,8 @@ int lx_error(Lex *l, SrcLoc loc, const char *fmt, ...) {
   return 0;
 }
 
-const char *lx_found(Lex *l) {
-  lx_skip(l);
+const char *irl_found(IrLex *l) {
+  irl_skip(l);
   if (!*l->s) return "end of file";
   size_t n = irt_name_len(l->s, NULL);
   if (n == 0) n = 1;
@@ -100,42 +100,42 @@ const char *lx_found(Lex *l) {
 
 /* ---- punctuation and words ------------------------------------------------------------------ */
 
-int lx_accept(Lex *l, char c) {
-  if (lx_peek(l) != (unsigned char)c) return 0;
+int irl_accept(IrLex *l, char c) {
+  if (irl_peek(l) != (unsigned char)c) return 0;
   l->s++;
   return 1;
 }
 
-int lx_accept_str(Lex *l, const char *s) {
-  lx_skip(l);
+int irl_accept_str(IrLex *l, const char *s) {
+  irl_skip(l);
   size_t n = strlen(s);
   if (strncmp(l->s, s, n) != 0) return 0;
   l->s += n;
   return 1;
 }
 
-int lx_expect(Lex *l, char c, const char *context) {
-  if (lx_accept(l, c)) return 1;
-  return lx_error(l, lx_loc(l), "expected '%c' %s, found %s", c, context, lx_found(l));
+int irl_expect(IrLex *l, char c, const char *context) {
+  if (irl_accept(l, c)) return 1;
+  return irl_error(l, irl_loc(l), "expected '%c' %s, found %s", c, context, irl_found(l));
 }
 
-int lx_is_word(Lex *l, const char *w) {
-  lx_skip(l);
+int irl_is_word(IrLex *l, const char *w) {
+  irl_skip(l);
   size_t n = strlen(w);
   return strncmp(l->s, w, n) == 0 && !irt_name_char((unsigned char)l->s[n]) && l->s[n] != '[';
 }
 
-int lx_accept_word(Lex *l, const char *w) {
-  if (!lx_is_word(l, w)) return 0;
+int irl_accept_word(IrLex *l, const char *w) {
+  if (!irl_is_word(l, w)) return 0;
   l->s += strlen(w);
   return 1;
 }
 
-const char *lx_ident(Lex *l, const char *what) {
-  lx_skip(l);
+const char *irl_ident(IrLex *l, const char *what) {
+  irl_skip(l);
   const char *s = l->s;
   if (!isalpha((unsigned char)*s) && *s != '_') {
-    lx_error(l, lx_loc(l), "expected %s, found %s", what, lx_found(l));
+    irl_error(l, irl_loc(l), "expected %s, found %s", what, irl_found(l));
     return NULL;
   }
   size_t n = 1;
@@ -144,18 +144,18 @@ const char *lx_ident(Lex *l, const char *what) {
   return arena_strndup(l->a, s, n);
 }
 
-const char *lx_name(Lex *l, const char *what) {
-  lx_skip(l);
+const char *irl_name(IrLex *l, const char *what) {
+  irl_skip(l);
   int open;
   size_t n = irt_name_len(l->s, &open);
   if (open) {
-    SrcLoc at = lx_loc(l);
+    SrcLoc at = irl_loc(l);
     at.col += (int)n;
-    lx_error(l, at, "unclosed '[' in %s", what);
+    irl_error(l, at, "unclosed '[' in %s", what);
     return NULL;
   }
   if (n == 0) {
-    lx_error(l, lx_loc(l), "expected %s, found %s", what, lx_found(l));
+    irl_error(l, irl_loc(l), "expected %s, found %s", what, irl_found(l));
     return NULL;
   }
   const char *s = l->s;
@@ -167,8 +167,8 @@ const char *lx_name(Lex *l, const char *what) {
  * A number lexeme: an optional sign, then name characters, with a sign allowed right after
  * an exponent 'e'/'E' (1e-05). It must be wholly an integer (strtoll) or a float (strtod,
  * which also takes nan and inf). */
-int lx_number(Lex *l, LxNum *out, const char *what) {
-  SrcLoc loc = lx_loc(l);
+int irl_number(IrLex *l, IrlNum *out, const char *what) {
+  SrcLoc loc = irl_loc(l);
   const char *s = l->s;
   size_t n = 0;
   if (s[n] == '-' || s[n] == '+') n++;
@@ -176,16 +176,16 @@ int lx_number(Lex *l, LxNum *out, const char *what) {
   while (isalnum((unsigned char)s[n]) || s[n] == '.' || s[n] == '_' ||
          ((s[n] == '-' || s[n] == '+') && n > digits && (s[n - 1] == 'e' || s[n - 1] == 'E')))
     n++;
-  if (n == digits) return lx_error(l, loc, "expected %s, found %s", what, lx_found(l));
+  if (n == digits) return irl_error(l, loc, "expected %s, found %s", what, irl_found(l));
   char buf[64];
-  if (n >= sizeof buf) return lx_error(l, loc, "expected %s, found %s", what, lx_found(l));
+  if (n >= sizeof buf) return irl_error(l, loc, "expected %s, found %s", what, irl_found(l));
   memcpy(buf, s, n);
   buf[n] = 0;
   char *end;
   errno = 0;
   long long iv = strtoll(buf, &end, 10);
   if (*end == 0) {
-    if (errno == ERANGE) return lx_error(l, loc, "integer %s is out of range", buf);
+    if (errno == ERANGE) return irl_error(l, loc, "integer %s is out of range", buf);
     out->is_int = 1;
     out->i = iv;
     out->f = strtod(buf, NULL); /* keeps the sign of -0 */
@@ -194,9 +194,9 @@ int lx_number(Lex *l, LxNum *out, const char *what) {
   }
   errno = 0;
   double fv = strtod(buf, &end);
-  if (*end != 0) return lx_error(l, loc, "expected %s, found '%s'", what, buf);
+  if (*end != 0) return irl_error(l, loc, "expected %s, found '%s'", what, buf);
   if (errno == ERANGE && (fv == HUGE_VAL || fv == -HUGE_VAL))
-    return lx_error(l, loc, "number %s is out of range", buf);
+    return irl_error(l, loc, "number %s is out of range", buf);
   out->is_int = 0;
   out->i = 0;
   out->f = fv;
@@ -204,20 +204,19 @@ int lx_number(Lex *l, LxNum *out, const char *what) {
   return 1;
 }
 
-int lx_int(Lex *l, int64_t *out, const char *what) {
-  SrcLoc loc = lx_loc(l);
+int irl_int(IrLex *l, int64_t *out, const char *what) {
+  SrcLoc loc = irl_loc(l);
   const char *start = l->s;
-  LxNum v;
-  if (!lx_number(l, &v, what)) return 0;
-  if (!v.is_int)
-    return lx_error(l, loc, "expected %s, found '%.*s'", what, (int)(l->s - start), start);
+  IrlNum v;
+  if (!irl_number(l, &v, what)) return 0;
+  if (!v.is_int) return irl_error(l, loc, "expected %s, found '%.*s'", what, (int)(l->s - start), start);
   *out = v.i;
   return 1;
 }
 
-int lx_float(Lex *l, double *out, const char *what) {
-  LxNum v;
-  if (!lx_number(l, &v, what)) return 0;
+int irl_float(IrLex *l, double *out, const char *what) {
+  IrlNum v;
+  if (!irl_number(l, &v, what)) return 0;
   *out = v.f;
   return 1;
 }
@@ -226,62 +225,70 @@ int lx_float(Lex *l, double *out, const char *what) {
 
 /* dim := ['-'] term {('+' | '-') term}    term := INT ['*' SYM] | SYM ['*' INT]
  * folded to mul*SYM + add; at most one symbol. */
-static int lx_dim(Lex *l, IrProgram *p, Dim *out) {
+static int irl_dim(IrLex *l, IrProgram *p, Dim *out) {
+  SrcLoc loc = irl_loc(l);
   int32_t sym = -1;
-  int64_t mul = 0, add = 0, sign = lx_accept(l, '-') ? -1 : 1;
+  int64_t mul = 0, add = 0, sign = irl_accept(l, '-') ? -1 : 1;
   for (;;) {
     int64_t coef = 1, v = 0;
     int32_t s = -1;
-    SrcLoc tloc = lx_loc(l);
-    int c = lx_peek(l);
+    SrcLoc tloc = irl_loc(l);
+    int c = irl_peek(l);
     if (isdigit(c)) {
-      if (!lx_int(l, &v, "a dimension")) return 0;
-      if (lx_accept(l, '*')) {
-        const char *name = lx_ident(l, "a dimension symbol after '*'");
+      if (!irl_int(l, &v, "a dimension")) return 0;
+      if (irl_accept(l, '*')) {
+        const char *name = irl_ident(l, "a dimension symbol after '*'");
         if (!name) return 0;
         s = ir_sym(p, name);
         coef = v;
       }
     } else if (isalpha(c) || c == '_') {
-      s = ir_sym(p, lx_ident(l, "a dimension symbol"));
-      if (lx_accept(l, '*') && !lx_int(l, &coef, "an integer after '*'")) return 0;
+      s = ir_sym(p, irl_ident(l, "a dimension symbol"));
+      if (irl_accept(l, '*') && !irl_int(l, &coef, "an integer after '*'")) return 0;
     } else {
-      return lx_error(l, tloc, "expected a dimension (like 512, T, T-1 or 2*T+1), found %s", lx_found(l));
+      return irl_error(l, tloc, "expected a dimension (like 512, T, T-1 or 2*T+1), found %s", irl_found(l));
     }
     if (s >= 0) {
       if (sym >= 0 && sym != s)
-        return lx_error(l, tloc, "a dimension may use only one symbol, found %s and %s", p->syms.v[sym],
-                        p->syms.v[s]);
+        return irl_error(l, tloc, "a dimension may use only one symbol, found %s and %s", p->syms.v[sym],
+                         p->syms.v[s]);
       sym = s;
       mul += sign * coef;
     } else {
       add += sign * v;
     }
-    if (lx_accept(l, '+'))
+    /* terms and sums stay within +-2^40, so nothing here or in the shape rules overflows */
+    const int64_t big = (int64_t)1 << 40;
+    if (coef < -big || coef > big || v > big || mul < -big || mul > big || add < -big || add > big)
+      return irl_error(l, tloc, "dimension out of range (at most 2^40)");
+    if (irl_accept(l, '+'))
       sign = 1;
-    else if (lx_accept(l, '-'))
+    else if (irl_accept(l, '-'))
       sign = -1;
     else
       break;
   }
+  if (mul == 0 && add < 0) return irl_error(l, loc, "dimension %lld is negative", (long long)add);
   *out = mul == 0 ? dim_const(add) : (Dim){sym, mul, add};
   return 1;
 }
 
 /* type := DTYPE '[' [dim {',' dim}] ']' */
-int lx_type(Lex *l, IrProgram *p, IrType *t) {
-  SrcLoc loc = lx_loc(l);
-  const char *dn = lx_ident(l, "a type (like f32[B, S])");
+int irl_type(IrLex *l, IrProgram *p, IrType *t) {
+  SrcLoc loc = irl_loc(l);
+  const char *dn = irl_ident(l, "a type (like f32[B, S])");
   if (!dn) return 0;
   DType dt;
-  if (!dtype_parse(dn, &dt)) return lx_error(l, loc, "unknown dtype '%s' (expected f32, bf16, f16, i32 or f64)", dn);
+  if (!dtype_parse(dn, &dt))
+    return irl_error(l, loc, "unknown dtype '%s' (expected f32, bf16, f16, i32 or f64)", dn);
   memset(t, 0, sizeof *t);
   t->dt = dt;
-  if (!lx_expect(l, '[', "after the dtype")) return 0;
-  if (lx_accept(l, ']')) return 1;
+  if (!irl_expect(l, '[', "after the dtype")) return 0;
+  if (irl_accept(l, ']')) return 1;
   do {
-    if (t->rank == IR_MAX_RANK) return lx_error(l, lx_loc(l), "a type has at most %d dimensions", IR_MAX_RANK);
-    if (!lx_dim(l, p, &t->d[t->rank++])) return 0;
-  } while (lx_accept(l, ','));
-  return lx_expect(l, ']', "to close the shape");
+    if (t->rank == IR_MAX_RANK)
+      return irl_error(l, irl_loc(l), "a type has at most %d dimensions", IR_MAX_RANK);
+    if (!irl_dim(l, p, &t->d[t->rank++])) return 0;
+  } while (irl_accept(l, ','));
+  return irl_expect(l, ']', "to close the shape");
 }

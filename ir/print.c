@@ -179,7 +179,8 @@ static void print_attr(StrBuf *b, const AttrSpec *s, const AttrVal *v) {
   case AK_FLOAT: print_float(b, v->f); break;
   case AK_INTS:
     sb_putc(b, '[');
-    for (int i = 0; i < v->n; i++) sb_printf(b, "%s%lld", i ? ", " : "", v->ints ? (long long)v->ints[i] : 0LL);
+    for (int i = 0; i < v->n; i++)
+      sb_printf(b, "%s%lld", i ? ", " : "", v->ints ? (long long)v->ints[i] : 0LL);
     sb_putc(b, ']');
     break;
   case AK_GROUP:

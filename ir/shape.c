@@ -170,20 +170,25 @@ static int ir_shape_matmul(ShapeCx *c) {
 /* Element counts compared symbolically: constant product and the multiset of symbolic dims. */
 typedef struct Numel {
   int64_t c;
-  int n;
+  int n, overflow; /* overflow: the constant product does not fit (never equal) */
   Dim f[IR_MAX_RANK];
 } Numel;
 static Numel numel(const IrType *t) {
-  Numel r = {1, 0, {{0}}};
+  Numel r = {1, 0, 0, {{0}}};
   for (int i = 0; i < t->rank; i++)
-    if (dim_is_const(t->d[i]))
-      r.c *= t->d[i].add;
-    else
+    if (dim_is_const(t->d[i])) {
+      int64_t v = t->d[i].add;
+      if (v < 0 || (v > 0 && r.c > INT64_MAX / v))
+        r.overflow = 1;
+      else
+        r.c *= v;
+    } else {
       r.f[r.n++] = t->d[i];
+    }
   return r;
 }
 static int numel_eq(Numel a, Numel b) {
-  if (a.c != b.c || a.n != b.n) return 0;
+  if (a.overflow || b.overflow || a.c != b.c || a.n != b.n) return 0;
   int used[IR_MAX_RANK] = {0};
   for (int i = 0; i < a.n; i++) {
     int found = 0;
@@ -236,6 +241,9 @@ static int ir_shape_slice(ShapeCx *c) {
   int64_t start = ir_get_i(c->n, "start"), step = ir_get_i(c->n, "step");
   const AttrVal *endv = ir_get(c->n, "end");
   if (step < 1) return fail(c, "step must be positive, got %lld", (long long)step);
+  const int64_t big = (int64_t)1 << 62; /* keeps the arithmetic below from overflowing */
+  if (start < -big || start > big || (endv->set && (endv->i < -big || endv->i > big)))
+    return fail(c, "start or end out of range");
   Dim len;
   if (dim_is_const(d)) {
     int64_t n = d.add, s = start < 0 ? start + n : start;
@@ -243,7 +251,7 @@ static int ir_shape_slice(ShapeCx *c) {
     if (s < 0 || s > n || e < s || e > n)
       return fail(c, "range [%lld:%lld] out of bounds for dimension %lld", (long long)start,
                   (long long)(endv->set ? endv->i : n), (long long)n);
-    len = dim_const((e - s + step - 1) / step);
+    len = dim_const(e == s ? 0 : (e - s - 1) / step + 1);
   } else {
     if (step != 1) return fail(c, "a symbolic dimension can only be sliced with step 1");
     if (start < 0) return fail(c, "a symbolic dimension needs a non-negative start");
@@ -398,7 +406,8 @@ int ir_infer(const IrProgram *p, IrGraph *g, int id, char *err, size_t errlen) {
     if (oi->min_in == oi->max_in)
       return fail(&c, "takes %d operand%s, got %d", oi->min_in, oi->min_in == 1 ? "" : "s", c.n->nin);
     if (oi->max_in < 0)
-      return fail(&c, "takes at least %d operand%s, got %d", oi->min_in, oi->min_in == 1 ? "" : "s", c.n->nin);
+      return fail(&c, "takes at least %d operand%s, got %d", oi->min_in, oi->min_in == 1 ? "" : "s",
+                  c.n->nin);
     return fail(&c, "takes %d to %d operands, got %d", oi->min_in, oi->max_in, c.n->nin);
   }
   for (int k = 0; k < oi->nattrs; k++) {

@@ -57,7 +57,7 @@ static void verr(Vx *v, int node, const char *fmt, ...) {
   sb_free(&b);
 }
 
-/* The type's text, for messages (a few rotating buffers). */
+/* The type's text, for messages (by value, so several fit in one call). */
 typedef struct TT {
   char s[200];
 } TT;
@@ -120,10 +120,11 @@ static void check_params(Vx *v, const IrModule *m) {
     else if (!isfinite(in->a) || !isfinite(in->b))
       verr(v, -1, "module @%s: parameter '%s': initializer arguments must be finite", m->name, q->name);
     else if (in->kind == INIT_NORMAL && in->b < 0)
-      verr(v, -1, "module @%s: parameter '%s': normal() needs a non-negative std, got %g", m->name, q->name, in->b);
-    else if (in->kind == INIT_UNIFORM && in->a > in->b)
-      verr(v, -1, "module @%s: parameter '%s': uniform(a, b) needs a <= b, got %g > %g", m->name, q->name, in->a,
+      verr(v, -1, "module @%s: parameter '%s': normal() needs a non-negative std, got %g", m->name, q->name,
            in->b);
+    else if (in->kind == INIT_UNIFORM && in->a > in->b)
+      verr(v, -1, "module @%s: parameter '%s': uniform(a, b) needs a <= b, got %g > %g", m->name, q->name,
+           in->a, in->b);
   }
 }
 
@@ -150,14 +151,16 @@ static void check_module(Vx *v, int mi) {
   for (int i = 0; i < m->used_by.n; i++) {
     int gi = m->used_by.v[i];
     if (gi < 0 || gi >= p->graphs.n)
-      verr(v, -1, "module @%s: used_by names graph #%d, but the program has %d graphs", m->name, gi, p->graphs.n);
+      verr(v, -1, "module @%s: used_by names graph #%d, but the program has %d graphs", m->name, gi,
+           p->graphs.n);
     else if (i > 0 && gi <= m->used_by.v[i - 1])
       verr(v, -1, "module @%s: used_by must be ascending and without repeats", m->name);
   }
   for (int i = 0; i < m->ranks.n; i++) {
     if (m->ranks.v[i] < 0) verr(v, -1, "module @%s: negative rank %d", m->name, m->ranks.v[i]);
     for (int j = 0; j < i; j++)
-      if (m->ranks.v[j] == m->ranks.v[i]) verr(v, -1, "module @%s: rank %d is listed twice", m->name, m->ranks.v[i]);
+      if (m->ranks.v[j] == m->ranks.v[i])
+        verr(v, -1, "module @%s: rank %d is listed twice", m->name, m->ranks.v[i]);
   }
 }
 
@@ -176,8 +179,8 @@ static void check_ambiguous(Vx *v) {
         char full[512];
         size_t len = (size_t)snprintf(full, sizeof full, "%s.%s", b->name + n + 1, b->params.v[k].name);
         if (len < sizeof full && ir_param_find(p, i, full) >= 0)
-          verr(v, -1, "module @%s: parameter '%s' would print as @%s.%s, which names module @%s's '%s'", a->name, full,
-               a->name, full, b->name, b->params.v[k].name);
+          verr(v, -1, "module @%s: parameter '%s' would print as @%s.%s, which names module @%s's '%s'",
+               a->name, full, a->name, full, b->name, b->params.v[k].name);
       }
     }
   }
@@ -222,7 +225,8 @@ static int check_node(Vx *v, const IrGraph *g, int id, const char *bad) {
   const OpInfo *oi = op_info(n->op);
   if (n->nin < oi->min_in || (oi->max_in >= 0 && n->nin > oi->max_in) || (n->nin > 0 && !n->in)) {
     if (oi->max_in < 0)
-      verr(v, id, "%s takes at least %d operand%s, got %d", oi->name, oi->min_in, oi->min_in == 1 ? "" : "s", n->nin);
+      verr(v, id, "%s takes at least %d operand%s, got %d", oi->name, oi->min_in, oi->min_in == 1 ? "" : "s",
+           n->nin);
     else if (oi->min_in == oi->max_in)
       verr(v, id, "%s takes %d operand%s, got %d", oi->name, oi->min_in, oi->min_in == 1 ? "" : "s", n->nin);
     else
@@ -255,11 +259,12 @@ static int check_node(Vx *v, const IrGraph *g, int id, const char *bad) {
     }
     const IrModule *m = &p->modules.v[n->module];
     if (n->param < 0 || n->param >= m->params.n) {
-      verr(v, id, "param refers to parameter #%d of module @%s, which has %d", n->param, m->name, m->params.n);
+      verr(v, id, "param refers to parameter #%d of module @%s, which has %d", n->param, m->name,
+           m->params.n);
       return 0;
     }
     const IrParam *q = &m->params.v[n->param];
-    if (ok && !type_eq(&q->type, &n->type))
+    if (ok && !type_problem(p, &q->type) && !type_eq(&q->type, &n->type))
       verr(v, id, "param @%s.%s has type %s, but the module declares %s", m->name, q->name, tt(p, &n->type).s,
            tt(p, &q->type).s);
   }
@@ -274,13 +279,15 @@ static void check_outputs(Vx *v, const IrGraph *g) {
       continue;
     }
     int dup = 0;
-    for (int j = 0; j < i && !dup; j++) dup = g->outputs.v[j].name && strcmp(g->outputs.v[j].name, o->name) == 0;
+    for (int j = 0; j < i && !dup; j++)
+      dup = g->outputs.v[j].name && strcmp(g->outputs.v[j].name, o->name) == 0;
     if (dup) {
       verr(v, -1, "output '%s' is returned twice", o->name);
       continue;
     }
     if (o->node < 0 || o->node >= g->nodes.n) {
-      verr(v, -1, "output '%s' refers to node index %d, but the graph has %d nodes", o->name, o->node, g->nodes.n);
+      verr(v, -1, "output '%s' refers to node index %d, but the graph has %d nodes", o->name, o->node,
+           g->nodes.n);
       continue;
     }
     const IrType *t = &g->nodes.v[o->node].type;
@@ -382,7 +389,8 @@ int ir_verify(const IrProgram *p, Diag *d) {
   int before = d->nerrors;
   for (int i = 0; i < p->syms.n; i++) {
     if (!ident_ok(p->syms.v[i]))
-      verr(&v, -1, "dimension symbol #%d: name '%s' is not an identifier", i, p->syms.v[i] ? p->syms.v[i] : "");
+      verr(&v, -1, "dimension symbol #%d: name '%s' is not an identifier", i,
+           p->syms.v[i] ? p->syms.v[i] : "");
     else
       for (int j = 0; j < i; j++)
         if (p->syms.v[j] && strcmp(p->syms.v[j], p->syms.v[i]) == 0)

@@ -130,7 +130,8 @@ static void build_zoo(IrProgram *p, int *seen) {
   int tgt = ir_input_add(p, G(&b), "tgt", ty(p, DT_I32, "B T"));
   int mask = ir_input_add(p, G(&b), "mask", ty(p, DT_F32, "B S"));
   int e = ir_param_ref(p, G(&b), me, wemb);
-  int w = ir_param_ref(p, G(&b), mc, wc), gn = ir_param_ref(p, G(&b), mc, gc), bn = ir_param_ref(p, G(&b), mc, bc);
+  int w = ir_param_ref(p, G(&b), mc, wc), gn = ir_param_ref(p, G(&b), mc, gc),
+      bn = ir_param_ref(p, G(&b), mc, bc);
   int feat = ir_param_ref(p, G(&b), mx, fx), cc = ir_param_ref(p, G(&b), mx, cx);
   int h = bin(&b, OP_GATHER, e, ids);
   int k = mk(&b, OP_CONST, 0);
@@ -315,7 +316,8 @@ static void test_zoo(void) {
   ir_program_init(&p, &a);
   int seen[OP_COUNT] = {0};
   build_zoo(&p, seen);
-  for (int op = 0; op < OP_COUNT; op++) CHECK_MSG(seen[op], "op %s is not covered by the zoo", op_info((Op)op)->name);
+  for (int op = 0; op < OP_COUNT; op++)
+    CHECK_MSG(seen[op], "op %s is not covered by the zoo", op_info((Op)op)->name);
   verify_ok(&p);
   roundtrip(&p, "zoo.mir");
   char *s = print_prog(&p);
@@ -324,14 +326,16 @@ static void test_zoo(void) {
   /* spot checks of the canonical form */
   CHECK(strstr(s, "module @core sync outer(every = 4, lr = 0.7, momentum = 0.9, nesterov) used_by [*]\n"));
   CHECK(strstr(s, "module @enc[en, fr] sync local used_by [zoo(en), zoo(fr)] ranks [0, 2]\n"));
-  CHECK(strstr(s, "module @unused sync every(8) used_by []\n  param w : bf16[2, 3] init normal(-0.001, 1e-07)\n"));
+  CHECK(strstr(
+      s, "module @unused sync every(8) used_by []\n  param w : bf16[2, 3] init normal(-0.001, 1e-07)\n"));
   CHECK(strstr(s, "  param feat : f32[16, 64] init uniform(-0.1, 0.1) frozen\n"));
   CHECK(strstr(s, "  param c : f32[64] init const(0.3333333333333333)\n"));
   CHECK(strstr(s, "task @zoo(en) (%x: f32[B, S, 64], %ids: i32[B, S], %tgt: i32[B, T], %mask: f32[B, S]) -> "
                   "(loss: f32[], attn: f32[B, 8, S, 8], mix: f32[B, 2*S+1, 64], feat: f32[16, 64], "
                   "ids: i32[B, S]) {\n"));
   CHECK(strstr(s, " = const {value = 0.30000000000000004}"));
-  CHECK(strstr(s, "{feature = dct_exp, m = 16, gate = learned, norm = running, causal, chunk = 32, seed = 3}"));
+  CHECK(
+      strstr(s, "{feature = dct_exp, m = 16, gate = learned, norm = running, causal, chunk = 32, seed = 3}"));
   CHECK(strstr(s, " = allreduce %4 {group = @enc[en, fr], op = mean, weight = tokens, bucket = 3}"));
   CHECK(strstr(s, " = slice %tgt {axis = -1, end = -1} "));
   CHECK(strstr(s, ": i32[B, T-1]\n"));
@@ -404,8 +408,8 @@ static void test_golden(const char *path) {
   CHECK_MSG(ok, "%s", d.out.s ? d.out.s : "");
   if (ok) {
     char *got = print_prog(&p);
-    CHECK_MSG(strcmp(got, want.s ? want.s : "") == 0, "%s: printed text differs:\n--- got:\n%s--- expected:\n%s", path,
-              got, want.s ? want.s : "");
+    CHECK_MSG(strcmp(got, want.s ? want.s : "") == 0,
+              "%s: printed text differs:\n--- got:\n%s--- expected:\n%s", path, got, want.s ? want.s : "");
     verify_ok(&p);
     roundtrip(&p, path);
     free(got);
@@ -453,9 +457,7 @@ static void test_mutations(const char *text, int rounds) {
           len++;
         }
         break;
-      default: { /* replace one char */
-        buf[at] = alphabet[rng_next(&seed) % (sizeof alphabet - 1)];
-        break;
+      default: { /* replace one char */ buf[at] = alphabet[rng_next(&seed) % (sizeof alphabet - 1)]; break;
       }
       }
     }
@@ -469,7 +471,8 @@ static void test_mutations(const char *text, int rounds) {
       accepted++;
       roundtrip_v(&p, "mutant.mir", 0);
     } else {
-      CHECK_MSG(d.nerrors == 1 && strncmp(d.out.s, "mutant.mir:", 11) == 0, "%s", d.out.s ? d.out.s : "(no message)");
+      CHECK_MSG(d.nerrors == 1 && strncmp(d.out.s, "mutant.mir:", 11) == 0, "%s",
+                d.out.s ? d.out.s : "(no message)");
     }
     diag_free(&d);
     arena_free(&a);

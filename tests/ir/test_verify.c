@@ -128,7 +128,8 @@ static void test_nodes(void) {
   f.g->nodes.v[1].type = f.g->nodes.v[0].type;
   f.g->nodes.v[2].op = OP_INPUT;
   f.g->nodes.v[2].name = "late";
-  expect(&f, "error: task @t(en): %late: input comes after other nodes; inputs come first, in signature order");
+  expect(&f,
+         "error: task @t(en): %late: input comes after other nodes; inputs come first, in signature order");
 }
 
 static void test_params(void) {
@@ -165,7 +166,9 @@ static void test_params(void) {
   IrType t = {DT_F32, 1, {dim_const(2)}};
   ir_param_add(&f.p, m2, "w", t, (IrInit){INIT_ZEROS, 0, 0});
   ir_param_add(&f.p, f.core, "l0.w", t, (IrInit){INIT_ZEROS, 0, 0});
-  expect(&f, "error: module @core: parameter 'l0.w' would print as @core.l0.w, which names module @core.l0's 'w'");
+  expect(
+      &f,
+      "error: module @core: parameter 'l0.w' would print as @core.l0.w, which names module @core.l0's 'w'");
 }
 
 static void test_used_by(void) {
@@ -217,22 +220,24 @@ static void test_located(void) {
   ir_program_init(&f.p, &f.a);
   Diag d;
   diag_init(&d);
-  SrcFile *src = srcfile_from_string(&f.a, "v.mir", "task @t() (%a: f32[N]) -> (loss: f32[]) {\n"
-                                                    "  %0 = exp %a : f32[N]\n"
-                                                    "  %1 = reduce_sum %0 {axes = [0]} : f32[]\n"
-                                                    "  return loss = %1\n}\n");
+  SrcFile *src = srcfile_from_string(&f.a, "v.mir",
+                                     "task @t() (%a: f32[N]) -> (loss: f32[]) {\n"
+                                     "  %0 = exp %a : f32[N]\n"
+                                     "  %1 = reduce_sum %0 {axes = [0]} : f32[]\n"
+                                     "  return loss = %1\n}\n");
   CHECK(ir_parse(&f.p, src, &d));
   diag_free(&d);
   f.p.graphs.v[0].nodes.v[1].type.dt = DT_F16;
   diag_init(&d);
   CHECK(!ir_verify(&f.p, &d));
-  CHECK_STR(d.out.s, "v.mir:2:3: error: task @t(): %0: type is f16[N], but the shape rule of exp gives f32[N]\n"
-                     "    %0 = exp %a : f32[N]\n"
-                     "    ^\n"
-                     "v.mir:3:3: error: task @t(): %1: type is f32[], but the shape rule of reduce_sum "
-                     "gives f16[]\n"
-                     "    %1 = reduce_sum %0 {axes = [0]} : f32[]\n"
-                     "    ^\n");
+  CHECK_STR(d.out.s,
+            "v.mir:2:3: error: task @t(): %0: type is f16[N], but the shape rule of exp gives f32[N]\n"
+            "    %0 = exp %a : f32[N]\n"
+            "    ^\n"
+            "v.mir:3:3: error: task @t(): %1: type is f32[], but the shape rule of reduce_sum "
+            "gives f16[]\n"
+            "    %1 = reduce_sum %0 {axes = [0]} : f32[]\n"
+            "    ^\n");
   diag_free(&d);
   arena_free(&f.a);
 }
