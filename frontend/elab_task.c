@@ -14,8 +14,7 @@ static void add_output(Cx *c, const char *name, Value *v, SrcLoc loc) {
     if (strcmp(c->g->outputs.v[i].name, name) == 0) fail(c, loc, "output '%s' is defined twice", name);
   if (v->kind == V_PARAM) v = param_use(c, v, loc);
   if (v->kind != V_TENSOR) fail(c, loc, "output '%s' must be a tensor, got %s", name, val_describe(c, v));
-  IrOutput o = {arena_strdup(c->a, name), v->node};
-  vec_push(c->a, c->g->outputs, o);
+  ir_output_add(c->p, c->g, name, v->node);
 }
 
 /* Runs statements; *ret receives a `return` value (methods and fns). */

@@ -36,6 +36,23 @@ int ir_param_find(const IrProgram *p, int module, const char *name) {
   return -1;
 }
 
+int ir_grad_target(const IrProgram *p, const char *ref, int *module, int *param) {
+  int best = -1;
+  size_t best_len = 0;
+  for (int m = 0; m < p->modules.n; m++) {
+    size_t n = strlen(p->modules.v[m].name);
+    if (n > best_len && strncmp(ref, p->modules.v[m].name, n) == 0 && ref[n] == '.' &&
+        ir_param_find(p, m, ref + n + 1) >= 0) {
+      best = m;
+      best_len = n;
+    }
+  }
+  if (best < 0) return 0;
+  *module = best;
+  *param = ir_param_find(p, best, ref + best_len + 1);
+  return 1;
+}
+
 int ir_param_add(IrProgram *p, int module, const char *name, IrType type, IrInit init) {
   if (ir_param_find(p, module, name) >= 0) return -1;
   IrParam prm = {arena_strdup(p->arena, name), type, init, 0};
@@ -84,6 +101,7 @@ int ir_node_add(IrProgram *p, IrGraph *g, Op op, int nin, const int *in) {
   n.attr = ARENA_ARRAY(p->arena, AttrVal, na > 0 ? na : 1);
   n.module = n.param = -1;
   n.owner = -1;
+  n.group = -1;
   n.owner_path = "";
   set_defaults(&n);
   vec_push(p->arena, g->nodes, n);
@@ -114,6 +132,11 @@ int ir_param_ref(IrProgram *p, IrGraph *g, int module, int param) {
     m->used_by.v[pos] = gi;
   }
   return id;
+}
+
+void ir_output_add(IrProgram *p, IrGraph *g, const char *name, int node) {
+  IrOutput o = {arena_strdup(p->arena, name), node, -1, -1};
+  vec_push(p->arena, g->outputs, o);
 }
 
 static AttrVal *attr_slot(IrNode *n, const char *attr, AttrKind want) {

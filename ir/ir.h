@@ -161,11 +161,14 @@ typedef struct IrNode {
   int owner;          /* the module instance whose method made it, -1 for the task body or
                        * unknown (views like `mamc dot` use it; not printed) */
   const char *owner_path; /* the sub-module within it, e.g. "layer.0.self_attn" ("" = top) */
+  int group;          /* fusion group (passes/fusion.c), -1 for none */
 } IrNode;
 
 typedef struct IrOutput {
-  const char *name;   /* "loss" or a named output for decoding */
+  const char *name;   /* "loss", a named output for decoding, or "grad.MODULE.PARAM" */
   int node;
+  int module, param;  /* a gradient output (added by passes/autodiff.c, named
+                       * grad.<module>.<param>): the parameter it is the gradient of; else -1 */
 } IrOutput;
 
 typedef struct IrGraph {
@@ -190,6 +193,8 @@ int ir_module_add(IrProgram *p, const char *name, const char *block); /* -1 if i
 int ir_module_find(const IrProgram *p, const char *name);
 int ir_param_add(IrProgram *p, int module, const char *name, IrType type, IrInit init);
 int ir_param_find(const IrProgram *p, int module, const char *name);
+/* "embed[en].weight" -> module and parameter (the longest module name that fits); 1 if found */
+int ir_grad_target(const IrProgram *p, const char *ref, int *module, int *param);
 int ir_graph_add(IrProgram *p, const char *task, int nargs, const char *const *args);
 const char *ir_graph_name(IrProgram *p, const IrGraph *g); /* "translate(en, fr)" */
 
@@ -198,6 +203,7 @@ const char *ir_graph_name(IrProgram *p, const IrGraph *g); /* "translate(en, fr)
 int ir_node_add(IrProgram *p, IrGraph *g, Op op, int nin, const int *in);
 int ir_input_add(IrProgram *p, IrGraph *g, const char *name, IrType type);
 int ir_param_ref(IrProgram *p, IrGraph *g, int module, int param); /* marks used_by */
+void ir_output_add(IrProgram *p, IrGraph *g, const char *name, int node); /* not a gradient */
 void ir_set_i(IrNode *n, const char *attr, int64_t v);
 void ir_set_f(IrNode *n, const char *attr, double v);
 void ir_set_ints(IrProgram *p, IrNode *n, const char *attr, const int64_t *v, int count);

@@ -576,7 +576,9 @@ static int parse_task_body(Parser *ps, IrGraph *g, ValTab *vt) {
   for (int i = 0; i < outs.n; i++) {
     if (outs.v[i].node < 0)
       return irl_error(l, outs.v[i].loc, "output '%s' is never returned", outs.v[i].name);
-    IrOutput o = {outs.v[i].name, outs.v[i].node};
+    IrOutput o = {outs.v[i].name, outs.v[i].node, -1, -1};
+    if (strncmp(o.name, "grad.", 5) == 0 && !ir_grad_target(p, o.name + 5, &o.module, &o.param))
+      return irl_error(l, outs.v[i].loc, "gradient output '%s' names no parameter of the module table", o.name);
     vec_push(p->arena, g->outputs, o);
   }
   return 1;

@@ -79,7 +79,7 @@ static void test_graph(void) {
   ir_set_f(&g->nodes.v[loss], "smoothing", 0.1);
   char err[256];
   CHECK_MSG(ir_infer(&p, g, loss, err, sizeof err), "%s", err);
-  vec_push(p.arena, g->outputs, ((IrOutput){"loss", loss}));
+  ir_output_add(&p, g, "loss", loss);
 
   int64_t sym[2] = {2, 3}, ids[6] = {3, 10, 0, 7, 7, 1}, tg[6] = {4, 0, 2, 2, 1, 3};
   Tensor in[2];

@@ -61,7 +61,7 @@ static int un(Bld *b, Op op, int x) { return inf(b, mk(b, op, 1, x)); }
 static int bin(Bld *b, Op op, int x, int y) { return inf(b, mk(b, op, 2, x, y)); }
 
 static void output(Bld *b, const char *name, int node) {
-  IrOutput o = {arena_strdup(b->p->arena, name), node};
+  IrOutput o = {arena_strdup(b->p->arena, name), node, -1, -1}; /* may be a grad.* name */
   vec_push(b->p->arena, G(b)->outputs, o);
 }
 

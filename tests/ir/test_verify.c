@@ -54,9 +54,8 @@ static void base(Fx *f) {
   ir_set_ints(p, &g->nodes.v[rm], "axes", axes, 2);
   char err[256];
   for (int i = 2; i < g->nodes.n; i++) CHECK_MSG(ir_infer(p, g, i, err, sizeof err), "%s", err);
-  IrOutput o1 = {"loss", rm}, o2 = {"y", tr};
-  vec_push(p->arena, g->outputs, o1);
-  vec_push(p->arena, g->outputs, o2);
+  ir_output_add(p, g, "loss", rm);
+  ir_output_add(p, g, "y", tr);
 }
 
 /* Verify; the first message line must be `want`; returns the number of errors. */
