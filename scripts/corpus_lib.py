@@ -11,7 +11,7 @@ exercise them on hand-made inputs:
   Corpus                     English source -> translations per language, and pivots X-Y
 Python 3 standard library only.
 """
-import collections, hashlib, re, struct, unicodedata
+import collections, functools, hashlib, os, re, struct, unicodedata, zlib
 
 LANGS = ["de", "fr", "es", "it", "ja", "ru", "uk", "pl"]
 REGION = {"de": "DE", "fr": "FR", "es": "ES", "it": "IT", "ja": "JP", "ru": "RU", "uk": "UA",
@@ -19,6 +19,7 @@ REGION = {"de": "DE", "fr": "FR", "es": "ES", "it": "IT", "ja": "JP", "ru": "RU"
 MINLEN, MAXLEN = 3, 200
 HELD_OUT = 0.02       # hash fraction for valid, the same again for test
 CAP = 1000            # at most this many valid (and test) pairs per direction
+CLEAN_VERSION = "3"   # bump when a rule changes: fetch-corpus.py's cached pairs are redone
 
 # ---- parsers -----------------------------------------------------------------------------------
 def parse_mo(data):
@@ -104,11 +105,11 @@ def description_segments(desc):
 
 
 # ---- segment alignment -------------------------------------------------------------------------
-ABBREV = {"e.g", "i.e", "etc", "vs", "z.b", "b", "d.h", "bzw", "usw", "ca", "nr", "ex", "p.ex",
-          "dr", "mr", "mrs", "no", "u.a", "sog", "vgl", "inkl", "evtl", "ggf", "s", "z", "p", "ecc",
-          "ej", "p.ej", "approx", "incl", "resp", "cf", "ok", "ver", "ст", "т.е", "т.д", "т.п",
-          "т", "д", "др", "np", "tj", "itp", "itd", "m.in", "tzn", "np"}
-_SENT_END = re.compile(r"(?<=[.!?])\s+(?=[^\sa-zà-ÿ])|(?<=[。！？])\s*(?=\S)")
+ABBREV = {"e.g", "i.e", "etc", "vs", "z.b", "b", "d.h", "bzw", "usw", "ca", "nr", "ex", "dr",
+          "p.ex", "mr", "mrs", "no", "u.a", "sog", "vgl", "inkl", "evtl", "ggf", "ecc", "ej",
+          "p.ej", "approx", "incl", "resp", "cf", "ver", "ст", "т.е", "т.д", "т.п", "др", "np",
+          "tj", "itp", "itd", "m.in", "tzn"}
+_SENT_END = re.compile(r"(?<=[.!?])\s+(?=\S)|(?<=[。！？])\s*(?=\S)")
 _BULLET = re.compile(r"^\s*(?:[-*+o•]|\d+[.)])\s+")
 
 
@@ -118,7 +119,8 @@ def sentences(text):
         before = text[start:m.start()]
         last = before.rsplit(None, 1)[-1] if before.split() else ""
         word = last.rstrip(".!?").lower().lstrip("(\"'«")
-        if last.endswith(".") and (word in ABBREV or len(word) == 1 or word.isdigit()):
+        if text[m.end()].islower() or last.endswith(".") and (
+                word in ABBREV or len(word) == 1 or word.isdigit()):
             continue
         out.append(before.strip())
         start = m.end()
@@ -147,7 +149,7 @@ def align(src_lines, tgt_lines):
         si, ti = items(src_lines, sb), items(tgt_lines, tb)
         if len(si) == len(ti):
             for a, b in zip(si, ti):
-                a, b = _join(a), _join(b)
+                a, b = _BULLET.sub("", _join(a), 1), _BULLET.sub("", _join(b), 1)
                 if len(a) <= MAXLEN and len(b) <= MAXLEN:
                     out.append((a, b))
                 else:
@@ -213,8 +215,16 @@ def strip_accels(s, t):
     return fix(s, t_tokens), fix(t, s_tokens)
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+_LATIN_EN = re.compile(r"[A-Za-z\u00c0-\u017f]")      # English source: Latin letters
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_KANA_KANJI = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff]")
+
+
 def letters(x):
-    return sum(1 for c in x if c.isalpha())
+    return len(_LETTER.findall(x))
 
 
 def mostly_placeholders(x):
@@ -224,12 +234,13 @@ def mostly_placeholders(x):
 
 
 def script_ok(t, lang):
-    n = letters(t)
+    """Whether a translation is written in its language's script (not left in English for
+    ja/ru/uk: Japanese needs kana or kanji, Cyrillic 30% of the letters; Latin 80%)."""
     if lang == "ja":
-        return any("\u3040" <= c <= "\u30ff" or "\u4e00" <= c <= "\u9fff" for c in t)
+        return _KANA_KANJI.search(t) is not None
     if lang in ("ru", "uk"):
-        return sum(1 for c in t if "\u0400" <= c <= "\u04ff") >= 0.3 * n
-    return sum(1 for c in t if c.isalpha() and ord(c) < 0x250) >= 0.8 * n
+        return len(_CYRILLIC.findall(t)) >= 0.3 * letters(t)
+    return len(_LATIN.findall(t)) >= 0.8 * letters(t)
 
 
 def normalise(x):
@@ -247,12 +258,11 @@ def clean_pair(src, tgt, lang, maxlen=MAXLEN):
         return None
     if s.casefold() == t.casefold():   # untranslated (or only re-cased)
         return None
-    if any(unicodedata.category(c) in ("Cc", "Cs", "Co") for c in s + t):
+    if _CONTROL.search(s) or _CONTROL.search(t):
         return None
     if mostly_placeholders(s) or mostly_placeholders(t):
         return None
-    ls = letters(s)
-    if sum(1 for c in s if c.isalpha() and ord(c) < 0x180) < 0.9 * ls or not script_ok(t, lang):
+    if len(_LATIN_EN.findall(s)) < 0.9 * letters(s) or not script_ok(t, lang):
         return None
     if min(len(s), len(t)) >= 20:
         r = len(t) / len(s)
@@ -261,6 +271,7 @@ def clean_pair(src, tgt, lang, maxlen=MAXLEN):
     return s, t
 
 
+@functools.lru_cache(maxsize=None)
 def split_of(english):
     """Deterministic split of an English source string (case, punctuation and accelerator
     markers ignored, so near-identical strings share one): ('valid'|'test'|'train', rank)."""
@@ -293,6 +304,17 @@ class Corpus:
                     d[c[1]] = origin
                     self.added[origin] += 1
 
+    def insert(self, lang, s, t, origin):
+        """Adds an already cleaned pair (from a cache), subject to this corpus's maxlen."""
+        if lang in self.pairs and len(s) <= self.maxlen and len(t) <= self.maxlen:
+            d = self.pairs[lang].setdefault(s, {})
+            if t not in d:
+                d[t] = origin
+                self.added[origin] += 1
+
+    def rows(self, lang):
+        return [(s, t) for s, d in self.pairs[lang].items() for t in d]
+
     def directions(self, pivots):
         """{direction: [(src, tgt, english, origin)]} for en-X and the pivot directions."""
         out = {}
@@ -319,17 +341,24 @@ def split_rows(rows, caps=None):
         name, rank = split_of(r[2])
         parts[name].append((rank, r))
     for name, cap in (("valid", held_cap), ("test", held_cap), ("train", train_cap)):
-        lst = sorted(parts[name], key=lambda x: (x[0], x[1][0], x[1][1]))
-        parts[name] = [r for _, r in (lst[:cap] if cap else lst)]
-    for name in parts:   # shuffled, deterministically
-        parts[name].sort(key=lambda r: hashlib.sha1(f"{r[0]}\t{r[1]}".encode()).digest())
+        lst = parts[name]
+        if cap and len(lst) > cap:
+            lst = sorted(lst, key=lambda x: (x[0], x[1][0], x[1][1]))[:cap]
+        # shuffled, deterministically
+        parts[name] = sorted((r for _, r in lst), key=lambda r: (
+            zlib.crc32(f"{r[0]}\t{r[1]}".encode()), r[0], r[1]))
     return parts
+
+
+def read_text(path):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
 
 
 # ---- descriptions (DDTP) -----------------------------------------------------------------------
 def descriptions(path, lang):
     """{Description-md5: Description-LANG} of one Translation index."""
-    text = open(path, encoding="utf-8", errors="replace").read()
+    text = read_text(path)
     key = "Description-" + lang
     return {p["Description-md5"]: p[key] for p in parse_deb822(text)
             if key in p and "Description-md5" in p}
@@ -346,3 +375,25 @@ def add_descriptions(corpus, english, translated, origin, lang):
         for a, b in zip(ep, tp):
             for s, t in align(a, b):
                 corpus.add(lang, s, t, origin, segmented=True)
+
+
+def catalog_pairs(paths, lang):
+    """(cleaned pairs, warnings) of some .mo catalogs of one language (one package's)."""
+    c, warnings = Corpus([lang], MAXLEN), []
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                entries = mo_entries(f.read())
+        except (OSError, ValueError) as e:
+            warnings.append(f"{os.path.basename(path)}: {e}")
+            continue
+        for mid, mstr in entries:
+            c.add(lang, mid, mstr, "")
+    return c.rows(lang), warnings
+
+
+def description_pairs(english, translated, lang):
+    """Cleaned pairs of the DDTP: {md5: English description}, {md5: translated description}."""
+    c = Corpus([lang], MAXLEN)
+    add_descriptions(c, english, translated, "", lang)
+    return c.rows(lang)

@@ -16,8 +16,9 @@ import argparse, collections, concurrent.futures as cf, os, re, shutil, subproce
 import tarfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from corpus_lib import (LANGS, REGION, MAXLEN, Corpus, add_descriptions, descriptions,  # noqa
-                        mo_entries, parse_deb822, split_rows)
+from corpus_lib import (CLEAN_VERSION, LANGS, MAXLEN, REGION, Corpus,  # noqa: E402
+                        catalog_pairs, description_pairs, descriptions, parse_deb822,
+                        read_text, split_rows)
 
 MIRROR = "http://deb.debian.org/debian"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
@@ -99,6 +100,7 @@ class Apt:
                  f'Dir::Etc::SourceParts "{r}/parts";', f'Dir::Etc::Preferences "{r}/none";',
                  f'Dir::Etc::PreferencesParts "{r}/parts";', f'Dir::State::Lists "{self.lists}";',
                  f'Dir::State::status "{r}/status";', f'Dir::Cache "{r}/cache";',
+                 'Dir::Cache::srcpkgcache "";',
                  'Acquire::Languages { %s };' % " ".join(f'"{x}";' for x in (langs or ["none"])),
                  'Acquire::Retries "2";', 'APT::Get::Show-Versions "false";']
         if os.geteuid() == 0:   # files under root's home are out of reach of the _apt user
@@ -110,7 +112,7 @@ class Apt:
         return dict(os.environ, APT_CONFIG=self.conf, LC_ALL="C")
 
     def update(self, langs, refresh):
-        old = open(self.stamp).read().split() if os.path.exists(self.stamp) else None
+        old = read_text(self.stamp).split() if os.path.exists(self.stamp) else None
         want = sorted(set(langs) | set(old or []))
         fresh = old is not None and time.time() - os.path.getmtime(self.stamp) < 86400
         if fresh and not refresh and set(langs) <= set(old) and self.packages_file():
@@ -120,8 +122,8 @@ class Apt:
         log(f"apt-get update (bookworm main; translations: {' '.join(want) or 'none'})")
         r = subprocess.run(["apt-get", "-q", "update"], env=self.env(), stdout=sys.stderr)
         if r.returncode != 0 or not self.packages_file():
-            raise SystemExit(f"fetch-corpus: error: apt-get update failed (exit {r.returncode});"
-                             f" is {self.mirror} reachable?")
+            raise SystemExit(f"fetch-corpus: error: apt-get update (exit {r.returncode}) got no"
+                             f" bookworm main index; is {self.mirror} reachable?")
         with open(self.stamp, "w") as f:
             f.write(" ".join(want) + "\n")
 
@@ -139,7 +141,7 @@ class Apt:
         date, sizes = "", {}
         for f in os.listdir(self.lists):
             if f.endswith("_InRelease"):
-                text = open(os.path.join(self.lists, f), encoding="utf-8", errors="replace").read()
+                text = read_text(os.path.join(self.lists, f))
                 m = re.search(r"^Date: (.*)$", text, re.M)
                 date = m.group(1).strip() if m else ""
                 for m in re.finditer(r"^ [0-9a-f]{32} +(\d+) (\S+)$", text, re.M):
@@ -199,9 +201,9 @@ def extract(deb, dest):
                 out = os.path.join(tmp, "mo", mm.group(1), name.replace("/", "!"))
             elif dm and dm.group(2) and m.isfile():
                 out = os.path.join(tmp, "copyright")
-            elif dm and not dm.group(2) and m.issym():
+            elif dm and m.issym():   # the doc folder, or its copyright, is another package's
                 with open(os.path.join(tmp, "doclink"), "w") as f:
-                    f.write(m.linkname)
+                    f.write(os.path.dirname(m.linkname) if dm.group(2) else m.linkname)
                 continue
             else:
                 continue
@@ -225,7 +227,7 @@ def catalogs(xdir, lang):
         d = os.path.join(xdir, "mo", loc)
         if os.path.isdir(d):
             for f in sorted(os.listdir(d)):
-                found[re.sub(r"^.*?!" + loc + "!", "", f)] = os.path.join(d, f)
+                found[f.replace(f"!{loc}!", "!@!")] = os.path.join(d, f)
     return [found[k] for k in sorted(found)]
 
 
@@ -235,14 +237,58 @@ def licence(xdir):
     path = os.path.join(xdir, "copyright")
     if not os.path.exists(path):
         link = os.path.join(xdir, "doclink")
-        return "see " + open(link).read().strip() if os.path.exists(link) else "unknown"
-    text = open(path, encoding="utf-8", errors="replace").read()
+        return "see " + read_text(link).strip() if os.path.exists(link) else "unknown"
+    text = read_text(path)
     names = re.findall(r"^License:[ \t]*(\S[^\n]*)$", text, re.M)
     if not names:
         names = re.findall(r"/usr/share/common-licenses/([\w.+-]+[\w+])", text)
     uniq = list(dict.fromkeys(n.strip() for n in names))
-    return ", ".join(uniq[:5]) + (", ..." if len(uniq) > 5 else "") if uniq else "see copyright"
+    return ", ".join(uniq) if uniq else "see copyright"
 
+
+
+def read_pairs(path):
+    with open(path, encoding="utf-8") as f:
+        return [tuple(ln.rstrip("\n").split("\t", 1)) for ln in f]
+
+
+def write_pairs(path, rows):
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.writelines(f"{s}\t{t}\n" for s, t in rows)
+    os.replace(path + ".tmp", path)
+
+
+def add_ddtp(apt, corpus, langs):
+    """Adds the DDTP description pairs (cached per index file version); returns sources."""
+    date, sizes = apt.release_info()
+    en_path, english, out = apt.translation_file("en"), None, []
+
+    def size(lang):
+        return min([v for k, v in sizes.items()
+                    if re.fullmatch(rf"main/i18n/Translation-{lang}\.\w+", k)] or [0])
+    for lang in langs:
+        path = apt.translation_file(lang)
+        if not path or not en_path:
+            log(f"warning: no DDTP index for {lang if en_path else 'en'}")
+            continue
+        stamp = "-".join(str(int(x)) for p in (en_path, path)
+                         for x in (os.stat(p).st_size, os.stat(p).st_mtime))
+        cpath = os.path.join(apt.root, f"ddtp-v{CLEAN_VERSION}-{lang}-{stamp}.tsv")
+        if not os.path.exists(cpath):
+            if english is None:
+                english = descriptions(en_path, "en")
+            for old in os.listdir(apt.root):
+                if old.startswith(f"ddtp-v{CLEAN_VERSION}-{lang}-"):
+                    os.remove(os.path.join(apt.root, old))
+            write_pairs(cpath, description_pairs(english, descriptions(path, lang), lang))
+        for s, t in read_pairs(cpath):
+            corpus.insert(lang, s, t, "Translation-" + lang)
+        out.append(("Translation-" + lang, "bookworm main i18n, " + date,
+                    "licences of the described packages (DDTP)", size(lang)))
+    if out:
+        out.append(("Translation-en", "bookworm main i18n, " + date,
+                    "licences of the described packages", size("en")))
+    return out
 
 
 def licences(apt, xdirs, cache):
@@ -252,7 +298,7 @@ def licences(apt, xdirs, cache):
     for p, x in xdirs.items():
         link = os.path.join(x, "doclink")
         if not os.path.exists(os.path.join(x, "copyright")) and os.path.exists(link):
-            links[p] = os.path.basename(open(link).read().strip().rstrip("/"))
+            links[p] = os.path.basename(read_text(link).strip().rstrip("/"))
         else:
             out[p] = licence(x)
     if links:
@@ -289,12 +335,18 @@ def main(argv=None):
         os.path.expanduser("~"), ".cache", "mamc", "corpus"),
         help="download/extract cache (default $MAMC_CACHE or ~/.cache/mamc/corpus)")
     ap.add_argument("--packages", default="", help="comma-separated extra packages to read")
+    ap.add_argument("--only", action="store_true",
+                    help="read only the --packages given, not the profile's list")
     ap.add_argument("--descriptions", choices=["yes", "no"], help="override the profile's DDTP use")
     ap.add_argument("--mirror", default=MIRROR, help=f"Debian mirror (default {MIRROR})")
     ap.add_argument("--refresh", action="store_true", help="re-run apt-get update even if fresh")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="extraction workers")
     a = ap.parse_args(argv)
     t0 = time.time()
+    missing = [t for t in ("apt-get", "apt-cache", "dpkg-deb") if not shutil.which(t)]
+    if missing:
+        log(f"error: {', '.join(missing)} not found: this script needs Debian's apt and dpkg")
+        return 1
     pkgs, use_desc, langs, pivots, caps, maxlen = PROFILES[a.profile]
     if a.langs:
         langs = [x.strip() for x in a.langs.split(",") if x.strip()]
@@ -313,7 +365,7 @@ def main(argv=None):
         use_desc = a.descriptions == "yes"
     out = a.out or os.path.join(repo, "data", "sample" if a.profile == "sample" else "corpus")
     names = list(dict.fromkeys(
-        p.format(lang=lang) for p in pkgs + [x for x in a.packages.split(",") if x]
+        p.format(lang=lang) for p in ([] if a.only else pkgs) + a.packages.split(",") if p
         for lang in (langs if "{lang}" in p else [None])))
     cache = os.path.abspath(a.cache)
     log(f"profile {a.profile}: langs {','.join(langs)}; {len(names)} packages; descriptions "
@@ -341,39 +393,34 @@ def main(argv=None):
     lic = licences(apt, xdirs, cache)
     corpus = Corpus(langs, maxlen)
     sources = []   # (name, version, licence, bytes)
+    todo = {}      # (package, lang) -> cache file, catalogs: cleaned pairs not cached yet
+    for p in names:
+        for lang in langs if p in xdirs else []:
+            cpath = os.path.join(xdirs[p], f"pairs-v{CLEAN_VERSION}-{lang}.tsv")
+            if not os.path.exists(cpath):
+                todo[p, lang] = (cpath, catalogs(xdirs[p], lang))
+    if todo:
+        log(f"cleaning {len(todo)} package catalogs x languages")
+        with cf.ProcessPoolExecutor(max(1, a.jobs)) as ex:
+            futs = {ex.submit(catalog_pairs, paths, k[1]): (k, cpath)
+                    for k, (cpath, paths) in todo.items()}
+            for f in cf.as_completed(futs):
+                (p, lang), cpath = futs[f]
+                rows, warnings = f.result()
+                for w in warnings:
+                    log(f"warning: {p}: {w}")
+                write_pairs(cpath, rows)
     for p in names:
         if p not in xdirs:
             continue
         i = infos[p]
         sources.append((p, i["Version"], lic[p], int(i.get("Size", 0))))
         for lang in langs:
-            for path in catalogs(xdirs[p], lang):
-                try:
-                    for mid, mstr in mo_entries(open(path, "rb").read()):
-                        corpus.add(lang, mid, mstr, p)
-                except ValueError as e:
-                    log(f"warning: {os.path.basename(path)}: {e}")
+            for s, t in read_pairs(os.path.join(xdirs[p], f"pairs-v{CLEAN_VERSION}-{lang}.tsv")):
+                corpus.insert(lang, s, t, p)
     log(f"catalogs read ({time.time() - t0:.0f}s)")
     if use_desc:
-        date, sizes = apt.release_info()
-        en_path = apt.translation_file("en")
-        english = descriptions(en_path, "en") if en_path else {}
-        for lang in langs:
-            path = apt.translation_file(lang)
-            if not path or not english:
-                log(f"warning: no DDTP index for {lang}{'' if english else ' (or en)'}")
-                continue
-            origin = "Translation-" + lang
-            add_descriptions(corpus, english, descriptions(path, lang), origin, lang)
-            size = min([v for k, v in sizes.items()
-                        if re.fullmatch(rf"main/i18n/Translation-{lang}\.\w+", k)] or [0])
-            sources.append((origin, "bookworm main i18n, " + date,
-                            "licences of the described packages (DDTP)", size))
-        if english:
-            size = min([v for k, v in sizes.items()
-                        if re.fullmatch(r"main/i18n/Translation-en\.\w+", k)] or [0])
-            sources.append(("Translation-en", "bookworm main i18n, " + date,
-                            "licences of the described packages", size))
+        sources += add_ddtp(apt, corpus, langs)
         log(f"descriptions read ({time.time() - t0:.0f}s)")
 
     dirs = corpus.directions(pivots)
@@ -381,6 +428,11 @@ def main(argv=None):
         log("error: no pairs at all (nothing downloaded or readable; see warnings above)")
         return 2
     os.makedirs(out, exist_ok=True)
+    for d in os.listdir(out):   # directions of an earlier run with other --langs/--pivots
+        old = os.path.join(out, d)
+        if (re.fullmatch(r"[a-z]{2}-[a-z]{2}", d) and d not in dirs and os.path.isdir(old)
+                and set(os.listdir(old)) <= {"train.tsv", "valid.tsv", "test.tsv"}):
+            shutil.rmtree(old)
     stats, used = [], collections.Counter()
     for d, rows in dirs.items():
         parts = split_rows(rows, caps)
