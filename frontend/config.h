@@ -59,6 +59,8 @@ typedef struct CfgTask {
   CfgName path, path_src, path_tgt;
   CfgName valid, valid_src, valid_tgt; /* optional; same two forms */
   Vec(CfgName) vocabs;      /* tokenizer per input column; default: the task arguments */
+  Vec(int) columns;         /* corpus column feeding each model input; empty: 0, 1, ... */
+  SrcLoc columns_loc;
   int vocabs_defaulted;     /* 1 when `vocabs:` was not given */
   double weight;            /* > 0; default 1 */
   SrcLoc weight_loc;

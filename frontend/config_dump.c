@@ -302,6 +302,11 @@ static void dump_task(StrBuf *b, const CfgTask *t) {
   put_path(b, "valid_tgt", &t->valid_tgt);
   sb_puts(b, "    vocabs: ");
   put_names(b, t->vocabs.v, t->vocabs.n);
+  if (t->columns.n) {
+    sb_puts(b, "\n    columns: ");
+    for (int i = 0; i < t->columns.n; i++) sb_printf(b, "%s%d", i ? ", " : "[", t->columns.v[i]);
+    sb_putc(b, ']');
+  }
   sb_puts(b, "\n    weight: ");
   put_num(b, t->weight);
   sb_printf(b, "\n    introduce_at_step: %lld\n    ranks: ", t->introduce_at_step);

@@ -13,7 +13,7 @@
 static const char *const TASK_KEYS[] = {
     "task",    "name",      "path",      "path_src", "path_tgt",
     "valid",   "valid_src", "valid_tgt", "vocabs",   "weight",
-    "introduce_at_step", "ranks", "stride", "offset",
+    "introduce_at_step", "ranks", "stride", "offset", "columns",
     /* MAMMOTH spellings */
     "introduce_at_training_step", "path_valid_src", "path_valid_tgt"};
 enum { NTASK_KEYS = COUNT_OF(TASK_KEYS) };
@@ -233,6 +233,16 @@ static void read_task(CfgReader *r, RunConfig *cfg, const YNode *m, const YNode 
     for (int i = 0; i < t.args.n; i++) vec_push(r->a, t.vocabs, t.args.v[i]);
   }
 
+  if ((v = yn_get(m, "columns"))) {
+    t.columns_loc = v->loc;
+    if (yn_expect(r, v, YN_SEQ, cfg_path(r, where, "columns"))) {
+      if (v->items.n == 0) diag_error(r->d, v->loc, "%s.columns is empty: leave it out to read columns 0, 1, ...", where);
+      for (int i = 0; i < v->items.n; i++) {
+        long long c;
+        if (yn_read_int(r, v->items.v[i], cfg_path(r, where, "columns"), 0, 15, &c)) vec_push(r->a, t.columns, (int)c);
+      }
+    }
+  }
   if ((v = yn_get(m, "weight"))) {
     t.weight_loc = v->loc;
     yn_read_float(r, v, cfg_path(r, where, "weight"), 0, 1, HUGE_VAL, 0, &t.weight);

@@ -44,7 +44,7 @@ Value *block_apply(Cx *c, Value *blk, Scope *s, Expr *call) {
   Value *r = val_new(c, V_BLOCK);
   *r = *blk;
   r->bound = ARENA_ARRAY(c->a, BoundArg, blk->nbound + call->nargs + 1);
-  memcpy(r->bound, blk->bound, sizeof(BoundArg) * (size_t)blk->nbound);
+  if (blk->nbound) memcpy(r->bound, blk->bound, sizeof(BoundArg) * (size_t)blk->nbound);
   int next = 0;
   for (int i = 0; i < call->nargs; i++) {
     Arg *g = &call->args[i];
@@ -110,7 +110,7 @@ static IrInit eval_init(Cx *c, Scope *s, Expr *e) {
     const char *name;
     InitKind kind;
     int nargs;
-  } inits[] = {{"zeros", INIT_ZEROS, 0}, {"ones", INIT_ONES, 0}, {"xavier", INIT_XAVIER, 0},
+  } inits[] = {{"zeros", INIT_ZEROS, 0}, {"ones", INIT_ONES, 0}, {"xavier", INIT_XAVIER, 0}, {"dct", INIT_DCT, 0},
                {"const", INIT_CONST, 1}, {"normal", INIT_NORMAL, 2}, {"uniform", INIT_UNIFORM, 2}};
   for (int i = 0; name && i < COUNT_OF(inits); i++) {
     if (strcmp(inits[i].name, name) != 0) continue;
@@ -124,7 +124,7 @@ static IrInit eval_init(Cx *c, Scope *s, Expr *e) {
     if (in.kind == INIT_UNIFORM && in.b < in.a) fail(c, e->loc, "uniform: the bounds are reversed");
     return in;
   }
-  fail(c, e->loc, "unknown initializer (expected zeros, ones, const(v), normal(mean, std), uniform(lo, hi) or xavier)");
+  fail(c, e->loc, "unknown initializer (expected zeros, ones, const(v), normal(mean, std), uniform(lo, hi), xavier or dct)");
 }
 
 static void member_tensor(Cx *c, Inst *in, Decl *m) {

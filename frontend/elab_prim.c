@@ -229,7 +229,7 @@ static int emit_with_attrs(Cx *c, Op op, int nin, const int *in, Args *a, const 
 Value *prim_call(Cx *c, Scope *s, const char *name, Expr *call) {
   const Prim *p = prim_find(name);
   SrcLoc loc = call->loc;
-  Args a;
+  Args a = {0};
   eval_args(c, s, name, call, &a);
   int in[8], nin = 0;
   switch (p->kind) {

@@ -117,7 +117,10 @@ typedef struct AttrVal {
 } AttrVal;
 
 /* ---- initializers and sync policies ------------------------------------------------------ */
-typedef enum { INIT_ZEROS, INIT_ONES, INIT_CONST, INIT_NORMAL, INIT_UNIFORM, INIT_XAVIER } InitKind;
+/* DCT: the orthonormal DCT-II matrix over the last two dims [n, m]:
+ * P[k, j] = s_k cos(pi k (2j + 1) / (2n)), s_0 = sqrt(1/n), s_k = sqrt(2/n); x @ P is the
+ * inverse DCT of x (DiJiang's feature projection C; orthonormal when m = n). */
+typedef enum { INIT_ZEROS, INIT_ONES, INIT_CONST, INIT_NORMAL, INIT_UNIFORM, INIT_XAVIER, INIT_DCT } InitKind;
 typedef struct IrInit {
   InitKind kind;
   double a, b; /* CONST: a; NORMAL: mean a, std b; UNIFORM: [a, b) */
@@ -161,7 +164,7 @@ typedef struct IrNode {
   int owner;          /* the module instance whose method made it, -1 for the task body or
                        * unknown (views like `mamc dot` use it; not printed) */
   const char *owner_path; /* the sub-module within it, e.g. "layer.0.self_attn" ("" = top) */
-  int group;          /* fusion group (passes/fusion.c), -1 for none */
+  int group;          /* fusion group (passes/fusion.c; rules: ir/group.h), -1 for none */
 } IrNode;
 
 typedef struct IrOutput {

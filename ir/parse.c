@@ -261,6 +261,8 @@ static int parse_init(Parser *ps, IrInit *in) {
     in->kind = INIT_ONES;
   } else if (strcmp(w, "xavier") == 0) {
     in->kind = INIT_XAVIER;
+  } else if (strcmp(w, "dct") == 0) {
+    in->kind = INIT_DCT;
   } else if (strcmp(w, "const") == 0) {
     in->kind = INIT_CONST;
     nargs = 1;
@@ -273,7 +275,7 @@ static int parse_init(Parser *ps, IrInit *in) {
   } else {
     return irl_error(l, loc,
                      "unknown initializer '%s' (expected zeros, ones, const(v), normal(mean, std), "
-                     "uniform(a, b) or xavier)",
+                     "uniform(a, b), xavier or dct)",
                      w);
   }
   if (!nargs) return 1;
@@ -429,7 +431,7 @@ static int parse_param_ref(Parser *ps, IrGraph *g, int *id) {
   return 1;
 }
 
-/* node := '%' NAME '=' (OP [operands] [attrs] | 'param' param_ref) ':' type
+/* node := '%' NAME '=' (OP [operands] [attrs] | 'param' param_ref) ':' type ['group' INT]
  * operands := '%' NAME {',' '%' NAME} */
 static int parse_node(Parser *ps, IrGraph *g, ValTab *vt) {
   IrLex *l = &ps->lx;
@@ -491,6 +493,13 @@ static int parse_node(Parser *ps, IrGraph *g, ValTab *vt) {
     if (!type_eq(&n->type, &t))
       return irl_error(l, tloc, "type mismatch: written %s, but %s gives %s", type_text(ps, &t), opname,
                        type_text(ps, &n->type));
+  }
+  SrcLoc gloc = irl_loc(l);
+  if (irl_accept_word(l, "group")) { /* fusion group (ir/group.h); the verifier checks the rules */
+    int64_t grp;
+    if (!irl_int(l, &grp, "a fusion group number")) return 0;
+    if (grp < 0 || grp > INT32_MAX) return irl_error(l, gloc, "fusion group %lld is out of range", (long long)grp);
+    g->nodes.v[id].group = (int)grp;
   }
   if (!vt_put(vt, name, id)) return irl_error(l, loc, "out of memory");
   return 1;

@@ -67,6 +67,7 @@ static void print_init(StrBuf *b, const IrInit *in) {
   case INIT_ZEROS: sb_puts(b, "zeros"); return;
   case INIT_ONES: sb_puts(b, "ones"); return;
   case INIT_XAVIER: sb_puts(b, "xavier"); return;
+  case INIT_DCT: sb_puts(b, "dct"); return;
   case INIT_CONST: sb_puts(b, "const("); break;
   case INIT_NORMAL: sb_puts(b, "normal("); break;
   case INIT_UNIFORM: sb_puts(b, "uniform("); break;
@@ -238,6 +239,7 @@ static void print_node(StrBuf *b, const IrProgram *p, const Numbering *nb, int i
   sb_pad_to(b, IRT_TYPE_COL);
   sb_puts(b, ": ");
   ir_print_type(b, p, &n->type);
+  if (n->group != -1) sb_printf(b, " group %d", n->group); /* fusion group (ir/group.h) */
   sb_putc(b, '\n');
 }
 

@@ -232,12 +232,8 @@ static int ir_shape_transpose(ShapeCx *c) {
   return 1;
 }
 
-static int ir_shape_slice(ShapeCx *c) {
-  const IrType *x = in_type(c, 0);
-  int axis;
-  if (!norm_axis(ir_get_i(c->n, "axis"), x->rank, &axis))
-    return fail(c, "axis %lld out of range for %s", (long long)ir_get_i(c->n, "axis"), tt(c, x).s);
-  Dim d = x->d[axis];
+/* The length of dimension d after the node's slice attributes (axis aside): slice and pad. */
+static int slice_len(ShapeCx *c, Dim d, Dim *out) {
   int64_t start = ir_get_i(c->n, "start"), step = ir_get_i(c->n, "step");
   const AttrVal *endv = ir_get(c->n, "end");
   if (step < 1) return fail(c, "step must be positive, got %lld", (long long)step);
@@ -254,17 +250,50 @@ static int ir_shape_slice(ShapeCx *c) {
     len = dim_const(e == s ? 0 : (e - s - 1) / step + 1);
   } else {
     if (step != 1) return fail(c, "a symbolic dimension can only be sliced with step 1");
-    if (start < 0) return fail(c, "a symbolic dimension needs a non-negative start");
-    if (!endv->set)
+    if (start < 0) { /* counted from the end: a constant length */
+      if (endv->set && endv->i >= 0)
+        return fail(c, "a symbolic dimension sliced from a negative start needs a negative or no end");
+      len = dim_const((endv->set ? endv->i : 0) - start);
+    } else if (!endv->set) {
       dim_add(d, -start, &len);
-    else if (endv->i < 0)
+    } else if (endv->i < 0) {
       dim_add(d, endv->i - start, &len);
-    else
+    } else {
       len = dim_const(endv->i - start);
+    }
     if (dim_is_const(len) && len.add < 0) return fail(c, "empty range");
   }
+  *out = len;
+  return 1;
+}
+
+static int ir_shape_slice(ShapeCx *c) {
+  const IrType *x = in_type(c, 0);
+  int axis;
+  if (!norm_axis(ir_get_i(c->n, "axis"), x->rank, &axis))
+    return fail(c, "axis %lld out of range for %s", (long long)ir_get_i(c->n, "axis"), tt(c, x).s);
+  Dim len;
+  if (!slice_len(c, x->d[axis], &len)) return 0;
   c->n->type = *x;
   c->n->type.d[axis] = len;
+  return 1;
+}
+
+/* pad: the declared type t is what a slice with the same attributes would read from; the
+ * operand is that slice's result. */
+static int ir_shape_pad(ShapeCx *c) {
+  const IrType *x = in_type(c, 0), *t = &c->n->type;
+  int axis;
+  if (x->dt != t->dt) return fail(c, "cannot change dtype: %s to %s", tt(c, x).s, tt(c, t).s);
+  if (!norm_axis(ir_get_i(c->n, "axis"), t->rank, &axis))
+    return fail(c, "axis %lld out of range for %s", (long long)ir_get_i(c->n, "axis"), tt(c, t).s);
+  int ok = x->rank == t->rank;
+  for (int i = 0; ok && i < t->rank; i++) ok = i == axis || dim_eq(x->d[i], t->d[i]);
+  if (!ok) return fail(c, "%s differs from %s outside axis %d", tt(c, x).s, tt(c, t).s, axis);
+  Dim len;
+  if (!slice_len(c, t->d[axis], &len)) return 0;
+  if (!dim_eq(len, x->d[axis]))
+    return fail(c, "the slice of %s along axis %d does not have the length of %s", tt(c, t).s, axis, tt(c, x).s);
   return 1;
 }
 
@@ -305,6 +334,21 @@ static int ir_shape_gather(ShapeCx *c) {
   t.dt = tab->dt;
   for (int i = 1; i < tab->rank; i++) t.d[t.rank++] = tab->d[i];
   c->n->type = t;
+  return 1;
+}
+
+/* scatter_add: ids[i...] i32, src[i..., r1, ...] -> the declared [V, r1, ...] */
+static int ir_shape_scatter(ShapeCx *c) {
+  const IrType *ids = in_type(c, 0), *src = in_type(c, 1), *t = &c->n->type;
+  if (ids->dt != DT_I32) return fail(c, "indices must be i32, got %s", tt(c, ids).s);
+  if (src->dt != t->dt) return fail(c, "cannot change dtype: %s to %s", tt(c, src).s, tt(c, t).s);
+  if (t->rank < 1) return fail(c, "the result must have rank >= 1, got %s", tt(c, t).s);
+  int ok = src->rank == ids->rank + t->rank - 1;
+  for (int i = 0; ok && i < ids->rank; i++) ok = dim_eq(src->d[i], ids->d[i]);
+  for (int i = 1; ok && i < t->rank; i++) ok = dim_eq(src->d[ids->rank + i - 1], t->d[i]);
+  if (!ok)
+    return fail(c, "values %s do not match indices %s and rows of %s (expected indices + rows)", tt(c, src).s,
+                tt(c, ids).s, tt(c, t).s);
   return 1;
 }
 
@@ -386,6 +430,8 @@ static int ir_shape_attention(ShapeCx *c) {
   } else if (c->n->op == OP_LINEAR_ATTENTION && ir_get_i(c->n, "gate") == 2) {
     return fail(c, "gate = learned needs a fourth operand (log-gates [B, H, S])");
   }
+  if (c->n->op == OP_LINEAR_ATTENTION && ir_get_i(c->n, "gate") == 2 && !ir_get_i(c->n, "causal"))
+    return fail(c, "gate = learned needs causal (a gate decays towards the past only)");
   IrType t = *q;
   t.d[3] = v->d[3];
   c->n->type = t;

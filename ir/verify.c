@@ -4,11 +4,13 @@
  * attributes (required ones set, flags 0/1, enum words, lists, groups), well-formed types,
  * every node's type equal to what its shape rule infers (re-run on a scratch copy, so the
  * program is never touched), param nodes against the module table, outputs unique, a
- * `loss` output scalar and float; and used_by against the graphs' actual reads, both ways.
+ * `loss` output scalar and float; fusion groups (IrNode.group) following the rules of
+ * ir/group.h; and used_by against the graphs' actual reads, both ways.
  * Each problem is one error naming the graph and the node as printed:
  *   task @translate(en, fr): %12: matmul: inner dimensions differ: ...
  * at the node's source location when it has one (parsed IR, lowered .mam).
  */
+#include "group.h"
 #include "irtext.h"
 
 #include <ctype.h>
@@ -115,7 +117,7 @@ static void check_params(Vx *v, const IrModule *m) {
         break;
       }
     const IrInit *in = &q->init;
-    if ((unsigned)in->kind > INIT_XAVIER)
+    if ((unsigned)in->kind > INIT_DCT)
       verr(v, -1, "module @%s: parameter '%s' has an invalid initializer", m->name, q->name);
     else if (!isfinite(in->a) || !isfinite(in->b))
       verr(v, -1, "module @%s: parameter '%s': initializer arguments must be finite", m->name, q->name);
@@ -296,10 +298,21 @@ static void check_outputs(Vx *v, const IrGraph *g) {
   }
 }
 
+/* Fusion groups (ir/group.h), once the graph itself is sound. */
+static void check_groups(Vx *v, int gi) {
+  Arena a;
+  arena_init(&a);
+  FusionGroups fg;
+  char err[512];
+  if (!ir_fusion_groups(v->p, gi, &a, &fg, err, sizeof err)) verr(v, -1, "%s", err);
+  arena_free(&a);
+}
+
 static void check_graph(Vx *v, int gi) {
   const IrProgram *p = v->p;
   const IrGraph *g = &p->graphs.v[gi];
   char b1[256], b2[256];
+  int errors_before = v->d->nerrors;
   v->graph = gi;
   int names_ok = irt_name_ok(g->task) && (g->nargs == 0 || g->args);
   for (int i = 0; names_ok && i < g->nargs; i++) names_ok = irt_name_ok(g->args[i]);
@@ -348,6 +361,7 @@ static void check_graph(Vx *v, int gi) {
   free(scratch);
   free(bad);
   check_outputs(v, g);
+  if (v->d->nerrors == errors_before) check_groups(v, gi);
 }
 
 /* used_by both ways: a graph reads a module's parameter iff used_by lists the graph. */

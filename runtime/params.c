@@ -60,6 +60,12 @@ int rt_param_init(Tensor *t, const IrParam *prm, const char *module, uint64_t se
     return 0;
   }
   double bound = 0;
+  if ((in->kind == INIT_XAVIER || in->kind == INIT_DCT) && ty->rank < 2) {
+    snprintf(err, errlen, "parameter %s/%s: %s needs rank >= 2 (the last two dims)", module, prm->name,
+             in->kind == INIT_DCT ? "dct" : "xavier");
+    rt_tensor_free(t);
+    return 0;
+  }
   if (in->kind == INIT_XAVIER) {
     if (ty->rank < 2) {
       snprintf(err, errlen, "parameter %s/%s: xavier needs rank >= 2 (fan_in, fan_out from the last two dims)",
@@ -79,6 +85,11 @@ int rt_param_init(Tensor *t, const IrParam *prm, const char *module, uint64_t se
     case INIT_NORMAL: v = in->a + in->b * rng_normal(key, (uint64_t)i); break;
     case INIT_UNIFORM: v = in->a + (in->b - in->a) * rng_uniform(key, (uint64_t)i); break;
     case INIT_XAVIER: v = bound * (2 * rng_uniform(key, (uint64_t)i) - 1); break;
+    case INIT_DCT: { /* P[k, j] over the last two dims [n, m] */
+      int64_t n = shape[ty->rank - 2], m = shape[ty->rank - 1], k = (i / m) % n, j = i % m;
+      v = sqrt((k ? 2.0 : 1.0) / (double)n) * cos(3.141592653589793 * (double)k * (double)(2 * j + 1) / (2.0 * (double)n));
+      break;
+    }
     default:
       snprintf(err, errlen, "parameter %s/%s: unknown init kind %d", module, prm->name, (int)in->kind);
       rt_tensor_free(t);

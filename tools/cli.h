@@ -24,6 +24,8 @@ typedef struct ModelOpts {
   const char *config;
   const char *out;
   const char *input_ir; /* --ir FILE.mir: read IR text instead of a model */
+  const char *after;    /* --after PASS: run the pass pipeline up to PASS (passes/pipeline.h) */
+  const char *passes;   /* --passes LETTERS: only those passes of the pipeline */
   int need_config;
 } ModelOpts;
 
@@ -49,6 +51,10 @@ int cli_write_output(const char *path, const char *text, size_t len);
 /* Prints the diagnostics collected so far to stderr and clears them. */
 void cli_flush_diag(Diag *d);
 
-extern const Cmd cmd_check, cmd_ir, cmd_dot;
+/* mkdir -p; 1 on success (or if it exists). */
+int cli_mkdirs(const char *path);
+
+extern const Cmd cmd_check, cmd_ir, cmd_dot, cmd_train, cmd_vocab;
+extern const Cmd cmd_passes; /* tools/cmd_check.c */
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void cli_flush_diag(Diag *d) {
@@ -31,6 +32,12 @@ int cli_model_opts(int argc, char **argv, const Cmd *cmd, ModelOpts *o) {
     } else if (strcmp(a, "--ir") == 0) {
       if (!has_next) goto missing;
       o->input_ir = argv[++i];
+    } else if (strcmp(a, "--after") == 0) {
+      if (!has_next) goto missing;
+      o->after = argv[++i];
+    } else if (strcmp(a, "--passes") == 0) {
+      if (!has_next) goto missing;
+      o->passes = argv[++i];
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "mamc %s: unknown option '%s' (see mamc %s --help)\n", cmd->name, a, cmd->name);
       return -1;
@@ -94,6 +101,18 @@ int cli_load(const ModelOpts *o, Loaded *l) {
 void cli_loaded_free(Loaded *l) {
   diag_free(&l->diag);
   arena_free(&l->arena);
+}
+
+int cli_mkdirs(const char *path) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      mkdir(buf, 0755);
+      *p = '/';
+    }
+  return mkdir(buf, 0755) == 0 || errno == EEXIST;
 }
 
 int cli_write_output(const char *path, const char *text, size_t len) {

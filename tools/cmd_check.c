@@ -1,6 +1,8 @@
 /* cmd_check.c — `mamc check`, `mamc ir`, `mamc dot`: load a model (with its run
  * configuration) and report on it, print its IR, or draw it. */
 #include "cli.h"
+#include "memplan.h"
+#include "pipeline.h"
 
 static int64_t param_count(const IrModule *m) {
   int64_t total = 0;
@@ -46,6 +48,11 @@ static int run_print(int argc, char **argv, const Cmd *cmd, int dot) {
   o.need_config = 1;
   Loaded l;
   int rc = cli_load(&o, &l);
+  PipelineOpts po = {o.after, o.passes, 0, NULL, NULL};
+  if (rc == EXIT_OK && (o.after || o.passes) && !pass_run(l.prog, &po, &l.diag)) {
+    cli_flush_diag(&l.diag);
+    rc = EXIT_INPUT; /* a bad pass name, autodiff refusing a graph, ...: reported above */
+  }
   if (rc == EXIT_OK) {
     StrBuf b;
     sb_init(&b);
@@ -53,6 +60,22 @@ static int run_print(int argc, char **argv, const Cmd *cmd, int dot) {
       ir_print_dot(&b, l.prog);
     else
       ir_print_program(&b, l.prog);
+    int planned = o.after ? pass_find(o.after) == pass_find("memplan") : o.passes && strchr(o.passes, 'M');
+    if (!dot && planned) /* the plans, as comments */
+      for (int g = 0; g < l.prog->graphs.n; g++) {
+        MemPlan mp;
+        StrBuf d;
+        sb_init(&d);
+        if (memplan_build(l.prog, g, &l.arena, &mp, &l.diag)) memplan_dump(&d, l.prog, &mp);
+        sb_putc(&b, '\n');
+        for (const char *s = d.s; s && *s;) {
+          const char *e = strchr(s, '\n');
+          sb_puts(&b, "# ");
+          sb_putn(&b, s, (size_t)(e - s + 1));
+          s = e + 1;
+        }
+        sb_free(&d);
+      }
     rc = b.failed ? EXIT_INTERNAL : cli_write_output(o.out, b.s ? b.s : "", b.len);
     sb_free(&b);
   }
@@ -61,6 +84,17 @@ static int run_print(int argc, char **argv, const Cmd *cmd, int dot) {
 }
 
 static int run_ir(int argc, char **argv) { return run_print(argc, argv, &cmd_ir, 0); }
+
+static int run_passes(int argc, char **argv) {
+  if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+    fputs(cmd_passes.usage, stdout);
+    return EXIT_OK;
+  }
+  int n;
+  const Pass *t = pass_table(&n);
+  for (int i = 0; i < n; i++) printf("%c  %-10s %s\n", t[i].letter, t[i].name, t[i].summary);
+  return EXIT_OK;
+}
 static int run_dot(int argc, char **argv) { return run_print(argc, argv, &cmd_dot, 1); }
 
 const Cmd cmd_check = {
@@ -74,12 +108,21 @@ const Cmd cmd_check = {
 
 const Cmd cmd_ir = {
     "ir", run_ir, "print the IR of the whole program (module table and one graph per task)",
-    "usage: mamc ir MODEL.mam --config RUN.yaml [-o OUT.mir]\n"
-    "       mamc ir --ir PROGRAM.mir [-o OUT.mir]\n\n"
+    "usage: mamc ir MODEL.mam --config RUN.yaml [--after PASS] [--passes LETTERS] [-o OUT.mir]\n"
+    "       mamc ir --ir PROGRAM.mir [--after PASS] [--passes LETTERS] [-o OUT.mir]\n\n"
     "Prints the program in the IR text form (docs/ir.md): the module table (instances,\n"
     "parameters, sync policy, the tasks using each) and one SSA graph per task instance.\n"
     "The text parses back to the same program (--ir reads it, verifies it and prints it).\n"
+    "--after PASS runs the pass pipeline up to PASS (a name or letter; see mamc passes) and\n"
+    "prints the program then; after memplan the memory plans follow as # comments.\n"
+    "--passes LETTERS runs only those passes (e.g. SF: simplify and fusion, no autodiff).\n"
     "-o writes to a file (atomically; nothing is written on error).\n"};
+
+const Cmd cmd_passes = {
+    "passes", run_passes, "list the compiler passes in pipeline order (for mamc ir --after)",
+    "usage: mamc passes\n\n"
+    "Lists the passes in the order they run: letter, name, what each does. MAMC_VERIFY=1 runs\n"
+    "the IR verifier after every pass.\n"};
 
 const Cmd cmd_dot = {
     "dot", run_dot, "draw the modules and how tasks flow through them (Graphviz)",

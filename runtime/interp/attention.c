@@ -81,11 +81,11 @@ int interp_SOFTMAX_ATTENTION(Kern *k) {
  * visible: causal j <= i (+ Sk - Sq); otherwise every j.
  * feature: none (phi = identity). dct / dct_exp are issue #4's and are errors here.
  * gate: none     a_ij = 1
- *       decay    a_ij = gamma_h^(i - j), gamma_h = 1 - 2^(-5-h) (RetNet), h the head index
+ *       decay    a_ij = gamma_h^|i - j|, gamma_h = 1 - 2^(-5-h) (RetNet), h the head index;
+ *                without causal the decay is bidirectional (symmetric in i and j)
  *       learned  a_ij = exp(sum_{t=j+1..i} g_t) = exp(G_i - G_j), G the cumulative sum of
- *                the log-gates in f64 (never materialising exp(-G_j) alone)
- * Without causal the same formulas hold for j > i (a_ij = gamma^(i-j) > 1, exp(G_i - G_j)):
- * the D1[i] * D2[j] form of DiJiang without its mask. Gates need Sq == Sk. */
+ *                the log-gates in f64 (never materialising exp(-G_j) alone); causal only
+ * Gates need Sq == Sk. */
 int interp_LINEAR_ATTENTION(Kern *k) {
   int64_t B, H, Sq, Sk, D, Dv;
   if (!qkv_dims(k, &B, &H, &Sq, &Sk, &D, &Dv)) return 0;
@@ -110,6 +110,7 @@ int interp_LINEAR_ATTENTION(Kern *k) {
     return kfail(k, "a fourth operand (log-gates) needs gate = learned");
   }
   if (gate == 1 && Sq != Sk) return kfail(k, "gate = decay needs equal query and key lengths");
+  if (gate == 2 && !causal) return kfail(k, "gate = learned needs causal");
   double *G = malloc((size_t)(Sq ? Sq : 1) * sizeof *G);
   double *acc = malloc((size_t)(Dv ? Dv : 1) * sizeof *acc);
   if (!G || !acc) {
@@ -130,7 +131,7 @@ int interp_LINEAR_ATTENTION(Kern *k) {
         for (int64_t e = 0; e < Dv; e++) acc[e] = 0;
         for (int64_t j = 0; j < Sk; j++) {
           if (causal && j > i + (Sk - Sq)) continue;
-          double a = gate == 0 ? 1.0 : gate == 1 ? pow(gamma, (double)(i - j)) : exp(G[i] - G[j]);
+          double a = gate == 0 ? 1.0 : gate == 1 ? pow(gamma, fabs((double)(i - j))) : exp(G[i] - G[j]);
           double w = a * dot(q, qi, kk, ((b * H + h) * Sk + j) * D, D);
           den += w;
           for (int64_t e = 0; e < Dv; e++) acc[e] += w * ld(v, ((b * H + h) * Sk + j) * Dv + e);

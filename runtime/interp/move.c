@@ -1,6 +1,10 @@
-/* move.c — data movement kernels: reshape, expand, transpose, slice, concat, gather.
- * Elements are copied as stored (floats in fdt, or i32), so these are exact.
+/* move.c — data movement kernels: reshape, expand, transpose, slice, concat, gather, and
+ * the gradients of slice and gather: pad and scatter_add.
+ * Elements are copied as stored (floats in fdt, or i32), so these are exact; scatter_add
+ * sums in f64 and rounds each result once.
  */
+#include <stdlib.h>
+
 #include "kernels.h"
 
 static int same_dtype(Kern *k, const Tensor *x) {
@@ -56,6 +60,24 @@ int interp_TRANSPOSE(Kern *k) {
   return 1;
 }
 
+/* The positions a slice {axis, start, end, step} of a tensor of `n` elements along its axis
+ * reads: s, s + step, ... (len of them). 0 with a message if out of bounds. */
+static int slice_range(Kern *k, int64_t n, int64_t *s_out, int64_t *e_out, int64_t *step_out, int64_t *len_out) {
+  const AttrVal *endv = ir_get(k->n, "end");
+  int64_t start = ir_get_i(k->n, "start"), step = ir_get_i(k->n, "step");
+  int64_t s = start < 0 ? start + n : start;
+  int64_t e = endv->set ? (endv->i < 0 ? endv->i + n : endv->i) : n;
+  if (step < 1) return kfail(k, "step must be positive, got %lld", (long long)step);
+  if (s < 0 || s > n || e < s || e > n)
+    return kfail(k, "range [%lld:%lld] out of bounds for dimension %lld", (long long)start,
+                 (long long)(endv->set ? endv->i : n), (long long)n);
+  *s_out = s;
+  *e_out = e;
+  *step_out = step;
+  *len_out = (e - s + step - 1) / step;
+  return 1;
+}
+
 /* slice {axis, start, end, step}: along `axis` of x (length n) keep start, start+step, ...
  * below end. start/end negative count from the end (+n); end unset means n; step >= 1.
  * y has x's shape with that axis of length ceil((end - start) / step). */
@@ -63,25 +85,43 @@ int interp_SLICE(Kern *k) {
   const Tensor *x = k->in[0];
   Tensor *y = k->out;
   int axis;
+  int64_t s, e, step, len;
   if (!same_dtype(k, x) || !kaxis(k, ir_get_i(k->n, "axis"), x->rank, &axis)) return 0;
-  const AttrVal *endv = ir_get(k->n, "end");
-  int64_t n = x->shape[axis], start = ir_get_i(k->n, "start"), step = ir_get_i(k->n, "step");
-  int64_t s = start < 0 ? start + n : start;
-  int64_t e = endv->set ? (endv->i < 0 ? endv->i + n : endv->i) : n;
-  if (step < 1) return kfail(k, "step must be positive, got %lld", (long long)step);
-  if (s < 0 || s > n || e < s || e > n)
-    return kfail(k, "range [%lld:%lld] out of bounds for dimension %lld", (long long)start,
-                 (long long)(endv->set ? endv->i : n), (long long)n);
-  int64_t len = (e - s + step - 1) / step;
+  if (!slice_range(k, x->shape[axis], &s, &e, &step, &len)) return 0;
   if (y->rank != x->rank || y->shape[axis] != len)
     return kfail(k, "slice [%lld:%lld:%lld] of length %lld gives %lld elements, the result type has %lld",
-                 (long long)s, (long long)e, (long long)step, (long long)n, (long long)len,
+                 (long long)s, (long long)e, (long long)step, (long long)x->shape[axis], (long long)len,
                  (long long)(y->rank == x->rank ? y->shape[axis] : -1));
   int64_t sx[IR_MAX_RANK], idx[IR_MAX_RANK] = {0};
   kstrides(x, sx);
   int64_t base = s * sx[axis];
   sx[axis] *= step; /* y index i reads x index i with i[axis] -> s + step * i[axis] */
   for (int64_t i = 0; i < y->n; i++, knext(idx, y->shape, y->rank)) copy_el(y, i, x, base + koff(idx, sx, x->rank));
+  return 1;
+}
+
+/* pad {axis, start, end, step}: x -> y[declared type], the inverse placement of slice: y is
+ * zero except at the positions that the same slice of y reads, which hold x:
+ *   y[..., s + step * i, ...] = x[..., i, ...]   (slice's gradient) */
+int interp_PAD(Kern *k) {
+  const Tensor *x = k->in[0];
+  Tensor *y = k->out;
+  int axis;
+  int64_t s, e, step, len;
+  if (!same_dtype(k, x) || !kaxis(k, ir_get_i(k->n, "axis"), y->rank, &axis)) return 0;
+  if (!slice_range(k, y->shape[axis], &s, &e, &step, &len)) return 0;
+  int ok = x->rank == y->rank && x->shape[axis] == len;
+  for (int i = 0; ok && i < y->rank; i++) ok = i == axis || x->shape[i] == y->shape[i];
+  if (!ok) {
+    char s1[200], s2[200];
+    return kfail(k, "operand %s is not the slice [%lld:%lld:%lld] of the result %s along axis %d",
+                 kshape(s1, sizeof s1, x), (long long)s, (long long)e, (long long)step, kshape(s2, sizeof s2, y), axis);
+  }
+  int64_t sy[IR_MAX_RANK], idx[IR_MAX_RANK] = {0};
+  kstrides(y, sy);
+  int64_t base = s * sy[axis];
+  sy[axis] *= step; /* x index i goes to y index i with i[axis] -> s + step * i[axis] */
+  for (int64_t i = 0; i < x->n; i++, knext(idx, x->shape, x->rank)) copy_el(y, base + koff(idx, sy, y->rank), x, i);
   return 1;
 }
 
@@ -139,5 +179,42 @@ int interp_GATHER(Kern *k) {
     }
     for (int64_t e = 0; e < row; e++) copy_el(y, p * row + e, tab, id * row + e);
   }
+  return 1;
+}
+
+/* scatter_add: ids[i0, ...] i32, src[i0, ..., r1, ...] -> y[V, r1, ...] (declared type),
+ * y = 0, then y[ids[i], :] += src[i, :] for every index i (gather's gradient: rows read
+ * several times accumulate). Sums in f64 (i32: exact, wrapped). An id outside [0, V) is an
+ * error naming it. */
+int interp_SCATTER_ADD(Kern *k) {
+  const Tensor *ids = k->in[0], *src = k->in[1];
+  Tensor *y = k->out;
+  if (!same_dtype(k, src)) return 0;
+  if (!is_int(ids)) return kfail(k, "ids must be i32, got %s", dtype_name(ids->dt));
+  if (y->rank < 1) return kfail(k, "the result must have rank >= 1");
+  int64_t V = y->shape[0], row = 1; /* row: elements per result row */
+  for (int i = 1; i < y->rank; i++) row *= y->shape[i];
+  if (src->n != ids->n * row)
+    return kfail(k, "values have %lld elements, expected %lld", (long long)src->n, (long long)(ids->n * row));
+  double *acc = calloc((size_t)(y->n ? y->n : 1), sizeof *acc);
+  if (!acc) return kfail(k, "out of memory");
+  int64_t idx[IR_MAX_RANK] = {0};
+  for (int64_t p = 0; p < ids->n; p++, knext(idx, ids->shape, ids->rank)) {
+    int64_t id = ldi(ids, p);
+    if (id < 0 || id >= V) {
+      char where[200];
+      free(acc);
+      return kfail(k, "id %lld at index %s is out of range [0, %lld) of the result's first dimension",
+                   (long long)id, rt_shape_str(where, sizeof where, ids->rank, idx), (long long)V);
+    }
+    for (int64_t e = 0; e < row; e++) acc[id * row + e] += ld(src, p * row + e);
+  }
+  for (int64_t i = 0; i < y->n; i++) {
+    if (is_int(y))
+      sti(y, i, (int64_t)acc[i]);
+    else
+      st(y, i, acc[i]);
+  }
+  free(acc);
   return 1;
 }

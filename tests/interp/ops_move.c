@@ -1,5 +1,6 @@
 /* ops_move.c — op-vs-reference tests of the movement ops (reshape, expand, transpose, slice,
- * concat, gather), the sources (input, param, const, iota), dropout and the collectives.
+ * concat, gather, pad, scatter_add), the sources (input, param, const, iota), dropout and the
+ * collectives.
  */
 #include <math.h>
 
@@ -224,6 +225,90 @@ static void t_gather(Op op) {
   }
 }
 
+/* pad: y[declared] zero but at the slice positions; rep 0 and 1 pad a symbolic axis (end -1;
+ * a negative start with no end) */
+static void t_pad(Op op) {
+  for (int rep = 0; rep < 10; rep++) {
+    int sym = rep < 2, r = sym ? 2 : (int)h_int(1, 3), axis = sym ? 1 : (int)h_int(0, r - 1);
+    int64_t s[3], xs[3], idx[3];
+    for (int i = 0; i < r; i++) s[i] = h_int(sym ? 3 : 1, 6);
+    int64_t n = s[axis], s0 = h_int(0, n - 1), e0 = h_int(s0 + 1, n), step = sym ? 1 : h_int(1, 3);
+    int64_t start = s0, end = e0;
+    int end_set = 1;
+    if (rep == 0) s0 = start = 0, e0 = n - 1, end = -1;
+    if (rep == 1) s0 = n - 2, start = -2, e0 = n, end_set = 0;
+    if (!sym && h_int(0, 1)) start = s0 - n;
+    if (!sym && e0 == n && h_int(0, 1)) end_set = 0;
+    int64_t len = (e0 - s0 + step - 1) / step;
+    Case c;
+    case_begin(&c, op, "axis %d of %lld: start %lld end %s%lld step %lld", axis, (long long)n, (long long)start,
+               end_set ? "" : "unset ", (long long)end, (long long)step);
+    Dim yd[3], xd[3];
+    for (int i = 0; i < r; i++) {
+      yd[i] = sym && i < 2 ? case_sym(&c, i ? "S" : "B", s[i]) : cdim(s[i]);
+      xd[i] = yd[i];
+      xs[i] = s[i];
+    }
+    xs[axis] = len;
+    if (sym)
+      xd[axis] = rep == 0 ? (Dim){yd[axis].sym, 1, -1} : cdim(2);
+    else
+      xd[axis] = cdim(len);
+    int x = case_in(&c, DT_F32, r, xd);
+    IrNode *nd = case_op(&c, op, 1, &x);
+    nd->type = ty(DT_F32, r, yd);
+    ir_set_i(nd, "axis", h_int(0, 1) ? axis - r : axis);
+    ir_set_i(nd, "start", start);
+    if (end_set) ir_set_i(nd, "end", end);
+    ir_set_i(nd, "step", step);
+    if (case_infer(&c)) {
+      Tensor ref;
+      h_alloc(&ref, DT_F64, r, s);
+      for (int64_t i = 0; i < c.x[x].n; i++) {
+        h_unflat(i, r, xs, idx);
+        idx[axis] = s0 + step * idx[axis];
+        h_f(&ref)[h_flat(r, s, idx)] = h_f(&c.x[x])[i];
+      }
+      case_check(&c, &ref);
+    }
+    case_end(&c);
+  }
+}
+
+/* scatter_add: ids[...] with repeats, src[ids..., rows...] -> y[V, rows...] */
+static void t_scatter_add(Op op) {
+  for (int rep = 0; rep < 6; rep++) {
+    int tr = (int)h_int(1, 3), ir = (int)h_int(1, 2);
+    int64_t V = h_int(1, 6), ts[3] = {V, h_int(1, 4), h_int(1, 3)}, is[2], xs[5], idx[5], ti[3];
+    Case c;
+    case_begin(&c, op, "result rank %d (V=%lld), ids rank %d", tr, (long long)V, ir);
+    Dim td[3] = {cdim(ts[0]), cdim(ts[1]), cdim(ts[2])}, id[2], xd[5];
+    for (int i = 0; i < ir; i++) {
+      is[i] = h_int(1, 4);
+      id[i] = i == 0 ? case_sym(&c, "B", is[0]) : cdim(is[i]);
+      xd[i] = id[i];
+      xs[i] = is[i];
+    }
+    for (int i = 1; i < tr; i++) xd[ir + i - 1] = td[i], xs[ir + i - 1] = ts[i];
+    int xr = ir + tr - 1;
+    int x = case_in(&c, DT_I32, ir, id), v = case_in(&c, DT_F32, xr, xd);
+    for (int64_t i = 0; i < c.x[x].n; i++) h_i(&c.x[x])[i] = (int32_t)h_int(0, V - 1);
+    case_op(&c, op, 2, (int[]){x, v})->type = ty(DT_F32, tr, td);
+    if (case_infer(&c)) {
+      Tensor ref;
+      h_alloc(&ref, DT_F64, tr, ts);
+      for (int64_t i = 0; i < c.x[v].n; i++) {
+        h_unflat(i, xr, xs, idx);
+        ti[0] = h_i(&c.x[x])[h_flat(ir, is, idx)];
+        for (int k = 1; k < tr; k++) ti[k] = idx[ir + k - 1];
+        h_f(&ref)[h_flat(tr, ts, ti)] += h_f(&c.x[v])[i];
+      }
+      case_check(&c, &ref);
+    }
+    case_end(&c);
+  }
+}
+
 /* ---- sources ----------------------------------------------------------------------------- */
 
 static void t_input(Op op) {
@@ -367,6 +452,8 @@ void register_move(OpTest *t) {
   t[OP_SLICE] = t_slice;
   t[OP_CONCAT] = t_concat;
   t[OP_GATHER] = t_gather;
+  t[OP_PAD] = t_pad;
+  t[OP_SCATTER_ADD] = t_scatter_add;
   t[OP_INPUT] = t_input;
   t[OP_PARAM] = t_param;
   t[OP_CONST] = t_const;

@@ -210,13 +210,12 @@ static double ref_gate(Case *c, const Att *a, int gate, int64_t b, int64_t h, in
   if (gate == 1) {
     double gamma = 1.0 - 1.0 / (double)(1LL << (5 + h)), r = 1;
     for (int64_t t = j + 1; t <= i; t++) r *= gamma;
-    for (int64_t t = i + 1; t <= j; t++) r /= gamma;
+    for (int64_t t = i + 1; t <= j; t++) r *= gamma; /* bidirectional: gamma^|i - j| */
     return r;
   }
   const double *g = h_f(&c->x[a->x4]) + (b * a->H + h) * a->Sq;
-  double s = 0;
+  double s = 0; /* learned gates are causal: j <= i */
   for (int64_t t = j + 1; t <= i; t++) s += g[t];
-  for (int64_t t = i + 1; t <= j; t++) s -= g[t];
   return exp(s);
 }
 
@@ -242,6 +241,13 @@ static void t_linear_attention(Op op) {
           ir_set_enum(n, "gate", gates[gate]);
           ir_set_enum(n, "norm", norms[norm]);
           ir_set_i(n, "causal", causal);
+          if (gate == 2 && !causal) { /* learned gates are causal only: the shape rule says so */
+            char err[256] = "";
+            if (ir_infer(&c.p, &c.p.graphs.v[0], c.node, err, sizeof err) || !strstr(err, "needs causal"))
+              h_fail("%s: the shape rule accepts gate = learned without causal (%s)", c.what, err);
+            case_end(&c);
+            continue;
+          }
           if (case_infer(&c)) {
             Tensor ref;
             h_alloc(&ref, DT_F64, 4, (int64_t[]){a.B, a.H, a.Sq, a.Dv});

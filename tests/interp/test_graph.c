@@ -183,7 +183,7 @@ static void test_init_stats(void) {
   /* errors: xavier on a vector, symbolic dims */
   ir_param_add(&p, m, "bad", ty1(5), (IrInit){INIT_XAVIER, 0, 0});
   CHECK(!rt_params_init(&ps, &p, 7, DT_F64, err, sizeof err));
-  CHECK_STR(err, "parameter stats/bad: xavier needs rank >= 2 (fan_in, fan_out from the last two dims)");
+  CHECK_STR(err, "parameter stats/bad: xavier needs rank >= 2 (the last two dims)");
   CHECK(ps.t == NULL && ps.n == 0);
   arena_free(&a);
 }

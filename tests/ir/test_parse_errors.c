@@ -126,7 +126,7 @@ static void test_params(void) {
   expect_err(
       "module @m\n  param w : f32[4] init gaussian(0, 1)\n",
       "t.mir:2:25: error: unknown initializer 'gaussian' (expected zeros, ones, const(v), normal(mean, std), "
-      "uniform(a, b) or xavier)");
+      "uniform(a, b), xavier or dct)");
   expect_err("module @m\n  param w : f32[4] init zeros\n  param w : f32[4] init ones\n",
              "t.mir:3:9: error: module @m already has a parameter 'w'");
   expect_err("module @m sync sometimes\n", "t.mir:1:16: error: expected a sync policy (every(N), outer(every "

@@ -208,6 +208,16 @@ static void build_zoo(IrProgram *p, int *seen) {
   ir_set_i(N(&b, s3), "end", 10);
   ir_set_i(N(&b, s3), "step", 3);
   inf(&b, s3);
+  int pd = mk(&b, OP_PAD, 1, s3); /* slice's gradient: back to v's type */
+  N(&b, pd)->type = N(&b, v)->type;
+  ir_set_i(N(&b, pd), "axis", 2);
+  ir_set_i(N(&b, pd), "start", 2);
+  ir_set_i(N(&b, pd), "end", 10);
+  ir_set_i(N(&b, pd), "step", 3);
+  inf(&b, pd);
+  int sca = mk(&b, OP_SCATTER_ADD, 2, ids, h); /* gather's gradient: [B, S, 64] -> [100, 64] */
+  N(&b, sca)->type = ty(p, DT_F32, "100 64");
+  inf(&b, sca);
   int cat = mk(&b, OP_CONCAT, 3, v, ex, rs); /* [B, 2*S+1, 64] */
   ir_set_i(N(&b, cat), "axis", 1);
   inf(&b, cat);
@@ -287,7 +297,7 @@ static void build_zoo(IrProgram *p, int *seen) {
   output(&b, "mix", dr);
   output(&b, "feat", os);
   output(&b, "ids", ids);
-  (void)mt, (void)rm, (void)rx, (void)s3, (void)io;
+  (void)mt, (void)rm, (void)rx, (void)s3, (void)io, (void)pd, (void)sca;
 
   /* zoo(fr): reads core and enc[en, fr]; lm(): reads core only; unused: no graph */
   b.g = ir_graph_add(p, "zoo", 1, fr);

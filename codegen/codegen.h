@@ -1,0 +1,90 @@
+/* codegen.h — code generation for fused groups, the parts that need no JIT: lowering a
+ * group of IR nodes to the kernel IR (kir.h), the kernel description a runtime needs to call
+ * it (buffers and the dims layout), and the CUDA C printer. The CPU JIT is in cpu.h.
+ *
+ * A group is given as node indices of one graph (topological order); passes/fusion.c marks
+ * them with IrNode.group, but codegen takes any list. Its buffers are derived here:
+ *   inputs   values outside the group that live group nodes read, in order of first read
+ *            (scanning the group's nodes in order, operands in order);
+ *   outputs  group nodes read outside the group or named by a graph output, plus the last
+ *            node of the group, in node order.
+ *
+ * What lowers (codegen/ops_table.c has the rule of every op and the reason for each op that
+ * does not): elementwise ops (unary, binary with NumPy broadcasting, comparisons, where,
+ * cast), const and iota inside a group, reduce_sum/mean/max over any axes, softmax and
+ * log_softmax over any axis, layernorm and rmsnorm, over f32, f64 and (where the interpreter
+ * allows) i32 values.
+ * A group's shape structure must be one of:
+ *   elementwise  every output has the same shape (the iteration space);
+ *   row          the reductions and norms all reduce the same axes of one iteration space
+ *                (the operand of the first of them); each output is either that whole
+ *                space or its rows (the space without the reduced axes, or with them as 1s).
+ * Anything else is refused with a message (the runtime then runs the nodes one by one).
+ */
+#ifndef MAMC_CODEGEN_H
+#define MAMC_CODEGEN_H
+
+#include "kir.h"
+
+/* ---- kernel description ------------------------------------------------------------------ */
+enum { CG_MAX_BUFS = 32, CG_MAX_DIMS = 64 };
+
+typedef void (*CgFn)(void *const *bufs, const int64_t *dims, int64_t begin, int64_t end);
+
+typedef struct CgBufInfo {
+  int node;    /* graph value (node index) */
+  DType dt;    /* storage dtype: f32, f64 or i32 */
+  int out;     /* 1 for outputs */
+  IrType type; /* the value's IR type (rank, symbolic dims) */
+} CgBufInfo;
+
+/* dims[k] = product of shapes[buf][a0 .. a1) (1 for an empty range), or, when buf < 0,
+ * dim_eval(sym, symvals). */
+typedef struct CgDimSlot {
+  int buf, a0, a1;
+  Dim sym;
+} CgDimSlot;
+
+typedef struct CgKernel {
+  CgFn fn;              /* set by cg_cpu_compile; NULL otherwise */
+  char name[24];        /* k_<hash of the KIR text> */
+  int row;              /* 0: [begin, end) counts output elements; 1: it counts rows */
+  int nbufs, nin;       /* bufs[0 .. nin) inputs, then outputs */
+  CgBufInfo bufs[CG_MAX_BUFS];
+  int ndims;            /* length of the dims array */
+  CgDimSlot dims[CG_MAX_DIMS];
+  int nouter;           /* outer iteration count = product of dims[outer[i]] (1 if none) */
+  int outer[KIR_MAX_AXES];
+} CgKernel;
+
+/* Lower group `nodes` (nnodes node indices of g, topological) to k (initialised here; free
+ * it with kir_free). 1 on success; 0 with a message in err (k left empty). */
+int cg_lower(const IrProgram *p, const IrGraph *g, const int *nodes, int nnodes, Kir *k, char *err,
+             size_t errlen);
+
+/* Whether op has a lowering rule; if not and why is given, *why is the reason. */
+int cg_op_supported(Op op, const char **why);
+
+/* Describe a lowered kernel (out->fn = NULL). 0 with a message if it exceeds CG_MAX_*. */
+int cg_describe(const Kir *k, CgKernel *out, char *err, size_t errlen);
+
+/* Fill dims (k->ndims entries) from the buffers' actual shapes: shapes[i] is the shape of
+ * bufs[i] (bufs[i].type.rank entries). symvals (p->syms order) may be NULL when no slot
+ * needs it; when given, every shape is also checked against its buffer's IR type.
+ * 1 on success; 0 with a message naming the buffer. */
+int cg_fill_dims(const CgKernel *k, const int64_t *const *shapes, const int64_t *symvals, int64_t *dims,
+                 char *err, size_t errlen);
+
+/* The number of outer iterations: call fn over [0, cg_outer(k, dims)) in any split. */
+int64_t cg_outer(const CgKernel *k, const int64_t *dims);
+
+/* ---- CUDA C (codegen/cuda_c.c) -----------------------------------------------------------
+ * Appends one translation unit: a prelude of overloaded cg_* helpers, then
+ *   extern "C" __global__ void <name>(CgArgs a, long long begin, long long end)
+ * where CgArgs holds the buffer pointers (bufs[i], typed) and the dims by value:
+ *   struct CgArgs { void *bufs[nbufs]; long long dims[ndims]; }
+ * (the same buffers and dims as the CPU convention). A grid-stride loop covers the outer
+ * range: a thread per element (elementwise) or per row (row kernels). */
+void cg_cuda_print(StrBuf *b, const Kir *k, const char *name);
+
+#endif

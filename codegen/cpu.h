@@ -1,0 +1,68 @@
+/* cpu.h — the CPU JIT: fused groups compiled to native code through LLVM (ORC LLJIT, -O2,
+ * vectorised for the host CPU). Built only with LLVM (MAMC_HAVE_LLVM); without it
+ * cg_cpu_new fails with "built without LLVM" and callers run the interpreter instead.
+ *
+ * ---- calling convention ------------------------------------------------------------------
+ *   typedef void (*CgFn)(void *const *bufs, const int64_t *dims, int64_t begin, int64_t end);
+ *
+ *   bufs   one pointer per buffer, CgKernel.bufs order (inputs, then outputs), each to dense
+ *          row-major data of the buffer's dtype (f32, f64 or i32) and shape;
+ *   dims   CgKernel.ndims int64 values filled by cg_fill_dims from the buffers' actual
+ *          shapes: the extents and strides the kernel reads, so one compiled kernel serves
+ *          every binding of the symbolic dims (a new batch shape never recompiles);
+ *   [begin, end)  a range of outer iterations, 0 <= begin <= end <= cg_outer(k, dims):
+ *          output elements (row-major) for an elementwise kernel, rows for a row kernel
+ *          (CgKernel.row). Any split gives the same results, so the runtime can hand
+ *          disjoint ranges to threads; codegen itself starts no threads.
+ *
+ * Buffers must not overlap, except that an output may be the very same memory as an input
+ * that the kernel reads at the same index (an in-place elementwise update): the kernels make
+ * no no-alias assumption (LLVM checks overlap at run time and then takes the scalar loop).
+ *
+ * Numerics (f32 values computed in f32, f64 in f64, i32 in i32 as the interpreter's):
+ *   - +, -, *, /, sqrt are IEEE operations without contraction into FMA, so a chain of them
+ *     rounds exactly as the f32 interpreter does (which rounds every node's result);
+ *   - exp, log, tanh, sin, cos, pow call libm, or glibc's libmvec vector variants (ULP
+ *     errors of a few units) when the loop vectorises;
+ *   - reductions (sum, max) carry the `reassoc` flag and nothing else, so LLVM may
+ *     vectorise them: sums are accumulated in lanes and added at the end (another order
+ *     than the interpreter's f64 left-to-right sum; each f32 sum rounds in f32);
+ *   - no nnan/ninf/nsz/arcp/afn/contract: NaN and infinities behave as in the interpreter.
+ *
+ * ---- API ------------------------------------------------------------------------------------
+ * A CgCpu session owns the LLJIT instance, the host target machine and a compile cache
+ * keyed by the KIR text: identical groups (in any graph) compile once and share code.
+ * Compiling from several threads on one session is serialised by a lock inside it;
+ * compiled functions may be called from any thread while the session lives.
+ */
+#ifndef MAMC_CG_CPU_H
+#define MAMC_CG_CPU_H
+
+#include "codegen.h"
+
+typedef struct CgCpu CgCpu;
+
+/* 1 when built with LLVM */
+int cg_cpu_available(void);
+
+/* New JIT session for the host CPU; NULL with a message in err when built without LLVM or
+ * when LLVM fails to set up. */
+CgCpu *cg_cpu_new(char *err, size_t errlen);
+void cg_cpu_free(CgCpu *s);
+
+/* Lower and compile a group (nodes: indices of g, increasing; see codegen.h) into out,
+ * whose fn is then callable. 1 on success; 0 with a message (lowering or LLVM). */
+int cg_cpu_compile(CgCpu *s, const IrProgram *p, const IrGraph *g, const int *nodes, int nnodes, CgKernel *out,
+                   char *err, size_t errlen);
+
+/* Compile an already lowered kernel (out as cg_describe, with fn set). */
+int cg_cpu_compile_kir(CgCpu *s, const Kir *k, CgKernel *out, char *err, size_t errlen);
+
+/* Session statistics: kernels compiled (cache misses) and cache hits. */
+void cg_cpu_stats(const CgCpu *s, int *compiled, int *hits);
+
+/* The LLVM IR of a kernel after optimisation (for `MAMC_CG_DUMP`-style debugging and tests);
+ * a malloc'd string the caller frees, or NULL with a message. */
+char *cg_cpu_llvm_ir(CgCpu *s, const Kir *k, int optimised, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,238 @@
+/* kir.c — the kernel IR: the primitive-op table, builders that deduplicate structurally
+ * (so a value used twice in a group is loaded and computed once), the two analyses the
+ * printers need (which axes a value varies along, which pass can compute it), and the text
+ * form used by golden files and as the compile cache key. See kir.h.
+ */
+#include "kir.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+static const KOpInfo kops[KOP_COUNT] = {
+#define X(ID, NAME, N, C, F32, F64) [KOP_##ID] = {NAME, N, C, {F32, F64}},
+    KIR_OPS(X)
+#undef X
+};
+
+const KOpInfo *kop_info(KOp op) { return &kops[op]; }
+
+const char *ktype_name(KType t) { return t == KT_F32 ? "f32" : t == KT_F64 ? "f64" : "i32"; }
+const char *ktype_c(KType t) { return t == KT_F32 ? "float" : t == KT_F64 ? "double" : "int"; }
+int ktype_size(KType t) { return t == KT_F64 ? 8 : 4; }
+
+void kir_init(Kir *k) {
+  memset(k, 0, sizeof *k);
+  arena_init(&k->arena);
+}
+
+void kir_free(Kir *k) {
+  if (!k) return;
+  arena_free(&k->arena);
+  memset(k, 0, sizeof *k);
+}
+
+/* ---- builders ------------------------------------------------------------------------------ */
+
+int kir_dim(Kir *k, KDim d) {
+  if (d.buf >= 0) d.sym = dim_const(0);
+  for (int i = 0; i < k->dims.n; i++) {
+    const KDim *o = &k->dims.v[i];
+    if (o->buf == d.buf && (d.buf >= 0 ? o->a0 == d.a0 && o->a1 == d.a1 : dim_eq(o->sym, d.sym))) return i;
+  }
+  if (d.buf < 0) d.a0 = d.a1 = 0;
+  vec_push(&k->arena, k->dims, d);
+  return k->dims.n - 1;
+}
+
+int kir_access(Kir *k, const KAccess *a) {
+  for (int i = 0; i < k->acc.n; i++) {
+    const KAccess *o = &k->acc.v[i];
+    if (o->buf == a->buf && memcmp(o->st, a->st, sizeof(int) * (size_t)k->naxes) == 0) return i;
+  }
+  KAccess c = *a;
+  for (int ax = k->naxes; ax < KIR_MAX_AXES; ax++) c.st[ax] = KST_ZERO;
+  vec_push(&k->arena, k->acc, c);
+  return k->acc.n - 1;
+}
+
+static int same_expr(const KExpr *a, const KExpr *b) {
+  if (a->kind != b->kind || a->t != b->t) return 0;
+  switch (a->kind) {
+  case KE_CONST: return memcmp(&a->v, &b->v, sizeof a->v) == 0; /* bitwise: -0 != 0, NaN == NaN */
+  case KE_OP: return a->op == b->op && a->a[0] == b->a[0] && a->a[1] == b->a[1] && a->a[2] == b->a[2];
+  case KE_COUNT: return 1;
+  default: return a->a[0] == b->a[0];
+  }
+}
+
+int kir_expr(Kir *k, KExpr e) {
+  if (e.kind != KE_OP) e.op = 0;
+  if (e.kind != KE_CONST) e.v = 0;
+  for (int i = 0; i < 3; i++)
+    if (e.kind != KE_OP && i > 0) e.a[i] = -1;
+  if (e.kind == KE_CONST || e.kind == KE_COUNT) e.a[0] = -1;
+  for (int i = 0; i < k->e.n; i++)
+    if (same_expr(&k->e.v[i], &e)) return i;
+  vec_push(&k->arena, k->e, e);
+  return k->e.n - 1;
+}
+
+int kir_const(Kir *k, KType t, double v) {
+  if (t == KT_F32) v = (double)(float)v;
+  if (t == KT_I32) v = trunc(v);
+  return kir_expr(k, (KExpr){.kind = KE_CONST, .t = t, .v = v, .a = {-1, -1, -1}});
+}
+
+int kir_op(Kir *k, KOp op, KType t, int a, int b, int c) {
+  return kir_expr(k, (KExpr){.kind = KE_OP, .t = t, .op = op, .a = {a, b, c}});
+}
+
+void kir_analyze(const Kir *k, unsigned *axes, int *level) {
+  for (int i = 0; i < k->e.n; i++) {
+    const KExpr *e = &k->e.v[i];
+    unsigned m = 0;
+    int l = 0;
+    switch (e->kind) {
+    case KE_LOAD: {
+      const KAccess *a = &k->acc.v[e->a[0]];
+      for (int ax = 0; ax < k->naxes; ax++)
+        if (a->st[ax] != KST_ZERO) m |= 1u << ax;
+      break;
+    }
+    case KE_IOTA: m = 1u << e->a[0]; break;
+    case KE_ACC: l = k->accs.v[e->a[0]].level + 1; break;
+    case KE_OP:
+      for (int j = 0; j < kop_info(e->op)->nargs; j++) {
+        m |= axes[e->a[j]];
+        if (level[e->a[j]] > l) l = level[e->a[j]];
+      }
+      break;
+    default: break;
+    }
+    axes[i] = m;
+    level[i] = l;
+  }
+}
+
+int kir_acc(Kir *k, KAccOp op, int e) {
+  int n = k->e.n;
+  unsigned *axes = malloc(sizeof *axes * (size_t)(n ? n : 1));
+  int *level = malloc(sizeof *level * (size_t)(n ? n : 1));
+  if (!axes || !level) die("out of memory");
+  kir_analyze(k, axes, level);
+  KAcc a = {op, k->e.v[e].t, e, level[e]};
+  free(axes);
+  free(level);
+  int idx = -1;
+  for (int i = 0; i < k->accs.n && idx < 0; i++)
+    if (k->accs.v[i].op == a.op && k->accs.v[i].e == a.e) idx = i;
+  if (idx < 0) {
+    vec_push(&k->arena, k->accs, a);
+    idx = k->accs.n - 1;
+    if (a.level + 1 > k->npasses) k->npasses = a.level + 1;
+  }
+  return kir_expr(k, (KExpr){.kind = KE_ACC, .t = a.t, .a = {idx, -1, -1}});
+}
+
+/* ---- text ---------------------------------------------------------------------------------- */
+
+static void print_stride(StrBuf *b, int st) {
+  if (st == KST_ZERO)
+    sb_puts(b, "0");
+  else if (st == KST_ONE)
+    sb_puts(b, "1");
+  else
+    sb_printf(b, "d%d", st);
+}
+
+static void print_const(StrBuf *b, KType t, double v) {
+  if (isnan(v))
+    sb_puts(b, "nan");
+  else if (isinf(v))
+    sb_puts(b, v < 0 ? "-inf" : "inf");
+  else if (t == KT_I32)
+    sb_printf(b, "%lld", (long long)v);
+  else
+    sb_printf(b, "%.17g", v);
+}
+
+static const char *axis_name(const Kir *k, int ax, char *buf) {
+  int kept = k->naxes - (k->row ? k->nred : 0);
+  if (ax < kept)
+    snprintf(buf, 8, "i%d", ax);
+  else
+    snprintf(buf, 8, "r%d", ax - kept);
+  return buf;
+}
+
+void kir_print(StrBuf *b, const Kir *k, int comments) {
+  char an[8];
+  sb_printf(b, "kernel %s axes %d", k->row ? "row" : "elementwise", k->naxes);
+  if (k->row) sb_printf(b, " reduce %d passes %d", k->nred, k->npasses);
+  sb_putc(b, '\n');
+  for (int i = 0; i < k->bufs.n; i++) {
+    const KBuf *f = &k->bufs.v[i];
+    sb_printf(b, "  buf b%d %s %s rank %d", i, f->out ? "out" : "in", ktype_name(f->t), f->type.rank);
+    if (comments) sb_printf(b, "  ; %%%d", f->node);
+    sb_putc(b, '\n');
+  }
+  for (int i = 0; i < k->dims.n; i++) {
+    const KDim *d = &k->dims.v[i];
+    if (d->buf >= 0) {
+      sb_printf(b, "  dim d%d = b%d.shape[%d:%d]\n", i, d->buf, d->a0, d->a1);
+    } else {
+      Dim s = d->sym;
+      if (dim_is_const(s))
+        sb_printf(b, "  dim d%d = %lld\n", i, (long long)s.add);
+      else
+        sb_printf(b, "  dim d%d = %lld*sym%d%+lld\n", i, (long long)s.mul, s.sym, (long long)s.add);
+    }
+  }
+  for (int ax = 0; ax < k->naxes; ax++)
+    sb_printf(b, "  axis %s < d%d\n", axis_name(k, ax, an), k->ext[ax]);
+  for (int i = 0; i < k->acc.n; i++) {
+    sb_printf(b, "  access x%d = b%d[", i, k->acc.v[i].buf);
+    for (int ax = 0; ax < k->naxes; ax++) {
+      if (ax) sb_puts(b, ", ");
+      print_stride(b, k->acc.v[i].st[ax]);
+    }
+    sb_puts(b, "]\n");
+  }
+  for (int i = 0; i < k->e.n; i++) {
+    const KExpr *e = &k->e.v[i];
+    if (e->kind == KE_ACC) {
+      const KAcc *a = &k->accs.v[e->a[0]];
+      sb_printf(b, "  a%d = reduce %s e%d : %s  (pass %d)\n", e->a[0], a->op == KACC_SUM ? "sum" : "max", a->e,
+                ktype_name(a->t), a->level);
+    }
+    sb_printf(b, "  e%d = ", i);
+    switch (e->kind) {
+    case KE_LOAD: sb_printf(b, "load x%d", e->a[0]); break;
+    case KE_CONST:
+      sb_puts(b, "const ");
+      print_const(b, e->t, e->v);
+      break;
+    case KE_IOTA: sb_printf(b, "iota %s", axis_name(k, e->a[0], an)); break;
+    case KE_COUNT: sb_puts(b, "count"); break;
+    case KE_ACC: sb_printf(b, "acc a%d", e->a[0]); break;
+    case KE_OP:
+      sb_puts(b, kop_info(e->op)->name);
+      for (int j = 0; j < kop_info(e->op)->nargs; j++) sb_printf(b, "%se%d", j ? ", " : " ", e->a[j]);
+      break;
+    }
+    sb_printf(b, " : %s\n", ktype_name(e->t));
+  }
+  for (int i = 0; i < k->stores.n; i++)
+    sb_printf(b, "  %s x%d = e%d\n", k->stores.v[i].row ? "store.row" : "store", k->stores.v[i].access,
+              k->stores.v[i].e);
+}
+
+void kir_name(const Kir *k, char *buf, size_t len) {
+  StrBuf b;
+  sb_init(&b);
+  kir_print(&b, k, 0);
+  uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+  for (size_t i = 0; i < b.len; i++) h = (h ^ (unsigned char)b.s[i]) * 0x100000001b3ull;
+  sb_free(&b);
+  snprintf(buf, len, "k_%016llx", (unsigned long long)h);
+}

@@ -1,0 +1,171 @@
+/* kir.h — the kernel IR (KIR): what a fused group lowers to, and what both printers read
+ * (codegen/llvm.c: LLVM IR for the CPU JIT; codegen/cuda_c.c: CUDA C for NVRTC).
+ *
+ * A KIR kernel is one loop nest over an iteration space of `naxes` axes (<= 8):
+ *
+ *   elementwise kernel (row = 0): the space is the output shape; the kernel's outer range
+ *     [begin, end) counts elements of it in row-major order; the last axis is innermost.
+ *   row kernel (row = 1): the first naxes - nred axes are "kept" (one outer iteration per
+ *     kept index: a row), the last nred axes are reduced. Per row the kernel runs one pass
+ *     over the reduced axes per accumulator level (e.g. softmax: max, then sum), then
+ *     stores the row values (stores whose index has no reduced axis) and finally runs the
+ *     element pass (stores that index the reduced axes).
+ *
+ * Every extent and stride is a runtime value: `dims` slot k of the calling convention
+ * (codegen/cpu.h) holds dims[k] = product of shape[buf][a0 .. a1) of one buffer (or a
+ * symbolic Dim), so one compiled kernel serves every binding of the symbols.
+ *
+ * Buffers are the group's inputs and outputs. An access is a buffer read or written at
+ * offset sum_ax idx[ax] * stride[ax], where each stride is 0 (broadcast: NumPy size-1 dims
+ * and missing leading dims), 1 (contiguous innermost) or a dims slot. Expressions form an
+ * SSA list (operands precede users, structurally deduplicated): loads, constants, iota,
+ * the row length, accumulator values, and primitive ops from KIR_OPS below.
+ *
+ * Types: f32, f64, i32 — each value keeps the dtype of the IR value it comes from (an f32
+ * tensor is computed in f32, f64 in f64); bf16/f16 storage is not lowered here (issue #7).
+ */
+#ifndef MAMC_KIR_H
+#define MAMC_KIR_H
+
+#include "ir.h"
+
+typedef enum { KT_F32, KT_F64, KT_I32 } KType;
+const char *ktype_name(KType t);  /* "f32", "f64", "i32" */
+const char *ktype_c(KType t);     /* "float", "double", "int" */
+int ktype_size(KType t);
+
+/* ---- primitive ops: one table, read by both printers ------------------------------------
+ * Columns: ID, KIR text name, operand count, CUDA C template (%0 %1 %2 operands, %t the
+ * result's C type; cg_* helpers are overloaded for float/double/int in the CUDA prelude),
+ * libm function for f32 and f64 (NULL: not a libm call; the LLVM printer emits
+ * instructions). Semantics are the interpreter's (runtime/interp/ew.c):
+ *   max/min    NaN if either operand is NaN, else a > b ? a : b (a < b ? a : b)
+ *   eq..le     1 or 0 in the result type; comparisons with NaN are false (ne: true)
+ *   select     %0 != 0 ? %1 : %2
+ *   cast       f32<->f64 rounding, float->i32 truncation (saturating, NaN -> 0),
+ *              i32->float
+ *   div (i32)  C truncation computed in 64 bits; a zero divisor gives 0 (the interpreter
+ *              reports an error instead)
+ */
+#define KIR_OPS(X)                                                                         \
+  X(NEG, "neg", 1, "(-%0)", NULL, NULL)                                                    \
+  X(ABS, "abs", 1, "cg_abs(%0)", "fabsf", "fabs")                                          \
+  X(SQRT, "sqrt", 1, "cg_sqrt(%0)", "sqrtf", "sqrt")                                       \
+  X(EXP, "exp", 1, "cg_exp(%0)", "expf", "exp")                                            \
+  X(LOG, "log", 1, "cg_log(%0)", "logf", "log")                                            \
+  X(TANH, "tanh", 1, "cg_tanh(%0)", "tanhf", "tanh")                                       \
+  X(SIN, "sin", 1, "cg_sin(%0)", "sinf", "sin")                                            \
+  X(COS, "cos", 1, "cg_cos(%0)", "cosf", "cos")                                            \
+  X(ADD, "add", 2, "(%0 + %1)", NULL, NULL)                                                \
+  X(SUB, "sub", 2, "(%0 - %1)", NULL, NULL)                                                \
+  X(MUL, "mul", 2, "(%0 * %1)", NULL, NULL)                                                \
+  X(DIV, "div", 2, "cg_div(%0, %1)", NULL, NULL)                                           \
+  X(POW, "pow", 2, "cg_pow(%0, %1)", "powf", "pow")                                        \
+  X(MAX, "max", 2, "cg_max(%0, %1)", NULL, NULL)                                           \
+  X(MIN, "min", 2, "cg_min(%0, %1)", NULL, NULL)                                           \
+  X(EQ, "eq", 2, "(%t)(%0 == %1)", NULL, NULL)                                             \
+  X(NE, "ne", 2, "(%t)(%0 != %1)", NULL, NULL)                                             \
+  X(LT, "lt", 2, "(%t)(%0 < %1)", NULL, NULL)                                              \
+  X(LE, "le", 2, "(%t)(%0 <= %1)", NULL, NULL)                                             \
+  X(SELECT, "select", 3, "(%0 != 0 ? %1 : %2)", NULL, NULL)                                \
+  X(CAST, "cast", 1, "(%t)(%0)", NULL, NULL)
+
+typedef enum {
+#define X(ID, NAME, N, C, F32, F64) KOP_##ID,
+  KIR_OPS(X)
+#undef X
+  KOP_COUNT
+} KOp;
+
+typedef struct KOpInfo {
+  const char *name;
+  int nargs;
+  const char *c;         /* CUDA C template */
+  const char *libm[2];   /* f32, f64 libm names or NULL */
+} KOpInfo;
+const KOpInfo *kop_info(KOp op);
+
+/* ---- kernel ------------------------------------------------------------------------------ */
+enum { KIR_MAX_AXES = IR_MAX_RANK, KST_ZERO = -1, KST_ONE = -2 };
+
+typedef struct KBuf {
+  KType t;
+  int out;           /* 0 input, 1 output */
+  int node;          /* the graph value (node index) it holds; not part of the kernel text */
+  IrType type;       /* its IR type */
+} KBuf;
+
+/* dims slot: product of shape[buf][a0 .. a1) of buffer buf (1 for an empty range), or, when
+ * buf < 0, dim_eval(sym, symvals) (an axis that no buffer spans: iota, const). */
+typedef struct KDim {
+  int buf, a0, a1;
+  Dim sym;
+} KDim;
+
+typedef struct KAccess {
+  int buf;
+  int st[KIR_MAX_AXES]; /* per iteration axis: KST_ZERO, KST_ONE or a dims slot */
+} KAccess;
+
+typedef enum { KE_LOAD, KE_CONST, KE_IOTA, KE_COUNT, KE_ACC, KE_OP } KExprKind;
+
+typedef struct KExpr {
+  KExprKind kind;
+  KType t;
+  KOp op;    /* KE_OP */
+  int a[3];  /* KE_OP operands; KE_LOAD: a[0] access; KE_IOTA: a[0] axis; KE_ACC: a[0] acc */
+  double v;  /* KE_CONST */
+} KExpr;
+
+typedef enum { KACC_SUM, KACC_MAX } KAccOp;
+typedef struct KAcc {
+  KAccOp op;
+  KType t;
+  int e;      /* the per-element value reduced over the reduced axes */
+  int level;  /* pass that computes it: 1 + the highest level of accumulators e reads, or 0 */
+} KAcc;
+
+typedef struct KStore {
+  int access, e;
+  int row;    /* 1: its index has no reduced axis; stored once per row after the passes */
+} KStore;
+
+typedef struct Kir {
+  Arena arena;
+  int row;              /* 0: elementwise kernel, 1: row kernel (see top) */
+  int naxes, nred;
+  int ext[KIR_MAX_AXES]; /* dims slot of each axis's extent */
+  int npasses;          /* row kernels: number of accumulator levels */
+  Vec(KBuf) bufs;       /* inputs first, then outputs */
+  Vec(KDim) dims;
+  Vec(KAccess) acc;
+  Vec(KExpr) e;
+  Vec(KAcc) accs;
+  Vec(KStore) stores;
+} Kir;
+
+void kir_init(Kir *k);
+void kir_free(Kir *k);
+
+/* Builders: each returns the index of an identical existing entry when there is one. */
+int kir_dim(Kir *k, KDim d);
+int kir_access(Kir *k, const KAccess *a);
+int kir_expr(Kir *k, KExpr e);
+int kir_const(Kir *k, KType t, double v);
+int kir_op(Kir *k, KOp op, KType t, int a, int b, int c); /* unused operands: -1 */
+int kir_acc(Kir *k, KAccOp op, int e);                    /* returns the KE_ACC expression */
+
+/* Analyses, one entry per expression (arrays of k->e.n):
+ *   axes[i]  bit ax set when expression i depends on iteration axis ax (loads through
+ *            non-zero strides, iota); accumulator values depend on none (they are per row)
+ *   level[i] 0 if it reads no accumulator, else 1 + the highest level of those it reads:
+ *            it can be computed once pass level[i] - 1 has finished. */
+void kir_analyze(const Kir *k, unsigned *axes, int *level);
+
+/* Text form: the golden-file format and (with comments = 0) the compile cache key. Comments
+ * name the graph values of buffers ("; %12"); nothing else depends on the graph. */
+void kir_print(StrBuf *b, const Kir *k, int comments);
+/* "k_" + 16 hex digits of a hash of the canonical text */
+void kir_name(const Kir *k, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,80 @@
+/* layout.c — the calling side of a kernel, shared by the CPU JIT and the GPU backend: the
+ * CgKernel description of a lowered KIR (buffers, dims layout, outer iteration count),
+ * filling the dims array from actual shapes, and the outer count. See codegen.h.
+ */
+#include <stdlib.h>
+
+#include "codegen.h"
+
+int cg_describe(const Kir *k, CgKernel *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  if (k->bufs.n > CG_MAX_BUFS || k->dims.n > CG_MAX_DIMS) {
+    snprintf(err, errlen, "kernel needs %d buffers and %d dims (at most %d and %d)", k->bufs.n, k->dims.n,
+             CG_MAX_BUFS, CG_MAX_DIMS);
+    return 0;
+  }
+  kir_name(k, out->name, sizeof out->name);
+  out->row = k->row;
+  out->nbufs = k->bufs.n;
+  for (int i = 0; i < k->bufs.n; i++) {
+    const KBuf *b = &k->bufs.v[i];
+    out->bufs[i] = (CgBufInfo){b->node, b->type.dt, b->out, b->type};
+    if (!b->out) out->nin = i + 1;
+  }
+  out->ndims = k->dims.n;
+  for (int i = 0; i < k->dims.n; i++) {
+    const KDim *d = &k->dims.v[i];
+    out->dims[i] = (CgDimSlot){d->buf, d->a0, d->a1, d->sym};
+  }
+  int nouter = k->row ? k->naxes - k->nred : k->naxes;
+  out->nouter = nouter;
+  for (int i = 0; i < nouter; i++) out->outer[i] = k->ext[i];
+  return 1;
+}
+
+int cg_fill_dims(const CgKernel *k, const int64_t *const *shapes, const int64_t *symvals, int64_t *dims,
+                 char *err, size_t errlen) {
+  char dummy[8];
+  if (!err || !errlen) {
+    err = dummy;
+    errlen = sizeof dummy;
+  }
+  err[0] = 0;
+  for (int i = 0; i < k->nbufs; i++) {
+    const CgBufInfo *b = &k->bufs[i];
+    if (!shapes || !shapes[i]) {
+      if (b->type.rank == 0) continue;
+      snprintf(err, errlen, "%s: no shape for buffer %d (%%%d)", k->name, i, b->node);
+      return 0;
+    }
+    for (int j = 0; j < b->type.rank; j++) {
+      int64_t want = symvals || dim_is_const(b->type.d[j]) ? dim_eval(b->type.d[j], symvals) : shapes[i][j];
+      if (shapes[i][j] != want || shapes[i][j] < 0) {
+        snprintf(err, errlen, "%s: buffer %d (%%%d) has extent %lld on axis %d, its type says %lld", k->name, i,
+                 b->node, (long long)shapes[i][j], j, (long long)want);
+        return 0;
+      }
+    }
+  }
+  for (int s = 0; s < k->ndims; s++) {
+    const CgDimSlot *d = &k->dims[s];
+    if (d->buf < 0) {
+      if (!dim_is_const(d->sym) && !symvals) {
+        snprintf(err, errlen, "%s: dims slot %d needs the symbol values", k->name, s);
+        return 0;
+      }
+      dims[s] = dim_eval(d->sym, symvals);
+      continue;
+    }
+    int64_t v = 1;
+    for (int a = d->a0; a < d->a1; a++) v *= shapes[d->buf][a];
+    dims[s] = v;
+  }
+  return 1;
+}
+
+int64_t cg_outer(const CgKernel *k, const int64_t *dims) {
+  int64_t n = 1;
+  for (int i = 0; i < k->nouter; i++) n *= dims[k->outer[i]];
+  return n;
+}

@@ -1,0 +1,101 @@
+/* mamc.h — the public C API of mamc: compile a modular multilingual model (.mam) against its
+ * run configuration (YAML), train it, validate, save and load checkpoints.
+ *
+ *   char *err = NULL;
+ *   mamc_model *m = mamc_model_compile("model.mam", "run.yaml", &err);
+ *   if (!m) { fputs(err, stderr); mamc_free_text(err); return 2; }
+ *   mamc_trainer *t = mamc_trainer_new(m, NULL, &err);
+ *   for (int64_t i = 0; i < mamc_trainer_total_steps(t); i++) {
+ *     mamc_step s;
+ *     if (mamc_trainer_step(t, &s, &err) != MAMC_OK) ...;
+ *   }
+ *   mamc_trainer_save(t, "ckpt", &err);
+ *   mamc_trainer_free(t);
+ *   mamc_model_free(m);
+ *
+ * Every function reports failure by its return value (NULL or a non-zero status) and, when
+ * `errors` is not NULL, a malloc'd text with the diagnostics (free it with mamc_free_text).
+ * The library keeps no global state and never exits the process. Objects are not shared
+ * between threads.
+ */
+#ifndef MAMC_MAMC_H
+#define MAMC_MAMC_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { MAMC_OK = 0, MAMC_EINTERNAL = 1, MAMC_EINPUT = 2 };
+
+typedef struct mamc_model mamc_model;
+typedef struct mamc_trainer mamc_trainer;
+
+/* ---- models ------------------------------------------------------------------------------ */
+
+/* Parses and elaborates model_path against config_path, checks the data files it names, and
+ * compiles every task for training (autodiff and the optimisation passes). */
+mamc_model *mamc_model_compile(const char *model_path, const char *config_path, char **errors);
+void mamc_model_free(mamc_model *m);
+
+int mamc_model_ntasks(const mamc_model *m);
+const char *mamc_model_task_name(const mamc_model *m, int task);
+int64_t mamc_model_parameter_count(const mamc_model *m);
+/* The IR text of the program: training graphs (with backward) or forward only. Free with
+ * mamc_free_text. */
+char *mamc_model_ir(const mamc_model *m, int training);
+
+/* What the run configuration says about the loop around the steps (drivers follow it). */
+typedef struct mamc_settings {
+  int64_t steps, log_every, valid_every;
+  const char *checkpoint_dir;   /* as written in the configuration (relative to the cwd) */
+  int64_t checkpoint_every;     /* 0: only at the end */
+  int checkpoint_keep;
+} mamc_settings;
+void mamc_model_settings(const mamc_model *m, mamc_settings *out);
+
+/* ---- training ---------------------------------------------------------------------------- */
+
+typedef struct mamc_train_options {
+  const char *metrics_path; /* JSONL metrics appended here (NULL: none) */
+  int64_t steps;            /* 0: the configuration's train.steps */
+  uint64_t seed;            /* 0: the configuration's train.seed */
+} mamc_train_options;
+
+typedef struct mamc_step {
+  int64_t step;             /* 1-based */
+  int task;
+  double loss, lr, grad_norm;
+  int64_t tokens;           /* target tokens in the batch */
+  double seconds;
+} mamc_step;
+
+mamc_trainer *mamc_trainer_new(mamc_model *m, const mamc_train_options *o, char **errors);
+void mamc_trainer_free(mamc_trainer *t);
+int64_t mamc_trainer_total_steps(const mamc_trainer *t);
+int64_t mamc_trainer_step_count(const mamc_trainer *t);
+
+/* One step on a task drawn by the sampler, with a batch from the configured data. */
+int mamc_trainer_step(mamc_trainer *t, mamc_step *out, char **errors);
+/* One step on the caller's batch: token ids (0 = padding), src [B, S] (NULL for one-input
+ * tasks) and tgt [B, T] = <s>(1) y </s>(2). */
+int mamc_trainer_step_batch(mamc_trainer *t, int task, const int32_t *src, int B, int S, const int32_t *tgt, int T,
+                            mamc_step *out, char **errors);
+/* Validation loss per task (losses[mamc_model_ntasks]; NaN where a task has no validation data). */
+int mamc_trainer_validate(mamc_trainer *t, double *losses, char **errors);
+/* Write a checkpoint into dir (keeping the newest `keep`, 0 = all) / load one (a checkpoint
+ * folder, or dir meaning its latest). */
+int mamc_trainer_save(mamc_trainer *t, const char *dir, int keep, char **errors);
+int mamc_trainer_load(mamc_trainer *t, const char *path, char **errors);
+/* Appends a line to the metrics file (tools use it for their own records). */
+void mamc_trainer_log(mamc_trainer *t, const char *json_line);
+/* Seconds spent so far in forward, backward and the optimizer. */
+void mamc_trainer_times(const mamc_trainer *t, double *forward, double *backward, double *optimizer);
+
+void mamc_free_text(char *text);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,137 @@
+/* exec.c — the graph executor (see exec.h): a walk in topological order with liveness-based
+ * freeing; matmul through BLAS, everything else through interp_node. */
+#include "exec.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+#include "fast/fast.h"
+#include "matmul.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int exec_init(Exec *e, const IrProgram *p, int graph, int backward_start, char *err, size_t errlen) {
+  memset(e, 0, sizeof *e);
+  const IrGraph *g = &p->graphs.v[graph];
+  int n = g->nodes.n;
+  e->p = p;
+  e->graph = graph;
+  e->backward_start = backward_start < 0 ? n : backward_start;
+#ifdef MAMC_HAVE_BLAS
+  e->use_blas = 1;
+#endif
+  e->use_fast = 1;
+  e->last_use = calloc((size_t)n + 1, sizeof(int));
+  e->vals = calloc((size_t)n + 1, sizeof(Tensor));
+  e->ref = calloc((size_t)n + 1, sizeof(Tensor *));
+  if (!e->last_use || !e->vals || !e->ref) {
+    snprintf(err, errlen, "out of memory");
+    exec_free(e);
+    return 0;
+  }
+  for (int i = 0; i < n; i++) {
+    e->last_use[i] = i;
+    for (int k = 0; k < g->nodes.v[i].nin; k++) e->last_use[g->nodes.v[i].in[k]] = i;
+  }
+  for (int k = 0; k < g->outputs.n; k++) e->last_use[g->outputs.v[k].node] = n;
+  return 1;
+}
+
+void exec_release(Exec *e) {
+  if (!e->vals) return;
+  int n = e->p->graphs.v[e->graph].nodes.n;
+  for (int i = 0; i < n; i++) {
+    rt_tensor_free(&e->vals[i]);
+    e->ref[i] = NULL;
+  }
+}
+
+void exec_free(Exec *e) {
+  exec_release(e);
+  free(e->last_use);
+  free(e->vals);
+  free(e->ref);
+  memset(e, 0, sizeof *e);
+}
+
+const Tensor *exec_output(const Exec *e, int k) {
+  return e->ref[e->p->graphs.v[e->graph].outputs.v[k].node];
+}
+
+/* f32 or f64 matmul of float operands through BLAS; 0 = not handled here. */
+static int try_blas(Exec *e, const IrNode *nd, const Tensor *const *ins, Tensor *out, InterpCx *cx, int *ok) {
+  if (!e->use_blas || nd->op != OP_MATMUL || ins[0]->dt != cx->fdt || ins[1]->dt != cx->fdt) return 0;
+  *ok = rt_matmul(ins[0], ins[1], (int)ir_get_i(nd, "ta"), (int)ir_get_i(nd, "tb"), out, cx->err, sizeof cx->err);
+  return 1;
+}
+
+int exec_run(Exec *e, const int64_t *symvals, const Tensor *inputs, const ParamStore *ps, InterpCx *cx) {
+  const IrGraph *g = &e->p->graphs.v[e->graph];
+  int n = g->nodes.n, ninput = 0;
+  exec_release(e);
+  double t0 = now(), tb = t0;
+  for (int i = 0; i < n; i++) {
+    const IrNode *nd = &g->nodes.v[i];
+    if (i == e->backward_start) tb = now();
+    const Tensor *ins[16];
+    const Tensor *src = NULL;
+    if (nd->op == OP_INPUT) {
+      src = &inputs[ninput++];
+    } else if (nd->op == OP_PARAM) {
+      src = rt_params_get(ps, nd->module, nd->param);
+      if (!src) {
+        snprintf(cx->err, sizeof cx->err, "%%%d = param: no value for parameter %d of module %d", i, nd->param, nd->module);
+        goto fail;
+      }
+    }
+    if (src && src->dt == (nd->type.dt == DT_I32 ? DT_I32 : cx->fdt)) {
+      /* shape checked by interp when used; inputs are checked here */
+      e->ref[i] = src;
+    } else {
+      if (src) ins[0] = src;
+      for (int k = 0; k < nd->nin && k < 16; k++) ins[k] = e->ref[nd->in[k]];
+      int ok = 1;
+      if (!try_blas(e, nd, ins, &e->vals[i], cx, &ok)) {
+        int r = e->use_fast && cx->fdt == DT_F32 ? fast_node(e->p, g, i, symvals, ins, &e->vals[i], cx->err, sizeof cx->err) : -1;
+        ok = r >= 0 ? r : interp_node(e->p, g, i, symvals, ins, &e->vals[i], cx);
+      }
+      if (!ok) goto fail;
+      e->ref[i] = &e->vals[i];
+    }
+    if (nd->op == OP_INPUT) { /* check the caller's shape against the declared type */
+      const Tensor *t = e->ref[i];
+      int bad = t->rank != nd->type.rank;
+      for (int d = 0; !bad && d < t->rank; d++) bad = t->shape[d] != dim_eval(nd->type.d[d], symvals);
+      if (bad) {
+        char sh[96];
+        snprintf(cx->err, sizeof cx->err, "input '%s' has shape %s, which does not match its declared type", nd->name,
+                 rt_shape_str(sh, sizeof sh, t->rank, t->shape));
+        goto fail;
+      }
+    }
+    /* free operands whose last use this was */
+    for (int k = 0; k < nd->nin; k++) {
+      int o = nd->in[k];
+      if (e->last_use[o] == i && e->ref[o] == &e->vals[o]) {
+        rt_tensor_free(&e->vals[o]);
+        e->ref[o] = NULL;
+      }
+    }
+  }
+  double t1 = now();
+  if (e->backward_start < n) {
+    e->stats.seconds[0] += tb - t0;
+    e->stats.seconds[1] += t1 - tb;
+  } else {
+    e->stats.seconds[0] += t1 - t0;
+  }
+  e->stats.runs++;
+  return 1;
+fail:
+  exec_release(e);
+  return 0;
+}

@@ -1,0 +1,42 @@
+/* exec.h — runs one task graph of a compiled program (forward, and backward when autodiff
+ * has run): values live exactly as long as their last use, matrix products go through BLAS
+ * (matmul.h), f32 ops through the hand-written kernels of runtime/fast/ where one fits, and
+ * everything else through the reference interpreter's kernels.
+ *
+ * One Exec per graph; it keeps no state between runs but buffers it may reuse. Symbolic
+ * dims are bound per run, so any batch shape runs on the same Exec.
+ */
+#ifndef MAMC_EXEC_H
+#define MAMC_EXEC_H
+
+#include "interp.h"
+
+typedef struct ExecStats {
+  double seconds[3];   /* forward, backward, (unused: optimizer lives in the trainer) */
+  int64_t runs;
+} ExecStats;
+
+typedef struct Exec {
+  const IrProgram *p;
+  int graph;
+  int backward_start;  /* first node of the backward pass (nodes.n if none) */
+  int use_blas;        /* matrix products through BLAS */
+  int use_fast;        /* f32 ops through runtime/fast before the interpreter */
+  int *last_use;       /* per node: index of the last node reading it (n for outputs) */
+  Tensor *vals;        /* owned values of the current run */
+  const Tensor **ref;  /* per node: the value (owned in vals, or an input / parameter) */
+  ExecStats stats;
+} Exec;
+
+/* backward_start: the node index where the backward pass begins (from passes/autodiff), or
+ * -1 when the graph is forward only. 1 ok, 0 with err. */
+int exec_init(Exec *e, const IrProgram *p, int graph, int backward_start, char *err, size_t errlen);
+void exec_free(Exec *e);
+
+/* Runs the graph. inputs: one per INPUT node in order. Afterwards exec_output(e, k) is the
+ * value of output k, valid until the next run or exec_free. 1 ok, 0 with cx->err. */
+int exec_run(Exec *e, const int64_t *symvals, const Tensor *inputs, const ParamStore *ps, InterpCx *cx);
+const Tensor *exec_output(const Exec *e, int k);
+void exec_release(Exec *e); /* frees the values of the last run */
+
+#endif

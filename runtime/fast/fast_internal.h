@@ -1,0 +1,36 @@
+/* fast_internal.h — shared by the fast kernels (runtime/fast/): the per-group entry points
+ * and a strided iteration helper over collapsed dims. Not a public header. */
+#ifndef MAMC_FAST_INTERNAL_H
+#define MAMC_FAST_INTERNAL_H
+
+#include <math.h>
+
+#include "fast.h"
+
+typedef struct FastCx {
+  const IrNode *n;
+  const Tensor *const *in;
+  Tensor *out;
+  const int64_t *oshape;  /* the node's evaluated shape */
+  int orank;
+  char *err;
+  size_t errlen;
+} FastCx;
+
+int fast_ew(FastCx *c);       /* -1 / 0 / 1 as fast_node */
+int fast_reduce(FastCx *c);
+int fast_rows(FastCx *c);     /* softmax, log_softmax, layernorm, rmsnorm, cross_entropy */
+int fast_attention(FastCx *c);
+int fast_move(FastCx *c);
+
+/* Broadcast strides (in elements) of x read at the indices of a rank-r output of `shape`;
+ * 0 where x broadcasts. 0 if it does not broadcast. */
+int fast_bcast_strides(const Tensor *x, int r, const int64_t *shape, int64_t *st);
+
+/* Merges adjacent dims where every one of the n stride vectors is contiguous across them.
+ * shape/strides are modified in place; returns the new rank (>= 1). */
+int fast_collapse(int r, int64_t *shape, int n, int64_t **strides);
+
+int fast_alloc_out(FastCx *c, DType dt);
+
+#endif

@@ -1,0 +1,116 @@
+/* fast_rows.c — row kernels over the last axis, f32 with f64 row statistics: softmax,
+ * log_softmax, layernorm, rmsnorm, and cross_entropy (log-softmax of each row read at its
+ * target, with label smoothing and an ignored id). Other axes: the interpreter.
+ * Shapes: x[..., C] viewed as [N, C]. Semantics follow runtime/interp/norm.c and loss.c. */
+#include "fast_internal.h"
+
+static int last_axis(FastCx *c) {
+  int64_t a = ir_get_i(c->n, "axis");
+  int r = c->in[0]->rank;
+  return r > 0 && (a == -1 || a == r - 1);
+}
+
+static int softmax_rows(FastCx *c, int logsm) {
+  if (!last_axis(c)) return -1;
+  const Tensor *x = c->in[0];
+  if (!fast_alloc_out(c, DT_F32)) return 0;
+  int64_t C = x->shape[x->rank - 1], N = C ? x->n / C : 0;
+  const float *a = x->data;
+  float *o = c->out->data;
+  for (int64_t i = 0; i < N; i++) {
+    const float *A = a + i * C;
+    float *O = o + i * C;
+    float m = -INFINITY;
+    for (int64_t j = 0; j < C; j++) m = A[j] > m ? A[j] : m;
+    double z = 0;
+    for (int64_t j = 0; j < C; j++) {
+      float e = expf(A[j] - m);
+      if (!logsm) O[j] = e;
+      z += e;
+    }
+    if (logsm) {
+      float lz = (float)log(z) + m;
+      for (int64_t j = 0; j < C; j++) O[j] = A[j] - lz;
+    } else {
+      float iz = (float)(1.0 / z);
+      for (int64_t j = 0; j < C; j++) O[j] *= iz;
+    }
+  }
+  return 1;
+}
+
+static int norm_rows(FastCx *c, int rms) {
+  const Tensor *x = c->in[0];
+  const float *gain = c->n->nin > 1 ? c->in[1]->data : NULL, *bias = c->n->nin > 2 ? c->in[2]->data : NULL;
+  for (int i = 1; i < c->n->nin; i++)
+    if (c->in[i]->dt != DT_F32) return -1;
+  if (!fast_alloc_out(c, DT_F32)) return 0;
+  double eps = ir_get_f(c->n, "eps");
+  int64_t C = x->shape[x->rank - 1], N = C ? x->n / C : 0;
+  const float *a = x->data;
+  float *o = c->out->data;
+  for (int64_t i = 0; i < N; i++) {
+    const float *A = a + i * C;
+    float *O = o + i * C;
+    double mean = 0, var = 0;
+    if (!rms) {
+      for (int64_t j = 0; j < C; j++) mean += A[j];
+      mean /= (double)C;
+    }
+    for (int64_t j = 0; j < C; j++) {
+      double d = A[j] - mean;
+      var += d * d;
+    }
+    float rstd = (float)(1.0 / sqrt(var / (double)C + eps)), mu = (float)mean;
+    for (int64_t j = 0; j < C; j++) {
+      float y = (A[j] - mu) * rstd;
+      if (gain) y *= gain[j];
+      if (bias) y += bias[j];
+      O[j] = y;
+    }
+  }
+  return 1;
+}
+
+static int cross_entropy(FastCx *c) {
+  const Tensor *x = c->in[0], *t = c->in[1];
+  if (x->dt != DT_F32 || t->dt != DT_I32) return -1;
+  int64_t C = x->shape[x->rank - 1], N = C ? x->n / C : 0;
+  double s = ir_get_f(c->n, "smoothing");
+  int64_t ignore = ir_get_i(c->n, "ignore");
+  const float *a = x->data;
+  const int32_t *tg = t->data;
+  double total = 0;
+  int64_t count = 0;
+  for (int64_t i = 0; i < N; i++) {
+    if (tg[i] == ignore) continue;
+    if (tg[i] < 0 || tg[i] >= C) return -1; /* the interpreter reports it */
+    const float *A = a + i * C;
+    float m = -INFINITY;
+    for (int64_t j = 0; j < C; j++) m = A[j] > m ? A[j] : m;
+    double z = 0, sum = 0;
+    for (int64_t j = 0; j < C; j++) {
+      z += exp((double)(A[j] - m));
+      sum += A[j];
+    }
+    double lz = log(z) + m;
+    double nll = lz - A[tg[i]], smooth = lz - sum / (double)C;
+    total += (1 - s) * nll + s * smooth;
+    count++;
+  }
+  if (!fast_alloc_out(c, DT_F32)) return 0;
+  ((float *)c->out->data)[0] = count ? (float)(total / (double)count) : 0.0f;
+  return 1;
+}
+
+int fast_rows(FastCx *c) {
+  if (c->in[0]->dt != DT_F32 || c->in[0]->rank < 1) return -1;
+  switch (c->n->op) {
+  case OP_SOFTMAX: return softmax_rows(c, 0);
+  case OP_LOG_SOFTMAX: return softmax_rows(c, 1);
+  case OP_LAYERNORM: return norm_rows(c, 0);
+  case OP_RMSNORM: return norm_rows(c, 1);
+  case OP_CROSS_ENTROPY: return cross_entropy(c);
+  default: return -1;
+  }
+}

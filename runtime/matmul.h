@@ -1,0 +1,12 @@
+/* matmul.h — the runtime's fast matrix product (BLAS when built with it). */
+#ifndef MAMC_MATMUL_H
+#define MAMC_MATMUL_H
+
+#include "tensor.h"
+
+/* out = a @ b with ta/tb transposing the last two axes of a/b, leading axes broadcast
+ * (the semantics of the IR's matmul). out: empty (allocated here) or already allocated with
+ * the right shape and dtype. f32 or f64 operands of one dtype. 1 ok, 0 with err. */
+int rt_matmul(const Tensor *a, const Tensor *b, int ta, int tb, Tensor *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,315 @@
+/* trainer.c — the training loop's parts (see trainer.h): data per task, executors, the
+ * optimizer step with per-module counters and global-norm clipping, validation, metrics. */
+#include "trainer_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- set-up ----------------------------------------------------------------------------------- */
+
+static int has_corpus(const CorpusSpec *c) { return c->tsv || c->nfiles > 0; }
+
+static int load_task_data(Trainer *t, int k, Diag *d) {
+  TTask *tk = &t->tasks[k];
+  const TrainTaskSpec *sp = &tk->spec;
+  if (corpus_load(&tk->train, &t->arena, d, &sp->train) != 0) return 0; /* runtime/data: 0 ok, -1 error */
+  Tokenizer *ts = t->toks[sp->src_vocab], *tt = t->toks[sp->tgt_vocab];
+  BatchOpts bo = {t->opts.batch_tokens, t->opts.max_len, 1, 0, rng_key(t->opts.seed, 0x7261696e + (uint64_t)k)};
+  tk->batcher = batcher_new(&tk->train, sp->src_col, ts, sp->tgt_col, tt, &bo, d);
+  if (!tk->batcher) return 0;
+  if (!has_corpus(&sp->valid)) return 1;
+  Corpus vc;
+  if (corpus_load(&vc, &t->arena, d, &sp->valid) != 0) return 0;
+  BatchOpts vo = bo;
+  vo.seed = 12345; /* a fixed validation order, whatever the run seed */
+  Batcher *vb = batcher_new(&vc, sp->src_col, ts, sp->tgt_col, tt, &vo, d);
+  if (!vb) return 0;
+  int maxb = t->opts.max_valid_batches > 0 ? t->opts.max_valid_batches : 50;
+  tk->valid = calloc((size_t)maxb, sizeof(TBatch));
+  for (int i = 0; tk->valid && i < maxb; i++) {
+    Batch b;
+    if (batcher_next(vb, &b, d) != 0) break;
+    if (b.epoch > 0) break;
+    if (!tbatch_copy(&tk->valid[tk->nvalid], &b)) break;
+    tk->nvalid++;
+  }
+  batcher_free(vb);
+  return 1;
+}
+
+Trainer *trainer_new(const IrProgram *train, const IrProgram *eval, const TrainTaskSpec *tasks, int ntasks,
+                     const TrainVocab *vocabs, int nvocabs, const TrainOpts *o, Diag *d) {
+  Trainer *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  arena_init(&t->arena);
+  t->train = train;
+  t->eval = eval;
+  t->opts = *o;
+  if (t->opts.fdt != DT_F64) t->opts.fdt = DT_F32;
+  t->ntasks = ntasks;
+  t->tasks = calloc((size_t)ntasks, sizeof(TTask));
+  t->nvocabs = nvocabs;
+  t->toks = calloc((size_t)(nvocabs > 0 ? nvocabs : 1), sizeof(Tokenizer *));
+  if (!t->tasks || !t->toks) goto fail_oom;
+  for (int v = 0; v < nvocabs; v++) {
+    t->toks[v] = vocabs[v].path ? tokenizer_load(vocabs[v].path, d) : tokenizer_byte();
+    if (!t->toks[v]) goto fail;
+  }
+  for (int k = 0; k < ntasks; k++) {
+    t->tasks[k].spec = tasks[k];
+    if (!load_task_data(t, k, d)) goto fail;
+  }
+  SamplerTask *st = ARENA_ARRAY(&t->arena, SamplerTask, ntasks);
+  for (int k = 0; k < ntasks; k++) st[k] = (SamplerTask){tasks[k].name, tasks[k].weight, tasks[k].introduce_at_step};
+  if (sampler_init(&t->sampler, &t->arena, d, st, ntasks, o->temperature > 0 ? o->temperature : 1.0, o->seed, 0) != 0)
+    goto fail;
+  char err[256];
+  if (!rt_params_init(&t->params, train, o->seed, t->opts.fdt, err, sizeof err)) {
+    diag_plain(d, "%s", err);
+    goto fail;
+  }
+  if (!tparams_zero_like(&t->m, &t->params) || !tparams_zero_like(&t->v, &t->params)) goto fail_oom;
+  t->module_steps = calloc((size_t)train->modules.n + 1, sizeof(int64_t));
+  t->grad_of = calloc((size_t)t->params.n + 1, sizeof(const Tensor *));
+  if (!t->module_steps || !t->grad_of) goto fail_oom;
+  for (int k = 0; k < ntasks; k++) {
+    TTask *tk = &t->tasks[k];
+    if (!exec_init(&tk->exec, train, tasks[k].graph, tasks[k].backward_start, err, sizeof err) ||
+        !exec_init(&tk->eval_exec, eval, tasks[k].graph, -1, err, sizeof err)) {
+      diag_plain(d, "%s", err);
+      goto fail;
+    }
+    tk->has_exec = 1;
+  }
+  if (o->metrics_path) {
+    t->metrics = fopen(o->metrics_path, "a");
+    if (!t->metrics) {
+      diag_plain(d, "cannot open the metrics file '%s'", o->metrics_path);
+      goto fail;
+    }
+  }
+  return t;
+fail_oom:
+  diag_plain(d, "out of memory");
+fail:
+  trainer_free(t);
+  return NULL;
+}
+
+void trainer_free(Trainer *t) {
+  if (!t) return;
+  for (int k = 0; k < t->ntasks && t->tasks; k++) {
+    TTask *tk = &t->tasks[k];
+    if (tk->has_exec) {
+      exec_free(&tk->exec);
+      exec_free(&tk->eval_exec);
+    }
+    batcher_free(tk->batcher);
+    for (int i = 0; i < tk->nvalid; i++) tbatch_free(&tk->valid[i]);
+    free(tk->valid);
+  }
+  for (int v = 0; v < t->nvocabs && t->toks; v++) tokenizer_free(t->toks[v]);
+  rt_params_free(&t->params);
+  rt_params_free(&t->m);
+  rt_params_free(&t->v);
+  if (t->metrics) fclose(t->metrics);
+  free(t->module_steps);
+  free(t->grad_of);
+  free(t->tasks);
+  free(t->toks);
+  arena_free(&t->arena);
+  free(t);
+}
+
+/* ---- one step --------------------------------------------------------------------------------- */
+
+/* Binds every symbol appearing as a whole dim of an input's type to the tensor's size there. */
+int tbind_symbols(const IrProgram *p, const IrGraph *g, const Tensor *inputs, int64_t *symvals, char *err, size_t n) {
+  for (int s = 0; s < p->syms.n; s++) symvals[s] = -1;
+  int k = 0;
+  for (int i = 0; i < g->nodes.n; i++) {
+    const IrNode *nd = &g->nodes.v[i];
+    if (nd->op != OP_INPUT) continue;
+    const Tensor *x = &inputs[k++];
+    if (x->rank != nd->type.rank) {
+      snprintf(err, n, "input '%s' has rank %d, expected %d", nd->name, x->rank, nd->type.rank);
+      return 0;
+    }
+    for (int d = 0; d < x->rank; d++) {
+      Dim dm = nd->type.d[d];
+      if (dm.sym < 0 || dm.mul != 1 || dm.add != 0) continue;
+      if (symvals[dm.sym] >= 0 && symvals[dm.sym] != x->shape[d]) {
+        snprintf(err, n, "symbol %s is %lld in one input and %lld in '%s'", p->syms.v[dm.sym],
+                 (long long)symvals[dm.sym], (long long)x->shape[d], nd->name);
+        return 0;
+      }
+      symvals[dm.sym] = x->shape[d];
+    }
+  }
+  for (int s = 0; s < p->syms.n; s++)
+    if (symvals[s] < 0) symvals[s] = 0; /* unused by this graph */
+  return 1;
+}
+
+/* The graph's inputs from a batch: (src, tgt) or (tgt). */
+static int batch_inputs(const IrGraph *g, const Batch *b, Tensor *in, char *err, size_t n) {
+  int ninputs = 0;
+  for (int i = 0; i < g->nodes.n; i++) ninputs += g->nodes.v[i].op == OP_INPUT;
+  if (ninputs < 1 || ninputs > 2) {
+    snprintf(err, n, "a task graph needs one or two inputs to be fed from a corpus, this one has %d", ninputs);
+    return 0;
+  }
+  int64_t ss[2] = {b->B, b->S}, ts[2] = {b->B, b->T};
+  int k = 0;
+  if (ninputs == 2) {
+    if (!b->src || !rt_tensor_alloc(&in[k], DT_I32, 2, ss)) return snprintf(err, n, "no source side in the batch"), 0;
+    memcpy(in[k++].data, b->src, sizeof(int32_t) * (size_t)(b->B * b->S));
+  }
+  if (!rt_tensor_alloc(&in[k], DT_I32, 2, ts)) {
+    rt_tensor_free(&in[0]);
+    return snprintf(err, n, "out of memory"), 0;
+  }
+  memcpy(in[k].data, b->tgt, sizeof(int32_t) * (size_t)(b->B * b->T));
+  return ninputs;
+}
+
+static int find_loss(const IrGraph *g) {
+  for (int k = 0; k < g->outputs.n; k++)
+    if (strcmp(g->outputs.v[k].name, "loss") == 0) return k;
+  return -1;
+}
+
+int trainer_step_batch(Trainer *t, int task, const Batch *b, StepInfo *info, Diag *d) {
+  double t0 = now();
+  TTask *tk = &t->tasks[task];
+  const IrGraph *g = &t->train->graphs.v[tk->spec.graph];
+  Tensor in[2] = {{0}};
+  char err[256];
+  int nin = batch_inputs(g, b, in, err, sizeof err);
+  if (!nin) {
+    diag_plain(d, "task %s: %s", tk->spec.name, err);
+    return 0;
+  }
+  int64_t *sym = calloc((size_t)t->train->syms.n + 1, sizeof(int64_t));
+  InterpCx cx = {t->opts.fdt, t->opts.seed, t->step + 1, 1, {0}};
+  int ok = sym && tbind_symbols(t->train, g, in, sym, cx.err, sizeof cx.err) &&
+           exec_run(&tk->exec, sym, in, &t->params, &cx);
+  free(sym);
+  for (int i = 0; i < nin; i++) rt_tensor_free(&in[i]);
+  if (!ok) {
+    diag_plain(d, "task %s, step %lld: %s", tk->spec.name, (long long)t->step + 1, cx.err);
+    return 0;
+  }
+  int lo = find_loss(g);
+  double loss = lo >= 0 ? rt_tensor_get(exec_output(&tk->exec, lo), 0) : NAN;
+  if (!isfinite(loss)) {
+    exec_release(&tk->exec);
+    diag_plain(d, "task %s, step %lld: the loss is %g; stopping (lower the learning rate?)", tk->spec.name,
+               (long long)t->step + 1, loss);
+    return 0;
+  }
+  double t1 = now();
+  /* gradients, global norm, clipping */
+  memset(t->grad_of, 0, sizeof(const Tensor *) * (size_t)t->params.n);
+  double sq = 0;
+  for (int k = 0; k < g->outputs.n; k++) {
+    const IrOutput *o = &g->outputs.v[k];
+    if (o->module < 0) continue;
+    const Tensor *gr = exec_output(&tk->exec, k);
+    t->grad_of[t->params.first[o->module] + o->param] = gr;
+    sq += optim_sq_norm(gr);
+  }
+  double norm = sqrt(sq), scale = optim_clip_scale(norm, t->opts.clip);
+  int64_t step = t->step + 1;
+  double lr = sched_lr(&t->opts.sched, step);
+  for (int m = 0; m < t->train->modules.n; m++) {
+    int touched = 0;
+    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) touched |= t->grad_of[q] != NULL;
+    if (!touched) continue;
+    int64_t ms = ++t->module_steps[m];
+    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++)
+      if (t->grad_of[q]) optim_update(&t->opts.opt, &t->params.t[q], t->grad_of[q], &t->m.t[q], &t->v.t[q], ms, lr, scale);
+  }
+  exec_release(&tk->exec);
+  t->step = step;
+  t->opt_seconds += now() - t1;
+  *info = (StepInfo){step, task, loss, lr, norm, b->tgt_tokens, now() - t0};
+  return 1;
+}
+
+int trainer_step(Trainer *t, StepInfo *info, Diag *d) {
+  int task = sampler_task_at(&t->sampler, t->step);
+  if (task < 0) {
+    diag_plain(d, "no task can be sampled at step %lld", (long long)t->step + 1);
+    return 0;
+  }
+  Batch b;
+  if (batcher_next(t->tasks[task].batcher, &b, d) != 0) return 0;
+  return trainer_step_batch(t, task, &b, info, d);
+}
+
+/* ---- validation ----------------------------------------------------------------------------------- */
+
+int trainer_validate(Trainer *t, double *losses, Diag *d) {
+  for (int k = 0; k < t->ntasks; k++) {
+    TTask *tk = &t->tasks[k];
+    losses[k] = NAN;
+    if (!tk->nvalid) continue;
+    const IrGraph *g = &t->eval->graphs.v[tk->spec.graph];
+    int lo = find_loss(g);
+    double sum = 0, w = 0;
+    int64_t *sym = calloc((size_t)t->eval->syms.n + 1, sizeof(int64_t));
+    for (int i = 0; sym && lo >= 0 && i < tk->nvalid; i++) {
+      Batch b = tbatch_view(&tk->valid[i]);
+      Tensor in[2] = {{0}};
+      char err[256];
+      int nin = batch_inputs(g, &b, in, err, sizeof err);
+      InterpCx cx = {t->opts.fdt, t->opts.seed, 0, 0, {0}};
+      int ok = nin && tbind_symbols(t->eval, g, in, sym, cx.err, sizeof cx.err) &&
+               exec_run(&tk->eval_exec, sym, in, &t->params, &cx);
+      for (int j = 0; j < nin; j++) rt_tensor_free(&in[j]);
+      if (!ok) {
+        diag_plain(d, "validation of %s: %s", tk->spec.name, nin ? cx.err : err);
+        free(sym);
+        return 0;
+      }
+      double l = rt_tensor_get(exec_output(&tk->eval_exec, lo), 0);
+      sum += l * (double)b.tgt_tokens;
+      w += (double)b.tgt_tokens;
+      exec_release(&tk->eval_exec);
+    }
+    free(sym);
+    if (w > 0) losses[k] = sum / w;
+  }
+  return 1;
+}
+
+/* ---- accessors ----------------------------------------------------------------------------------------- */
+
+int trainer_ntasks(const Trainer *t) { return t->ntasks; }
+const char *trainer_task_name(const Trainer *t, int task) { return t->tasks[task].spec.name; }
+int64_t trainer_step_count(const Trainer *t) { return t->step; }
+const ParamStore *trainer_params(const Trainer *t) { return &t->params; }
+double trainer_optimizer_seconds(const Trainer *t) { return t->opt_seconds; }
+
+ExecStats trainer_exec_stats(const Trainer *t) {
+  ExecStats s = {{0}, 0};
+  for (int k = 0; k < t->ntasks; k++)
+    for (int i = 0; i < 3; i++) s.seconds[i] += t->tasks[k].exec.stats.seconds[i];
+  for (int k = 0; k < t->ntasks; k++) s.runs += t->tasks[k].exec.stats.runs;
+  return s;
+}
+
+void trainer_log(Trainer *t, const char *line) {
+  if (!t->metrics) return;
+  fputs(line, t->metrics);
+  fputc('\n', t->metrics);
+  fflush(t->metrics);
+}

@@ -1,0 +1,92 @@
+/* trainer.h — training over a compiled program: the parameter store, AdamW state with a
+ * step counter per module instance, the task sampler, one data pipeline and one executor per
+ * task, validation, JSONL metrics and checkpoints.
+ *
+ * It knows nothing of .mam or YAML: the caller (tools/api.c) compiles the programs and fills
+ * TrainTaskSpec / TrainOpts from the run configuration. Two programs from one elaboration:
+ * `train` (each task graph with its backward pass and grad.* outputs) and `eval` (forward
+ * only), with identical module tables, so one ParamStore serves both.
+ *
+ * Inputs of a task graph: two INPUT nodes are (source [B, S], target [B, T]); one INPUT
+ * node is the target side alone ([B, T], as a language model reads it). Targets are
+ * <s> y </s> and sources x </s>, padded with 0 (runtime/data/batch.h).
+ */
+#ifndef MAMC_TRAINER_H
+#define MAMC_TRAINER_H
+
+#include "data/batch.h"
+#include "data/sampler.h"
+#include "exec.h"
+#include "optim.h"
+
+typedef struct TrainVocab {
+  const char *name;
+  const char *path;         /* a BPE file; NULL for byte-level */
+} TrainVocab;
+
+typedef struct TrainTaskSpec {
+  const char *name;         /* "en-de" */
+  int graph;                /* in both programs */
+  int backward_start;       /* in the train program's graph */
+  CorpusSpec train, valid;  /* valid with neither tsv nor files: no validation */
+  int src_col, tgt_col;     /* corpus columns feeding source and target */
+  int src_vocab, tgt_vocab; /* indices into the vocabularies */
+  double weight;
+  int64_t introduce_at_step;
+} TrainTaskSpec;
+
+typedef struct TrainOpts {
+  int64_t steps;
+  int batch_tokens, max_len;
+  Schedule sched;
+  OptimOpts opt;
+  double clip;              /* global gradient norm; 0 = off */
+  uint64_t seed;
+  double temperature;       /* task sampling */
+  int64_t valid_every;      /* 0 = never (trainer_validate can still be called) */
+  int max_valid_batches;    /* per task (0 = 50) */
+  const char *metrics_path; /* JSONL, or NULL */
+  DType fdt;                /* DT_F32 (default) or DT_F64 */
+} TrainOpts;
+
+typedef struct StepInfo {
+  int64_t step;             /* 1-based, after the step */
+  int task;
+  double loss, lr, grad_norm;
+  int64_t tokens;           /* target tokens of this batch */
+  double seconds;           /* wall time of this step */
+} StepInfo;
+
+typedef struct Trainer Trainer;
+
+/* Loads the corpora and tokenizers, initialises the parameters (from seed) and builds the
+ * executors. Input errors (a missing corpus, a bad line) go to d with file:line. NULL on error. */
+Trainer *trainer_new(const IrProgram *train, const IrProgram *eval, const TrainTaskSpec *tasks, int ntasks,
+                     const TrainVocab *vocabs, int nvocabs, const TrainOpts *o, Diag *d);
+void trainer_free(Trainer *t);
+
+/* One step on a task drawn by the sampler, with a batch from its own data. */
+int trainer_step(Trainer *t, StepInfo *info, Diag *d);
+/* One step on the caller's batch for task `task` (src may be NULL for one-input tasks). */
+int trainer_step_batch(Trainer *t, int task, const Batch *b, StepInfo *info, Diag *d);
+/* Token-weighted mean validation loss per task (NaN for tasks without validation data). */
+int trainer_validate(Trainer *t, double *losses, Diag *d);
+
+int trainer_ntasks(const Trainer *t);
+const char *trainer_task_name(const Trainer *t, int task);
+int64_t trainer_step_count(const Trainer *t);
+const ParamStore *trainer_params(const Trainer *t);
+ExecStats trainer_exec_stats(const Trainer *t);   /* summed over tasks */
+double trainer_optimizer_seconds(const Trainer *t);
+/* Appends one JSON line to the metrics file (no-op without one). */
+void trainer_log(Trainer *t, const char *json_line);
+
+/* Checkpoints: DIR/step-NNNNNNNN/ with one safetensors file per module instance (its
+ * parameters and AdamW moments) and frame.json (step, data positions, vocabularies); written
+ * to a temporary folder and renamed once complete; DIR/latest names the newest. Keeps the
+ * newest `keep` (0 = all). trainer_load reads parameters, moments and the step from a
+ * checkpoint folder (or DIR, meaning its latest). */
+int trainer_save(Trainer *t, const char *dir, int keep, Diag *d);
+int trainer_load(Trainer *t, const char *path, Diag *d);
+
+#endif

@@ -1,0 +1,294 @@
+/* trainer_ckpt.c — checkpoints of a Trainer (see trainer.h), and small helpers it shares.
+ *
+ * Layout:  DIR/step-00000300/<module>.safetensors   parameters "<param>" and moments
+ *                                                    "<param>.adam_m", "<param>.adam_v";
+ *                                                    metadata: module, step (its own count)
+ *          DIR/step-00000300/frame.json              step, seed, tasks and data positions
+ *          DIR/latest                                "step-00000300"
+ * A checkpoint is written into DIR/.step-00000300.tmp and renamed when complete, so a
+ * listed checkpoint is always whole.
+ */
+#include "trainer_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "safetensors.h"
+
+int tbatch_copy(TBatch *dst, const Batch *b) {
+  size_t ns = (size_t)b->B * (size_t)b->S, nt = (size_t)b->B * (size_t)b->T;
+  dst->src = b->src ? malloc(sizeof(int32_t) * (ns ? ns : 1)) : NULL;
+  dst->tgt = malloc(sizeof(int32_t) * (nt ? nt : 1));
+  if ((b->src && !dst->src) || !dst->tgt) {
+    tbatch_free(dst);
+    return 0;
+  }
+  if (b->src) memcpy(dst->src, b->src, sizeof(int32_t) * ns);
+  memcpy(dst->tgt, b->tgt, sizeof(int32_t) * nt);
+  dst->B = b->B;
+  dst->S = b->S;
+  dst->T = b->T;
+  dst->src_tokens = b->src_tokens;
+  dst->tgt_tokens = b->tgt_tokens;
+  return 1;
+}
+
+void tbatch_free(TBatch *b) {
+  free(b->src);
+  free(b->tgt);
+  memset(b, 0, sizeof *b);
+}
+
+Batch tbatch_view(const TBatch *b) {
+  Batch v = {0};
+  v.B = b->B;
+  v.S = b->S;
+  v.T = b->T;
+  v.src = b->src;
+  v.tgt = b->tgt;
+  v.src_tokens = b->src_tokens;
+  v.tgt_tokens = b->tgt_tokens;
+  return v;
+}
+
+int tparams_zero_like(ParamStore *dst, const ParamStore *src) {
+  memset(dst, 0, sizeof *dst);
+  dst->nmodules = src->nmodules;
+  dst->n = src->n;
+  dst->seed = src->seed;
+  dst->fdt = src->fdt;
+  dst->first = malloc(sizeof(int) * (size_t)(src->nmodules + 1));
+  dst->t = calloc((size_t)(src->n ? src->n : 1), sizeof(Tensor));
+  if (!dst->first || !dst->t) return 0;
+  memcpy(dst->first, src->first, sizeof(int) * (size_t)(src->nmodules + 1));
+  for (int i = 0; i < src->n; i++)
+    if (!rt_tensor_alloc(&dst->t[i], src->t[i].dt, src->t[i].rank, src->t[i].shape)) return 0;
+  return 1;
+}
+
+/* ---- saving ------------------------------------------------------------------------------------- */
+
+static int mkdir_p(const char *path) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir(buf, 0755) != 0 && errno != EEXIST) return 0;
+      *p = '/';
+    }
+  return mkdir(buf, 0755) == 0 || errno == EEXIST;
+}
+
+static int rm_tree(const char *path) {
+  DIR *d = opendir(path);
+  if (!d) return unlink(path) == 0;
+  struct dirent *e;
+  char sub[4096];
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+    rm_tree(sub);
+  }
+  closedir(d);
+  return rmdir(path) == 0;
+}
+
+static int write_text(const char *path, const char *text, char *err, size_t n) {
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  int ok = f && fputs(text, f) >= 0;
+  if (f && fflush(f) == 0) fsync(fileno(f));
+  if (f && fclose(f) != 0) ok = 0;
+  if (ok && rename(tmp, path) != 0) ok = 0;
+  if (!ok) snprintf(err, n, "cannot write '%s': %s", path, strerror(errno));
+  return ok;
+}
+
+static int save_module(Trainer *t, int m, const char *dir, char *err, size_t n) {
+  const IrModule *mod = &t->train->modules.v[m];
+  int first = t->params.first[m], np = t->params.first[m + 1] - first;
+  StEntry *e = calloc((size_t)(3 * np + 1), sizeof(StEntry));
+  char **names = calloc((size_t)(3 * np + 1), sizeof(char *));
+  int ne = 0, ok = e && names;
+  for (int q = 0; ok && q < np; q++) {
+    const char *pn = mod->params.v[q].name;
+    const char *suffix[3] = {"", ".adam_m", ".adam_v"};
+    const Tensor *ts[3] = {&t->params.t[first + q], &t->m.t[first + q], &t->v.t[first + q]};
+    for (int s = 0; s < 3; s++) {
+      size_t len = strlen(pn) + 16;
+      names[ne] = malloc(len);
+      if (!names[ne]) { ok = 0; break; }
+      snprintf(names[ne], len, "%s%s", pn, suffix[s]);
+      e[ne] = (StEntry){names[ne], ts[s]};
+      ne++;
+    }
+  }
+  char path[4096], steps[32];
+  snprintf(path, sizeof path, "%s/%s.safetensors", dir, mod->name);
+  snprintf(steps, sizeof steps, "%lld", (long long)t->module_steps[m]);
+  StMeta meta[3] = {{"module", mod->name}, {"block", mod->block ? mod->block : ""}, {"optimizer_steps", steps}};
+  if (ok) ok = st_write(path, e, ne, meta, 3, err, n);
+  else snprintf(err, n, "out of memory");
+  for (int i = 0; i < ne; i++) free(names[i]);
+  free(names);
+  free(e);
+  return ok;
+}
+
+static void prune(const char *dir, int keep) {
+  if (keep <= 0) return;
+  DIR *d = opendir(dir);
+  if (!d) return;
+  char names[1024][32];
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) && n < 1024)
+    if (strncmp(e->d_name, "step-", 5) == 0 && strlen(e->d_name) < 32) memcpy(names[n++], e->d_name, strlen(e->d_name) + 1);
+  closedir(d);
+  /* names are zero-padded: lexical order is step order */
+  for (int i = 0; i < n; i++)
+    for (int j = i + 1; j < n; j++)
+      if (strcmp(names[j], names[i]) < 0) {
+        char tmp[32];
+        memcpy(tmp, names[i], 32);
+        memcpy(names[i], names[j], 32);
+        memcpy(names[j], tmp, 32);
+      }
+  char path[4096];
+  for (int i = 0; i + keep < n; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    rm_tree(path);
+  }
+}
+
+int trainer_save(Trainer *t, const char *dir, int keep, Diag *d) {
+  char err[512], name[64], tmp[4096], fin[4096];
+  snprintf(name, sizeof name, "step-%08lld", (long long)t->step);
+  snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+  snprintf(fin, sizeof fin, "%s/%s", dir, name);
+  rm_tree(tmp);
+  if (!mkdir_p(tmp)) {
+    diag_plain(d, "cannot create the checkpoint folder '%s': %s", tmp, strerror(errno));
+    return 0;
+  }
+  for (int m = 0; m < t->train->modules.n; m++)
+    if (!save_module(t, m, tmp, err, sizeof err)) goto fail;
+  StrBuf b;
+  sb_init(&b);
+  sb_printf(&b, "{\n  \"format\": \"mamc-checkpoint v1\",\n  \"step\": %lld,\n  \"seed\": %llu,\n  \"tasks\": [",
+            (long long)t->step, (unsigned long long)t->opts.seed);
+  for (int k = 0; k < t->ntasks; k++) {
+    BatchState s = batcher_state(t->tasks[k].batcher);
+    sb_printf(&b, "%s\n    {\"name\": \"%s\", \"epoch\": %lld, \"position\": %lld, \"fingerprint\": \"%016llx\"}",
+              k ? "," : "", t->tasks[k].spec.name, (long long)s.epoch, (long long)s.position,
+              (unsigned long long)s.fingerprint);
+  }
+  sb_puts(&b, "\n  ],\n  \"modules\": [");
+  for (int m = 0; m < t->train->modules.n; m++)
+    sb_printf(&b, "%s\"%s\"", m ? ", " : "", t->train->modules.v[m].name);
+  sb_puts(&b, "]\n}\n");
+  char fpath[4200];
+  snprintf(fpath, sizeof fpath, "%s/frame.json", tmp);
+  int ok = !b.failed && write_text(fpath, b.s, err, sizeof err);
+  sb_free(&b);
+  if (!ok) goto fail;
+  rm_tree(fin);
+  if (rename(tmp, fin) != 0) {
+    diag_plain(d, "checkpoint: cannot rename '%s' to '%s': %s", tmp, fin, strerror(errno));
+    rm_tree(tmp);
+    return 0;
+  }
+  char latest[4200], content[80];
+  snprintf(latest, sizeof latest, "%s/latest", dir);
+  snprintf(content, sizeof content, "%s\n", name);
+  if (!write_text(latest, content, err, sizeof err)) goto fail;
+  prune(dir, keep);
+  return 1;
+fail:
+  diag_plain(d, "checkpoint: %s", err);
+  rm_tree(tmp);
+  return 0;
+}
+
+/* ---- loading -------------------------------------------------------------------------------------- */
+
+static int resolve_ckpt(const char *path, char *out, size_t n) {
+  char latest[4200];
+  snprintf(latest, sizeof latest, "%s/latest", path);
+  FILE *f = fopen(latest, "r");
+  if (!f) {
+    snprintf(out, n, "%s", path);
+    return 1;
+  }
+  char name[128] = {0};
+  int ok = fgets(name, sizeof name, f) != NULL;
+  fclose(f);
+  name[strcspn(name, "\n")] = 0;
+  snprintf(out, n, "%s/%s", path, name);
+  return ok;
+}
+
+int trainer_load(Trainer *t, const char *path, Diag *d) {
+  char dir[4096], err[512];
+  if (!resolve_ckpt(path, dir, sizeof dir)) {
+    diag_plain(d, "cannot read '%s/latest'", path);
+    return 0;
+  }
+  int64_t step = -1;
+  char fpath[4200];
+  snprintf(fpath, sizeof fpath, "%s/frame.json", dir);
+  FILE *f = fopen(fpath, "r");
+  if (!f) {
+    diag_plain(d, "'%s' is not a mamc checkpoint (no frame.json)", dir);
+    return 0;
+  }
+  char line[512];
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, " \"step\": %lld", (long long *)&step) == 1) break;
+  fclose(f);
+  for (int m = 0; m < t->train->modules.n; m++) {
+    const IrModule *mod = &t->train->modules.v[m];
+    char mpath[4300];
+    snprintf(mpath, sizeof mpath, "%s/%s.safetensors", dir, mod->name);
+    StFile sf;
+    if (!st_read(mpath, &sf, err, sizeof err)) {
+      diag_plain(d, "checkpoint: %s", err);
+      return 0;
+    }
+    int first = t->params.first[m];
+    for (int q = 0; q < mod->params.n; q++) {
+      const char *pn = mod->params.v[q].name;
+      char key[512];
+      Tensor *dst[3] = {&t->params.t[first + q], &t->m.t[first + q], &t->v.t[first + q]};
+      const char *suffix[3] = {"", ".adam_m", ".adam_v"};
+      for (int s = 0; s < 3; s++) {
+        snprintf(key, sizeof key, "%s%s", pn, suffix[s]);
+        const Tensor *src = st_find(&sf, key);
+        if (!src && s > 0) continue; /* parameters only: fresh optimizer state */
+        if (!src || !rt_same_shape(src, dst[s])) {
+          diag_plain(d, "checkpoint %s: %s '%s' of module %s", mpath, src ? "wrong shape for" : "no tensor", key, mod->name);
+          st_free(&sf);
+          return 0;
+        }
+        Tensor conv = {0};
+        if (!rt_tensor_convert(src, dst[s]->dt, &conv)) {
+          st_free(&sf);
+          diag_plain(d, "out of memory");
+          return 0;
+        }
+        memcpy(dst[s]->data, conv.data, (size_t)conv.n * (size_t)dtype_size(conv.dt));
+        rt_tensor_free(&conv);
+      }
+    }
+    const char *ms = st_meta(&sf, "optimizer_steps");
+    t->module_steps[m] = ms ? strtoll(ms, NULL, 10) : 0;
+    st_free(&sf);
+  }
+  if (step >= 0) t->step = step;
+  return 1;
+}

@@ -1,0 +1,91 @@
+/* run.c — inputs, interpreter runs and kernel calls for the codegen tests (see run.h). */
+#include "run.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "rng.h"
+
+static double draw(Domain d, uint64_t key, uint64_t i) {
+  double u = rng_uniform(key, i);
+  uint64_t bits = rng_u64(key ^ 0x5157, i);
+  switch (d) {
+  case DOM_POS: return (double)(float)(0.1 + 1.9 * u);
+  case DOM_MASK: return (double)(bits & 1);
+  case DOM_SMALL: return (double)((int64_t)(bits % 7) - 3);  /* ties for comparisons */
+  case DOM_NONZERO_INT: return (double)((int64_t)(bits % 9) + 1) * ((bits >> 8) & 1 ? 1 : -1);
+  default: return (double)(float)((bits & 1 ? 1 : -1) * (0.1 + 1.9 * u));
+  }
+}
+
+void run_inputs(const CgCase *c, int b, uint64_t key, Tensor *inputs, int *n) {
+  *n = 0;
+  for (int i = 0; i < c->g->nodes.n; i++) {
+    const IrNode *nd = &c->g->nodes.v[i];
+    if (nd->op != OP_INPUT) continue;
+    int64_t shape[IR_MAX_RANK];
+    for (int j = 0; j < nd->type.rank; j++) shape[j] = dim_eval(nd->type.d[j], c->bind[b]);
+    Tensor *t = &inputs[(*n)++];
+    if (!rt_tensor_alloc(t, nd->type.dt, nd->type.rank, shape)) die("out of memory");
+    uint64_t k = rng_key(key, (uint64_t)i);
+    for (int64_t e = 0; e < t->n; e++) rt_tensor_set(t, e, draw(c->dom[i], k, (uint64_t)e));
+  }
+}
+
+int run_interp(const CgCase *c, int b, const Tensor *inputs, DType fdt, Tensor *values) {
+  InterpCx cx = {.fdt = fdt};
+  if (!interp_graph(&c->p, c->g, c->bind[b], inputs, NULL, values, &cx)) {
+    fprintf(stderr, "NOT OK %s: interpreter: %s\n", c->name, cx.err);
+    return 0;
+  }
+  return 1;
+}
+
+void run_free_bufs(Tensor *bufs, int n) {
+  for (int i = 0; i < n; i++) rt_tensor_free(&bufs[i]);
+}
+
+int run_kernel(const CgKernel *k, const CgCase *c, int b, const Tensor *values, int64_t chunk, Tensor *bufs,
+               char *err, size_t errlen) {
+  void *ptrs[CG_MAX_BUFS];
+  const int64_t *shapes[CG_MAX_BUFS];
+  int64_t dims[CG_MAX_DIMS];
+  memset(bufs, 0, sizeof *bufs * (size_t)k->nbufs);
+  for (int i = 0; i < k->nbufs; i++) {
+    const CgBufInfo *bi = &k->bufs[i];
+    int ok;
+    if (bi->out) {
+      int64_t shape[IR_MAX_RANK];
+      for (int j = 0; j < bi->type.rank; j++) shape[j] = dim_eval(bi->type.d[j], c->bind[b]);
+      ok = rt_tensor_alloc(&bufs[i], bi->dt, bi->type.rank, shape);
+      for (int64_t e = 0; ok && e < bufs[i].n; e++) rt_tensor_set(&bufs[i], e, NAN); /* unwritten shows */
+    } else {
+      ok = rt_tensor_convert(&values[bi->node], bi->dt, &bufs[i]);
+    }
+    if (!ok) {
+      snprintf(err, errlen, "out of memory");
+      run_free_bufs(bufs, k->nbufs);
+      return 0;
+    }
+    ptrs[i] = bufs[i].data;
+    shapes[i] = bufs[i].shape;
+  }
+  if (!cg_fill_dims(k, shapes, c->bind[b], dims, err, errlen)) {
+    run_free_bufs(bufs, k->nbufs);
+    return 0;
+  }
+  int64_t outer = cg_outer(k, dims);
+  if (chunk <= 0) chunk = outer > 0 ? outer : 1;
+  for (int64_t at = 0; at < outer; at += chunk) k->fn(ptrs, dims, at, at + chunk < outer ? at + chunk : outer);
+  return 1;
+}
+
+int64_t run_ulps(float a, float b) {
+  if (isnan(a) && isnan(b)) return 0;
+  if (isnan(a) || isnan(b)) return INT64_MAX;
+  int32_t ia, ib;
+  memcpy(&ia, &a, 4);
+  memcpy(&ib, &b, 4);
+  int64_t x = ia < 0 ? (int64_t)INT32_MIN - ia : ia, y = ib < 0 ? (int64_t)INT32_MIN - ib : ib;
+  return x > y ? x - y : y - x;
+}

@@ -1,0 +1,251 @@
+/* cmd_train.c — `mamc train`: a thin client of the public API (include/mamc/mamc.h). It
+ * draws the live progress line (or plain lines when not on a terminal), validates every
+ * valid_every steps, appends JSONL metrics, and writes checkpoints. */
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "mamc/mamc.h"
+
+typedef struct TrainArgs {
+  const char *model, *config, *metrics, *resume, *progress;
+  int64_t steps;
+  uint64_t seed;
+} TrainArgs;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void fmt_time(char *buf, size_t n, double s) {
+  if (!isfinite(s) || s < 0) s = 0;
+  long t = (long)(s + 0.5);
+  if (t >= 3600)
+    snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else
+    snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+static int parse_args(int argc, char **argv, TrainArgs *a) {
+  memset(a, 0, sizeof *a);
+  a->progress = "auto";
+  for (int i = 1; i < argc; i++) {
+    const char *s = argv[i];
+    int has = i + 1 < argc;
+    if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+      fputs(cmd_train.usage, stdout);
+      return 1;
+    } else if ((!strcmp(s, "--config") || !strcmp(s, "-c")) && has) {
+      a->config = argv[++i];
+    } else if (!strcmp(s, "--metrics") && has) {
+      a->metrics = argv[++i];
+    } else if (!strcmp(s, "--resume") && has) {
+      a->resume = argv[++i];
+    } else if (!strcmp(s, "--progress") && has) {
+      a->progress = argv[++i];
+      if (strcmp(a->progress, "auto") && strcmp(a->progress, "line") && strcmp(a->progress, "lines") &&
+          strcmp(a->progress, "none")) {
+        fprintf(stderr, "mamc train: --progress takes auto, line, lines or none\n");
+        return -1;
+      }
+    } else if ((!strcmp(s, "--steps") || !strcmp(s, "--seed")) && has) {
+      char *end;
+      long long v = strtoll(argv[++i], &end, 10);
+      if (*end || v <= 0) {
+        fprintf(stderr, "mamc train: %s needs a positive integer, got '%s'\n", s, argv[i]);
+        return -1;
+      }
+      if (!strcmp(s, "--steps")) a->steps = v;
+      else a->seed = (uint64_t)v;
+    } else if (s[0] == '-' && s[1]) {
+      fprintf(stderr, "mamc train: unknown option '%s' (or it needs a value; see mamc train --help)\n", s);
+      return -1;
+    } else if (!a->model) {
+      a->model = s;
+    } else {
+      fprintf(stderr, "mamc train: unexpected argument '%s'\n", s);
+      return -1;
+    }
+  }
+  if (!a->model || !a->config) {
+    fprintf(stderr, "mamc train: needs MODEL.mam and --config RUN.yaml\n%s", cmd_train.usage);
+    return -1;
+  }
+  return 0;
+}
+
+/* Validation: one line on stderr, one JSONL record. Returns the token-weighted... the mean. */
+static double validate(mamc_model *m, mamc_trainer *t, int64_t step, int tty, double *first, FILE *out) {
+  int n = mamc_model_ntasks(m);
+  double *l = calloc((size_t)n, sizeof(double));
+  char *err = NULL;
+  double mean = NAN;
+  if (!l || mamc_trainer_validate(t, l, &err) != MAMC_OK) {
+    if (err) fputs(err, stderr);
+    mamc_free_text(err);
+    free(l);
+    return NAN;
+  }
+  StrBuf j, h;
+  sb_init(&j);
+  sb_init(&h);
+  sb_printf(&j, "{\"type\": \"valid\", \"step\": %lld, \"loss\": {", (long long)step);
+  double sum = 0;
+  int cnt = 0;
+  for (int k = 0; k < n; k++) {
+    if (isnan(l[k])) continue;
+    sb_printf(&j, "%s\"%s\": %.6f", cnt ? ", " : "", mamc_model_task_name(m, k), l[k]);
+    sb_printf(&h, "%s %s %.3f", cnt ? " |" : "", mamc_model_task_name(m, k), l[k]);
+    sum += l[k];
+    cnt++;
+  }
+  if (cnt) mean = sum / cnt;
+  sb_printf(&j, "}, \"mean\": %.6f}", cnt ? mean : 0.0);
+  if (cnt) {
+    mamc_trainer_log(t, j.s);
+    if (isnan(*first)) *first = mean;
+    fprintf(out, "%svalid @ %lld: mean %.3f (%.0f%% of the first) —%s\n", tty ? "\r\033[K" : "", (long long)step, mean,
+            100.0 * mean / *first, h.s);
+  }
+  sb_free(&j);
+  sb_free(&h);
+  free(l);
+  return mean;
+}
+
+static int save(mamc_trainer *t, const mamc_settings *st, FILE *out, int tty) {
+  char *err = NULL;
+  if (mamc_trainer_save(t, st->checkpoint_dir, st->checkpoint_keep, &err) != MAMC_OK) {
+    fprintf(stderr, "%s", err ? err : "error: checkpoint failed\n");
+    mamc_free_text(err);
+    return 0;
+  }
+  fprintf(out, "%scheckpoint: %s/step-%08lld\n", tty ? "\r\033[K" : "", st->checkpoint_dir,
+          (long long)mamc_trainer_step_count(t));
+  return 1;
+}
+
+static int run_train(int argc, char **argv) {
+  TrainArgs a;
+  int r = parse_args(argc, argv, &a);
+  if (r) return r > 0 ? EXIT_OK : EXIT_INPUT;
+  char *err = NULL;
+  double t_start = now();
+  mamc_model *m = mamc_model_compile(a.model, a.config, &err);
+  if (!m) {
+    fputs(err ? err : "error: compilation failed\n", stderr);
+    mamc_free_text(err);
+    return EXIT_INPUT;
+  }
+  mamc_settings st;
+  mamc_model_settings(m, &st);
+  char metrics_default[4096];
+  if (!a.metrics) {
+    snprintf(metrics_default, sizeof metrics_default, "%s/metrics.jsonl", st.checkpoint_dir);
+    a.metrics = metrics_default;
+    cli_mkdirs(st.checkpoint_dir);
+  }
+  mamc_train_options o = {a.metrics, a.steps, a.seed};
+  mamc_trainer *t = mamc_trainer_new(m, &o, &err);
+  if (!t) {
+    fputs(err ? err : "error: cannot start training\n", stderr);
+    mamc_free_text(err);
+    mamc_model_free(m);
+    return EXIT_INPUT;
+  }
+  int rc = EXIT_OK;
+  if (a.resume && mamc_trainer_load(t, a.resume, &err) != MAMC_OK) {
+    fputs(err ? err : "error: cannot resume\n", stderr);
+    mamc_free_text(err);
+    rc = EXIT_INPUT;
+    goto done;
+  }
+  int tty = !strcmp(a.progress, "line") || (!strcmp(a.progress, "auto") && isatty(2));
+  int quiet = !strcmp(a.progress, "none");
+  FILE *out = stderr;
+  int64_t total = mamc_trainer_total_steps(t), start = mamc_trainer_step_count(t);
+  fprintf(out, "mamc train: %s, %d task%s, %lld parameters, %lld steps; compiled in %.1f s; metrics: %s\n", a.model,
+          mamc_model_ntasks(m), mamc_model_ntasks(m) == 1 ? "" : "s", (long long)mamc_model_parameter_count(m),
+          (long long)(total - start), now() - t_start, a.metrics);
+  double first_valid = NAN, last_valid = NAN, ema = NAN, t0 = now(), last_print = 0;
+  int64_t tokens = 0, window_tokens = 0;
+  double window_t = t0;
+  if (st.valid_every > 0) first_valid = last_valid = validate(m, t, start, tty, &first_valid, out);
+  for (int64_t s = start; s < total; s++) {
+    mamc_step info;
+    if (mamc_trainer_step(t, &info, &err) != MAMC_OK) {
+      fprintf(stderr, "%s%s", tty ? "\n" : "", err ? err : "error: step failed\n");
+      mamc_free_text(err);
+      rc = EXIT_INPUT;
+      break;
+    }
+    tokens += info.tokens;
+    window_tokens += info.tokens;
+    ema = isnan(ema) ? info.loss : 0.95 * ema + 0.05 * info.loss;
+    double tnow = now(), elapsed = tnow - t0;
+    double tps = window_tokens / fmax(1e-9, tnow - window_t);
+    int log_now = st.log_every > 0 && (info.step % st.log_every == 0 || info.step == total);
+    if (log_now) {
+      char line[512];
+      snprintf(line, sizeof line,
+               "{\"type\": \"train\", \"step\": %lld, \"task\": \"%s\", \"loss\": %.6f, \"loss_avg\": %.6f, "
+               "\"lr\": %.6g, \"grad_norm\": %.4f, \"tokens\": %lld, \"tok_per_s\": %.1f, \"elapsed\": %.2f}",
+               (long long)info.step, mamc_model_task_name(m, info.task), info.loss, ema, info.lr, info.grad_norm,
+               (long long)tokens, tps, elapsed);
+      mamc_trainer_log(t, line);
+    }
+    if (!quiet && (tty ? tnow - last_print > 0.2 || info.step == total : log_now)) {
+      char el[32], eta[32];
+      fmt_time(el, sizeof el, elapsed);
+      fmt_time(eta, sizeof eta, elapsed / (double)(info.step - start) * (double)(total - info.step));
+      fprintf(out, "%sstep %lld/%lld  %-10s loss %.3f (avg %.3f)  lr %.2e  %.0f tok/s  %s  ETA %s%s",
+              tty ? "\r\033[K" : "", (long long)info.step, (long long)total, mamc_model_task_name(m, info.task),
+              info.loss, ema, info.lr, tps, el, eta, tty ? "" : "\n");
+      fflush(out);
+      last_print = tnow;
+      window_tokens = 0;
+      window_t = tnow;
+    }
+    if (st.valid_every > 0 && info.step % st.valid_every == 0) last_valid = validate(m, t, info.step, tty, &first_valid, out);
+    if (st.checkpoint_every > 0 && info.step % st.checkpoint_every == 0 && info.step < total && !save(t, &st, out, tty)) {
+      rc = EXIT_INPUT;
+      break;
+    }
+  }
+  if (rc == EXIT_OK) {
+    if (st.valid_every > 0 && mamc_trainer_step_count(t) % st.valid_every != 0)
+      last_valid = validate(m, t, mamc_trainer_step_count(t), tty, &first_valid, out);
+    if (!save(t, &st, out, tty)) rc = EXIT_INPUT;
+    double fwd, bwd, opt, el = now() - t0;
+    mamc_trainer_times(t, &fwd, &bwd, &opt);
+    fprintf(out, "%sdone: %lld steps in %.1f s (%.0f tok/s; forward %.1f s, backward %.1f s, optimizer %.1f s)",
+            tty ? "\r\033[K" : "", (long long)(mamc_trainer_step_count(t) - start), el, tokens / fmax(el, 1e-9), fwd,
+            bwd, opt);
+    if (!isnan(first_valid) && !isnan(last_valid))
+      fprintf(out, "; validation loss %.3f -> %.3f (%.0f%%)", first_valid, last_valid, 100 * last_valid / first_valid);
+    fputc('\n', out);
+  }
+done:
+  mamc_trainer_free(t);
+  mamc_model_free(m);
+  return rc;
+}
+
+const Cmd cmd_train = {
+    "train", run_train, "train a model on its run configuration's tasks and data (CPU)",
+    "usage: mamc train MODEL.mam --config RUN.yaml [options]\n\n"
+    "Compiles the model, then trains it: each step samples a task (by weight and temperature),\n"
+    "takes a batch from its corpus, runs forward and backward, and updates the modules that\n"
+    "task uses with AdamW. Validation loss per task every train.valid_every steps; a checkpoint\n"
+    "every checkpoint.every steps and at the end (checkpoint.dir, relative to the current\n"
+    "folder); JSONL metrics in checkpoint.dir/metrics.jsonl.\n\n"
+    "options:\n"
+    "  --steps N          train N steps instead of train.steps\n"
+    "  --seed N           override train.seed\n"
+    "  --metrics FILE     where to append JSONL metrics\n"
+    "  --resume PATH      continue from a checkpoint (a step-N folder, or a checkpoint dir: its latest)\n"
+    "  --progress MODE    auto (a live line on a terminal, else plain lines), line, lines, none\n"};
