@@ -12,8 +12,12 @@
  * What lowers (codegen/ops_table.c has the rule of every op and the reason for each op that
  * does not): elementwise ops (unary, binary with NumPy broadcasting, comparisons, where,
  * cast), const and iota inside a group, reduce_sum/mean/max over any axes, softmax and
- * log_softmax over any axis, layernorm and rmsnorm, over f32, f64 and (where the interpreter
- * allows) i32 values.
+ * log_softmax over any axis, layernorm and rmsnorm, dropout (the run's key and training flag
+ * come through dims), over f32, f64 and (where the interpreter allows) i32 values. Members
+ * as passes/fusion.c forms them (ir/group.h) are understood: a matmul (an epilogue's root,
+ * computed by BLAS first) and a leading reshape are read as input buffers (bufs[i].node is
+ * that node: pass the product / the reshaped operand's memory), a trailing reshape is an
+ * output whose buffer is indexed with its operand's shape (bufs[i].type; same elements).
  * A group's shape structure must be one of:
  *   elementwise  every output has the same shape (the iteration space);
  *   row          the reductions and norms all reduce the same axes of one iteration space
@@ -38,12 +42,25 @@ typedef struct CgBufInfo {
   IrType type; /* the value's IR type (rank, symbolic dims) */
 } CgBufInfo;
 
-/* dims[k] = product of shapes[buf][a0 .. a1) (1 for an empty range), or, when buf < 0,
- * dim_eval(sym, symvals). */
+/* dims[k], by buf (kir.h's KD_* codes):
+ *   >= 0            product of shapes[buf][a0 .. a1) (1 for an empty range)
+ *   CG_SLOT_SYM     dim_eval(sym, symvals)
+ *   CG_SLOT_RNG_KEY a dropout node's key: rng_key(run->seed ^ seed, run->step) as in
+ *                   runtime/rng.h (the interpreter's dropout stream), its 64 bits
+ *   CG_SLOT_TRAINING run->training (dropout is the identity when 0) */
+enum { CG_SLOT_SYM = KD_SYM, CG_SLOT_RNG_KEY = KD_RNG_KEY, CG_SLOT_TRAINING = KD_TRAINING };
 typedef struct CgDimSlot {
   int buf, a0, a1;
   Dim sym;
+  int64_t seed;
 } CgDimSlot;
+
+/* What a run contributes to dims (dropout): the interpreter's InterpCx seed/step/training. */
+typedef struct CgRun {
+  uint64_t seed;
+  int64_t step;
+  int training;
+} CgRun;
 
 typedef struct CgKernel {
   CgFn fn;              /* set by cg_cpu_compile; NULL otherwise */
@@ -70,10 +87,10 @@ int cg_describe(const Kir *k, CgKernel *out, char *err, size_t errlen);
 
 /* Fill dims (k->ndims entries) from the buffers' actual shapes: shapes[i] is the shape of
  * bufs[i] (bufs[i].type.rank entries). symvals (p->syms order) may be NULL when no slot
- * needs it; when given, every shape is also checked against its buffer's IR type.
- * 1 on success; 0 with a message naming the buffer. */
-int cg_fill_dims(const CgKernel *k, const int64_t *const *shapes, const int64_t *symvals, int64_t *dims,
-                 char *err, size_t errlen);
+ * needs it; when given, every shape is also checked against its buffer's IR type. run may
+ * be NULL (not training). 1 on success; 0 with a message naming the buffer. */
+int cg_fill_dims(const CgKernel *k, const int64_t *const *shapes, const int64_t *symvals, const CgRun *run,
+                 int64_t *dims, char *err, size_t errlen);
 
 /* The number of outer iterations: call fn over [0, cg_outer(k, dims)) in any split. */
 int64_t cg_outer(const CgKernel *k, const int64_t *dims);

@@ -47,7 +47,16 @@ static const char prelude[] =
     "CG_DEV int cg_max(int a, int b) { return a > b ? a : b; }\n"
     "CG_DEV int cg_min(int a, int b) { return a < b ? a : b; }\n"
     "CG_DEV int cg_f2i(float x) { return __float2int_rz(x); }   // saturating, NaN -> 0\n"
-    "CG_DEV int cg_f2i(double x) { return __double2int_rz(x); }\n";
+    "CG_DEV int cg_f2i(double x) { return __double2int_rz(x); }\n"
+    "CG_DEV unsigned long long cg_mix(unsigned long long z) {   // runtime/rng.h\n"
+    "  z += 0x9e3779b97f4a7c15ULL;\n"
+    "  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;\n"
+    "  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;\n"
+    "  return z ^ (z >> 31);\n"
+    "}\n"
+    "CG_DEV double cg_uniform(long long key, long long c) {\n"
+    "  return (double)(cg_mix((unsigned long long)key ^ cg_mix((unsigned long long)c)) >> 11) * (1.0 / 9007199254740992.0);\n"
+    "}\n";
 
 typedef struct Pr {
   StrBuf *b;
@@ -128,6 +137,27 @@ static const char *emit(Pr *P, int i) {
     snprintf(nm, sizeof P->name[i], "e%d", i);
     line(P, "const %s %s = %s;", T, nm, o.s);
     break;
+  case KE_DIM:
+    snprintf(nm, sizeof P->name[i], "e%d", i);
+    line(P, "const %s %s = (%s)d%d;", T, nm, T, e->a[0]);
+    break;
+  case KE_RAND: {
+    const KRand *r = &P->k->rands.v[e->a[0]];
+    sb_puts(&o, "0LL");
+    for (int j = 0; j < r->rank; j++) {
+      if (j) {
+        StrBuf t;
+        sb_init(&t);
+        sb_printf(&t, "(%s) * d%d", o.s, r->ext[j]);
+        sb_free(&o);
+        o = t;
+      }
+      if (r->ax[j] >= 0) sb_printf(&o, " + i%d", r->ax[j]);
+    }
+    snprintf(nm, sizeof P->name[i], "e%d", i);
+    line(P, "const double %s = cg_uniform(d%d, %s);", nm, r->key, o.s);
+    break;
+  }
   case KE_OP: {
     const KOpInfo *oi = kop_info(e->op);
     const char *args[3] = {"", "", ""};

@@ -34,12 +34,13 @@ void kir_free(Kir *k) {
 /* ---- builders ------------------------------------------------------------------------------ */
 
 int kir_dim(Kir *k, KDim d) {
-  if (d.buf >= 0) d.sym = dim_const(0);
+  if (d.buf != KD_SYM) d.sym = dim_const(0);
+  if (d.buf < 0) d.a0 = d.a1 = 0;
+  if (d.buf != KD_RNG_KEY) d.seed = 0;
   for (int i = 0; i < k->dims.n; i++) {
     const KDim *o = &k->dims.v[i];
-    if (o->buf == d.buf && (d.buf >= 0 ? o->a0 == d.a0 && o->a1 == d.a1 : dim_eq(o->sym, d.sym))) return i;
+    if (o->buf == d.buf && o->a0 == d.a0 && o->a1 == d.a1 && dim_eq(o->sym, d.sym) && o->seed == d.seed) return i;
   }
-  if (d.buf < 0) d.a0 = d.a1 = 0;
   vec_push(&k->arena, k->dims, d);
   return k->dims.n - 1;
 }
@@ -83,6 +84,25 @@ int kir_const(Kir *k, KType t, double v) {
   return kir_expr(k, (KExpr){.kind = KE_CONST, .t = t, .v = v, .a = {-1, -1, -1}});
 }
 
+int kir_rand(Kir *k, const KRand *r) {
+  KRand c;
+  memset(&c, 0, sizeof c); /* canonical: unused axes -1, so entries compare with memcmp */
+  c.key = r->key;
+  c.rank = r->rank;
+  for (int j = 0; j < KIR_MAX_AXES; j++) {
+    c.ax[j] = j < r->rank ? r->ax[j] : -1;
+    c.ext[j] = j < r->rank ? r->ext[j] : -1;
+  }
+  int idx = -1;
+  for (int i = 0; i < k->rands.n && idx < 0; i++)
+    if (memcmp(&k->rands.v[i], &c, sizeof c) == 0) idx = i;
+  if (idx < 0) {
+    vec_push(&k->arena, k->rands, c);
+    idx = k->rands.n - 1;
+  }
+  return kir_expr(k, (KExpr){.kind = KE_RAND, .t = KT_F64, .a = {idx, -1, -1}});
+}
+
 int kir_op(Kir *k, KOp op, KType t, int a, int b, int c) {
   return kir_expr(k, (KExpr){.kind = KE_OP, .t = t, .op = op, .a = {a, b, c}});
 }
@@ -100,6 +120,10 @@ void kir_analyze(const Kir *k, unsigned *axes, int *level) {
       break;
     }
     case KE_IOTA: m = 1u << e->a[0]; break;
+    case KE_RAND:
+      for (int j = 0; j < k->rands.v[e->a[0]].rank; j++)
+        if (k->rands.v[e->a[0]].ax[j] >= 0) m |= 1u << k->rands.v[e->a[0]].ax[j];
+      break;
     case KE_ACC: l = k->accs.v[e->a[0]].level + 1; break;
     case KE_OP:
       for (int j = 0; j < kop_info(e->op)->nargs; j++) {
@@ -178,15 +202,17 @@ void kir_print(StrBuf *b, const Kir *k, int comments) {
   }
   for (int i = 0; i < k->dims.n; i++) {
     const KDim *d = &k->dims.v[i];
-    if (d->buf >= 0) {
+    Dim s = d->sym;
+    if (d->buf >= 0)
       sb_printf(b, "  dim d%d = b%d.shape[%d:%d]\n", i, d->buf, d->a0, d->a1);
-    } else {
-      Dim s = d->sym;
-      if (dim_is_const(s))
-        sb_printf(b, "  dim d%d = %lld\n", i, (long long)s.add);
-      else
-        sb_printf(b, "  dim d%d = %lld*sym%d%+lld\n", i, (long long)s.mul, s.sym, (long long)s.add);
-    }
+    else if (d->buf == KD_RNG_KEY)
+      sb_printf(b, "  dim d%d = dropout key (seed %lld)\n", i, (long long)d->seed);
+    else if (d->buf == KD_TRAINING)
+      sb_printf(b, "  dim d%d = training\n", i);
+    else if (dim_is_const(s))
+      sb_printf(b, "  dim d%d = %lld\n", i, (long long)s.add);
+    else
+      sb_printf(b, "  dim d%d = %lld*sym%d%+lld\n", i, (long long)s.mul, s.sym, (long long)s.add);
   }
   for (int ax = 0; ax < k->naxes; ax++)
     sb_printf(b, "  axis %s < d%d\n", axis_name(k, ax, an), k->ext[ax]);
@@ -215,6 +241,20 @@ void kir_print(StrBuf *b, const Kir *k, int comments) {
     case KE_IOTA: sb_printf(b, "iota %s", axis_name(k, e->a[0], an)); break;
     case KE_COUNT: sb_puts(b, "count"); break;
     case KE_ACC: sb_printf(b, "acc a%d", e->a[0]); break;
+    case KE_DIM: sb_printf(b, "dim d%d", e->a[0]); break;
+    case KE_RAND: {
+      const KRand *r = &k->rands.v[e->a[0]];
+      sb_printf(b, "uniform key d%d index [", r->key);
+      for (int j = 0; j < r->rank; j++) {
+        sb_puts(b, j ? ", " : "");
+        if (r->ax[j] >= 0)
+          sb_printf(b, "%s < d%d", axis_name(k, r->ax[j], an), r->ext[j]);
+        else
+          sb_puts(b, "0");
+      }
+      sb_puts(b, "]");
+      break;
+    }
     case KE_OP:
       sb_puts(b, kop_info(e->op)->name);
       for (int j = 0; j < kop_info(e->op)->nargs; j++) sb_printf(b, "%se%d", j ? ", " : " ", e->a[j]);

@@ -95,11 +95,16 @@ typedef struct KBuf {
   IrType type;       /* its IR type */
 } KBuf;
 
-/* dims slot: product of shape[buf][a0 .. a1) of buffer buf (1 for an empty range), or, when
- * buf < 0, dim_eval(sym, symvals) (an axis that no buffer spans: iota, const). */
+/* dims slot, by buf:
+ *   >= 0         product of shape[buf][a0 .. a1) of buffer buf (1 for an empty range)
+ *   KD_SYM       dim_eval(sym, symvals) (an axis that no buffer spans: iota, const)
+ *   KD_RNG_KEY   a dropout node's key, rng_key(run seed ^ seed, step) (runtime/rng.h)
+ *   KD_TRAINING  1 when the run trains (dropout active), else 0 */
+enum { KD_SYM = -1, KD_RNG_KEY = -2, KD_TRAINING = -3 };
 typedef struct KDim {
   int buf, a0, a1;
   Dim sym;
+  int64_t seed;
 } KDim;
 
 typedef struct KAccess {
@@ -107,13 +112,14 @@ typedef struct KAccess {
   int st[KIR_MAX_AXES]; /* per iteration axis: KST_ZERO, KST_ONE or a dims slot */
 } KAccess;
 
-typedef enum { KE_LOAD, KE_CONST, KE_IOTA, KE_COUNT, KE_ACC, KE_OP } KExprKind;
+typedef enum { KE_LOAD, KE_CONST, KE_IOTA, KE_COUNT, KE_ACC, KE_OP, KE_RAND, KE_DIM } KExprKind;
 
 typedef struct KExpr {
   KExprKind kind;
   KType t;
   KOp op;    /* KE_OP */
-  int a[3];  /* KE_OP operands; KE_LOAD: a[0] access; KE_IOTA: a[0] axis; KE_ACC: a[0] acc */
+  int a[3];  /* KE_OP operands; KE_LOAD: a[0] access; KE_IOTA: a[0] axis; KE_ACC: a[0] acc;
+              * KE_RAND: a[0] rand; KE_DIM: a[0] dims slot (its value in type t) */
   double v;  /* KE_CONST */
 } KExpr;
 
@@ -124,6 +130,17 @@ typedef struct KAcc {
   int e;      /* the per-element value reduced over the reduced axes */
   int level;  /* pass that computes it: 1 + the highest level of accumulators e reads, or 0 */
 } KAcc;
+
+/* A counter-based uniform draw in [0, 1) (f64), the interpreter's dropout stream:
+ *   u = (rng_mix(key ^ rng_mix(c)) >> 11) * 2^-53   (runtime/rng.h: rng_uniform(key, c))
+ * where c is the flat row-major index of the element in the dropout node's own shape:
+ *   c = (...(idx[ax[0]] * d[ext[1]] + idx[ax[1]]) * d[ext[2]] + ...) (idx = 0 where ax < 0) */
+typedef struct KRand {
+  int key;                 /* dims slot (KD_RNG_KEY) */
+  int rank;
+  int ax[KIR_MAX_AXES];    /* iteration axis of each of the node's axes, -1: size 1 */
+  int ext[KIR_MAX_AXES];   /* dims slot of each of the node's extents */
+} KRand;
 
 typedef struct KStore {
   int access, e;
@@ -141,6 +158,7 @@ typedef struct Kir {
   Vec(KAccess) acc;
   Vec(KExpr) e;
   Vec(KAcc) accs;
+  Vec(KRand) rands;
   Vec(KStore) stores;
 } Kir;
 
@@ -154,6 +172,7 @@ int kir_expr(Kir *k, KExpr e);
 int kir_const(Kir *k, KType t, double v);
 int kir_op(Kir *k, KOp op, KType t, int a, int b, int c); /* unused operands: -1 */
 int kir_acc(Kir *k, KAccOp op, int e);                    /* returns the KE_ACC expression */
+int kir_rand(Kir *k, const KRand *r);                     /* returns the KE_RAND expression */
 
 /* Analyses, one entry per expression (arrays of k->e.n):
  *   axes[i]  bit ax set when expression i depends on iteration axis ax (loads through

@@ -24,7 +24,7 @@ int cg_describe(const Kir *k, CgKernel *out, char *err, size_t errlen) {
   out->ndims = k->dims.n;
   for (int i = 0; i < k->dims.n; i++) {
     const KDim *d = &k->dims.v[i];
-    out->dims[i] = (CgDimSlot){d->buf, d->a0, d->a1, d->sym};
+    out->dims[i] = (CgDimSlot){d->buf, d->a0, d->a1, d->sym, d->seed};
   }
   int nouter = k->row ? k->naxes - k->nred : k->naxes;
   out->nouter = nouter;
@@ -32,8 +32,18 @@ int cg_describe(const Kir *k, CgKernel *out, char *err, size_t errlen) {
   return 1;
 }
 
-int cg_fill_dims(const CgKernel *k, const int64_t *const *shapes, const int64_t *symvals, int64_t *dims,
-                 char *err, size_t errlen) {
+/* runtime/rng.h's rng_key (codegen does not depend on runtime/; test_codegen_jit checks that
+ * compiled dropout draws the interpreter's stream) */
+static uint64_t mix(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+static uint64_t rng_key_of(uint64_t a, uint64_t b) { return mix(a ^ mix(b + 0x632be59bd9b4e019ull)); }
+
+int cg_fill_dims(const CgKernel *k, const int64_t *const *shapes, const int64_t *symvals, const CgRun *run,
+                 int64_t *dims, char *err, size_t errlen) {
   char dummy[8];
   if (!err || !errlen) {
     err = dummy;
@@ -58,6 +68,15 @@ int cg_fill_dims(const CgKernel *k, const int64_t *const *shapes, const int64_t 
   }
   for (int s = 0; s < k->ndims; s++) {
     const CgDimSlot *d = &k->dims[s];
+    if (d->buf == CG_SLOT_RNG_KEY) {
+      uint64_t key = rng_key_of((run ? run->seed : 0) ^ (uint64_t)d->seed, (uint64_t)(run ? run->step : 0));
+      memcpy(&dims[s], &key, sizeof key);
+      continue;
+    }
+    if (d->buf == CG_SLOT_TRAINING) {
+      dims[s] = run && run->training;
+      continue;
+    }
     if (d->buf < 0) {
       if (!dim_is_const(d->sym) && !symvals) {
         snprintf(err, errlen, "%s: dims slot %d needs the symbol values", k->name, s);

@@ -195,6 +195,28 @@ static LLVMValueRef emit_op(Em *E, const KExpr *e) {
   return NULL;
 }
 
+/* runtime/rng.h, in IR: splitmix64's finalizer and rng_uniform(key, c) */
+static LLVMValueRef mix(Em *E, LLVMValueRef z) {
+  LLVMBuilderRef b = E->b;
+  z = LLVMBuildAdd(b, z, LLVMConstInt(E->i64, 0x9e3779b97f4a7c15ull, 0), "");
+  z = LLVMBuildMul(b, LLVMBuildXor(b, z, LLVMBuildLShr(b, z, LLVMConstInt(E->i64, 30, 0), ""), ""),
+                   LLVMConstInt(E->i64, 0xbf58476d1ce4e5b9ull, 0), "");
+  z = LLVMBuildMul(b, LLVMBuildXor(b, z, LLVMBuildLShr(b, z, LLVMConstInt(E->i64, 27, 0), ""), ""),
+                   LLVMConstInt(E->i64, 0x94d049bb133111ebull, 0), "");
+  return LLVMBuildXor(b, z, LLVMBuildLShr(b, z, LLVMConstInt(E->i64, 31, 0), ""), "");
+}
+
+static LLVMValueRef uniform(Em *E, const KRand *r) {
+  LLVMValueRef c = i64c(E, 0);
+  for (int j = 0; j < r->rank; j++) {
+    if (j) c = LLVMBuildMul(E->b, c, E->dim[r->ext[j]], "");
+    if (r->ax[j] >= 0) c = LLVMBuildAdd(E->b, c, E->idx[r->ax[j]], "");
+  }
+  LLVMValueRef z = mix(E, LLVMBuildXor(E->b, E->dim[r->key], mix(E, c), ""));
+  LLVMValueRef m = LLVMBuildSIToFP(E->b, LLVMBuildLShr(E->b, z, LLVMConstInt(E->i64, 11, 0), ""), E->f64, "");
+  return LLVMBuildFMul(E->b, m, LLVMConstReal(E->f64, 1.0 / 9007199254740992.0), "");
+}
+
 static int memo_ok(Em *E, int e) { return E->val[e] && E->vdepth[e] <= E->depth && E->vgen[e] == E->gen[E->vdepth[e]]; }
 
 static LLVMValueRef emit(Em *E, int i) {
@@ -217,6 +239,8 @@ static LLVMValueRef emit(Em *E, int i) {
     break;
   }
   case KE_ACC: v = LLVMBuildLoad2(E->b, T(E, e->t), E->accslot[e->a[0]], ""); break;
+  case KE_DIM: v = from_i64(E, E->dim[e->a[0]], e->t); break;
+  case KE_RAND: v = uniform(E, &E->k->rands.v[e->a[0]]); break;
   case KE_OP: v = emit_op(E, e); break;
   }
   E->val[i] = v;
@@ -408,6 +432,42 @@ static void row_body(Em *E, LLVMValueRef begin, LLVMValueRef end) {
   loop_end(E, &R, NULL, 0);
 }
 
+/* one copy of the kernel body from the current block, ending in ret */
+static void body(Em *E) {
+  memset(E->val, 0, sizeof *E->val * (size_t)(E->k->e.n ? E->k->e.n : 1)); /* no values across copies */
+  if (E->k->row)
+    row_body(E, LLVMGetParam(E->fn, 2), LLVMGetParam(E->fn, 3));
+  else
+    ew_body(E, LLVMGetParam(E->fn, 2), LLVMGetParam(E->fn, 3));
+  LLVMBuildRetVoid(E->b);
+}
+
+/* Inputs the kernel's only output could share memory with (ir/group.h: an operand of the
+ * same type read at the same index): same element type, and every access of the input
+ * has the output's strides. Returns the output buffer (or -1) and fills cand. */
+static int in_place_scan(const Kir *k, int *cand, int max, int *n) {
+  int out = -1, st = -1;
+  *n = 0;
+  for (int i = 0; i < k->bufs.n; i++)
+    if (k->bufs.v[i].out) {
+      if (out >= 0) return -1;
+      out = i;
+    }
+  for (int s = 0; s < k->stores.n && out >= 0; s++)
+    if (k->acc.v[k->stores.v[s].access].buf == out) st = k->stores.v[s].access;
+  if (out < 0 || st < 0) return -1;
+  for (int i = 0; i < k->bufs.n && *n < max; i++) {
+    int same = !k->bufs.v[i].out && k->bufs.v[i].t == k->bufs.v[out].t, used = 0;
+    for (int a = 0; a < k->acc.n && same; a++)
+      if (k->acc.v[a].buf == i) {
+        used = 1;
+        same = memcmp(k->acc.v[a].st, k->acc.v[st].st, sizeof k->acc.v[a].st) == 0;
+      }
+    if (same && used) cand[(*n)++] = i;
+  }
+  return out;
+}
+
 LLVMModuleRef cg_llvm_module(LLVMContextRef ctx, const Kir *k, const char *name, const CgLlvmTarget *tg,
                              char *err, size_t errlen) {
   Em E;
@@ -461,11 +521,22 @@ LLVMModuleRef cg_llvm_module(LLVMContextRef ctx, const Kir *k, const char *name,
     E.dim[i] = LLVMBuildLoad2(E.b, E.i64, LLVMBuildGEP2(E.b, E.i64, dims, &ix, 1, ""), "");
   }
   for (int i = 0; i < k->accs.n; i++) E.accslot[i] = entry_alloca(&E, T(&E, k->accs.v[i].t));
-  if (k->row)
-    row_body(&E, LLVMGetParam(E.fn, 2), LLVMGetParam(E.fn, 3));
-  else
-    ew_body(&E, LLVMGetParam(E.fn, 2), LLVMGetParam(E.fn, 3));
-  LLVMBuildRetVoid(E.b);
+  /* in-place versions: when the single output's memory is that of an input read at the same
+   * index, a copy of the body addresses both through one pointer, so the vectoriser sees
+   * a same-index dependence instead of a run-time overlap that sends it to the scalar loop */
+  int cand[4], ncand = 0, out = in_place_scan(k, cand, 4, &ncand);
+  for (int c = 0; out >= 0 && c < ncand; c++) {
+    LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(ctx, E.fn, "inplace"),
+                      no = LLVMAppendBasicBlockInContext(ctx, E.fn, "next");
+    LLVMBuildCondBr(E.b, LLVMBuildICmp(E.b, LLVMIntEQ, E.bufp[out], E.bufp[cand[c]], ""), yes, no);
+    LLVMPositionBuilderAtEnd(E.b, yes);
+    LLVMValueRef own = E.bufp[out];
+    E.bufp[out] = E.bufp[cand[c]];
+    body(&E);
+    E.bufp[out] = own;
+    LLVMPositionBuilderAtEnd(E.b, no);
+  }
+  body(&E);
   LLVMPositionBuilderAtEnd(E.b, E.entry);
   LLVMBuildBr(E.b, start);
   if (E.used.n) { /* keep the vector variants declared until the vectoriser has run */

@@ -101,13 +101,22 @@ static int load(Lower *L, int node, const int *map) {
 }
 
 static int ex(Lower *L, int node, const int *inmap);
+static int shape_slot(Lower *L, int buf, int a0, int a1);
+
+/* dims slot holding the value of dim d: an axis of a buffer with that dim, else the Dim */
+static int extent_slot(Lower *L, Dim d) {
+  for (int b = 0; b < L->k->bufs.n; b++)
+    for (int j = 0; j < L->k->bufs.v[b].type.rank; j++)
+      if (dim_eq(L->k->bufs.v[b].type.d[j], d)) return shape_slot(L, b, j, j + 1);
+  return kir_dim(L->k, (KDim){KD_SYM, 0, 0, d, 0});
+}
 
 /* operand maps per class, then the rule */
 static int build(Lower *L, int node, const int *map) {
   const IrNode *n = N(L, node);
   const CgOpRule *r = cg_rule(n->op);
   int rank = n->type.rank, x[4] = {-1, -1, -1, -1}, om[IR_MAX_RANK];
-  CgRuleCx c = {L->k, n, KT_F32, x, {KT_F32, KT_F32, KT_F32, KT_F32}, n->nin, -1, L->err, L->errlen};
+  CgRuleCx c = {L->k, n, KT_F32, x, {KT_F32, KT_F32, KT_F32, KT_F32}, n->nin, -1, -1, -1, L->err, L->errlen};
   if (!ktype_of(L, node, &c.t)) return -1;
   if (n->nin > 4) return lfail(L, "%%%d: too many operands", node);
   for (int i = 0; i < n->nin; i++) {
@@ -160,6 +169,17 @@ static int build(Lower *L, int node, const int *map) {
     }
     if ((x[i] = ex(L, n->in[i], om)) < 0) return -1;
     c.xt[i] = L->k->e.v[x[i]].t;
+  }
+  if (n->op == OP_DROPOUT) { /* the draw's counter: the element's row-major index in n's shape */
+    KRand rd = {kir_dim(L->k, (KDim){KD_RNG_KEY, 0, 0, dim_const(0), ir_get_i(n, "seed")}), rank, {0}, {0}};
+    for (int j = 0; j < rank; j++) {
+      rd.ax[j] = map[j];
+      rd.ext[j] = extent_slot(L, n->type.d[j]);
+      if (map[j] >= 0) L->iotamask |= 1u << map[j];
+    }
+    c.rand = kir_rand(L->k, &rd);
+    c.training = kir_expr(L->k, (KExpr){.kind = KE_DIM, .t = KT_I32,
+                                        .a = {kir_dim(L->k, (KDim){KD_TRAINING, 0, 0, dim_const(0), 0}), -1, -1}});
   }
   if (n->op == OP_IOTA) {
     c.iota_axis = map[norm_axis(ir_get_i(n, "axis"), rank)];
@@ -217,13 +237,13 @@ static int shape_slot(Lower *L, int buf, int a0, int a1) {
   const IrType *t = &k->bufs.v[buf].type;
   for (int i = 0; i < k->dims.n; i++) {
     const KDim *d = &k->dims.v[i];
-    if (d->buf < 0 || d->a1 - d->a0 != a1 - a0) continue;
+    if (d->buf < 0 || d->a1 - d->a0 != a1 - a0) continue; /* shape products only */
     const IrType *u = &k->bufs.v[d->buf].type;
     int same = 1;
     for (int j = 0; same && j < a1 - a0; j++) same = dim_eq(t->d[a0 + j], u->d[d->a0 + j]);
     if (same) return i;
   }
-  return kir_dim(k, (KDim){buf, a0, a1, dim_const(0)});
+  return kir_dim(k, (KDim){buf, a0, a1, dim_const(0), 0});
 }
 
 /* groups of original axes (in loop order) -> k->naxes, ext, accesses, and the remapping of
@@ -244,7 +264,7 @@ static int finish_axes(Lower *L, const int *store_lacc) {
   k->nred = 0;
   for (int gi = 0; gi < ng; gi++)
     if (L->redmask >> ord[start[gi]] & 1u) k->nred++;
-  if (ng == 0) k->ext[0] = kir_dim(k, (KDim){-1, 0, 0, dim_const(1)});
+  if (ng == 0) k->ext[0] = kir_dim(k, (KDim){KD_SYM, 0, 0, dim_const(1), 0});
   for (int gi = 0; gi < ng; gi++) { /* extent: an access that spans the group, else a Dim */
     int first = ord[start[gi]], last = ord[start[gi + 1] - 1], slot = -1;
     for (int pass = 0; pass < 2 && slot < 0; pass++) /* outputs first */
@@ -256,7 +276,7 @@ static int finish_axes(Lower *L, const int *store_lacc) {
       }
     if (slot < 0) {
       if (first != last) return lfail(L, "internal: merged axes without an access");
-      slot = kir_dim(k, (KDim){-1, 0, 0, L->I[first]});
+      slot = kir_dim(k, (KDim){KD_SYM, 0, 0, L->I[first], 0});
     }
     k->ext[gi] = slot;
   }
@@ -278,6 +298,9 @@ static int finish_axes(Lower *L, const int *store_lacc) {
     if (e->kind == KE_LOAD) e->a[0] = newacc[e->a[0]];
     if (e->kind == KE_IOTA) e->a[0] = group_of[e->a[0]];
   }
+  for (int i = 0; i < k->rands.n; i++)
+    for (int j = 0; j < k->rands.v[i].rank; j++)
+      if (k->rands.v[i].ax[j] >= 0) k->rands.v[i].ax[j] = group_of[k->rands.v[i].ax[j]];
   for (int i = 0; i < k->stores.n; i++) k->stores.v[i].access = newacc[store_lacc[i]];
   free(newacc);
   return 1;

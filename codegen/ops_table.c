@@ -95,6 +95,22 @@ static int cg_le(CgRuleCx *c) { return bin(c, KOP_LE); }
 static int cg_where(CgRuleCx *c) { return kir_op(c->k, KOP_SELECT, c->t, c->x[0], c->x[1], c->x[2]); }
 static int cg_identity(CgRuleCx *c) { return c->x[0]; } /* expand, transpose: indices only */
 
+/* dropout {p, seed}: the identity unless the run trains; then element i (row-major in the
+ * node's shape) is kept iff u_i >= p, u_i = rng_uniform(rng_key(run seed ^ seed, step), i),
+ * and a kept element is x / (1 - p) computed in f64 and rounded once, as the interpreter */
+static int cg_dropout(CgRuleCx *c) {
+  double p = ir_get_f(c->n, "p");
+  if (is_int(c)) return fail(c, "needs a float operand");
+  if (!(p >= 0 && p <= 1)) return fail(c, "p must be in [0, 1]");
+  Kir *k = c->k;
+  int x = c->x[0], x64 = c->t == KT_F64 ? x : kir_op(k, KOP_CAST, KT_F64, x, -1, -1);
+  int scaled = kir_op(k, KOP_DIV, KT_F64, x64, kir_const(k, KT_F64, 1.0 - p), -1);
+  if (c->t != KT_F64) scaled = op1(c, KOP_CAST, scaled);
+  int keep = kir_op(k, KOP_LE, KT_F64, kir_const(k, KT_F64, p), c->rand, -1);
+  int drop = kir_op(k, KOP_SELECT, c->t, keep, scaled, cst(c, 0));
+  return kir_op(k, KOP_SELECT, c->t, c->training, drop, x);
+}
+
 /* ---- sources ------------------------------------------------------------------------------ */
 
 static int cg_const(CgRuleCx *c) { return cst(c, ir_get_f(c->n, "value")); }
@@ -200,7 +216,7 @@ static int cg_rmsnorm(CgRuleCx *c) {
 #define RULE_RMSNORM {CG_NORM, cg_rmsnorm, NULL}
 #define RULE_GROUPNORM NO("splits the last axis into groups: needs split axes, not lowered yet")
 #define RULE_CROSS_ENTROPY NO("reads logits at data-dependent targets and reduces to a scalar mean")
-#define RULE_DROPOUT NO("needs the run's seed, step and training flag (runtime state), not graph values")
+#define RULE_DROPOUT {CG_EW, cg_dropout, NULL}
 #define RULE_SOFTMAX_ATTENTION NO("attention is a runtime kernel (matrix products inside)")
 #define RULE_LINEAR_ATTENTION NO("attention is a runtime kernel (matrix products and scans)")
 #define RULE_ALLREDUCE NO("a collective: the runtime's communication layer")

@@ -26,6 +26,8 @@ typedef struct CgRuleCx {
   KType xt[4];    /* their types */
   int nx;
   int iota_axis;  /* iota: the iteration axis of its axis, -1 when broadcast (value 0) */
+  int rand;       /* dropout: the uniform draw of this element (KE_RAND, f64) */
+  int training;   /* dropout: the run's training flag (KE_DIM, i32 0/1) */
   char *err;
   size_t errlen;
 } CgRuleCx;

@@ -235,7 +235,7 @@ static void order_modules(Cx *c) {
     sorted[i] = c->p->modules.v[order[i]];
     newpos[order[i]] = i;
   }
-  memcpy(c->p->modules.v, sorted, sizeof(IrModule) * (size_t)n);
+  if (n) memcpy(c->p->modules.v, sorted, sizeof(IrModule) * (size_t)n);
   for (int g = 0; g < c->p->graphs.n; g++)
     for (int k = 0; k < c->p->graphs.v[g].nodes.n; k++) {
       IrNode *nd = &c->p->graphs.v[g].nodes.v[k];

@@ -279,7 +279,7 @@ Inst *moddecl_instance(Cx *c, ModDecl *m, Value **idx, const SrcLoc *locs, SrcLo
   in->mod = m;
   in->nidx = m->nsets;
   in->idx = ARENA_ARRAY(c->a, int64_t, m->nsets ? m->nsets : 1);
-  memcpy(in->idx, pos, sizeof(int64_t) * (size_t)m->nsets);
+  if (m->nsets) memcpy(in->idx, pos, sizeof(int64_t) * (size_t)m->nsets);
   vec_push(c->a, m->insts, in);
   return in;
 }

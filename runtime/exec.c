@@ -14,13 +14,12 @@ static double now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int exec_init(Exec *e, const IrProgram *p, int graph, int backward_start, char *err, size_t errlen) {
+int exec_init(Exec *e, const IrProgram *p, int graph, char *err, size_t errlen) {
   memset(e, 0, sizeof *e);
   const IrGraph *g = &p->graphs.v[graph];
   int n = g->nodes.n;
   e->p = p;
   e->graph = graph;
-  e->backward_start = backward_start < 0 ? n : backward_start;
 #ifdef MAMC_HAVE_BLAS
   e->use_blas = 1;
 #endif
@@ -28,7 +27,8 @@ int exec_init(Exec *e, const IrProgram *p, int graph, int backward_start, char *
   e->last_use = calloc((size_t)n + 1, sizeof(int));
   e->vals = calloc((size_t)n + 1, sizeof(Tensor));
   e->ref = calloc((size_t)n + 1, sizeof(Tensor *));
-  if (!e->last_use || !e->vals || !e->ref) {
+  e->forward = calloc((size_t)n + 1, 1);
+  if (!e->last_use || !e->vals || !e->ref || !e->forward) {
     snprintf(err, errlen, "out of memory");
     exec_free(e);
     return 0;
@@ -38,6 +38,15 @@ int exec_init(Exec *e, const IrProgram *p, int graph, int backward_start, char *
     for (int k = 0; k < g->nodes.v[i].nin; k++) e->last_use[g->nodes.v[i].in[k]] = i;
   }
   for (int k = 0; k < g->outputs.n; k++) e->last_use[g->outputs.v[k].node] = n;
+  /* the forward pass: the loss and everything it depends on (all nodes without a loss) */
+  int loss = -1;
+  for (int k = 0; k < g->outputs.n; k++)
+    if (strcmp(g->outputs.v[k].name, "loss") == 0) loss = g->outputs.v[k].node;
+  if (loss < 0) memset(e->forward, 1, (size_t)n);
+  else e->forward[loss] = 1;
+  for (int i = n - 1; i >= 0; i--)
+    if (e->forward[i])
+      for (int k = 0; k < g->nodes.v[i].nin; k++) e->forward[g->nodes.v[i].in[k]] = 1;
   return 1;
 }
 
@@ -55,6 +64,7 @@ void exec_free(Exec *e) {
   free(e->last_use);
   free(e->vals);
   free(e->ref);
+  free(e->forward);
   memset(e, 0, sizeof *e);
 }
 
@@ -73,10 +83,9 @@ int exec_run(Exec *e, const int64_t *symvals, const Tensor *inputs, const ParamS
   const IrGraph *g = &e->p->graphs.v[e->graph];
   int n = g->nodes.n, ninput = 0;
   exec_release(e);
-  double t0 = now(), tb = t0;
+  double tprev = now();
   for (int i = 0; i < n; i++) {
     const IrNode *nd = &g->nodes.v[i];
-    if (i == e->backward_start) tb = now();
     const Tensor *ins[16];
     const Tensor *src = NULL;
     if (nd->op == OP_INPUT) {
@@ -113,6 +122,9 @@ int exec_run(Exec *e, const int64_t *symvals, const Tensor *inputs, const ParamS
         goto fail;
       }
     }
+    double tnow = now();
+    e->stats.seconds[e->forward[i] ? 0 : 1] += tnow - tprev;
+    tprev = tnow;
     /* free operands whose last use this was */
     for (int k = 0; k < nd->nin; k++) {
       int o = nd->in[k];
@@ -121,13 +133,6 @@ int exec_run(Exec *e, const int64_t *symvals, const Tensor *inputs, const ParamS
         e->ref[o] = NULL;
       }
     }
-  }
-  double t1 = now();
-  if (e->backward_start < n) {
-    e->stats.seconds[0] += tb - t0;
-    e->stats.seconds[1] += t1 - tb;
-  } else {
-    e->stats.seconds[0] += t1 - t0;
   }
   e->stats.runs++;
   return 1;

@@ -19,7 +19,8 @@ typedef struct ExecStats {
 typedef struct Exec {
   const IrProgram *p;
   int graph;
-  int backward_start;  /* first node of the backward pass (nodes.n if none) */
+  char *forward;       /* per node: 1 if the loss depends on it (the forward pass); the
+                        * rest is the backward pass (timed apart in stats) */
   int use_blas;        /* matrix products through BLAS */
   int use_fast;        /* f32 ops through runtime/fast before the interpreter */
   int *last_use;       /* per node: index of the last node reading it (n for outputs) */
@@ -28,9 +29,8 @@ typedef struct Exec {
   ExecStats stats;
 } Exec;
 
-/* backward_start: the node index where the backward pass begins (from passes/autodiff), or
- * -1 when the graph is forward only. 1 ok, 0 with err. */
-int exec_init(Exec *e, const IrProgram *p, int graph, int backward_start, char *err, size_t errlen);
+/* 1 ok, 0 with err. */
+int exec_init(Exec *e, const IrProgram *p, int graph, char *err, size_t errlen);
 void exec_free(Exec *e);
 
 /* Runs the graph. inputs: one per INPUT node in order. Afterwards exec_output(e, k) is the

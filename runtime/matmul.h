@@ -9,4 +9,8 @@
  * the right shape and dtype. f32 or f64 operands of one dtype. 1 ok, 0 with err. */
 int rt_matmul(const Tensor *a, const Tensor *b, int ta, int tb, Tensor *out, char *err, size_t errlen);
 
+/* The number of threads OpenBLAS uses (process-wide: OpenBLAS keeps it globally). No-op
+ * without BLAS. */
+void rt_blas_set_threads(int n);
+
 #endif

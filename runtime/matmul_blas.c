@@ -48,6 +48,14 @@ static void gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const void *A,
   gemm_ref(ta, tb, M, N, K, A, B, C, f64);
 }
 
+void rt_blas_set_threads(int n) {
+#ifdef MAMC_HAVE_BLAS
+  openblas_set_num_threads(n);
+#else
+  (void)n;
+#endif
+}
+
 int rt_matmul(const Tensor *a, const Tensor *b, int ta, int tb, Tensor *out, char *err, size_t errlen) {
   if (a->dt != b->dt || (a->dt != DT_F32 && a->dt != DT_F64) || a->rank < 2 || b->rank < 2) {
     snprintf(err, errlen, "matmul: needs f32 or f64 operands of rank >= 2 and one dtype");

@@ -81,8 +81,8 @@ Trainer *trainer_new(const IrProgram *train, const IrProgram *eval, const TrainT
   if (!t->module_steps || !t->grad_of) goto fail_oom;
   for (int k = 0; k < ntasks; k++) {
     TTask *tk = &t->tasks[k];
-    if (!exec_init(&tk->exec, train, tasks[k].graph, tasks[k].backward_start, err, sizeof err) ||
-        !exec_init(&tk->eval_exec, eval, tasks[k].graph, -1, err, sizeof err)) {
+    if (!exec_init(&tk->exec, train, tasks[k].graph, err, sizeof err) ||
+        !exec_init(&tk->eval_exec, eval, tasks[k].graph, err, sizeof err)) {
       diag_plain(d, "%s", err);
       goto fail;
     }

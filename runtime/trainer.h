@@ -27,7 +27,6 @@ typedef struct TrainVocab {
 typedef struct TrainTaskSpec {
   const char *name;         /* "en-de" */
   int graph;                /* in both programs */
-  int backward_start;       /* in the train program's graph */
   CorpusSpec train, valid;  /* valid with neither tsv nor files: no validation */
   int src_col, tgt_col;     /* corpus columns feeding source and target */
   int src_vocab, tgt_vocab; /* indices into the vocabularies */

@@ -7,17 +7,17 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "autodiff.h"
+#include "pipeline.h"
 #include "bind.h"
 #include "config.h"
 #include "elab.h"
+#include "matmul.h"
 #include "trainer.h"
 
 struct mamc_model {
   Arena arena;
   RunConfig *cfg;
   IrProgram *train, *eval;
-  int *backward_start; /* per graph of `train` */
 };
 
 struct mamc_trainer {
@@ -37,6 +37,8 @@ static void take_errors(Diag *d, char **errors) {
 }
 
 void mamc_free_text(char *text) { free(text); }
+
+void mamc_set_blas_threads(int n) { rt_blas_set_threads(n > 0 ? n : 1); }
 
 /* ---- compiling --------------------------------------------------------------------------------- */
 
@@ -67,15 +69,9 @@ mamc_model *mamc_model_compile(const char *model_path, const char *config_path, 
   m->train = elaborate(m, &d, model_path);
   m->eval = m->train ? elaborate(m, &d, model_path) : NULL;
   if (!m->eval) goto fail;
-  m->backward_start = ARENA_ARRAY(&m->arena, int, m->train->graphs.n + 1);
-  for (int g = 0; g < m->train->graphs.n; g++) {
-    m->backward_start[g] = m->train->graphs.v[g].nodes.n;
-    if (!pass_autodiff(m->train, g, &d)) goto fail;
-  }
-  if (!ir_verify(m->train, &d)) {
-    diag_plain(&d, "internal error: the training program does not verify after autodiff");
-    goto fail;
-  }
+  /* train: autodiff, then simplify; eval: simplify (passes/pipeline.h) */
+  PipelineOpts tr = {.only = "AS"}, ev = {.only = "S"};
+  if (!pass_run(m->train, &tr, &d) || !pass_run(m->eval, &ev, &d)) goto fail;
   diag_free(&d);
   return m;
 fail:
@@ -156,7 +152,6 @@ static int task_specs(mamc_model *m, TrainTaskSpec *specs, Diag *d) {
     memset(s, 0, sizeof *s);
     s->name = t->name.s;
     s->graph = k;
-    s->backward_start = m->backward_start[k];
     s->weight = t->weight;
     s->introduce_at_step = t->introduce_at_step;
     corpus_spec(&m->arena, cfg, &t->path, &t->path_src, &t->path_tgt, t, &s->train);

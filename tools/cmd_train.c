@@ -135,6 +135,7 @@ static int run_train(int argc, char **argv) {
   if (r) return r > 0 ? EXIT_OK : EXIT_INPUT;
   char *err = NULL;
   double t_start = now();
+  if (!getenv("OPENBLAS_NUM_THREADS")) mamc_set_blas_threads(1); /* measured fastest with one executor thread */
   mamc_model *m = mamc_model_compile(a.model, a.config, &err);
   if (!m) {
     fputs(err ? err : "error: compilation failed\n", stderr);

@@ -93,6 +93,11 @@ void mamc_trainer_log(mamc_trainer *t, const char *json_line);
 /* Seconds spent so far in forward, backward and the optimizer. */
 void mamc_trainer_times(const mamc_trainer *t, double *forward, double *backward, double *optimizer);
 
+/* Threads for the BLAS matrix products. This is a process-wide setting of OpenBLAS (not of
+ * any mamc object): drivers call it once at start. mamc's executor runs one thread, and on
+ * small machines one BLAS thread is fastest (no spin-waiting between products). */
+void mamc_set_blas_threads(int n);
+
 void mamc_free_text(char *text);
 
 #ifdef __cplusplus

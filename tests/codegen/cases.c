@@ -110,7 +110,7 @@ static int int_ok(Op op) { /* ops the interpreter runs on i32 */
 static void ew_ops(CgCase *c, CgCaseFn fn, void *ctx, int *count) {
   for (int op = 0; op < OP_COUNT; op++) {
     unsigned f = op_info((Op)op)->flags;
-    if (!(f & F_EW) || !cg_op_supported((Op)op, NULL) || op == OP_CAST || op == OP_WHERE) continue;
+    if (!(f & F_EW) || !cg_op_supported((Op)op, NULL) || op == OP_CAST || op == OP_WHERE || op == OP_DROPOUT) continue;
     for (int di = 0; di < 3; di++) {
       DType dt = dts[di];
       if (dt == DT_I32 && !int_ok((Op)op)) continue;
@@ -200,6 +200,35 @@ static void sources_and_moves(CgCase *c, CgCaseFn fn, void *ctx, int *count) {
   tr = add(c, OP_TRANSPOSE, op2(c, OP_ADD, x, y), -1, -1);
   ir_set_ints(&c->p, NODE(c, tr), "perm", perm, 3);
   fin(c, tr);
+  done(c, fn, ctx, count);
+}
+
+/* dropout: the interpreter's counter-based stream, training or not, on a full and on a
+ * broadcast operand (the counter runs over the dropout node's own shape) */
+static void dropouts(CgCase *c, CgCaseFn fn, void *ctx, int *count) {
+  for (int di = 0; di < 2; di++)
+    for (int training = 0; training < 2; training++) {
+      begin(c, OP_DROPOUT, 1, "dropout p=0.3 %s[B, S, 7]%s", dtype_name(dts[di]), training ? " training" : "");
+      c->training = training;
+      c->seed = 1234;
+      c->step = 7;
+      int d = add(c, OP_DROPOUT, IN3(c, dts[di], DOM_ANY, dB, dS, K(7)), -1, -1);
+      ir_set_f(NODE(c, d), "p", 0.3);
+      ir_set_i(NODE(c, d), "seed", 99);
+      fin(c, d);
+      done(c, fn, ctx, count);
+    }
+  begin(c, OP_DROPOUT, 0, "x * dropout(m[S, 1], p=0.5) + dropout(gelu(x), p=0.1), training");
+  c->training = 1;
+  c->seed = 5;
+  c->step = 123456789;
+  int x = IN3(c, DT_F32, DOM_ANY, dB, dS, K(7)), m = IN2(c, DT_F32, DOM_ANY, dS, K(1));
+  int d1 = add(c, OP_DROPOUT, m, -1, -1);
+  ir_set_f(NODE(c, d1), "p", 0.5);
+  int d2 = add(c, OP_DROPOUT, op1(c, OP_GELU, x), -1, -1);
+  ir_set_f(NODE(c, d2), "p", 0.1);
+  ir_set_i(NODE(c, d2), "seed", 3);
+  op2(c, OP_ADD, op2(c, OP_MUL, x, fin(c, d1)), fin(c, d2));
   done(c, fn, ctx, count);
 }
 
@@ -369,6 +398,7 @@ int cg_cases_each(uint64_t seed, CgCaseFn fn, void *ctx) {
   ew_ops(c, fn, ctx, &count);
   sources_and_moves(c, fn, ctx, &count);
   group_roles(c, fn, ctx, &count);
+  dropouts(c, fn, ctx, &count);
   reductions(c, fn, ctx, &count);
   norms(c, fn, ctx, &count);
   chains(c, fn, ctx, &count, seed);

@@ -27,6 +27,9 @@ typedef struct CgCase {
   int64_t bind[CASE_MAX_BIND][4];  /* symbol values, p.syms order */
   Domain dom[CASE_MAX_NODES];      /* per INPUT node (by node index) */
   int single;                      /* one op alone (ulps vs the f32 interpreter are reported) */
+  int training;                    /* dropout: the run's flag, seed and step */
+  uint64_t seed;
+  int64_t step;
   Op op;                           /* single: that op */
 } CgCase;
 

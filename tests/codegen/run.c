@@ -33,7 +33,7 @@ void run_inputs(const CgCase *c, int b, uint64_t key, Tensor *inputs, int *n) {
 }
 
 int run_interp(const CgCase *c, int b, const Tensor *inputs, DType fdt, Tensor *values) {
-  InterpCx cx = {.fdt = fdt};
+  InterpCx cx = {.fdt = fdt, .seed = c->seed, .step = c->step, .training = c->training};
   if (!interp_graph(&c->p, c->g, c->bind[b], inputs, NULL, values, &cx)) {
     fprintf(stderr, "NOT OK %s: interpreter: %s\n", c->name, cx.err);
     return 0;
@@ -45,8 +45,8 @@ void run_free_bufs(Tensor *bufs, int n) {
   for (int i = 0; i < n; i++) rt_tensor_free(&bufs[i]);
 }
 
-int run_kernel(const CgKernel *k, const CgCase *c, int b, const Tensor *values, int64_t chunk, Tensor *bufs,
-               char *err, size_t errlen) {
+int run_kernel(const CgKernel *k, const CgCase *c, int b, const Tensor *values, int64_t chunk, int inplace,
+               Tensor *bufs, char *err, size_t errlen) {
   void *ptrs[CG_MAX_BUFS];
   const int64_t *shapes[CG_MAX_BUFS];
   int64_t dims[CG_MAX_DIMS];
@@ -70,14 +70,21 @@ int run_kernel(const CgKernel *k, const CgCase *c, int b, const Tensor *values, 
     ptrs[i] = bufs[i].data;
     shapes[i] = bufs[i].shape;
   }
-  if (!cg_fill_dims(k, shapes, c->bind[b], dims, err, errlen)) {
+  CgRun run = {c->seed, c->step, c->training};
+  if (!cg_fill_dims(k, shapes, c->bind[b], &run, dims, err, errlen)) {
     run_free_bufs(bufs, k->nbufs);
     return 0;
   }
+  int shared = -1; /* in place: the only output written into an input of its dtype and shape */
+  if (inplace && k->nbufs == k->nin + 1)
+    for (int i = 0; i < k->nin && shared < 0; i++)
+      if (bufs[i].dt == bufs[k->nin].dt && rt_same_shape(&bufs[i], &bufs[k->nin])) shared = i;
+  if (shared >= 0) ptrs[k->nin] = bufs[shared].data;
   int64_t outer = cg_outer(k, dims);
   if (chunk <= 0) chunk = outer > 0 ? outer : 1;
   for (int64_t at = 0; at < outer; at += chunk) k->fn(ptrs, dims, at, at + chunk < outer ? at + chunk : outer);
-  return 1;
+  if (shared >= 0) memcpy(bufs[k->nin].data, bufs[shared].data, (size_t)bufs[shared].n * (size_t)dtype_size(bufs[shared].dt));
+  return shared >= 0 ? 2 : 1;
 }
 
 int64_t run_ulps(float a, float b) {

@@ -16,9 +16,12 @@ int run_interp(const CgCase *c, int b, const Tensor *inputs, DType fdt, Tensor *
 
 /* Run kernel k over [0, outer) in chunks: chunk <= 0 means one call over everything, else
  * ranges of `chunk` outer iterations. bufs[i] are allocated (outputs) or converted from
- * values (inputs) here; free them with run_free_bufs. 0 with a message in err. */
-int run_kernel(const CgKernel *k, const CgCase *c, int b, const Tensor *values, int64_t chunk, Tensor *bufs,
-               char *err, size_t errlen);
+ * values (inputs) here; free them with run_free_bufs. inplace: when the kernel has one
+ * output and an input of its dtype and shape, the output is written into that input's
+ * memory (then copied to bufs[output]). Returns 2 if it ran in place, else 1; 0 with a
+ * message in err. */
+int run_kernel(const CgKernel *k, const CgCase *c, int b, const Tensor *values, int64_t chunk, int inplace,
+               Tensor *bufs, char *err, size_t errlen);
 void run_free_bufs(Tensor *bufs, int n);
 
 /* Distance in units in the last place between two floats (0 if both NaN). */

@@ -1,7 +1,8 @@
 /* test_cg_jit.c — every lowered op, reduction, norm, fused group and random elementwise
  * chain (cases.c), JIT-compiled once and run on fresh random inputs under two to four
- * symbol bindings with the SAME compiled function (dynamic shapes), both as one call and
- * split into chunks of the outer range, against the reference interpreter.
+ * symbol bindings with the SAME compiled function (dynamic shapes), as one call, split into
+ * chunks of the outer range, and in place (the output written over an input of its type
+ * and shape, as memory planning may do), against the reference interpreter.
  *
  * Tolerances (per element, r64 = the f64 interpreter, r32 = the f32 interpreter):
  *   i32 outputs   exact.
@@ -14,7 +15,7 @@
  *                 values) be as far off as the f32 interpreter itself, times 8 (the kernel
  *                 rounds where the f32 interpreter rounds, plus inside composite ops).
  *   single ops of exact IEEE arithmetic (+ - * / sqrt neg abs square relu max min
- *   comparisons where cast, reduce_max) must match the interpreter bit for bit: 0 ulps
+ *   comparisons where cast, reduce_max, dropout) must match the interpreter bit for bit: 0 ulps
  *   (f32: against the f32 interpreter; proves there is no FMA contraction or reassociation).
  * Each case prints OK / NOT OK with its max difference (relative, and ulps vs the f32
  * interpreter where it has f32 outputs).
@@ -30,14 +31,14 @@
 typedef struct Ctx {
   CgCpu *s;
   uint64_t seed;
-  int ncase, fails;
+  int ncase, fails, inplace;
 } Ctx;
 
 static int exact_op(const CgCase *c) {
   switch (c->op) {
   case OP_NEG: case OP_ABS: case OP_SQRT: case OP_SQUARE: case OP_RECIP: case OP_RELU: case OP_ADD:
   case OP_SUB: case OP_MUL: case OP_DIV: case OP_MAXIMUM: case OP_MINIMUM: case OP_EQ: case OP_NE:
-  case OP_LT: case OP_LE: case OP_WHERE: case OP_CAST: case OP_REDUCE_MAX:
+  case OP_LT: case OP_LE: case OP_WHERE: case OP_CAST: case OP_REDUCE_MAX: case OP_DROPOUT:
     return c->single;
   default: return 0;
   }
@@ -116,20 +117,23 @@ static void run_case(CgCase *c, void *vctx) {
   int has32 = 0;
   for (int i = 0; i < c->g->nodes.n; i++) has32 |= c->g->nodes.v[i].type.dt == DT_F32;
   Diff d = {0};
-  int ok = 1, nvals = c->g->nodes.n;
+  int ok = 1, nvals = c->g->nodes.n, inplace = 0;
   for (int b = 0; b < c->nbind && ok; b++) {
     Tensor inputs[CASE_MAX_NODES], bufs[CG_MAX_BUFS];
     int nin;
     Tensor *v64 = calloc((size_t)nvals, sizeof *v64), *v32 = calloc((size_t)nvals, sizeof *v32);
     run_inputs(c, b, rng_key(T->seed + (uint64_t)T->ncase * 1000003u, (uint64_t)b), inputs, &nin);
     ok = v64 && v32 && run_interp(c, b, inputs, DT_F64, v64) && (!has32 || run_interp(c, b, inputs, DT_F32, v32));
-    for (int split = 0; split < 2 && ok; split++) { /* one call; chunks of 5, 193, 64 or 3 outer iterations */
-      int64_t chunk = split == 0 ? 0 : (int64_t[]){5, 193, 64, 3}[b % 4];
-      if (!run_kernel(&k, c, b, v64, chunk, bufs, err, sizeof err)) {
+    /* one call; chunks of 5, 193, 64 or 3 outer iterations; in place (one call) */
+    for (int run = 0; run < 3 && ok; run++) {
+      int64_t chunk = run == 1 ? (int64_t[]){5, 193, 64, 3}[b % 4] : 0;
+      int r = run_kernel(&k, c, b, v64, chunk, run == 2, bufs, err, sizeof err);
+      if (!r) {
         CHECK_MSG(0, "%s: run: %s", c->name, err);
         ok = 0;
         break;
       }
+      if (r == 2) inplace = 1;
       for (int i = k.nin; i < k.nbufs; i++) {
         int node = k.bufs[i].node;
         compare(&bufs[i], &v64[node], has32 && k.bufs[i].dt == DT_F32 ? &v32[node] : NULL, &d);
@@ -146,8 +150,9 @@ static void run_case(CgCase *c, void *vctx) {
   CHECK_MSG(ok && !d.bad && !exact_bad, "%s: %d elements out of tolerance (first at %lld: got %.9g, want %.9g), ulps %lld%s",
             c->name, d.bad, (long long)d.first_bad, d.got, d.want, (long long)d.ulps,
             exact_bad ? " (an exact op must match bit for bit)" : "");
-  printf("%-6s  %-70s max rel diff %.2e  ulps %lld%s\n", ok && !d.bad && !exact_bad ? "OK" : "NOT OK", c->name, d.rel,
-         (long long)d.ulps, exact_op(c) ? " (exact)" : "");
+  printf("%-6s  %-70s max rel diff %.2e  ulps %lld%s%s\n", ok && !d.bad && !exact_bad ? "OK" : "NOT OK", c->name,
+         d.rel, (long long)d.ulps, exact_op(c) ? " (exact)" : "", inplace ? " +in-place" : "");
+  T->inplace += inplace;
 }
 
 int main(void) {
@@ -159,12 +164,12 @@ int main(void) {
     printf("skipped: %s\n", err);
     return test_done();
   }
-  Ctx T = {s, cg_cases_seed(), 0, 0};
+  Ctx T = {s, cg_cases_seed(), 0, 0, 0};
   printf("seed %llu (MAMC_TEST_SEED=<n> replays)\n", (unsigned long long)T.seed);
   int n = cg_cases_each(T.seed, run_case, &T);
   int compiled, hits;
   cg_cpu_stats(s, &compiled, &hits);
-  printf("%d cases, %d kernels compiled, %d cache hits\n", n, compiled, hits);
+  printf("%d cases (%d also run in place), %d kernels compiled, %d cache hits\n", n, T.inplace, compiled, hits);
   CHECK(compiled >= 1 && compiled <= n);
   cg_cpu_free(s);
   return test_done();

@@ -23,7 +23,6 @@ static const Op unsupported[] = {
     OP_CONCAT, OP_GATHER, OP_SCATTER_ADD, /* several or data-dependent sources per index */
     OP_GROUPNORM,                  /* needs the last axis split into groups */
     OP_CROSS_ENTROPY,              /* data-dependent reads, a scalar mean */
-    OP_DROPOUT,                    /* the run's seed/step/training flag are runtime state */
     OP_SOFTMAX_ATTENTION, OP_LINEAR_ATTENTION, /* runtime kernels around matrix products */
     OP_ALLREDUCE, OP_REDUCE_SCATTER, OP_ALLGATHER, OP_BROADCAST, OP_OUTER_SYNC, /* collectives */
 };
@@ -239,11 +238,11 @@ static void test_layout_and_cache(void) {
   int64_t sx[3] = {2, 5, 64}, sv[1] = {64}, bad[3] = {2, 6, 64}, sym[2] = {2, 5}, dims[CG_MAX_DIMS];
   const int64_t *shapes[4] = {sx, sv, sv, sx};
   CHECK(ck.nbufs == 4 && ck.nin == 3 && !ck.row);
-  CHECK(cg_fill_dims(&ck, shapes, sym, dims, err, sizeof err));
+  CHECK(cg_fill_dims(&ck, shapes, sym, NULL, dims, err, sizeof err));
   CHECK(cg_outer(&ck, dims) == 2 * 5 * 64);
-  CHECK(cg_fill_dims(&ck, shapes, NULL, dims, err, sizeof err)); /* no slot needs the symbols */
+  CHECK(cg_fill_dims(&ck, shapes, NULL, NULL, dims, err, sizeof err)); /* no slot needs the symbols */
   shapes[3] = bad;
-  CHECK(!cg_fill_dims(&ck, shapes, sym, dims, err, sizeof err));
+  CHECK(!cg_fill_dims(&ck, shapes, sym, NULL, dims, err, sizeof err));
   CHECK_MSG(strstr(err, "has extent 6 on axis 1, its type says 5") != NULL, "%s", err);
   kir_free(&k);
 

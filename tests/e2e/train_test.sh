@@ -1,0 +1,40 @@
+#!/bin/sh
+# train_test.sh MAMC — end-to-end training on the shipped sample (data/sample): the
+# validation loss of examples/multi.mam falls, and two runs with the same seed give
+# bit-identical losses. Metrics are read from the JSONL file mamc writes.
+set -u
+MAMC=$1
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$here" || exit 1
+fail=0
+
+"$MAMC" train ../../examples/multi.mam --config multi-sample.yaml --metrics "$tmp/m1.jsonl" \
+  --progress lines > "$tmp/out1" 2>&1 || { cat "$tmp/out1"; echo "NOT OK: training failed"; exit 1; }
+tail -3 "$tmp/out1"
+python3 - "$tmp/m1.jsonl" <<'PY' || fail=1
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+valid = [r["mean"] for r in rows if r["type"] == "valid"]
+train = [r["loss"] for r in rows if r["type"] == "train"]
+ok = len(valid) >= 2 and valid[-1] < 0.85 * valid[0]
+print(("OK" if ok else "NOT OK") + f": validation loss {valid[0]:.3f} -> {valid[-1]:.3f} ({100*valid[-1]/valid[0]:.0f}%), {len(train)} logged steps")
+sys.exit(0 if ok else 1)
+PY
+
+# same seed, same losses (a short run twice, each in its own checkpoint folder)
+for i in 2 3; do
+  mkdir -p "$tmp/run$i" && cp multi-sample.yaml "$tmp/run$i/" && sed -i "s|\.\./\.\./data|$here/../../data|g; s|dir: ckpt-e2e|dir: $tmp/run$i/ckpt|" "$tmp/run$i/multi-sample.yaml"
+  "$MAMC" train ../../examples/multi.mam --config "$tmp/run$i/multi-sample.yaml" --steps 12 \
+    --metrics "$tmp/m$i.jsonl" --progress none > "$tmp/out$i" 2>&1 || { cat "$tmp/out$i"; fail=1; }
+done
+if python3 - "$tmp/m2.jsonl" "$tmp/m3.jsonl" <<'PY'
+import json, sys
+a, b = ([(r["step"], r["loss"]) for r in map(json.loads, open(f)) if r["type"] == "train"] for f in sys.argv[1:3])
+ok = a == b and len(a) > 0
+print(("OK" if ok else "NOT OK") + f": two runs with one seed: {len(a)} logged losses, identical: {a == b}")
+sys.exit(0 if ok else 1)
+PY
+then :; else fail=1; fi
+exit $fail

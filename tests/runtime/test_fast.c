@@ -1,0 +1,271 @@
+/* test_fast.c — every fast f32 kernel (runtime/fast/) against the reference interpreter on
+ * fresh random inputs: elementwise ops with several broadcasting patterns, reductions over
+ * leading, trailing and middle axes, row softmax / norms / cross-entropy, softmax attention
+ * with causal and key masks, and the movement ops. Prints OK/NOT OK with the worst relative
+ * difference per case; tolerance 2e-5 relative (f32 kernels vs f64-accumulated reference). */
+#include <stdlib.h>
+#include <time.h>
+
+#include "fast/fast.h"
+#include "interp.h"
+#include "rng.h"
+#include "test.h"
+
+static uint64_t seed;
+static int cases, declined;
+static int positive; /* draw float inputs from (0.1, 4.1) instead of (-2, 2) */
+static int mask01;   /* rank-2 float inputs are 0/1 masks (about 30% zeros) */
+
+typedef struct G {
+  Arena a;
+  IrProgram p;
+  IrGraph *g;
+} G;
+
+static void g_init(G *t) {
+  arena_init(&t->a);
+  ir_program_init(&t->p, &t->a);
+  int gi = ir_graph_add(&t->p, "t", 0, NULL);
+  t->g = &t->p.graphs.v[gi];
+}
+
+static int input(G *t, DType dt, int rank, const int64_t *shape) {
+  IrType ty = {.dt = dt, .rank = rank};
+  for (int i = 0; i < rank; i++) ty.d[i] = dim_const(shape[i]);
+  char name[16];
+  snprintf(name, sizeof name, "x%d", t->g->nodes.n);
+  return ir_input_add(&t->p, t->g, name, ty);
+}
+
+static void fill(Tensor *x, uint64_t key, int ids_below) {
+  for (int64_t i = 0; i < x->n; i++) {
+    double u = rng_uniform(key, (uint64_t)i);
+    if (x->dt == DT_I32)
+      ((int32_t *)x->data)[i] = (int32_t)(u * ids_below);
+    else if (mask01 && x->rank == 2)
+      ((float *)x->data)[i] = u < 0.3 ? 0.0f : 1.0f;
+    else
+      ((float *)x->data)[i] = positive ? (float)(0.1 + 4 * u) : (float)(4 * u - 2);
+  }
+}
+
+/* Runs node `id` with fast_node and interp_node on random inputs; compares. */
+static void check(G *t, int id, const char *what, int ids_below) {
+  IrNode *n = &t->g->nodes.v[id];
+  char err[512];
+  if (!ir_infer(&t->p, t->g, id, err, sizeof err)) {
+    CHECK_MSG(0, "%s: %s", what, err);
+    return;
+  }
+  Tensor ins[8] = {{0}};
+  const Tensor *ptr[8];
+  for (int k = 0; k < n->nin; k++) {
+    const IrNode *src = &t->g->nodes.v[n->in[k]];
+    int64_t sh[IR_MAX_RANK];
+    for (int d = 0; d < src->type.rank; d++) sh[d] = src->type.d[d].add;
+    rt_tensor_alloc(&ins[k], src->type.dt, src->type.rank, sh);
+    fill(&ins[k], rng_key(seed, (uint64_t)(cases * 16 + k)), ids_below);
+    ptr[k] = &ins[k];
+  }
+  Tensor fast = {0}, ref = {0};
+  int r = fast_node(&t->p, t->g, id, NULL, ptr, &fast, err, sizeof err);
+  InterpCx cx = {DT_F64, 1, 0, 0, {0}};
+  int ok = interp_node(&t->p, t->g, id, NULL, ptr, &ref, &cx);
+  cases++;
+  if (r < 0) {
+    declined++;
+    printf("-- declined (interpreter runs it): %s\n", what);
+  } else {
+    CHECK_MSG(r == 1 && ok, "%s: fast %d (%s), interp %d (%s)", what, r, err, ok, cx.err);
+    double worst = 0;
+    int same = r == 1 && ok && fast.n == ref.n;
+    for (int64_t i = 0; same && i < fast.n; i++) {
+      double a = rt_tensor_get(&fast, i), b = rt_tensor_get(&ref, i);
+      double d = fabs(a - b) / fmax(1.0, fabs(b));
+      if (isnan(a) != isnan(b)) d = 1;
+      if (d > worst) worst = d;
+    }
+    printf("%s %-44s max rel diff %.2e\n", same && worst < 2e-5 ? "OK    " : "NOT OK", what, worst);
+    CHECK_MSG(same && worst < 2e-5, "%s: worst %.3g (seed %llu)", what, worst, (unsigned long long)seed);
+  }
+  rt_tensor_free(&fast);
+  rt_tensor_free(&ref);
+  for (int k = 0; k < n->nin; k++) rt_tensor_free(&ins[k]);
+}
+
+static void ew_cases(void) {
+  static const Op un[] = {OP_NEG, OP_EXP, OP_LOG, OP_SQRT, OP_RSQRT, OP_RECIP, OP_ABS, OP_SQUARE,
+                          OP_TANH, OP_SIGMOID, OP_RELU, OP_GELU, OP_SILU, OP_SIN, OP_COS};
+  for (int i = 0; i < COUNT_OF(un); i++) {
+    G t;
+    g_init(&t);
+    int x = input(&t, DT_F32, 3, (int64_t[]){3, 5, 33});
+    int id = ir_node_add(&t.p, t.g, un[i], 1, &x);
+    positive = un[i] == OP_LOG || un[i] == OP_SQRT || un[i] == OP_RSQRT;
+    check(&t, id, op_info(un[i])->name, 0);
+    positive = 0;
+    arena_free(&t.a);
+  }
+  static const Op bin[] = {OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MAXIMUM, OP_MINIMUM, OP_EQ, OP_NE, OP_LT, OP_LE};
+  const int64_t shapes[][2][4] = {
+      {{2, 3, 4, 5}, {2, 3, 4, 5}}, /* same shape */
+      {{2, 3, 4, 5}, {1, 1, 1, 5}}, /* bias over the last axis */
+      {{2, 3, 4, 5}, {2, 1, 4, 1}}, /* middle broadcast */
+      {{2, 3, 4, 5}, {1, 1, 1, 1}}, /* scalar-like */
+      {{1, 3, 1, 5}, {2, 1, 4, 1}}, /* both broadcast */
+  };
+  for (int i = 0; i < COUNT_OF(bin); i++)
+    for (int s = 0; s < COUNT_OF(shapes); s++) {
+      G t;
+      g_init(&t);
+      int in[2] = {input(&t, DT_F32, 4, shapes[s][0]), input(&t, DT_F32, 4, shapes[s][1])};
+      int id = ir_node_add(&t.p, t.g, bin[i], 2, in);
+      char what[64];
+      snprintf(what, sizeof what, "%s, broadcast pattern %d", op_info(bin[i])->name, s);
+      check(&t, id, what, 0);
+      arena_free(&t.a);
+    }
+}
+
+static void reduce_cases(void) {
+  static const Op ops[] = {OP_REDUCE_SUM, OP_REDUCE_MEAN, OP_REDUCE_MAX};
+  const int64_t axes[][3] = {{0, 1, -1}, {2, -1, -1}, {1, -1, -1}, {0, 2, -1}, {0, 1, 2}};
+  for (int i = 0; i < COUNT_OF(ops); i++)
+    for (int a = 0; a < COUNT_OF(axes); a++)
+      for (int keep = 0; keep < 2; keep++) {
+        G t;
+        g_init(&t);
+        int x = input(&t, DT_F32, 3, (int64_t[]){4, 6, 37});
+        int id = ir_node_add(&t.p, t.g, ops[i], 1, &x);
+        int64_t ax[3];
+        int na = 0;
+        for (int k = 0; k < 3; k++)
+          if (axes[a][k] >= 0) ax[na++] = axes[a][k];
+        ir_set_ints(&t.p, &t.g->nodes.v[id], "axes", ax, na);
+        ir_set_i(&t.g->nodes.v[id], "keepdim", keep);
+        char what[80];
+        snprintf(what, sizeof what, "%s axes set %d keepdim %d", op_info(ops[i])->name, a, keep);
+        check(&t, id, what, 0);
+        arena_free(&t.a);
+      }
+}
+
+static void row_cases(void) {
+  const int64_t lens[] = {1, 3, 17, 260};
+  for (int l = 0; l < COUNT_OF(lens); l++) {
+    Op ops[] = {OP_SOFTMAX, OP_LOG_SOFTMAX, OP_LAYERNORM, OP_RMSNORM};
+    for (int i = 0; i < COUNT_OF(ops); i++) {
+      G t;
+      g_init(&t);
+      int x = input(&t, DT_F32, 3, (int64_t[]){2, 5, lens[l]});
+      int in[3] = {x, input(&t, DT_F32, 1, &lens[l]), input(&t, DT_F32, 1, &lens[l])};
+      int nin = ops[i] == OP_LAYERNORM ? 3 : ops[i] == OP_RMSNORM ? 2 : 1;
+      int id = ir_node_add(&t.p, t.g, ops[i], nin, in);
+      char what[64];
+      snprintf(what, sizeof what, "%s rows of %lld", op_info(ops[i])->name, (long long)lens[l]);
+      check(&t, id, what, 0);
+      arena_free(&t.a);
+    }
+    G t;
+    g_init(&t);
+    int in[2] = {input(&t, DT_F32, 3, (int64_t[]){3, 4, lens[l]}), input(&t, DT_I32, 2, (int64_t[]){3, 4})};
+    int id = ir_node_add(&t.p, t.g, OP_CROSS_ENTROPY, 2, in);
+    ir_set_f(&t.g->nodes.v[id], "smoothing", 0.1);
+    ir_set_i(&t.g->nodes.v[id], "ignore", 0);
+    char what[64];
+    snprintf(what, sizeof what, "cross_entropy V %lld, smoothing, ignore", (long long)lens[l]);
+    check(&t, id, what, (int)lens[l]);
+    arena_free(&t.a);
+  }
+}
+
+static void attention_cases(void) {
+  for (int causal = 0; causal < 2; causal++)
+    for (int masked = 0; masked < 2; masked++) {
+      G t;
+      g_init(&t);
+      int64_t Sq = 7, Sk = causal ? 7 : 11;
+      int in[4] = {input(&t, DT_F32, 4, (int64_t[]){2, 3, Sq, 8}), input(&t, DT_F32, 4, (int64_t[]){2, 3, Sk, 8}),
+                   input(&t, DT_F32, 4, (int64_t[]){2, 3, Sk, 5}), input(&t, DT_F32, 2, (int64_t[]){2, Sk})};
+      int id = ir_node_add(&t.p, t.g, OP_SOFTMAX_ATTENTION, masked ? 4 : 3, in);
+      ir_set_i(&t.g->nodes.v[id], "causal", causal);
+      char what[64];
+      snprintf(what, sizeof what, "softmax_attention causal %d mask %d", causal, masked);
+      mask01 = 1;
+      check(&t, id, what, 0);
+      mask01 = 0;
+      arena_free(&t.a);
+    }
+}
+
+static void move_cases(void) {
+  { /* transpose */
+    G t;
+    g_init(&t);
+    int x = input(&t, DT_F32, 4, (int64_t[]){2, 3, 4, 5});
+    int id = ir_node_add(&t.p, t.g, OP_TRANSPOSE, 1, &x);
+    ir_set_ints(&t.p, &t.g->nodes.v[id], "perm", (int64_t[]){0, 2, 1, 3}, 4);
+    check(&t, id, "transpose [0, 2, 1, 3]", 0);
+    arena_free(&t.a);
+  }
+  { /* slice with a negative end, pad back */
+    G t;
+    g_init(&t);
+    int x = input(&t, DT_F32, 3, (int64_t[]){2, 9, 4});
+    int id = ir_node_add(&t.p, t.g, OP_SLICE, 1, &x);
+    ir_set_i(&t.g->nodes.v[id], "axis", 1);
+    ir_set_i(&t.g->nodes.v[id], "start", 1);
+    ir_set_i(&t.g->nodes.v[id], "end", -2);
+    check(&t, id, "slice axis 1 [1:-2]", 0);
+    int y = input(&t, DT_F32, 3, (int64_t[]){2, 6, 4});
+    int pd = ir_node_add(&t.p, t.g, OP_PAD, 1, &y);
+    t.g->nodes.v[pd].type = (IrType){.dt = DT_F32, .rank = 3, .d = {dim_const(2), dim_const(9), dim_const(4)}};
+    ir_set_i(&t.g->nodes.v[pd], "axis", 1);
+    ir_set_i(&t.g->nodes.v[pd], "start", 1);
+    ir_set_i(&t.g->nodes.v[pd], "end", -2);
+    check(&t, pd, "pad axis 1 [1:-2]", 0);
+    arena_free(&t.a);
+  }
+  { /* gather and scatter_add */
+    G t;
+    g_init(&t);
+    int in[2] = {input(&t, DT_F32, 2, (int64_t[]){13, 6}), input(&t, DT_I32, 2, (int64_t[]){3, 4})};
+    int id = ir_node_add(&t.p, t.g, OP_GATHER, 2, in);
+    check(&t, id, "gather [13, 6] by [3, 4]", 13);
+    int in2[2] = {input(&t, DT_I32, 2, (int64_t[]){3, 4}), input(&t, DT_F32, 3, (int64_t[]){3, 4, 6})};
+    int sc = ir_node_add(&t.p, t.g, OP_SCATTER_ADD, 2, in2);
+    t.g->nodes.v[sc].type = (IrType){.dt = DT_F32, .rank = 2, .d = {dim_const(13), dim_const(6)}};
+    check(&t, sc, "scatter_add into [13, 6]", 13);
+    arena_free(&t.a);
+  }
+  { /* concat, expand, reshape */
+    G t;
+    g_init(&t);
+    int in[2] = {input(&t, DT_F32, 3, (int64_t[]){2, 3, 4}), input(&t, DT_F32, 3, (int64_t[]){2, 5, 4})};
+    int id = ir_node_add(&t.p, t.g, OP_CONCAT, 2, in);
+    ir_set_i(&t.g->nodes.v[id], "axis", 1);
+    check(&t, id, "concat axis 1", 0);
+    int x = input(&t, DT_F32, 3, (int64_t[]){2, 1, 4});
+    int ex = ir_node_add(&t.p, t.g, OP_EXPAND, 1, &x);
+    t.g->nodes.v[ex].type = (IrType){.dt = DT_F32, .rank = 3, .d = {dim_const(2), dim_const(6), dim_const(4)}};
+    check(&t, ex, "expand [2, 1, 4] -> [2, 6, 4]", 0);
+    int rs = ir_node_add(&t.p, t.g, OP_RESHAPE, 1, &x);
+    t.g->nodes.v[rs].type = (IrType){.dt = DT_F32, .rank = 2, .d = {dim_const(2), dim_const(4)}};
+    check(&t, rs, "reshape [2, 1, 4] -> [2, 4]", 0);
+    arena_free(&t.a);
+  }
+}
+
+int main(void) {
+  const char *s = getenv("MAMC_TEST_SEED");
+  seed = s ? strtoull(s, NULL, 10) : (uint64_t)time(NULL);
+  printf("seed %llu (MAMC_TEST_SEED to replay)\n", (unsigned long long)seed);
+  ew_cases();
+  reduce_cases();
+  row_cases();
+  attention_cases();
+  move_cases();
+  printf("%d cases, %d declined\n", cases, declined);
+  CHECK(declined == 0);
+  return test_done();
+}
