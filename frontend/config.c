@@ -389,7 +389,7 @@ static void read_sync(CfgReader *r, RunConfig *cfg, const YNode *m) {
 static const char *const TRAIN_KEYS[] = {
     "steps",     "batch_tokens",    "max_len", "lr",        "schedule", "optimizer",
     "clip",      "label_smoothing", "dropout", "precision", "seed",     "device",
-    "valid_every", "log_every",     "accum"};
+    "valid_every", "valid_batches", "log_every",     "accum"};
 static const char *const SCHED_KEYS[] = {"kind", "warmup", "min_lr"};
 static const char *const SCHEDS[] = {"inverse_sqrt", "cosine", "linear", "constant"};
 static const char *const OPT_KEYS[] = {"kind", "beta1", "beta2", "eps", "weight_decay", "momentum"};
@@ -517,6 +517,7 @@ static void read_train(CfgReader *r, CfgTrain *t, const YNode *m) {
   opt_int(r, m, w, "seed", 0, YN_NOMAX, &t->seed);
   if ((v = yn_get(m, "device"))) read_device(r, t, v);
   opt_int(r, m, w, "valid_every", 0, YN_NOMAX, &t->valid_every);
+  opt_int(r, m, w, "valid_batches", 1, YN_NOMAX, &t->valid_batches);
   opt_int(r, m, w, "log_every", 0, YN_NOMAX, &t->log_every);
   opt_int32(r, m, w, "accum", 1, &t->accum);
   if (t->batch_tokens < t->max_len && (yn_get(m, "batch_tokens") || yn_get(m, "max_len")))
@@ -565,6 +566,7 @@ static void set_defaults(RunConfig *cfg) {
   t->device = CFG_DEV_CPU;
   t->device_index = -1;
   t->valid_every = 100;
+  t->valid_batches = 20;
   t->log_every = 10;
   t->accum = 1;
   cfg->checkpoint = (CfgCheckpoint){.dir = "ckpt", .every = 500, .keep = 3};

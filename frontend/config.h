@@ -125,6 +125,7 @@ typedef struct CfgTrain {
   CfgDeviceKind device;     /* default cpu */
   int device_index;         /* "cuda:N": N; "cuda": -1 (one per local rank) */
   long long valid_every;    /* 0 = never; default 100 */
+  long long valid_batches;  /* batches per task in a validation; default 20 */
   long long log_every;      /* 0 = never; default 10 */
   int accum;                /* gradient accumulation steps; default 1 */
   SrcLoc loc;

@@ -351,8 +351,8 @@ static void dump_train(StrBuf *b, const CfgTrain *t) {
     sb_puts(b, "cuda");
   else
     sb_printf(b, "cuda:%d", t->device_index);
-  sb_printf(b, "\n  valid_every: %lld\n  log_every: %lld\n  accum: %d\n", t->valid_every,
-            t->log_every, t->accum);
+  sb_printf(b, "\n  valid_every: %lld\n  valid_batches: %lld\n  log_every: %lld\n  accum: %d\n", t->valid_every,
+            t->valid_batches, t->log_every, t->accum);
 }
 
 void config_dump(StrBuf *b, const RunConfig *cfg) {

@@ -24,6 +24,8 @@ int exec_init(Exec *e, const IrProgram *p, int graph, char *err, size_t errlen) 
   e->use_blas = 1;
 #endif
   e->use_fast = 1;
+  const char *be = getenv("MAMC_BACKEND");
+  if (be && strcmp(be, "interp") == 0) e->use_blas = e->use_fast = 0;
   e->last_use = calloc((size_t)n + 1, sizeof(int));
   e->vals = calloc((size_t)n + 1, sizeof(Tensor));
   e->ref = calloc((size_t)n + 1, sizeof(Tensor *));
@@ -73,6 +75,45 @@ const Tensor *exec_output(const Exec *e, int k) {
 }
 
 /* f32 or f64 matmul of float operands through BLAS; 0 = not handled here. */
+static void note_gemm(ExecStats *s, const Tensor *a, const Tensor *b, const Tensor *out, int ta, int tb, double sec) {
+  int64_t M = out->shape[out->rank - 2], N = out->shape[out->rank - 1], K = a->shape[a->rank - 1 - ta];
+  int64_t batch = out->n / (M * N > 0 ? M * N : 1);
+  (void)b;
+  s->gemm_flops += 2.0 * (double)M * (double)N * (double)K * (double)batch;
+  for (int i = 0; i < s->ngemm; i++) {
+    GemmShape *g = &s->gemm[i];
+    if (g->batch == batch && g->M == M && g->N == N && g->K == K && g->ta == ta && g->tb == tb) {
+      g->count++;
+      g->seconds += sec;
+      return;
+    }
+  }
+  if (s->ngemm < EXEC_MAX_GEMM_SHAPES) s->gemm[s->ngemm++] = (GemmShape){batch, M, N, K, ta, tb, 1, sec};
+}
+
+void exec_stats_add(ExecStats *a, const ExecStats *b) {
+  for (int i = 0; i < 3; i++) a->seconds[i] += b->seconds[i];
+  a->runs += b->runs;
+  for (int i = 0; i < OP_COUNT; i++) {
+    a->op_seconds[i] += b->op_seconds[i];
+    a->op_count[i] += b->op_count[i];
+  }
+  a->gemm_flops += b->gemm_flops;
+  for (int i = 0; i < b->ngemm; i++) {
+    const GemmShape *g = &b->gemm[i];
+    int j = 0;
+    while (j < a->ngemm && !(a->gemm[j].batch == g->batch && a->gemm[j].M == g->M && a->gemm[j].N == g->N &&
+                             a->gemm[j].K == g->K && a->gemm[j].ta == g->ta && a->gemm[j].tb == g->tb))
+      j++;
+    if (j < a->ngemm) {
+      a->gemm[j].count += g->count;
+      a->gemm[j].seconds += g->seconds;
+    } else if (a->ngemm < EXEC_MAX_GEMM_SHAPES) {
+      a->gemm[a->ngemm++] = *g;
+    }
+  }
+}
+
 static int try_blas(Exec *e, const IrNode *nd, const Tensor *const *ins, Tensor *out, InterpCx *cx, int *ok) {
   if (!e->use_blas || nd->op != OP_MATMUL || ins[0]->dt != cx->fdt || ins[1]->dt != cx->fdt) return 0;
   *ok = rt_matmul(ins[0], ins[1], (int)ir_get_i(nd, "ta"), (int)ir_get_i(nd, "tb"), out, cx->err, sizeof cx->err);
@@ -124,6 +165,10 @@ int exec_run(Exec *e, const int64_t *symvals, const Tensor *inputs, const ParamS
     }
     double tnow = now();
     e->stats.seconds[e->forward[i] ? 0 : 1] += tnow - tprev;
+    e->stats.op_seconds[nd->op] += tnow - tprev;
+    e->stats.op_count[nd->op]++;
+    if (nd->op == OP_MATMUL)
+      note_gemm(&e->stats, ins[0], ins[1], e->ref[i], (int)ir_get_i(nd, "ta"), (int)ir_get_i(nd, "tb"), tnow - tprev);
     tprev = tnow;
     /* free operands whose last use this was */
     for (int k = 0; k < nd->nin; k++) {

@@ -11,10 +11,27 @@
 
 #include "interp.h"
 
+enum { EXEC_MAX_GEMM_SHAPES = 64 };
+
+typedef struct GemmShape {  /* one matrix-product shape seen, for benchmarks */
+  int64_t batch, M, N, K;
+  int ta, tb;
+  int64_t count;
+  double seconds;
+} GemmShape;
+
 typedef struct ExecStats {
-  double seconds[3];   /* forward, backward, (unused: optimizer lives in the trainer) */
+  double seconds[3];        /* forward, backward, (unused: the optimizer lives in the trainer) */
   int64_t runs;
+  double op_seconds[OP_COUNT];
+  int64_t op_count[OP_COUNT];
+  double gemm_flops;        /* 2*M*N*K*batch summed over the matrix products run */
+  int ngemm;
+  GemmShape gemm[EXEC_MAX_GEMM_SHAPES];
 } ExecStats;
+
+/* Adds b into a (trainer totals over tasks). */
+void exec_stats_add(ExecStats *a, const ExecStats *b);
 
 typedef struct Exec {
   const IrProgram *p;
@@ -23,6 +40,7 @@ typedef struct Exec {
                         * rest is the backward pass (timed apart in stats) */
   int use_blas;        /* matrix products through BLAS */
   int use_fast;        /* f32 ops through runtime/fast before the interpreter */
+                       /* MAMC_BACKEND=interp turns both off (benchmarks' baseline) */
   int *last_use;       /* per node: index of the last node reading it (n for outputs) */
   Tensor *vals;        /* owned values of the current run */
   const Tensor **ref;  /* per node: the value (owned in vals, or an input / parameter) */

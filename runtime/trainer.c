@@ -300,10 +300,9 @@ const ParamStore *trainer_params(const Trainer *t) { return &t->params; }
 double trainer_optimizer_seconds(const Trainer *t) { return t->opt_seconds; }
 
 ExecStats trainer_exec_stats(const Trainer *t) {
-  ExecStats s = {{0}, 0};
-  for (int k = 0; k < t->ntasks; k++)
-    for (int i = 0; i < 3; i++) s.seconds[i] += t->tasks[k].exec.stats.seconds[i];
-  for (int k = 0; k < t->ntasks; k++) s.runs += t->tasks[k].exec.stats.runs;
+  ExecStats s;
+  memset(&s, 0, sizeof s);
+  for (int k = 0; k < t->ntasks; k++) exec_stats_add(&s, &t->tasks[k].exec.stats);
   return s;
 }
 

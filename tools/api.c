@@ -11,6 +11,7 @@
 #include "bind.h"
 #include "config.h"
 #include "elab.h"
+#include "api_internal.h"
 #include "matmul.h"
 #include "trainer.h"
 
@@ -197,6 +198,7 @@ static void train_opts(const RunConfig *cfg, const mamc_train_options *o, TrainO
   to->seed = o && o->seed ? o->seed : (uint64_t)tr->seed;
   to->temperature = cfg->sampling.temperature;
   to->valid_every = tr->valid_every;
+  to->max_valid_batches = (int)tr->valid_batches;
   to->metrics_path = o ? o->metrics_path : NULL;
   to->fdt = DT_F32;
 }
@@ -322,6 +324,8 @@ int mamc_trainer_load(mamc_trainer *t, const char *path, char **errors) {
 }
 
 void mamc_trainer_log(mamc_trainer *t, const char *line) { trainer_log(t->t, line); }
+
+Trainer *mamc_trainer_runtime(mamc_trainer *t) { return t->t; }
 
 void mamc_trainer_times(const mamc_trainer *t, double *fwd, double *bwd, double *opt) {
   ExecStats s = trainer_exec_stats(t->t);

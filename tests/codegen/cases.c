@@ -225,10 +225,11 @@ static void dropouts(CgCase *c, CgCaseFn fn, void *ctx, int *count) {
   int x = IN3(c, DT_F32, DOM_ANY, dB, dS, K(7)), m = IN2(c, DT_F32, DOM_ANY, dS, K(1));
   int d1 = add(c, OP_DROPOUT, m, -1, -1);
   ir_set_f(NODE(c, d1), "p", 0.5);
+  fin(c, d1);
   int d2 = add(c, OP_DROPOUT, op1(c, OP_GELU, x), -1, -1);
   ir_set_f(NODE(c, d2), "p", 0.1);
   ir_set_i(NODE(c, d2), "seed", 3);
-  op2(c, OP_ADD, op2(c, OP_MUL, x, fin(c, d1)), fin(c, d2));
+  op2(c, OP_ADD, op2(c, OP_MUL, x, d1), fin(c, d2));
   done(c, fn, ctx, count);
 }
 

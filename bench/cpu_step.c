@@ -1,0 +1,138 @@
+/* cpu_step.c — per-step CPU training time of a model, split into forward, backward and
+ * optimizer, for the executor's fast paths against the reference interpreter as the named
+ * baseline (MAMC_BACKEND=interp), and the matrix-product throughput reached inside the step
+ * against OpenBLAS called directly on the same shapes. Both runs use the same seed, hence the
+ * same tasks and batches.
+ *
+ *   cpu_step MODEL.mam RUN.yaml [STEPS]       (bench/cpu_step.sh builds and runs it)
+ */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "api_internal.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct Run {
+  double fwd, bwd, opt, wall;
+  ExecStats stats;
+} Run;
+
+static int run(mamc_model *m, int steps, Run *r) {
+  char *err = NULL;
+  mamc_train_options o = {NULL, steps + 1, 0};
+  mamc_trainer *t = mamc_trainer_new(m, &o, &err);
+  if (!t) {
+    fprintf(stderr, "%s", err);
+    return 0;
+  }
+  mamc_step s;
+  if (mamc_trainer_step(t, &s, &err)) goto fail; /* warm-up: first allocations */
+  double f0, b0, o0, f1, b1, o1;
+  mamc_trainer_times(t, &f0, &b0, &o0);
+  ExecStats before = trainer_exec_stats(mamc_trainer_runtime(t));
+  double t0 = now();
+  for (int i = 0; i < steps; i++)
+    if (mamc_trainer_step(t, &s, &err)) goto fail;
+  r->wall = (now() - t0) / steps;
+  mamc_trainer_times(t, &f1, &b1, &o1);
+  r->fwd = (f1 - f0) / steps;
+  r->bwd = (b1 - b0) / steps;
+  r->opt = (o1 - o0) / steps;
+  r->stats = trainer_exec_stats(mamc_trainer_runtime(t));
+  r->stats.gemm_flops -= before.gemm_flops;
+  for (int i = 0; i < r->stats.ngemm; i++) /* drop the warm-up step's share */
+    for (int j = 0; j < before.ngemm; j++)
+      if (before.gemm[j].M == r->stats.gemm[i].M && before.gemm[j].N == r->stats.gemm[i].N &&
+          before.gemm[j].K == r->stats.gemm[i].K && before.gemm[j].batch == r->stats.gemm[i].batch &&
+          before.gemm[j].ta == r->stats.gemm[i].ta && before.gemm[j].tb == r->stats.gemm[i].tb) {
+        r->stats.gemm[i].count -= before.gemm[j].count;
+        r->stats.gemm[i].seconds -= before.gemm[j].seconds;
+      }
+  mamc_trainer_free(t);
+  return 1;
+fail:
+  fprintf(stderr, "%s", err);
+  mamc_free_text(err);
+  mamc_trainer_free(t);
+  return 0;
+}
+
+/* OpenBLAS alone on one shape: seconds per product (median-free mean over a few reps). */
+static double blas_alone(const GemmShape *g) {
+  size_t na = (size_t)(g->M * g->K), nb = (size_t)(g->K * g->N), nc = (size_t)(g->M * g->N);
+  float *a = malloc(na * 4), *b = malloc(nb * 4), *c = malloc(nc * 4);
+  for (size_t i = 0; i < na; i++) a[i] = (float)(i % 13) * 0.01f;
+  for (size_t i = 0; i < nb; i++) b[i] = (float)(i % 7) * 0.01f;
+  int reps = 0;
+  double t0 = now(), t;
+  do {
+    for (int64_t k = 0; k < g->batch; k++)
+      cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, (int)g->M,
+                  (int)g->N, (int)g->K, 1.0f, a, g->ta ? (int)g->M : (int)g->K, b, g->tb ? (int)g->K : (int)g->N, 0.0f,
+                  c, (int)g->N);
+    reps++;
+    t = now() - t0;
+  } while (t < 0.05 && reps < 1000);
+  free(a);
+  free(b);
+  free(c);
+  return t / reps;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: cpu_step MODEL.mam RUN.yaml [STEPS]\n");
+    return 2;
+  }
+  int steps = argc > 3 ? atoi(argv[3]) : 5;
+  mamc_set_blas_threads(1);
+  char *err = NULL;
+  mamc_model *m = mamc_model_compile(argv[1], argv[2], &err);
+  if (!m) {
+    fprintf(stderr, "%s", err);
+    return 2;
+  }
+  Run fast, interp;
+  if (!run(m, steps, &fast)) return 1;
+  setenv("MAMC_BACKEND", "interp", 1);
+  if (!run(m, steps, &interp)) return 1;
+  unsetenv("MAMC_BACKEND");
+  printf("model %s, %d tasks, %lld parameters; %d timed steps after one warm-up, 1 BLAS thread\n\n", argv[1],
+         mamc_model_ntasks(m), (long long)mamc_model_parameter_count(m), steps);
+  printf("%-34s %10s %10s %10s %10s\n", "ms per step", "forward", "backward", "optimizer", "total");
+  printf("%-34s %10.1f %10.1f %10.1f %10.1f\n", "interpreter (baseline)", 1e3 * interp.fwd, 1e3 * interp.bwd,
+         1e3 * interp.opt, 1e3 * interp.wall);
+  printf("%-34s %10.1f %10.1f %10.1f %10.1f\n", "executor (BLAS + fast kernels)", 1e3 * fast.fwd, 1e3 * fast.bwd,
+         1e3 * fast.opt, 1e3 * fast.wall);
+  printf("%-34s %9.1fx %9.1fx %9.1fx %9.1fx\n\n", "speed-up over the interpreter", interp.fwd / fast.fwd,
+         interp.bwd / fast.bwd, interp.opt / fast.opt, interp.wall / fast.wall);
+  /* matrix products: inside the step vs OpenBLAS alone on the same shapes */
+  double in_step = 0, alone = 0, flops = 0;
+  for (int i = 0; i < fast.stats.ngemm; i++) {
+    GemmShape *g = &fast.stats.gemm[i];
+    if (g->count <= 0) continue;
+    in_step += g->seconds;
+    alone += blas_alone(g) * (double)g->count;
+    flops += 2.0 * (double)g->M * (double)g->N * (double)g->K * (double)g->batch * (double)g->count;
+  }
+  double total_time = fast.wall * steps;
+  printf("matrix products: %.2f GFLOP per step, %.1f GFLOP/s inside the step, %.1f GFLOP/s OpenBLAS alone on the\n"
+         "same %d shapes: ratio %.2f; they take %.0f%% of the step\n\n",
+         flops / steps / 1e9, flops / in_step / 1e9, flops / alone / 1e9, fast.stats.ngemm, alone / in_step,
+         100 * in_step / total_time);
+  printf("time by op (executor), %% of the step:\n");
+  for (int k = 0; k < OP_COUNT; k++) {
+    double s = fast.stats.op_seconds[k];
+    if (s / (total_time + steps * fast.wall) > 0.005)
+      printf("  %-20s %5.1f%%\n", op_info((Op)k)->name, 100 * s / ((steps + 1) * fast.wall));
+  }
+  mamc_model_free(m);
+  return 0;
+}
