@@ -4,6 +4,16 @@
  */
 #include "bind.h"
 
+IrProgram *fe_elaborate_config(Arena *a, Diag *d, const char *model_path, const RunConfig *cfg) {
+  FeEnv env;
+  fe_env_from_config(a, cfg, &env);
+  const char *dirs[5];
+  char exe_dir[4096];
+  fe_default_stdlib_dirs(dirs, exe_dir, sizeof exe_dir);
+  env.stdlib_dirs = dirs;
+  return fe_elaborate(a, d, model_path, &env);
+}
+
 void fe_env_from_config(Arena *a, const RunConfig *cfg, FeEnv *env) {
   memset(env, 0, sizeof *env);
   env->has_config = 1;

@@ -7,12 +7,26 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-void fe_default_stdlib_dirs(const char **out) {
+void fe_default_stdlib_dirs(const char **out, char *exe_buf, size_t exe_len) {
   int n = 0;
   const char *env = getenv("MAMC_STDLIB");
   if (env && *env) out[n++] = env;
   out[n++] = MAMC_STDLIB_DIR;
   out[n++] = MAMC_STDLIB_INSTALL_DIR;
+  /* beside an installed binary: PREFIX/bin/mamc -> PREFIX/share/mamc/stdlib */
+  ssize_t len = exe_buf && exe_len > 32 ? readlink("/proc/self/exe", exe_buf, exe_len - 24) : -1;
+  if (len > 0) {
+    exe_buf[len] = 0;
+    char *slash = strrchr(exe_buf, '/');
+    if (slash) {
+      *slash = 0;
+      slash = strrchr(exe_buf, '/');
+      if (slash) {
+        strcpy(slash, "/share/mamc/stdlib");
+        out[n++] = exe_buf;
+      }
+    }
+  }
   out[n] = NULL;
 }
 

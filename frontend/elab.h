@@ -65,8 +65,9 @@ IrProgram *fe_elaborate(Arena *a, Diag *d, const char *model_path, const FeEnv *
 /* Same, with the model given as text (tests). */
 IrProgram *fe_elaborate_string(Arena *a, Diag *d, const char *name, const char *text, const FeEnv *env);
 
-/* The default stdlib search path, NULL-terminated in out (room for 4): $MAMC_STDLIB, the
- * source tree's stdlib/, the installed one. */
-void fe_default_stdlib_dirs(const char **out);
+/* The default stdlib search path, NULL-terminated in out (room for 5): $MAMC_STDLIB, the
+ * source tree's stdlib/, the installed one, and PREFIX/share/mamc/stdlib beside the running
+ * executable (PREFIX/bin/...), written into exe_buf (give 4096 bytes, or NULL to skip). */
+void fe_default_stdlib_dirs(const char **out, char *exe_buf, size_t exe_len);
 
 #endif

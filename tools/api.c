@@ -44,12 +44,7 @@ void mamc_set_blas_threads(int n) { rt_blas_set_threads(n > 0 ? n : 1); }
 /* ---- compiling --------------------------------------------------------------------------------- */
 
 static IrProgram *elaborate(mamc_model *m, Diag *d, const char *model_path) {
-  FeEnv env;
-  fe_env_from_config(&m->arena, m->cfg, &env);
-  const char *dirs[4];
-  fe_default_stdlib_dirs(dirs);
-  env.stdlib_dirs = dirs;
-  IrProgram *p = fe_elaborate(&m->arena, d, model_path, &env);
+  IrProgram *p = fe_elaborate_config(&m->arena, d, model_path, m->cfg);
   if (p && !ir_verify(p, d)) p = NULL;
   return p;
 }

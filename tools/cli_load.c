@@ -73,25 +73,27 @@ int cli_load(const ModelOpts *o, Loaded *l) {
     ir_program_init(p, &l->arena);
     if (src && ir_parse(p, src, &l->diag) && ir_verify(p, &l->diag)) l->prog = p;
   } else {
-    FeEnv env = {0};
-    const char *dirs[4];
-    fe_default_stdlib_dirs(dirs);
     if (o->config) {
       l->cfg = config_load(&l->arena, &l->diag, o->config);
-      if (l->cfg) fe_env_from_config(&l->arena, l->cfg, &env);
     } else if (o->need_config) {
       fprintf(stderr, "mamc: this command needs the run configuration: --config RUN.yaml\n");
       return EXIT_INPUT;
     }
-    env.stdlib_dirs = dirs;
-    if (!o->config || l->cfg) {
+    if (l->cfg) {
+      l->prog = fe_elaborate_config(&l->arena, &l->diag, o->model, l->cfg);
+    } else if (!o->config) { /* no configuration: syntax and declarations only */
+      FeEnv env = {0};
+      const char *dirs[5];
+      char exe_dir[4096];
+      fe_default_stdlib_dirs(dirs, exe_dir, sizeof exe_dir);
+      env.stdlib_dirs = dirs;
       l->prog = fe_elaborate(&l->arena, &l->diag, o->model, &env);
-      if (l->prog && l->prog->graphs.n && !ir_verify(l->prog, &l->diag)) {
-        fprintf(stderr, "mamc: internal error: the elaborated program does not verify\n");
-        cli_flush_diag(&l->diag);
-        l->prog = NULL;
-        return EXIT_INTERNAL;
-      }
+    }
+    if (l->prog && l->prog->graphs.n && !ir_verify(l->prog, &l->diag)) {
+      fprintf(stderr, "mamc: internal error: the elaborated program does not verify\n");
+      cli_flush_diag(&l->diag);
+      l->prog = NULL;
+      return EXIT_INTERNAL;
     }
   }
   cli_flush_diag(&l->diag);

@@ -10,12 +10,7 @@
 static IrProgram *elab(Arena *a, Diag *d, const char *mam, const char *yaml) {
   RunConfig *cfg = config_load(a, d, yaml);
   if (!cfg) return NULL;
-  FeEnv env;
-  fe_env_from_config(a, cfg, &env);
-  const char *dirs[4];
-  fe_default_stdlib_dirs(dirs);
-  env.stdlib_dirs = dirs;
-  return fe_elaborate(a, d, mam, &env);
+  return fe_elaborate_config(a, d, mam, cfg);
 }
 
 static char *print(IrProgram *p) {

@@ -39,14 +39,7 @@ static void run_case(const char *dir, const char *name) {
 
   RunConfig *cfg = config_load(&a, &d, ypath);
   IrProgram *p = NULL;
-  if (cfg) {
-    FeEnv env;
-    fe_env_from_config(&a, cfg, &env);
-    const char *dirs[4];
-    fe_default_stdlib_dirs(dirs);
-    env.stdlib_dirs = dirs;
-    p = fe_elaborate(&a, &d, path, &env);
-  }
+  if (cfg) p = fe_elaborate_config(&a, &d, path, cfg);
   CHECK_MSG(p == NULL && d.nerrors > 0, "%s: expected an error, got none", name);
   const char *out = d.out.s ? d.out.s : "";
   /* the first error line, with the folder removed from its file name */
