@@ -9,15 +9,20 @@
  *          row-major data of the buffer's dtype (f32, f64 or i32) and shape;
  *   dims   CgKernel.ndims int64 values filled by cg_fill_dims from the buffers' actual
  *          shapes: the extents and strides the kernel reads, so one compiled kernel serves
- *          every binding of the symbolic dims (a new batch shape never recompiles);
+ *          every binding of the symbolic dims (a new batch shape never recompiles); also a
+ *          dropout's key and the training flag (CgRun);
  *   [begin, end)  a range of outer iterations, 0 <= begin <= end <= cg_outer(k, dims):
  *          output elements (row-major) for an elementwise kernel, rows for a row kernel
  *          (CgKernel.row). Any split gives the same results, so the runtime can hand
  *          disjoint ranges to threads; codegen itself starts no threads.
  *
  * Buffers must not overlap, except that an output may be the very same memory as an input
- * that the kernel reads at the same index (an in-place elementwise update): the kernels make
- * no no-alias assumption (LLVM checks overlap at run time and then takes the scalar loop).
+ * that the kernel reads at the same index (ir/group.h: memory planning may give an output
+ * the buffer of a same-typed operand dying at the group). Every value of an index is
+ * computed before any output element of that index is stored. A kernel with one output
+ * carries a copy of its loops for each input it may share memory with, chosen at entry by
+ * pointer equality and vectorised like the disjoint case; otherwise the kernels make no
+ * no-alias assumption (LLVM's run-time overlap checks pick the vector or scalar loop).
  *
  * Numerics (f32 values computed in f32, f64 in f64, i32 in i32 as the interpreter's):
  *   - +, -, *, /, sqrt are IEEE operations without contraction into FMA, so a chain of them

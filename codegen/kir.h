@@ -19,7 +19,8 @@
  * offset sum_ax idx[ax] * stride[ax], where each stride is 0 (broadcast: NumPy size-1 dims
  * and missing leading dims), 1 (contiguous innermost) or a dims slot. Expressions form an
  * SSA list (operands precede users, structurally deduplicated): loads, constants, iota,
- * the row length, accumulator values, and primitive ops from KIR_OPS below.
+ * the row length, accumulator values, dims values, counter-based uniform draws (dropout),
+ * and primitive ops from KIR_OPS below.
  *
  * Types: f32, f64, i32 — each value keeps the dtype of the IR value it comes from (an f32
  * tensor is computed in f32, f64 in f64); bf16/f16 storage is not lowered here (issue #7).

@@ -87,5 +87,10 @@ void trainer_log(Trainer *t, const char *json_line);
  * checkpoint folder (or DIR, meaning its latest). */
 int trainer_save(Trainer *t, const char *dir, int keep, Diag *d);
 int trainer_load(Trainer *t, const char *path, Diag *d);
+/* Initialise from another model's checkpoint: every parameter of this program found there
+ * with the same module, name and shape is copied; the rest keep their initial values; the
+ * optimizer state and step count start fresh (fine-tuning a converted or extended model).
+ * *copied / *total count parameters. 1 ok, 0 on an unreadable checkpoint. */
+int trainer_init_from(Trainer *t, const char *path, int *copied, int *total, Diag *d);
 
 #endif

@@ -233,13 +233,23 @@ static int resolve_ckpt(const char *path, char *out, size_t n) {
   return ok;
 }
 
-int trainer_load(Trainer *t, const char *path, Diag *d) {
-  char dir[4096], err[512];
-  if (!resolve_ckpt(path, dir, sizeof dir)) {
+/* Copies tensor `key` of sf into dst (converting dtype); 0 if absent or of another shape. */
+static int copy_from(const StFile *sf, const char *key, Tensor *dst) {
+  const Tensor *src = st_find(sf, key);
+  if (!src || !rt_same_shape(src, dst)) return 0;
+  Tensor conv = {0};
+  if (!rt_tensor_convert(src, dst->dt, &conv)) return 0;
+  memcpy(dst->data, conv.data, (size_t)conv.n * (size_t)dtype_size(conv.dt));
+  rt_tensor_free(&conv);
+  return 1;
+}
+
+/* Reads the checkpoint folder (resolving DIR/latest) and its step. */
+static int open_ckpt(const char *path, char *dir, size_t n, int64_t *step, Diag *d) {
+  if (!resolve_ckpt(path, dir, n)) {
     diag_plain(d, "cannot read '%s/latest'", path);
     return 0;
   }
-  int64_t step = -1;
   char fpath[4200];
   snprintf(fpath, sizeof fpath, "%s/frame.json", dir);
   FILE *f = fopen(fpath, "r");
@@ -248,9 +258,17 @@ int trainer_load(Trainer *t, const char *path, Diag *d) {
     return 0;
   }
   char line[512];
+  *step = -1;
   while (fgets(line, sizeof line, f))
-    if (sscanf(line, " \"step\": %lld", (long long *)&step) == 1) break;
+    if (sscanf(line, " \"step\": %lld", (long long *)step) == 1) break;
   fclose(f);
+  return 1;
+}
+
+int trainer_load(Trainer *t, const char *path, Diag *d) {
+  char dir[4096], err[512];
+  int64_t step;
+  if (!open_ckpt(path, dir, sizeof dir, &step, d)) return 0;
   for (int m = 0; m < t->train->modules.n; m++) {
     const IrModule *mod = &t->train->modules.v[m];
     char mpath[4300];
@@ -264,31 +282,43 @@ int trainer_load(Trainer *t, const char *path, Diag *d) {
     for (int q = 0; q < mod->params.n; q++) {
       const char *pn = mod->params.v[q].name;
       char key[512];
-      Tensor *dst[3] = {&t->params.t[first + q], &t->m.t[first + q], &t->v.t[first + q]};
-      const char *suffix[3] = {"", ".adam_m", ".adam_v"};
-      for (int s = 0; s < 3; s++) {
-        snprintf(key, sizeof key, "%s%s", pn, suffix[s]);
-        const Tensor *src = st_find(&sf, key);
-        if (!src && s > 0) continue; /* parameters only: fresh optimizer state */
-        if (!src || !rt_same_shape(src, dst[s])) {
-          diag_plain(d, "checkpoint %s: %s '%s' of module %s", mpath, src ? "wrong shape for" : "no tensor", key, mod->name);
-          st_free(&sf);
-          return 0;
-        }
-        Tensor conv = {0};
-        if (!rt_tensor_convert(src, dst[s]->dt, &conv)) {
-          st_free(&sf);
-          diag_plain(d, "out of memory");
-          return 0;
-        }
-        memcpy(dst[s]->data, conv.data, (size_t)conv.n * (size_t)dtype_size(conv.dt));
-        rt_tensor_free(&conv);
+      snprintf(key, sizeof key, "%s.adam_m", pn);
+      if (!copy_from(&sf, pn, &t->params.t[first + q])) {
+        diag_plain(d, "checkpoint %s: no tensor '%s' of module %s with shape as the model's", mpath, pn, mod->name);
+        st_free(&sf);
+        return 0;
       }
+      copy_from(&sf, key, &t->m.t[first + q]); /* moments: when present */
+      snprintf(key, sizeof key, "%s.adam_v", pn);
+      copy_from(&sf, key, &t->v.t[first + q]);
     }
     const char *ms = st_meta(&sf, "optimizer_steps");
     t->module_steps[m] = ms ? strtoll(ms, NULL, 10) : 0;
     st_free(&sf);
   }
   if (step >= 0) t->step = step;
+  return 1;
+}
+
+int trainer_init_from(Trainer *t, const char *path, int *copied, int *total, Diag *d) {
+  char dir[4096], err[512];
+  int64_t step;
+  *copied = *total = 0;
+  if (!open_ckpt(path, dir, sizeof dir, &step, d)) return 0;
+  for (int m = 0; m < t->train->modules.n; m++) {
+    const IrModule *mod = &t->train->modules.v[m];
+    *total += mod->params.n;
+    char mpath[4300];
+    snprintf(mpath, sizeof mpath, "%s/%s.safetensors", dir, mod->name);
+    StFile sf;
+    if (access(mpath, R_OK) != 0) continue; /* a module the old model did not have */
+    if (!st_read(mpath, &sf, err, sizeof err)) {
+      diag_plain(d, "checkpoint: %s", err);
+      return 0;
+    }
+    for (int q = 0; q < mod->params.n; q++)
+      *copied += copy_from(&sf, mod->params.v[q].name, &t->params.t[t->params.first[m] + q]);
+    st_free(&sf);
+  }
   return 1;
 }

@@ -318,6 +318,20 @@ int mamc_trainer_load(mamc_trainer *t, const char *path, char **errors) {
   return MAMC_OK;
 }
 
+int mamc_trainer_init_from(mamc_trainer *t, const char *path, int *copied, int *total, char **errors) {
+  Diag d;
+  diag_init(&d);
+  int c = 0, n = 0;
+  if (!trainer_init_from(t->t, path, &c, &n, &d)) {
+    take_errors(&d, errors);
+    return MAMC_EINPUT;
+  }
+  diag_free(&d);
+  if (copied) *copied = c;
+  if (total) *total = n;
+  return MAMC_OK;
+}
+
 void mamc_trainer_log(mamc_trainer *t, const char *line) { trainer_log(t->t, line); }
 
 Trainer *mamc_trainer_runtime(mamc_trainer *t) { return t->t; }

@@ -10,7 +10,7 @@
 #include "mamc/mamc.h"
 
 typedef struct TrainArgs {
-  const char *model, *config, *metrics, *resume, *progress;
+  const char *model, *config, *metrics, *resume, *init_from, *progress;
   int64_t steps;
   uint64_t seed;
 } TrainArgs;
@@ -45,6 +45,8 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
       a->metrics = argv[++i];
     } else if (!strcmp(s, "--resume") && has) {
       a->resume = argv[++i];
+    } else if (!strcmp(s, "--init-from") && has) {
+      a->init_from = argv[++i];
     } else if (!strcmp(s, "--progress") && has) {
       a->progress = argv[++i];
       if (strcmp(a->progress, "auto") && strcmp(a->progress, "line") && strcmp(a->progress, "lines") &&
@@ -159,11 +161,26 @@ static int run_train(int argc, char **argv) {
     return EXIT_INPUT;
   }
   int rc = EXIT_OK;
+  if (a.resume && a.init_from) {
+    fprintf(stderr, "mamc train: give --resume or --init-from, not both\n");
+    rc = EXIT_INPUT;
+    goto done;
+  }
   if (a.resume && mamc_trainer_load(t, a.resume, &err) != MAMC_OK) {
     fputs(err ? err : "error: cannot resume\n", stderr);
     mamc_free_text(err);
     rc = EXIT_INPUT;
     goto done;
+  }
+  if (a.init_from) {
+    int copied, total;
+    if (mamc_trainer_init_from(t, a.init_from, &copied, &total, &err) != MAMC_OK) {
+      fputs(err ? err : "error: cannot initialise\n", stderr);
+      mamc_free_text(err);
+      rc = EXIT_INPUT;
+      goto done;
+    }
+    fprintf(stderr, "mamc train: initialised %d of %d parameters from %s\n", copied, total, a.init_from);
   }
   int tty = !strcmp(a.progress, "line") || (!strcmp(a.progress, "auto") && isatty(2));
   int quiet = !strcmp(a.progress, "none");
@@ -249,4 +266,6 @@ const Cmd cmd_train = {
     "  --seed N           override train.seed\n"
     "  --metrics FILE     where to append JSONL metrics\n"
     "  --resume PATH      continue from a checkpoint (a step-N folder, or a checkpoint dir: its latest)\n"
+    "  --init-from PATH   start from another model's checkpoint: matching parameters are copied,\n"
+    "                     new ones initialised; fresh optimizer (fine-tuning a converted model)\n"
     "  --progress MODE    auto (a live line on a terminal, else plain lines), line, lines, none\n"};

@@ -88,6 +88,10 @@ int mamc_trainer_validate(mamc_trainer *t, double *losses, char **errors);
  * folder, or dir meaning its latest). */
 int mamc_trainer_save(mamc_trainer *t, const char *dir, int keep, char **errors);
 int mamc_trainer_load(mamc_trainer *t, const char *path, char **errors);
+/* Start from another model's checkpoint: parameters with the same module instance, name and
+ * shape are copied, new ones keep their initialisation; optimizer state and step start fresh.
+ * *copied and *total (may be NULL) count parameters. */
+int mamc_trainer_init_from(mamc_trainer *t, const char *path, int *copied, int *total, char **errors);
 /* Appends a line to the metrics file (tools use it for their own records). */
 void mamc_trainer_log(mamc_trainer *t, const char *json_line);
 /* Seconds spent so far in forward, backward and the optimizer. */

@@ -7,10 +7,10 @@ MAMC=$1
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cd "$here" || exit 1
+cd "$tmp" || exit 1   # checkpoints go to ./ckpt-e2e: keep them out of the source tree
 fail=0
 
-"$MAMC" train ../../examples/multi.mam --config multi-sample.yaml --metrics "$tmp/m1.jsonl" \
+"$MAMC" train "$here/../../examples/multi.mam" --config "$here/multi-sample.yaml" --metrics "$tmp/m1.jsonl" \
   --progress lines > "$tmp/out1" 2>&1 || { cat "$tmp/out1"; echo "NOT OK: training failed"; exit 1; }
 tail -3 "$tmp/out1"
 python3 - "$tmp/m1.jsonl" <<'PY' || fail=1
@@ -25,8 +25,8 @@ PY
 
 # same seed, same losses (a short run twice, each in its own checkpoint folder)
 for i in 2 3; do
-  mkdir -p "$tmp/run$i" && cp multi-sample.yaml "$tmp/run$i/" && sed -i "s|\.\./\.\./data|$here/../../data|g; s|dir: ckpt-e2e|dir: $tmp/run$i/ckpt|" "$tmp/run$i/multi-sample.yaml"
-  "$MAMC" train ../../examples/multi.mam --config "$tmp/run$i/multi-sample.yaml" --steps 12 \
+  mkdir -p "$tmp/run$i" && cp "$here/multi-sample.yaml" "$tmp/run$i/" && sed -i "s|\.\./\.\./data|$here/../../data|g; s|dir: ckpt-e2e|dir: $tmp/run$i/ckpt|" "$tmp/run$i/multi-sample.yaml"
+  "$MAMC" train "$here/../../examples/multi.mam" --config "$tmp/run$i/multi-sample.yaml" --steps 12 \
     --metrics "$tmp/m$i.jsonl" --progress none > "$tmp/out$i" 2>&1 || { cat "$tmp/out$i"; fail=1; }
 done
 if python3 - "$tmp/m2.jsonl" "$tmp/m3.jsonl" <<'PY'
