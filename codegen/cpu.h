@@ -34,6 +34,15 @@
  *     than the interpreter's f64 left-to-right sum; each f32 sum rounds in f32);
  *   - no nnan/ninf/nsz/arcp/afn/contract: NaN and infinities behave as in the interpreter.
  *
+ * ---- use (the runtime's executor) ------------------------------------------------------------
+ *   CgCpu *s = cg_cpu_new(err, sizeof err);                  NULL without LLVM: interpret
+ *   CgKernel k;                                              once per group (cached by text)
+ *   if (cg_cpu_compile(s, p, g, members, n, &k, err, sizeof err)) {
+ *     for (i < k.nbufs) bufs[i] = data of value k.bufs[i].node, shapes[i] = its shape;
+ *     cg_fill_dims(&k, shapes, symvals, &run, dims, err, sizeof err);   per call
+ *     k.fn(bufs, dims, 0, cg_outer(&k, dims));              or [begin, end) per thread
+ *   }
+ *
  * ---- API ------------------------------------------------------------------------------------
  * A CgCpu session owns the LLJIT instance, the host target machine and a compile cache
  * keyed by the KIR text: identical groups (in any graph) compile once and share code.

@@ -6,7 +6,6 @@
 #include "kir.h"
 
 #include <math.h>
-#include <stdlib.h>
 
 static const KOpInfo kops[KOP_COUNT] = {
 #define X(ID, NAME, N, C, F32, F64) [KOP_##ID] = {NAME, N, C, {F32, F64}},
@@ -69,9 +68,12 @@ static int same_expr(const KExpr *a, const KExpr *b) {
 int kir_expr(Kir *k, KExpr e) {
   if (e.kind != KE_OP) e.op = 0;
   if (e.kind != KE_CONST) e.v = 0;
-  for (int i = 0; i < 3; i++)
-    if (e.kind != KE_OP && i > 0) e.a[i] = -1;
+  for (int i = 1; i < 3; i++)
+    if (e.kind != KE_OP) e.a[i] = -1;
   if (e.kind == KE_CONST || e.kind == KE_COUNT) e.a[0] = -1;
+  e.level = e.kind == KE_ACC ? k->accs.v[e.a[0]].level + 1 : 0;
+  for (int j = 0; e.kind == KE_OP && j < kop_info(e.op)->nargs; j++)
+    if (k->e.v[e.a[j]].level > e.level) e.level = k->e.v[e.a[j]].level;
   for (int i = 0; i < k->e.n; i++)
     if (same_expr(&k->e.v[i], &e)) return i;
   vec_push(&k->arena, k->e, e);
@@ -111,7 +113,6 @@ void kir_analyze(const Kir *k, unsigned *axes, int *level) {
   for (int i = 0; i < k->e.n; i++) {
     const KExpr *e = &k->e.v[i];
     unsigned m = 0;
-    int l = 0;
     switch (e->kind) {
     case KE_LOAD: {
       const KAccess *a = &k->acc.v[e->a[0]];
@@ -124,29 +125,18 @@ void kir_analyze(const Kir *k, unsigned *axes, int *level) {
       for (int j = 0; j < k->rands.v[e->a[0]].rank; j++)
         if (k->rands.v[e->a[0]].ax[j] >= 0) m |= 1u << k->rands.v[e->a[0]].ax[j];
       break;
-    case KE_ACC: l = k->accs.v[e->a[0]].level + 1; break;
     case KE_OP:
-      for (int j = 0; j < kop_info(e->op)->nargs; j++) {
-        m |= axes[e->a[j]];
-        if (level[e->a[j]] > l) l = level[e->a[j]];
-      }
+      for (int j = 0; j < kop_info(e->op)->nargs; j++) m |= axes[e->a[j]];
       break;
     default: break;
     }
     axes[i] = m;
-    level[i] = l;
+    level[i] = e->level;
   }
 }
 
 int kir_acc(Kir *k, KAccOp op, int e) {
-  int n = k->e.n;
-  unsigned *axes = malloc(sizeof *axes * (size_t)(n ? n : 1));
-  int *level = malloc(sizeof *level * (size_t)(n ? n : 1));
-  if (!axes || !level) die("out of memory");
-  kir_analyze(k, axes, level);
-  KAcc a = {op, k->e.v[e].t, e, level[e]};
-  free(axes);
-  free(level);
+  KAcc a = {op, k->e.v[e].t, e, k->e.v[e].level};
   int idx = -1;
   for (int i = 0; i < k->accs.n && idx < 0; i++)
     if (k->accs.v[i].op == a.op && k->accs.v[i].e == a.e) idx = i;

@@ -122,6 +122,7 @@ typedef struct KExpr {
   int a[3];  /* KE_OP operands; KE_LOAD: a[0] access; KE_IOTA: a[0] axis; KE_ACC: a[0] acc;
               * KE_RAND: a[0] rand; KE_DIM: a[0] dims slot (its value in type t) */
   double v;  /* KE_CONST */
+  int level; /* set by kir_expr: 0 if it reads no accumulator, else 1 + the highest level read */
 } KExpr;
 
 typedef enum { KACC_SUM, KACC_MAX } KAccOp;

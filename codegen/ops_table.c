@@ -219,11 +219,15 @@ static int cg_rmsnorm(CgRuleCx *c) {
 #define RULE_DROPOUT {CG_EW, cg_dropout, NULL}
 #define RULE_SOFTMAX_ATTENTION NO("attention is a runtime kernel (matrix products inside)")
 #define RULE_LINEAR_ATTENTION NO("attention is a runtime kernel (matrix products and scans)")
+#define RULE_LINEAR_ATTENTION_STATE NO("attention is a runtime kernel (matrix products and scans)")
+#define RULE_LINEAR_ATTENTION_GRAD NO("attention is a runtime kernel (matrix products and scans)")
 #define RULE_ALLREDUCE NO("a collective: the runtime's communication layer")
 #define RULE_REDUCE_SCATTER NO("a collective: the runtime's communication layer")
 #define RULE_ALLGATHER NO("a collective: the runtime's communication layer")
 #define RULE_BROADCAST NO("a collective: the runtime's communication layer")
 #define RULE_OUTER_SYNC NO("a collective: the runtime's communication layer")
+#define RULE_ALLREDUCE_START NO("a collective: the runtime's communication layer")
+#define RULE_ALLREDUCE_DONE NO("a collective: the runtime's communication layer")
 
 static const CgOpRule rules[OP_COUNT] = {
 #define OP(ID, NAME, MIN, MAX, FLAGS, RULE, ATTRS) [OP_##ID] = RULE_##ID,

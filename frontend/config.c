@@ -389,7 +389,7 @@ static void read_sync(CfgReader *r, RunConfig *cfg, const YNode *m) {
 static const char *const TRAIN_KEYS[] = {
     "steps",     "batch_tokens",    "max_len", "lr",        "schedule", "optimizer",
     "clip",      "label_smoothing", "dropout", "precision", "seed",     "device",
-    "valid_every", "valid_batches", "log_every",     "accum"};
+    "valid_every", "valid_batches", "log_every",     "accum",    "bucket_mb"};
 static const char *const SCHED_KEYS[] = {"kind", "warmup", "min_lr"};
 static const char *const SCHEDS[] = {"inverse_sqrt", "cosine", "linear", "constant"};
 static const char *const OPT_KEYS[] = {"kind", "beta1", "beta2", "eps", "weight_decay", "momentum"};
@@ -520,6 +520,7 @@ static void read_train(CfgReader *r, CfgTrain *t, const YNode *m) {
   opt_int(r, m, w, "valid_batches", 1, YN_NOMAX, &t->valid_batches);
   opt_int(r, m, w, "log_every", 0, YN_NOMAX, &t->log_every);
   opt_int32(r, m, w, "accum", 1, &t->accum);
+  opt_float(r, m, w, "bucket_mb", 0, 1, 1 << 20, 0, &t->bucket_mb);
   if (t->batch_tokens < t->max_len && (yn_get(m, "batch_tokens") || yn_get(m, "max_len")))
     diag_error(r->d, val_loc(m, yn_get(m, "batch_tokens") ? "batch_tokens" : "max_len"),
                "train.batch_tokens (%lld) is less than train.max_len (%d): a sentence of "
@@ -569,6 +570,7 @@ static void set_defaults(RunConfig *cfg) {
   t->valid_batches = 20;
   t->log_every = 10;
   t->accum = 1;
+  t->bucket_mb = 10;
   cfg->checkpoint = (CfgCheckpoint){.dir = "ckpt", .every = 500, .keep = 3};
 }
 

@@ -128,6 +128,7 @@ typedef struct CfgTrain {
   long long valid_batches;  /* batches per task in a validation; default 20 */
   long long log_every;      /* 0 = never; default 10 */
   int accum;                /* gradient accumulation steps; default 1 */
+  double bucket_mb;         /* gradient all-reduce bucket size in MiB (passes/comm.h); default 10 */
   SrcLoc loc;
 } CfgTrain;
 

@@ -351,8 +351,10 @@ static void dump_train(StrBuf *b, const CfgTrain *t) {
     sb_puts(b, "cuda");
   else
     sb_printf(b, "cuda:%d", t->device_index);
-  sb_printf(b, "\n  valid_every: %lld\n  valid_batches: %lld\n  log_every: %lld\n  accum: %d\n", t->valid_every,
-            t->valid_batches, t->log_every, t->accum);
+  sb_printf(b, "\n  valid_every: %lld\n  valid_batches: %lld\n  log_every: %lld\n  accum: %d\n  bucket_mb: ",
+            t->valid_every, t->valid_batches, t->log_every, t->accum);
+  put_num(b, t->bucket_mb);
+  sb_putc(b, '\n');
 }
 
 void config_dump(StrBuf *b, const RunConfig *cfg) {

@@ -8,6 +8,8 @@
  */
 #include "elab_internal.h"
 
+#include <math.h>
+
 Decl *block_member(Decl *block, DeclKind kind, const char *name) {
   for (int i = 0; i < block->members.n; i++) {
     Decl *m = block->members.v[i];
@@ -115,9 +117,17 @@ static IrInit eval_init(Cx *c, Scope *s, Expr *e) {
   for (int i = 0; name && i < COUNT_OF(inits); i++) {
     if (strcmp(inits[i].name, name) != 0) continue;
     int n = e->kind == E_CALL ? e->nargs : 0;
+    if (inits[i].kind == INIT_XAVIER && n == 1) { /* xavier(gain) */
+      value_as_float(c, eval(c, s, e->args[0].value), e->args[0].value->loc, "the xavier gain", &in.b);
+      if (!(in.b > 0) || !isfinite(in.b)) fail(c, e->loc, "xavier: the gain must be positive, got %g", in.b);
+      in.kind = INIT_XAVIER;
+      in.a = 0;
+      return in;
+    }
     if (n != inits[i].nargs || (e->kind == E_NAME && inits[i].nargs))
       fail(c, e->loc, "initializer %s takes %d argument%s", name, inits[i].nargs, inits[i].nargs == 1 ? "" : "s");
     in.kind = inits[i].kind;
+    in.a = in.b = 0;
     if (n > 0) value_as_float(c, eval(c, s, e->args[0].value), e->args[0].value->loc, "initializer argument", &in.a);
     if (n > 1) value_as_float(c, eval(c, s, e->args[1].value), e->args[1].value->loc, "initializer argument", &in.b);
     if (in.kind == INIT_NORMAL && in.b < 0) fail(c, e->loc, "normal: the standard deviation must not be negative");

@@ -27,6 +27,8 @@ void exec_body(Cx *c, Scope *s, StmtList *body, Value **ret, int is_task) {
       if (is_task && strcmp(st->name, "loss") == 0) {
         if (v->kind == V_TENSOR && node_at(c, v->node)->type.rank != 0)
           fail(c, st->value->loc, "loss must be a scalar, got %s", val_describe(c, v));
+        if (v->kind == V_TENSOR && !dtype_is_float(node_at(c, v->node)->type.dt))
+          fail(c, st->value->loc, "loss must be a float scalar, got %s", val_describe(c, v));
         add_output(c, "loss", v, st->loc);
       }
       scope_bind(c, s, st->name, v, st->loc);

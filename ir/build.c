@@ -4,6 +4,7 @@
 void ir_program_init(IrProgram *p, Arena *a) {
   memset(p, 0, sizeof *p);
   p->arena = a;
+  p->target = (IrTarget){-1, 1, 0, 1};
 }
 
 int ir_sym(IrProgram *p, const char *name) {

@@ -123,7 +123,7 @@ typedef struct AttrVal {
 typedef enum { INIT_ZEROS, INIT_ONES, INIT_CONST, INIT_NORMAL, INIT_UNIFORM, INIT_XAVIER, INIT_DCT } InitKind;
 typedef struct IrInit {
   InitKind kind;
-  double a, b; /* CONST: a; NORMAL: mean a, std b; UNIFORM: [a, b) */
+  double a, b; /* CONST: a; NORMAL: mean a, std b; UNIFORM: [a, b); XAVIER: gain b (0 means 1) */
 } IrInit;
 
 typedef enum { SYNC_EVERY, SYNC_OUTER, SYNC_LOCAL } SyncKind;
@@ -182,11 +182,22 @@ typedef struct IrGraph {
   Vec(IrOutput) outputs;
 } IrGraph;
 
+/* What a distributed run compiles this program for (passes/comm.h): the process it runs on
+ * (rank -1: no placement, one process; the comm pass then changes nothing) among nranks,
+ * the gradient bucket size in bytes (0: the default), and whether the global gradient norm
+ * is reduced for clipping. A compile option, not part of the IR text. */
+typedef struct IrTarget {
+  int rank, nranks;
+  int64_t bucket_bytes;
+  int clip;
+} IrTarget;
+
 typedef struct IrProgram {
   Arena *arena;
   Vec(const char *) syms;   /* symbolic dim names */
   Vec(IrModule) modules;
   Vec(IrGraph) graphs;
+  IrTarget target;          /* set by the driver before the pipeline; see above */
 } IrProgram;
 
 /* ---- building (ir/build.c) --------------------------------------------------------------- */

@@ -246,7 +246,7 @@ static int parse_module(Parser *ps) {
   return 1;
 }
 
-/* init := 'zeros' | 'ones' | 'xavier' | 'const' '(' NUM ')'
+/* init := 'zeros' | 'ones' | 'xavier' [ '(' NUM ')' ] | 'const' '(' NUM ')'
  *       | 'normal' '(' NUM ',' NUM ')' | 'uniform' '(' NUM ',' NUM ')' */
 static int parse_init(Parser *ps, IrInit *in) {
   IrLex *l = &ps->lx;
@@ -259,8 +259,11 @@ static int parse_init(Parser *ps, IrInit *in) {
     in->kind = INIT_ZEROS;
   } else if (strcmp(w, "ones") == 0) {
     in->kind = INIT_ONES;
-  } else if (strcmp(w, "xavier") == 0) {
+  } else if (strcmp(w, "xavier") == 0) { /* xavier or xavier(GAIN) */
     in->kind = INIT_XAVIER;
+    if (!irl_accept(l, '(')) return 1;
+    if (!irl_float(l, &in->b, "the gain")) return 0;
+    return irl_expect(l, ')', "after the gain");
   } else if (strcmp(w, "dct") == 0) {
     in->kind = INIT_DCT;
   } else if (strcmp(w, "const") == 0) {

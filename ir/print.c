@@ -66,7 +66,13 @@ static void print_init(StrBuf *b, const IrInit *in) {
   switch (in->kind) {
   case INIT_ZEROS: sb_puts(b, "zeros"); return;
   case INIT_ONES: sb_puts(b, "ones"); return;
-  case INIT_XAVIER: sb_puts(b, "xavier"); return;
+  case INIT_XAVIER:
+    sb_puts(b, "xavier");
+    if (in->b == 0 || in->b == 1) return; /* gain 1 */
+    sb_putc(b, '(');
+    print_float(b, in->b);
+    sb_putc(b, ')');
+    return;
   case INIT_DCT: sb_puts(b, "dct"); return;
   case INIT_CONST: sb_puts(b, "const("); break;
   case INIT_NORMAL: sb_puts(b, "normal("); break;

@@ -4,6 +4,7 @@
  * e.g. "matmul: inner dimensions differ: f32[B, S, 512] @ f32[256, 64]".
  */
 #include "ir.h"
+#include "linattn.h"
 
 #include <stdlib.h>
 
@@ -419,22 +420,42 @@ static int ir_shape_attention(ShapeCx *c) {
     return fail(c, "causal attention needs equal query and key lengths: %s, %s", tt(c, q).s, tt(c, k).s);
   if (c->n->nin == 4) {
     const IrType *x = in_type(c, 3);
-    if (c->n->op == OP_SOFTMAX_ATTENTION) {
-      if (x->rank != 2 || !dim_eq(x->d[0], k->d[0]) || !dim_eq(x->d[1], k->d[2]))
-        return fail(c, "key mask must be [B, Sk] = [%s]-like, got %s", tt(c, k).s, tt(c, x).s);
-    } else {
-      if (ir_get_i(c->n, "gate") != 2) return fail(c, "a fourth operand (gates) needs gate = learned");
-      if (x->rank != 3 || !dim_eq(x->d[0], q->d[0]) || !dim_eq(x->d[1], q->d[1]) || !dim_eq(x->d[2], q->d[2]))
-        return fail(c, "gates must be [B, H, S] for q %s, got %s", tt(c, q).s, tt(c, x).s);
-    }
-  } else if (c->n->op == OP_LINEAR_ATTENTION && ir_get_i(c->n, "gate") == 2) {
-    return fail(c, "gate = learned needs a fourth operand (log-gates [B, H, S])");
+    if (x->rank != 2 || !dim_eq(x->d[0], k->d[0]) || !dim_eq(x->d[1], k->d[2]))
+      return fail(c, "key mask must be [B, Sk] = [%s]-like, got %s", tt(c, k).s, tt(c, x).s);
   }
-  if (c->n->op == OP_LINEAR_ATTENTION && ir_get_i(c->n, "gate") == 2 && !ir_get_i(c->n, "causal"))
-    return fail(c, "gate = learned needs causal (a gate decays towards the past only)");
   IrType t = *q;
   t.d[3] = v->d[3];
   c->n->type = t;
+  return 1;
+}
+
+/* linear_attention, linear_attention_state, linear_attention_grad: ir/linattn.c */
+static int ir_shape_linear_attention(ShapeCx *c) {
+  char msg[400];
+  if (!ir_linattn_infer(c->p, c->g, c->n, msg, sizeof msg)) return fail(c, "%s", msg);
+  return 1;
+}
+
+/* allreduce_start x[, tokens] {weight, recv}: the type of x (float); with weight = tokens and
+ * not recv, tokens is a float scalar; otherwise x alone. */
+static int ir_shape_coll_start(ShapeCx *c) {
+  const IrType *x = in_type(c, 0);
+  if (!dtype_is_float(x->dt)) return fail(c, "reduces float values, got %s", tt(c, x).s);
+  int tokens = ir_get_i(c->n, "weight") == 1 && !ir_get_i(c->n, "recv");
+  if (c->n->nin != 1 + tokens)
+    return fail(c, "takes %s, got %d operands",
+                tokens ? "the value and this rank's token count (weight = tokens)" : "one operand", c->n->nin);
+  if (tokens && (!type_is_scalar(in_type(c, 1)) || !dtype_is_float(in_type(c, 1)->dt)))
+    return fail(c, "the token count must be a float scalar, got %s", tt(c, in_type(c, 1)).s);
+  if (ir_get_i(c->n, "bucket") < 0) return fail(c, "bucket must be >= 0");
+  c->n->type = *x;
+  return 1;
+}
+
+/* allreduce_done s: s is an allreduce_start; its type. */
+static int ir_shape_coll_done(ShapeCx *c) {
+  if (c->g->nodes.v[c->n->in[0]].op != OP_ALLREDUCE_START) return fail(c, "its operand must be an allreduce_start");
+  c->n->type = *in_type(c, 0);
   return 1;
 }
 

@@ -84,6 +84,20 @@ char *arena_printf(Arena *a, const char *fmt, ...) {
   return p;
 }
 
+char *arena_take_sb(Arena *a, StrBuf *b) {
+  jmp_buf *oom = a->oom;
+  a->oom = NULL; /* b is freed before the failure unwinds */
+  char *p = b->failed ? NULL : arena_strndup(a, b->s ? b->s : "", b->len);
+  a->oom = oom;
+  sb_free(b);
+  return p ? p : arena_fail(a);
+}
+
+void arena_rethrow(Arena *a, jmp_buf *saved) {
+  a->oom = saved;
+  if (saved) longjmp(*saved, 1);
+}
+
 /* ---- string builder --------------------------------------------------------------------- */
 
 void sb_init(StrBuf *b) { memset(b, 0, sizeof *b); }

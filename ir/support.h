@@ -80,6 +80,27 @@ void sb_printf(StrBuf *b, const char *fmt, ...) MAMC_PRINTF(2, 3);
 void sb_vprintf(StrBuf *b, const char *fmt, va_list ap);
 void sb_pad_to(StrBuf *b, size_t col); /* pad with spaces until the current line has col chars */
 
+/* ---- the arena and StrBuf together, and allocation failure ------------------------------ */
+/* Copies the text of b into a (an empty b gives "") and frees b. A StrBuf that ran out of
+ * memory (b->failed: its text is truncated) counts as an allocation failure of a, like one
+ * of the copy: it unwinds to a->oom, else returns NULL; b is freed first either way. */
+char *arena_take_sb(Arena *a, StrBuf *b);
+/* Allocation failure in a function that holds heap memory besides the arena. It frees that
+ * memory in its own handler, then passes the failure on:
+ *
+ *     int *tmp = malloc(...);                  (set before setjmp, not changed after)
+ *     jmp_buf jb, *saved = a->oom;
+ *     if (setjmp(jb)) {
+ *       free(tmp);
+ *       arena_rethrow(a, saved);               (unwinds to the caller's handler, if any)
+ *       diag_plain(d, "out of memory"); return 0;   (no caller's handler: report it)
+ *     }
+ *     a->oom = &jb;
+ *     ... every way out restores a->oom = saved ...
+ *
+ * arena_rethrow sets a->oom = saved and longjmps to it; it returns only when saved is NULL. */
+void arena_rethrow(Arena *a, jmp_buf *saved);
+
 /* ---------------------------------------------------------------------------------------
  * Diagnostics. Every input error is `file:line:col: error: message`, then the source line
  * and a caret under the column. Messages accumulate in `out` (the caller decides where they

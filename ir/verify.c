@@ -124,6 +124,8 @@ static void check_params(Vx *v, const IrModule *m) {
     else if (in->kind == INIT_NORMAL && in->b < 0)
       verr(v, -1, "module @%s: parameter '%s': normal() needs a non-negative std, got %g", m->name, q->name,
            in->b);
+    else if (in->kind == INIT_XAVIER && in->b < 0)
+      verr(v, -1, "module @%s: parameter '%s': xavier needs a positive gain, got %g", m->name, q->name, in->b);
     else if (in->kind == INIT_UNIFORM && in->a > in->b)
       verr(v, -1, "module @%s: parameter '%s': uniform(a, b) needs a <= b, got %g > %g", m->name, q->name,
            in->a, in->b);

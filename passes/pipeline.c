@@ -9,7 +9,9 @@
 #include <stdlib.h>
 
 #include "autodiff.h"
+#include "comm.h"
 #include "fusion.h"
+#include "lower_attn.h"
 #include "memplan.h"
 #include "simplify.h"
 
@@ -17,7 +19,9 @@
 
 static const Pass passes[] = {
     {"autodiff", 'A', pass_autodiff, "append the backward pass: grad.<module>.<param> outputs"},
+    {"lower_attn", 'L', pass_lower_attn, "choose each linear attention's form: quadratic, chunked, recurrent"},
     {"simplify", 'S', pass_simplify, "fold constants, algebraic identities, CSE, dead code"},
+    {"comm", 'C', pass_comm, "per rank: bucketed token-weighted gradient all-reduces, the norm (comm.h)"},
     {"fusion", 'F', pass_fusion, "group elementwise chains, row reductions, norms, GEMM epilogues"},
     {"memplan", 'M', pass_memplan, "plan buffer slots by liveness (checks the plan; see memplan.h)"},
 };

@@ -74,7 +74,7 @@ int rt_param_init(Tensor *t, const IrParam *prm, const char *module, uint64_t se
       return 0;
     }
     double fans = (double)(shape[ty->rank - 2] + shape[ty->rank - 1]);
-    bound = fans > 0 ? sqrt(6.0 / fans) : 0;
+    bound = fans > 0 ? (in->b > 0 ? in->b : 1.0) * sqrt(6.0 / fans) : 0; /* gain b (0 means 1) */
   }
   for (int64_t i = 0; i < t->n; i++) {
     double v;
@@ -109,6 +109,11 @@ void rt_params_free(ParamStore *ps) {
 }
 
 int rt_params_init(ParamStore *ps, const IrProgram *p, uint64_t seed, DType fdt, char *err, size_t errlen) {
+  return rt_params_init_held(ps, p, NULL, seed, fdt, err, errlen);
+}
+
+int rt_params_init_held(ParamStore *ps, const IrProgram *p, const char *held, uint64_t seed, DType fdt, char *err,
+                        size_t errlen) {
   memset(ps, 0, sizeof *ps);
   ps->seed = seed;
   ps->fdt = fdt;
@@ -125,6 +130,7 @@ int rt_params_init(ParamStore *ps, const IrProgram *p, uint64_t seed, DType fdt,
   if (!ps->t) goto oom;
   for (int m = 0; m < p->modules.n; m++) {
     const IrModule *mod = &p->modules.v[m];
+    if (held && !held[m]) continue; /* not held by this process: left empty */
     for (int k = 0; k < mod->params.n; k++) {
       if (!rt_param_init(&ps->t[ps->first[m] + k], &mod->params.v[k], mod->name, seed, fdt, err, errlen)) {
         ps->n = n; /* free what was made (the rest are empty) */

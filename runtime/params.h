@@ -10,8 +10,9 @@
  *   zeros, ones, const(a)
  *   normal(mean a, std b)          a + b * N(0, 1)
  *   uniform(a, b)                  U[a, b)
- *   xavier                         U(-r, r), r = sqrt(6 / (fan_in + fan_out)), fan_in and
- *                                  fan_out the last two dims (rank >= 2; gain 1)
+ *   xavier(gain b)                 U(-r, r), r = gain sqrt(6 / (fan_in + fan_out)), fan_in and
+ *                                  fan_out the last two dims (rank >= 2; gain b, 0 means 1)
+ *   dct                            the orthonormal DCT-II matrix over the last two dims
  * Values are drawn in f64 and stored in `fdt` (f32 or f64); a parameter declared bf16 or f16
  * is rounded through that format first. i32 parameters take only zeros/ones/const.
  */
@@ -32,6 +33,11 @@ typedef struct ParamStore {
 /* Allocate and initialise every parameter of p. 1 on success; 0 with a message in err
  * (ps left empty). fdt: DT_F32 or DT_F64. */
 int rt_params_init(ParamStore *ps, const IrProgram *p, uint64_t seed, DType fdt, char *err, size_t errlen);
+/* The same for the modules with held[m] set only (a process of a distributed run holds the
+ * modules its tasks use); the others' tensors stay empty. Values are those rt_params_init
+ * gives: they depend only on (seed, module, param). */
+int rt_params_init_held(ParamStore *ps, const IrProgram *p, const char *held, uint64_t seed, DType fdt, char *err,
+                        size_t errlen);
 void rt_params_free(ParamStore *ps);
 
 /* The tensor of parameter `param` of module `module`; NULL if out of range. */

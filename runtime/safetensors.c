@@ -238,16 +238,23 @@ static int read_entry(J *j, StFile *f, const char *name, const unsigned char *da
   DType dt;
   if (!dtype || !st_dtype_parse(dtype, &dt)) { jfail(j, "unknown or missing dtype"); goto bad; }
   if (rank < 0 || !have_off) { jfail(j, "a tensor needs shape and data_offsets"); goto bad; }
-  Tensor *t = &f->tensors[f->n];
-  if (!rt_tensor_alloc(t, dt, rank, shape)) { jfail(j, "tensor too large"); goto bad; }
-  uint64_t bytes = (uint64_t)t->n * (uint64_t)dtype_size(dt);
+  /* sizes are checked against the file before allocating: a corrupt shape must not ask
+   * for terabytes */
+  int64_t numel = rt_numel(rank, shape);
+  uint64_t bytes = numel < 0 || (uint64_t)numel > UINT64_MAX / 8 ? UINT64_MAX : (uint64_t)numel * (uint64_t)dtype_size(dt);
   if (o1 < o0 || o1 - o0 != bytes || o1 > dlen) {
-    rt_tensor_free(t);
     snprintf(j->err, j->errlen, "%s: tensor '%s': its data_offsets do not match its shape or the file size", j->path, name);
     goto bad;
   }
+  Tensor *t = &f->tensors[f->n];
+  if (!rt_tensor_alloc(t, dt, rank, shape)) { jfail(j, "tensor too large"); goto bad; }
   memcpy(t->data, data + o0, (size_t)bytes);
-  f->names[f->n++] = strdup(name);
+  if (!(f->names[f->n] = strdup(name))) {
+    rt_tensor_free(t);
+    jfail(j, "out of memory");
+    goto bad;
+  }
+  f->n++;
   free(dtype);
   return 1;
 bad:
@@ -305,10 +312,17 @@ int st_read(const char *path, StFile *f, char *err, size_t errlen) {
     snprintf(err, errlen, "%s: out of memory", path);
     return 0;
   }
+  ok = st_parse(buf, len, path, f, err, errlen);
+  free(buf);
+  return ok;
+}
+
+int st_parse(const void *bytes, size_t len, const char *path, StFile *f, char *err, size_t errlen) {
+  const unsigned char *buf = bytes;
+  memset(f, 0, sizeof *f);
   uint64_t hl = 0;
   for (int i = 0; i < 8 && (size_t)i < len; i++) hl |= (uint64_t)buf[i] << (8 * i);
   if (len < 8 || hl > len - 8) {
-    free(buf);
     snprintf(err, errlen, "%s: not a safetensors file (truncated or bad header length)", path);
     return 0;
   }
@@ -320,7 +334,7 @@ int st_read(const char *path, StFile *f, char *err, size_t errlen) {
   for (const char *c = j.s; c < j.end; c++) maxn += *c == '{';
   f->names = calloc((size_t)maxn, sizeof(char *));
   f->tensors = calloc((size_t)maxn, sizeof(Tensor));
-  ok = f->names && f->tensors;
+  int ok = f->names && f->tensors;
   if (!ok) jfail(&j, "out of memory");
   ok = ok && (jch(&j, '{') || jfail(&j, "expected '{'"));
   if (ok && !jch(&j, '}')) {
@@ -336,7 +350,6 @@ int st_read(const char *path, StFile *f, char *err, size_t errlen) {
     } while (ok && jch(&j, ','));
     ok = ok && (jch(&j, '}') || jfail(&j, "expected '}' at the end"));
   }
-  free(buf);
   if (!ok) st_free(f);
   return ok;
 }

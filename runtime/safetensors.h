@@ -31,6 +31,8 @@ typedef struct StFile {
 
 /* Reads the whole file. 1 ok; 0 with a message naming the file and the problem. */
 int st_read(const char *path, StFile *out, char *err, size_t errlen);
+/* The same, from the file's bytes already in memory (path is used in messages only). */
+int st_parse(const void *bytes, size_t len, const char *path, StFile *out, char *err, size_t errlen);
 void st_free(StFile *f);
 /* The tensor named name, or NULL. */
 const Tensor *st_find(const StFile *f, const char *name);

@@ -1,10 +1,19 @@
-/* trainer.c — the training loop's parts (see trainer.h): data per task, executors, the
- * optimizer step with per-module counters and global-norm clipping, validation, metrics. */
-#include "trainer_internal.h"
-
+/* trainer.c — the training loop's parts (see trainer.h): data per task, executors, the step
+ * (every rank's task, token-weighted gradient sums, the exchange of trainer_sync.c, global-norm
+ * clipping, AdamW with a step counter per module), validation and metrics. */
 #include <math.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include "dist.h"
+#include "trainer_internal.h"
+
+int tsync_setup(Trainer *t, Diag *d);
+void tsync_free(Trainer *t);
+int tsync_task_of(const Trainer *t, int r, int64_t s);
+int tsync_exchange(Trainer *t, const int *task_of_rank, Diag *d);
+int tsync_prepare_comms(Trainer *t, const int *task_of_rank, Diag *d);
+int tsync_norm(Trainer *t, double *norm, Diag *d);
 
 static double now(void) {
   struct timespec ts;
@@ -53,34 +62,46 @@ Trainer *trainer_new(const IrProgram *train, const IrProgram *eval, const TrainT
   t->eval = eval;
   t->opts = *o;
   if (t->opts.fdt != DT_F64) t->opts.fdt = DT_F32;
+  t->nranks = o->dist ? dist_size(o->dist) : 1;
+  t->rank = o->dist ? dist_rank(o->dist) : 0;
+  if (!o->dist && o->emulate_ranks > 1) {
+    t->nranks = o->emulate_ranks;
+    t->emulate = 1;
+  }
+  if (t->nranks > 1024) {
+    diag_plain(d, "at most 1024 processes are supported, not %d", t->nranks);
+    goto fail;
+  }
   t->ntasks = ntasks;
   t->tasks = calloc((size_t)ntasks, sizeof(TTask));
   t->nvocabs = nvocabs;
   t->toks = calloc((size_t)(nvocabs > 0 ? nvocabs : 1), sizeof(Tokenizer *));
   if (!t->tasks || !t->toks) goto fail_oom;
+  for (int k = 0; k < ntasks; k++) {
+    t->tasks[k].spec = tasks[k];
+    if (t->nranks == 1) t->tasks[k].spec.rank = 0;
+    t->tasks[k].owned = t->emulate || t->tasks[k].spec.rank == t->rank;
+  }
+  if (!tsync_setup(t, d)) goto fail;
   for (int v = 0; v < nvocabs; v++) {
     t->toks[v] = vocabs[v].path ? tokenizer_load(vocabs[v].path, d) : tokenizer_byte();
     if (!t->toks[v]) goto fail;
   }
-  for (int k = 0; k < ntasks; k++) {
-    t->tasks[k].spec = tasks[k];
-    if (!load_task_data(t, k, d)) goto fail;
-  }
-  SamplerTask *st = ARENA_ARRAY(&t->arena, SamplerTask, ntasks);
-  for (int k = 0; k < ntasks; k++) st[k] = (SamplerTask){tasks[k].name, tasks[k].weight, tasks[k].introduce_at_step};
-  if (sampler_init(&t->sampler, &t->arena, d, st, ntasks, o->temperature > 0 ? o->temperature : 1.0, o->seed, 0) != 0)
-    goto fail;
+  for (int k = 0; k < ntasks; k++)
+    if (t->tasks[k].owned && !load_task_data(t, k, d)) goto fail;
   char err[256];
-  if (!rt_params_init(&t->params, train, o->seed, t->opts.fdt, err, sizeof err)) {
+  if (!rt_params_init_held(&t->params, train, t->held, o->seed, t->opts.fdt, err, sizeof err)) {
     diag_plain(d, "%s", err);
     goto fail;
   }
-  if (!tparams_zero_like(&t->m, &t->params) || !tparams_zero_like(&t->v, &t->params)) goto fail_oom;
+  if (!tparams_zero_like(&t->m, &t->params) || !tparams_zero_like(&t->v, &t->params) ||
+      !tparams_zero_like(&t->gsum, &t->params))
+    goto fail_oom;
   t->module_steps = calloc((size_t)train->modules.n + 1, sizeof(int64_t));
-  t->grad_of = calloc((size_t)t->params.n + 1, sizeof(const Tensor *));
-  if (!t->module_steps || !t->grad_of) goto fail_oom;
+  if (!t->module_steps) goto fail_oom;
   for (int k = 0; k < ntasks; k++) {
     TTask *tk = &t->tasks[k];
+    if (!tk->owned) continue;
     if (!exec_init(&tk->exec, train, tasks[k].graph, err, sizeof err) ||
         !exec_init(&tk->eval_exec, eval, tasks[k].graph, err, sizeof err)) {
       diag_plain(d, "%s", err);
@@ -88,7 +109,8 @@ Trainer *trainer_new(const IrProgram *train, const IrProgram *eval, const TrainT
     }
     tk->has_exec = 1;
   }
-  if (o->metrics_path) {
+  if (!tsync_prepare_comms(t, NULL, d)) goto fail;
+  if (o->metrics_path && t->rank == 0) {
     t->metrics = fopen(o->metrics_path, "a");
     if (!t->metrics) {
       diag_plain(d, "cannot open the metrics file '%s'", o->metrics_path);
@@ -119,16 +141,17 @@ void trainer_free(Trainer *t) {
   rt_params_free(&t->params);
   rt_params_free(&t->m);
   rt_params_free(&t->v);
+  rt_params_free(&t->gsum);
+  tsync_free(t);
   if (t->metrics) fclose(t->metrics);
   free(t->module_steps);
-  free(t->grad_of);
   free(t->tasks);
   free(t->toks);
   arena_free(&t->arena);
   free(t);
 }
 
-/* ---- one step --------------------------------------------------------------------------------- */
+/* ---- running a task on a batch ---------------------------------------------------------------- */
 
 /* Binds every symbol appearing as a whole dim of an input's type to the tensor's size there. */
 int tbind_symbols(const IrProgram *p, const IrGraph *g, const Tensor *inputs, int64_t *symvals, char *err, size_t n) {
@@ -186,9 +209,10 @@ static int find_loss(const IrGraph *g) {
   return -1;
 }
 
-int trainer_step_batch(Trainer *t, int task, const Batch *b, StepInfo *info, Diag *d) {
-  double t0 = now();
-  TTask *tk = &t->tasks[task];
+/* Forward and backward of task k on batch b; adds tokens * gradient into gsum and the tokens
+ * into wsum of every module it trains. *loss receives the batch's loss. */
+static int run_task(Trainer *t, int k, const Batch *b, double *loss, Diag *d) {
+  TTask *tk = &t->tasks[k];
   const IrGraph *g = &t->train->graphs.v[tk->spec.graph];
   Tensor in[2] = {{0}};
   char err[256];
@@ -208,63 +232,130 @@ int trainer_step_batch(Trainer *t, int task, const Batch *b, StepInfo *info, Dia
     return 0;
   }
   int lo = find_loss(g);
-  double loss = lo >= 0 ? rt_tensor_get(exec_output(&tk->exec, lo), 0) : NAN;
-  if (!isfinite(loss)) {
+  *loss = lo >= 0 ? rt_tensor_get(exec_output(&tk->exec, lo), 0) : NAN;
+  if (!isfinite(*loss)) {
     exec_release(&tk->exec);
     diag_plain(d, "task %s, step %lld: the loss is %g; stopping (lower the learning rate?)", tk->spec.name,
-               (long long)t->step + 1, loss);
+               (long long)t->step + 1, *loss);
     return 0;
   }
-  double t1 = now();
-  /* gradients, global norm, clipping */
-  memset(t->grad_of, 0, sizeof(const Tensor *) * (size_t)t->params.n);
-  double sq = 0;
-  for (int k = 0; k < g->outputs.n; k++) {
-    const IrOutput *o = &g->outputs.v[k];
-    if (o->module < 0) continue;
-    const Tensor *gr = exec_output(&tk->exec, k);
-    t->grad_of[t->params.first[o->module] + o->param] = gr;
-    sq += optim_sq_norm(gr);
+  float w = (float)b->tgt_tokens;
+  char *seen = calloc((size_t)t->train->modules.n + 1, 1);
+  for (int o = 0; seen && o < g->outputs.n; o++) {
+    const IrOutput *out = &g->outputs.v[o];
+    if (out->module < 0) continue;
+    const Tensor *gr = exec_output(&tk->exec, o);
+    Tensor *acc = &t->gsum.t[t->params.first[out->module] + out->param];
+    float *a = acc->data;
+    if (gr->dt == DT_F32) {
+      const float *x = gr->data;
+      for (int64_t i = 0; i < acc->n; i++) a[i] += w * x[i];
+    } else {
+      for (int64_t i = 0; i < acc->n; i++) a[i] += w * (float)rt_tensor_get(gr, i);
+    }
+    if (!seen[out->module]) t->wsum[out->module] += w;
+    seen[out->module] = 1;
   }
-  double norm = sqrt(sq), scale = optim_clip_scale(norm, t->opts.clip);
+  free(seen);
+  exec_release(&tk->exec);
+  return 1;
+}
+
+/* ---- the step ------------------------------------------------------------------------------------ */
+
+/* After every rank's share is in gsum/wsum: exchange, normalise, clip, update, reset. */
+static int finish_step(Trainer *t, const int *task_of_rank, double *grad_norm, double *lr_out, Diag *d) {
+  double t0 = now();
+  if (!tsync_prepare_comms(t, task_of_rank, d) || !tsync_exchange(t, task_of_rank, d)) return 0;
+  double t1 = now();
+  t->comm_seconds += t1 - t0;
+  int M = t->train->modules.n;
+  for (int m = 0; m < M; m++) {
+    if (!t->held[m] || t->wsum[m] <= 0) continue;
+    float inv = (float)(1.0 / t->wsum[m]);
+    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) {
+      float *a = t->gsum.t[q].data;
+      for (int64_t i = 0; i < t->gsum.t[q].n; i++) a[i] *= inv;
+    }
+  }
+  double norm;
+  if (!tsync_norm(t, &norm, d)) return 0;
+  double scale = optim_clip_scale(norm, t->opts.clip);
   int64_t step = t->step + 1;
   double lr = sched_lr(&t->opts.sched, step);
-  for (int m = 0; m < t->train->modules.n; m++) {
-    int touched = 0;
-    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) touched |= t->grad_of[q] != NULL;
-    if (!touched) continue;
+  for (int m = 0; m < M; m++) {
+    if (!t->held[m] || t->wsum[m] <= 0) continue;
     int64_t ms = ++t->module_steps[m];
-    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++)
-      if (t->grad_of[q]) optim_update(&t->opts.opt, &t->params.t[q], t->grad_of[q], &t->m.t[q], &t->v.t[q], ms, lr, scale);
+    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) {
+      Tensor *p = &t->params.t[q];
+      if (t->train->modules.v[m].params.v[q - t->params.first[m]].frozen) continue;
+      optim_update(&t->opts.opt, p, &t->gsum.t[q], &t->m.t[q], &t->v.t[q], ms, lr, scale);
+    }
   }
-  exec_release(&tk->exec);
+  for (int m = 0; m < M; m++) {
+    t->wsum[m] = 0;
+    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++)
+      if (t->gsum.t[q].data) memset(t->gsum.t[q].data, 0, sizeof(float) * (size_t)t->gsum.t[q].n);
+  }
   t->step = step;
   t->opt_seconds += now() - t1;
-  *info = (StepInfo){step, task, loss, lr, norm, b->tgt_tokens, now() - t0};
+  *grad_norm = norm;
+  *lr_out = lr;
   return 1;
 }
 
 int trainer_step(Trainer *t, StepInfo *info, Diag *d) {
-  int task = sampler_task_at(&t->sampler, t->step);
-  if (task < 0) {
-    diag_plain(d, "no task can be sampled at step %lld", (long long)t->step + 1);
+  double t0 = now();
+  int task_of_rank[1024];
+  for (int r = 0; r < t->nranks; r++) {
+    task_of_rank[r] = tsync_task_of(t, r, t->step);
+    if (task_of_rank[r] < 0) {
+      diag_plain(d, "rank %d has no task that can be sampled at step %lld", r, (long long)t->step + 1);
+      return 0;
+    }
+  }
+  double lsum = 0, wtot = 0;
+  int64_t tokens = 0;
+  int first = -1;
+  for (int r = 0; r < t->nranks; r++) {
+    int k = task_of_rank[r];
+    if (!t->tasks[k].owned || (!t->emulate && r != t->rank)) continue;
+    Batch b;
+    double loss;
+    if (batcher_next(t->tasks[k].batcher, &b, d) != 0 || !run_task(t, k, &b, &loss, d)) return 0;
+    lsum += loss * (double)b.tgt_tokens;
+    wtot += (double)b.tgt_tokens;
+    tokens += b.tgt_tokens;
+    if (first < 0) first = k;
+  }
+  double norm, lr;
+  if (!finish_step(t, task_of_rank, &norm, &lr, d)) return 0;
+  *info = (StepInfo){t->step, first, wtot > 0 ? lsum / wtot : NAN, lr, norm, tokens, now() - t0};
+  return 1;
+}
+
+int trainer_step_batch(Trainer *t, int task, const Batch *b, StepInfo *info, Diag *d) {
+  if (t->nranks > 1) {
+    diag_plain(d, "training on the caller's batches works in single-process runs only");
     return 0;
   }
-  Batch b;
-  if (batcher_next(t->tasks[task].batcher, &b, d) != 0) return 0;
-  return trainer_step_batch(t, task, &b, info, d);
+  double t0 = now(), loss, norm, lr;
+  int task_of_rank[1] = {task};
+  if (!run_task(t, task, b, &loss, d) || !finish_step(t, task_of_rank, &norm, &lr, d)) return 0;
+  *info = (StepInfo){t->step, task, loss, lr, norm, b->tgt_tokens, now() - t0};
+  return 1;
 }
 
 /* ---- validation ----------------------------------------------------------------------------------- */
 
 int trainer_validate(Trainer *t, double *losses, Diag *d) {
+  double *acc = calloc((size_t)(2 * t->ntasks + 1), sizeof(double)); /* per task: sum, weight */
+  if (!acc) return diag_plain(d, "out of memory"), 0;
   for (int k = 0; k < t->ntasks; k++) {
     TTask *tk = &t->tasks[k];
-    losses[k] = NAN;
-    if (!tk->nvalid) continue;
+    if (!tk->owned || !tk->nvalid) continue;
     const IrGraph *g = &t->eval->graphs.v[tk->spec.graph];
     int lo = find_loss(g);
-    double sum = 0, w = 0;
     int64_t *sym = calloc((size_t)t->eval->syms.n + 1, sizeof(int64_t));
     for (int i = 0; sym && lo >= 0 && i < tk->nvalid; i++) {
       Batch b = tbatch_view(&tk->valid[i]);
@@ -278,20 +369,27 @@ int trainer_validate(Trainer *t, double *losses, Diag *d) {
       if (!ok) {
         diag_plain(d, "validation of %s: %s", tk->spec.name, nin ? cx.err : err);
         free(sym);
+        free(acc);
         return 0;
       }
-      double l = rt_tensor_get(exec_output(&tk->eval_exec, lo), 0);
-      sum += l * (double)b.tgt_tokens;
-      w += (double)b.tgt_tokens;
+      acc[2 * k] += rt_tensor_get(exec_output(&tk->eval_exec, lo), 0) * (double)b.tgt_tokens;
+      acc[2 * k + 1] += (double)b.tgt_tokens;
       exec_release(&tk->eval_exec);
     }
     free(sym);
-    if (w > 0) losses[k] = sum / w;
   }
+  char err[256];
+  if (t->opts.dist && !dist_world_sum(t->opts.dist, acc, 2 * t->ntasks, err, sizeof err)) {
+    diag_plain(d, "validation: %s", err);
+    free(acc);
+    return 0;
+  }
+  for (int k = 0; k < t->ntasks; k++) losses[k] = acc[2 * k + 1] > 0 ? acc[2 * k] / acc[2 * k + 1] : NAN;
+  free(acc);
   return 1;
 }
 
-/* ---- accessors ----------------------------------------------------------------------------------------- */
+/* ---- accessors ------------------------------------------------------------------------------------------ */
 
 int trainer_ntasks(const Trainer *t) { return t->ntasks; }
 const char *trainer_task_name(const Trainer *t, int task) { return t->tasks[task].spec.name; }
@@ -302,7 +400,8 @@ double trainer_optimizer_seconds(const Trainer *t) { return t->opt_seconds; }
 ExecStats trainer_exec_stats(const Trainer *t) {
   ExecStats s;
   memset(&s, 0, sizeof s);
-  for (int k = 0; k < t->ntasks; k++) exec_stats_add(&s, &t->tasks[k].exec.stats);
+  for (int k = 0; k < t->ntasks; k++)
+    if (t->tasks[k].has_exec) exec_stats_add(&s, &t->tasks[k].exec.stats);
   return s;
 }
 

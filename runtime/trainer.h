@@ -27,6 +27,7 @@ typedef struct TrainVocab {
 typedef struct TrainTaskSpec {
   const char *name;         /* "en-de" */
   int graph;                /* in both programs */
+  int rank;                 /* the process that trains it (placement) */
   CorpusSpec train, valid;  /* valid with neither tsv nor files: no validation */
   int src_col, tgt_col;     /* corpus columns feeding source and target */
   int src_vocab, tgt_vocab; /* indices into the vocabularies */
@@ -46,13 +47,16 @@ typedef struct TrainOpts {
   int max_valid_batches;    /* per task (0 = 50) */
   const char *metrics_path; /* JSONL, or NULL */
   DType fdt;                /* DT_F32 (default) or DT_F64 */
+  struct Dist *dist;        /* the processes of the run (NULL: this one alone) */
+  int emulate_ranks;        /* > 1: run every rank's step in this one process, as the
+                             * distributed run would (its reference in tests); needs dist NULL */
 } TrainOpts;
 
 typedef struct StepInfo {
   int64_t step;             /* 1-based, after the step */
-  int task;
-  double loss, lr, grad_norm;
-  int64_t tokens;           /* target tokens of this batch */
+  int task;                 /* the task this process trained (the first, when emulating) */
+  double loss, lr, grad_norm;  /* loss: token-weighted over the tasks this process ran */
+  int64_t tokens;           /* target tokens this process trained on */
   double seconds;           /* wall time of this step */
 } StepInfo;
 
@@ -66,7 +70,8 @@ void trainer_free(Trainer *t);
 
 /* One step on a task drawn by the sampler, with a batch from its own data. */
 int trainer_step(Trainer *t, StepInfo *info, Diag *d);
-/* One step on the caller's batch for task `task` (src may be NULL for one-input tasks). */
+/* One step on the caller's batch for task `task` (src may be NULL for one-input tasks);
+ * single-process runs only. */
 int trainer_step_batch(Trainer *t, int task, const Batch *b, StepInfo *info, Diag *d);
 /* Token-weighted mean validation loss per task (NaN for tasks without validation data). */
 int trainer_validate(Trainer *t, double *losses, Diag *d);
@@ -92,5 +97,8 @@ int trainer_load(Trainer *t, const char *path, Diag *d);
  * optimizer state and step count start fresh (fine-tuning a converted or extended model).
  * *copied / *total count parameters. 1 ok, 0 on an unreadable checkpoint. */
 int trainer_init_from(Trainer *t, const char *path, int *copied, int *total, Diag *d);
+/* Writes this process's copy of every module it holds to DIR/rank-R/<module>.safetensors
+ * (tests check that the replicas of a module on its holders are bit-identical). */
+int trainer_dump_replicas(Trainer *t, const char *dir, Diag *d);
 
 #endif

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dist.h"
 #include "safetensors.h"
 
 int tbatch_copy(TBatch *dst, const Batch *b) {
@@ -64,8 +65,8 @@ int tparams_zero_like(ParamStore *dst, const ParamStore *src) {
   dst->t = calloc((size_t)(src->n ? src->n : 1), sizeof(Tensor));
   if (!dst->first || !dst->t) return 0;
   memcpy(dst->first, src->first, sizeof(int) * (size_t)(src->nmodules + 1));
-  for (int i = 0; i < src->n; i++)
-    if (!rt_tensor_alloc(&dst->t[i], src->t[i].dt, src->t[i].rank, src->t[i].shape)) return 0;
+  for (int i = 0; i < src->n; i++) /* empty (not held) stays empty */
+    if (src->t[i].data && !rt_tensor_alloc(&dst->t[i], src->t[i].dt, src->t[i].rank, src->t[i].shape)) return 0;
   return 1;
 }
 
@@ -166,53 +167,106 @@ static void prune(const char *dir, int keep) {
   }
 }
 
+static int holder_writes(const Trainer *t, int m) { /* this process writes module m */
+  return t->held[m] && (t->emulate || t->groups[t->group_of[m]].holders[0] == t->rank);
+}
+
+/* 1 if every rank's ok is 1 (a collective: every rank calls it at the same point). */
+static int all_ok(Trainer *t, int ok) {
+  double bad = ok ? 0 : 1;
+  char err[256];
+  if (t->opts.dist && !dist_world_sum(t->opts.dist, &bad, 1, err, sizeof err)) return 0;
+  return bad == 0;
+}
+
 int trainer_save(Trainer *t, const char *dir, int keep, Diag *d) {
-  char err[512], name[64], tmp[4096], fin[4096];
+  char err[512] = "", name[64], tmp[4096], fin[4096];
   snprintf(name, sizeof name, "step-%08lld", (long long)t->step);
   snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
   snprintf(fin, sizeof fin, "%s/%s", dir, name);
-  rm_tree(tmp);
-  if (!mkdir_p(tmp)) {
-    diag_plain(d, "cannot create the checkpoint folder '%s': %s", tmp, strerror(errno));
-    return 0;
-  }
-  for (int m = 0; m < t->train->modules.n; m++)
-    if (!save_module(t, m, tmp, err, sizeof err)) goto fail;
-  StrBuf b;
-  sb_init(&b);
-  sb_printf(&b, "{\n  \"format\": \"mamc-checkpoint v1\",\n  \"step\": %lld,\n  \"seed\": %llu,\n  \"tasks\": [",
-            (long long)t->step, (unsigned long long)t->opts.seed);
-  for (int k = 0; k < t->ntasks; k++) {
-    BatchState s = batcher_state(t->tasks[k].batcher);
-    sb_printf(&b, "%s\n    {\"name\": \"%s\", \"epoch\": %lld, \"position\": %lld, \"fingerprint\": \"%016llx\"}",
-              k ? "," : "", t->tasks[k].spec.name, (long long)s.epoch, (long long)s.position,
-              (unsigned long long)s.fingerprint);
-  }
-  sb_puts(&b, "\n  ],\n  \"modules\": [");
-  for (int m = 0; m < t->train->modules.n; m++)
-    sb_printf(&b, "%s\"%s\"", m ? ", " : "", t->train->modules.v[m].name);
-  sb_puts(&b, "]\n}\n");
-  char fpath[4200];
-  snprintf(fpath, sizeof fpath, "%s/frame.json", tmp);
-  int ok = !b.failed && write_text(fpath, b.s, err, sizeof err);
-  sb_free(&b);
-  if (!ok) goto fail;
-  rm_tree(fin);
-  if (rename(tmp, fin) != 0) {
-    diag_plain(d, "checkpoint: cannot rename '%s' to '%s': %s", tmp, fin, strerror(errno));
+  int lead = t->rank == 0, ok = 1;
+  if (lead) {
     rm_tree(tmp);
-    return 0;
+    if (!mkdir_p(tmp)) {
+      snprintf(err, sizeof err, "cannot create the checkpoint folder '%s': %s", tmp, strerror(errno));
+      ok = 0;
+    }
   }
-  char latest[4200], content[80];
-  snprintf(latest, sizeof latest, "%s/latest", dir);
-  snprintf(content, sizeof content, "%s\n", name);
-  if (!write_text(latest, content, err, sizeof err)) goto fail;
-  prune(dir, keep);
+  if (!all_ok(t, ok)) goto fail; /* the folder exists for everyone from here */
+  for (int m = 0; ok && m < t->train->modules.n; m++)
+    if (holder_writes(t, m)) ok = save_module(t, m, tmp, err, sizeof err);
+  /* every task's data position, from its owner: summed over ranks (others add zeros) */
+  double *pos = calloc((size_t)(4 * t->ntasks + 1), sizeof(double));
+  if (!pos) ok = 0;
+  for (int k = 0; pos && k < t->ntasks; k++)
+    if (t->tasks[k].owned && (t->emulate || t->tasks[k].spec.rank == t->rank)) {
+      BatchState st = batcher_state(t->tasks[k].batcher);
+      pos[4 * k] = (double)st.epoch;
+      pos[4 * k + 1] = (double)st.position;
+      pos[4 * k + 2] = (double)(st.fingerprint >> 32);
+      pos[4 * k + 3] = (double)(st.fingerprint & 0xffffffffu);
+    }
+  if (pos && t->opts.dist && !dist_world_sum(t->opts.dist, pos, 4 * t->ntasks, err, sizeof err)) ok = 0;
+  if (!all_ok(t, ok)) {
+    free(pos);
+    goto fail;
+  }
+  if (lead) {
+    StrBuf b;
+    sb_init(&b);
+    sb_printf(&b, "{\n  \"format\": \"mamc-checkpoint v1\",\n  \"step\": %lld,\n  \"seed\": %llu,\n  \"ranks\": %d,\n"
+                  "  \"rng\": \"counter-based: every draw is a function of (seed, step); nothing else to save\",\n"
+                  "  \"tasks\": [",
+              (long long)t->step, (unsigned long long)t->opts.seed, t->nranks);
+    for (int k = 0; k < t->ntasks; k++) {
+      uint64_t fp = ((uint64_t)pos[4 * k + 2] << 32) | (uint64_t)pos[4 * k + 3];
+      sb_printf(&b, "%s\n    {\"name\": \"%s\", \"epoch\": %lld, \"position\": %lld, \"fingerprint\": \"%016llx\"}",
+                k ? "," : "", t->tasks[k].spec.name, (long long)pos[4 * k], (long long)pos[4 * k + 1],
+                (unsigned long long)fp);
+    }
+    sb_puts(&b, "\n  ],\n  \"modules\": [");
+    for (int m = 0; m < t->train->modules.n; m++)
+      sb_printf(&b, "%s\"%s\"", m ? ", " : "", t->train->modules.v[m].name);
+    sb_puts(&b, "]\n}\n");
+    char fpath[4200];
+    snprintf(fpath, sizeof fpath, "%s/frame.json", tmp);
+    ok = !b.failed && write_text(fpath, b.s, err, sizeof err);
+    sb_free(&b);
+    if (ok) {
+      rm_tree(fin);
+      if (rename(tmp, fin) != 0) {
+        snprintf(err, sizeof err, "cannot rename the finished checkpoint to '%s': %s", name, strerror(errno));
+        ok = 0;
+      }
+    }
+    char latest[4200], content[80];
+    snprintf(latest, sizeof latest, "%s/latest", dir);
+    snprintf(content, sizeof content, "%s\n", name);
+    if (ok) ok = write_text(latest, content, err, sizeof err);
+    if (ok) prune(dir, keep);
+  }
+  free(pos);
+  if (!all_ok(t, ok)) goto fail;
   return 1;
 fail:
-  diag_plain(d, "checkpoint: %s", err);
-  rm_tree(tmp);
+  diag_plain(d, "checkpoint (rank %d): %s", t->rank, err[0] ? err : "another rank failed to write its part");
+  if (lead) rm_tree(tmp);
   return 0;
+}
+
+int trainer_dump_replicas(Trainer *t, const char *dir, Diag *d) {
+  char sub[4096], err[512];
+  snprintf(sub, sizeof sub, "%s/rank-%d", dir, t->rank);
+  if (!mkdir_p(sub)) {
+    diag_plain(d, "cannot create '%s': %s", sub, strerror(errno));
+    return 0;
+  }
+  for (int m = 0; m < t->train->modules.n; m++)
+    if (t->held[m] && !save_module(t, m, sub, err, sizeof err)) {
+      diag_plain(d, "%s", err);
+      return 0;
+    }
+  return 1;
 }
 
 /* ---- loading -------------------------------------------------------------------------------------- */
@@ -265,12 +319,37 @@ static int open_ckpt(const char *path, char *dir, size_t n, int64_t *step, Diag 
   return 1;
 }
 
+/* Restores each owned task's data position from frame.json's task lines. */
+static int restore_positions(Trainer *t, const char *dir, Diag *d) {
+  char fpath[4200], line[1024];
+  snprintf(fpath, sizeof fpath, "%s/frame.json", dir);
+  FILE *f = fopen(fpath, "r");
+  if (!f) return diag_plain(d, "cannot open '%s'", fpath), 0;
+  int ok = 1;
+  while (ok && fgets(line, sizeof line, f)) {
+    char name[512];
+    long long epoch, position;
+    unsigned long long fp;
+    if (sscanf(line, " {\"name\": \"%511[^\"]\", \"epoch\": %lld, \"position\": %lld, \"fingerprint\": \"%llx\"", name,
+               &epoch, &position, &fp) != 4)
+      continue;
+    for (int k = 0; k < t->ntasks; k++)
+      if (t->tasks[k].owned && t->tasks[k].batcher && strcmp(t->tasks[k].spec.name, name) == 0) {
+        BatchState st = {epoch, position, fp};
+        if (batcher_restore(t->tasks[k].batcher, st, d) != 0) ok = 0;
+      }
+  }
+  fclose(f);
+  return ok;
+}
+
 int trainer_load(Trainer *t, const char *path, Diag *d) {
   char dir[4096], err[512];
   int64_t step;
   if (!open_ckpt(path, dir, sizeof dir, &step, d)) return 0;
   for (int m = 0; m < t->train->modules.n; m++) {
     const IrModule *mod = &t->train->modules.v[m];
+    if (!t->held[m]) continue;
     char mpath[4300];
     snprintf(mpath, sizeof mpath, "%s/%s.safetensors", dir, mod->name);
     StFile sf;
@@ -296,6 +375,7 @@ int trainer_load(Trainer *t, const char *path, Diag *d) {
     t->module_steps[m] = ms ? strtoll(ms, NULL, 10) : 0;
     st_free(&sf);
   }
+  if (!restore_positions(t, dir, d)) return 0;
   if (step >= 0) t->step = step;
   return 1;
 }
@@ -307,6 +387,7 @@ int trainer_init_from(Trainer *t, const char *path, int *copied, int *total, Dia
   if (!open_ckpt(path, dir, sizeof dir, &step, d)) return 0;
   for (int m = 0; m < t->train->modules.n; m++) {
     const IrModule *mod = &t->train->modules.v[m];
+    if (!t->held[m]) continue;
     *total += mod->params.n;
     char mpath[4300];
     snprintf(mpath, sizeof mpath, "%s/%s.safetensors", dir, mod->name);

@@ -14,6 +14,7 @@ typedef struct TBatch { /* an owned copy of a Batch (validation batches are kept
 
 typedef struct TTask {
   TrainTaskSpec spec;
+  int owned;                 /* this process runs it (its rank's, or every task when emulating) */
   Corpus train;
   Batcher *batcher;
   TBatch *valid;
@@ -21,6 +22,16 @@ typedef struct TTask {
   Exec exec, eval_exec;
   int has_exec;
 } TTask;
+
+/* A module group: the module instances held by exactly the same ranks. Groups are numbered
+ * in the order of their first module (the global module order), identically on every rank. */
+typedef struct TGroup {
+  int nholders;
+  int *holders;              /* ascending ranks */
+  int nmods;
+  int *mods;
+  int64_t nfloats;           /* gradient elements of all its modules, + one weight per module */
+} TGroup;
 
 struct Trainer {
   Arena arena;
@@ -30,12 +41,20 @@ struct Trainer {
   TTask *tasks;
   int nvocabs;
   Tokenizer **toks;
-  Sampler sampler;
+  /* ranks: nranks processes (real, or emulated in this one); rank_tasks[r] lists r's tasks */
+  int nranks, rank, emulate;
+  int **rank_tasks, *rank_ntasks;
+  Sampler *samplers;         /* per rank, over its tasks (stream = rank) */
+  char *held;                /* per module: this process holds it */
+  int ngroups;
+  TGroup *groups;
+  int *group_of;             /* per module */
   ParamStore params, m, v;   /* m, v: AdamW moments (SGD: m is the momentum) */
+  ParamStore gsum;           /* per held parameter: this step's token-weighted gradient sum */
+  double *wsum;              /* per module: this step's tokens behind gsum */
   int64_t *module_steps;     /* per module instance: optimizer steps taken */
-  const Tensor **grad_of;    /* per parameter (ParamStore order): this step's gradient */
   int64_t step;
-  double opt_seconds;
+  double opt_seconds, comm_seconds;
   FILE *metrics;
 };
 

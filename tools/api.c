@@ -12,6 +12,7 @@
 #include "config.h"
 #include "elab.h"
 #include "api_internal.h"
+#include "dist.h"
 #include "matmul.h"
 #include "trainer.h"
 
@@ -24,6 +25,7 @@ struct mamc_model {
 struct mamc_trainer {
   mamc_model *m;
   Trainer *t;
+  Dist *dist;
   int64_t total_steps;
 };
 
@@ -140,7 +142,11 @@ static int graph_inputs(const IrGraph *g) {
   return n;
 }
 
-static int task_specs(mamc_model *m, TrainTaskSpec *specs, Diag *d) {
+/* The rank of each task: the first of its configured `ranks`, else round-robin. (Automatic
+ * placement minimising communication is passes/placement's.) */
+static int task_rank(const CfgTask *t, int k, int nranks) { return t->ranks.n ? t->ranks.v[0] : k % nranks; }
+
+static int task_specs(mamc_model *m, TrainTaskSpec *specs, int nranks, Diag *d) {
   const RunConfig *cfg = m->cfg;
   for (int k = 0; k < cfg->tasks.n; k++) {
     const CfgTask *t = &cfg->tasks.v[k];
@@ -148,6 +154,7 @@ static int task_specs(mamc_model *m, TrainTaskSpec *specs, Diag *d) {
     memset(s, 0, sizeof *s);
     s->name = t->name.s;
     s->graph = k;
+    s->rank = task_rank(t, k, nranks);
     s->weight = t->weight;
     s->introduce_at_step = t->introduce_at_step;
     corpus_spec(&m->arena, cfg, &t->path, &t->path_src, &t->path_tgt, t, &s->train);
@@ -209,7 +216,14 @@ mamc_trainer *mamc_trainer_new(mamc_model *m, const mamc_train_options *o, char 
     diag_plain(&d, "out of memory");
     goto fail;
   }
-  if (!task_specs(m, specs, &d)) goto fail;
+  char derr[256];
+  t->dist = dist_new(derr, sizeof derr);
+  if (!t->dist) {
+    diag_plain(&d, "%s", derr);
+    goto fail;
+  }
+  int nranks = dist_size(t->dist) > 1 ? dist_size(t->dist) : (o && o->emulate_ranks > 1 ? o->emulate_ranks : 1);
+  if (!task_specs(m, specs, nranks, &d)) goto fail;
   for (int i = 0; i < cfg->vocabs.n; i++) {
     const CfgVocab *v = &cfg->vocabs.v[i];
     vocabs[i].name = v->name.s;
@@ -217,6 +231,8 @@ mamc_trainer *mamc_trainer_new(mamc_model *m, const mamc_train_options *o, char 
   }
   TrainOpts to;
   train_opts(cfg, o, &to);
+  to.dist = dist_size(t->dist) > 1 ? t->dist : NULL;
+  to.emulate_ranks = to.dist ? 0 : nranks;
   t->m = m;
   t->total_steps = to.steps;
   t->t = trainer_new(m->train, m->eval, specs, cfg->tasks.n, vocabs, cfg->vocabs.n, &to, &d);
@@ -228,6 +244,7 @@ mamc_trainer *mamc_trainer_new(mamc_model *m, const mamc_train_options *o, char 
 fail:
   free(specs);
   free(vocabs);
+  if (t) dist_free(t->dist);
   free(t);
   take_errors(&d, errors);
   return NULL;
@@ -236,8 +253,13 @@ fail:
 void mamc_trainer_free(mamc_trainer *t) {
   if (!t) return;
   trainer_free(t->t);
+  dist_free(t->dist);
   free(t);
 }
+
+int mamc_mpi_init(int *argc, char ***argv) { return dist_mpi_init(argc, argv); }
+void mamc_mpi_finalize(void) { dist_mpi_finalize(); }
+int mamc_trainer_rank(const mamc_trainer *t) { return dist_rank(t->dist); }
 
 int64_t mamc_trainer_total_steps(const mamc_trainer *t) { return t->total_steps; }
 int64_t mamc_trainer_step_count(const mamc_trainer *t) { return trainer_step_count(t->t); }
@@ -335,6 +357,17 @@ int mamc_trainer_init_from(mamc_trainer *t, const char *path, int *copied, int *
 void mamc_trainer_log(mamc_trainer *t, const char *line) { trainer_log(t->t, line); }
 
 Trainer *mamc_trainer_runtime(mamc_trainer *t) { return t->t; }
+
+int mamc_trainer_dump_replicas(mamc_trainer *t, const char *dir, char **errors) {
+  Diag d;
+  diag_init(&d);
+  if (!trainer_dump_replicas(t->t, dir, &d)) {
+    take_errors(&d, errors);
+    return MAMC_EINPUT;
+  }
+  diag_free(&d);
+  return MAMC_OK;
+}
 
 void mamc_trainer_times(const mamc_trainer *t, double *fwd, double *bwd, double *opt) {
   ExecStats s = trainer_exec_stats(t->t);

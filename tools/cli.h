@@ -56,5 +56,6 @@ int cli_mkdirs(const char *path);
 
 extern const Cmd cmd_check, cmd_ir, cmd_dot, cmd_train, cmd_vocab;
 extern const Cmd cmd_passes; /* tools/cmd_check.c */
+extern const Cmd cmd_eval, cmd_plot; /* tools/cmd_eval.c, tools/cmd_plot.c */
 
 #endif

@@ -10,9 +10,10 @@
 #include "mamc/mamc.h"
 
 typedef struct TrainArgs {
-  const char *model, *config, *metrics, *resume, *init_from, *progress;
+  const char *model, *config, *metrics, *resume, *init_from, *progress, *replicas;
   int64_t steps;
   uint64_t seed;
+  int emulate;
 } TrainArgs;
 
 static double now(void) {
@@ -47,6 +48,8 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
       a->resume = argv[++i];
     } else if (!strcmp(s, "--init-from") && has) {
       a->init_from = argv[++i];
+    } else if (!strcmp(s, "--dump-replicas") && has) {
+      a->replicas = argv[++i];
     } else if (!strcmp(s, "--progress") && has) {
       a->progress = argv[++i];
       if (strcmp(a->progress, "auto") && strcmp(a->progress, "line") && strcmp(a->progress, "lines") &&
@@ -54,7 +57,7 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
         fprintf(stderr, "mamc train: --progress takes auto, line, lines or none\n");
         return -1;
       }
-    } else if ((!strcmp(s, "--steps") || !strcmp(s, "--seed")) && has) {
+    } else if ((!strcmp(s, "--steps") || !strcmp(s, "--seed") || !strcmp(s, "--emulate-ranks")) && has) {
       char *end;
       long long v = strtoll(argv[++i], &end, 10);
       if (*end || v <= 0) {
@@ -62,7 +65,8 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
         return -1;
       }
       if (!strcmp(s, "--steps")) a->steps = v;
-      else a->seed = (uint64_t)v;
+      else if (!strcmp(s, "--seed")) a->seed = (uint64_t)v;
+      else a->emulate = (int)v;
     } else if (s[0] == '-' && s[1]) {
       fprintf(stderr, "mamc train: unknown option '%s' (or it needs a value; see mamc train --help)\n", s);
       return -1;
@@ -81,7 +85,7 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
 }
 
 /* Validation: one line on stderr, one JSONL record. Returns the token-weighted... the mean. */
-static double validate(mamc_model *m, mamc_trainer *t, int64_t step, int tty, double *first, FILE *out) {
+static double validate(mamc_model *m, mamc_trainer *t, int64_t step, int tty, int print, double *first, FILE *out) {
   int n = mamc_model_ntasks(m);
   double *l = calloc((size_t)n, sizeof(double));
   char *err = NULL;
@@ -108,9 +112,10 @@ static double validate(mamc_model *m, mamc_trainer *t, int64_t step, int tty, do
   if (cnt) mean = sum / cnt;
   sb_printf(&j, "}, \"mean\": %.6f}", cnt ? mean : 0.0);
   if (cnt) {
-    mamc_trainer_log(t, j.s);
+    mamc_trainer_log(t, j.s); /* rank 0 only has the metrics file */
     if (isnan(*first)) *first = mean;
-    fprintf(out, "%svalid @ %lld: mean %.3f (%.0f%% of the first) —%s\n", tty ? "\r\033[K" : "", (long long)step, mean,
+    if (print)
+      fprintf(out, "%svalid @ %lld: mean %.3f (%.0f%% of the first) —%s\n", tty ? "\r\033[K" : "", (long long)step, mean,
             100.0 * mean / *first, h.s);
   }
   sb_free(&j);
@@ -126,8 +131,9 @@ static int save(mamc_trainer *t, const mamc_settings *st, FILE *out, int tty) {
     mamc_free_text(err);
     return 0;
   }
-  fprintf(out, "%scheckpoint: %s/step-%08lld\n", tty ? "\r\033[K" : "", st->checkpoint_dir,
-          (long long)mamc_trainer_step_count(t));
+  if (mamc_trainer_rank(t) == 0)
+    fprintf(out, "%scheckpoint: %s/step-%08lld\n", tty ? "\r\033[K" : "", st->checkpoint_dir,
+            (long long)mamc_trainer_step_count(t));
   return 1;
 }
 
@@ -138,6 +144,11 @@ static int run_train(int argc, char **argv) {
   char *err = NULL;
   double t_start = now();
   if (!getenv("OPENBLAS_NUM_THREADS")) mamc_set_blas_threads(1); /* measured fastest with one executor thread */
+  int nprocs = mamc_mpi_init(NULL, NULL);
+  if (nprocs > 1 && a.emulate) {
+    fprintf(stderr, "mamc train: --emulate-ranks is for single-process runs, not under mpirun\n");
+    return EXIT_INPUT;
+  }
   mamc_model *m = mamc_model_compile(a.model, a.config, &err);
   if (!m) {
     fputs(err ? err : "error: compilation failed\n", stderr);
@@ -152,7 +163,7 @@ static int run_train(int argc, char **argv) {
     a.metrics = metrics_default;
     cli_mkdirs(st.checkpoint_dir);
   }
-  mamc_train_options o = {a.metrics, a.steps, a.seed};
+  mamc_train_options o = {a.metrics, a.steps, a.seed, a.emulate};
   mamc_trainer *t = mamc_trainer_new(m, &o, &err);
   if (!t) {
     fputs(err ? err : "error: cannot start training\n", stderr);
@@ -182,17 +193,20 @@ static int run_train(int argc, char **argv) {
     }
     fprintf(stderr, "mamc train: initialised %d of %d parameters from %s\n", copied, total, a.init_from);
   }
-  int tty = !strcmp(a.progress, "line") || (!strcmp(a.progress, "auto") && isatty(2));
-  int quiet = !strcmp(a.progress, "none");
+  int lead = mamc_trainer_rank(t) == 0; /* rank 0 reports; every rank reports its errors */
+  int tty = lead && (!strcmp(a.progress, "line") || (!strcmp(a.progress, "auto") && isatty(2)));
+  int quiet = !lead || !strcmp(a.progress, "none");
   FILE *out = stderr;
   int64_t total = mamc_trainer_total_steps(t), start = mamc_trainer_step_count(t);
-  fprintf(out, "mamc train: %s, %d task%s, %lld parameters, %lld steps; compiled in %.1f s; metrics: %s\n", a.model,
-          mamc_model_ntasks(m), mamc_model_ntasks(m) == 1 ? "" : "s", (long long)mamc_model_parameter_count(m),
-          (long long)(total - start), now() - t_start, a.metrics);
+  if (lead)
+    fprintf(out, "mamc train: %s, %d task%s, %lld parameters, %lld steps, %d process%s; compiled in %.1f s; metrics: %s\n",
+            a.model, mamc_model_ntasks(m), mamc_model_ntasks(m) == 1 ? "" : "s", (long long)mamc_model_parameter_count(m),
+            (long long)(total - start), nprocs > 1 ? nprocs : (a.emulate ? a.emulate : 1),
+            nprocs > 1 || a.emulate > 1 ? "es" : "", now() - t_start, a.metrics);
   double first_valid = NAN, last_valid = NAN, ema = NAN, t0 = now(), last_print = 0;
   int64_t tokens = 0, window_tokens = 0;
   double window_t = t0;
-  if (st.valid_every > 0) first_valid = last_valid = validate(m, t, start, tty, &first_valid, out);
+  if (st.valid_every > 0) first_valid = last_valid = validate(m, t, start, tty, lead, &first_valid, out);
   for (int64_t s = start; s < total; s++) {
     mamc_step info;
     if (mamc_trainer_step(t, &info, &err) != MAMC_OK) {
@@ -228,7 +242,8 @@ static int run_train(int argc, char **argv) {
       window_tokens = 0;
       window_t = tnow;
     }
-    if (st.valid_every > 0 && info.step % st.valid_every == 0) last_valid = validate(m, t, info.step, tty, &first_valid, out);
+    if (st.valid_every > 0 && info.step % st.valid_every == 0)
+      last_valid = validate(m, t, info.step, tty, lead, &first_valid, out);
     if (st.checkpoint_every > 0 && info.step % st.checkpoint_every == 0 && info.step < total && !save(t, &st, out, tty)) {
       rc = EXIT_INPUT;
       break;
@@ -236,20 +251,26 @@ static int run_train(int argc, char **argv) {
   }
   if (rc == EXIT_OK) {
     if (st.valid_every > 0 && mamc_trainer_step_count(t) % st.valid_every != 0)
-      last_valid = validate(m, t, mamc_trainer_step_count(t), tty, &first_valid, out);
+      last_valid = validate(m, t, mamc_trainer_step_count(t), tty, lead, &first_valid, out);
     if (!save(t, &st, out, tty)) rc = EXIT_INPUT;
+    if (a.replicas && mamc_trainer_dump_replicas(t, a.replicas, &err) != MAMC_OK) {
+      fputs(err ? err : "error: cannot dump replicas\n", stderr);
+      mamc_free_text(err);
+      rc = EXIT_INPUT;
+    }
     double fwd, bwd, opt, el = now() - t0;
     mamc_trainer_times(t, &fwd, &bwd, &opt);
-    fprintf(out, "%sdone: %lld steps in %.1f s (%.0f tok/s; forward %.1f s, backward %.1f s, optimizer %.1f s)",
+    if (lead) fprintf(out, "%sdone: %lld steps in %.1f s (%.0f tok/s; forward %.1f s, backward %.1f s, optimizer %.1f s)",
             tty ? "\r\033[K" : "", (long long)(mamc_trainer_step_count(t) - start), el, tokens / fmax(el, 1e-9), fwd,
             bwd, opt);
-    if (!isnan(first_valid) && !isnan(last_valid))
+    if (lead && !isnan(first_valid) && !isnan(last_valid))
       fprintf(out, "; validation loss %.3f -> %.3f (%.0f%%)", first_valid, last_valid, 100 * last_valid / first_valid);
-    fputc('\n', out);
+    if (lead) fputc('\n', out);
   }
 done:
   mamc_trainer_free(t);
   mamc_model_free(m);
+  mamc_mpi_finalize();
   return rc;
 }
 
@@ -268,4 +289,10 @@ const Cmd cmd_train = {
     "  --resume PATH      continue from a checkpoint (a step-N folder, or a checkpoint dir: its latest)\n"
     "  --init-from PATH   start from another model's checkpoint: matching parameters are copied,\n"
     "                     new ones initialised; fresh optimizer (fine-tuning a converted model)\n"
-    "  --progress MODE    auto (a live line on a terminal, else plain lines), line, lines, none\n"};
+    "  --progress MODE    auto (a live line on a terminal, else plain lines), line, lines, none\n"
+    "  --emulate-ranks N  run the steps of N processes in this one (the reference of a distributed run)\n"
+    "  --dump-replicas D  at the end, each process writes its copy of every module it holds to D/rank-R/\n\n"
+    "Distributed: mpirun -np N mamc train ... (built with MPI): each rank trains the tasks placed on\n"
+    "it (the tasks' ranks: in the configuration, else round-robin) and holds only their modules;\n"
+    "gradients of modules held by several ranks are averaged by tokens among the ranks that\n"
+    "trained them. Rank 0 prints and writes the metrics; each module is saved by its lowest holder.\n"};

@@ -29,7 +29,7 @@ int main(int argc, char **argv) {
   int ntasks = mamc_model_ntasks(m);
   printf("model: %d tasks, %lld parameters\n", ntasks, (long long)mamc_model_parameter_count(m));
 
-  mamc_train_options o = {NULL, atoll(argv[3]), 7};
+  mamc_train_options o = {.steps = atoll(argv[3]), .seed = 7};
   mamc_trainer *t = mamc_trainer_new(m, &o, &err);
   if (!t) return fail("trainer", err);
 

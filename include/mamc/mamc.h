@@ -61,7 +61,17 @@ typedef struct mamc_train_options {
   const char *metrics_path; /* JSONL metrics appended here (NULL: none) */
   int64_t steps;            /* 0: the configuration's train.steps */
   uint64_t seed;            /* 0: the configuration's train.seed */
+  int emulate_ranks;        /* > 1: run the steps of that many processes in this one (the
+                             * single-process reference of a distributed run) */
 } mamc_train_options;
+
+/* Distributed runs: under `mpirun -np N` (built with MPI), call mamc_mpi_init first; every
+ * trainer then spans the N processes: each trains the tasks placed on its rank and holds
+ * only the modules they use; gradients of shared modules are exchanged among their holders.
+ * Returns the number of processes (1 when not launched by mpirun). Process-wide. */
+int mamc_mpi_init(int *argc, char ***argv);
+void mamc_mpi_finalize(void);
+int mamc_trainer_rank(const mamc_trainer *t);   /* this process's rank (0 when alone) */
 
 typedef struct mamc_step {
   int64_t step;             /* 1-based */
@@ -94,6 +104,8 @@ int mamc_trainer_load(mamc_trainer *t, const char *path, char **errors);
 int mamc_trainer_init_from(mamc_trainer *t, const char *path, int *copied, int *total, char **errors);
 /* Appends a line to the metrics file (tools use it for their own records). */
 void mamc_trainer_log(mamc_trainer *t, const char *json_line);
+/* Tests: each process writes its copy of every module it holds to dir/rank-R/. */
+int mamc_trainer_dump_replicas(mamc_trainer *t, const char *dir, char **errors);
 /* Seconds spent so far in forward, backward and the optimizer. */
 void mamc_trainer_times(const mamc_trainer *t, double *forward, double *backward, double *optimizer);
 

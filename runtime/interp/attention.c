@@ -1,6 +1,6 @@
-/* attention.c — softmax_attention and linear_attention in their quadratic reference forms
- * (every query against every visible key; O(S^2), exact up to f64 rounding). The chunked
- * and recurrent forms of the backends are tested against these.
+/* attention.c — softmax_attention in its quadratic reference form (every query against every
+ * visible key; O(S^2), exact up to f64 rounding); the fast kernel is tested against it. The
+ * linear attentions (quadratic and recurrent reference forms, backward) are in linattn.c.
  *
  * Shapes: q[B, H, Sq, D], k[B, H, Sk, D], v[B, H, Sk, Dv] -> o[B, H, Sq, Dv].
  */
@@ -71,75 +71,5 @@ int interp_SOFTMAX_ATTENTION(Kern *k) {
         }
       }
   free(s);
-  return 1;
-}
-
-/* linear_attention {feature, gate, norm, causal}: q, k, v (, log-gates g[B, H, S]) -> o.
- * Quadratic reference form, with phi the feature map and a_ij the gate:
- *   o_i = sum_{visible j} a_ij (phi(q_i) . phi(k_j)) v_j
- *   norm = running: o_i /= sum_{visible j} a_ij (phi(q_i) . phi(k_j))   (when nonzero)
- * visible: causal j <= i (+ Sk - Sq); otherwise every j.
- * feature: none (phi = identity). dct / dct_exp are issue #4's and are errors here.
- * gate: none     a_ij = 1
- *       decay    a_ij = gamma_h^|i - j|, gamma_h = 1 - 2^(-5-h) (RetNet), h the head index;
- *                without causal the decay is bidirectional (symmetric in i and j)
- *       learned  a_ij = exp(sum_{t=j+1..i} g_t) = exp(G_i - G_j), G the cumulative sum of
- *                the log-gates in f64 (never materialising exp(-G_j) alone); causal only
- * Gates need Sq == Sk. */
-int interp_LINEAR_ATTENTION(Kern *k) {
-  int64_t B, H, Sq, Sk, D, Dv;
-  if (!qkv_dims(k, &B, &H, &Sq, &Sk, &D, &Dv)) return 0;
-  const Tensor *q = k->in[0], *kk = k->in[1], *v = k->in[2];
-  Tensor *o = k->out;
-  const AttrVal *feat = ir_get(k->n, "feature");
-  int fi = op_attr_index(OP_LINEAR_ATTENTION, "feature");
-  const char *fword = op_info(OP_LINEAR_ATTENTION)->attrs[fi].words[feat->i];
-  if (strcmp(fword, "none") != 0)
-    return kfail(k, "feature '%s' is not implemented in the interpreter yet (issue #4)", fword);
-  int gate = (int)ir_get_i(k->n, "gate"), running = ir_get_i(k->n, "norm") == 1;
-  int causal = (int)ir_get_i(k->n, "causal");
-  const Tensor *gt = NULL;
-  if (gate == 2) {
-    if (k->nin < 4) return kfail(k, "gate = learned needs a fourth operand (log-gates [B, H, S])");
-    gt = k->in[3];
-    if (!kneed_float(k, 3)) return 0;
-    if (Sq != Sk || gt->rank != 3 || gt->shape[0] != B || gt->shape[1] != H || gt->shape[2] != Sq)
-      return kfail(k, "log-gates must be [B, H, S] = [%lld, %lld, %lld] with Sq == Sk", (long long)B,
-                   (long long)H, (long long)Sq);
-  } else if (k->nin > 3) {
-    return kfail(k, "a fourth operand (log-gates) needs gate = learned");
-  }
-  if (gate == 1 && Sq != Sk) return kfail(k, "gate = decay needs equal query and key lengths");
-  if (gate == 2 && !causal) return kfail(k, "gate = learned needs causal");
-  double *G = malloc((size_t)(Sq ? Sq : 1) * sizeof *G);
-  double *acc = malloc((size_t)(Dv ? Dv : 1) * sizeof *acc);
-  if (!G || !acc) {
-    free(G);
-    free(acc);
-    return kfail(k, "out of memory");
-  }
-  for (int64_t b = 0; b < B; b++)
-    for (int64_t h = 0; h < H; h++) {
-      double gamma = 1.0 - ldexp(1.0, (int)(-5 - (h < 1000 ? h : 1000)));
-      if (gt) { /* G_i = g_0 + ... + g_i */
-        double c = 0;
-        for (int64_t i = 0; i < Sq; i++) G[i] = c += ld(gt, (b * H + h) * Sq + i);
-      }
-      for (int64_t i = 0; i < Sq; i++) {
-        int64_t qi = ((b * H + h) * Sq + i) * D, oi = ((b * H + h) * Sq + i) * Dv;
-        double den = 0;
-        for (int64_t e = 0; e < Dv; e++) acc[e] = 0;
-        for (int64_t j = 0; j < Sk; j++) {
-          if (causal && j > i + (Sk - Sq)) continue;
-          double a = gate == 0 ? 1.0 : gate == 1 ? pow(gamma, fabs((double)(i - j))) : exp(G[i] - G[j]);
-          double w = a * dot(q, qi, kk, ((b * H + h) * Sk + j) * D, D);
-          den += w;
-          for (int64_t e = 0; e < Dv; e++) acc[e] += w * ld(v, ((b * H + h) * Sk + j) * Dv + e);
-        }
-        for (int64_t e = 0; e < Dv; e++) st(o, oi + e, running && den != 0 ? acc[e] / den : acc[e]);
-      }
-    }
-  free(G);
-  free(acc);
   return 1;
 }

@@ -64,3 +64,8 @@ int interp_REDUCE_SCATTER(Kern *k) { return copy_in(k); }
 int interp_ALLGATHER(Kern *k) { return copy_in(k); }
 int interp_BROADCAST(Kern *k) { return copy_in(k); }
 int interp_OUTER_SYNC(Kern *k) { return copy_in(k); }
+/* allreduce_start / allreduce_done: one process is the only trainer (its token-weighted mean
+ * is its own value) or, for a recv slot, the only holder (nothing to receive: the zero
+ * placeholder stays). */
+int interp_ALLREDUCE_START(Kern *k) { return copy_in(k); }
+int interp_ALLREDUCE_DONE(Kern *k) { return copy_in(k); }

@@ -445,6 +445,36 @@ static void t_collective(Op op) {
   case_end(&c);
 }
 
+/* allreduce_start (a token-weighted slot, then a recv slot) and allreduce_done after it: the
+ * identity in one process. */
+static void t_allreduce_pair(Op op) {
+  for (int recv = 0; recv < 2; recv++) {
+    Case c;
+    case_begin(&c, op, "%s in one process (identity)", recv ? "x[B, 4], recv slot" : "x[B, 4], tokens f32[]");
+    Dim d[2] = {case_sym(&c, "B", h_int(1, 4)), cdim(4)};
+    int xs[2] = {case_in(&c, DT_F32, 2, d), case_in(&c, DT_F32, 0, d)};
+    IrNode *n = case_op(&c, OP_ALLREDUCE_START, recv ? 1 : 2, xs);
+    ir_set_group(&c.p, n, "group", "ranks[0, 1]");
+    ir_set_enum(n, "op", "mean");
+    ir_set_enum(n, "weight", "tokens");
+    ir_set_i(n, "bucket", 0);
+    ir_set_i(n, "recv", recv);
+    int ok = case_infer(&c);
+    if (ok && op == OP_ALLREDUCE_DONE) {
+      int start = c.node;
+      c.node = ir_node_add(&c.p, &c.p.graphs.v[0], OP_ALLREDUCE_DONE, 1, &start);
+      c.src = &c.x[xs[0]]; /* the start's value */
+      ok = case_infer(&c);
+    }
+    if (ok) {
+      Tensor ref;
+      rt_tensor_copy(&c.x[xs[0]], &ref);
+      case_check(&c, &ref);
+    }
+    case_end(&c);
+  }
+}
+
 void register_move(OpTest *t) {
   t[OP_RESHAPE] = t_reshape;
   t[OP_EXPAND] = t_expand;
@@ -460,4 +490,5 @@ void register_move(OpTest *t) {
   t[OP_IOTA] = t_iota;
   t[OP_DROPOUT] = t_dropout;
   t[OP_ALLREDUCE] = t[OP_REDUCE_SCATTER] = t[OP_ALLGATHER] = t[OP_BROADCAST] = t[OP_OUTER_SYNC] = t_collective;
+  t[OP_ALLREDUCE_START] = t[OP_ALLREDUCE_DONE] = t_allreduce_pair;
 }

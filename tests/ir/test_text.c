@@ -292,6 +292,22 @@ static void build_zoo(IrProgram *p, int *seen) {
   ir_set_f(N(&b, os), "lr", 0.7);
   ir_set_f(N(&b, os), "momentum", 0.9);
   inf(&b, os);
+  int ars = mk(&b, OP_ALLREDUCE_START, 2, os, ce); /* ce: a float scalar as the token count */
+  ir_set_group(p, N(&b, ars), "group", "ranks[0, 2]");
+  ir_set_enum(N(&b, ars), "op", "mean");
+  ir_set_enum(N(&b, ars), "weight", "tokens");
+  ir_set_i(N(&b, ars), "bucket", 1);
+  inf(&b, ars);
+  int arv = mk(&b, OP_ALLREDUCE_START, 1, os);
+  ir_set_group(p, N(&b, arv), "group", "ranks[0, 2]");
+  ir_set_i(N(&b, arv), "bucket", 2);
+  ir_set_i(N(&b, arv), "recv", 1);
+  inf(&b, arv);
+  int ard = mk(&b, OP_ALLREDUCE_DONE, 1, ars);
+  inf(&b, ard);
+  int arw = mk(&b, OP_ALLREDUCE_DONE, 1, arv);
+  inf(&b, arw);
+  os = bin(&b, OP_ADD, ard, arw);
   output(&b, "loss", ce);
   output(&b, "attn", lb);
   output(&b, "mix", dr);

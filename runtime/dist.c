@@ -1,0 +1,206 @@
+/* dist.c — processes and collectives (see dist.h): MPI when built with it and launched by
+ * mpirun, one process otherwise. Bytes counted are payload: n * 4 per participant of an
+ * all-reduce, n * 4 for the root of a broadcast. */
+#include "dist.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef MAMC_HAVE_MPI
+#include <mpi.h>
+#endif
+
+typedef struct DComm {
+  int n;
+  int *ranks;
+#ifdef MAMC_HAVE_MPI
+  MPI_Comm comm; /* MPI_COMM_NULL on ranks outside the set */
+#endif
+} DComm;
+
+struct Dist {
+  int rank, size, mpi;
+  int ncomm, cap;
+  DComm *comms;
+  int64_t bytes;
+};
+
+#ifdef MAMC_HAVE_MPI
+static int mpi_fail(const Dist *d, int rc, const char *what, char *err, size_t n) {
+  char msg[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, msg, &len);
+  snprintf(err, n, "rank %d: %s failed: %s", d->rank, what, msg);
+  return 0;
+}
+#define MPI_CHECK(call, what)                                                              \
+  do {                                                                                     \
+    int rc_ = (call);                                                                      \
+    if (rc_ != MPI_SUCCESS) return mpi_fail(d, rc_, what, err, errlen);                    \
+  } while (0)
+#endif
+
+int dist_mpi_init(int *argc, char ***argv) {
+#ifdef MAMC_HAVE_MPI
+  const char *launched = getenv("OMPI_COMM_WORLD_SIZE");
+  if (!launched) launched = getenv("PMI_SIZE");
+  if (!launched) launched = getenv("PMIX_RANK");
+  if (!launched) return 1;
+  int inited = 0, provided = 0, size = 1;
+  MPI_Initialized(&inited);
+  if (!inited) MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  return size;
+#else
+  (void)argc;
+  (void)argv;
+  return 1;
+#endif
+}
+
+void dist_mpi_finalize(void) {
+#ifdef MAMC_HAVE_MPI
+  int inited = 0, finalized = 0;
+  MPI_Initialized(&inited);
+  MPI_Finalized(&finalized);
+  if (inited && !finalized) MPI_Finalize();
+#endif
+}
+
+Dist *dist_new(char *err, size_t errlen) {
+  Dist *d = calloc(1, sizeof *d);
+  if (!d) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  d->size = 1;
+#ifdef MAMC_HAVE_MPI
+  int inited = 0, finalized = 0;
+  MPI_Initialized(&inited);
+  MPI_Finalized(&finalized);
+  if (inited && !finalized) {
+    d->mpi = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &d->size);
+  }
+#endif
+  return d;
+}
+
+void dist_free(Dist *d) {
+  if (!d) return;
+  for (int i = 0; i < d->ncomm; i++) {
+#ifdef MAMC_HAVE_MPI
+    if (d->comms[i].comm != MPI_COMM_NULL) MPI_Comm_free(&d->comms[i].comm);
+#endif
+    free(d->comms[i].ranks);
+  }
+  free(d->comms);
+  free(d);
+}
+
+int dist_rank(const Dist *d) { return d->rank; }
+int dist_size(const Dist *d) { return d->size; }
+int dist_is_mpi(const Dist *d) { return d->mpi; }
+int64_t dist_bytes_sent(const Dist *d) { return d->bytes; }
+
+static int member_index(const DComm *c, int rank) {
+  for (int i = 0; i < c->n; i++)
+    if (c->ranks[i] == rank) return i;
+  return -1;
+}
+
+int dist_comm(Dist *d, const int *ranks, int n, char *err, size_t errlen) {
+  for (int i = 0; i < d->ncomm; i++)
+    if (d->comms[i].n == n && memcmp(d->comms[i].ranks, ranks, sizeof(int) * (size_t)n) == 0) return i;
+  if (d->ncomm == d->cap) {
+    int nc = d->cap ? 2 * d->cap : 16;
+    DComm *nv = realloc(d->comms, sizeof(DComm) * (size_t)nc);
+    if (!nv) return snprintf(err, errlen, "out of memory"), -1;
+    d->comms = nv;
+    d->cap = nc;
+  }
+  DComm c = {.n = n, .ranks = malloc(sizeof(int) * (size_t)(n ? n : 1))};
+  if (!c.ranks) return snprintf(err, errlen, "out of memory"), -1;
+  memcpy(c.ranks, ranks, sizeof(int) * (size_t)n);
+#ifdef MAMC_HAVE_MPI
+  c.comm = MPI_COMM_NULL;
+  if (d->mpi) {
+    int color = member_index(&c, d->rank) >= 0 ? 0 : MPI_UNDEFINED;
+    int rc = MPI_Comm_split(MPI_COMM_WORLD, color, d->rank, &c.comm);
+    if (rc != MPI_SUCCESS) {
+      free(c.ranks);
+      mpi_fail(d, rc, "MPI_Comm_split", err, errlen);
+      return -1;
+    }
+  }
+#endif
+  d->comms[d->ncomm++] = c;
+  return d->ncomm - 1;
+}
+
+int dist_allreduce(Dist *d, int comm, float *buf, int64_t n, char *err, size_t errlen) {
+  DComm *c = &d->comms[comm];
+  if (member_index(c, d->rank) < 0) return snprintf(err, errlen, "rank %d is not in this communicator", d->rank), 0;
+  d->bytes += 4 * n;
+  if (c->n == 1) return 1;
+#ifdef MAMC_HAVE_MPI
+  if (d->mpi) MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, c->comm), "MPI_Allreduce");
+#else
+  (void)buf;
+#endif
+  return 1;
+}
+
+int dist_allreduce_f64(Dist *d, int comm, double *buf, int64_t n, char *err, size_t errlen) {
+  DComm *c = &d->comms[comm];
+  if (member_index(c, d->rank) < 0) return snprintf(err, errlen, "rank %d is not in this communicator", d->rank), 0;
+  d->bytes += 8 * n;
+  if (c->n == 1) return 1;
+#ifdef MAMC_HAVE_MPI
+  if (d->mpi) MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, c->comm), "MPI_Allreduce");
+#else
+  (void)buf;
+#endif
+  return 1;
+}
+
+int dist_bcast(Dist *d, int comm, float *buf, int64_t n, int root, char *err, size_t errlen) {
+  DComm *c = &d->comms[comm];
+  int me = member_index(c, d->rank);
+  if (me < 0) return snprintf(err, errlen, "rank %d is not in this communicator", d->rank), 0;
+  if (me == root) d->bytes += 4 * n;
+  if (c->n == 1) return 1;
+#ifdef MAMC_HAVE_MPI
+  if (d->mpi) MPI_CHECK(MPI_Bcast(buf, (int)n, MPI_FLOAT, root, c->comm), "MPI_Bcast");
+#else
+  (void)buf;
+#endif
+  return 1;
+}
+
+int dist_world_sum(Dist *d, double *buf, int64_t n, char *err, size_t errlen) {
+  if (d->size == 1) return 1;
+#ifdef MAMC_HAVE_MPI
+  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce (world)");
+#else
+  (void)buf;
+  (void)n;
+  (void)err;
+  (void)errlen;
+#endif
+  return 1;
+}
+
+int dist_barrier(Dist *d, char *err, size_t errlen) {
+  if (d->size == 1) return 1;
+#ifdef MAMC_HAVE_MPI
+  MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+#else
+  (void)err;
+  (void)errlen;
+#endif
+  return 1;
+}

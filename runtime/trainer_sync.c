@@ -1,0 +1,233 @@
+/* trainer_sync.c — what makes a step the same on one process and on many: the placement of
+ * tasks on ranks, the module groups (instances held by the same ranks), the per-rank task
+ * schedule every rank can compute for every other, and the gradient exchange.
+ *
+ * A step: each rank r trains task k_r = its sampler's draw at step s; its gradients, scaled by
+ * the batch's target tokens w_r, are summed into gsum, with w_r into wsum per module. Then,
+ * group by group in the global order, among the ranks T that trained a module of the group:
+ *   T empty            nothing (those modules do not step);
+ *   T = the holders     all-reduce (gsum, wsum) over the holders;
+ *   otherwise           all-reduce over T, then broadcast from the lowest of T to the
+ *                       holders, so holders that did not train get the same update and no
+ *                       rank sends zeros.
+ * The combined gradient of a module is gsum / wsum: the gradient of the mean loss over every
+ * target token of the step. Emulating N ranks in one process runs every rank's task and sums
+ * in rank order — the reference a distributed run is tested against.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "dist.h"
+#include "trainer_internal.h"
+
+/* ---- placement and groups ---------------------------------------------------------------- */
+
+static int uses_module(const IrProgram *p, int graph, int m) {
+  const IrModule *mod = &p->modules.v[m];
+  for (int i = 0; i < mod->used_by.n; i++)
+    if (mod->used_by.v[i] == graph) return 1;
+  return 0;
+}
+
+int tsync_setup(Trainer *t, Diag *d) {
+  const IrProgram *p = t->train;
+  int R = t->nranks, M = p->modules.n;
+  t->rank_tasks = calloc((size_t)R, sizeof(int *));
+  t->rank_ntasks = calloc((size_t)R, sizeof(int));
+  t->samplers = calloc((size_t)R, sizeof(Sampler));
+  t->held = calloc((size_t)M + 1, 1);
+  t->group_of = calloc((size_t)M + 1, sizeof(int));
+  t->groups = calloc((size_t)M + 1, sizeof(TGroup));
+  t->wsum = calloc((size_t)M + 1, sizeof(double));
+  if (!t->rank_tasks || !t->rank_ntasks || !t->samplers || !t->held || !t->group_of || !t->groups || !t->wsum) {
+    diag_plain(d, "out of memory");
+    return 0;
+  }
+  for (int k = 0; k < t->ntasks; k++) {
+    int r = t->tasks[k].spec.rank;
+    if (r < 0 || r >= R) {
+      diag_plain(d, "task %s is placed on rank %d, but the run has %d", t->tasks[k].spec.name, r, R);
+      return 0;
+    }
+    t->rank_ntasks[r]++;
+  }
+  for (int r = 0; r < R; r++) {
+    if (!t->rank_ntasks[r]) {
+      diag_plain(d, "rank %d has no task to train (give every process at least one task)", r);
+      return 0;
+    }
+    t->rank_tasks[r] = calloc((size_t)t->rank_ntasks[r], sizeof(int));
+    if (!t->rank_tasks[r]) return diag_plain(d, "out of memory"), 0;
+    int n = 0;
+    SamplerTask *st = ARENA_ARRAY(&t->arena, SamplerTask, t->rank_ntasks[r]);
+    for (int k = 0; k < t->ntasks; k++)
+      if (t->tasks[k].spec.rank == r) {
+        t->rank_tasks[r][n] = k;
+        st[n++] = (SamplerTask){t->tasks[k].spec.name, t->tasks[k].spec.weight, t->tasks[k].spec.introduce_at_step};
+      }
+    double temp = t->opts.temperature > 0 ? t->opts.temperature : 1.0;
+    if (sampler_init(&t->samplers[r], &t->arena, d, st, n, temp, t->opts.seed, (uint64_t)r) != 0) return 0;
+  }
+  /* holders of each module, then groups by identical holder sets in module order */
+  int *hold = calloc((size_t)R, sizeof(int));
+  if (!hold) return diag_plain(d, "out of memory"), 0;
+  for (int m = 0; m < M; m++) {
+    int nh = 0;
+    for (int r = 0; r < R; r++) {
+      int h = 0;
+      for (int i = 0; i < t->rank_ntasks[r] && !h; i++) h = uses_module(p, t->tasks[t->rank_tasks[r][i]].spec.graph, m);
+      if (h) hold[nh++] = r;
+    }
+    t->held[m] = 0;
+    for (int i = 0; i < nh; i++) t->held[m] |= t->emulate || hold[i] == t->rank;
+    int g = 0;
+    while (g < t->ngroups && !(t->groups[g].nholders == nh &&
+                               memcmp(t->groups[g].holders, hold, sizeof(int) * (size_t)nh) == 0))
+      g++;
+    if (g == t->ngroups) {
+      t->groups[g].nholders = nh;
+      t->groups[g].holders = ARENA_ARRAY(&t->arena, int, nh ? nh : 1);
+      memcpy(t->groups[g].holders, hold, sizeof(int) * (size_t)nh);
+      t->groups[g].mods = ARENA_ARRAY(&t->arena, int, M);
+      t->ngroups++;
+    }
+    t->groups[g].mods[t->groups[g].nmods++] = m;
+    t->group_of[m] = g;
+  }
+  free(hold);
+  return 1;
+}
+
+void tsync_free(Trainer *t) {
+  for (int r = 0; r < t->nranks && t->rank_tasks; r++) free(t->rank_tasks[r]);
+  free(t->rank_tasks);
+  free(t->rank_ntasks);
+  free(t->samplers);
+  free(t->held);
+  free(t->group_of);
+  free(t->groups);
+  free(t->wsum);
+}
+
+/* The task rank r trains at step s (0-based step index); -1 if none can be drawn. */
+int tsync_task_of(const Trainer *t, int r, int64_t s) {
+  int i = sampler_task_at(&t->samplers[r], s);
+  return i < 0 ? -1 : t->rank_tasks[r][i];
+}
+
+/* ---- the exchange ------------------------------------------------------------------------------ */
+
+static int64_t module_floats(const Trainer *t, int m) {
+  int64_t n = 0;
+  for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) n += t->gsum.t[q].n;
+  return n;
+}
+
+/* Packs (or unpacks) a group's gradient sums and token weights into one buffer. */
+static void pack(Trainer *t, const TGroup *g, float *buf, int unpack) {
+  int64_t o = 0;
+  for (int i = 0; i < g->nmods; i++) {
+    int m = g->mods[i];
+    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) {
+      float *x = t->gsum.t[q].data;
+      size_t bytes = sizeof(float) * (size_t)t->gsum.t[q].n;
+      if (unpack)
+        memcpy(x, buf + o, bytes);
+      else
+        memcpy(buf + o, x, bytes);
+      o += t->gsum.t[q].n;
+    }
+  }
+  for (int i = 0; i < g->nmods; i++) {
+    if (unpack)
+      t->wsum[g->mods[i]] = buf[o + i];
+    else
+      buf[o + i] = (float)t->wsum[g->mods[i]];
+  }
+}
+
+int tsync_exchange(Trainer *t, const int *task_of_rank, Diag *d) {
+  Dist *ds = t->opts.dist;
+  if (!ds || dist_size(ds) == 1) return 1; /* one process: gsum already holds every rank's share */
+  char err[512];
+  for (int gi = 0; gi < t->ngroups; gi++) {
+    TGroup *g = &t->groups[gi];
+    int trainers[1024], nt = 0, me_holder = 0, me_trainer = 0;
+    for (int h = 0; h < g->nholders; h++) {
+      int r = g->holders[h], k = task_of_rank[r], tr = 0;
+      for (int i = 0; k >= 0 && i < g->nmods && !tr; i++) tr = uses_module(t->train, t->tasks[k].spec.graph, g->mods[i]);
+      if (tr && nt < 1024) trainers[nt++] = r;
+      if (r == t->rank) me_holder = 1, me_trainer = tr;
+    }
+    if (nt == 0 || !me_holder) continue; /* nobody trained it / not ours: no traffic */
+    int64_t n = 0;
+    for (int i = 0; i < g->nmods; i++) n += module_floats(t, g->mods[i]);
+    n += g->nmods;
+    float *buf = malloc(sizeof(float) * (size_t)n);
+    if (!buf) return diag_plain(d, "out of memory"), 0;
+    pack(t, g, buf, 0);
+    int ok = 1;
+    if (me_trainer) {
+      int c = dist_comm(ds, trainers, nt, err, sizeof err);
+      ok = c >= 0 && dist_allreduce(ds, c, buf, n, err, sizeof err);
+    }
+    if (ok && nt < g->nholders) {
+      int c = dist_comm(ds, g->holders, g->nholders, err, sizeof err), root = 0;
+      while (g->holders[root] != trainers[0]) root++;
+      ok = c >= 0 && dist_bcast(ds, c, buf, n, root, err, sizeof err);
+    }
+    if (ok) pack(t, g, buf, 1);
+    free(buf);
+    if (!ok) {
+      diag_plain(d, "step %lld: gradient exchange: %s", (long long)t->step + 1, err);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* Communicators are created collectively: every rank creates every set it may need, in the
+ * global order, once at start-up (holders of each group), and trainer subsets on first use
+ * — which every rank reaches at the same step because the schedule is shared. Ranks outside a
+ * set still take part in its creation. */
+int tsync_prepare_comms(Trainer *t, const int *task_of_rank, Diag *d) {
+  Dist *ds = t->opts.dist;
+  if (!ds || dist_size(ds) == 1) return 1;
+  char err[512];
+  for (int gi = 0; gi < t->ngroups; gi++) {
+    TGroup *g = &t->groups[gi];
+    if (dist_comm(ds, g->holders, g->nholders, err, sizeof err) < 0) goto fail;
+    if (!task_of_rank) continue;
+    int trainers[1024], nt = 0;
+    for (int h = 0; h < g->nholders; h++) {
+      int r = g->holders[h], k = task_of_rank[r], tr = 0;
+      for (int i = 0; k >= 0 && i < g->nmods && !tr; i++) tr = uses_module(t->train, t->tasks[k].spec.graph, g->mods[i]);
+      if (tr && nt < 1024) trainers[nt++] = r;
+    }
+    if (nt > 0 && nt < g->nholders && dist_comm(ds, trainers, nt, err, sizeof err) < 0) goto fail;
+  }
+  return 1;
+fail:
+  diag_plain(d, "creating communicators: %s", err);
+  return 0;
+}
+
+/* The global gradient norm: each module's combined gradient counted once (by the lowest of
+ * its holders), summed over the world. */
+int tsync_norm(Trainer *t, double *norm, Diag *d) {
+  double sq = 0;
+  for (int m = 0; m < t->train->modules.n; m++) {
+    if (!t->held[m] || t->wsum[m] <= 0) continue;
+    const TGroup *g = &t->groups[t->group_of[m]];
+    if (!t->emulate && t->opts.dist && g->holders[0] != t->rank) continue;
+    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) sq += optim_sq_norm(&t->gsum.t[q]);
+  }
+  char err[512];
+  if (t->opts.dist && !dist_world_sum(t->opts.dist, &sq, 1, err, sizeof err)) {
+    diag_plain(d, "gradient norm: %s", err);
+    return 0;
+  }
+  *norm = sqrt(sq);
+  return 1;
+}
