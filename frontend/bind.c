@@ -4,14 +4,29 @@
  */
 #include "bind.h"
 
+#include <setjmp.h>
+
 IrProgram *fe_elaborate_config(Arena *a, Diag *d, const char *model_path, const RunConfig *cfg) {
+  /* without the caller's out-of-memory handler, allocation failure is caught here */
+  jmp_buf oom;
+  jmp_buf *saved = a->oom;
+  if (!saved) {
+    if (setjmp(oom)) {
+      a->oom = NULL;
+      diag_plain(d, "out of memory while compiling '%s'", model_path);
+      return NULL;
+    }
+    a->oom = &oom;
+  }
   FeEnv env;
   fe_env_from_config(a, cfg, &env);
   const char *dirs[5];
   char exe_dir[4096];
   fe_default_stdlib_dirs(dirs, exe_dir, sizeof exe_dir);
   env.stdlib_dirs = dirs;
-  return fe_elaborate(a, d, model_path, &env);
+  IrProgram *p = fe_elaborate(a, d, model_path, &env);
+  a->oom = saved;
+  return p;
 }
 
 void fe_env_from_config(Arena *a, const RunConfig *cfg, FeEnv *env) {

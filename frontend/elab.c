@@ -217,8 +217,7 @@ Unit *unit_load_use(Cx *c, Unit *from, const char *name, SrcLoc loc) {
   StrBuf b;
   sb_init(&b);
   for (int i = 0; i < nd; i++) sb_printf(&b, "%s%s", i ? ", " : "", dirs[i]);
-  const char *where = arena_strdup(c->a, b.s ? b.s : "");
-  sb_free(&b);
+  const char *where = arena_take_sb(c->a, &b);
   fail(c, loc, "cannot find '%s.mam' for 'use %s' (searched: %s)", rel, name, where);
 }
 
@@ -291,11 +290,29 @@ static IrProgram *run(Arena *a, Diag *d, const SrcFile *src, const FeEnv *env) {
   return elaborate(c, src);
 }
 
+/* The model from a file (text NULL) or from text. Without the caller's out-of-memory
+ * handler, allocation failure is caught here: everything lives in the arena. */
+static IrProgram *entry(Arena *a, Diag *d, const char *name, const char *text, const FeEnv *env) {
+  jmp_buf oom;
+  jmp_buf *saved = a->oom;
+  if (!saved) {
+    if (setjmp(oom)) {
+      a->oom = NULL;
+      diag_plain(d, "out of memory while compiling '%s'", name);
+      return NULL;
+    }
+    a->oom = &oom;
+  }
+  const SrcFile *src = text ? srcfile_from_string(a, name, text) : srcfile_read(a, d, name);
+  IrProgram *p = src ? run(a, d, src, env) : NULL;
+  a->oom = saved;
+  return p;
+}
+
 IrProgram *fe_elaborate(Arena *a, Diag *d, const char *model_path, const FeEnv *env) {
-  const SrcFile *src = srcfile_read(a, d, model_path);
-  return src ? run(a, d, src, env) : NULL;
+  return entry(a, d, model_path, NULL, env);
 }
 
 IrProgram *fe_elaborate_string(Arena *a, Diag *d, const char *name, const char *text, const FeEnv *env) {
-  return run(a, d, srcfile_from_string(a, name, text), env);
+  return entry(a, d, name, text, env);
 }

@@ -28,8 +28,8 @@ static const char *param_names(Cx *c, const ParamList *pl) {
   StrBuf b;
   sb_init(&b);
   for (int i = 0; i < pl->n; i++) sb_printf(&b, "%s%s", i ? ", " : "", pl->v[i].name);
-  const char *s = arena_strdup(c->a, pl->n ? b.s : "none");
-  sb_free(&b);
+  if (!pl->n) sb_puts(&b, "none");
+  const char *s = arena_take_sb(c->a, &b);
   return s;
 }
 
@@ -264,8 +264,7 @@ Inst *moddecl_instance(Cx *c, ModDecl *m, Value **idx, const SrcLoc *locs, SrcLo
   sb_puts(&b, m->decl->name);
   for (int i = 0; i < m->nsets; i++) sb_printf(&b, "%s%s", i ? ", " : "[", m->sets[i]->values[pos[i]]);
   if (m->nsets) sb_putc(&b, ']');
-  const char *name = arena_strdup(c->a, b.s);
-  sb_free(&b);
+  const char *name = arena_take_sb(c->a, &b);
   Scope *s = scope_new(c, NULL);
   s->unit = m->unit;
   for (int i = 0; i < m->nsets; i++) {

@@ -128,8 +128,7 @@ static void set_attr(Cx *c, int id, const char *key, Value *v, SrcLoc loc) {
     StrBuf b;
     sb_init(&b);
     list_attrs(c, &b, n->op);
-    const char *keys = arena_strdup(c->a, b.s ? b.s : "");
-    sb_free(&b);
+    const char *keys = arena_take_sb(c->a, &b);
     fail(c, loc, "%s has no argument '%s' (it takes: %s)", op_info(n->op)->name, key, keys);
   }
   const AttrSpec *spec = &op_info(n->op)->attrs[k];
@@ -155,8 +154,7 @@ static void set_attr(Cx *c, int id, const char *key, Value *v, SrcLoc loc) {
       StrBuf b;
       sb_init(&b);
       for (int i = 0; i < spec->nwords; i++) sb_printf(&b, "%s\"%s\"", i ? ", " : "", spec->words[i]);
-      const char *words = arena_strdup(c->a, b.s);
-      sb_free(&b);
+      const char *words = arena_take_sb(c->a, &b);
       fail(c, loc, "'%s' must be one of %s, got %s", key, words, val_describe(c, v));
     }
     break;

@@ -70,8 +70,7 @@ const char *val_describe(Cx *c, const Value *v) {
   }
   default: sb_puts(&b, val_kind_name(v->kind)); break;
   }
-  const char *s = arena_strdup(c->a, b.s ? b.s : "?");
-  sb_free(&b);
+  const char *s = arena_take_sb(c->a, &b);
   return s;
 }
 

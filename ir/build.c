@@ -78,8 +78,7 @@ const char *ir_graph_name(IrProgram *p, const IrGraph *g) {
   sb_putc(&b, '(');
   for (int i = 0; i < g->nargs; i++) sb_printf(&b, "%s%s", i ? ", " : "", g->args[i]);
   sb_putc(&b, ')');
-  const char *s = arena_strdup(p->arena, b.s ? b.s : "");
-  sb_free(&b);
+  const char *s = arena_take_sb(p->arena, &b);
   return s;
 }
 

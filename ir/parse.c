@@ -98,8 +98,7 @@ static const char *type_text(Parser *ps, const IrType *t) {
   StrBuf b;
   sb_init(&b);
   ir_print_type(&b, ps->p, t);
-  const char *s = arena_strdup(ps->p->arena, b.s ? b.s : "?");
-  sb_free(&b);
+  const char *s = arena_take_sb(ps->p->arena, &b);
   return s;
 }
 
@@ -131,8 +130,7 @@ static int parse_graph_ref(Parser *ps, const char **task, int *nargs, const char
   sb_putc(&b, ')');
   *nargs = a.n;
   *args = a.v;
-  *canon = arena_strdup(ps->p->arena, b.s ? b.s : "");
-  sb_free(&b);
+  *canon = arena_take_sb(ps->p->arena, &b);
   return ok;
 }
 

@@ -245,6 +245,12 @@ static void draw_legend(Raster *r, Rect box, const Metrics *m, int sc) {
   }
 }
 
+int plot_panel_count(const Metrics *m) {
+  int n = 0;
+  for (int k = 0; k < PANEL_COUNT; k++) n += panel_has_data(m, k);
+  return n;
+}
+
 /* ---- the whole image --------------------------------------------------------------------- */
 int plot_render(const Metrics *m, const PlotOpts *o, Raster *r) {
   PanelKind kinds[PANEL_COUNT];

@@ -76,7 +76,8 @@ typedef struct PlotOpts {
   const char *title;
 } PlotOpts;
 
-Rgb plot_task_color(int task); /* the colour of task i (a fixed palette, cycled) */
+Rgb plot_task_color(int task);
+int plot_panel_count(const Metrics *m); /* panels with at least one finite point */ /* the colour of task i (a fixed palette, cycled) */
 /* Draws every non-empty panel of m into r (allocated here: raster_free it). 0, or -1 out of
  * memory or nothing to plot. */
 int plot_render(const Metrics *m, const PlotOpts *o, Raster *r);
