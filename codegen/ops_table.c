@@ -228,6 +228,8 @@ static int cg_rmsnorm(CgRuleCx *c) {
 #define RULE_OUTER_SYNC NO("a collective: the runtime's communication layer")
 #define RULE_ALLREDUCE_START NO("a collective: the runtime's communication layer")
 #define RULE_ALLREDUCE_DONE NO("a collective: the runtime's communication layer")
+#define RULE_ALLREDUCE_START NO("a collective: the runtime's communication layer")
+#define RULE_ALLREDUCE_DONE NO("a collective: the runtime's communication layer")
 
 static const CgOpRule rules[OP_COUNT] = {
 #define OP(ID, NAME, MIN, MAX, FLAGS, RULE, ATTRS) [OP_##ID] = RULE_##ID,

@@ -327,6 +327,18 @@ int ir_fusion_groups(const IrProgram *p, int graph, Arena *a, FusionGroups *out,
   IrGroupCx *cx = ir_group_cx_new(p, graph);
   int ok = pairs && members && seen && cx;
   if (!ok) snprintf(err, errlen, "out of memory");
+  jmp_buf oom, *saved = a->oom; /* allocation failure in a: free the scratch, pass it on */
+  if (setjmp(oom)) {
+    free(pairs);
+    free(members);
+    free(seen);
+    ir_group_cx_free(cx);
+    memset(out, 0, sizeof *out);
+    arena_rethrow(a, saved);
+    snprintf(err, errlen, "out of memory");
+    return 0;
+  }
+  a->oom = &oom;
   for (int i = 0, k = 0; ok && i < g->nodes.n; i++)
     if (g->nodes.v[i].group >= 0) pairs[k++] = (Pair){g->nodes.v[i].group, i};
   if (ok) qsort(pairs, (size_t)np, sizeof *pairs, pair_cmp);
@@ -350,6 +362,7 @@ int ir_fusion_groups(const IrProgram *p, int graph, Arena *a, FusionGroups *out,
     out->n++;
   }
   if (ok) qsort(out->v, (size_t)out->n, sizeof *out->v, first_cmp);
+  a->oom = saved;
   free(pairs);
   free(members);
   free(seen);

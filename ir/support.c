@@ -228,10 +228,10 @@ void diag_plain(Diag *d, const char *fmt, ...) {
 
 SrcFile *srcfile_from_string(Arena *a, const char *name, const char *text) {
   SrcFile *f = ARENA_NEW(a, SrcFile);
-  f->name = arena_strdup(a, name);
+  if (!f || !(f->name = arena_strdup(a, name))) return NULL; /* out of memory, no a->oom */
   f->len = strlen(text);
   f->text = arena_strndup(a, text, f->len);
-  return f;
+  return f->text ? f : NULL;
 }
 
 SrcFile *srcfile_read(Arena *a, Diag *d, const char *path) {
@@ -248,15 +248,25 @@ SrcFile *srcfile_read(Arena *a, Diag *d, const char *path) {
   int bad = ferror(fp) || b.failed;
   fclose(fp);
   if (bad) {
-    diag_plain(d, "cannot read '%s'", path);
+    diag_plain(d, b.failed ? "out of memory reading '%s'" : "cannot read '%s'", path);
     sb_free(&b);
     return NULL;
   }
+  /* the arena copies are made with the failure deferred, so b is freed first */
+  size_t len = b.len;
+  jmp_buf *oom = a->oom;
+  a->oom = NULL;
   SrcFile *f = ARENA_NEW(a, SrcFile);
-  f->name = arena_strdup(a, path);
-  f->len = b.len;
-  f->text = arena_strndup(a, b.s ? b.s : "", b.len);
+  if (f) f->name = arena_strdup(a, path);
+  if (f && f->name) f->text = arena_strndup(a, b.s ? b.s : "", b.len);
+  a->oom = oom;
   sb_free(&b);
+  if (!f || !f->name || !f->text) {
+    if (oom) longjmp(*oom, 1);
+    diag_plain(d, "out of memory reading '%s'", path);
+    return NULL;
+  }
+  f->len = len;
   if (memchr(f->text, 0, f->len)) {
     SrcLoc loc = {f, 0, 0};
     diag_error(d, loc, "file contains a NUL byte (is it a text file?)");

@@ -15,6 +15,7 @@
  */
 #include "grad.h"
 
+#include <setjmp.h>
 #include <stdlib.h>
 
 typedef int (*GradRule)(GradCx *c, int node, int gy);
@@ -190,7 +191,21 @@ int pass_autodiff(IrProgram *p, int graph, Diag *d) {
   /* differentiate with respect to every param node of a trainable float parameter */
   int n0 = g->nodes.n, nwrt = 0;
   int *wrt = malloc(sizeof(int) * (size_t)(n0 + 1)), *grads = malloc(sizeof(int) * (size_t)(n0 + 1));
-  if (!wrt || !grads) die("autodiff: out of memory");
+  if (!wrt || !grads) {
+    free(wrt);
+    free(grads);
+    diag_plain(d, "out of memory in autodiff");
+    return 0;
+  }
+  jmp_buf oom, *saved = p->arena->oom;
+  if (setjmp(oom)) {
+    free(wrt);
+    free(grads);
+    arena_rethrow(p->arena, saved);
+    diag_plain(d, "out of memory in autodiff");
+    return 0;
+  }
+  p->arena->oom = &oom;
   for (int i = 0; i < n0; i++) {
     const IrNode *n = &g->nodes.v[i];
     if (n->op == OP_PARAM && !p->modules.v[n->module].params.v[n->param].frozen && dtype_is_float(n->type.dt))
@@ -198,6 +213,7 @@ int pass_autodiff(IrProgram *p, int graph, Diag *d) {
   }
   GradCx c = {.p = p, .graph = graph, .d = d};
   if (!run(&c, loss, nwrt, wrt, grads)) {
+    p->arena->oom = saved;
     free(wrt);
     free(grads);
     g->nodes.n = n0;
@@ -220,6 +236,7 @@ int pass_autodiff(IrProgram *p, int graph, Diag *d) {
       g->outputs.v[g->outputs.n - 1].module = m;
       g->outputs.v[g->outputs.n - 1].param = k;
     }
+  p->arena->oom = saved;
   free(wrt);
   free(grads);
   return 1;

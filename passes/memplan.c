@@ -100,6 +100,7 @@ typedef struct Mx {
   int cap;
   char *taken;         /* value handed over in place at this step */
   int *view_use;       /* per buffer owner: the last step a view of it is read, -1 */
+  int *dstart, *dies;  /* plan(): buffers by the step they die at */
 } Mx;
 
 static void add_size(Mx *m, int s, const IrType *t) {
@@ -261,12 +262,9 @@ static int plan(Mx *m) {
     }
   }
   /* buffers by the step they die at: dies[dstart[s] .. dstart[s+1]) */
-  int *dstart = calloc((size_t)mp->nsteps + 2, sizeof(int)), *dies = malloc(sizeof(int) * ((size_t)n + 1));
-  if (!dstart || !dies) {
-    free(dstart);
-    free(dies);
-    return 0;
-  }
+  int *dstart = m->dstart = calloc((size_t)mp->nsteps + 2, sizeof(int));
+  int *dies = m->dies = malloc(sizeof(int) * ((size_t)n + 1));
+  if (!dstart || !dies) return 0; /* the caller frees them */
 #define DIES(i) (mp->slot[i] == -3 && mp->view[i] < 0 && mp->last_use[i] < mp->nsteps)
   for (int i = 0; i < n; i++)
     if (DIES(i)) dstart[mp->last_use[i] + 1]++;
@@ -289,9 +287,20 @@ static int plan(Mx *m) {
     }
     i = j;
   }
-  free(dstart);
-  free(dies);
   return ok;
+}
+
+static void mx_free(Mx *m) {
+  free(m->gof);
+  free(m->ustart);
+  free(m->users);
+  free(m->taken);
+  free(m->view_use);
+  free(m->occupant);
+  free(m->klass);
+  free(m->dstart);
+  free(m->dies);
+  free(m);
 }
 
 int memplan_build(const IrProgram *p, int graph, Arena *a, MemPlan *out, Diag *d) {
@@ -301,40 +310,53 @@ int memplan_build(const IrProgram *p, int graph, Arena *a, MemPlan *out, Diag *d
   memset(out, 0, sizeof *out);
   out->graph = graph;
   out->nnodes = n;
-  Mx m = {p, g, out, a, {0}, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL};
-  char err[512];
-  if (!ir_fusion_groups(p, graph, a, &m.fg, err, sizeof err)) {
-    diag_plain(d, "memplan: task @%s: %s", g->task, err);
+  /* the scratch is on the heap (m and what it points to, which plan() reallocates) so that
+   * the allocation-failure handler below can free it */
+  Mx *m = calloc(1, sizeof *m);
+  if (!m) {
+    diag_plain(d, "out of memory");
     return 0;
   }
+  *m = (Mx){.p = p, .g = g, .mp = out, .a = a};
   size_t n1 = (size_t)n + 1;
-  out->slot = ARENA_ARRAY(a, int, n1);
-  out->inplace = ARENA_ARRAY(a, int, n1);
-  out->step = ARENA_ARRAY(a, int, n1);
-  out->last_use = ARENA_ARRAY(a, int, n1);
-  out->view = ARENA_ARRAY(a, int, n1);
-  m.gof = malloc(sizeof(int) * n1);
-  m.ustart = calloc(n1 + 1, sizeof(int));
-  m.users = malloc(sizeof(int) * ((size_t)edges + 1));
-  m.taken = calloc(n1, 1);
-  m.view_use = malloc(sizeof(int) * n1);
-  m.cap = n > 16 ? n : 16;
-  m.occupant = malloc(sizeof(int) * (size_t)m.cap);
-  m.klass = malloc(sizeof(SizeExpr) * (size_t)m.cap);
-  out->slots = ARENA_ARRAY(a, MemSlot, m.cap);
-  int ok = m.gof && m.ustart && m.users && m.taken && m.view_use && m.occupant && m.klass;
-  if (ok) {
-    for (int i = 0; i < n; i++) m.gof[i] = -1;
-    ok = plan(&m);
+  m->gof = malloc(sizeof(int) * n1);
+  m->ustart = calloc(n1 + 1, sizeof(int));
+  m->users = malloc(sizeof(int) * ((size_t)edges + 1));
+  m->taken = calloc(n1, 1);
+  m->view_use = malloc(sizeof(int) * n1);
+  m->cap = n > 16 ? n : 16;
+  m->occupant = malloc(sizeof(int) * (size_t)m->cap);
+  m->klass = malloc(sizeof(SizeExpr) * (size_t)m->cap);
+  if (!m->gof || !m->ustart || !m->users || !m->taken || !m->view_use || !m->occupant || !m->klass) {
+    mx_free(m);
+    diag_plain(d, "out of memory");
+    return 0;
   }
-  if (!ok) diag_plain(d, "out of memory");
-  free(m.gof);
-  free(m.ustart);
-  free(m.users);
-  free(m.taken);
-  free(m.view_use);
-  free(m.occupant);
-  free(m.klass);
+  jmp_buf oom, *saved = a->oom;
+  if (setjmp(oom)) {
+    mx_free(m);
+    memset(out, 0, sizeof *out);
+    arena_rethrow(a, saved);
+    diag_plain(d, "out of memory");
+    return 0;
+  }
+  a->oom = &oom;
+  char err[512];
+  int ok = ir_fusion_groups(p, graph, a, &m->fg, err, sizeof err);
+  if (!ok) diag_plain(d, "memplan: task @%s: %s", g->task, err);
+  if (ok) {
+    out->slot = ARENA_ARRAY(a, int, n1);
+    out->inplace = ARENA_ARRAY(a, int, n1);
+    out->step = ARENA_ARRAY(a, int, n1);
+    out->last_use = ARENA_ARRAY(a, int, n1);
+    out->view = ARENA_ARRAY(a, int, n1);
+    out->slots = ARENA_ARRAY(a, MemSlot, m->cap);
+    for (int i = 0; i < n; i++) m->gof[i] = -1;
+    ok = plan(m);
+    if (!ok) diag_plain(d, "out of memory");
+  }
+  a->oom = saved;
+  mx_free(m);
   return ok;
 }
 

@@ -45,7 +45,7 @@ static int env_verify(void) {
   return v && *v && strcmp(v, "0") != 0;
 }
 
-int pass_run_one(IrProgram *p, const Pass *pass, int verify, Diag *d) {
+static int run_one(IrProgram *p, const Pass *pass, int verify, Diag *d) {
   for (int g = 0; g < p->graphs.n; g++) {
     int before = d->nerrors;
     if (!pass->fn(p, g, d) || d->nerrors > before) {
@@ -58,6 +58,23 @@ int pass_run_one(IrProgram *p, const Pass *pass, int verify, Diag *d) {
     return 0;
   }
   return 1;
+}
+
+int pass_run_one(IrProgram *p, const Pass *pass, int verify, Diag *d) {
+  /* Allocation failure in a pass unwinds to here (passes holding heap memory free it in their
+   * own handler first), unless the caller has a handler. */
+  jmp_buf oom, *saved = p->arena->oom;
+  if (!saved) {
+    if (setjmp(oom)) {
+      p->arena->oom = NULL;
+      diag_plain(d, "out of memory in pass %s", pass->name);
+      return 0;
+    }
+    p->arena->oom = &oom;
+  }
+  int ok = run_one(p, pass, verify, d);
+  p->arena->oom = saved;
+  return ok;
 }
 
 int pass_run(IrProgram *p, const PipelineOpts *o, Diag *d) {
@@ -128,6 +145,16 @@ int pass_rebuild_graph(IrProgram *p, int graph, const char *keep, const int *rep
     diag_plain(d, "out of memory");
     return 0;
   }
+  /* allocation failure is reported here, not passed on: callers hold scratch memory too */
+  int *volatile held = newid; /* what the handler frees */
+  jmp_buf oom, *saved = p->arena->oom;
+  if (setjmp(oom)) {
+    p->arena->oom = saved;
+    free(held);
+    diag_plain(d, "out of memory");
+    return 0;
+  }
+  p->arena->oom = &oom;
   for (int i = 0; i < n; i++) newid[i] = -1;
   for (int i = 0; i < n; i++) kept += keep[i] != 0;
   IrNode *nodes = ARENA_ARRAY(p->arena, IrNode, kept > 0 ? kept : 1);
@@ -159,13 +186,16 @@ int pass_rebuild_graph(IrProgram *p, int graph, const char *keep, const int *rep
   for (int o = 0; o < g->outputs.n && ok; o++)
     g->outputs.v[o].node = newid[rep ? rep[g->outputs.v[o].node] : g->outputs.v[o].node];
   free(newid);
+  held = NULL;
   if (!ok) {
     diag_plain(d, "internal error: rebuilding task @%s left a reference to a dropped or later node",
                ir_graph_name(p, g));
+    p->arena->oom = saved;
     return 0;
   }
   g->nodes.v = nodes;
   g->nodes.n = g->nodes.cap = kept;
   pass_update_used_by(p, graph);
+  p->arena->oom = saved;
   return 1;
 }

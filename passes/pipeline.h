@@ -3,7 +3,7 @@
  * helper the passes share.
  *
  *   instantiate + verify (the frontend)  ->  autodiff (A)  ->  lower_attn (L)  ->  simplify (S)
- *   ->  fusion (F)  ->  memplan (M)
+ *   ->  comm (C)  ->  fusion (F)  ->  memplan (M)
  *
  * Each pass transforms one graph: int pass_X(IrProgram *p, int graph, Diag *d), 1 on success,
  * 0 with errors in d. A pass leaves the program verifying (ir_verify). `mamc ir --after NAME`

@@ -246,6 +246,17 @@ int pass_simplify(IrProgram *p, int graph, Diag *d) {
     diag_plain(d, "out of memory");
     return 0;
   }
+  int *volatile rep = s.rep, *volatile tab = s.tab; /* for the handler */
+  jmp_buf oom, *saved = p->arena->oom;
+  if (setjmp(oom)) {
+    free(rep);
+    free(tab);
+    free(live);
+    arena_rethrow(p->arena, saved);
+    diag_plain(d, "out of memory in simplify");
+    return 0;
+  }
+  p->arena->oom = &oom;
   for (size_t i = 0; i < s.cap; i++) s.tab[i] = -1;
   for (int id = 0; id < n; id++) {
     for (int k = 0; k < N(&s, id)->nin; k++) set_operand(&s, id, k, s.rep[N(&s, id)->in[k]]);
@@ -274,6 +285,7 @@ int pass_simplify(IrProgram *p, int graph, Diag *d) {
     for (int id = 0; id < n; id++) N(&s, id)->group = -1;
     ok = pass_rebuild_graph(p, graph, live, s.rep, NULL, d);
   }
+  p->arena->oom = saved;
   free(s.rep);
   free(s.tab);
   free(live);
