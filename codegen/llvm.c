@@ -11,7 +11,9 @@
  *
  * Values are emitted lazily from the expression list with a memo per loop depth, and the
  * ones a loop does not vary along are emitted before the loop (so a row's statistics or a
- * broadcast operand are computed once per row, not per element).
+ * broadcast operand are computed once per row, not per element). A kernel with one output
+ * gets a copy of its body per input it may run in place over (see cpu.h), picked at entry.
+ * Dropout draws are the runtime's splitmix64 counter stream computed in i64.
  * Numerics are documented in cpu.h: plain IEEE instructions, NaN-exact max/min selects,
  * libm calls carrying glibc libmvec vector variants (VFABI attribute), and `reassoc` only
  * on reduction steps.

@@ -34,6 +34,7 @@ static const Prim prims[] = {
     {"gather", OP_GATHER, P_OPERANDS}, {"dropout", OP_DROPOUT, P_OPERANDS},
     {"softmax_attention", OP_SOFTMAX_ATTENTION, P_OPERANDS},
     {"linear_attention", OP_LINEAR_ATTENTION, P_OPERANDS},
+    {"linear_attention_state", OP_LINEAR_ATTENTION_STATE, P_OPERANDS},
     {"reshape", OP_RESHAPE, P_RESHAPE}, {"expand", OP_EXPAND, P_EXPAND},
     {"transpose", OP_TRANSPOSE, P_TRANSPOSE}, {"concat", OP_CONCAT, P_CONCAT},
     {"cast", OP_CAST, P_CAST},          {"iota", OP_IOTA, P_IOTA},

@@ -309,51 +309,23 @@ static void group_io(IrGroupCx *cx, Arena *a, FusionGroup *gi, int *seen, int st
   }
 }
 
-int ir_fusion_groups(const IrProgram *p, int graph, Arena *a, FusionGroups *out, char *err, size_t errlen) {
-  const IrGraph *g = &p->graphs.v[graph];
-  memset(out, 0, sizeof *out);
-  int np = 0;
-  for (int i = 0; i < g->nodes.n; i++) {
-    if (g->nodes.v[i].group < -1) {
-      snprintf(err, errlen, "%%%d: invalid group %d", irt_node_number(g, i), g->nodes.v[i].group);
-      return 0;
-    }
-    np += g->nodes.v[i].group >= 0;
-  }
-  if (np == 0) return 1;
-  Pair *pairs = malloc(sizeof(Pair) * (size_t)np);
-  int *members = malloc(sizeof(int) * (size_t)np);
-  int *seen = calloc((size_t)g->nodes.n, sizeof(int));
-  IrGroupCx *cx = ir_group_cx_new(p, graph);
-  int ok = pairs && members && seen && cx;
-  if (!ok) snprintf(err, errlen, "out of memory");
-  jmp_buf oom, *saved = a->oom; /* allocation failure in a: free the scratch, pass it on */
-  if (setjmp(oom)) {
-    free(pairs);
-    free(members);
-    free(seen);
-    ir_group_cx_free(cx);
-    memset(out, 0, sizeof *out);
-    arena_rethrow(a, saved);
-    snprintf(err, errlen, "out of memory");
-    return 0;
-  }
-  a->oom = &oom;
-  for (int i = 0, k = 0; ok && i < g->nodes.n; i++)
+/* The groups of g into out (scratch: pairs, members for np grouped nodes, seen, cx). */
+static int collect(const IrGraph *g, Arena *a, FusionGroups *out, Pair *pairs, int *members, int *seen, IrGroupCx *cx,
+                   int np, char *err, size_t errlen) {
+  for (int i = 0, k = 0; i < g->nodes.n; i++)
     if (g->nodes.v[i].group >= 0) pairs[k++] = (Pair){g->nodes.v[i].group, i};
-  if (ok) qsort(pairs, (size_t)np, sizeof *pairs, pair_cmp);
+  qsort(pairs, (size_t)np, sizeof *pairs, pair_cmp);
   int ngroups = 0;
-  for (int k = 0; ok && k < np; k++) ngroups += k == 0 || pairs[k].group != pairs[k - 1].group;
-  if (ok) out->v = ARENA_ARRAY(a, FusionGroup, ngroups);
-  for (int k = 0; ok && k < np;) {
+  for (int k = 0; k < np; k++) ngroups += k == 0 || pairs[k].group != pairs[k - 1].group;
+  out->v = ARENA_ARRAY(a, FusionGroup, ngroups);
+  for (int k = 0; k < np;) {
     int id = pairs[k].group, n = 0;
     while (k < np && pairs[k].group == id) members[n++] = pairs[k++].node;
     char why[400];
     FusionGroup *gi = &out->v[out->n];
     if (!ir_group_check(cx, members, n, GROUP_FINAL, gi, why, sizeof why)) {
       snprintf(err, errlen, "group %d: %s", id, why);
-      ok = 0;
-      break;
+      return 0;
     }
     gi->id = id;
     for (int j = 0; j < n; j++) cx->pos[members[j]] = j + 1;
@@ -361,12 +333,56 @@ int ir_fusion_groups(const IrProgram *p, int graph, Arena *a, FusionGroups *out,
     for (int j = 0; j < n; j++) cx->pos[members[j]] = 0;
     out->n++;
   }
-  if (ok) qsort(out->v, (size_t)out->n, sizeof *out->v, first_cmp);
+  qsort(out->v, (size_t)out->n, sizeof *out->v, first_cmp);
+  return 1;
+}
+
+/* collect() with allocation failure in a caught: 1 ok, 0 an invalid group, -1 out of memory. */
+static int collect_guarded(const IrGraph *g, Arena *a, FusionGroups *out, Pair *pairs, int *members, int *seen,
+                           IrGroupCx *cx, int np, char *err, size_t errlen) {
+  jmp_buf oom, *saved = a->oom;
+  if (setjmp(oom)) {
+    a->oom = saved;
+    return -1;
+  }
+  a->oom = &oom;
+  int ok = collect(g, a, out, pairs, members, seen, cx, np, err, errlen);
   a->oom = saved;
+  return ok;
+}
+
+/* Number of nodes in a group; -1 (with a message) for an invalid group number. */
+static int count_grouped(const IrGraph *g, char *err, size_t errlen) {
+  int np = 0;
+  for (int i = 0; i < g->nodes.n; i++) {
+    if (g->nodes.v[i].group < -1) {
+      snprintf(err, errlen, "%%%d: invalid group %d", irt_node_number(g, i), g->nodes.v[i].group);
+      return -1;
+    }
+    np += g->nodes.v[i].group >= 0;
+  }
+  return np;
+}
+
+int ir_fusion_groups(const IrProgram *p, int graph, Arena *a, FusionGroups *out, char *err, size_t errlen) {
+  const IrGraph *g = &p->graphs.v[graph];
+  memset(out, 0, sizeof *out);
+  const int np = count_grouped(g, err, errlen);
+  if (np <= 0) return np == 0;
+  Pair *pairs = malloc(sizeof(Pair) * (size_t)np);
+  int *members = malloc(sizeof(int) * (size_t)np);
+  int *seen = calloc((size_t)g->nodes.n, sizeof(int));
+  IrGroupCx *cx = ir_group_cx_new(p, graph);
+  int ok = pairs && members && seen && cx ? collect_guarded(g, a, out, pairs, members, seen, cx, np, err, errlen) : 0;
+  if (!(pairs && members && seen && cx)) snprintf(err, errlen, "out of memory");
   free(pairs);
   free(members);
   free(seen);
   ir_group_cx_free(cx);
-  if (!ok) memset(out, 0, sizeof *out);
-  return ok;
+  if (ok != 1) memset(out, 0, sizeof *out);
+  if (ok < 0) { /* allocation failure in a: the scratch is freed, pass it on */
+    snprintf(err, errlen, "out of memory");
+    arena_rethrow(a, a->oom);
+  }
+  return ok == 1;
 }

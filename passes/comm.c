@@ -198,15 +198,17 @@ int pass_comm(IrProgram *p, int graph, Diag *d) {
   IrTarget t = p->target;
   if (t.rank < 0 || t.nranks <= 1) return 1;
   IrGraph *g = &p->graphs.v[graph];
-  int loss = -1, ninputs = 0;
+  int loss = -1, ninputs = 0, grads = 0;
   for (int i = 0; i < g->nodes.n; i++) {
     if (g->nodes.v[i].op == OP_ALLREDUCE_START) return 1; /* placed already */
     ninputs += g->nodes.v[i].op == OP_INPUT;
   }
-  for (int o = 0; o < g->outputs.n; o++)
+  for (int o = 0; o < g->outputs.n; o++) {
     if (strcmp(g->outputs.v[o].name, "loss") == 0) loss = g->outputs.v[o].node;
-    else if (strcmp(g->outputs.v[o].name, "grad_norm_sq") == 0) return 1;
-  if (loss < 0) return 1; /* not a training graph */
+    if (strcmp(g->outputs.v[o].name, "grad_norm_sq") == 0) return 1; /* placed already */
+    grads += g->outputs.v[o].module >= 0;
+  }
+  if (loss < 0 || !grads) return 1; /* not a training graph (no backward pass): nothing to reduce */
   for (int m = 0; m < p->modules.n; m++) /* the rank trains this graph only if it holds all it reads */
     for (int i = 0; i < p->modules.v[m].used_by.n; i++)
       if (p->modules.v[m].used_by.v[i] == graph && !holds(&p->modules.v[m], t.rank)) return 1;

@@ -41,7 +41,8 @@
  *
  * ---- The pass (pass_comm; pipeline letter C, after simplify) ----------------------------------
  * For the rank in IrProgram.target (rank < 0 or nranks == 1: it changes nothing), on each
- * graph whose modules that rank holds all of:
+ * training graph (a loss and gradient outputs: autodiff ran) whose modules that rank holds
+ * all of:
  *   - adds the input `%tokens: f32[]` (after the others): the runtime binds this rank's
  *     target-token count of the step (the denominator of its mean loss);
  *   - for every bucket of a group the rank belongs to, in bucket order, one allreduce_start
@@ -55,8 +56,9 @@
  *   - with target.clip, `grad_norm_sq`: Σ‖g‖² over the gradients this rank counts (an EVERY
  *     module with every(1): only on its lowest holder; the others: every holder, whose
  *     replicas are their own between syncs), summed by `allreduce {group = @world}`.
- * When a bucket is inactive at a step its done yields its operand (the zeros of a recv
- * slot; a trainer's slot is never inactive), so the norm stays correct.
+ * When a bucket is inactive at a step its done yields its operand: the zeros of a recv slot
+ * (no holder trained), or a trainer's own gradient on the steps an every(n > 1) bucket does
+ * not sync — so the norm stays correct.
  * HOOK(#6): OUTER modules get no per-step collectives; their rounds (outer_sync) are
  * inserted by the DEPT work, using CommModule.group and comm_outer_due().
  */

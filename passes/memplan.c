@@ -372,10 +372,14 @@ int memplan_check(const IrProgram *p, const MemPlan *mp, char *err, size_t errle
   int *last = malloc(sizeof(int) * ((size_t)n + 1)), *cur = malloc(sizeof(int) * ((size_t)mp->nslots + 1));
   int *base = malloc(sizeof(int) * ((size_t)n + 1));
   char *ret = calloc((size_t)n + 1, 1);
-  if (!last || !cur || !ret || !base) {
+  char *outside = calloc((size_t)n + 1, 1); /* read by a node of another group */
+  if (!last || !cur || !ret || !base || !outside) {
     snprintf(err, errlen, "out of memory");
     ok = 0;
   }
+  for (int k = 0; ok && k < n; k++) /* one pass over the edges (a scan per node was quadratic) */
+    for (int j = 0; j < g->nodes.v[k].nin; j++)
+      if (g->nodes.v[k].group != g->nodes.v[g->nodes.v[k].in[j]].group) outside[g->nodes.v[k].in[j]] = 1;
   for (int i = 0; ok && i < n; i++) {
     const IrNode *x = &g->nodes.v[i];
     last[i] = mp->step[i];
@@ -407,10 +411,7 @@ int memplan_check(const IrProgram *p, const MemPlan *mp, char *err, size_t errle
     else if (base[i] != i && s != mp->slot[base[i]])
       ok = 0, snprintf(err, errlen, "%%%d is a view of %%%d but not in its slot", i, base[i]);
     else if (s == MP_FUSED) {
-      int inside = x->group >= 0 && !ret[i];
-      for (int k = 0; k < n; k++)
-        for (int j = 0; inside && j < g->nodes.v[k].nin; j++)
-          if (g->nodes.v[k].in[j] == i && g->nodes.v[k].group != x->group) inside = 0;
+      int inside = x->group >= 0 && !ret[i] && !outside[i];
       if (!inside) ok = 0, snprintf(err, errlen, "%%%d has no buffer but is read outside its group", i);
     } else if (s >= mp->nslots || (s < 0 && !external)) {
       ok = 0, snprintf(err, errlen, "%%%d: invalid slot %d", i, s);
@@ -434,6 +435,7 @@ int memplan_check(const IrProgram *p, const MemPlan *mp, char *err, size_t errle
   free(cur);
   free(base);
   free(ret);
+  free(outside);
   return ok;
 }
 

@@ -137,24 +137,9 @@ void pass_update_used_by(IrProgram *p, int graph) {
   }
 }
 
-int pass_rebuild_graph(IrProgram *p, int graph, const char *keep, const int *rep, const int *order, Diag *d) {
+static int rebuild(IrProgram *p, int graph, const char *keep, const int *rep, const int *order, int *newid, Diag *d) {
   IrGraph *g = &p->graphs.v[graph];
   int n = g->nodes.n, kept = 0;
-  int *newid = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
-  if (!newid) {
-    diag_plain(d, "out of memory");
-    return 0;
-  }
-  /* allocation failure is reported here, not passed on: callers hold scratch memory too */
-  int *volatile held = newid; /* what the handler frees */
-  jmp_buf oom, *saved = p->arena->oom;
-  if (setjmp(oom)) {
-    p->arena->oom = saved;
-    free(held);
-    diag_plain(d, "out of memory");
-    return 0;
-  }
-  p->arena->oom = &oom;
   for (int i = 0; i < n; i++) newid[i] = -1;
   for (int i = 0; i < n; i++) kept += keep[i] != 0;
   IrNode *nodes = ARENA_ARRAY(p->arena, IrNode, kept > 0 ? kept : 1);
@@ -185,17 +170,35 @@ int pass_rebuild_graph(IrProgram *p, int graph, const char *keep, const int *rep
   }
   for (int o = 0; o < g->outputs.n && ok; o++)
     g->outputs.v[o].node = newid[rep ? rep[g->outputs.v[o].node] : g->outputs.v[o].node];
-  free(newid);
-  held = NULL;
   if (!ok) {
     diag_plain(d, "internal error: rebuilding task @%s left a reference to a dropped or later node",
                ir_graph_name(p, g));
-    p->arena->oom = saved;
     return 0;
   }
   g->nodes.v = nodes;
   g->nodes.n = g->nodes.cap = kept;
   pass_update_used_by(p, graph);
-  p->arena->oom = saved;
   return 1;
+}
+
+int pass_rebuild_graph(IrProgram *p, int graph, const char *keep, const int *rep, const int *order, Diag *d) {
+  int n = p->graphs.v[graph].nodes.n;
+  int *newid = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+  if (!newid) {
+    diag_plain(d, "out of memory");
+    return 0;
+  }
+  /* allocation failure is reported here, not passed on: callers hold scratch memory too */
+  jmp_buf oom, *saved = p->arena->oom;
+  if (setjmp(oom)) {
+    p->arena->oom = saved;
+    free(newid);
+    diag_plain(d, "out of memory");
+    return 0;
+  }
+  p->arena->oom = &oom;
+  int ok = rebuild(p, graph, keep, rep, order, newid, d);
+  p->arena->oom = saved;
+  free(newid);
+  return ok;
 }

@@ -14,7 +14,46 @@ static double now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int exec_init(Exec *e, const IrProgram *p, int graph, char *err, size_t errlen) {
+/* Compiles the graph's fusion groups (nodes with the same IrNode.group, consecutive). */
+static int compile_groups(Exec *e, CgCpu *jit, char *err, size_t errlen) {
+  const IrGraph *g = &e->p->graphs.v[e->graph];
+  int n = g->nodes.n;
+  e->group_at = malloc(sizeof(int) * (size_t)(n + 1));
+  e->groups = calloc((size_t)(n + 1), sizeof(ExecGroup));
+  if (!e->group_at || !e->groups) return snprintf(err, errlen, "out of memory"), 0;
+  for (int i = 0; i < n; i++) e->group_at[i] = -1;
+  if (!jit) return 1;
+  int debug = getenv("MAMC_DEBUG_JIT") != NULL;
+  int members[4096];
+  for (int i = 0; i < n;) {
+    int gid = g->nodes.v[i].group, j = i;
+    if (gid < 0) {
+      i++;
+      continue;
+    }
+    while (j < n && g->nodes.v[j].group == gid) j++;
+    ExecGroup *eg = &e->groups[e->ngroups];
+    eg->first = i;
+    eg->count = j - i;
+    eg->root = -1;
+    int nm = 0;
+    for (int k = i; k < j && nm < 4096; k++) {
+      if (g->nodes.v[k].op == OP_MATMUL) { /* an epilogue's GEMM: BLAS, then the kernel reads it */
+        eg->root = k;
+        continue;
+      }
+      members[nm++] = k;
+    }
+    char why[512];
+    eg->ok = nm > 0 && cg_cpu_compile(jit, e->p, g, members, nm, &eg->k, why, sizeof why);
+    if (!eg->ok && debug) fprintf(stderr, "mamc: jit: group at %%%d runs node by node: %s\n", i, why);
+    if (eg->ok) e->group_at[i] = e->ngroups++;
+    i = j;
+  }
+  return 1;
+}
+
+int exec_init(Exec *e, const IrProgram *p, int graph, CgCpu *jit, char *err, size_t errlen) {
   memset(e, 0, sizeof *e);
   const IrGraph *g = &p->graphs.v[graph];
   int n = g->nodes.n;
@@ -25,7 +64,8 @@ int exec_init(Exec *e, const IrProgram *p, int graph, char *err, size_t errlen) 
 #endif
   e->use_fast = 1;
   const char *be = getenv("MAMC_BACKEND");
-  if (be && strcmp(be, "interp") == 0) e->use_blas = e->use_fast = 0;
+  if (be && strcmp(be, "interp") == 0) e->use_blas = e->use_fast = 0, jit = NULL;
+  if (be && strcmp(be, "fast") == 0) jit = NULL; /* BLAS and fast kernels, no JIT */
   e->last_use = calloc((size_t)n + 1, sizeof(int));
   e->vals = calloc((size_t)n + 1, sizeof(Tensor));
   e->ref = calloc((size_t)n + 1, sizeof(Tensor *));
@@ -49,6 +89,10 @@ int exec_init(Exec *e, const IrProgram *p, int graph, char *err, size_t errlen) 
   for (int i = n - 1; i >= 0; i--)
     if (e->forward[i])
       for (int k = 0; k < g->nodes.v[i].nin; k++) e->forward[g->nodes.v[i].in[k]] = 1;
+  if (!compile_groups(e, jit, err, errlen)) {
+    exec_free(e);
+    return 0;
+  }
   return 1;
 }
 
@@ -67,6 +111,8 @@ void exec_free(Exec *e) {
   free(e->vals);
   free(e->ref);
   free(e->forward);
+  free(e->group_at);
+  free(e->groups);
   memset(e, 0, sizeof *e);
 }
 
@@ -99,6 +145,8 @@ void exec_stats_add(ExecStats *a, const ExecStats *b) {
     a->op_count[i] += b->op_count[i];
   }
   a->gemm_flops += b->gemm_flops;
+  a->jit_seconds += b->jit_seconds;
+  a->jit_runs += b->jit_runs;
   for (int i = 0; i < b->ngemm; i++) {
     const GemmShape *g = &b->gemm[i];
     int j = 0;
@@ -120,64 +168,138 @@ static int try_blas(Exec *e, const IrNode *nd, const Tensor *const *ins, Tensor 
   return 1;
 }
 
+/* Runs node i by itself (BLAS, a fast kernel, or the interpreter). */
+static int run_node(Exec *e, int i, const int64_t *symvals, const Tensor *input, const ParamStore *ps, InterpCx *cx) {
+  const IrGraph *g = &e->p->graphs.v[e->graph];
+  const IrNode *nd = &g->nodes.v[i];
+  const Tensor *ins[16];
+  const Tensor *src = NULL;
+  if (nd->op == OP_INPUT) {
+    src = input;
+  } else if (nd->op == OP_PARAM) {
+    src = rt_params_get(ps, nd->module, nd->param);
+    if (!src || !src->data) {
+      snprintf(cx->err, sizeof cx->err, "%%%d = param: this process holds no value for parameter %d of module %d", i,
+               nd->param, nd->module);
+      return 0;
+    }
+  }
+  if (src && src->dt == (nd->type.dt == DT_I32 ? DT_I32 : cx->fdt)) {
+    e->ref[i] = src; /* inputs are checked below, parameters have their declared shapes */
+  } else {
+    if (src) ins[0] = src;
+    for (int k = 0; k < nd->nin && k < 16; k++) ins[k] = e->ref[nd->in[k]];
+    int ok = 1;
+    double t0 = now();
+    if (!try_blas(e, nd, ins, &e->vals[i], cx, &ok)) {
+      int r = e->use_fast && cx->fdt == DT_F32 ? fast_node(e->p, g, i, symvals, ins, &e->vals[i], cx->err, sizeof cx->err) : -1;
+      ok = r >= 0 ? r : interp_node(e->p, g, i, symvals, ins, &e->vals[i], cx);
+    }
+    if (!ok) return 0;
+    e->ref[i] = &e->vals[i];
+    if (nd->op == OP_MATMUL)
+      note_gemm(&e->stats, ins[0], ins[1], e->ref[i], (int)ir_get_i(nd, "ta"), (int)ir_get_i(nd, "tb"), now() - t0);
+  }
+  if (nd->op == OP_INPUT) { /* check the caller's shape against the declared type */
+    const Tensor *t = e->ref[i];
+    int bad = t->rank != nd->type.rank;
+    for (int d = 0; !bad && d < t->rank; d++) bad = t->shape[d] != dim_eval(nd->type.d[d], symvals);
+    if (bad) {
+      char sh[96];
+      snprintf(cx->err, sizeof cx->err, "input '%s' has shape %s, which does not match its declared type", nd->name,
+               rt_shape_str(sh, sizeof sh, t->rank, t->shape));
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* Runs a compiled fusion group: its epilogue GEMM first (BLAS), then the kernel over buffers
+ * of the group's external values and outputs. */
+static int run_group(Exec *e, ExecGroup *eg, const int64_t *symvals, InterpCx *cx) {
+  const IrGraph *g = &e->p->graphs.v[e->graph];
+  const CgKernel *k = &eg->k;
+  if (eg->root >= 0 && !run_node(e, eg->root, symvals, NULL, NULL, cx)) return 0;
+  void *bufs[CG_MAX_BUFS];
+  int64_t shape_store[CG_MAX_BUFS][IR_MAX_RANK], dims[CG_MAX_DIMS];
+  const int64_t *shapes[CG_MAX_BUFS];
+  for (int b = 0; b < k->nbufs; b++) {
+    const CgBufInfo *bi = &k->bufs[b];
+    for (int d = 0; d < bi->type.rank; d++) shape_store[b][d] = dim_eval(bi->type.d[d], symvals);
+    shapes[b] = shape_store[b];
+    int node = bi->node;
+    if (!bi->out) {
+      const IrNode *nd = &g->nodes.v[node];
+      /* a leading reshape member is read through its operand's memory */
+      if (nd->group == g->nodes.v[eg->first].group && nd->op == OP_RESHAPE) node = nd->in[0];
+      const Tensor *t = e->ref[node];
+      if (!t || t->dt != bi->dt) {
+        snprintf(cx->err, sizeof cx->err, "%%%d: fused kernel input %%%d is %s", eg->first, node, t ? "of another dtype" : "missing");
+        return 0;
+      }
+      bufs[b] = t->data;
+    } else {
+      const IrNode *nd = &g->nodes.v[node];
+      int64_t sh[IR_MAX_RANK];
+      for (int d = 0; d < nd->type.rank; d++) sh[d] = dim_eval(nd->type.d[d], symvals);
+      if (!rt_tensor_alloc(&e->vals[node], bi->dt, nd->type.rank, sh)) {
+        snprintf(cx->err, sizeof cx->err, "out of memory");
+        return 0;
+      }
+      e->ref[node] = &e->vals[node];
+      bufs[b] = e->vals[node].data;
+    }
+  }
+  CgRun run = {cx->seed, cx->step, cx->training};
+  if (!cg_fill_dims(k, shapes, symvals, &run, dims, cx->err, sizeof cx->err)) return 0;
+  k->fn(bufs, dims, 0, cg_outer(k, dims));
+  if (eg->root >= 0 && e->last_use[eg->root] < eg->first + eg->count) { /* the product is read only inside */
+    rt_tensor_free(&e->vals[eg->root]);
+    e->ref[eg->root] = NULL;
+  }
+  return 1;
+}
+
+/* Frees the operands of node i whose last use is at or before `upto`. */
+static void free_dead(Exec *e, int i, int upto) {
+  const IrNode *nd = &e->p->graphs.v[e->graph].nodes.v[i];
+  for (int k = 0; k < nd->nin; k++) {
+    int o = nd->in[k];
+    if (e->last_use[o] <= upto && e->ref[o] == &e->vals[o]) {
+      rt_tensor_free(&e->vals[o]);
+      e->ref[o] = NULL;
+    }
+  }
+}
+
 int exec_run(Exec *e, const int64_t *symvals, const Tensor *inputs, const ParamStore *ps, InterpCx *cx) {
   const IrGraph *g = &e->p->graphs.v[e->graph];
   int n = g->nodes.n, ninput = 0;
   exec_release(e);
   double tprev = now();
-  for (int i = 0; i < n; i++) {
+  for (int i = 0; i < n;) {
     const IrNode *nd = &g->nodes.v[i];
-    const Tensor *ins[16];
-    const Tensor *src = NULL;
-    if (nd->op == OP_INPUT) {
-      src = &inputs[ninput++];
-    } else if (nd->op == OP_PARAM) {
-      src = rt_params_get(ps, nd->module, nd->param);
-      if (!src) {
-        snprintf(cx->err, sizeof cx->err, "%%%d = param: no value for parameter %d of module %d", i, nd->param, nd->module);
-        goto fail;
-      }
-    }
-    if (src && src->dt == (nd->type.dt == DT_I32 ? DT_I32 : cx->fdt)) {
-      /* shape checked by interp when used; inputs are checked here */
-      e->ref[i] = src;
+    int gi = e->group_at ? e->group_at[i] : -1, last = i;
+    if (gi >= 0) {
+      ExecGroup *eg = &e->groups[gi];
+      if (!run_group(e, eg, symvals, cx)) goto fail;
+      last = eg->first + eg->count - 1;
+      e->stats.jit_runs++;
     } else {
-      if (src) ins[0] = src;
-      for (int k = 0; k < nd->nin && k < 16; k++) ins[k] = e->ref[nd->in[k]];
-      int ok = 1;
-      if (!try_blas(e, nd, ins, &e->vals[i], cx, &ok)) {
-        int r = e->use_fast && cx->fdt == DT_F32 ? fast_node(e->p, g, i, symvals, ins, &e->vals[i], cx->err, sizeof cx->err) : -1;
-        ok = r >= 0 ? r : interp_node(e->p, g, i, symvals, ins, &e->vals[i], cx);
-      }
-      if (!ok) goto fail;
-      e->ref[i] = &e->vals[i];
-    }
-    if (nd->op == OP_INPUT) { /* check the caller's shape against the declared type */
-      const Tensor *t = e->ref[i];
-      int bad = t->rank != nd->type.rank;
-      for (int d = 0; !bad && d < t->rank; d++) bad = t->shape[d] != dim_eval(nd->type.d[d], symvals);
-      if (bad) {
-        char sh[96];
-        snprintf(cx->err, sizeof cx->err, "input '%s' has shape %s, which does not match its declared type", nd->name,
-                 rt_shape_str(sh, sizeof sh, t->rank, t->shape));
-        goto fail;
-      }
+      if (!run_node(e, i, symvals, nd->op == OP_INPUT ? &inputs[ninput] : NULL, ps, cx)) goto fail;
+      ninput += nd->op == OP_INPUT;
     }
     double tnow = now();
-    e->stats.seconds[e->forward[i] ? 0 : 1] += tnow - tprev;
-    e->stats.op_seconds[nd->op] += tnow - tprev;
-    e->stats.op_count[nd->op]++;
-    if (nd->op == OP_MATMUL)
-      note_gemm(&e->stats, ins[0], ins[1], e->ref[i], (int)ir_get_i(nd, "ta"), (int)ir_get_i(nd, "tb"), tnow - tprev);
-    tprev = tnow;
-    /* free operands whose last use this was */
-    for (int k = 0; k < nd->nin; k++) {
-      int o = nd->in[k];
-      if (e->last_use[o] == i && e->ref[o] == &e->vals[o]) {
-        rt_tensor_free(&e->vals[o]);
-        e->ref[o] = NULL;
-      }
+    e->stats.seconds[e->forward[last] ? 0 : 1] += tnow - tprev;
+    if (gi >= 0) {
+      e->stats.jit_seconds += tnow - tprev;
+    } else {
+      e->stats.op_seconds[nd->op] += tnow - tprev;
+      e->stats.op_count[nd->op]++;
     }
+    tprev = tnow;
+    for (int k = i; k <= last; k++) free_dead(e, k, last);
+    i = last + 1;
   }
   e->stats.runs++;
   return 1;

@@ -9,6 +9,7 @@
 #ifndef MAMC_EXEC_H
 #define MAMC_EXEC_H
 
+#include "cpu.h"
 #include "interp.h"
 
 enum { EXEC_MAX_GEMM_SHAPES = 64 };
@@ -26,6 +27,8 @@ typedef struct ExecStats {
   double op_seconds[OP_COUNT];
   int64_t op_count[OP_COUNT];
   double gemm_flops;        /* 2*M*N*K*batch summed over the matrix products run */
+  double jit_seconds;       /* in fused-group kernels (epilogue GEMMs included) */
+  int64_t jit_runs;
   int ngemm;
   GemmShape gemm[EXEC_MAX_GEMM_SHAPES];
 } ExecStats;
@@ -33,9 +36,19 @@ typedef struct ExecStats {
 /* Adds b into a (trainer totals over tasks). */
 void exec_stats_add(ExecStats *a, const ExecStats *b);
 
+typedef struct ExecGroup {   /* a fusion group with its compiled kernel */
+  int first, count;          /* member nodes */
+  int root;                  /* an epilogue's matmul (run by BLAS before the kernel), else -1 */
+  int ok;                    /* compiled; else its nodes run one by one */
+  CgKernel k;
+} ExecGroup;
+
 typedef struct Exec {
   const IrProgram *p;
   int graph;
+  int ngroups;
+  ExecGroup *groups;         /* fusion groups with kernels (CPU JIT), in node order */
+  int *group_at;             /* per node: index into groups when it is a group's first node, else -1 */
   char *forward;       /* per node: 1 if the loss depends on it (the forward pass); the
                         * rest is the backward pass (timed apart in stats) */
   int use_blas;        /* matrix products through BLAS */
@@ -47,8 +60,10 @@ typedef struct Exec {
   ExecStats stats;
 } Exec;
 
-/* 1 ok, 0 with err. */
-int exec_init(Exec *e, const IrProgram *p, int graph, char *err, size_t errlen);
+/* jit: a CPU JIT session for the graph's fusion groups (passes/fusion.c), or NULL to run
+ * every node by itself. A group the JIT refuses runs node by node (its reason is kept in
+ * no log: MAMC_DEBUG_JIT=1 prints it). 1 ok, 0 with err. */
+int exec_init(Exec *e, const IrProgram *p, int graph, CgCpu *jit, char *err, size_t errlen);
 void exec_free(Exec *e);
 
 /* Runs the graph. inputs: one per INPUT node in order. Afterwards exec_output(e, k) is the

@@ -99,11 +99,18 @@ Trainer *trainer_new(const IrProgram *train, const IrProgram *eval, const TrainT
     goto fail_oom;
   t->module_steps = calloc((size_t)train->modules.n + 1, sizeof(int64_t));
   if (!t->module_steps) goto fail_oom;
+  if (cg_cpu_available() && !getenv("MAMC_NO_JIT")) {
+    t->jit = cg_cpu_new(err, sizeof err);
+    if (!t->jit) {
+      diag_plain(d, "the CPU JIT does not start: %s (MAMC_NO_JIT=1 runs without it)", err);
+      goto fail;
+    }
+  }
   for (int k = 0; k < ntasks; k++) {
     TTask *tk = &t->tasks[k];
     if (!tk->owned) continue;
-    if (!exec_init(&tk->exec, train, tasks[k].graph, err, sizeof err) ||
-        !exec_init(&tk->eval_exec, eval, tasks[k].graph, err, sizeof err)) {
+    if (!exec_init(&tk->exec, train, tasks[k].graph, t->jit, err, sizeof err) ||
+        !exec_init(&tk->eval_exec, eval, tasks[k].graph, t->jit, err, sizeof err)) {
       diag_plain(d, "%s", err);
       goto fail;
     }
@@ -143,6 +150,7 @@ void trainer_free(Trainer *t) {
   rt_params_free(&t->v);
   rt_params_free(&t->gsum);
   tsync_free(t);
+  if (t->jit) cg_cpu_free(t->jit);
   if (t->metrics) fclose(t->metrics);
   free(t->module_steps);
   free(t->tasks);

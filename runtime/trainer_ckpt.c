@@ -102,11 +102,16 @@ static int write_text(const char *path, const char *text, char *err, size_t n) {
   char tmp[4200];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   FILE *f = fopen(tmp, "w");
-  int ok = f && fputs(text, f) >= 0;
-  if (f && fflush(f) == 0) fsync(fileno(f));
-  if (f && fclose(f) != 0) ok = 0;
-  if (ok && rename(tmp, path) != 0) ok = 0;
-  if (!ok) snprintf(err, n, "cannot write '%s': %s", path, strerror(errno));
+  /* every step is checked: on a full disk fputs succeeds into the buffer and only the flush
+   * (or fsync, or close) fails; renaming a short file over `latest` would lose the pointer */
+  int ok = f && fputs(text, f) >= 0 && fflush(f) == 0 && (fsync(fileno(f)) == 0 || errno == EINVAL);
+  int saved = errno;
+  if (f && fclose(f) != 0 && ok) ok = 0, saved = errno;
+  if (ok && rename(tmp, path) != 0) ok = 0, saved = errno;
+  if (!ok) {
+    snprintf(err, n, "cannot write '%s': %s", path, strerror(saved ? saved : EIO));
+    unlink(tmp);
+  }
   return ok;
 }
 
@@ -233,10 +238,18 @@ int trainer_save(Trainer *t, const char *dir, int keep, Diag *d) {
     ok = !b.failed && write_text(fpath, b.s, err, sizeof err);
     sb_free(&b);
     if (ok) {
-      rm_tree(fin);
+      /* a folder of the same step (a resumed run saving again) goes only once the new one is
+       * in place: if the rename fails, the one `latest` may name is put back */
+      char old[4200];
+      snprintf(old, sizeof old, "%s/.%s.old", dir, name);
+      rm_tree(old);
+      int had = rename(fin, old) == 0;
       if (rename(tmp, fin) != 0) {
         snprintf(err, sizeof err, "cannot rename the finished checkpoint to '%s': %s", name, strerror(errno));
         ok = 0;
+        if (had) rename(old, fin);
+      } else if (had) {
+        rm_tree(old);
       }
     }
     char latest[4200], content[80];

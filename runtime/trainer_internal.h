@@ -53,6 +53,7 @@ struct Trainer {
   ParamStore gsum;           /* per held parameter: this step's token-weighted gradient sum */
   double *wsum;              /* per module: this step's tokens behind gsum */
   int64_t *module_steps;     /* per module instance: optimizer steps taken */
+  CgCpu *jit;                /* CPU JIT session for the fusion groups (NULL: built without LLVM) */
   int64_t step;
   double opt_seconds, comm_seconds;
   FILE *metrics;

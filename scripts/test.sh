@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, builds the project twice
-# (optimised; and with ASan+UBSan), runs every test in the first build and the unit tests in
-# the sanitizer build. The ctest summary lines are the result.
+# (optimised; and with ASan+UBSan), runs every test in the first build (the valgrind_* ones
+# included, label valgrind) and the unit tests in the sanitizer build, then each fuzz harness
+# for a few seconds (tests/fuzz/run.sh, with clang). The ctest summary lines are the result.
 #   scripts/test.sh            everything
 #   MAMC_TEST_ARGS="-L unit" scripts/test.sh   pass extra arguments to the main ctest run
 set -euo pipefail
@@ -18,4 +19,8 @@ echo "== all tests (build-ci) =="
 echo "== unit tests under ASan + UBSan (build-asan) =="
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure -j "$jobs" -L unit) || status=1
+if command -v clang >/dev/null; then
+  echo "== each fuzz harness for ${MAMC_FUZZ_SECONDS:-10} s (clang + libFuzzer, build-fuzz) =="
+  FUZZ_JOBS="$jobs" bash tests/fuzz/run.sh "${MAMC_FUZZ_SECONDS:-10}" || status=1
+fi
 exit $status

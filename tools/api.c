@@ -68,7 +68,7 @@ mamc_model *mamc_model_compile(const char *model_path, const char *config_path, 
   m->eval = m->train ? elaborate(m, &d, model_path) : NULL;
   if (!m->eval) goto fail;
   /* train: autodiff, then simplify; eval: simplify (passes/pipeline.h) */
-  PipelineOpts tr = {.only = "AS"}, ev = {.only = "S"};
+  PipelineOpts tr = {.only = "ASF"}, ev = {.only = "SF"}; /* F: fusion groups for the CPU JIT */
   if (!pass_run(m->train, &tr, &d) || !pass_run(m->eval, &ev, &d)) goto fail;
   diag_free(&d);
   return m;

@@ -26,6 +26,8 @@ typedef struct ModelOpts {
   const char *input_ir; /* --ir FILE.mir: read IR text instead of a model */
   const char *after;    /* --after PASS: run the pass pipeline up to PASS (passes/pipeline.h) */
   const char *passes;   /* --passes LETTERS: only those passes of the pipeline */
+  int rank;             /* --rank R: compile for that process (-1: not given; cli_dist.h) */
+  int processes;        /* --processes N: the world size instead of the config's (0: not given) */
   int need_config;
 } ModelOpts;
 
@@ -56,6 +58,8 @@ int cli_mkdirs(const char *path);
 
 extern const Cmd cmd_check, cmd_ir, cmd_dot, cmd_train, cmd_vocab;
 extern const Cmd cmd_passes; /* tools/cmd_check.c */
+extern const Cmd cmd_place, cmd_plan; /* tools/cmd_place.c, tools/cmd_plan.c */
 extern const Cmd cmd_eval, cmd_plot; /* tools/cmd_eval.c, tools/cmd_plot.c */
+extern const Cmd cmd_convert;         /* tools/cmd_convert.c */
 
 #endif

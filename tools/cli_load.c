@@ -16,6 +16,7 @@ void cli_flush_diag(Diag *d) {
 
 int cli_model_opts(int argc, char **argv, const Cmd *cmd, ModelOpts *o) {
   memset(o, 0, sizeof *o);
+  o->rank = -1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -38,6 +39,16 @@ int cli_model_opts(int argc, char **argv, const Cmd *cmd, ModelOpts *o) {
     } else if (strcmp(a, "--passes") == 0) {
       if (!has_next) goto missing;
       o->passes = argv[++i];
+    } else if (strcmp(a, "--rank") == 0 || strcmp(a, "--processes") == 0) {
+      if (!has_next) goto missing;
+      char *end;
+      long v = strtol(argv[++i], &end, 10);
+      int lo = a[2] == 'r' ? 0 : 1;
+      if (*end || end == argv[i] || v < lo || v > (1 << 20)) {
+        fprintf(stderr, "mamc %s: %s needs an integer >= %d, got '%s'\n", cmd->name, a, lo, argv[i]);
+        return -1;
+      }
+      *(a[2] == 'r' ? &o->rank : &o->processes) = (int)v;
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "mamc %s: unknown option '%s' (see mamc %s --help)\n", cmd->name, a, cmd->name);
       return -1;

@@ -1,6 +1,7 @@
 /* cmd_check.c — `mamc check`, `mamc ir`, `mamc dot`: load a model (with its run
  * configuration) and report on it, print its IR, or draw it. */
 #include "cli.h"
+#include "cli_dist.h"
 #include "memplan.h"
 #include "pipeline.h"
 
@@ -48,6 +49,8 @@ static int run_print(int argc, char **argv, const Cmd *cmd, int dot) {
   o.need_config = 1;
   Loaded l;
   int rc = cli_load(&o, &l);
+  if (rc == EXIT_OK && (o.rank >= 0 || o.processes > 0 || (l.cfg && l.cfg->processes > 1)))
+    rc = cli_dist_target(&l, &o); /* the program as that rank runs it (mamc ir --after comm) */
   PipelineOpts po = {o.after, o.passes, 0, NULL, NULL};
   if (rc == EXIT_OK && (o.after || o.passes) && !pass_run(l.prog, &po, &l.diag)) {
     cli_flush_diag(&l.diag);
@@ -108,14 +111,18 @@ const Cmd cmd_check = {
 
 const Cmd cmd_ir = {
     "ir", run_ir, "print the IR of the whole program (module table and one graph per task)",
-    "usage: mamc ir MODEL.mam --config RUN.yaml [--after PASS] [--passes LETTERS] [-o OUT.mir]\n"
-    "       mamc ir --ir PROGRAM.mir [--after PASS] [--passes LETTERS] [-o OUT.mir]\n\n"
+    "usage: mamc ir MODEL.mam --config RUN.yaml [--after PASS] [--passes LETTERS] [--rank R]\n"
+    "               [--processes N] [-o OUT.mir]\n"
+    "       mamc ir --ir PROGRAM.mir [--after PASS] [--passes LETTERS] [--rank R] [-o OUT.mir]\n\n"
     "Prints the program in the IR text form (docs/ir.md): the module table (instances,\n"
     "parameters, sync policy, the tasks using each) and one SSA graph per task instance.\n"
     "The text parses back to the same program (--ir reads it, verifies it and prints it).\n"
     "--after PASS runs the pass pipeline up to PASS (a name or letter; see mamc passes) and\n"
     "prints the program then; after memplan the memory plans follow as # comments.\n"
     "--passes LETTERS runs only those passes (e.g. SF: simplify and fusion, no autodiff).\n"
+    "--rank R compiles for process R of a distributed run (default 0 when the run has several;\n"
+    "--processes N overrides its world size): the tasks are placed (mamc place) and, after\n"
+    "comm, R's graphs carry their gradient all-reduces (docs/distributed.md).\n"
     "-o writes to a file (atomically; nothing is written on error).\n"};
 
 const Cmd cmd_passes = {

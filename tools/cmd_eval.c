@@ -264,7 +264,8 @@ const Cmd cmd_eval = {
     "  -r, --ref FILE      a reference file (repeat for several references per line)\n"
     "  -i, --hyp FILE      the hypotheses (translations) to score\n"
     "  -m, --metrics LIST  bleu, chrf or bleu,chrf (default)\n"
-    "  -lc, --lowercase    case-insensitive scores (case:lc)\n"
+    "  -lc, --lowercase    case-insensitive scores, both metrics (case:lc; sacreBLEU's -lc and\n"
+    "                      --chrf-lowercase)\n"
     "  --json              a JSON list of scores with their statistics\n"
     "  -w, --width N       decimals of the scores (default 2)\n"
     "  -b, --score-only    only the numbers, one a line\n"};

@@ -2,7 +2,7 @@
  * that `mamc train` writes) as one PNG: loss per task against step, and BLEU / chrF when the
  * metrics have them. The drawing is tools/plot/ (no dependencies).
  *
- *   mamc plot METRICS.jsonl [-o curves.png] [--width W] [--height H] [--smooth A] [--title T]
+ *   mamc plot METRICS.jsonl [-o curves.png] [--width W] [--height H] [--smooth F] [--title T]
  */
 #include <stdlib.h>
 
@@ -22,7 +22,7 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
 
 static int run_plot(int argc, char **argv) {
   const char *in = NULL, *out = "curves.png";
-  PlotOpts o = {1200, 800, 0.3, NULL};
+  PlotOpts o = {1200, 800, 0.03, NULL};
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i];
     int has = i + 1 < argc;
@@ -38,8 +38,8 @@ static int run_plot(int argc, char **argv) {
     } else if (!strcmp(s, "--smooth") && has) {
       char *end;
       o.smooth = strtod(argv[++i], &end);
-      if (*end || !(o.smooth > 0 && o.smooth <= 1)) {
-        fprintf(stderr, "mamc plot: --smooth wants a weight in (0, 1], not '%s'\n", argv[i]);
+      if (*end || !(o.smooth >= 0 && o.smooth <= 1)) {
+        fprintf(stderr, "mamc plot: --smooth wants a fraction of the steps in [0, 1], not '%s'\n", argv[i]);
         return EXIT_INPUT;
       }
     } else if (!strcmp(s, "--title") && has) {
@@ -101,10 +101,10 @@ done:
 
 const Cmd cmd_plot = {
     "plot", run_plot, "draw training curves (loss, BLEU, chrF per task) from a metrics file as a PNG",
-    "usage: mamc plot METRICS.jsonl [-o curves.png] [--width W] [--height H] [--smooth A] [--title T]\n\n"
+    "usage: mamc plot METRICS.jsonl [-o curves.png] [--width W] [--height H] [--smooth F] [--title T]\n\n"
     "Draws the curves of a training run's JSONL metrics (mamc train --metrics, or\n"
     "checkpoint.dir/metrics.jsonl) as one PNG image: training loss per task (a moving average,\n"
-    "with the raw losses as dots, and the running average over all tasks), validation loss per\n"
+    "with the raw losses as dots, and the trainer's loss_avg over all tasks), validation loss per\n"
     "task and its mean, and validation BLEU and chrF per task when the metrics have them\n"
     "(\"bleu\": {task: x}, \"chrf\": {task: x} in the valid records). Runs appended to the same\n"
     "file (resumed or restarted) replace the earlier points from the step where they start.\n\n"
@@ -112,6 +112,6 @@ const Cmd cmd_plot = {
     "  -o FILE         the image (default curves.png; '-' for standard output)\n"
     "  --width W       pixels (default 1200)\n"
     "  --height H      pixels (default 800)\n"
-    "  --smooth A      weight of a new loss in the training moving average, 0 < A <= 1 (default 0.3;\n"
-    "                  1 = no smoothing)\n"
+    "  --smooth F      window of the training-loss moving average, as a fraction of the run's\n"
+    "                  steps (default 0.03; 0 = raw losses)\n"
     "  --title T       the title (default: mamc training curves: FILE)\n"};

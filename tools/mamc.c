@@ -1,8 +1,8 @@
 /* mamc.c — the command-line face of mamc: dispatches subcommands (tools/cmd_*.c). */
 #include "cli.h"
 
-static const Cmd *const cmds[] = {&cmd_check, &cmd_ir, &cmd_dot, &cmd_train, &cmd_vocab, &cmd_passes,
-                                  &cmd_eval, &cmd_plot};
+static const Cmd *const cmds[] = {&cmd_check, &cmd_ir,   &cmd_dot,  &cmd_train, &cmd_vocab, &cmd_passes,
+                                  &cmd_place, &cmd_plan, &cmd_eval, &cmd_plot, &cmd_convert};
 
 static void usage(FILE *f) {
   fputs("mamc — compiler and runtime for modular multilingual neural networks\n\n"

@@ -49,14 +49,14 @@ static int64_t wmax(int64_t a, int64_t b) { return a > b ? a : b; }
 
 int64_t la_work_size(const LaSlice *s) {
   int64_t C = s->C, w = wmax(s->m, s->dv);
-  return 2 * C + 2 * C + 2 * C * C + 2 * C * w + 16;
+  return 2 * C + 2 * C + 3 * C * C + 2 * C * w + 16;
 }
 
 typedef struct Chunk {
   int64_t t0, L;
   double *b;       /* [C] cumulated log-gates */
   float *eb, *wl;  /* [C] e^{b_i}, e^{b_last - b_i} */
-  float *A, *P;    /* [C, C] */
+  float *A, *P, *M; /* [C, C]; M: e^{b_i - b_j} where j is visible from i, else 0 */
   float *T1, *T2;  /* [C, max(m, dv)] */
 } Chunk;
 
@@ -67,37 +67,51 @@ static void chunk_bufs(const LaSlice *s, float *work, Chunk *c) {
   c->wl = c->eb + C;
   c->A = c->wl + C;
   c->P = c->A + C * C;
-  c->T1 = c->P + C * C;
+  c->M = c->P + C * C;
+  c->T1 = c->M + C * C;
   c->T2 = c->T1 + C * w;
 }
 
-/* b, e^{b}, e^{b_last - b} of chunk n */
+/* b, e^{b}, e^{b_last - b} and the mask M of chunk n. A constant gate (decay) makes M
+ * Toeplitz: its L powers are computed once. */
 static void chunk_gates(const LaSlice *s, Chunk *c, int64_t n) {
   c->t0 = n * s->C;
   c->L = s->T - c->t0 < s->C ? s->T - c->t0 : s->C;
+  int64_t L = c->L;
   double acc = 0;
-  for (int64_t i = 0; i < c->L; i++) {
+  int constant = s->lg != NULL;
+  for (int64_t i = 0; i < L; i++) {
     if (s->lg) acc += s->lg[c->t0 + i];
     c->b[i] = acc;
+    if (s->lg && s->lg[c->t0 + i] != s->lg[c->t0]) constant = 0;
   }
-  for (int64_t i = 0; i < c->L; i++) {
+  for (int64_t i = 0; i < L; i++) {
     c->eb[i] = (float)exp(c->b[i]);
-    c->wl[i] = (float)exp(c->b[c->L - 1] - c->b[i]);
+    c->wl[i] = (float)exp(c->b[L - 1] - c->b[i]);
+  }
+  float *pw = c->T2; /* scratch: e^{d lg}, d < L */
+  if (constant)
+    for (int64_t d = 0; d < L; d++) pw[d] = (float)exp((double)d * s->lg[c->t0]);
+  for (int64_t i = 0; i < L; i++) {
+    float *row = c->M + i * L;
+    int64_t last = s->strict ? i - 1 : i;
+    for (int64_t j = 0; j <= last; j++)
+      row[j] = !s->lg ? 1.0f : constant ? pw[i - j] : expf((float)(c->b[i] - c->b[j]));
+    for (int64_t j = last + 1; j < L; j++) row[j] = 0;
   }
 }
 
-/* X[i, j] *= M_ij (times beta_j when with_beta), zero where j is not visible from i */
+/* X[i, j] *= M_ij (times beta_j when with_beta) */
 static void apply_mask(const LaSlice *s, const Chunk *c, float *X, int with_beta) {
   int64_t L = c->L;
+  const float *beta = with_beta && s->beta ? s->beta + c->t0 : NULL;
   for (int64_t i = 0; i < L; i++) {
     float *row = X + i * L;
-    int64_t last = s->strict ? i - 1 : i;
-    for (int64_t j = 0; j <= last; j++) {
-      float f = s->lg ? (float)exp(c->b[i] - c->b[j]) : 1.0f;
-      if (with_beta && s->beta) f *= s->beta[c->t0 + j];
-      row[j] *= f;
-    }
-    for (int64_t j = last + 1; j < L; j++) row[j] = 0;
+    const float *m = c->M + i * L;
+    if (beta)
+      for (int64_t j = 0; j < L; j++) row[j] *= m[j] * beta[j];
+    else
+      for (int64_t j = 0; j < L; j++) row[j] *= m[j];
   }
 }
 

@@ -19,7 +19,7 @@
 #include "autodiff.h"
 #include "interp.h"
 
-enum { GC_MAX_IN = 8, GC_MAX_ELEMS = 48 };
+enum { GC_MAX_IN = 12, GC_MAX_ELEMS = 48 };
 #define GC_TOL 1e-6
 
 typedef struct GC {
@@ -63,5 +63,6 @@ int gc_failures(void);
 
 typedef void (*GcTest)(Op op);
 void gc_register(GcTest *tests);
+void gc_register_linattn(GcTest *tests); /* gradcheck_linattn.c */
 
 #endif

@@ -380,24 +380,6 @@ static void t_softmax_attention(Op op) {
   }
 }
 
-static void t_linear_attention(Op op) {
-  static const char *gates[2] = {"none", "decay"}, *norms[2] = {"none", "running"};
-  for (int gate = 0; gate < 2; gate++)
-    for (int norm = 0; norm < 2; norm++)
-      for (int causal = 0; causal < 2; causal++) {
-        GC c;
-        gc_begin(&c, op, "feature none, gate %s, norm %s, causal %d", gates[gate], norms[norm], causal);
-        att_inputs(&c, gate || causal || gc_int(0, 1), norm);
-        IrNode *n = gc_op(&c, op, 3, (int[]){0, 1, 2});
-        ir_set_enum(n, "feature", "none");
-        ir_set_enum(n, "gate", gates[gate]);
-        ir_set_enum(n, "norm", norms[norm]);
-        if (causal) ir_set_i(n, "causal", 1);
-        gc_check(&c);
-        gc_end(&c);
-      }
-}
-
 void gc_register(GcTest *t) {
   for (int op = OP_NEG; op <= OP_CAST; op++) t[op] = t_unary;
   t[OP_ADD] = t[OP_SUB] = t[OP_MUL] = t[OP_DIV] = t[OP_POW] = t[OP_MAXIMUM] = t[OP_MINIMUM] = t_binary;
@@ -414,7 +396,7 @@ void gc_register(GcTest *t) {
   t[OP_LAYERNORM] = t[OP_RMSNORM] = t[OP_GROUPNORM] = t_norm;
   t[OP_CROSS_ENTROPY] = t_cross_entropy;
   t[OP_SOFTMAX_ATTENTION] = t_softmax_attention;
-  t[OP_LINEAR_ATTENTION] = t_linear_attention;
+  gc_register_linattn(t); /* gradcheck_linattn.c */
 }
 
 int main(void) {

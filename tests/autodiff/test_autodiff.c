@@ -6,9 +6,9 @@
  *     unused and frozen parameters get no output; collectives pass gradients through;
  *   - ties and kinks follow the documented conventions (maximum splits g evenly, reduce_max
  *     shares among equal maxima, relu'(0) = abs'(0) = 0);
- *   - errors: no loss, a second run, a loss that is not a scalar; linear_attention with
- *     feature dct / dct_exp or gate learned is refused ("not differentiable yet (issue #4)")
- *     and the graph is left as it was.
+ *   - errors: no loss, a second run, a loss that is not a scalar (the graph is left as it was);
+ *   - linear_attention differentiates through linear_attention_grad, or (lower = quadratic)
+ *     through primitives only.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -265,16 +265,27 @@ static void test_errors(void) {
   snprintf(text, sizeof text, "%stask @t() () -> (y: f32[2, 2, 3, 4]) {\n  %%w = param @m.w : f32[2, 2, 3, 4]\n"
                               "  return y = %%w\n}\n", mods);
   expect_error(text, 0, "task @t(): autodiff: the graph has no output 'loss'");
+  /* linear_attention: the default rule emits the backward op; lower = quadratic the primitives */
   const char *la = "%stask @t() () -> (loss: f32[]) {\n  %%w = param @m.w : f32[2, 2, 3, 4]\n"
-                   "  %%g = reduce_sum %%w {axes = [3]} : f32[2, 2, 3]\n"
                    "  %%o = linear_attention %%w, %%w, %%w%s : f32[2, 2, 3, 4]\n"
                    "  %%l = reduce_sum %%o {axes = [0, 1, 2, 3]} : f32[]\n  return loss = %%l\n}\n";
-  snprintf(text, sizeof text, la, mods, " {m = 4}");
-  expect_error(text, 0, "task @t(): %2: linear_attention: feature 'dct' is not differentiable yet (issue #4)");
-  snprintf(text, sizeof text, la, mods, ", %g {feature = none, gate = learned, causal}");
-  expect_error(text, 0, "linear_attention: gate 'learned' is not differentiable yet (issue #4)");
-  snprintf(text, sizeof text, la, mods, " {feature = dct_exp, m = 4}");
-  expect_error(text, 0, "feature 'dct_exp' is not differentiable yet (issue #4)");
+  for (int quad = 0; quad < 2; quad++) {
+    snprintf(text, sizeof text, la, mods, quad ? " {gate = decay, causal, lower = quadratic}" : " {gate = decay, causal}");
+    Arena la_a;
+    arena_init(&la_a);
+    IrProgram *lp = parse(&la_a, text);
+    Diag ld;
+    diag_init(&ld);
+    CHECK(lp && pass_autodiff(lp, 0, &ld) && ir_verify(lp, &ld));
+    StrBuf b;
+    sb_init(&b);
+    if (lp) ir_print_program(&b, lp);
+    int has_op = b.s && strstr(b.s, "= linear_attention_grad ") != NULL;
+    CHECK_MSG(has_op == !quad, "linear_attention_grad %s expected:\n%s", quad ? "not" : "", b.s ? b.s : "");
+    sb_free(&b);
+    diag_free(&ld);
+    arena_free(&la_a);
+  }
 
   /* a loss that no parameter influences: nothing to add */
   Arena a;

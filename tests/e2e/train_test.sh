@@ -37,4 +37,22 @@ print(("OK" if ok else "NOT OK") + f": two runs with one seed: {len(a)} logged l
 sys.exit(0 if ok else 1)
 PY
 then :; else fail=1; fi
+# the compiled path (fusion groups through the LLVM JIT, BLAS, fast kernels) against the
+# reference interpreter running every node: the same losses over 4 steps, to f32 rounding
+for b in default interp; do
+  mkdir -p "$tmp/be-$b" && sed "s|\.\./\.\./data|$here/../../data|g; s|dir: ckpt-e2e|dir: $tmp/be-$b/ckpt|; s/valid_every: 30/valid_every: 0/" \
+    "$here/multi-sample.yaml" > "$tmp/be-$b/c.yaml"
+  if [ $b = interp ]; then export MAMC_BACKEND=interp; fi
+  "$MAMC" train "$here/../../examples/multi.mam" --config "$tmp/be-$b/c.yaml" --steps 4 --metrics "$tmp/be-$b.jsonl" \
+    --progress none > "$tmp/be-$b.out" 2>&1 || { cat "$tmp/be-$b.out"; fail=1; }
+  unset MAMC_BACKEND
+done
+python3 - "$tmp/be-default.jsonl" "$tmp/be-interp.jsonl" <<'PY' || fail=1
+import json, sys
+a, b = ([r["loss"] for r in map(json.loads, open(f)) if r["type"] == "train"] for f in sys.argv[1:3])
+worst = max(abs(x - y) / abs(y) for x, y in zip(a, b)) if a and len(a) == len(b) else 1
+ok = worst < 1e-4
+print(("OK" if ok else "NOT OK") + f": compiled path vs interpreter: losses {a} vs {b}, worst relative difference {worst:.2e}")
+sys.exit(0 if ok else 1)
+PY
 exit $fail

@@ -58,7 +58,7 @@ int expect_diag_check(const char *name, const char *text, const char *out, char 
     return 0;
   }
   /* the echoed source line */
-  char src[1200] = "  ", echo[1200];
+  char src[1200] = "  ", echo[1200] = "";
   if (!nth_line(text, line - 1, src + 2, sizeof src - 2)) src[2] = 0;
   for (char *c = src; *c; c++) {
     if (*c == '\t') *c = ' ';

@@ -21,6 +21,13 @@ if(MAMC_BUILD_TESTS)
   target_link_libraries(fuzz_replay PRIVATE mamc_frontend mamc_passes mamc_runtime mamc_ir)
   add_test(NAME fuzz_replay COMMAND fuzz_replay ${MAMC_FUZZ_DIR} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(fuzz_replay PROPERTIES LABELS "fuzz;unit" TIMEOUT 300)
+  # as tests/CMakeLists.txt does for the C unit tests (MAMC_VALGRIND_EXE is a cache variable)
+  if(MAMC_VALGRIND_EXE AND NOT MAMC_SANITIZE AND NOT MAMC_VALGRIND STREQUAL "OFF")
+    add_test(NAME valgrind_fuzz_replay COMMAND ${MAMC_VALGRIND_EXE} -q --error-exitcode=1 --leak-check=full
+             --suppressions=${PROJECT_SOURCE_DIR}/tests/valgrind.supp $<TARGET_FILE:fuzz_replay> ${MAMC_FUZZ_DIR}
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(valgrind_fuzz_replay PROPERTIES LABELS "valgrind" TIMEOUT 600)
+  endif()
 endif()
 
 if(MAMC_FUZZ_ON)

@@ -15,7 +15,7 @@
 
 #include "interp.h"
 
-enum { CASE_MAX_IN = 8 };
+enum { CASE_MAX_IN = 12 };
 
 typedef struct Case {
   Arena a;
@@ -80,5 +80,6 @@ typedef void (*OpTest)(Op op);
 void register_ew(OpTest *tests);
 void register_move(OpTest *tests);
 void register_nn(OpTest *tests);
+void register_linattn(OpTest *tests); /* ops_linattn.c */
 
 #endif

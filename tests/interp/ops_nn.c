@@ -1,5 +1,5 @@
 /* ops_nn.c — op-vs-reference tests of softmax / log_softmax, the norms, cross_entropy and
- * the two attentions (every linear_attention gate x norm x causal combination, feature none).
+ * softmax_attention (the linear attentions: ops_linattn.c).
  * References are written per output element with explicit index arithmetic.
  */
 #include <math.h>
@@ -204,74 +204,9 @@ static void t_softmax_attention(Op op) {
   }
 }
 
-/* gate a_ij for the reference: products and sums walked step by step */
-static double ref_gate(Case *c, const Att *a, int gate, int64_t b, int64_t h, int64_t i, int64_t j) {
-  if (gate == 0) return 1;
-  if (gate == 1) {
-    double gamma = 1.0 - 1.0 / (double)(1LL << (5 + h)), r = 1;
-    for (int64_t t = j + 1; t <= i; t++) r *= gamma;
-    for (int64_t t = i + 1; t <= j; t++) r *= gamma; /* bidirectional: gamma^|i - j| */
-    return r;
-  }
-  const double *g = h_f(&c->x[a->x4]) + (b * a->H + h) * a->Sq;
-  double s = 0; /* learned gates are causal: j <= i */
-  for (int64_t t = j + 1; t <= i; t++) s += g[t];
-  return exp(s);
-}
-
-static void t_linear_attention(Op op) {
-  static const char *gates[3] = {"none", "decay", "learned"}, *norms[2] = {"none", "running"};
-  for (int gate = 0; gate < 3; gate++)
-    for (int norm = 0; norm < 2; norm++)
-      for (int causal = 0; causal < 2; causal++)
-        for (int rep = 0; rep < 2; rep++) {
-          Case c;
-          case_begin(&c, op, "feature none, gate %s, norm %s, causal %d", gates[gate], norms[norm], causal);
-          Att a = att_inputs(&c, causal || gate != 0 || rep == 0);
-          if (norm) /* positive features keep the running denominator away from 0 */
-            for (int x = a.q; x <= a.k; x++)
-              for (int64_t i = 0; i < c.x[x].n; i++) h_f(&c.x[x])[i] = h_pos();
-          if (gate == 2) {
-            Dim dg[3] = {cdim(a.B), cdim(a.H), c.p.graphs.v[0].nodes.v[c.xnode[a.q]].type.d[2]};
-            a.x4 = case_in(&c, DT_F32, 3, dg);
-            for (int64_t i = 0; i < c.x[a.x4].n; i++) h_f(&c.x[a.x4])[i] = -(double)(float)(0.01 + 0.69 * h_unit());
-          }
-          IrNode *n = case_op(&c, op, gate == 2 ? 4 : 3, (int[]){a.q, a.k, a.v, a.x4});
-          ir_set_enum(n, "feature", "none");
-          ir_set_enum(n, "gate", gates[gate]);
-          ir_set_enum(n, "norm", norms[norm]);
-          ir_set_i(n, "causal", causal);
-          if (gate == 2 && !causal) { /* learned gates are causal only: the shape rule says so */
-            char err[256] = "";
-            if (ir_infer(&c.p, &c.p.graphs.v[0], c.node, err, sizeof err) || !strstr(err, "needs causal"))
-              h_fail("%s: the shape rule accepts gate = learned without causal (%s)", c.what, err);
-            case_end(&c);
-            continue;
-          }
-          if (case_infer(&c)) {
-            Tensor ref;
-            h_alloc(&ref, DT_F64, 4, (int64_t[]){a.B, a.H, a.Sq, a.Dv});
-            for (int64_t i = 0; i < ref.n; i++) {
-              int64_t e = i % a.Dv, qi = (i / a.Dv) % a.Sq, h = (i / a.Dv / a.Sq) % a.H, b = i / a.Dv / a.Sq / a.H;
-              double o = 0, den = 0;
-              for (int64_t j = 0; j < a.Sk; j++) {
-                if (causal && j > qi) continue;
-                double w = ref_gate(&c, &a, gate, b, h, qi, j) * qk(&c, &a, b, h, qi, j);
-                o += w * vv(&c, &a, b, h, j, e);
-                den += w;
-              }
-              h_f(&ref)[i] = norm && den != 0 ? o / den : o;
-            }
-            case_check(&c, &ref);
-          }
-          case_end(&c);
-        }
-}
-
 void register_nn(OpTest *t) {
   t[OP_SOFTMAX] = t[OP_LOG_SOFTMAX] = t_softmax;
   t[OP_LAYERNORM] = t[OP_RMSNORM] = t[OP_GROUPNORM] = t_norm;
   t[OP_CROSS_ENTROPY] = t_cross_entropy;
   t[OP_SOFTMAX_ATTENTION] = t_softmax_attention;
-  t[OP_LINEAR_ATTENTION] = t_linear_attention;
 }

@@ -157,15 +157,18 @@ static void test_unimplemented(void) {
   fx_init(&f);
   Dim d[4] = {dim_const(1), dim_const(2), f.S, dim_const(4)};
   int q = ir_input_add(&f.p, f.g, "q", ty(DT_F32, 4, d));
-  int la = fx_node(&f, OP_LINEAR_ATTENTION, 3, (int[]){q, q, q}); /* feature defaults to dct */
+  int la = fx_node(&f, OP_LINEAR_ATTENTION, 3, (int[]){q, q, q}); /* feature dct without P, w */
+  ir_set_enum(&f.g->nodes.v[la], "feature", "dct");
   int64_t sym[2] = {1, 3};
   Tensor tq = mk(DT_F32, 4, (int64_t[]){1, 2, 3, 4}, 0.25);
   expect_node(&f, la, sym, (const Tensor *[]){&tq, &tq, &tq},
-              "%1 = linear_attention: feature 'dct' is not implemented in the interpreter yet (issue #4)");
+              "%1 = linear_attention: with feature dct and gate none it takes 5 or 6 operands (q, k, v, P, w, [S0]), "
+              "got 3");
   int lb = fx_node(&f, OP_LINEAR_ATTENTION, 3, (int[]){q, q, q});
-  ir_set_enum(&f.g->nodes.v[lb], "feature", "dct_exp");
+  ir_set_enum(&f.g->nodes.v[lb], "gate", "learned");
   expect_node(&f, lb, sym, (const Tensor *[]){&tq, &tq, &tq},
-              "%2 = linear_attention: feature 'dct_exp' is not implemented in the interpreter yet (issue #4)");
+              "%2 = linear_attention: with feature none and gate learned it takes 5 or 6 operands (q, k, v, g, beta, "
+              "[S0]), got 3");
   int dr = ir_node_add(&f.p, f.g, OP_DROPOUT, 1, &q);
   ir_set_f(&f.g->nodes.v[dr], "p", 1.5);
   char err[256];

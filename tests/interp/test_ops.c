@@ -3,7 +3,7 @@
  * The loop runs over OP_COUNT: an op added to ops.def without a test here fails. Each op's
  * test (ops_ew.c, ops_move.c, ops_nn.c) builds one-op graphs with random shapes (symbolic
  * dims bound, broadcasting, negative axes, keepdim, ta/tb, causal and masked attention, every
- * linear_attention gate/norm, cross_entropy smoothing and ignore), runs interp_node at f64
+ * linear_attention feature/gate/norm/state, cross_entropy smoothing and ignore), runs interp_node at f64
  * and f32, and prints one OK / NOT OK line per op with the max relative difference.
  * MAMC_TEST_SEED=<n> replays a run (the seed is printed first and on every failure).
  */
@@ -14,6 +14,7 @@ int main(void) {
   register_ew(tests);
   register_move(tests);
   register_nn(tests);
+  register_linattn(tests);
   printf("interp ops vs float64 reference, MAMC_TEST_SEED=%llu\n", (unsigned long long)h_seed());
   for (int op = 0; op < OP_COUNT; op++) {
     h_op_begin((Op)op);

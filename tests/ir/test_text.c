@@ -119,6 +119,12 @@ static void build_zoo(IrProgram *p, int *seen) {
   int fx = ir_param_add(p, mx, "feat", ty(p, DT_F32, "16 64"), (IrInit){INIT_UNIFORM, -0.1, 0.1});
   p->modules.v[mx].params.v[fx].frozen = 1;
   int cx = ir_param_add(p, mx, "c", ty(p, DT_F32, "64"), (IrInit){INIT_CONST, 1.0 / 3.0, 0});
+  /* DiJiang: the feature projection and weights, a gated xavier (gain 2^-2.5) */
+  int px = ir_param_add(p, mx, "dj.proj", ty(p, DT_F32, "8 16"), (IrInit){INIT_DCT, 0, 0});
+  p->modules.v[mx].params.v[px].frozen = 1;
+  int tx = ir_param_add(p, mx, "dj.t", ty(p, DT_F32, "16"), (IrInit){INIT_NORMAL, 0, 1});
+  int dx = ir_param_add(p, mx, "dj.d", ty(p, DT_F32, "16"), (IrInit){INIT_ONES, 0, 0});
+  ir_param_add(p, mx, "dj.gate", ty(p, DT_F32, "8 8"), (IrInit){INIT_XAVIER, 0, 0.17677669529663687});
   int mu = ir_module_add(p, "unused", NULL);
   p->modules.v[mu].sync = (SyncPolicy){SYNC_EVERY, 8, 1, 0, 0};
   ir_param_add(p, mu, "w", ty(p, DT_BF16, "2 3"), (IrInit){INIT_NORMAL, -1e-3, 1e-7});
@@ -255,19 +261,47 @@ static void build_zoo(IrProgram *p, int *seen) {
   int gates = mk(&b, OP_REDUCE_MEAN, 1, sa);
   ir_set_ints(p, N(&b, gates), "axes", ax3, 1);
   inf(&b, gates);
-  int la = mk(&b, OP_LINEAR_ATTENTION, 4, sa, q, q, gates);
+  int pj = ir_param_ref(p, G(&b), mx, px), pt = ir_param_ref(p, G(&b), mx, tx), pd2 = ir_param_ref(p, G(&b), mx, dx);
+  int la = mk(&b, OP_LINEAR_ATTENTION, 8, sa, q, q, pj, pt, pd2, gates, gates);
   ir_set_enum(N(&b, la), "feature", "dct_exp");
   ir_set_i(N(&b, la), "m", 16);
   ir_set_enum(N(&b, la), "gate", "learned");
   ir_set_enum(N(&b, la), "norm", "running");
   ir_set_i(N(&b, la), "causal", 1);
   ir_set_i(N(&b, la), "chunk", 32);
-  ir_set_i(N(&b, la), "seed", 3);
+  ir_set_enum(N(&b, la), "lower", "chunked");
   inf(&b, la);
-  int lb = mk(&b, OP_LINEAR_ATTENTION, 3, la, q, q);
-  ir_set_i(N(&b, lb), "m", 64);
+  int lst = mk(&b, OP_LINEAR_ATTENTION_STATE, 7, q, q, pj, pt, pd2, gates, gates);
+  ir_set_enum(N(&b, lst), "feature", "dct_exp");
+  ir_set_enum(N(&b, lst), "gate", "learned");
+  ir_set_enum(N(&b, lst), "norm", "running");
+  ir_set_i(N(&b, lst), "chunk", 16);
+  ir_set_enum(N(&b, lst), "lower", "recurrent");
+  inf(&b, lst);
+  int lc = mk(&b, OP_LINEAR_ATTENTION, 8, la, q, q, pj, pt, gates, gates, lst);
+  ir_set_enum(N(&b, lc), "feature", "dct");
+  ir_set_enum(N(&b, lc), "gate", "learned");
+  ir_set_enum(N(&b, lc), "norm", "running");
+  ir_set_i(N(&b, lc), "causal", 1);
+  inf(&b, lc);
+  int lb = mk(&b, OP_LINEAR_ATTENTION, 3, lc, q, q);
+  ir_set_i(N(&b, lb), "m", 8);
   ir_set_enum(N(&b, lb), "gate", "decay");
+  ir_set_enum(N(&b, lb), "lower", "quadratic");
   inf(&b, lb);
+  int lgr = mk(&b, OP_LINEAR_ATTENTION_GRAD, 6, q, q, q, gates, gates, la);
+  ir_set_enum(N(&b, lgr), "gate", "learned");
+  ir_set_enum(N(&b, lgr), "norm", "running");
+  ir_set_i(N(&b, lgr), "causal", 1);
+  ir_set_i(N(&b, lgr), "chunk", 16);
+  inf(&b, lgr);
+  int st2 = mk(&b, OP_LINEAR_ATTENTION_STATE, 2, q, q);
+  inf(&b, st2);
+  int lgs = mk(&b, OP_LINEAR_ATTENTION_GRAD, 5, q, q, q, st2, lb);
+  ir_set_i(N(&b, lgs), "causal", 1);
+  ir_set_enum(N(&b, lgs), "wrt", "state");
+  inf(&b, lgs);
+  (void)lgr, (void)lgs;
   /* collectives */
   int ar = mk(&b, OP_ALLREDUCE, 1, feat);
   ir_set_group(p, N(&b, ar), "group", "enc[en, fr]");
@@ -360,8 +394,9 @@ static void test_zoo(void) {
                   "(loss: f32[], attn: f32[B, 8, S, 8], mix: f32[B, 2*S+1, 64], feat: f32[16, 64], "
                   "ids: i32[B, S]) {\n"));
   CHECK(strstr(s, " = const {value = 0.30000000000000004}"));
-  CHECK(
-      strstr(s, "{feature = dct_exp, m = 16, gate = learned, norm = running, causal, chunk = 32, seed = 3}"));
+  CHECK(strstr(s, "{feature = dct_exp, m = 16, gate = learned, norm = running, causal, chunk = 32, lower = chunked}"));
+  CHECK(strstr(s, "  param dj.gate : f32[8, 8] init xavier(0.17677669529663687)\n"));
+  CHECK(strstr(s, "  param dj.proj : f32[8, 16] init dct frozen\n"));
   CHECK(strstr(s, " = allreduce %4 {group = @enc[en, fr], op = mean, weight = tokens, bucket = 3}"));
   CHECK(strstr(s, " = slice %tgt {axis = -1, end = -1} "));
   CHECK(strstr(s, ": i32[B, T-1]\n"));

@@ -1,6 +1,6 @@
 /* test_examples.c — the passes on the real programs: each example (examples/NAME.mam with its
  * .yaml) is elaborated twice; the reference copy gets autodiff only (when autodiff can
- * differentiate it), the other the whole pipeline (autodiff, simplify, fusion, memplan) with
+ * differentiate it), the other the whole pipeline (autodiff, lower_attn, simplify, fusion, memplan) with
  * the verifier after every pass. Each task graph of the reference that the interpreter can
  * run is compared with the optimised one on random inputs (f64, 1e-12), and run again under
  * the optimised graph's memory plan with the plan-respecting evaluator (equiv.h). A program
@@ -48,7 +48,7 @@ static void example(const char *name) {
     ref = elab(&a, &d, mam, yaml);
   }
   diag_free(&ad);
-  int ok = ref && run(opt, grads ? "ASFM" : "SFM", &d);
+  int ok = ref && run(opt, grads ? "ALSFM" : "LSFM", &d);
   CHECK_MSG(ok, "%s: the pipeline fails:\n%s", mam, d.out.s ? d.out.s : "");
   if (!ok) goto done;
   ParamStore ps;

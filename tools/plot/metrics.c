@@ -261,7 +261,7 @@ static int load(Arena *a, Diag *d, const SrcFile *f, Metrics *m) {
         add_point(a, m, PANEL_TRAIN_LOSS, task->str, task_index(a, m, task->str), s, loss->num);
         used = 1;
       }
-      if (avg && avg->kind == J_NUM) add_point(a, m, PANEL_TRAIN_LOSS, "all tasks (running avg)", -1, s, avg->num), used = 1;
+      if (avg && avg->kind == J_NUM) add_point(a, m, PANEL_TRAIN_LOSS, "all tasks (loss_avg)", -1, s, avg->num), used = 1;
     } else if (!strcmp(type->str, "valid")) {
       if (s <= last_valid)
         for (int k = PANEL_VALID_LOSS; k < PANEL_COUNT; k++) truncate_panel(m, (PanelKind)k, s);
@@ -285,6 +285,7 @@ int metrics_load_text(Arena *a, Diag *d, const char *name, const char *text, Met
 }
 
 int metrics_load(Arena *a, Diag *d, const char *path, Metrics *m) {
+  memset(m, 0, sizeof *m);
   SrcFile *f = srcfile_read(a, d, path);
   if (!f) return -1;
   return load(a, d, f, m);

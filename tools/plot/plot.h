@@ -72,7 +72,7 @@ int metrics_load_text(Arena *a, Diag *d, const char *name, const char *text, Met
 /* ---- plot.c ------------------------------------------------------------------------------ */
 typedef struct PlotOpts {
   int width, height;  /* pixels */
-  double smooth;      /* EMA weight of a new training-loss point, 0 < smooth <= 1 */
+  double smooth;      /* training-loss moving average: time constant as a fraction of the steps (0: none) */
   const char *title;
 } PlotOpts;
 

@@ -59,10 +59,13 @@ void raster_line(Raster *r, Rect clip, double x0, double y0, double x1, double y
   double hw = width / 2, dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy, len = sqrt(len2);
   double start = dash_pos ? *dash_pos : 0.0;
   if (dash_pos) *dash_pos += len;
-  if (!isfinite(len)) return;
-  Rect box = {(int)floor(fmin(x0, x1) - hw - 1), (int)floor(fmin(y0, y1) - hw - 1), (int)ceil(fmax(x0, x1) + hw + 2),
-              (int)ceil(fmax(y0, y1) + hw + 2)};
-  box = clip_to(clip_to(box, clip), (Rect){0, 0, r->w, r->h});
+  if (!isfinite(len) || !isfinite(x0) || !isfinite(y0)) return;
+  /* the bounding box, clipped in floating point first (coordinates may be far outside) */
+  Rect lim = clip_to(clip, (Rect){0, 0, r->w, r->h});
+  double bx0 = fmax(fmin(x0, x1) - hw - 1, lim.x0), by0 = fmax(fmin(y0, y1) - hw - 1, lim.y0);
+  double bx1 = fmin(fmax(x0, x1) + hw + 2, lim.x1), by1 = fmin(fmax(y0, y1) + hw + 2, lim.y1);
+  if (!(bx0 < bx1 && by0 < by1)) return;
+  Rect box = {(int)floor(bx0), (int)floor(by0), (int)ceil(bx1), (int)ceil(by1)};
   for (int y = box.y0; y < box.y1; y++)
     for (int x = box.x0; x < box.x1; x++) {
       double px = x + 0.5 - x0, py = y + 0.5 - y0;

@@ -1,0 +1,166 @@
+/* attention.c — forward + backward time on the CPU of DiJiang's chunked linear attention
+ * against softmax attention (the named baseline), as the executor runs them in training:
+ *
+ *   linear   o = linear_attention(q, k, v, P, w) {feature = dct, gate = decay, causal}, the
+ *            fast chunked kernels (chunk 64) forward and backward (linear_attention_grad), the
+ *            feature map's backward through primitives;
+ *   softmax  o = softmax_attention(q, k, v) {causal}: the fast BLAS forward, the backward
+ *            through primitives (autodiff's rule: P, dP and dS materialised as [B, H, T, T]);
+ *   loss = sum(o * r), gradients with respect to q, k, v; B = 1, H = 8, D = 64, f32.
+ *
+ * For T = 64 ... 8192 (TMIN ... TMAX) it prints the median wall time of forward + backward, the ratio
+ * softmax / linear, the growth of each from the previous T (x2 in T: linear ~2, quadratic
+ * ~4), and the crossover length (the first T where the linear form is faster).
+ *
+ *   attention [TMAX [REPEATS [TMIN]]]   (bench/attention.sh builds and runs it)
+ * BENCH_OPS=1 adds the time per op to stderr.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "autodiff.h"
+#include "exec.h"
+#include "lower_attn.h"
+#include "matmul.h"
+#include "rng.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+enum { B = 1, H = 8, D = 64 };
+
+/* The program: inputs q, k, v, r (and P, w), the attention, loss, gradients of q, k, v. */
+static IrProgram *build(Arena *a, int linear, int64_t T, Diag *d) {
+  char text[2048];
+  if (linear)
+    snprintf(text, sizeof text,
+             "task @t() (%%q: f32[%d, %d, %lld, %d], %%k: f32[%d, %d, %lld, %d], %%v: f32[%d, %d, %lld, %d], "
+             "%%r: f32[%d, %d, %lld, %d], %%P: f32[%d, %d], %%w: f32[%d]) -> (loss: f32[]) {\n"
+             "  %%o = linear_attention %%q, %%k, %%v, %%P, %%w {feature = dct, gate = decay, causal} : f32[%d, %d, %lld, %d]\n",
+             B, H, (long long)T, D, B, H, (long long)T, D, B, H, (long long)T, D, B, H, (long long)T, D, D, D, D, B, H,
+             (long long)T, D);
+  else
+    snprintf(text, sizeof text,
+             "task @t() (%%q: f32[%d, %d, %lld, %d], %%k: f32[%d, %d, %lld, %d], %%v: f32[%d, %d, %lld, %d], "
+             "%%r: f32[%d, %d, %lld, %d]) -> (loss: f32[]) {\n"
+             "  %%o = softmax_attention %%q, %%k, %%v {causal} : f32[%d, %d, %lld, %d]\n",
+             B, H, (long long)T, D, B, H, (long long)T, D, B, H, (long long)T, D, B, H, (long long)T, D, B, H,
+             (long long)T, D);
+  size_t n = strlen(text);
+  snprintf(text + n, sizeof text - n,
+           "  %%x = mul %%o, %%r : f32[%d, %d, %lld, %d]\n  %%l = reduce_sum %%x {axes = [0, 1, 2, 3]} : f32[]\n"
+           "  return loss = %%l\n}\n", B, H, (long long)T, D);
+  IrProgram *p = ARENA_NEW(a, IrProgram);
+  ir_program_init(p, a);
+  if (!ir_parse(p, srcfile_from_string(a, "bench.mir", text), d)) return NULL;
+  int wrt[3] = {0, 1, 2}, gr[3];
+  IrGraph *g = &p->graphs.v[0];
+  if (!pass_autodiff_wrt(p, 0, g->outputs.v[0].node, 3, wrt, gr, d) || !pass_lower_attn(p, 0, d)) return NULL;
+  for (int i = 0; i < 3; i++) ir_output_add(p, &p->graphs.v[0], i == 0 ? "dq" : i == 1 ? "dk" : "dv", gr[i]);
+  return p;
+}
+
+static int cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Median seconds of one forward + backward; -1 when it cannot run (memory). */
+static double measure(int linear, int64_t T, int repeats) {
+  Arena a;
+  arena_init(&a);
+  Diag d;
+  diag_init(&d);
+  IrProgram *p = build(&a, linear, T, &d);
+  double result = -1;
+  if (!p) {
+    fprintf(stderr, "%s", d.out.s ? d.out.s : "bench: cannot build\n");
+    goto done;
+  }
+  const IrGraph *g = &p->graphs.v[0];
+  int nin = 0;
+  Tensor in[6] = {{0}};
+  for (int i = 0; i < g->nodes.n && g->nodes.v[i].op == OP_INPUT; i++, nin++) {
+    const IrNode *x = &g->nodes.v[i];
+    int64_t sh[4];
+    for (int r = 0; r < x->type.rank; r++) sh[r] = x->type.d[r].add;
+    if (!rt_tensor_alloc(&in[nin], DT_F32, x->type.rank, sh)) goto free_in;
+    for (int64_t j = 0; j < in[nin].n; j++)
+      ((float *)in[nin].data)[j] = (float)(0.5 * rng_normal(rng_key(1, (uint64_t)i), (uint64_t)j));
+  }
+  ParamStore ps;
+  char err[256];
+  rt_params_init(&ps, p, 1, DT_F32, err, sizeof err);
+  Exec e;
+  InterpCx cx = {.fdt = DT_F32};
+  if (!exec_init(&e, p, 0, NULL, err, sizeof err)) goto free_ps;
+  double t[16];
+  int ok = 1;
+  for (int r = 0; r <= repeats && ok; r++) { /* run 0 warms up */
+    double t0 = now();
+    ok = exec_run(&e, NULL, in, &ps, &cx);
+    if (r) t[r - 1] = now() - t0;
+    exec_release(&e);
+  }
+  if (ok && getenv("BENCH_OPS")) { /* where the time goes, over all runs */
+    fprintf(stderr, "%s T %lld:", linear ? "linear" : "softmax", (long long)T);
+    for (int op = 0; op < OP_COUNT; op++)
+      if (e.stats.op_count[op]) fprintf(stderr, " %s %.1f ms", op_info((Op)op)->name, 1e3 * e.stats.op_seconds[op] / (repeats + 1));
+    fputc('\n', stderr);
+  }
+  if (ok) {
+    qsort(t, (size_t)repeats, sizeof(double), cmp);
+    result = t[repeats / 2];
+  } else {
+    fprintf(stderr, "bench: %s T %lld: %s\n", linear ? "linear" : "softmax", (long long)T, cx.err);
+  }
+  exec_free(&e);
+free_ps:
+  rt_params_free(&ps);
+free_in:
+  for (int i = 0; i < nin; i++) rt_tensor_free(&in[i]);
+done:
+  diag_free(&d);
+  arena_free(&a);
+  return result;
+}
+
+static void cell(char *buf, double v, const char *fmt) {
+  if (v > 0) snprintf(buf, 32, fmt, v);
+  else snprintf(buf, 32, "-");
+}
+
+int main(int argc, char **argv) {
+  int64_t tmax = argc > 1 ? atoll(argv[1]) : 8192, tmin = argc > 3 ? atoll(argv[3]) : 64;
+  int repeats = argc > 2 ? atoi(argv[2]) : 3;
+  if (tmin < 1) tmin = 64;
+  if (repeats < 1 || repeats > 15) repeats = 3;
+  printf("forward + backward on the CPU, B = %d, H = %d, D = %d, f32, median of %d runs (dq, dk, dv)\n", B, H, D, repeats);
+  printf("linear: DiJiang linear_attention {feature = dct, gate = decay, causal}, chunked kernels (chunk 64)\n");
+  printf("softmax (the baseline): softmax_attention {causal}, BLAS forward, autodiff backward through primitives\n\n");
+  printf("      T   linear ms   softmax ms   softmax/linear   linear growth   softmax growth\n");
+  double pl = 0, ps = 0;
+  int64_t crossover = -1;
+  for (int64_t T = tmin; T <= tmax; T *= 2) {
+    double l = measure(1, T, repeats), s = measure(0, T, repeats);
+    char c[5][32];
+    cell(c[0], l > 0 ? 1e3 * l : -1, "%.1f");
+    cell(c[1], s > 0 ? 1e3 * s : -1, "%.1f");
+    cell(c[2], l > 0 && s > 0 ? s / l : -1, "%.2fx");
+    cell(c[3], l > 0 && pl > 0 ? l / pl : -1, "%.2fx");
+    cell(c[4], s > 0 && ps > 0 ? s / ps : -1, "%.2fx");
+    printf("  %5lld  %10s  %11s  %15s  %14s  %15s\n", (long long)T, c[0], c[1], c[2], c[3], c[4]);
+    fflush(stdout);
+    if (crossover < 0 && l > 0 && s > 0 && l < s) crossover = T;
+    pl = l, ps = s;
+  }
+  if (crossover > 0)
+    printf("\ncrossover: the linear form is faster from T = %lld on (of the lengths measured)\n", (long long)crossover);
+  else
+    printf("\ncrossover: not reached up to T = %lld\n", (long long)tmax);
+  return 0;
+}
