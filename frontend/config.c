@@ -543,7 +543,16 @@ static void read_checkpoint(CfgReader *r, CfgCheckpoint *c, const YNode *m) {
 /* ---- the whole file --------------------------------------------------------------------------- */
 
 static const char *const TOP_KEYS[] = {"index", "vocab",   "tasks", "sampling",  "processes",
-                                       "sync",  "dept",    "train", "checkpoint"};
+                                       "sync",  "dept",    "train", "checkpoint", "freeze"};
+
+/* freeze: [pattern, ...] — module instances kept as they are (no gradients, no updates) */
+static void read_freeze(CfgReader *r, RunConfig *cfg, const YNode *v) {
+  if (!yn_expect(r, v, YN_SEQ, "freeze")) return;
+  for (int i = 0; i < v->items.n; i++) {
+    const char *s;
+    if (yn_read_str(r, v->items.v[i], "a module pattern", &s)) vec_push(r->a, cfg->freeze, ((CfgName){s, v->items.v[i]->loc}));
+  }
+}
 
 static void set_defaults(RunConfig *cfg) {
   cfg->sampling = (CfgSampling){.temperature = 1.0, .seed = 1};
@@ -602,6 +611,7 @@ static void read_root(CfgReader *r, RunConfig *cfg, const YNode *root) {
   else
     default_warmup(&cfg->train);
   if ((v = yn_get(root, "checkpoint"))) read_checkpoint(r, &cfg->checkpoint, v);
+  if ((v = yn_get(root, "freeze"))) read_freeze(r, cfg, v);
   cfg_read_tasks(r, cfg, root);
 }
 

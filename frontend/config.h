@@ -155,6 +155,7 @@ typedef struct RunConfig {
   CfgDept dept;
   CfgTrain train;
   CfgCheckpoint checkpoint;
+  Vec(CfgName) freeze;      /* module patterns ('*' wildcard) whose parameters are not trained */
   const struct YNode *root; /* the YAML tree, for cfg_loc */
 } RunConfig;
 

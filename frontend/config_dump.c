@@ -404,4 +404,12 @@ void config_dump(StrBuf *b, const RunConfig *cfg) {
   sb_puts(b, "checkpoint: {dir: ");
   put_str(b, cfg->checkpoint.dir, 0);
   sb_printf(b, ", every: %lld, keep: %d}\n", cfg->checkpoint.every, cfg->checkpoint.keep);
+  if (cfg->freeze.n) {
+    sb_puts(b, "freeze: [");
+    for (int i = 0; i < cfg->freeze.n; i++) {
+      if (i) sb_puts(b, ", ");
+      put_str(b, cfg->freeze.v[i].s, 1);
+    }
+    sb_puts(b, "]\n");
+  }
 }

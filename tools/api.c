@@ -52,6 +52,33 @@ static IrProgram *elaborate(mamc_model *m, Diag *d, const char *model_path) {
 }
 
 mamc_model *mamc_model_compile(const char *model_path, const char *config_path, char **errors) {
+  return mamc_model_compile_with(model_path, config_path, NULL, errors);
+}
+
+/* Marks the parameters of every module matching a freeze pattern frozen (before autodiff:
+ * they get no gradient). A configured pattern that matches nothing is an error. */
+static int apply_freeze(mamc_model *m, const mamc_compile_options *o, Diag *d) {
+  IrProgram *progs[2] = {m->train, m->eval};
+  int n = m->cfg->freeze.n + (o ? o->nfreeze : 0);
+  for (int i = 0; i < n; i++) {
+    const char *pat = i < m->cfg->freeze.n ? m->cfg->freeze.v[i].s : o->freeze[i - m->cfg->freeze.n];
+    int hits = 0;
+    for (int k = 0; k < 2; k++)
+      for (int mi = 0; mi < progs[k]->modules.n; mi++)
+        if (cfg_pattern_match(pat, progs[k]->modules.v[mi].name)) {
+          hits++;
+          for (int q = 0; q < progs[k]->modules.v[mi].params.n; q++) progs[k]->modules.v[mi].params.v[q].frozen = 1;
+        }
+    if (!hits && i < m->cfg->freeze.n) {
+      diag_error(d, m->cfg->freeze.v[i].loc, "freeze: '%s' matches no module instance of the model", pat);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+mamc_model *mamc_model_compile_with(const char *model_path, const char *config_path, const mamc_compile_options *o,
+                                    char **errors) {
   Diag d;
   diag_init(&d);
   mamc_model *m = calloc(1, sizeof *m);
@@ -66,7 +93,7 @@ mamc_model *mamc_model_compile(const char *model_path, const char *config_path, 
   /* two programs from one elaboration: identical module tables, one ParamStore serves both */
   m->train = elaborate(m, &d, model_path);
   m->eval = m->train ? elaborate(m, &d, model_path) : NULL;
-  if (!m->eval) goto fail;
+  if (!m->eval || !apply_freeze(m, o, &d)) goto fail;
   /* train: autodiff, then simplify; eval: simplify (passes/pipeline.h) */
   PipelineOpts tr = {.only = "ASF"}, ev = {.only = "SF"}; /* F: fusion groups for the CPU JIT */
   if (!pass_run(m->train, &tr, &d) || !pass_run(m->eval, &ev, &d)) goto fail;
@@ -76,6 +103,51 @@ fail:
   take_errors(&d, errors);
   mamc_model_free(m);
   return NULL;
+}
+
+char **mamc_checkpoint_modules(const char *path, char **errors) {
+  char dir[4096], fpath[4200];
+  snprintf(dir, sizeof dir, "%s", path);
+  snprintf(fpath, sizeof fpath, "%s/latest", path);
+  FILE *f = fopen(fpath, "r");
+  if (f) {
+    char name[256] = {0};
+    if (fgets(name, sizeof name, f)) {
+      name[strcspn(name, "\n")] = 0;
+      snprintf(dir, sizeof dir, "%s/%s", path, name);
+    }
+    fclose(f);
+  }
+  snprintf(fpath, sizeof fpath, "%s/frame.json", dir);
+  f = fopen(fpath, "r");
+  if (!f) {
+    if (errors) *errors = strdup("error: not a mamc checkpoint (no frame.json)\n");
+    return NULL;
+  }
+  char line[65536];
+  char **names = calloc(1, sizeof(char *));
+  int n = 0;
+  while (names && fgets(line, sizeof line, f)) {
+    char *p = strstr(line, "\"modules\": [");
+    if (!p) continue;
+    for (p += 12; (p = strchr(p, '"')); p++) { /* each "name" in the list */
+      char *e = strchr(p + 1, '"');
+      if (!e) break;
+      char **nn = realloc(names, sizeof(char *) * (size_t)(n + 2));
+      if (!nn) break;
+      names = nn;
+      names[n++] = strndup(p + 1, (size_t)(e - p - 1));
+      names[n] = NULL;
+      p = e;
+    }
+  }
+  fclose(f);
+  return names;
+}
+
+void mamc_free_names(char **names) {
+  for (int i = 0; names && names[i]; i++) free(names[i]);
+  free(names);
 }
 
 void mamc_model_free(mamc_model *m) {

@@ -10,7 +10,7 @@
 #include "mamc/mamc.h"
 
 typedef struct TrainArgs {
-  const char *model, *config, *metrics, *resume, *init_from, *progress, *replicas;
+  const char *model, *config, *metrics, *resume, *init_from, *extend, *progress, *replicas;
   int64_t steps;
   uint64_t seed;
   int emulate;
@@ -48,6 +48,8 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
       a->resume = argv[++i];
     } else if (!strcmp(s, "--init-from") && has) {
       a->init_from = argv[++i];
+    } else if (!strcmp(s, "--extend") && has) {
+      a->extend = a->init_from = argv[++i];
     } else if (!strcmp(s, "--dump-replicas") && has) {
       a->replicas = argv[++i];
     } else if (!strcmp(s, "--progress") && has) {
@@ -149,7 +151,23 @@ static int run_train(int argc, char **argv) {
     fprintf(stderr, "mamc train: --emulate-ranks is for single-process runs, not under mpirun\n");
     return EXIT_INPUT;
   }
-  mamc_model *m = mamc_model_compile(a.model, a.config, &err);
+  /* --extend: every module the checkpoint holds stays as it is; only new modules train */
+  char **frozen = NULL;
+  int nfrozen = 0;
+  if (a.extend) {
+    frozen = mamc_checkpoint_modules(a.extend, &err);
+    if (!frozen) {
+      fprintf(stderr, "mamc train: --extend %s: %s", a.extend, err ? err : "cannot read it\n");
+      mamc_free_text(err);
+      return EXIT_INPUT;
+    }
+    while (frozen[nfrozen]) nfrozen++;
+  }
+  mamc_compile_options co = {nfrozen, (const char *const *)frozen};
+  mamc_model *m = mamc_model_compile_with(a.model, a.config, &co, &err);
+  if (a.extend) fprintf(stderr, "mamc train: --extend: %d module instance%s of %s kept frozen\n", nfrozen,
+                        nfrozen == 1 ? "" : "s", a.extend);
+  mamc_free_names(frozen);
   if (!m) {
     fputs(err ? err : "error: compilation failed\n", stderr);
     mamc_free_text(err);
@@ -289,6 +307,8 @@ const Cmd cmd_train = {
     "  --resume PATH      continue from a checkpoint (a step-N folder, or a checkpoint dir: its latest)\n"
     "  --init-from PATH   start from another model's checkpoint: matching parameters are copied,\n"
     "                     new ones initialised; fresh optimizer (fine-tuning a converted model)\n"
+    "  --extend PATH      like --init-from, and every module instance PATH holds stays frozen: only\n"
+    "                     the new ones train (adding a language to a trained model)\n"
     "  --progress MODE    auto (a live line on a terminal, else plain lines), line, lines, none\n"
     "  --emulate-ranks N  run the steps of N processes in this one (the reference of a distributed run)\n"
     "  --dump-replicas D  at the end, each process writes its copy of every module it holds to D/rank-R/\n\n"

@@ -37,6 +37,17 @@ typedef struct mamc_trainer mamc_trainer;
 /* Parses and elaborates model_path against config_path, checks the data files it names, and
  * compiles every task for training (autodiff and the optimisation passes). */
 mamc_model *mamc_model_compile(const char *model_path, const char *config_path, char **errors);
+
+typedef struct mamc_compile_options {
+  int nfreeze;
+  const char *const *freeze;  /* more module patterns to freeze, beside the configuration's */
+} mamc_compile_options;
+mamc_model *mamc_model_compile_with(const char *model_path, const char *config_path, const mamc_compile_options *o,
+                                    char **errors);
+/* The module instances a checkpoint holds (a NULL-terminated, malloc'd array of malloc'd
+ * names; free with mamc_free_names), e.g. to freeze them when extending a model. */
+char **mamc_checkpoint_modules(const char *path, char **errors);
+void mamc_free_names(char **names);
 void mamc_model_free(mamc_model *m);
 
 int mamc_model_ntasks(const mamc_model *m);
