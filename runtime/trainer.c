@@ -14,6 +14,7 @@ int tsync_task_of(const Trainer *t, int r, int64_t s);
 int tsync_exchange(Trainer *t, const int *task_of_rank, Diag *d);
 int tsync_prepare_comms(Trainer *t, const int *task_of_rank, Diag *d);
 int tsync_norm(Trainer *t, double *norm, Diag *d);
+int tsync_outer(Trainer *t, int64_t step, Diag *d);
 
 static double now(void) {
   struct timespec ts;
@@ -61,7 +62,12 @@ Trainer *trainer_new(const IrProgram *train, const IrProgram *eval, const TrainT
   t->train = train;
   t->eval = eval;
   t->opts = *o;
-  if (t->opts.fdt != DT_F64) t->opts.fdt = DT_F32;
+  if (o->fdt == DT_F64) { /* gradient sums and the outer optimizer are written for f32 */
+    diag_plain(d, "the trainer runs in f32 (f64 is for the interpreter's gradient checks)");
+    free(t);
+    return NULL;
+  }
+  t->opts.fdt = DT_F32;
   t->nranks = o->dist ? dist_size(o->dist) : 1;
   t->rank = o->dist ? dist_rank(o->dist) : 0;
   if (!o->dist && o->emulate_ranks > 1) {
@@ -97,6 +103,12 @@ Trainer *trainer_new(const IrProgram *train, const IrProgram *eval, const TrainT
   if (!tparams_zero_like(&t->m, &t->params) || !tparams_zero_like(&t->v, &t->params) ||
       !tparams_zero_like(&t->gsum, &t->params))
     goto fail_oom;
+  if (t->has_outer) { /* the anchor starts at the initial parameters */
+    if (!tparams_zero_like(&t->anchor, &t->params) || !tparams_zero_like(&t->outer_m, &t->params)) goto fail_oom;
+    for (int q = 0; q < t->params.n; q++)
+      if (t->params.t[q].data)
+        memcpy(t->anchor.t[q].data, t->params.t[q].data, (size_t)t->params.t[q].n * (size_t)dtype_size(t->params.t[q].dt));
+  }
   t->module_steps = calloc((size_t)train->modules.n + 1, sizeof(int64_t));
   if (!t->module_steps) goto fail_oom;
   if (cg_cpu_available() && !getenv("MAMC_NO_JIT")) {
@@ -149,6 +161,8 @@ void trainer_free(Trainer *t) {
   rt_params_free(&t->m);
   rt_params_free(&t->v);
   rt_params_free(&t->gsum);
+  rt_params_free(&t->anchor);
+  rt_params_free(&t->outer_m);
   tsync_free(t);
   if (t->jit) cg_cpu_free(t->jit);
   if (t->metrics) fclose(t->metrics);
@@ -261,7 +275,10 @@ static int run_task(Trainer *t, int k, const Batch *b, double *loss, Diag *d) {
     } else {
       for (int64_t i = 0; i < acc->n; i++) a[i] += w * (float)rt_tensor_get(gr, i);
     }
-    if (!seen[out->module]) t->wsum[out->module] += w;
+    if (!seen[out->module]) {
+      t->wsum[out->module] += w;
+      t->round_tokens[out->module] += w;
+    }
     seen[out->module] = 1;
   }
   free(seen);
@@ -300,6 +317,7 @@ static int finish_step(Trainer *t, const int *task_of_rank, double *grad_norm, d
       optim_update(&t->opts.opt, p, &t->gsum.t[q], &t->m.t[q], &t->v.t[q], ms, lr, scale);
     }
   }
+  if (t->has_outer && !tsync_outer(t, step, d)) return 0;
   for (int m = 0; m < M; m++) {
     t->wsum[m] = 0;
     for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++)

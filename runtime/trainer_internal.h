@@ -26,6 +26,8 @@ typedef struct TTask {
 /* A module group: the module instances held by exactly the same ranks. Groups are numbered
  * in the order of their first module (the global module order), identically on every rank. */
 typedef struct TGroup {
+  SyncPolicy sync;           /* every module of a group has the same policy */
+  int exchanged;             /* gradients all-reduced each step (sync every(1)) */
   int nholders;
   int *holders;              /* ascending ranks */
   int nmods;
@@ -52,6 +54,10 @@ struct Trainer {
   ParamStore params, m, v;   /* m, v: AdamW moments (SGD: m is the momentum) */
   ParamStore gsum;           /* per held parameter: this step's token-weighted gradient sum */
   double *wsum;              /* per module: this step's tokens behind gsum */
+  ParamStore anchor, outer_m;/* outer-synchronised modules: parameters at the last round, and
+                              * the outer optimizer's momentum */
+  double *round_tokens;      /* per module: tokens trained since the last round */
+  int has_outer;
   int64_t *module_steps;     /* per module instance: optimizer steps taken */
   CgCpu *jit;                /* CPU JIT session for the fusion groups (NULL: built without LLVM) */
   int64_t step;

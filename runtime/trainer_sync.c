@@ -30,6 +30,16 @@ static int uses_module(const IrProgram *p, int graph, int m) {
   return 0;
 }
 
+static int same_policy(SyncPolicy a, SyncPolicy b) {
+  return a.kind == b.kind && a.every == b.every && a.lr == b.lr && a.momentum == b.momentum && a.nesterov == b.nesterov;
+}
+
+/* every(n > 1) is parameter averaging every n steps: outer(every = n, lr = 1, momentum = 0) */
+static SyncPolicy effective_policy(SyncPolicy s) {
+  if (s.kind == SYNC_EVERY && s.every > 1) return (SyncPolicy){SYNC_OUTER, s.every, 1.0, 0.0, 0};
+  return s;
+}
+
 int tsync_setup(Trainer *t, Diag *d) {
   const IrProgram *p = t->train;
   int R = t->nranks, M = p->modules.n;
@@ -40,7 +50,9 @@ int tsync_setup(Trainer *t, Diag *d) {
   t->group_of = calloc((size_t)M + 1, sizeof(int));
   t->groups = calloc((size_t)M + 1, sizeof(TGroup));
   t->wsum = calloc((size_t)M + 1, sizeof(double));
-  if (!t->rank_tasks || !t->rank_ntasks || !t->samplers || !t->held || !t->group_of || !t->groups || !t->wsum) {
+  t->round_tokens = calloc((size_t)M + 1, sizeof(double));
+  if (!t->rank_tasks || !t->rank_ntasks || !t->samplers || !t->held || !t->group_of || !t->groups || !t->wsum ||
+      !t->round_tokens) {
     diag_plain(d, "out of memory");
     return 0;
   }
@@ -81,11 +93,22 @@ int tsync_setup(Trainer *t, Diag *d) {
     }
     t->held[m] = 0;
     for (int i = 0; i < nh; i++) t->held[m] |= t->emulate || hold[i] == t->rank;
+    SyncPolicy pol = effective_policy(p->modules.v[m].sync);
+    if (t->emulate && nh > 1 && !(pol.kind == SYNC_EVERY && pol.every == 1)) {
+      diag_plain(d, "module %s is synchronised %s: --emulate-ranks keeps one replica per module, so it needs "
+                    "sync every(1) for modules several ranks hold", p->modules.v[m].name,
+                 pol.kind == SYNC_LOCAL ? "locally" : "in outer rounds");
+      free(hold);
+      return 0;
+    }
+    t->has_outer |= pol.kind == SYNC_OUTER;
     int g = 0;
-    while (g < t->ngroups && !(t->groups[g].nholders == nh &&
+    while (g < t->ngroups && !(t->groups[g].nholders == nh && same_policy(t->groups[g].sync, pol) &&
                                memcmp(t->groups[g].holders, hold, sizeof(int) * (size_t)nh) == 0))
       g++;
     if (g == t->ngroups) {
+      t->groups[g].sync = pol;
+      t->groups[g].exchanged = pol.kind == SYNC_EVERY;
       t->groups[g].nholders = nh;
       t->groups[g].holders = ARENA_ARRAY(&t->arena, int, nh ? nh : 1);
       memcpy(t->groups[g].holders, hold, sizeof(int) * (size_t)nh);
@@ -108,6 +131,7 @@ void tsync_free(Trainer *t) {
   free(t->group_of);
   free(t->groups);
   free(t->wsum);
+  free(t->round_tokens);
 }
 
 /* The task rank r trains at step s (0-based step index); -1 if none can be drawn. */
@@ -153,6 +177,7 @@ int tsync_exchange(Trainer *t, const int *task_of_rank, Diag *d) {
   char err[512];
   for (int gi = 0; gi < t->ngroups; gi++) {
     TGroup *g = &t->groups[gi];
+    if (!g->exchanged) continue; /* local, or outer rounds (tsync_outer) */
     int trainers[1024], nt = 0, me_holder = 0, me_trainer = 0;
     for (int h = 0; h < g->nholders; h++) {
       int r = g->holders[h], k = task_of_rank[r], tr = 0;
@@ -198,7 +223,7 @@ int tsync_prepare_comms(Trainer *t, const int *task_of_rank, Diag *d) {
   for (int gi = 0; gi < t->ngroups; gi++) {
     TGroup *g = &t->groups[gi];
     if (dist_comm(ds, g->holders, g->nholders, err, sizeof err) < 0) goto fail;
-    if (!task_of_rank) continue;
+    if (!task_of_rank || !g->exchanged) continue;
     int trainers[1024], nt = 0;
     for (int h = 0; h < g->nholders; h++) {
       int r = g->holders[h], k = task_of_rank[r], tr = 0;
@@ -229,5 +254,75 @@ int tsync_norm(Trainer *t, double *norm, Diag *d) {
     return 0;
   }
   *norm = sqrt(sq);
+  return 1;
+}
+
+/* ---- outer rounds (DEPT, DiLoCo) -------------------------------------------------------------------
+ * A module synchronised in outer rounds trains locally on every holder; every H steps its
+ * holders combine their progress: the token-weighted mean of the deltas anchor - theta
+ * (anchor: the parameters after the previous round) is the outer gradient, and the outer
+ * optimizer (SGD with momentum mu, Nesterov optionally, learning rate lr) moves the anchor:
+ *   m = mu m + delta;  theta = anchor - lr (nesterov ? delta + mu m : m);  anchor = theta.
+ * lr 1, momentum 0 is plain (token-weighted) parameter averaging. Deltas are weighted by the
+ * tokens each holder trained the module on during the round (uniform when they are equal,
+ * as in DEPT), so one local step with plain averaging equals data-parallel SGD. */
+int tsync_outer(Trainer *t, int64_t step, Diag *d) {
+  char err[512];
+  for (int gi = 0; gi < t->ngroups; gi++) {
+    TGroup *g = &t->groups[gi];
+    if (g->sync.kind != SYNC_OUTER || g->sync.every < 1 || step % g->sync.every != 0) continue;
+    int me = 0;
+    for (int h = 0; h < g->nholders; h++) me |= g->holders[h] == t->rank || t->emulate;
+    if (!me) continue;
+    int64_t n = 0;
+    for (int i = 0; i < g->nmods; i++) n += module_floats(t, g->mods[i]);
+    n += g->nmods;
+    float *buf = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    if (!buf) return diag_plain(d, "out of memory"), 0;
+    int64_t o = 0;
+    for (int i = 0; i < g->nmods; i++) { /* w * (anchor - theta) */
+      int m = g->mods[i];
+      float w = (float)t->round_tokens[m];
+      for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) {
+        const float *a = t->anchor.t[q].data, *x = t->params.t[q].data;
+        for (int64_t e = 0; e < t->params.t[q].n; e++) buf[o++] = w * (a[e] - x[e]);
+      }
+    }
+    for (int i = 0; i < g->nmods; i++) buf[o + i] = (float)t->round_tokens[g->mods[i]];
+    int ok = 1;
+    if (t->opts.dist && g->nholders > 1) {
+      int c = dist_comm(t->opts.dist, g->holders, g->nholders, err, sizeof err);
+      ok = c >= 0 && dist_allreduce(t->opts.dist, c, buf, n, err, sizeof err);
+    }
+    if (!ok) {
+      free(buf);
+      diag_plain(d, "step %lld: outer round: %s", (long long)step, err);
+      return 0;
+    }
+    o = 0;
+    double lr = g->sync.lr, mu = g->sync.momentum;
+    for (int i = 0; i < g->nmods; i++) {
+      int m = g->mods[i];
+      double W = buf[n - g->nmods + i];
+      for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) {
+        float *a = t->anchor.t[q].data, *x = t->params.t[q].data, *mm = t->outer_m.t[q].data;
+        int64_t len = t->params.t[q].n;
+        if (W <= 0) { /* nobody trained it this round: keep everyone at the anchor */
+          memcpy(x, a, sizeof(float) * (size_t)len);
+          o += len;
+          continue;
+        }
+        for (int64_t e = 0; e < len; e++) {
+          float delta = (float)(buf[o + e] / W);
+          mm[e] = (float)(mu * mm[e] + delta);
+          float upd = g->sync.nesterov ? (float)(delta + mu * mm[e]) : mm[e];
+          x[e] = a[e] = (float)(a[e] - lr * upd);
+        }
+        o += len;
+      }
+      t->round_tokens[m] = 0;
+    }
+    free(buf);
+  }
   return 1;
 }
