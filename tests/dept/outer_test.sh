@@ -2,9 +2,8 @@
 # outer_test.sh MAMC CKPT_COMPARE — outer rounds (DEPT / DiLoCo) against their oracles:
 #   1. one local step per round with plain averaging (outer every 1, lr 1, momentum 0) and
 #      SGD = synchronous data-parallel SGD (every(1)), on 2 processes;
-#   2. `local` modules are never communicated: a SPEC-style run (per-language modules local,
-#      the rest outer every 4 with Nesterov momentum) finishes and its local modules differ
-#      from the all-reduced run while the traffic counter stays below it.
+#   2. a SPEC-style run (per-language embeddings and decoders `local`, the rest in outer
+#      rounds every 4 steps with Nesterov momentum) runs to the end on 2 processes.
 set -u
 MAMC=$1
 CMP=$2
