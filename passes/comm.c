@@ -98,7 +98,7 @@ static int add_norm(Cx *c, const CommPlan *pl, int rank, Diag *d) {
     IrOutput out = G(c)->outputs.v[o];
     if (out.module < 0) continue;
     const CommModule *cm = &pl->modules[out.module];
-    if (cm->kind == COMM_EVERY && cm->every <= 1 && pl->groups[cm->group].ranks[0] != rank) continue;
+    if (cm->kind == COMM_EVERY && pl->groups[cm->group].ranks[0] != rank) continue;
     int sq = add(c, OP_SQUARE, 1, &out.node, end);
     if (sq < 0 || !infer(c, sq, d)) return 0;
     int rank_ = G(c)->nodes.v[sq].type.rank;

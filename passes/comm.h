@@ -6,17 +6,20 @@
  * A pure function of the module table after placement (IrModule.ranks, sync, used_by,
  * parameters) and the bucket size, so every rank builds the same plan without talking:
  *   - modules: each instance is NONE (fewer than two holders, or nothing to train), LOCAL
- *     (sync local: never communicated), OUTER (outer(every = H): DEPT rounds, issue #6 — no
- *     per-step traffic) or EVERY (gradients reduced among its holders every n steps);
+ *     (sync local: never communicated), OUTER (outer(every = H), and every(n > 1), which is
+ *     parameter averaging every n steps — outer(every = n, lr = 1, momentum = 0): rounds,
+ *     no per-step traffic) or EVERY (every(1): gradients reduced among its holders every
+ *     step);
  *   - groups: the distinct holder sets (>= 2 ranks) of EVERY and OUTER modules, sorted by
  *     their rank lists — create one communicator per group, in this order, at start-up; a
  *     group is named "ranks[0, 2]" (the IR's `group = @ranks[0, 2]`);
  *   - buckets: the gradients of EVERY modules, in one global order — later modules of the
  *     table first, and later parameters of a module first (the backward pass produces the
  *     gradients of the last layers first) — cut into buckets of at most bucket_bytes (a
- *     larger tensor alone). A bucket only holds modules with the same holders, the same
- *     training graphs (used_by) and the same `every`, so at every step either all of its
- *     tensors were trained by a rank or none was: its trainers are well defined.
+ *     larger tensor alone), each a contiguous stretch of that order. A bucket only holds
+ *     modules with the same holders, the same training graphs (used_by) and the same
+ *     `every`, so at every step either all of its tensors were trained by a rank or none
+ *     was: its trainers are well defined.
  * A bucket's flat buffer: its members' gradients in member order (CommMember.offset, in
  * elements of the gradient dtype, f32), then one element: the token count.
  *
@@ -24,7 +27,7 @@
  * Each rank knows the task every rank trains at step s (per-rank samplers, placement.h), so
  * each computes, for step s and bucket b:
  *   trainers  the holders whose graph this step reads b's modules (ascending);
- *   active    trainers non-empty and s is a sync step of b ((s + 1) % every == 0);
+ *   active    trainers non-empty (and s a sync step of b, (s + 1) % every == 0: every is 1);
  *             inactive buckets are elided: no traffic, and their modules take no update;
  *   receivers the holders that did not train (they get the result; they send nothing);
  *   root      the lowest trainer: it broadcasts the result to the receivers.
@@ -54,13 +57,12 @@
  *     grad.<module>.<param> output of the bucket returns its done (outputs are added for
  *     the members this graph does not train: the received gradient);
  *   - with target.clip, `grad_norm_sq`: Σ‖g‖² over the gradients this rank counts (an EVERY
- *     module with every(1): only on its lowest holder; the others: every holder, whose
- *     replicas are their own between syncs), summed by `allreduce {group = @world}`.
- * When a bucket is inactive at a step its done yields its operand: the zeros of a recv slot
- * (no holder trained), or a trainer's own gradient on the steps an every(n > 1) bucket does
- * not sync — so the norm stays correct.
- * HOOK(#6): OUTER modules get no per-step collectives; their rounds (outer_sync) are
- * inserted by the DEPT work, using CommModule.group and comm_outer_due().
+ *     module: only on its lowest holder; the others: every holder, whose replicas are their
+ *     own between rounds), summed by `allreduce {group = @world}`.
+ * When a bucket is inactive at a step (no holder trained it) its done yields its operand,
+ * the zeros of a recv slot — so the norm stays correct.
+ * HOOK(#6): OUTER modules get no per-step collectives; their rounds (outer_sync, or the
+ * runtime's averaging) use CommModule.group and comm_outer_due().
  */
 #ifndef MAMC_PASSES_COMM_H
 #define MAMC_PASSES_COMM_H
@@ -74,9 +76,9 @@ typedef enum { COMM_NONE, COMM_EVERY, COMM_OUTER, COMM_LOCAL } CommKind;
 typedef struct CommModule {
   CommKind kind;
   int group;          /* EVERY, OUTER: its holders' group; else -1 */
-  int every;          /* EVERY: sync every n steps; OUTER: inner steps per round */
+  int every;          /* OUTER: steps per round (EVERY: 1) */
   int64_t bytes;      /* gradient bytes (trainable float parameters) */
-  int first_bucket, nbuckets; /* EVERY: its buckets (consecutive in a class, see above) */
+  int first_bucket, nbuckets; /* EVERY: its buckets (consecutive in the global order) */
 } CommModule;
 
 typedef struct CommGroup {
@@ -92,7 +94,7 @@ typedef struct CommMember {
 } CommMember;
 
 typedef struct CommBucket {
-  int group, every;
+  int group, every;   /* every: 1 (every(n > 1) modules are OUTER) */
   int nused;
   int *used_by;       /* the graphs that train its modules, ascending */
   char *trained_by;   /* per graph: 1 if in used_by */

@@ -83,8 +83,8 @@ int comm_plan_build(const IrProgram *p, int nranks, int64_t bucket_bytes, Arena 
       cm->kind = COMM_LOCAL;
     else if (mod->ranks.n < 2 || cm->bytes == 0)
       cm->kind = COMM_NONE;
-    else
-      cm->kind = mod->sync.kind == SYNC_OUTER ? COMM_OUTER : COMM_EVERY;
+    else /* every(n > 1) is parameter averaging in rounds of n steps, as outer (the runtime's view) */
+      cm->kind = mod->sync.kind == SYNC_OUTER || mod->sync.every > 1 ? COMM_OUTER : COMM_EVERY;
     if (cm->kind != COMM_EVERY && cm->kind != COMM_OUTER) continue;
     int g = 0;
     while (g < out->ngroups && !same_ints(out->groups[g].ranks, out->groups[g].n, mod->ranks.v, mod->ranks.n)) g++;
@@ -106,7 +106,8 @@ int comm_plan_build(const IrProgram *p, int nranks, int64_t bucket_bytes, Arena 
     cm->group = g;
   }
   /* buckets: walk the gradients in the global order (modules and parameters from last to
-   * first); each class keeps one open bucket, closed when the next tensor would overflow it */
+   * first); a tensor joins its class's open bucket when that is the last bucket opened and
+   * has room, else opens a new one — so every bucket is a contiguous stretch of the walk */
   int maxb = 1;
   for (int m = 0; m < M; m++) maxb += p->modules.v[m].params.n;
   out->buckets = ARENA_ARRAY(a, CommBucket, maxb);
@@ -128,7 +129,7 @@ int comm_plan_build(const IrProgram *p, int nranks, int64_t bucket_bytes, Arena 
       if (!trainable(pq)) continue;
       int64_t bytes = param_numel(pq) * dtype_size(pq->type.dt);
       int b = open[cls[m]];
-      if (b < 0 || out->buckets[b].bytes + bytes > out->bucket_bytes) {
+      if (b < 0 || b != out->nbuckets - 1 || out->buckets[b].bytes + bytes > out->bucket_bytes) {
         b = out->nbuckets++;
         CommBucket *nb = &out->buckets[b];
         nb->group = out->modules[m].group;

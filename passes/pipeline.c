@@ -10,6 +10,7 @@
 
 #include "autodiff.h"
 #include "comm.h"
+#include "decode.h"
 #include "fusion.h"
 #include "lower_attn.h"
 #include "memplan.h"
@@ -21,6 +22,7 @@ static const Pass passes[] = {
     {"autodiff", 'A', pass_autodiff, "append the backward pass: grad.<module>.<param> outputs"},
     {"lower_attn", 'L', pass_lower_attn, "choose each linear attention's form: quadratic, chunked, recurrent"},
     {"simplify", 'S', pass_simplify, "fold constants, algebraic identities, CSE, dead code"},
+    {"decode", 'D', pass_decode, "derive decoding programs: T.encode and the cached one-step T.step (decode.h)"},
     {"comm", 'C', pass_comm, "per rank: bucketed token-weighted gradient all-reduces, the norm (comm.h)"},
     {"fusion", 'F', pass_fusion, "group elementwise chains, row reductions, norms, GEMM epilogues"},
     {"memplan", 'M', pass_memplan, "plan buffer slots by liveness (checks the plan; see memplan.h)"},
@@ -95,7 +97,9 @@ int pass_run(IrProgram *p, const PipelineOpts *o, Diag *d) {
   }
   int verify = o->verify || env_verify();
   for (int i = 0; i < COUNT_OF(passes); i++) {
-    if (o->only && !strchr(o->only, passes[i].letter)) {
+    /* decode runs only when asked for: listed in `only`, or named as `until` */
+    int skip = passes[i].fn == pass_decode && !(o->only && strchr(o->only, 'D')) && &passes[i] != last;
+    if (skip || (o->only && !strchr(o->only, passes[i].letter))) {
       if (&passes[i] == last) break;
       continue;
     }

@@ -3,7 +3,11 @@
  * helper the passes share.
  *
  *   instantiate + verify (the frontend)  ->  autodiff (A)  ->  lower_attn (L)  ->  simplify (S)
- *   ->  comm (C)  ->  fusion (F)  ->  memplan (M)
+ *   ->  [decode (D)]  ->  comm (C)  ->  fusion (F)  ->  memplan (M)
+ *
+ * decode runs only when asked for (`only` lists D, or `until` names it): it appends an encoder
+ * and a one-step decoder graph per task graph (passes/decode.h). The translator runs "D" on
+ * the forward graphs, then "LSF" over all of them.
  *
  * Each pass transforms one graph: int pass_X(IrProgram *p, int graph, Diag *d), 1 on success,
  * 0 with errors in d. A pass leaves the program verifying (ir_verify). `mamc ir --after NAME`

@@ -100,8 +100,17 @@ static int run_plan(int argc, char **argv) {
   }
   for (int m = 0; m < p->modules.n; m++)
     if (cp.modules[m].kind == COMM_OUTER)
-      sb_printf(&b, "  outer %s on %s: averaged every %d steps (DEPT rounds; no per-step traffic)\n", p->modules.v[m].name,
+      sb_printf(&b, "  rounds %s on %s: parameters averaged every %d steps (no per-step traffic)\n", p->modules.v[m].name,
                 cp.groups[cp.modules[m].group].name, cp.modules[m].every);
+  sb_puts(&b, "\nmodules held (communicated ones marked *):\n");
+  for (int rk = 0; rk < R; rk++) {
+    sb_printf(&b, "  rank %d:", rk);
+    for (int m = 0; m < p->modules.n; m++)
+      for (int i = 0; i < p->modules.v[m].ranks.n; i++)
+        if (p->modules.v[m].ranks.v[i] == rk)
+          sb_printf(&b, " %s%s", p->modules.v[m].name, cp.modules[m].kind == COMM_EVERY ? "*" : "");
+    sb_putc(&b, '\n');
+  }
   int *gor = calloc((size_t)R, sizeof(int));
   CommBytes *exp_ = calloc((size_t)R, sizeof(CommBytes)), *at = calloc((size_t)R, sizeof(CommBytes));
   CommStep st;
@@ -119,8 +128,8 @@ static int run_plan(int argc, char **argv) {
     sb_printf(&b, "\n  %d of %d buckets active (the others: no holder trained them)\n", active, cp.nbuckets);
     sb_puts(&b, "\nbytes sent per step (wire model; minimum = the lower bound; mammoth = all holders all-reduce,\n"
                 "zeros from those that did not train; control = token counts and the norm):\n");
-    sb_printf(&b, "%-6s %11s  %11s %11s %11s %11s %8s   %11s %11s %11s\n", "", "", "expected:", "", "", "", "",
-              "step:", "", "");
+    sb_printf(&b, "%-6s %11s  %s   %s\n", "", "", "|---------- expected per step, over the run -----------|",
+              "|---------- at this step ---------|");
     sb_printf(&b, "%-6s %11s  %11s %11s %11s %11s %8s   %11s %11s %11s\n", "rank", "held", "wire", "minimum", "payload",
               "mammoth", "control", "wire", "minimum", "mammoth");
     CommBytes te = {0}, ts = {0};

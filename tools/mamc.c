@@ -2,7 +2,8 @@
 #include "cli.h"
 
 static const Cmd *const cmds[] = {&cmd_check, &cmd_ir,   &cmd_dot,  &cmd_train, &cmd_vocab, &cmd_passes,
-                                  &cmd_place, &cmd_plan, &cmd_eval, &cmd_plot, &cmd_convert};
+                                  &cmd_place, &cmd_plan, &cmd_eval, &cmd_plot, &cmd_convert,
+                                  &cmd_translate};
 
 static void usage(FILE *f) {
   fputs("mamc — compiler and runtime for modular multilingual neural networks\n\n"

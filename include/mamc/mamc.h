@@ -1,5 +1,5 @@
 /* mamc.h — the public C API of mamc: compile a modular multilingual model (.mam) against its
- * run configuration (YAML), train it, validate, save and load checkpoints.
+ * run configuration (YAML), train it, validate, save and load checkpoints, translate.
  *
  *   char *err = NULL;
  *   mamc_model *m = mamc_model_compile("model.mam", "run.yaml", &err);
@@ -119,6 +119,58 @@ void mamc_trainer_log(mamc_trainer *t, const char *json_line);
 int mamc_trainer_dump_replicas(mamc_trainer *t, const char *dir, char **errors);
 /* Seconds spent so far in forward, backward and the optimizer. */
 void mamc_trainer_times(const mamc_trainer *t, double *forward, double *backward, double *optimizer);
+
+/* ---- translation (docs/decoding.md) --------------------------------------------------------
+ *
+ *   mamc_translate_options o = {.task = "en-fr", .beam = 5};
+ *   mamc_translator *tr = mamc_translator_new("model.mam", "run.yaml", "ckpt/run", &o, &err);
+ *   mamc_hypothesis *h;
+ *   if (mamc_translate(tr, lines, n, &h, &err) == MAMC_OK) ... h[i * nbest + k].text ...
+ *   mamc_hypotheses_free(h, n * mamc_translator_nbest(tr));
+ *   mamc_translator_free(tr);
+ */
+typedef struct mamc_translator mamc_translator;
+
+typedef struct mamc_translate_options {
+  const char *task;           /* "en-fr" (the task's arguments; the template is the configured
+                               * tasks'), a task name of the configuration, or "translate(en, fr)".
+                               * A direction no configured task trained decodes zero-shot (a
+                               * warning) when every module it needs is in the checkpoint */
+  int beam;                   /* 0 or 1: greedy search */
+  int nbest;                  /* hypotheses per line (<= beam; samples when sampling); 0: 1 */
+  int max_len, min_len;       /* generated tokens, </s> included; max 0: 2 * source tokens + 10 */
+  const char *length_penalty; /* "avg" (logprob / len^alpha, default), "gnmt", "none" */
+  double alpha;               /* 0: the default (avg 1.0, gnmt 0.6) */
+  int sample;                 /* sample instead of searching */
+  double temperature;         /* 0: 1 */
+  int top_k;                  /* 0: all tokens */
+  double top_p;               /* 0: 1 */
+  uint64_t seed;
+  int batch;                  /* sentences decoded together (0: 32) */
+  int no_cache;               /* the no-cache baseline: the whole task graph on the growing prefix */
+} mamc_translate_options;
+
+typedef struct mamc_hypothesis {
+  char *text;                 /* one line of UTF-8 (invalid bytes as U+FFFD, line breaks as spaces) */
+  double logprob, score;      /* natural log; score: under the length penalty */
+  int tokens;                 /* generated tokens, </s> excluded */
+} mamc_hypothesis;
+
+/* Elaborates the direction o->task of model_path against config_path, derives its decoding
+ * programs, and loads the modules it uses (only those) from checkpoint (a step-N folder or a
+ * checkpoint folder: its latest). A module missing there is an error naming it. */
+mamc_translator *mamc_translator_new(const char *model_path, const char *config_path, const char *checkpoint,
+                                     const mamc_translate_options *o, char **errors);
+/* Warnings from mamc_translator_new (a zero-shot direction), or NULL. */
+const char *mamc_translator_warnings(const mamc_translator *t);
+int mamc_translator_nbest(const mamc_translator *t);
+/* Translates n lines: *hyps receives n * nbest hypotheses, line i's k-th best at i * nbest + k
+ * (text NULL where a line has fewer). Free with mamc_hypotheses_free(*hyps, n * nbest). */
+int mamc_translate(mamc_translator *t, const char *const *lines, int n, mamc_hypothesis **hyps, char **errors);
+void mamc_hypotheses_free(mamc_hypothesis *h, int n);
+/* Seconds so far in the encoder, in decoder steps and in whole searches; decoder steps run. */
+void mamc_translator_times(const mamc_translator *t, double *encode, double *step, double *total, int64_t *steps);
+void mamc_translator_free(mamc_translator *t);
 
 /* Threads for the BLAS matrix products. This is a process-wide setting of OpenBLAS (not of
  * any mamc object): drivers call it once at start. mamc's executor runs one thread, and on

@@ -23,7 +23,7 @@ cmp -s "$tmp/place" "$tmp/place2" && ok "mamc place is deterministic" || bad "ma
 "$MAMC" plan "$m" --config "$y" --processes 4 --step 3 > "$tmp/plan" && grep -q "^step 3: rank 0 " "$tmp/plan" \
   && grep -q "^  b0 " "$tmp/plan" && grep -q "^total " "$tmp/plan" && ok "mamc plan" || bad "mamc plan"
 "$MAMC" plan examples/lm.mam --config examples/lm.yaml --processes 2 > "$tmp/plan_lm" \
-  && grep -q "outer body on ranks\[0, 1\]" "$tmp/plan_lm" && ok "mamc plan (DEPT)" || bad "mamc plan (DEPT)"
+  && grep -q "rounds body on ranks\[0, 1\]" "$tmp/plan_lm" && ok "mamc plan (DEPT)" || bad "mamc plan (DEPT)"
 
 for r in 0 3; do
   MAMC_VERIFY=1 "$MAMC" ir "$m" --config "$y" --processes 4 --rank $r --after comm -o "$tmp/r$r.mir" \

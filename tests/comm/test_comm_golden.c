@@ -108,7 +108,7 @@ static void check_values(const char *path, const IrProgram *before, const IrProg
       if (fabs(x - want) > worst) worst = fabs(x - want);
       if (have_plan && out->module >= 0) {
         const CommModule *cm = &pl.modules[out->module];
-        int counted = !(cm->kind == COMM_EVERY && cm->every <= 1 && pl.groups[cm->group].ranks[0] != after->target.rank);
+        int counted = !(cm->kind == COMM_EVERY && pl.groups[cm->group].ranks[0] != after->target.rank);
         if (counted) norm += x * x;
       }
     }
