@@ -13,7 +13,7 @@ void tsync_free(Trainer *t);
 int tsync_task_of(const Trainer *t, int r, int64_t s);
 int tsync_exchange(Trainer *t, const int *task_of_rank, Diag *d);
 int tsync_prepare_comms(Trainer *t, const int *task_of_rank, Diag *d);
-int tsync_norm(Trainer *t, double *norm, Diag *d);
+int tsync_norm(Trainer *t, double *norm, int64_t *world_payload, Diag *d);
 int tsync_outer(Trainer *t, int64_t step, Diag *d);
 
 static double now(void) {
@@ -304,7 +304,7 @@ static int finish_step(Trainer *t, const int *task_of_rank, double *grad_norm, d
     }
   }
   double norm;
-  if (!tsync_norm(t, &norm, d)) return 0;
+  if (!tsync_norm(t, &norm, &t->world_payload, d)) return 0;
   double scale = optim_clip_scale(norm, t->opts.clip);
   int64_t step = t->step + 1;
   double lr = sched_lr(&t->opts.sched, step);
@@ -356,7 +356,7 @@ int trainer_step(Trainer *t, StepInfo *info, Diag *d) {
   }
   double norm, lr;
   if (!finish_step(t, task_of_rank, &norm, &lr, d)) return 0;
-  *info = (StepInfo){t->step, first, wtot > 0 ? lsum / wtot : NAN, lr, norm, tokens, now() - t0};
+  *info = (StepInfo){t->step, first, wtot > 0 ? lsum / wtot : NAN, lr, norm, tokens, now() - t0, t->world_payload};
   return 1;
 }
 
@@ -368,7 +368,7 @@ int trainer_step_batch(Trainer *t, int task, const Batch *b, StepInfo *info, Dia
   double t0 = now(), loss, norm, lr;
   int task_of_rank[1] = {task};
   if (!run_task(t, task, b, &loss, d) || !finish_step(t, task_of_rank, &norm, &lr, d)) return 0;
-  *info = (StepInfo){t->step, task, loss, lr, norm, b->tgt_tokens, now() - t0};
+  *info = (StepInfo){t->step, task, loss, lr, norm, b->tgt_tokens, now() - t0, 0};
   return 1;
 }
 

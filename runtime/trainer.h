@@ -43,6 +43,7 @@ typedef struct TrainOpts {
   double clip;              /* global gradient norm; 0 = off */
   uint64_t seed;
   double temperature;       /* task sampling */
+  uint64_t sampling_seed;   /* the sampling schedule's seed (shared by every rank) */
   int64_t valid_every;      /* 0 = never (trainer_validate can still be called) */
   int max_valid_batches;    /* per task (0 = 50) */
   const char *metrics_path; /* JSONL, or NULL */
@@ -58,6 +59,7 @@ typedef struct StepInfo {
   double loss, lr, grad_norm;  /* loss: token-weighted over the tasks this process ran */
   int64_t tokens;           /* target tokens this process trained on */
   double seconds;           /* wall time of this step */
+  int64_t comm_bytes;       /* gradient payload bytes all ranks handed to MPI this step */
 } StepInfo;
 
 typedef struct Trainer Trainer;

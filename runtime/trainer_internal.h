@@ -61,6 +61,9 @@ struct Trainer {
   int64_t *module_steps;     /* per module instance: optimizer steps taken */
   CgCpu *jit;                /* CPU JIT session for the fusion groups (NULL: built without LLVM) */
   int64_t step;
+  int64_t payload_bytes;     /* gradient bytes handed to MPI by this rank (docs/distributed.md) */
+  int64_t payload_reported;  /* ... up to the last step's report */
+  int64_t world_payload;     /* the last step's payload summed over every rank */
   double opt_seconds, comm_seconds;
   FILE *metrics;
 };

@@ -40,6 +40,11 @@ static SyncPolicy effective_policy(SyncPolicy s) {
   return s;
 }
 
+static int same_users(const IrProgram *p, int a, int b) {
+  const IrModule *x = &p->modules.v[a], *y = &p->modules.v[b];
+  return x->used_by.n == y->used_by.n && memcmp(x->used_by.v, y->used_by.v, sizeof(int) * (size_t)x->used_by.n) == 0;
+}
+
 int tsync_setup(Trainer *t, Diag *d) {
   const IrProgram *p = t->train;
   int R = t->nranks, M = p->modules.n;
@@ -79,7 +84,7 @@ int tsync_setup(Trainer *t, Diag *d) {
         st[n++] = (SamplerTask){t->tasks[k].spec.name, t->tasks[k].spec.weight, t->tasks[k].spec.introduce_at_step};
       }
     double temp = t->opts.temperature > 0 ? t->opts.temperature : 1.0;
-    if (sampler_init(&t->samplers[r], &t->arena, d, st, n, temp, t->opts.seed, (uint64_t)r) != 0) return 0;
+    if (sampler_init(&t->samplers[r], &t->arena, d, st, n, temp, t->opts.sampling_seed, (uint64_t)r) != 0) return 0;
   }
   /* holders of each module, then groups by identical holder sets in module order */
   int *hold = calloc((size_t)R, sizeof(int));
@@ -102,9 +107,12 @@ int tsync_setup(Trainer *t, Diag *d) {
       return 0;
     }
     t->has_outer |= pol.kind == SYNC_OUTER;
+    /* a group: the same holders, policy and training graphs, so at every step each holder
+     * either trained all of its modules or none (its trainers are well defined) */
     int g = 0;
     while (g < t->ngroups && !(t->groups[g].nholders == nh && same_policy(t->groups[g].sync, pol) &&
-                               memcmp(t->groups[g].holders, hold, sizeof(int) * (size_t)nh) == 0))
+                               memcmp(t->groups[g].holders, hold, sizeof(int) * (size_t)nh) == 0 &&
+                               same_users(p, t->groups[g].mods[0], m)))
       g++;
     if (g == t->ngroups) {
       t->groups[g].sync = pol;
@@ -141,6 +149,15 @@ int tsync_task_of(const Trainer *t, int r, int64_t s) {
 }
 
 /* ---- the exchange ------------------------------------------------------------------------------ */
+
+static void sort_ints(int *v, int n) {
+  for (int i = 1; i < n; i++)
+    for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+      int x = v[j];
+      v[j] = v[j - 1];
+      v[j - 1] = x;
+    }
+}
 
 static int64_t module_floats(const Trainer *t, int m) {
   int64_t n = 0;
@@ -188,19 +205,33 @@ int tsync_exchange(Trainer *t, const int *task_of_rank, Diag *d) {
     if (nt == 0 || !me_holder) continue; /* nobody trained it / not ours: no traffic */
     int64_t n = 0;
     for (int i = 0; i < g->nmods; i++) n += module_floats(t, g->mods[i]);
+    int64_t grad_bytes = 4 * n; /* payload as docs/distributed.md counts it: gradients only */
     n += g->nmods;
     float *buf = malloc(sizeof(float) * (size_t)n);
     if (!buf) return diag_plain(d, "out of memory"), 0;
     pack(t, g, buf, 0);
     int ok = 1;
-    if (me_trainer) {
+    if (me_trainer && nt > 1) {
       int c = dist_comm(ds, trainers, nt, err, sizeof err);
       ok = c >= 0 && dist_allreduce(ds, c, buf, n, err, sizeof err);
+      t->payload_bytes += grad_bytes;
     }
-    if (ok && nt < g->nholders) {
-      int c = dist_comm(ds, g->holders, g->nholders, err, sizeof err), root = 0;
-      while (g->holders[root] != trainers[0]) root++;
-      ok = c >= 0 && dist_bcast(ds, c, buf, n, root, err, sizeof err);
+    if (ok && nt < g->nholders) { /* the lowest trainer sends the result to the idle holders */
+      int bset[1025], nb = 0, me_in = 0;
+      bset[nb++] = trainers[0];
+      for (int h = 0; h < g->nholders; h++) {
+        int r = g->holders[h], trained = 0;
+        for (int i = 0; i < nt; i++) trained |= trainers[i] == r;
+        if (!trained) bset[nb++] = r;
+      }
+      for (int i = 0; i < nb; i++) me_in |= bset[i] == t->rank;
+      if (me_in) {
+        sort_ints(bset, nb);
+        int c = dist_comm(ds, bset, nb, err, sizeof err), root = 0;
+        while (bset[root] != trainers[0]) root++;
+        ok = c >= 0 && dist_bcast(ds, c, buf, n, root, err, sizeof err);
+        if (t->rank == trainers[0]) t->payload_bytes += grad_bytes;
+      }
     }
     if (ok) pack(t, g, buf, 1);
     free(buf);
@@ -230,7 +261,18 @@ int tsync_prepare_comms(Trainer *t, const int *task_of_rank, Diag *d) {
       for (int i = 0; k >= 0 && i < g->nmods && !tr; i++) tr = uses_module(t->train, t->tasks[k].spec.graph, g->mods[i]);
       if (tr && nt < 1024) trainers[nt++] = r;
     }
-    if (nt > 0 && nt < g->nholders && dist_comm(ds, trainers, nt, err, sizeof err) < 0) goto fail;
+    if (nt > 1 && nt < g->nholders && dist_comm(ds, trainers, nt, err, sizeof err) < 0) goto fail;
+    if (nt > 0 && nt < g->nholders) { /* the broadcast set: the lowest trainer and the idle holders */
+      int bset[1025], nb = 0;
+      bset[nb++] = trainers[0];
+      for (int h = 0; h < g->nholders; h++) {
+        int r = g->holders[h], trained = 0;
+        for (int i = 0; i < nt; i++) trained |= trainers[i] == r;
+        if (!trained) bset[nb++] = r;
+      }
+      sort_ints(bset, nb);
+      if (dist_comm(ds, bset, nb, err, sizeof err) < 0) goto fail;
+    }
   }
   return 1;
 fail:
@@ -239,8 +281,9 @@ fail:
 }
 
 /* The global gradient norm: each module's combined gradient counted once (by the lowest of
- * its holders), summed over the world. */
-int tsync_norm(Trainer *t, double *norm, Diag *d) {
+ * its holders), summed over the world — with, in the same reduction, the gradient payload
+ * bytes every rank sent this step (*world_payload). */
+int tsync_norm(Trainer *t, double *norm, int64_t *world_payload, Diag *d) {
   double sq = 0;
   for (int m = 0; m < t->train->modules.n; m++) {
     if (!t->held[m] || t->wsum[m] <= 0) continue;
@@ -249,11 +292,14 @@ int tsync_norm(Trainer *t, double *norm, Diag *d) {
     for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) sq += optim_sq_norm(&t->gsum.t[q]);
   }
   char err[512];
-  if (t->opts.dist && !dist_world_sum(t->opts.dist, &sq, 1, err, sizeof err)) {
+  double v[2] = {sq, (double)(t->payload_bytes - t->payload_reported)};
+  t->payload_reported = t->payload_bytes;
+  if (t->opts.dist && !dist_world_sum(t->opts.dist, v, 2, err, sizeof err)) {
     diag_plain(d, "gradient norm: %s", err);
     return 0;
   }
-  *norm = sqrt(sq);
+  *norm = sqrt(v[0]);
+  *world_payload = (int64_t)v[1];
   return 1;
 }
 

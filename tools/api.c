@@ -272,6 +272,7 @@ static void train_opts(const RunConfig *cfg, const mamc_train_options *o, TrainO
   to->clip = tr->clip;
   to->seed = o && o->seed ? o->seed : (uint64_t)tr->seed;
   to->temperature = cfg->sampling.temperature;
+  to->sampling_seed = (uint64_t)cfg->sampling.seed;
   to->valid_every = tr->valid_every;
   to->max_valid_batches = (int)tr->valid_batches;
   to->metrics_path = o ? o->metrics_path : NULL;
@@ -338,7 +339,7 @@ int64_t mamc_trainer_total_steps(const mamc_trainer *t) { return t->total_steps;
 int64_t mamc_trainer_step_count(const mamc_trainer *t) { return trainer_step_count(t->t); }
 
 static void to_public(const StepInfo *s, mamc_step *out) {
-  *out = (mamc_step){s->step, s->task, s->loss, s->lr, s->grad_norm, s->tokens, s->seconds};
+  *out = (mamc_step){s->step, s->task, s->loss, s->lr, s->grad_norm, s->tokens, s->seconds, s->comm_bytes};
 }
 
 int mamc_trainer_step(mamc_trainer *t, mamc_step *out, char **errors) {

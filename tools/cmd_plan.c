@@ -48,8 +48,8 @@ static int expected_over_run(const DistSetup *ds, const CommPlan *cp, int64_t st
 }
 
 static void row(StrBuf *b, const char *who, double held, const CommBytes *e, const CommBytes *s) {
-  sb_printf(b, "%-6s %11.0f  %11.0f %11.0f %11.0f %11.0f %8.0f   %11.0f %11.0f %11.0f\n", who, held, e->wire,
-            e->minimum, e->payload, e->mammoth, e->control, s->wire, s->minimum, s->mammoth);
+  sb_printf(b, "%-6s %11.0f  %11.0f %11.0f %11.0f %11.0f %8.0f   %11.0f %11.0f %11.0f %11.0f\n", who, held, e->wire,
+            e->minimum, e->payload, e->mammoth, e->control, s->wire, s->minimum, s->payload, s->mammoth);
 }
 
 static int run_plan(int argc, char **argv) {
@@ -129,9 +129,9 @@ static int run_plan(int argc, char **argv) {
     sb_puts(&b, "\nbytes sent per step (wire model; minimum = the lower bound; mammoth = all holders all-reduce,\n"
                 "zeros from those that did not train; control = token counts and the norm):\n");
     sb_printf(&b, "%-6s %11s  %s   %s\n", "", "", "|---------- expected per step, over the run -----------|",
-              "|---------- at this step ---------|");
-    sb_printf(&b, "%-6s %11s  %11s %11s %11s %11s %8s   %11s %11s %11s\n", "rank", "held", "wire", "minimum", "payload",
-              "mammoth", "control", "wire", "minimum", "mammoth");
+              "|---------------- at this step ---------------|");
+    sb_printf(&b, "%-6s %11s  %11s %11s %11s %11s %8s   %11s %11s %11s %11s\n", "rank", "held", "wire", "minimum",
+              "payload", "mammoth", "control", "wire", "minimum", "payload", "mammoth");
     CommBytes te = {0}, ts = {0};
     double th = 0;
     for (int rk = 0; rk < R; rk++) {
@@ -146,6 +146,7 @@ static int run_plan(int argc, char **argv) {
       te.wire += exp_[rk].wire, te.minimum += exp_[rk].minimum, te.payload += exp_[rk].payload;
       te.mammoth += exp_[rk].mammoth, te.control += exp_[rk].control;
       ts.wire += at[rk].wire, ts.minimum += at[rk].minimum, ts.mammoth += at[rk].mammoth;
+      ts.payload += at[rk].payload;
     }
     row(&b, "total", th, &te, &ts);
     comm_step_free(&st);

@@ -222,7 +222,7 @@ static int run_train(int argc, char **argv) {
             (long long)(total - start), nprocs > 1 ? nprocs : (a.emulate ? a.emulate : 1),
             nprocs > 1 || a.emulate > 1 ? "es" : "", now() - t_start, a.metrics);
   double first_valid = NAN, last_valid = NAN, ema = NAN, t0 = now(), last_print = 0;
-  int64_t tokens = 0, window_tokens = 0;
+  int64_t tokens = 0, window_tokens = 0, comm = 0;
   double window_t = t0;
   if (st.valid_every > 0) first_valid = last_valid = validate(m, t, start, tty, lead, &first_valid, out);
   for (int64_t s = start; s < total; s++) {
@@ -235,6 +235,7 @@ static int run_train(int argc, char **argv) {
     }
     tokens += info.tokens;
     window_tokens += info.tokens;
+    comm += info.comm_bytes;
     ema = isnan(ema) ? info.loss : 0.95 * ema + 0.05 * info.loss;
     double tnow = now(), elapsed = tnow - t0;
     double tps = window_tokens / fmax(1e-9, tnow - window_t);
@@ -243,9 +244,10 @@ static int run_train(int argc, char **argv) {
       char line[512];
       snprintf(line, sizeof line,
                "{\"type\": \"train\", \"step\": %lld, \"task\": \"%s\", \"loss\": %.6f, \"loss_avg\": %.6f, "
-               "\"lr\": %.6g, \"grad_norm\": %.4f, \"tokens\": %lld, \"tok_per_s\": %.1f, \"elapsed\": %.2f}",
+               "\"lr\": %.6g, \"grad_norm\": %.4f, \"tokens\": %lld, \"tok_per_s\": %.1f, \"elapsed\": %.2f, "
+               "\"comm_bytes\": %lld}",
                (long long)info.step, mamc_model_task_name(m, info.task), info.loss, ema, info.lr, info.grad_norm,
-               (long long)tokens, tps, elapsed);
+               (long long)tokens, tps, elapsed, (long long)comm);
       mamc_trainer_log(t, line);
     }
     if (!quiet && (tty ? tnow - last_print > 0.2 || info.step == total : log_now)) {

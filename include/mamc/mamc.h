@@ -90,6 +90,8 @@ typedef struct mamc_step {
   double loss, lr, grad_norm;
   int64_t tokens;           /* target tokens in the batch */
   double seconds;
+  int64_t comm_bytes;       /* gradient payload bytes all processes handed to MPI this step
+                             * (docs/distributed.md: what `mamc plan` predicts as payload) */
 } mamc_step;
 
 mamc_trainer *mamc_trainer_new(mamc_model *m, const mamc_train_options *o, char **errors);
