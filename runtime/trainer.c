@@ -418,6 +418,7 @@ int trainer_validate(Trainer *t, double *losses, Diag *d) {
 /* ---- accessors ------------------------------------------------------------------------------------------ */
 
 int trainer_ntasks(const Trainer *t) { return t->ntasks; }
+int trainer_task_graph(const Trainer *t, int task) { return t->tasks[task].spec.graph; }
 const char *trainer_task_name(const Trainer *t, int task) { return t->tasks[task].spec.name; }
 int64_t trainer_step_count(const Trainer *t) { return t->step; }
 const ParamStore *trainer_params(const Trainer *t) { return &t->params; }

@@ -78,7 +78,8 @@ int trainer_step_batch(Trainer *t, int task, const Batch *b, StepInfo *info, Dia
 /* Token-weighted mean validation loss per task (NaN for tasks without validation data). */
 int trainer_validate(Trainer *t, double *losses, Diag *d);
 
-int trainer_ntasks(const Trainer *t);
+int trainer_ntasks(const Trainer *t);           /* task specs (copies of split tasks count apart) */
+int trainer_task_graph(const Trainer *t, int task);
 const char *trainer_task_name(const Trainer *t, int task);
 int64_t trainer_step_count(const Trainer *t);
 const ParamStore *trainer_params(const Trainer *t);

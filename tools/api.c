@@ -12,6 +12,7 @@
 #include "config.h"
 #include "elab.h"
 #include "api_internal.h"
+#include "dist_setup.h"
 #include "../runtime/decode.h" /* (passes/ has a decode.h too: the pass) */
 #include "dist.h"
 #include "matmul.h"
@@ -215,26 +216,41 @@ static int graph_inputs(const IrGraph *g) {
   return n;
 }
 
-/* The rank of each task: the first of its configured `ranks`, else round-robin. (Automatic
- * placement minimising communication is passes/placement's.) */
-static int task_rank(const CfgTask *t, int k, int nranks) { return t->ranks.n ? t->ranks.v[0] : k % nranks; }
-
-static int task_specs(mamc_model *m, TrainTaskSpec *specs, int nranks, Diag *d) {
+/* One spec per task on one process; on several, one per copy of the placement
+ * (passes/placement.h: explicit ranks kept, the other tasks placed to minimise communication,
+ * large tasks split over ranks by stride/offset). *nspecs receives the count. */
+static int task_specs(mamc_model *m, TrainTaskSpec **out, int *nspecs, int nranks, Diag *d) {
   const RunConfig *cfg = m->cfg;
-  for (int k = 0; k < cfg->tasks.n; k++) {
+  int n = cfg->tasks.n;
+  DistSetup ds;
+  if (nranks > 1) {
+    if (!dist_setup(cfg, m->train, nranks, PLACE_EXACT, &m->arena, &ds, d)) return 0;
+    n = ds.pl.ncopies;
+  }
+  TrainTaskSpec *specs = ARENA_ARRAY(&m->arena, TrainTaskSpec, n + 1);
+  *out = specs;
+  *nspecs = n;
+  for (int c = 0; c < n; c++) {
+    const PlaceCopy *pc = nranks > 1 ? &ds.pl.copies[c] : NULL;
+    int k = pc ? pc->task : c;
     const CfgTask *t = &cfg->tasks.v[k];
-    TrainTaskSpec *s = &specs[k];
+    TrainTaskSpec *s = &specs[c];
     memset(s, 0, sizeof *s);
+    int first_copy = !pc || c == 0 || ds.pl.copies[c - 1].task != k;
     s->name = t->name.s;
+    if (pc && !first_copy) s->name = arena_printf(&m->arena, "%s@%d", t->name.s, pc->rank);
     s->graph = k;
-    s->rank = task_rank(t, k, nranks);
-    s->weight = t->weight;
+    s->rank = pc ? pc->rank : 0;
+    s->weight = pc ? pc->weight : t->weight;
     s->introduce_at_step = t->introduce_at_step;
-    corpus_spec(&m->arena, cfg, &t->path, &t->path_src, &t->path_tgt, t, &s->train);
+    CfgTask split = *t; /* a copy reads its own lines */
+    if (pc) split.stride = pc->stride, split.offset = pc->offset;
+    corpus_spec(&m->arena, cfg, &t->path, &t->path_src, &t->path_tgt, &split, &s->train);
     CfgTask nostride = *t;
     nostride.stride = 1;
     nostride.offset = 0;
-    corpus_spec(&m->arena, cfg, &t->valid, &t->valid_src, &t->valid_tgt, &nostride, &s->valid);
+    if (first_copy) /* one copy of a split task validates it */
+      corpus_spec(&m->arena, cfg, &t->valid, &t->valid_src, &t->valid_tgt, &nostride, &s->valid);
     int nin = graph_inputs(&m->train->graphs.v[k]);
     if (t->columns.n && t->columns.n != nin) {
       diag_error(d, t->columns_loc, "task %s: columns lists %d column%s, but its model task has %d input%s", t->name.s,
@@ -284,9 +300,10 @@ mamc_trainer *mamc_trainer_new(mamc_model *m, const mamc_train_options *o, char 
   diag_init(&d);
   const RunConfig *cfg = m->cfg;
   mamc_trainer *t = calloc(1, sizeof *t);
-  TrainTaskSpec *specs = calloc((size_t)cfg->tasks.n + 1, sizeof *specs);
+  TrainTaskSpec *specs = NULL;
+  int nspecs = 0;
   TrainVocab *vocabs = calloc((size_t)cfg->vocabs.n + 1, sizeof *vocabs);
-  if (!t || !specs || !vocabs) {
+  if (!t || !vocabs) {
     diag_plain(&d, "out of memory");
     goto fail;
   }
@@ -297,7 +314,7 @@ mamc_trainer *mamc_trainer_new(mamc_model *m, const mamc_train_options *o, char 
     goto fail;
   }
   int nranks = dist_size(t->dist) > 1 ? dist_size(t->dist) : (o && o->emulate_ranks > 1 ? o->emulate_ranks : 1);
-  if (!task_specs(m, specs, nranks, &d)) goto fail;
+  if (!task_specs(m, &specs, &nspecs, nranks, &d)) goto fail;
   for (int i = 0; i < cfg->vocabs.n; i++) {
     const CfgVocab *v = &cfg->vocabs.v[i];
     vocabs[i].name = v->name.s;
@@ -309,14 +326,12 @@ mamc_trainer *mamc_trainer_new(mamc_model *m, const mamc_train_options *o, char 
   to.emulate_ranks = to.dist ? 0 : nranks;
   t->m = m;
   t->total_steps = to.steps;
-  t->t = trainer_new(m->train, m->eval, specs, cfg->tasks.n, vocabs, cfg->vocabs.n, &to, &d);
+  t->t = trainer_new(m->train, m->eval, specs, nspecs, vocabs, cfg->vocabs.n, &to, &d);
   if (!t->t) goto fail;
-  free(specs);
   free(vocabs);
   diag_free(&d);
   return t;
 fail:
-  free(specs);
   free(vocabs);
   if (t) dist_free(t->dist);
   free(t);
@@ -338,8 +353,11 @@ int mamc_trainer_rank(const mamc_trainer *t) { return dist_rank(t->dist); }
 int64_t mamc_trainer_total_steps(const mamc_trainer *t) { return t->total_steps; }
 int64_t mamc_trainer_step_count(const mamc_trainer *t) { return trainer_step_count(t->t); }
 
-static void to_public(const StepInfo *s, mamc_step *out) {
-  *out = (mamc_step){s->step, s->task, s->loss, s->lr, s->grad_norm, s->tokens, s->seconds, s->comm_bytes};
+/* Trainer task specs are placement copies; the API speaks of the configuration's tasks (the
+ * graph of a spec is its task's index). */
+static void to_public(const Trainer *tr, const StepInfo *s, mamc_step *out) {
+  int task = s->task >= 0 ? trainer_task_graph(tr, s->task) : -1;
+  *out = (mamc_step){s->step, task, s->loss, s->lr, s->grad_norm, s->tokens, s->seconds, s->comm_bytes};
 }
 
 int mamc_trainer_step(mamc_trainer *t, mamc_step *out, char **errors) {
@@ -351,7 +369,7 @@ int mamc_trainer_step(mamc_trainer *t, mamc_step *out, char **errors) {
     return MAMC_EINPUT;
   }
   diag_free(&d);
-  to_public(&s, out);
+  to_public(t->t, &s, out);
   return MAMC_OK;
 }
 
@@ -359,7 +377,7 @@ int mamc_trainer_step_batch(mamc_trainer *t, int task, const int32_t *src, int B
                             mamc_step *out, char **errors) {
   Diag d;
   diag_init(&d);
-  if (task < 0 || task >= trainer_ntasks(t->t) || B < 1 || T < 2 || !tgt || (src && S < 1)) {
+  if (task < 0 || task >= mamc_model_ntasks(t->m) || B < 1 || T < 2 || !tgt || (src && S < 1)) {
     diag_plain(&d, "mamc_trainer_step_batch: bad arguments (task %d, B %d, S %d, T %d)", task, B, S, T);
     take_errors(&d, errors);
     return MAMC_EINPUT;
@@ -377,17 +395,25 @@ int mamc_trainer_step_batch(mamc_trainer *t, int task, const int32_t *src, int B
     return MAMC_EINPUT;
   }
   diag_free(&d);
-  to_public(&s, out);
+  to_public(t->t, &s, out);
   return MAMC_OK;
 }
 
 int mamc_trainer_validate(mamc_trainer *t, double *losses, char **errors) {
   Diag d;
   diag_init(&d);
-  if (!trainer_validate(t->t, losses, &d)) {
+  int n = trainer_ntasks(t->t);
+  double *per = malloc(sizeof(double) * (size_t)(n + 1));
+  if (!per || !trainer_validate(t->t, per, &d)) {
+    if (!per) diag_plain(&d, "out of memory");
+    free(per);
     take_errors(&d, errors);
     return MAMC_EINPUT;
   }
+  for (int k = 0; k < mamc_model_ntasks(t->m); k++) losses[k] = NAN;
+  for (int i = 0; i < n; i++) /* the copy of a task that validates it */
+    if (!isnan(per[i])) losses[trainer_task_graph(t->t, i)] = per[i];
+  free(per);
   diag_free(&d);
   return MAMC_OK;
 }

@@ -29,7 +29,7 @@ static int run_place(int argc, char **argv) {
   DistSetup ds;
   Placement base[2];
   if (seed >= 0) l.cfg->sampling.seed = seed; /* the search's seed (the schedule's, by default) */
-  int ok = cli_dist_setup(l.cfg, l.prog, R, PLACE_EXACT, &l.arena, &ds, &l.diag);
+  int ok = dist_setup(l.cfg, l.prog, R, PLACE_EXACT, &l.arena, &ds, &l.diag);
   for (int m = 0; ok && m < 2; m++) ok = place_run(&ds.in, m ? PLACE_ROUNDROBIN : PLACE_MAMMOTH, &l.arena, &base[m], &l.diag);
   if (!ok) {
     cli_flush_diag(&l.diag);

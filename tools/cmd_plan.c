@@ -29,7 +29,7 @@ static int expected_over_run(const DistSetup *ds, const CommPlan *cp, int64_t st
       for (int j = 0; j < n; j++)
         if (starts[j] > starts[i] && starts[j] < end) end = starts[j];
       double f = (double)(end - starts[i]) / (double)steps;
-      cli_dist_probs_at(ds, starts[i], prob, G);
+      dist_probs_at(ds, starts[i], prob, G);
       comm_expected_bytes(cp, (const double *const *)prob, clip, one);
       for (int r = 0; r < R; r++) {
         out[r].wire += f * one[r].wire;
@@ -72,7 +72,7 @@ static int run_plan(int argc, char **argv) {
   DistSetup ds;
   CommPlan cp;
   if (step < 0) step = 0;
-  if (!cli_dist_setup(cfg, l.prog, R, PLACE_EXACT, &l.arena, &ds, &l.diag) ||
+  if (!dist_setup(cfg, l.prog, R, PLACE_EXACT, &l.arena, &ds, &l.diag) ||
       !comm_plan_build(l.prog, R, bucket, &l.arena, &cp, &l.diag)) {
     cli_flush_diag(&l.diag);
     cli_loaded_free(&l);
@@ -116,7 +116,7 @@ static int run_plan(int argc, char **argv) {
   CommStep st;
   int ok = gor && exp_ && at && comm_step_alloc(&cp, &st);
   if (ok) {
-    cli_dist_graphs_at(&ds, step, gor);
+    dist_graphs_at(&ds, step, gor);
     comm_schedule(&cp, step, gor, &st);
     comm_step_bytes(&cp, &st, clip, at);
     ok = expected_over_run(&ds, &cp, cfg->train.steps, clip, exp_);

@@ -260,7 +260,7 @@ int scorer_select(DecScorer *sc, const int *orig, int n, char *err, size_t errle
   int same = n == sc->rows, ident = n == sc->nsent, ok = 1;
   for (int i = 0; i < n; i++) {
     rs[i] = sc->row_sent[orig[i]];
-    same &= rs[i] == sc->row_sent[i];
+    same = same && rs[i] == sc->row_sent[i];
     ident &= rs[i] == i;
   }
   if (sc->nocache) {
