@@ -210,6 +210,8 @@ static int cg_rmsnorm(CgRuleCx *c) {
 #define RULE_GATHER NO("data-dependent indices: not an affine access")
 #define RULE_PAD NO("offset views with zero fill are not lowered yet (accesses have no start offset)")
 #define RULE_SCATTER_ADD NO("data-dependent indices with accumulation: not an affine access")
+#define RULE_TRIM_GATHER NO("data-dependent rows (a source's index map): not an affine access")
+#define RULE_UNTRIM_SCATTER NO("data-dependent rows (a source's index map): not an affine access")
 #define RULE_SOFTMAX {CG_NORM, cg_softmax, NULL}
 #define RULE_LOG_SOFTMAX {CG_NORM, cg_log_softmax, NULL}
 #define RULE_LAYERNORM {CG_NORM, cg_layernorm, NULL}

@@ -243,7 +243,8 @@ static void read_sampling(CfgReader *r, RunConfig *cfg, const YNode *m) {
 }
 
 static const char *const DEPT_VARIANTS[] = {"none", "glob", "trim", "spec"};
-static const char *const DEPT_KEYS[] = {"variant"};
+static const char *const DEPT_KEYS[] = {"variant", "moments"};
+static const char *const DEPT_MOMENTS[] = {"keep", "reset"};
 
 static void read_dept(CfgReader *r, RunConfig *cfg, const YNode *m) {
   int k = CFG_DEPT_NONE;
@@ -251,14 +252,35 @@ static void read_dept(CfgReader *r, RunConfig *cfg, const YNode *m) {
   if (m->kind == YN_SCALAR) { /* shorthand: `dept: spec` */
     yn_read_enum(r, m, "dept.variant", DEPT_VARIANTS, 4, &k);
   } else if (yn_expect(r, m, YN_MAP, "dept")) {
-    yn_check_keys(r, m, "dept", DEPT_KEYS, 1);
+    yn_check_keys(r, m, "dept", DEPT_KEYS, COUNT_OF(DEPT_KEYS));
     const YNode *v = yn_get(m, "variant");
     if (v)
       yn_read_enum(r, v, "dept.variant", DEPT_VARIANTS, 4, &k);
     else
       diag_error(r->d, m->loc, "dept needs a variant: glob, trim or spec");
+    int reset = 0;
+    opt_enum(r, m, "dept", "moments", DEPT_MOMENTS, 2, &reset);
+    cfg->dept.reset_moments = reset;
   }
   cfg->dept.variant = (CfgDeptVariant)k;
+}
+
+/* GLOB and TRIM share one global vocabulary: every task reads all its columns with the same
+ * one (after the tasks are read: their vocabularies are known). */
+static void check_dept_vocab(CfgReader *r, const RunConfig *cfg) {
+  if (cfg->dept.variant != CFG_DEPT_GLOB && cfg->dept.variant != CFG_DEPT_TRIM) return;
+  const CfgName *first = NULL;
+  for (int i = 0; i < cfg->tasks.n; i++)
+    for (int j = 0; j < cfg->tasks.v[i].vocabs.n; j++) {
+      const CfgName *v = &cfg->tasks.v[i].vocabs.v[j];
+      if (!first) first = v;
+      if (strcmp(v->s, first->s) == 0) continue;
+      diag_error(r->d, v->loc,
+                 "dept: %s needs one global vocabulary, but task %s reads '%s' where others read '%s' (give "
+                 "every task vocabs: [%s], or use dept: spec for per-source vocabularies)",
+                 cfg_dept_name(cfg->dept.variant), cfg->tasks.v[i].name.s, v->s, first->s, first->s);
+      return;
+    }
 }
 
 /* ---- sync ------------------------------------------------------------------------------------ */
@@ -613,6 +635,7 @@ static void read_root(CfgReader *r, RunConfig *cfg, const YNode *root) {
   if ((v = yn_get(root, "checkpoint"))) read_checkpoint(r, &cfg->checkpoint, v);
   if ((v = yn_get(root, "freeze"))) read_freeze(r, cfg, v);
   cfg_read_tasks(r, cfg, root);
+  check_dept_vocab(r, cfg);
 }
 
 static const char *dir_of(Arena *a, const char *path) {

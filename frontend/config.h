@@ -94,6 +94,8 @@ typedef struct CfgSyncRule {
 typedef enum { CFG_DEPT_NONE, CFG_DEPT_GLOB, CFG_DEPT_TRIM, CFG_DEPT_SPEC } CfgDeptVariant;
 typedef struct CfgDept {
   CfgDeptVariant variant;
+  int reset_moments;        /* moments: reset — AdamW moments restart after each outer round
+                             * (default keep: each source keeps its own); docs/dept.md */
   SrcLoc loc;
 } CfgDept;
 

@@ -399,7 +399,7 @@ void config_dump(StrBuf *b, const RunConfig *cfg) {
     put_policy(b, &cfg->sync.v[i].policy);
     sb_putc(b, '\n');
   }
-  sb_printf(b, "dept: {variant: %s}\n", cfg_dept_name(cfg->dept.variant));
+  sb_printf(b, "dept: {variant: %s%s}\n", cfg_dept_name(cfg->dept.variant), cfg->dept.reset_moments ? ", moments: reset" : "");
   dump_train(b, &cfg->train);
   sb_puts(b, "checkpoint: {dir: ");
   put_str(b, cfg->checkpoint.dir, 0);

@@ -353,6 +353,30 @@ static int ir_shape_scatter(ShapeCx *c) {
   return 1;
 }
 
+/* trim_gather: table[V, r1, ...], rows[K] i32 -> [K, r1, ...] (DEPT TRIM, ops.def) */
+static int ir_shape_trim_gather(ShapeCx *c) {
+  const IrType *tab = in_type(c, 0), *rows = in_type(c, 1);
+  if (rows->dt != DT_I32 || rows->rank != 1) return fail(c, "rows must be an i32 vector, got %s", tt(c, rows).s);
+  if (tab->rank < 1) return fail(c, "table must have rank >= 1, got %s", tt(c, tab).s);
+  IrType t = *tab;
+  t.d[0] = rows->d[0];
+  c->n->type = t;
+  return 1;
+}
+
+/* untrim_scatter: x[K, r1, ...], rows[K] i32 -> the declared [V, r1, ...] */
+static int ir_shape_untrim_scatter(ShapeCx *c) {
+  const IrType *x = in_type(c, 0), *rows = in_type(c, 1), *t = &c->n->type;
+  if (rows->dt != DT_I32 || rows->rank != 1) return fail(c, "rows must be an i32 vector, got %s", tt(c, rows).s);
+  if (x->dt != t->dt) return fail(c, "cannot change dtype: %s to %s", tt(c, x).s, tt(c, t).s);
+  int ok = x->rank >= 1 && x->rank == t->rank && dim_eq(x->d[0], rows->d[0]);
+  for (int i = 1; ok && i < t->rank; i++) ok = dim_eq(x->d[i], t->d[i]);
+  if (!ok)
+    return fail(c, "values %s do not match rows %s and the rows of %s (expected [K, ...] and [K])", tt(c, x).s,
+                tt(c, rows).s, tt(c, t).s);
+  return 1;
+}
+
 static int ir_shape_softmax(ShapeCx *c) {
   const IrType *x = in_type(c, 0);
   int axis;

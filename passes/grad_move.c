@@ -5,6 +5,7 @@
  *   pad          the same slice              concat       one slice of g per operand
  *   gather       scatter_add of g rows into the table's shape (repeated ids add up)
  *   scatter_add  gather of g rows
+ *   trim_gather  untrim_scatter of g (DEPT TRIM)      untrim_scatter  trim_gather of g
  */
 #include "grad.h"
 
@@ -96,5 +97,21 @@ int grad_GATHER(GradCx *c, int y, int g) {
 int grad_SCATTER_ADD(GradCx *c, int y, int g) {
   IrNode n = gx_node(c, y);
   gx_acc(c, n.in[1], gx_bin(c, OP_GATHER, g, n.in[0]));
+  return 1;
+}
+
+/* trim_gather(table, rows): the table's gradient is untrim_scatter(g, rows) : table's type
+ * (zero on the rows the source does not use) */
+int grad_TRIM_GATHER(GradCx *c, int y, int g) {
+  IrNode n = gx_node(c, y);
+  IrType tt = gx_ty(c, n.in[0]);
+  gx_acc(c, n.in[0], gx_op(c, OP_UNTRIM_SCATTER, 2, (int[]){g, n.in[1]}, NULL, &tt));
+  return 1;
+}
+
+/* untrim_scatter(x, rows): x's gradient is trim_gather(g, rows) */
+int grad_UNTRIM_SCATTER(GradCx *c, int y, int g) {
+  IrNode n = gx_node(c, y);
+  gx_acc(c, n.in[0], gx_bin(c, OP_TRIM_GATHER, g, n.in[1]));
   return 1;
 }

@@ -19,11 +19,17 @@ typedef struct DComm {
 #endif
 } DComm;
 
+enum { DIST_MAX_REQ = 4096 };
+
 struct Dist {
   int rank, size, mpi;
   int ncomm, cap;
   DComm *comms;
   int64_t bytes;
+  int nreq;                 /* requests issued since the last time all completed */
+#ifdef MAMC_HAVE_MPI
+  MPI_Request reqs[DIST_MAX_REQ];
+#endif
 };
 
 #ifdef MAMC_HAVE_MPI
@@ -165,6 +171,50 @@ int dist_allreduce_f64(Dist *d, int comm, double *buf, int64_t n, char *err, siz
   (void)buf;
 #endif
   return 1;
+}
+
+int dist_iallreduce(Dist *d, int comm, float *buf, int64_t n, int *req, char *err, size_t errlen) {
+  DComm *c = &d->comms[comm];
+  *req = -1;
+  if (member_index(c, d->rank) < 0) return snprintf(err, errlen, "rank %d is not in this communicator", d->rank), 0;
+  d->bytes += 4 * n;
+  if (c->n == 1) return 1;
+#ifdef MAMC_HAVE_MPI
+  if (d->mpi) {
+    if (d->nreq == DIST_MAX_REQ) return snprintf(err, errlen, "too many outstanding requests"), 0;
+    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, c->comm, &d->reqs[d->nreq]), "MPI_Iallreduce");
+    *req = d->nreq++;
+  }
+#else
+  (void)buf;
+#endif
+  return 1;
+}
+
+int dist_wait(Dist *d, int req, char *err, size_t errlen) {
+  if (req < 0) return 1;
+#ifdef MAMC_HAVE_MPI
+  MPI_CHECK(MPI_Wait(&d->reqs[req], MPI_STATUS_IGNORE), "MPI_Wait");
+  int pending = 0; /* the slots are reused once every request is done */
+  for (int i = 0; i < d->nreq; i++) pending |= d->reqs[i] != MPI_REQUEST_NULL;
+  if (!pending) d->nreq = 0;
+#else
+  (void)d;
+  (void)err;
+  (void)errlen;
+#endif
+  return 1;
+}
+
+void dist_progress(Dist *d) {
+#ifdef MAMC_HAVE_MPI
+  if (d->mpi && d->nreq) {
+    int flag;
+    MPI_Testall(d->nreq, d->reqs, &flag, MPI_STATUSES_IGNORE);
+  }
+#else
+  (void)d;
+#endif
 }
 
 int dist_bcast(Dist *d, int comm, float *buf, int64_t n, int root, char *err, size_t errlen) {

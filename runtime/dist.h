@@ -38,6 +38,12 @@ int dist_comm(Dist *d, const int *ranks, int n, char *err, size_t errlen);
 /* In-place sum over the members of communicator `comm` (this rank must be one). */
 int dist_allreduce(Dist *d, int comm, float *buf, int64_t n, char *err, size_t errlen);
 int dist_allreduce_f64(Dist *d, int comm, double *buf, int64_t n, char *err, size_t errlen);
+/* Non-blocking in-place sum: *req receives a handle for dist_wait. Collectives on one
+ * communicator must be started in the same order on its members. */
+int dist_iallreduce(Dist *d, int comm, float *buf, int64_t n, int *req, char *err, size_t errlen);
+int dist_wait(Dist *d, int req, char *err, size_t errlen);
+/* Lets MPI progress outstanding requests (it has no progress thread). */
+void dist_progress(Dist *d);
 /* Broadcast from member `root` (index within the communicator's ranks). */
 int dist_bcast(Dist *d, int comm, float *buf, int64_t n, int root, char *err, size_t errlen);
 /* Sum over the whole world (comm of every rank), f64. */

@@ -93,7 +93,25 @@ int exec_init(Exec *e, const IrProgram *p, int graph, CgCpu *jit, char *err, siz
     exec_free(e);
     return 0;
   }
+  e->out_first = malloc(sizeof(int) * (size_t)(n + 1));
+  e->out_next = malloc(sizeof(int) * (size_t)(g->outputs.n + 1));
+  if (!e->out_first || !e->out_next) {
+    snprintf(err, errlen, "out of memory");
+    exec_free(e);
+    return 0;
+  }
+  for (int i = 0; i < n; i++) e->out_first[i] = -1;
+  for (int k = g->outputs.n - 1; k >= 0; k--) {
+    int node = g->outputs.v[k].node;
+    e->out_next[k] = e->out_first[node];
+    e->out_first[node] = k;
+  }
   return 1;
+}
+
+void exec_on_output(Exec *e, ExecOutputFn fn, void *user) {
+  e->on_output = fn;
+  e->on_output_user = user;
 }
 
 void exec_release(Exec *e) {
@@ -113,6 +131,8 @@ void exec_free(Exec *e) {
   free(e->forward);
   free(e->group_at);
   free(e->groups);
+  free(e->out_first);
+  free(e->out_next);
   memset(e, 0, sizeof *e);
 }
 
@@ -299,6 +319,10 @@ int exec_run(Exec *e, const int64_t *symvals, const Tensor *inputs, const ParamS
     }
     tprev = tnow;
     for (int k = i; k <= last; k++) free_dead(e, k, last);
+    if (e->on_output)
+      for (int k = i; k <= last; k++)
+        for (int o = e->out_first[k]; o >= 0; o = e->out_next[o])
+          if (e->ref[k]) e->on_output(e->on_output_user, o, e->ref[k]);
     i = last + 1;
   }
   e->stats.runs++;

@@ -36,6 +36,8 @@ typedef struct ExecStats {
 /* Adds b into a (trainer totals over tasks). */
 void exec_stats_add(ExecStats *a, const ExecStats *b);
 
+typedef void (*ExecOutputFn)(void *user, int output, const Tensor *value);
+
 typedef struct ExecGroup {   /* a fusion group with its compiled kernel */
   int first, count;          /* member nodes */
   int root;                  /* an epilogue's matmul (run by BLAS before the kernel), else -1 */
@@ -58,11 +60,19 @@ typedef struct Exec {
   Tensor *vals;        /* owned values of the current run */
   const Tensor **ref;  /* per node: the value (owned in vals, or an input / parameter) */
   ExecStats stats;
+  ExecOutputFn on_output;
+  void *on_output_user;
+  int *out_first;      /* per node: first output index naming it, or -1 (then out_next chains) */
+  int *out_next;       /* per output: the next output naming the same node, or -1 */
 } Exec;
 
+/* Calls fn as soon as each graph output has its value during a run (before later nodes run),
+ * so a trainer can start exchanging a gradient while the backward pass goes on. */
+void exec_on_output(Exec *e, ExecOutputFn fn, void *user);
+
 /* jit: a CPU JIT session for the graph's fusion groups (passes/fusion.c), or NULL to run
- * every node by itself. A group the JIT refuses runs node by node (its reason is kept in
- * no log: MAMC_DEBUG_JIT=1 prints it). 1 ok, 0 with err. */
+ * every node by itself. A group the JIT refuses runs node by node (MAMC_DEBUG_JIT=1 prints
+ * why). 1 ok, 0 with err. */
 int exec_init(Exec *e, const IrProgram *p, int graph, CgCpu *jit, char *err, size_t errlen);
 void exec_free(Exec *e);
 

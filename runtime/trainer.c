@@ -11,7 +11,11 @@
 int tsync_setup(Trainer *t, Diag *d);
 void tsync_free(Trainer *t);
 int tsync_task_of(const Trainer *t, int r, int64_t s);
-int tsync_exchange(Trainer *t, const int *task_of_rank, Diag *d);
+int tbuckets_setup(Trainer *t, Diag *d);
+void tbuckets_free(Trainer *t);
+void tbuckets_begin(Trainer *t, const int *task_of_rank, int my_task);
+void tbuckets_on_output(void *user, int output, const Tensor *gr);
+int tbuckets_finish(Trainer *t, Diag *d);
 int tsync_prepare_comms(Trainer *t, const int *task_of_rank, Diag *d);
 int tsync_norm(Trainer *t, double *norm, int64_t *world_payload, Diag *d);
 int tsync_outer(Trainer *t, int64_t step, Diag *d);
@@ -109,8 +113,11 @@ Trainer *trainer_new(const IrProgram *train, const IrProgram *eval, const TrainT
       if (t->params.t[q].data)
         memcpy(t->anchor.t[q].data, t->params.t[q].data, (size_t)t->params.t[q].n * (size_t)dtype_size(t->params.t[q].dt));
   }
+  if (!tdept_setup(t, d)) goto fail; /* DEPT TRIM: each task's vocabulary rows */
   t->module_steps = calloc((size_t)train->modules.n + 1, sizeof(int64_t));
-  if (!t->module_steps) goto fail_oom;
+  t->seen_run = calloc((size_t)train->modules.n + 1, sizeof(int64_t));
+  if (!t->module_steps || !t->seen_run) goto fail_oom;
+  if (!tbuckets_setup(t, d)) goto fail;
   if (cg_cpu_available() && !getenv("MAMC_NO_JIT")) {
     t->jit = cg_cpu_new(err, sizeof err);
     if (!t->jit) {
@@ -127,6 +134,7 @@ Trainer *trainer_new(const IrProgram *train, const IrProgram *eval, const TrainT
       goto fail;
     }
     tk->has_exec = 1;
+    exec_on_output(&tk->exec, tbuckets_on_output, t); /* gradients into gsum, and exchanged early */
   }
   if (!tsync_prepare_comms(t, NULL, d)) goto fail;
   if (o->metrics_path && t->rank == 0) {
@@ -157,14 +165,17 @@ void trainer_free(Trainer *t) {
     free(tk->valid);
   }
   for (int v = 0; v < t->nvocabs && t->toks; v++) tokenizer_free(t->toks[v]);
+  tdept_free(t);
   rt_params_free(&t->params);
   rt_params_free(&t->m);
   rt_params_free(&t->v);
   rt_params_free(&t->gsum);
   rt_params_free(&t->anchor);
   rt_params_free(&t->outer_m);
+  tbuckets_free(t);
   tsync_free(t);
   if (t->jit) cg_cpu_free(t->jit);
+  free(t->seen_run);
   if (t->metrics) fclose(t->metrics);
   free(t->module_steps);
   free(t->tasks);
@@ -206,7 +217,8 @@ int tbind_symbols(const IrProgram *p, const IrGraph *g, const Tensor *inputs, in
 /* The graph's inputs from a batch: (src, tgt) or (tgt). */
 static int batch_inputs(const IrGraph *g, const Batch *b, Tensor *in, char *err, size_t n) {
   int ninputs = 0;
-  for (int i = 0; i < g->nodes.n; i++) ninputs += g->nodes.v[i].op == OP_INPUT;
+  for (int i = 0; i < g->nodes.n; i++) /* (DEPT TRIM's vocab_rows is not from the corpus) */
+    ninputs += g->nodes.v[i].op == OP_INPUT && !tdept_is_rows_input(&g->nodes.v[i]);
   if (ninputs < 1 || ninputs > 2) {
     snprintf(err, n, "a task graph needs one or two inputs to be fed from a corpus, this one has %d", ninputs);
     return 0;
@@ -231,20 +243,26 @@ static int find_loss(const IrGraph *g) {
   return -1;
 }
 
-/* Forward and backward of task k on batch b; adds tokens * gradient into gsum and the tokens
- * into wsum of every module it trains. *loss receives the batch's loss. */
+/* Forward and backward of task k on batch b; the executor's callback adds tokens * gradient
+ * into gsum and the tokens into wsum of every module it trains (trainer_buckets.c). *loss
+ * receives the batch's loss. */
 static int run_task(Trainer *t, int k, const Batch *b, double *loss, Diag *d) {
   TTask *tk = &t->tasks[k];
   const IrGraph *g = &t->train->graphs.v[tk->spec.graph];
-  Tensor in[2] = {{0}};
+  Tensor in[3] = {{0}};
   char err[256];
-  int nin = batch_inputs(g, b, in, err, sizeof err);
+  int nin = batch_inputs(g, b, in, err, sizeof err), ncorpus = nin;
+  if (nin && tk->rows && !(nin = tdept_inputs(t, k, in, nin, err, sizeof err))) /* DEPT TRIM: local ids */
+    for (int i = 0; i < ncorpus; i++) rt_tensor_free(&in[i]);
   if (!nin) {
     diag_plain(d, "task %s: %s", tk->spec.name, err);
     return 0;
   }
   int64_t *sym = calloc((size_t)t->train->syms.n + 1, sizeof(int64_t));
   InterpCx cx = {t->opts.fdt, t->opts.seed, t->step + 1, 1, {0}};
+  t->cur_graph = tk->spec.graph; /* tbuckets_on_output adds each gradient as it is computed */
+  t->cur_tokens = (float)b->tgt_tokens;
+  t->run_id++;
   int ok = sym && tbind_symbols(t->train, g, in, sym, cx.err, sizeof cx.err) &&
            exec_run(&tk->exec, sym, in, &t->params, &cx);
   free(sym);
@@ -261,27 +279,7 @@ static int run_task(Trainer *t, int k, const Batch *b, double *loss, Diag *d) {
                (long long)t->step + 1, *loss);
     return 0;
   }
-  float w = (float)b->tgt_tokens;
-  char *seen = calloc((size_t)t->train->modules.n + 1, 1);
-  for (int o = 0; seen && o < g->outputs.n; o++) {
-    const IrOutput *out = &g->outputs.v[o];
-    if (out->module < 0) continue;
-    const Tensor *gr = exec_output(&tk->exec, o);
-    Tensor *acc = &t->gsum.t[t->params.first[out->module] + out->param];
-    float *a = acc->data;
-    if (gr->dt == DT_F32) {
-      const float *x = gr->data;
-      for (int64_t i = 0; i < acc->n; i++) a[i] += w * x[i];
-    } else {
-      for (int64_t i = 0; i < acc->n; i++) a[i] += w * (float)rt_tensor_get(gr, i);
-    }
-    if (!seen[out->module]) {
-      t->wsum[out->module] += w;
-      t->round_tokens[out->module] += w;
-    }
-    seen[out->module] = 1;
-  }
-  free(seen);
+  tdept_count(t, k, (double)b->tgt_tokens); /* DEPT TRIM: the rows it trained this round */
   exec_release(&tk->exec);
   return 1;
 }
@@ -291,7 +289,7 @@ static int run_task(Trainer *t, int k, const Batch *b, double *loss, Diag *d) {
 /* After every rank's share is in gsum/wsum: exchange, normalise, clip, update, reset. */
 static int finish_step(Trainer *t, const int *task_of_rank, double *grad_norm, double *lr_out, Diag *d) {
   double t0 = now();
-  if (!tsync_prepare_comms(t, task_of_rank, d) || !tsync_exchange(t, task_of_rank, d)) return 0;
+  if (!tbuckets_finish(t, d)) return 0;
   double t1 = now();
   t->comm_seconds += t1 - t0;
   int M = t->train->modules.n;
@@ -340,6 +338,8 @@ int trainer_step(Trainer *t, StepInfo *info, Diag *d) {
       return 0;
     }
   }
+  if (!tsync_prepare_comms(t, task_of_rank, d)) return 0; /* collective: before anyone starts */
+  tbuckets_begin(t, task_of_rank, t->emulate ? -1 : task_of_rank[t->rank]);
   double lsum = 0, wtot = 0;
   int64_t tokens = 0;
   int first = -1;
@@ -367,6 +367,7 @@ int trainer_step_batch(Trainer *t, int task, const Batch *b, StepInfo *info, Dia
   }
   double t0 = now(), loss, norm, lr;
   int task_of_rank[1] = {task};
+  tbuckets_begin(t, task_of_rank, task);
   if (!run_task(t, task, b, &loss, d) || !finish_step(t, task_of_rank, &norm, &lr, d)) return 0;
   *info = (StepInfo){t->step, task, loss, lr, norm, b->tgt_tokens, now() - t0, 0};
   return 1;

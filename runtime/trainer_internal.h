@@ -21,6 +21,11 @@ typedef struct TTask {
   int nvalid;
   Exec exec, eval_exec;
   int has_exec;
+  /* DEPT TRIM (trainer_dept.c): its vocabulary's global ids, ascending (the graph's
+   * vocab_rows), global id -> local id (-1: not in it), and the trimmed tables it reads */
+  int32_t *rows, *local;
+  int64_t nrows, table_rows;
+  int *trim_q, ntrim_q;      /* ParamStore indices */
 } TTask;
 
 /* A module group: the module instances held by exactly the same ranks. Groups are numbered
@@ -34,6 +39,20 @@ typedef struct TGroup {
   int *mods;
   int64_t nfloats;           /* gradient elements of all its modules, + one weight per module */
 } TGroup;
+
+typedef struct TBucket {    /* a stretch of gradients exchanged as one (trainer_buckets.c) */
+  int group;
+  int mine;                  /* this rank holds the group */
+  int nparams;
+  int *params;               /* ParamStore indices, in issue order */
+  int64_t bytes;             /* gradient bytes (the buffer has one more float: the tokens) */
+  float *buf;
+  /* this step */
+  int ntrainers, trainers[1024];
+  int trained;               /* this rank is one of them */
+  int npending;              /* gradients still to come from this rank's backward pass */
+  int req;                   /* the non-blocking reduction, or -1 */
+} TBucket;
 
 struct Trainer {
   Arena arena;
@@ -57,9 +76,21 @@ struct Trainer {
   ParamStore anchor, outer_m;/* outer-synchronised modules: parameters at the last round, and
                               * the outer optimizer's momentum */
   double *round_tokens;      /* per module: tokens trained since the last round */
+  double **row_tokens;       /* DEPT TRIM, per ParamStore index of a trimmed table this process
+                              * holds: tokens per row since the last round (trainer_dept.c) */
   int has_outer;
   int64_t *module_steps;     /* per module instance: optimizer steps taken */
   CgCpu *jit;                /* CPU JIT session for the fusion groups (NULL: built without LLVM) */
+  int nbuckets, next_bucket;
+  TBucket *buckets;          /* issue order */
+  int *bucket_of_param;      /* per ParamStore index, or -1 */
+  int cur_graph;             /* the graph running (for the executor's output callback) */
+  float cur_tokens;          /* its batch's target tokens */
+  int64_t *seen_run;         /* per module: the task run its tokens were last counted in */
+  int64_t run_id;            /* task runs so far (several per step when emulating ranks) */
+  int exchange_failed;
+  int no_overlap;            /* MAMC_NO_OVERLAP=1: exchange only after the backward pass */
+  char exchange_err[512];
   int64_t step;
   int64_t payload_bytes;     /* gradient bytes handed to MPI by this rank (docs/distributed.md) */
   int64_t payload_reported;  /* ... up to the last step's report */
@@ -73,5 +104,15 @@ void tbatch_free(TBatch *b);
 Batch tbatch_view(const TBatch *b);
 int tparams_zero_like(ParamStore *dst, const ParamStore *src);
 int tbind_symbols(const IrProgram *p, const IrGraph *g, const Tensor *inputs, int64_t *symvals, char *err, size_t n);
+
+/* DEPT (trainer_dept.c): TRIM's per-task vocabularies and the rows of the rounds. */
+int tdept_setup(Trainer *t, Diag *d);
+void tdept_free(Trainer *t);
+int tdept_is_rows_input(const IrNode *n);
+int tdept_inputs(Trainer *t, int k, Tensor *in, int nin, char *err, size_t errlen);
+void tdept_count(Trainer *t, int k, double tokens);
+int tdept_round_rows(Trainer *t, const TGroup *g, int q, const double *counts, int me, int comm, char *err,
+                     size_t errlen);
+int64_t tdept_rows_held(const Trainer *t, int q);
 
 #endif

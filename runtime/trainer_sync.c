@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "rounds.h"
 #include "dist.h"
 #include "trainer_internal.h"
 
@@ -165,84 +166,6 @@ static int64_t module_floats(const Trainer *t, int m) {
   return n;
 }
 
-/* Packs (or unpacks) a group's gradient sums and token weights into one buffer. */
-static void pack(Trainer *t, const TGroup *g, float *buf, int unpack) {
-  int64_t o = 0;
-  for (int i = 0; i < g->nmods; i++) {
-    int m = g->mods[i];
-    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) {
-      float *x = t->gsum.t[q].data;
-      size_t bytes = sizeof(float) * (size_t)t->gsum.t[q].n;
-      if (unpack)
-        memcpy(x, buf + o, bytes);
-      else
-        memcpy(buf + o, x, bytes);
-      o += t->gsum.t[q].n;
-    }
-  }
-  for (int i = 0; i < g->nmods; i++) {
-    if (unpack)
-      t->wsum[g->mods[i]] = buf[o + i];
-    else
-      buf[o + i] = (float)t->wsum[g->mods[i]];
-  }
-}
-
-int tsync_exchange(Trainer *t, const int *task_of_rank, Diag *d) {
-  Dist *ds = t->opts.dist;
-  if (!ds || dist_size(ds) == 1) return 1; /* one process: gsum already holds every rank's share */
-  char err[512];
-  for (int gi = 0; gi < t->ngroups; gi++) {
-    TGroup *g = &t->groups[gi];
-    if (!g->exchanged) continue; /* local, or outer rounds (tsync_outer) */
-    int trainers[1024], nt = 0, me_holder = 0, me_trainer = 0;
-    for (int h = 0; h < g->nholders; h++) {
-      int r = g->holders[h], k = task_of_rank[r], tr = 0;
-      for (int i = 0; k >= 0 && i < g->nmods && !tr; i++) tr = uses_module(t->train, t->tasks[k].spec.graph, g->mods[i]);
-      if (tr && nt < 1024) trainers[nt++] = r;
-      if (r == t->rank) me_holder = 1, me_trainer = tr;
-    }
-    if (nt == 0 || !me_holder) continue; /* nobody trained it / not ours: no traffic */
-    int64_t n = 0;
-    for (int i = 0; i < g->nmods; i++) n += module_floats(t, g->mods[i]);
-    int64_t grad_bytes = 4 * n; /* payload as docs/distributed.md counts it: gradients only */
-    n += g->nmods;
-    float *buf = malloc(sizeof(float) * (size_t)n);
-    if (!buf) return diag_plain(d, "out of memory"), 0;
-    pack(t, g, buf, 0);
-    int ok = 1;
-    if (me_trainer && nt > 1) {
-      int c = dist_comm(ds, trainers, nt, err, sizeof err);
-      ok = c >= 0 && dist_allreduce(ds, c, buf, n, err, sizeof err);
-      t->payload_bytes += grad_bytes;
-    }
-    if (ok && nt < g->nholders) { /* the lowest trainer sends the result to the idle holders */
-      int bset[1025], nb = 0, me_in = 0;
-      bset[nb++] = trainers[0];
-      for (int h = 0; h < g->nholders; h++) {
-        int r = g->holders[h], trained = 0;
-        for (int i = 0; i < nt; i++) trained |= trainers[i] == r;
-        if (!trained) bset[nb++] = r;
-      }
-      for (int i = 0; i < nb; i++) me_in |= bset[i] == t->rank;
-      if (me_in) {
-        sort_ints(bset, nb);
-        int c = dist_comm(ds, bset, nb, err, sizeof err), root = 0;
-        while (bset[root] != trainers[0]) root++;
-        ok = c >= 0 && dist_bcast(ds, c, buf, n, root, err, sizeof err);
-        if (t->rank == trainers[0]) t->payload_bytes += grad_bytes;
-      }
-    }
-    if (ok) pack(t, g, buf, 1);
-    free(buf);
-    if (!ok) {
-      diag_plain(d, "step %lld: gradient exchange: %s", (long long)t->step + 1, err);
-      return 0;
-    }
-  }
-  return 1;
-}
-
 /* Communicators are created collectively: every rank creates every set it may need, in the
  * global order, once at start-up (holders of each group), and trainer subsets on first use
  * — which every rank reaches at the same step because the schedule is shared. Ranks outside a
@@ -280,14 +203,20 @@ fail:
   return 0;
 }
 
-/* The global gradient norm: each module's combined gradient counted once (by the lowest of
- * its holders), summed over the world — with, in the same reduction, the gradient payload
- * bytes every rank sent this step (*world_payload). */
+/* The gradient norm: each every(1) module's combined gradient counted once (by the lowest of
+ * its holders), summed over the world, plus this rank's own replicas of the modules that are
+ * not exchanged every step (outer rounds, local: a DEPT worker clips its inner steps by its
+ * own norm, whatever the other workers do) — with, in the same reduction, the gradient
+ * payload bytes every rank sent this step (*world_payload). */
 int tsync_norm(Trainer *t, double *norm, int64_t *world_payload, Diag *d) {
-  double sq = 0;
+  double sq = 0, own = 0;
   for (int m = 0; m < t->train->modules.n; m++) {
     if (!t->held[m] || t->wsum[m] <= 0) continue;
     const TGroup *g = &t->groups[t->group_of[m]];
+    if (!g->exchanged && !t->emulate) { /* outer, local: this rank's own replica (DEPT's inner steps) */
+      for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) own += optim_sq_norm(&t->gsum.t[q]);
+      continue;
+    }
     if (!t->emulate && t->opts.dist && g->holders[0] != t->rank) continue;
     for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) sq += optim_sq_norm(&t->gsum.t[q]);
   }
@@ -298,77 +227,125 @@ int tsync_norm(Trainer *t, double *norm, int64_t *world_payload, Diag *d) {
     diag_plain(d, "gradient norm: %s", err);
     return 0;
   }
-  *norm = sqrt(v[0]);
+  *norm = sqrt(v[0] + own);
   *world_payload = (int64_t)v[1];
   return 1;
 }
 
 /* ---- outer rounds (DEPT, DiLoCo) -------------------------------------------------------------------
  * A module synchronised in outer rounds trains locally on every holder; every H steps its
- * holders combine their progress: the token-weighted mean of the deltas anchor - theta
- * (anchor: the parameters after the previous round) is the outer gradient, and the outer
- * optimizer (SGD with momentum mu, Nesterov optionally, learning rate lr) moves the anchor:
- *   m = mu m + delta;  theta = anchor - lr (nesterov ? delta + mu m : m);  anchor = theta.
- * lr 1, momentum 0 is plain (token-weighted) parameter averaging. Deltas are weighted by the
- * tokens each holder trained the module on during the round (uniform when they are equal,
- * as in DEPT), so one local step with plain averaging equals data-parallel SGD. */
+ * holders combine their replicas (runtime/rounds.h has the arithmetic):
+ *   xbar = sum_k w_k theta_k / sum_k w_k,  w_k the tokens holder k trained it on in the round
+ * (uniform when they are equal, as in DEPT), and the outer optimizer moves the anchor (the
+ * parameters after the previous round): lr 1, momentum 0 is plain averaging (theta = xbar);
+ * otherwise delta = anchor - xbar, m = mu m + delta, theta = anchor - lr (nesterov ? delta +
+ * mu m : m). One local step with plain averaging equals data-parallel SGD. Per group:
+ *   1. the weights (control bytes): an f64 all-reduce of each module's round tokens, and for
+ *      each trimmed table (DEPT TRIM) the number of rows each holder trained;
+ *   2. the dense parameters: an f32 all-reduce of (w_k / W) theta_k (payload: every holder
+ *      hands over the group's dense bytes), skipped when nobody trained the group;
+ *   3. each trimmed table: the rows each holder trained, broadcast holder by holder, and the
+ *      masked mean — a row averaged over the holders that trained it (trainer_dept.c).
+ * Whatever nobody trained in the round goes back to the anchor, bit for bit. With
+ * dept.moments = reset the group's AdamW moments and step counts then restart. The rounds'
+ * payload joins the step's comm_bytes (a world sum at every step that ends a round). */
+static int outer_group(Trainer *t, TGroup *g, int me, char *err, size_t errlen) {
+  Dist *ds = t->opts.dist;
+  int H = g->nholders, nm = g->nmods, ntr = 0, comm = -1;
+  if (ds && H > 1 && (comm = dist_comm(ds, g->holders, H, err, errlen)) < 0) return 0;
+  int64_t ndense = 0;
+  for (int i = 0; i < nm; i++) {
+    int m = g->mods[i];
+    ndense += module_floats(t, m);
+    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++)
+      if (t->row_tokens[q]) ntr++, ndense -= t->params.t[q].n;
+  }
+  double *wb = calloc((size_t)(nm + ntr * H) + 1, sizeof(double));
+  float *buf = malloc(sizeof(float) * (size_t)(ndense + 1));
+  int ok = wb && buf, j = 0;
+  if (!ok) snprintf(err, errlen, "out of memory");
+  for (int i = 0; ok && i < nm; i++) {
+    int m = g->mods[i];
+    wb[i] = t->round_tokens[m];
+    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++)
+      if (t->row_tokens[q]) wb[nm + H * j++ + me] = (double)tdept_rows_held(t, q);
+  }
+  if (ok && comm >= 0) ok = dist_allreduce_f64(ds, comm, wb, nm + ntr * H, err, errlen);
+  double any = 0;
+  for (int i = 0; i < nm; i++) any += wb[i];
+  if (ok && ndense > 0 && any > 0) { /* 2. the dense parameters */
+    int64_t at = 0;
+    for (int i = 0; i < nm; i++) {
+      int m = g->mods[i];
+      float p = wb[i] > 0 ? (float)(t->round_tokens[m] / wb[i]) : 0.0f;
+      for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) {
+        if (t->row_tokens[q]) continue;
+        const float *x = t->params.t[q].data;
+        for (int64_t e = 0; e < t->params.t[q].n; e++) buf[at++] = p * x[e];
+      }
+    }
+    if (comm >= 0) {
+      ok = dist_allreduce(ds, comm, buf, ndense, err, errlen);
+      t->payload_bytes += 4 * ndense;
+    }
+  }
+  int64_t o = 0;
+  for (int i = 0; ok && i < nm; i++) {
+    int m = g->mods[i];
+    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) {
+      if (t->row_tokens[q]) continue;
+      Tensor *x = &t->params.t[q];
+      if (wb[i] <= 0) /* nobody trained it this round: everyone back at the anchor */
+        memcpy(x->data, t->anchor.t[q].data, sizeof(float) * (size_t)x->n);
+      else
+        dept_outer_apply(x->data, t->anchor.t[q].data, t->outer_m.t[q].data, buf + o, x->n, g->sync.lr,
+                         g->sync.momentum, g->sync.nesterov);
+      o += x->n;
+    }
+  }
+  j = 0; /* 3. the trimmed tables */
+  for (int i = 0; ok && i < nm; i++)
+    for (int q = t->params.first[g->mods[i]]; ok && q < t->params.first[g->mods[i] + 1]; q++)
+      if (t->row_tokens[q]) ok = tdept_round_rows(t, g, q, wb + nm + H * j++, me, comm, err, errlen);
+  for (int i = 0; ok && i < nm; i++) {
+    int m = g->mods[i];
+    t->round_tokens[m] = 0;
+    if (!t->opts.reset_moments) continue;
+    t->module_steps[m] = 0; /* a fresh inner optimizer each round */
+    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) {
+      memset(t->m.t[q].data, 0, sizeof(float) * (size_t)t->m.t[q].n);
+      memset(t->v.t[q].data, 0, sizeof(float) * (size_t)t->v.t[q].n);
+    }
+  }
+  free(wb);
+  free(buf);
+  return ok;
+}
+
 int tsync_outer(Trainer *t, int64_t step, Diag *d) {
   char err[512];
+  int ended = 0;
   for (int gi = 0; gi < t->ngroups; gi++) {
     TGroup *g = &t->groups[gi];
     if (g->sync.kind != SYNC_OUTER || g->sync.every < 1 || step % g->sync.every != 0) continue;
-    int me = 0;
-    for (int h = 0; h < g->nholders; h++) me |= g->holders[h] == t->rank || t->emulate;
-    if (!me) continue;
-    int64_t n = 0;
-    for (int i = 0; i < g->nmods; i++) n += module_floats(t, g->mods[i]);
-    n += g->nmods;
-    float *buf = malloc(sizeof(float) * (size_t)(n ? n : 1));
-    if (!buf) return diag_plain(d, "out of memory"), 0;
-    int64_t o = 0;
-    for (int i = 0; i < g->nmods; i++) { /* w * (anchor - theta) */
-      int m = g->mods[i];
-      float w = (float)t->round_tokens[m];
-      for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) {
-        const float *a = t->anchor.t[q].data, *x = t->params.t[q].data;
-        for (int64_t e = 0; e < t->params.t[q].n; e++) buf[o++] = w * (a[e] - x[e]);
-      }
-    }
-    for (int i = 0; i < g->nmods; i++) buf[o + i] = (float)t->round_tokens[g->mods[i]];
-    int ok = 1;
-    if (t->opts.dist && g->nholders > 1) {
-      int c = dist_comm(t->opts.dist, g->holders, g->nholders, err, sizeof err);
-      ok = c >= 0 && dist_allreduce(t->opts.dist, c, buf, n, err, sizeof err);
-    }
-    if (!ok) {
-      free(buf);
+    ended = 1;
+    int me = -1;
+    for (int h = 0; h < g->nholders && me < 0; h++)
+      if (g->holders[h] == t->rank || t->emulate) me = h;
+    if (me < 0) continue;
+    if (!outer_group(t, g, me, err, sizeof err)) {
       diag_plain(d, "step %lld: outer round: %s", (long long)step, err);
       return 0;
     }
-    o = 0;
-    double lr = g->sync.lr, mu = g->sync.momentum;
-    for (int i = 0; i < g->nmods; i++) {
-      int m = g->mods[i];
-      double W = buf[n - g->nmods + i];
-      for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) {
-        float *a = t->anchor.t[q].data, *x = t->params.t[q].data, *mm = t->outer_m.t[q].data;
-        int64_t len = t->params.t[q].n;
-        if (W <= 0) { /* nobody trained it this round: keep everyone at the anchor */
-          memcpy(x, a, sizeof(float) * (size_t)len);
-          o += len;
-          continue;
-        }
-        for (int64_t e = 0; e < len; e++) {
-          float delta = (float)(buf[o + e] / W);
-          mm[e] = (float)(mu * mm[e] + delta);
-          float upd = g->sync.nesterov ? (float)(delta + mu * mm[e]) : mm[e];
-          x[e] = a[e] = (float)(a[e] - lr * upd);
-        }
-        o += len;
-      }
-      t->round_tokens[m] = 0;
+  }
+  if (ended && t->opts.dist) { /* every rank knows which steps end a round: a safe collective */
+    double v = (double)(t->payload_bytes - t->payload_reported);
+    t->payload_reported = t->payload_bytes;
+    if (!dist_world_sum(t->opts.dist, &v, 1, err, sizeof err)) {
+      diag_plain(d, "step %lld: outer round: %s", (long long)step, err);
+      return 0;
     }
-    free(buf);
+    t->world_payload += (int64_t)v;
   }
   return 1;
 }

@@ -10,6 +10,7 @@
 #include "pipeline.h"
 #include "bind.h"
 #include "config.h"
+#include "dept.h"
 #include "elab.h"
 #include "api_internal.h"
 #include "dist_setup.h"
@@ -96,6 +97,11 @@ mamc_model *mamc_model_compile_with(const char *model_path, const char *config_p
   m->train = elaborate(m, &d, model_path);
   m->eval = m->train ? elaborate(m, &d, model_path) : NULL;
   if (!m->eval || !apply_freeze(m, o, &d)) goto fail;
+  /* DEPT (docs/dept.md): the variant against the model; TRIM trims the training graphs */
+  DeptVariant dv = (DeptVariant)m->cfg->dept.variant;
+  if (!dept_check(m->train, dv, m->cfg->dept.loc, &d)) goto fail;
+  for (int g = 0; dv == DEPT_TRIM && g < m->train->graphs.n; g++)
+    if (!pass_dept_trim(m->train, g, &d)) goto fail;
   /* train: autodiff, then simplify; eval: simplify (passes/pipeline.h) */
   PipelineOpts tr = {.only = "ASF"}, ev = {.only = "SF"}; /* F: fusion groups for the CPU JIT */
   if (!pass_run(m->train, &tr, &d) || !pass_run(m->eval, &ev, &d)) goto fail;
@@ -210,9 +216,9 @@ static void corpus_spec(Arena *a, const RunConfig *cfg, const CfgName *tsv, cons
   }
 }
 
-static int graph_inputs(const IrGraph *g) {
+static int graph_inputs(const IrGraph *g) { /* fed from the corpus (DEPT's vocab_rows is not) */
   int n = 0;
-  for (int i = 0; i < g->nodes.n; i++) n += g->nodes.v[i].op == OP_INPUT;
+  for (int i = 0; i < g->nodes.n; i++) n += g->nodes.v[i].op == OP_INPUT && i != dept_rows_input(g);
   return n;
 }
 
@@ -289,6 +295,8 @@ static void train_opts(const RunConfig *cfg, const mamc_train_options *o, TrainO
   to->seed = o && o->seed ? o->seed : (uint64_t)tr->seed;
   to->temperature = cfg->sampling.temperature;
   to->sampling_seed = (uint64_t)cfg->sampling.seed;
+  to->bucket_bytes = (int64_t)(tr->bucket_mb * (1 << 20));
+  to->reset_moments = cfg->dept.reset_moments;
   to->valid_every = tr->valid_every;
   to->max_valid_batches = (int)tr->valid_batches;
   to->metrics_path = o ? o->metrics_path : NULL;
@@ -508,7 +516,7 @@ static int tr_task(mamc_translator *t, const char *spec, FeTask *ft, int *traine
   memset(ft, 0, sizeof *ft);
   ft->name = spec;
   const CfgTask *named = cfg_task_find(cfg, spec);
-  char *buf = arena_strdup(&t->arena, spec), *open = strchr(buf, '(');
+  char *buf = arena_strdup(&t->arena, spec), *open = strchr(buf, '('), *save = NULL;
   const char **args = ARENA_ARRAY(&t->arena, const char *, strlen(spec) + 1);
   int n = 0;
   if (named) {
@@ -516,11 +524,10 @@ static int tr_task(mamc_translator *t, const char *spec, FeTask *ft, int *traine
     for (int i = 0; i < named->args.n; i++) args[n++] = named->args.v[i].s;
   } else if (open && buf[strlen(buf) - 1] == ')') {
     *open = 0;
-    buf[strlen(open + 1) + (size_t)(open - buf)] = 0;
     ft->tmpl = buf;
-    for (char *s = strtok(open + 1, ", )"); s; s = strtok(NULL, ", )")) args[n++] = s;
+    for (char *s = strtok_r(open + 1, ", )", &save); s; s = strtok_r(NULL, ", )", &save)) args[n++] = s;
   } else {
-    for (char *s = strtok(buf, "-"); s; s = strtok(NULL, "-")) args[n++] = s;
+    for (char *s = strtok_r(buf, "-", &save); s; s = strtok_r(NULL, "-", &save)) args[n++] = s;
     for (int i = 0; i < cfg->tasks.n && !ft->tmpl; i++)
       if (cfg->tasks.v[i].args.n == n) ft->tmpl = cfg->tasks.v[i].tmpl.s;
     if (!ft->tmpl) {

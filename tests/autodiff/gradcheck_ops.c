@@ -284,6 +284,29 @@ static void t_gather_scatter(Op op) {
   }
 }
 
+/* DEPT: trim_gather(table, rows) and untrim_scatter(x, rows) on a random index map (a
+ * strictly ascending subset of 0..V-1; rows is an integer input, not differentiated) */
+static void t_trim(Op op) {
+  for (int rep = 0; rep < 4; rep++) {
+    GC c;
+    int tr = (int)gc_int(1, 3);
+    int64_t V = gc_int(2, 6), K = 0;
+    int32_t rows[8];
+    for (int64_t v = 0; v < V; v++)
+      if (gc_int(0, 1)) rows[K++] = (int32_t)v;
+    if (!K) rows[K++] = (int32_t)(V - 1);
+    gc_begin(&c, op, "table rank %d (V=%lld, K=%lld)", tr, (long long)V, (long long)K);
+    Dim kd = gc_sym(&c, "K", K), td[3] = {cd(V), cd(gc_int(1, 3)), cd(gc_int(1, 3))}, xd[3] = {kd, td[1], td[2]};
+    int r = gc_in(&c, DT_I32, 1, &kd);
+    for (int64_t i = 0; i < K; i++) gc_i(&c.x[r])[i] = rows[i];
+    int x = gc_in(&c, DT_F32, tr, op == OP_TRIM_GATHER ? td : xd);
+    IrNode *n = gc_op(&c, op, 2, (int[]){x, r});
+    if (op == OP_UNTRIM_SCATTER) n->type = ty(DT_F32, tr, td);
+    gc_check(&c);
+    gc_end(&c);
+  }
+}
+
 /* ---- softmax, norms, loss ------------------------------------------------------------------------ */
 
 static void t_softmax(Op op) {
@@ -392,6 +415,7 @@ void gc_register(GcTest *t) {
   t[OP_SLICE] = t[OP_PAD] = t_slice_pad;
   t[OP_CONCAT] = t_concat;
   t[OP_GATHER] = t[OP_SCATTER_ADD] = t_gather_scatter;
+  t[OP_TRIM_GATHER] = t[OP_UNTRIM_SCATTER] = t_trim;
   t[OP_SOFTMAX] = t[OP_LOG_SOFTMAX] = t_softmax;
   t[OP_LAYERNORM] = t[OP_RMSNORM] = t[OP_GROUPNORM] = t_norm;
   t[OP_CROSS_ENTROPY] = t_cross_entropy;

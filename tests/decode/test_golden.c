@@ -71,7 +71,8 @@ static int run_passes(IrProgram *p, const char *text, Diag *d) {
   const char *run = strstr(text, "# run:");
   char line[256] = "decode";
   if (run) sscanf(run + 6, " %255[^\n]", line);
-  for (char *w = strtok(line, " "); w; w = strtok(NULL, " ")) {
+  char *save = NULL;
+  for (char *w = strtok_r(line, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
     const Pass *ps = pass_find(w);
     if (!ps) return diag_plain(d, "unknown pass %s", w), 0;
     if (!pass_run_one(p, ps, 1, d)) return 0;

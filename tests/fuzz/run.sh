@@ -21,9 +21,10 @@ jobs=${FUZZ_JOBS:-1}
 cc=${CC:-clang}
 command -v "$cc" >/dev/null || { echo "run.sh: needs clang (set CC)" >&2; exit 2; }
 
+mkdir -p "$build"
 cmake -S . -B "$build" -G Ninja -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMAMC_FUZZ=ON \
-  -DMAMC_BUILD_TESTS=OFF >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 2; }
-grep -q "✓ libFuzzer" "$build.configure.log" || { grep -i fuzz "$build.configure.log"; exit 2; }
+  -DMAMC_BUILD_TESTS=OFF >"$build/configure.log" 2>&1 || { cat "$build/configure.log"; exit 2; }
+grep -q "✓ libFuzzer" "$build/configure.log" || { grep -i fuzz "$build/configure.log"; exit 2; }
 targets=()
 for h in "${harnesses[@]}"; do targets+=("fuzz_$h"); done
 cmake --build "$build" --target "${targets[@]}"

@@ -81,5 +81,6 @@ void register_ew(OpTest *tests);
 void register_move(OpTest *tests);
 void register_nn(OpTest *tests);
 void register_linattn(OpTest *tests); /* ops_linattn.c */
+void register_dept(OpTest *tests);    /* ops_dept.c */
 
 #endif

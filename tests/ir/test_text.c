@@ -352,7 +352,13 @@ static void build_zoo(IrProgram *p, int *seen) {
   /* zoo(fr): reads core and enc[en, fr]; lm(): reads core only; unused: no graph */
   b.g = ir_graph_add(p, "zoo", 1, fr);
   int y = ir_input_add(p, G(&b), "y", ty(p, DT_F32, "N 64"));
+  int rows = ir_input_add(p, G(&b), "vocab_rows", ty(p, DT_I32, "K"));
   int w2 = ir_param_ref(p, G(&b), mc, wc);
+  int tg = bin(&b, OP_TRIM_GATHER, w2, rows); /* DEPT TRIM: [K, 64], and back to [64, 64] */
+  int us = mk(&b, OP_UNTRIM_SCATTER, 2, tg, rows);
+  N(&b, us)->type = ty(p, DT_F32, "64 64");
+  inf(&b, us);
+  (void)us;
   int c2 = ir_param_ref(p, G(&b), mx, cx);
   int z = bin(&b, OP_MATMUL, y, w2);
   z = bin(&b, OP_ADD, z, c2);

@@ -1,0 +1,216 @@
+/* trainer_dept.c — DEPT's TRIM variant in the trainer (docs/dept.md): each task's vocabulary
+ * (the global ids its training text uses), the local ids and the vocab_rows input its trimmed
+ * training graph reads, the tokens behind each row in a round, and at the end of a round the
+ * exchange of the rows each holder trained — the masked mean of runtime/rounds.h.
+ *
+ * The round's rows, per trimmed table, after the counts are known (tsync_outer's first
+ * reduction): each holder in ascending rank order broadcasts its trained rows to the others
+ * as one buffer of floats — its ids (int32 bits), their token weights (f64 bits, two slots
+ * each), then the rows — and every holder adds every contribution in that order, so all end
+ * with the same bits. Payload: rows × row × 4 bytes at the holder that sends them (the ids
+ * and weights are control bytes, as the token counts of the per-step exchange are).
+ */
+#include <stdlib.h>
+
+#include "rounds.h"
+#include "dist.h"
+#include "trainer_internal.h"
+
+#define ROWS_INPUT "vocab_rows" /* passes/dept.h: DEPT_ROWS_INPUT */
+
+int tdept_is_rows_input(const IrNode *n) { return n->op == OP_INPUT && n->name && strcmp(n->name, ROWS_INPUT) == 0; }
+
+/* ---- set-up ------------------------------------------------------------------------------------- */
+
+/* The trimmed tables graph g reads (trim_gather of a parameter), as ParamStore indices. */
+static int graph_trims(const Trainer *t, const IrGraph *g, int *q, int64_t *V) {
+  int n = 0;
+  for (int i = 0; i < g->nodes.n; i++) {
+    const IrNode *nd = &g->nodes.v[i];
+    if (nd->op != OP_TRIM_GATHER) continue;
+    const IrNode *p = &g->nodes.v[nd->in[0]];
+    if (p->op != OP_PARAM) continue;
+    int pq = t->params.first[p->module] + p->param, dup = 0;
+    for (int j = 0; j < n; j++) dup |= q[j] == pq;
+    if (!dup) q[n++] = pq;
+    *V = p->type.d[0].add;
+  }
+  return n;
+}
+
+int tdept_setup(Trainer *t, Diag *d) {
+  int nq = t->params.n;
+  t->row_tokens = calloc((size_t)nq + 1, sizeof(double *));
+  int *q = malloc(sizeof(int) * ((size_t)nq + 1));
+  if (!t->row_tokens || !q) {
+    free(q);
+    return diag_plain(d, "out of memory"), 0;
+  }
+  /* the trimmed tables: read through trim_gather by some graph of the program (the same on
+   * every rank, so every holder takes part in their row exchange) */
+  for (int gi = 0; gi < t->train->graphs.n; gi++) {
+    int64_t V = 0;
+    int n = graph_trims(t, &t->train->graphs.v[gi], q, &V);
+    for (int j = 0; j < n; j++) {
+      int m = 0;
+      while (t->params.first[m + 1] <= q[j]) m++;
+      if (!t->held[m] || t->row_tokens[q[j]]) continue;
+      if (!(t->row_tokens[q[j]] = calloc((size_t)V, sizeof(double)))) {
+        free(q);
+        return diag_plain(d, "out of memory"), 0;
+      }
+    }
+  }
+  for (int k = 0; k < t->ntasks; k++) {
+    TTask *tk = &t->tasks[k];
+    int64_t V = 0;
+    const IrGraph *g = &t->train->graphs.v[tk->spec.graph];
+    int n = graph_trims(t, g, q, &V);
+    if (!n || !tk->owned) continue;
+    int nin = 0;
+    for (int i = 0; i < g->nodes.n; i++) nin += g->nodes.v[i].op == OP_INPUT && !tdept_is_rows_input(&g->nodes.v[i]);
+    if (nin == 2 && tk->spec.src_vocab != tk->spec.tgt_vocab) {
+      free(q);
+      diag_plain(d, "task %s: dept: trim needs one global vocabulary, but its source and target vocabularies differ",
+                 tk->spec.name);
+      return 0;
+    }
+    int cols[2] = {nin == 2 ? tk->spec.src_col : tk->spec.tgt_col, tk->spec.tgt_col};
+    int ncols = nin == 2 && cols[0] != cols[1] ? 2 : 1;
+    char err[256];
+    if (!dept_vocab_rows(&tk->train, cols, ncols, t->toks[tk->spec.tgt_vocab], V, &tk->rows, &tk->nrows, err,
+                         sizeof err)) {
+      free(q);
+      diag_plain(d, "task %s: dept: trim: %s", tk->spec.name, err);
+      return 0;
+    }
+    tk->table_rows = V;
+    tk->local = malloc(sizeof(int32_t) * (size_t)V);
+    tk->trim_q = malloc(sizeof(int) * (size_t)n);
+    if (!tk->local || !tk->trim_q) {
+      free(q);
+      return diag_plain(d, "out of memory"), 0;
+    }
+    for (int64_t v = 0; v < V; v++) tk->local[v] = -1;
+    for (int64_t i = 0; i < tk->nrows; i++) tk->local[tk->rows[i]] = (int32_t)i;
+    memcpy(tk->trim_q, q, sizeof(int) * (size_t)n);
+    tk->ntrim_q = n;
+  }
+  free(q);
+  return 1;
+}
+
+void tdept_free(Trainer *t) {
+  for (int k = 0; k < t->ntasks && t->tasks; k++) {
+    free(t->tasks[k].rows);
+    free(t->tasks[k].local);
+    free(t->tasks[k].trim_q);
+  }
+  for (int q = 0; t->row_tokens && q < t->params.n; q++) free(t->row_tokens[q]);
+  free(t->row_tokens);
+}
+
+/* ---- a step ------------------------------------------------------------------------------------------ */
+
+/* The corpus inputs in[0 .. nin) carry global ids: map them to the task's local ids and
+ * append its vocab_rows. Returns the new input count, 0 with a message. */
+int tdept_inputs(Trainer *t, int k, Tensor *in, int nin, char *err, size_t errlen) {
+  TTask *tk = &t->tasks[k];
+  for (int i = 0; i < nin; i++) {
+    int32_t *x = in[i].data;
+    for (int64_t e = 0; e < in[i].n; e++) {
+      int32_t id = x[e];
+      if (id < 0 || id >= tk->table_rows || tk->local[id] < 0) {
+        snprintf(err, errlen, "task %s: id %d is not in its TRIM vocabulary (the ids of its training text)",
+                 tk->spec.name, (int)id);
+        return 0;
+      }
+      x[e] = tk->local[id];
+    }
+  }
+  int64_t shape[1] = {tk->nrows};
+  if (!rt_tensor_alloc(&in[nin], DT_I32, 1, shape)) {
+    snprintf(err, errlen, "out of memory");
+    return 0;
+  }
+  memcpy(in[nin].data, tk->rows, sizeof(int32_t) * (size_t)tk->nrows);
+  return nin + 1;
+}
+
+/* After task k ran on `tokens` target tokens: every row of its vocabulary, in every trimmed
+ * table it reads, was trained on them. */
+void tdept_count(Trainer *t, int k, double tokens) {
+  const TTask *tk = &t->tasks[k];
+  for (int j = 0; j < tk->ntrim_q; j++) {
+    double *w = t->row_tokens[tk->trim_q[j]];
+    for (int64_t i = 0; w && i < tk->nrows; i++) w[tk->rows[i]] += tokens;
+  }
+}
+
+/* ---- the round --------------------------------------------------------------------------------------- */
+
+int64_t tdept_rows_held(const Trainer *t, int q) {
+  const double *w = t->row_tokens ? t->row_tokens[q] : NULL;
+  int64_t n = 0, V = t->params.t[q].rank ? t->params.t[q].shape[0] : 0;
+  for (int64_t i = 0; w && i < V; i++) n += w[i] > 0;
+  return n;
+}
+
+/* The rows of trimmed table q at the end of a round of group g: counts[h] rows from holder h
+ * (known to all), this process is holder `me`, comm the holders' communicator (-1: alone).
+ * Every holder ends with the masked mean through the outer step (rounds.h); the row tokens
+ * start again from zero. 1, or 0 with a message. */
+int tdept_round_rows(Trainer *t, const TGroup *g, int q, const double *counts, int me, int comm, char *err,
+                     size_t errlen) {
+  Tensor *x = &t->params.t[q];
+  int64_t V = x->shape[0], row = V ? x->n / V : 0;
+  double *S = calloc((size_t)(V * row) + 1, sizeof(double)), *W = calloc((size_t)V + 1, sizeof(double));
+  int ok = S && W;
+  if (!ok) snprintf(err, errlen, "out of memory");
+  for (int h = 0; ok && h < g->nholders; h++) {
+    int64_t cnt = (int64_t)counts[h], nf = cnt * (3 + row);
+    if (cnt <= 0) continue;
+    float *buf = malloc(sizeof(float) * (size_t)nf);
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)cnt);
+    double *w = malloc(sizeof(double) * (size_t)cnt);
+    if (!buf || !ids || !w) {
+      snprintf(err, errlen, "out of memory");
+      ok = 0;
+    }
+    if (ok && h == me) { /* pack: ids, weights, rows */
+      const double *rt = t->row_tokens[q];
+      const float *xd = x->data;
+      int64_t j = 0;
+      for (int64_t i = 0; i < V && j < cnt; i++) {
+        if (rt[i] <= 0) continue;
+        int32_t id = (int32_t)i;
+        memcpy(buf + j, &id, 4);
+        memcpy(buf + cnt + 2 * j, &rt[i], 8);
+        memcpy(buf + 3 * cnt + j * row, xd + i * row, sizeof(float) * (size_t)row);
+        j++;
+      }
+    }
+    if (ok && comm >= 0) {
+      ok = dist_bcast(t->opts.dist, comm, buf, nf, h, err, errlen);
+      if (ok && h == me) t->payload_bytes += 4 * cnt * row;
+    }
+    if (ok) {
+      memcpy(ids, buf, sizeof(int32_t) * (size_t)cnt);
+      memcpy(w, buf + cnt, sizeof(double) * (size_t)cnt);
+      for (int64_t j = 0; j < cnt && ok; j++)
+        if (ids[j] < 0 || ids[j] >= V) {
+          snprintf(err, errlen, "a round received row %d of a table of %lld rows", (int)ids[j], (long long)V);
+          ok = 0;
+        }
+      DeptRows c = {cnt, ids, w, buf + 3 * cnt};
+      if (ok) dept_rows_add(S, W, row, &c);
+    }
+    free(buf), free(ids), free(w);
+  }
+  if (ok)
+    dept_rows_finish(x->data, t->anchor.t[q].data, t->outer_m.t[q].data, S, W, V, row, g->sync.lr, g->sync.momentum,
+                     g->sync.nesterov);
+  if (t->row_tokens[q]) memset(t->row_tokens[q], 0, sizeof(double) * (size_t)V);
+  free(S), free(W);
+  return ok;
+}
