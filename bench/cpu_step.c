@@ -26,7 +26,7 @@ typedef struct Run {
 
 static int run(mamc_model *m, int steps, Run *r) {
   char *err = NULL;
-  mamc_train_options o = {NULL, steps + 1, 0};
+  mamc_train_options o = {.steps = steps + 1};
   mamc_trainer *t = mamc_trainer_new(m, &o, &err);
   if (!t) {
     fprintf(stderr, "%s", err);
@@ -109,7 +109,7 @@ int main(int argc, char **argv) {
   printf("%-34s %10s %10s %10s %10s\n", "ms per step", "forward", "backward", "optimizer", "total");
   printf("%-34s %10.1f %10.1f %10.1f %10.1f\n", "interpreter (baseline)", 1e3 * interp.fwd, 1e3 * interp.bwd,
          1e3 * interp.opt, 1e3 * interp.wall);
-  printf("%-34s %10.1f %10.1f %10.1f %10.1f\n", "executor (BLAS + fast kernels)", 1e3 * fast.fwd, 1e3 * fast.bwd,
+  printf("%-34s %10.1f %10.1f %10.1f %10.1f\n", "executor (JIT, BLAS, fast kernels)", 1e3 * fast.fwd, 1e3 * fast.bwd,
          1e3 * fast.opt, 1e3 * fast.wall);
   printf("%-34s %9.1fx %9.1fx %9.1fx %9.1fx\n\n", "speed-up over the interpreter", interp.fwd / fast.fwd,
          interp.bwd / fast.bwd, interp.opt / fast.opt, interp.wall / fast.wall);
@@ -124,10 +124,13 @@ int main(int argc, char **argv) {
   }
   double total_time = fast.wall * steps;
   printf("matrix products: %.2f GFLOP per step, %.1f GFLOP/s inside the step, %.1f GFLOP/s OpenBLAS alone on the\n"
-         "same %d shapes: ratio %.2f; they take %.0f%% of the step\n\n",
-         flops / steps / 1e9, flops / in_step / 1e9, flops / alone / 1e9, fast.stats.ngemm, alone / in_step,
+         "same %d shapes (the first %d seen): ratio %.2f; they take %.0f%% of the step\n\n",
+         flops / steps / 1e9, flops / in_step / 1e9, flops / alone / 1e9, fast.stats.ngemm, EXEC_MAX_GEMM_SHAPES,
+         alone / in_step,
          100 * in_step / total_time);
   printf("time by op (executor), %% of the step:\n");
+  printf("  %-20s %5.1f%%  (%lld kernel calls)\n", "fused groups (JIT)", 100 * fast.stats.jit_seconds / ((steps + 1) * fast.wall),
+         (long long)fast.stats.jit_runs);
   for (int k = 0; k < OP_COUNT; k++) {
     double s = fast.stats.op_seconds[k];
     if (s / (total_time + steps * fast.wall) > 0.005)

@@ -176,6 +176,16 @@ int pass_dept_trim(IrProgram *p, int graph, Diag *d) {
   }
   int ok = pass_rebuild_graph(p, graph, keep, NULL, order, d);
   free(order), free(keep), free(trim_of);
+  /* the types after a table read change with it ([.., V] becomes [.., V_rows]) */
+  g = &p->graphs.v[graph];
+  for (int i = 0; ok && i < g->nodes.n; i++) {
+    if (op_info(g->nodes.v[i].op)->flags & F_SOURCE) continue;
+    if (!ir_infer(p, g, i, err, sizeof err)) {
+      diag_plain(d, "dept: trim: task @%s: the model uses the table's row count where the local vocabulary "
+                    "cannot replace it: %s", ir_graph_name(p, g), err);
+      ok = 0;
+    }
+  }
   return ok;
 }
 

@@ -53,6 +53,35 @@ static int compile_groups(Exec *e, CgCpu *jit, char *err, size_t errlen) {
   return 1;
 }
 
+/* reduce_sum over exactly the leading batch axes of a matmul {ta} whose operands have equal
+ * batch dims and which nothing else reads: sum_b a[b]ᵀ b[b] = Aᵀ B over rows b*S + s. */
+static void find_summed_gemms(Exec *e) {
+  const IrGraph *g = &e->p->graphs.v[e->graph];
+  int n = g->nodes.n;
+  int *uses = calloc((size_t)n + 1, sizeof(int));
+  if (!uses) return;
+  for (int i = 0; i < n; i++)
+    for (int k = 0; k < g->nodes.v[i].nin; k++) uses[g->nodes.v[i].in[k]]++;
+  for (int k = 0; k < g->outputs.n; k++) uses[g->outputs.v[k].node]++;
+  for (int i = 0; i < n; i++) {
+    const IrNode *r = &g->nodes.v[i];
+    if (r->op != OP_REDUCE_SUM || r->group >= 0 || ir_get_i(r, "keepdim")) continue;
+    const IrNode *m = &g->nodes.v[r->in[0]];
+    if (m->op != OP_MATMUL || m->group >= 0 || uses[r->in[0]] != 1 || !ir_get_i(m, "ta") || ir_get_i(m, "tb")) continue;
+    const IrType *a = &g->nodes.v[m->in[0]].type, *b = &g->nodes.v[m->in[1]].type;
+    int nb = m->type.rank - 2, ok = nb >= 1 && a->rank == m->type.rank && b->rank == m->type.rank;
+    for (int d = 0; ok && d < nb; d++) ok = dim_eq(a->d[d], b->d[d]) && !dim_eq(a->d[d], dim_const(1));
+    const AttrVal *ax = ir_get(r, "axes");
+    ok = ok && ax->n == nb && a->dt == DT_F32;
+    for (int d = 0; ok && d < nb; d++) ok = ax->ints[d] == d;
+    if (!ok) continue;
+    e->summed_gemm[i] = 1;
+    for (int k = 0; k < 2; k++) /* the operands live until the reduce runs the product */
+      if (e->last_use[m->in[k]] < i) e->last_use[m->in[k]] = i;
+  }
+  free(uses);
+}
+
 int exec_init(Exec *e, const IrProgram *p, int graph, CgCpu *jit, char *err, size_t errlen) {
   memset(e, 0, sizeof *e);
   const IrGraph *g = &p->graphs.v[graph];
@@ -93,6 +122,8 @@ int exec_init(Exec *e, const IrProgram *p, int graph, CgCpu *jit, char *err, siz
     exec_free(e);
     return 0;
   }
+  e->summed_gemm = calloc((size_t)n + 1, 1);
+  if (e->summed_gemm && e->use_blas) find_summed_gemms(e);
   e->out_first = malloc(sizeof(int) * (size_t)(n + 1));
   e->out_next = malloc(sizeof(int) * (size_t)(g->outputs.n + 1));
   if (!e->out_first || !e->out_next) {
@@ -107,6 +138,19 @@ int exec_init(Exec *e, const IrProgram *p, int graph, CgCpu *jit, char *err, siz
     e->out_first[node] = k;
   }
   return 1;
+}
+
+void exec_set_pool(Exec *e, Pool *pool) { e->pool = pool; }
+
+typedef struct KernelCall {
+  const CgKernel *k;
+  void *const *bufs;
+  const int64_t *dims;
+} KernelCall;
+
+static void kernel_range(void *ctx, int64_t begin, int64_t end) {
+  const KernelCall *c = ctx;
+  c->k->fn(c->bufs, c->dims, begin, end);
 }
 
 void exec_on_output(Exec *e, ExecOutputFn fn, void *user) {
@@ -133,6 +177,7 @@ void exec_free(Exec *e) {
   free(e->groups);
   free(e->out_first);
   free(e->out_next);
+  free(e->summed_gemm);
   memset(e, 0, sizeof *e);
 }
 
@@ -272,11 +317,45 @@ static int run_group(Exec *e, ExecGroup *eg, const int64_t *symvals, InterpCx *c
   }
   CgRun run = {cx->seed, cx->step, cx->training};
   if (!cg_fill_dims(k, shapes, symvals, &run, dims, cx->err, sizeof cx->err)) return 0;
-  k->fn(bufs, dims, 0, cg_outer(k, dims));
+  KernelCall call = {k, bufs, dims};
+  /* rows are heavier than elements: split them sooner */
+  pool_run(e->pool, kernel_range, &call, cg_outer(k, dims), k->row ? 8 : 16384);
   if (eg->root >= 0 && e->last_use[eg->root] < eg->first + eg->count) { /* the product is read only inside */
     rt_tensor_free(&e->vals[eg->root]);
     e->ref[eg->root] = NULL;
   }
+  return 1;
+}
+
+static int is_summed_operand(const Exec *e, int m) {
+  const IrGraph *g = &e->p->graphs.v[e->graph];
+  int r = e->last_use[m]; /* its only reader */
+  return r < g->nodes.n && e->summed_gemm[r] && g->nodes.v[r].in[0] == m;
+}
+
+/* reduce_sum(matmul(a, b, ta)) over the batch axes as one GEMM: C[K, N] = Aᵀ B with A, B the
+ * operands viewed as [rows, K] and [rows, N] (row-major: the batch axes flatten for free). */
+static int run_summed_gemm(Exec *e, int i, const int64_t *symvals, InterpCx *cx) {
+  const IrGraph *g = &e->p->graphs.v[e->graph];
+  const IrNode *r = &g->nodes.v[i], *m = &g->nodes.v[r->in[0]];
+  const Tensor *a = e->ref[m->in[0]], *b = e->ref[m->in[1]];
+  if (!a || !b || a->dt != DT_F32 || b->dt != DT_F32) {
+    snprintf(cx->err, sizeof cx->err, "%%%d: summed matrix product: unexpected operands", i);
+    return 0;
+  }
+  int64_t K = a->shape[a->rank - 1], N = b->shape[b->rank - 1], rows = K ? a->n / K : 0;
+  int64_t sh[2] = {K, N};
+  if ((N ? b->n / N : 0) != rows) {
+    snprintf(cx->err, sizeof cx->err, "%%%d: summed matrix product: unexpected operands", i);
+    return 0;
+  }
+  if (!rt_tensor_alloc(&e->vals[i], DT_F32, 2, sh)) return snprintf(cx->err, sizeof cx->err, "out of memory"), 0;
+  (void)symvals;
+  double t0 = now();
+  rt_gemm_at_b(a->data, b->data, e->vals[i].data, rows, K, N);
+  e->ref[i] = &e->vals[i];
+  Tensor fake_out = e->vals[i];
+  note_gemm(&e->stats, a, b, &fake_out, 1, 0, now() - t0);
   return 1;
 }
 
@@ -305,6 +384,10 @@ int exec_run(Exec *e, const int64_t *symvals, const Tensor *inputs, const ParamS
       if (!run_group(e, eg, symvals, cx)) goto fail;
       last = eg->first + eg->count - 1;
       e->stats.jit_runs++;
+    } else if (e->summed_gemm[i]) {
+      if (!run_summed_gemm(e, i, symvals, cx)) goto fail;
+    } else if (nd->op == OP_MATMUL && i + 1 < n && is_summed_operand(e, i)) {
+      /* computed by its reduce_sum */
     } else {
       if (!run_node(e, i, symvals, nd->op == OP_INPUT ? &inputs[ninput] : NULL, ps, cx)) goto fail;
       ninput += nd->op == OP_INPUT;
@@ -314,8 +397,9 @@ int exec_run(Exec *e, const int64_t *symvals, const Tensor *inputs, const ParamS
     if (gi >= 0) {
       e->stats.jit_seconds += tnow - tprev;
     } else {
-      e->stats.op_seconds[nd->op] += tnow - tprev;
-      e->stats.op_count[nd->op]++;
+      Op as = e->summed_gemm[i] ? OP_MATMUL : nd->op; /* a weight gradient's GEMM counts as matmul */
+      e->stats.op_seconds[as] += tnow - tprev;
+      e->stats.op_count[as]++;
     }
     tprev = tnow;
     for (int k = i; k <= last; k++) free_dead(e, k, last);

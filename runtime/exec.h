@@ -11,6 +11,7 @@
 
 #include "cpu.h"
 #include "interp.h"
+#include "pool.h"
 
 enum { EXEC_MAX_GEMM_SHAPES = 64 };
 
@@ -51,6 +52,9 @@ typedef struct Exec {
   int ngroups;
   ExecGroup *groups;         /* fusion groups with kernels (CPU JIT), in node order */
   int *group_at;             /* per node: index into groups when it is a group's first node, else -1 */
+  char *summed_gemm;         /* per node: 1 for reduce_sum(matmul(a, b, ta)) over the batch axes,
+                              * which runs as one GEMM over the flattened rows (the matmul node
+                              * itself is then skipped): a weight gradient */
   char *forward;       /* per node: 1 if the loss depends on it (the forward pass); the
                         * rest is the backward pass (timed apart in stats) */
   int use_blas;        /* matrix products through BLAS */
@@ -60,6 +64,7 @@ typedef struct Exec {
   Tensor *vals;        /* owned values of the current run */
   const Tensor **ref;  /* per node: the value (owned in vals, or an input / parameter) */
   ExecStats stats;
+  Pool *pool;          /* worker threads for fused kernels (exec_set_pool), or NULL */
   ExecOutputFn on_output;
   void *on_output_user;
   int *out_first;      /* per node: first output index naming it, or -1 (then out_next chains) */
@@ -69,6 +74,8 @@ typedef struct Exec {
 /* Calls fn as soon as each graph output has its value during a run (before later nodes run),
  * so a trainer can start exchanging a gradient while the backward pass goes on. */
 void exec_on_output(Exec *e, ExecOutputFn fn, void *user);
+/* Fused kernels split their outer iterations over the pool's threads. */
+void exec_set_pool(Exec *e, Pool *pool);
 
 /* jit: a CPU JIT session for the graph's fusion groups (passes/fusion.c), or NULL to run
  * every node by itself. A group the JIT refuses runs node by node (MAMC_DEBUG_JIT=1 prints

@@ -48,6 +48,10 @@ static void gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const void *A,
   gemm_ref(ta, tb, M, N, K, A, B, C, f64);
 }
 
+void rt_gemm_at_b(const float *A, const float *B, float *C, int64_t rows, int64_t K, int64_t N) {
+  gemm(1, 0, K, N, rows, A, B, C, 0);
+}
+
 void rt_blas_set_threads(int n) {
 #ifdef MAMC_HAVE_BLAS
   openblas_set_num_threads(n);

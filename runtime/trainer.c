@@ -125,6 +125,7 @@ Trainer *trainer_new(const IrProgram *train, const IrProgram *eval, const TrainT
       goto fail;
     }
   }
+  t->pool = pool_new(o->threads > 0 ? o->threads : 1); /* NULL: kernels run inline */
   for (int k = 0; k < ntasks; k++) {
     TTask *tk = &t->tasks[k];
     if (!tk->owned) continue;
@@ -135,6 +136,8 @@ Trainer *trainer_new(const IrProgram *train, const IrProgram *eval, const TrainT
     }
     tk->has_exec = 1;
     exec_on_output(&tk->exec, tbuckets_on_output, t); /* gradients into gsum, and exchanged early */
+    exec_set_pool(&tk->exec, t->pool);
+    exec_set_pool(&tk->eval_exec, t->pool);
   }
   if (!tsync_prepare_comms(t, NULL, d)) goto fail;
   if (o->metrics_path && t->rank == 0) {
@@ -175,6 +178,7 @@ void trainer_free(Trainer *t) {
   tbuckets_free(t);
   tsync_free(t);
   if (t->jit) cg_cpu_free(t->jit);
+  pool_free(t->pool);
   free(t->seen_run);
   if (t->metrics) fclose(t->metrics);
   free(t->module_steps);

@@ -390,6 +390,7 @@ int trainer_load(Trainer *t, const char *path, Diag *d) {
   }
   if (!restore_positions(t, dir, d)) return 0;
   if (step >= 0) t->step = step;
+  tdept_reset_anchor(t); /* outer rounds continue from the loaded parameters */
   return 1;
 }
 
@@ -414,5 +415,6 @@ int trainer_init_from(Trainer *t, const char *path, int *copied, int *total, Dia
       *copied += copy_from(&sf, mod->params.v[q].name, &t->params.t[t->params.first[m] + q]);
     st_free(&sf);
   }
+  tdept_reset_anchor(t); /* outer rounds start from the copied parameters */
   return 1;
 }

@@ -147,6 +147,15 @@ void tdept_count(Trainer *t, int k, double tokens) {
   }
 }
 
+/* After parameters were loaded (a checkpoint, --init-from): the next round starts from them.
+ * (The outer momentum and the round's token counts are not in checkpoints: a run resumed
+ * mid-round, or with outer momentum, does not repeat the uninterrupted one; docs/dept.md.) */
+void tdept_reset_anchor(Trainer *t) {
+  for (int q = 0; t->has_outer && q < t->params.n; q++)
+    if (t->params.t[q].data && t->anchor.t[q].data)
+      memcpy(t->anchor.t[q].data, t->params.t[q].data, (size_t)t->params.t[q].n * (size_t)dtype_size(t->params.t[q].dt));
+}
+
 /* ---- the round --------------------------------------------------------------------------------------- */
 
 int64_t tdept_rows_held(const Trainer *t, int q) {

@@ -81,6 +81,7 @@ struct Trainer {
   int has_outer;
   int64_t *module_steps;     /* per module instance: optimizer steps taken */
   CgCpu *jit;                /* CPU JIT session for the fusion groups (NULL: built without LLVM) */
+  Pool *pool;                /* threads for the fused kernels */
   int nbuckets, next_bucket;
   TBucket *buckets;          /* issue order */
   int *bucket_of_param;      /* per ParamStore index, or -1 */
@@ -114,5 +115,6 @@ void tdept_count(Trainer *t, int k, double tokens);
 int tdept_round_rows(Trainer *t, const TGroup *g, int q, const double *counts, int me, int comm, char *err,
                      size_t errlen);
 int64_t tdept_rows_held(const Trainer *t, int q);
+void tdept_reset_anchor(Trainer *t);
 
 #endif

@@ -249,6 +249,13 @@ int tsync_norm(Trainer *t, double *norm, int64_t *world_payload, Diag *d) {
  * Whatever nobody trained in the round goes back to the anchor, bit for bit. With
  * dept.moments = reset the group's AdamW moments and step counts then restart. The rounds'
  * payload joins the step's comm_bytes (a world sum at every step that ends a round). */
+
+/* A parameter of the dense part of a round: not a trimmed table (its rows go apart), not
+ * frozen (it never changes). */
+static int dense_param(const Trainer *t, int m, int q) {
+  return !t->row_tokens[q] && !t->train->modules.v[m].params.v[q - t->params.first[m]].frozen;
+}
+
 static int outer_group(Trainer *t, TGroup *g, int me, char *err, size_t errlen) {
   Dist *ds = t->opts.dist;
   int H = g->nholders, nm = g->nmods, ntr = 0, comm = -1;
@@ -257,8 +264,10 @@ static int outer_group(Trainer *t, TGroup *g, int me, char *err, size_t errlen) 
   for (int i = 0; i < nm; i++) {
     int m = g->mods[i];
     ndense += module_floats(t, m);
-    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++)
-      if (t->row_tokens[q]) ntr++, ndense -= t->params.t[q].n;
+    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) {
+      ntr += t->row_tokens[q] != NULL;
+      if (!dense_param(t, m, q)) ndense -= t->params.t[q].n;
+    }
   }
   double *wb = calloc((size_t)(nm + ntr * H) + 1, sizeof(double));
   float *buf = malloc(sizeof(float) * (size_t)(ndense + 1));
@@ -279,7 +288,7 @@ static int outer_group(Trainer *t, TGroup *g, int me, char *err, size_t errlen) 
       int m = g->mods[i];
       float p = wb[i] > 0 ? (float)(t->round_tokens[m] / wb[i]) : 0.0f;
       for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) {
-        if (t->row_tokens[q]) continue;
+        if (!dense_param(t, m, q)) continue;
         const float *x = t->params.t[q].data;
         for (int64_t e = 0; e < t->params.t[q].n; e++) buf[at++] = p * x[e];
       }
@@ -293,7 +302,7 @@ static int outer_group(Trainer *t, TGroup *g, int me, char *err, size_t errlen) 
   for (int i = 0; ok && i < nm; i++) {
     int m = g->mods[i];
     for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) {
-      if (t->row_tokens[q]) continue;
+      if (!dense_param(t, m, q)) continue;
       Tensor *x = &t->params.t[q];
       if (wb[i] <= 0) /* nobody trained it this round: everyone back at the anchor */
         memcpy(x->data, t->anchor.t[q].data, sizeof(float) * (size_t)x->n);

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "pipeline.h"
 #include "bind.h"
@@ -296,6 +297,10 @@ static void train_opts(const RunConfig *cfg, const mamc_train_options *o, TrainO
   to->temperature = cfg->sampling.temperature;
   to->sampling_seed = (uint64_t)cfg->sampling.seed;
   to->bucket_bytes = (int64_t)(tr->bucket_mb * (1 << 20));
+  /* threads for fused kernels: MAMC_THREADS=N (default 1: on the 2-core development machine,
+   * shared with other work, a second thread measured slower — bench/cpu_step.sh) */
+  const char *env = getenv("MAMC_THREADS");
+  to->threads = env && atoi(env) > 0 ? atoi(env) : 1;
   to->reset_moments = cfg->dept.reset_moments;
   to->valid_every = tr->valid_every;
   to->max_valid_batches = (int)tr->valid_batches;

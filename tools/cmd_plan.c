@@ -3,6 +3,7 @@
  * sends per step, expected over the sampling schedule and at one step, beside the
  * theoretical minimum and MAMMOTH's scheme (definitions: docs/distributed.md). */
 #include "cli_dist.h"
+#include "plan_dept.h"
 
 #include <stdlib.h>
 
@@ -78,6 +79,13 @@ static int run_plan(int argc, char **argv) {
     cli_loaded_free(&l);
     return EXIT_INPUT;
   }
+  PlanDept pd; /* outer rounds and DEPT (plan_dept.c) */
+  if (!plan_dept_build(cfg, l.prog, &ds, &cp, &l.arena, &pd, &l.diag)) {
+    cli_flush_diag(&l.diag);
+    plan_dept_free(&pd);
+    cli_loaded_free(&l);
+    return EXIT_INPUT;
+  }
   const IrProgram *p = l.prog;
   StrBuf b;
   sb_init(&b);
@@ -100,8 +108,12 @@ static int run_plan(int argc, char **argv) {
   }
   for (int m = 0; m < p->modules.n; m++)
     if (cp.modules[m].kind == COMM_OUTER)
-      sb_printf(&b, "  rounds %s on %s: parameters averaged every %d steps (no per-step traffic)\n", p->modules.v[m].name,
-                cp.groups[cp.modules[m].group].name, cp.modules[m].every);
+    {
+      cli_human_bytes(s1, sizeof s1, (double)pd.dense[m]);
+      sb_printf(&b, "  rounds %s on %s: parameters averaged every %d steps (no per-step traffic; %s per holder "
+                "per round%s)\n", p->modules.v[m].name, cp.groups[cp.modules[m].group].name, cp.modules[m].every, s1,
+                pd.variant == 2 && pd.table[m] >= 0 ? ", and the rows of its trimmed table" : "");
+    }
   sb_puts(&b, "\nmodules held (communicated ones marked *):\n");
   for (int rk = 0; rk < R; rk++) {
     sb_printf(&b, "  rank %d:", rk);
@@ -119,7 +131,9 @@ static int run_plan(int argc, char **argv) {
     dist_graphs_at(&ds, step, gor);
     comm_schedule(&cp, step, gor, &st);
     comm_step_bytes(&cp, &st, clip, at);
+    plan_dept_round_bytes(&pd, step, at); /* the rounds that end after this step */
     ok = expected_over_run(&ds, &cp, cfg->train.steps, clip, exp_);
+    if (ok) plan_dept_expected(&pd, exp_);
     sb_printf(&b, "\nstep %lld: ", step);
     for (int rk = 0; rk < R; rk++)
       sb_printf(&b, "%srank %d %s", rk ? ", " : "", rk, gor[rk] >= 0 ? ir_graph_name(l.prog, &p->graphs.v[gor[rk]]) : "-");
@@ -149,6 +163,9 @@ static int run_plan(int argc, char **argv) {
       ts.payload += at[rk].payload;
     }
     row(&b, "total", th, &te, &ts);
+    sb_puts(&b, "  (wire and payload include the outer rounds that end at a step; minimum, mammoth and control\n"
+                "  are the per-step gradient exchange only)\n");
+    plan_dept_print(&b, &pd);
     comm_step_free(&st);
   }
   free(gor);
@@ -156,6 +173,7 @@ static int run_plan(int argc, char **argv) {
   free(at);
   rc = !ok || b.failed ? EXIT_INTERNAL : cli_write_output(o.out, b.s ? b.s : "", b.len);
   sb_free(&b);
+  plan_dept_free(&pd);
   cli_loaded_free(&l);
   return rc;
 }

@@ -2,8 +2,8 @@
  * default rule (feature maps through primitives, the rest through linear_attention_grad, run
  * here by the interpreter's reference backward) and the oracle rule (lower = quadratic: the
  * whole quadratic form as primitives), over feature maps, gates, norms, causal / bidirectional
- * and a carried state; every float operand is checked, so P, w, t, d, g, beta and S0 get their
- * gradients checked too. linear_attention_state: its primitive rule.
+ * and a carried state, and cross attention (Sq != Sk); every float operand is checked, so P, w,
+ * t, d, g, beta and S0 get their gradients checked too. linear_attention_state: its primitive rule.
  */
 #include <stdlib.h>
 
@@ -67,6 +67,8 @@ static void la_case(GC *c, Op op, int feature, int gate, int running, int causal
   ir_set_i(nd, "chunk", gc_int(1, 3));
 }
 
+static void t_cross(Op op);
+
 static void t_linear_attention(Op op) {
   static const char *fn[] = {"dct", "dct_exp", "none"}, *gn[] = {"none", "decay", "learned"};
   for (int feature = 0; feature < 3; feature++)
@@ -81,6 +83,41 @@ static void t_linear_attention(Op op) {
         gc_check(&c);
         gc_end(&c);
       }
+  t_cross(op);
+}
+
+/* cross attention: Sq != Sk, bidirectional, no gate (the linear order q~ (k~^T v') through
+ * primitives, or the quadratic oracle) */
+static void t_cross(Op op) {
+  for (int rep = 0; rep < 6; rep++) {
+    int feature = rep % 3, running = (rep / 3) & 1, quadratic = gc_int(0, 1);
+    GC c;
+    gc_begin(&c, op, "cross attention, feature %d, norm %d, %s", feature, running, quadratic ? "quadratic" : "linear order");
+    int64_t B = gc_int(1, 2), H = gc_int(1, 2), D = gc_int(1, 3), Dv = gc_int(1, 3), m = feature == LA_FEAT_NONE ? D : 2;
+    Dim S = gc_sym(&c, "S", gc_int(1, 3)), T = gc_sym(&c, "T", gc_int(2, 4));
+    int xs[8], n = 0;
+    xs[n++] = gc_in(&c, DT_F32, 4, (Dim[]){cd(B), cd(H), S, cd(D)});
+    xs[n++] = gc_in(&c, DT_F32, 4, (Dim[]){cd(B), cd(H), T, cd(D)});
+    xs[n++] = gc_in(&c, DT_F32, 4, (Dim[]){cd(B), cd(H), T, cd(Dv)});
+    if (running && feature == LA_FEAT_NONE) fill(&c, xs[0], 0.2, 1.5), fill(&c, xs[1], 0.2, 1.5);
+    if (feature != LA_FEAT_NONE) {
+      xs[n] = gc_in(&c, DT_F32, 2, (Dim[]){cd(D), cd(m)});
+      fill(&c, xs[n++], -0.7, 0.7);
+      xs[n] = gc_in(&c, DT_F32, 1, (Dim[]){cd(m)});
+      fill(&c, xs[n++], -0.5, 0.5);
+      if (feature == LA_FEAT_DCT_EXP) {
+        xs[n] = gc_in(&c, DT_F32, 1, (Dim[]){cd(m)});
+        fill(&c, xs[n++], 0.2, 1.5);
+      }
+    }
+    static const char *fw[] = {"dct", "dct_exp", "none"};
+    IrNode *nd = gc_op(&c, op, n, xs);
+    ir_set_enum(nd, "feature", fw[feature]);
+    if (running) ir_set_enum(nd, "norm", "running");
+    if (quadratic) ir_set_enum(nd, "lower", "quadratic");
+    gc_check(&c);
+    gc_end(&c);
+  }
 }
 
 static void t_linear_attention_state(Op op) {

@@ -4,7 +4,7 @@
  * the verifier after every pass. Each task graph of the reference that the interpreter can
  * run is compared with the optimised one on random inputs (f64, 1e-12), and run again under
  * the optimised graph's memory plan with the plan-respecting evaluator (equiv.h). A program
- * autodiff cannot differentiate (multi.mam's DiJiang core, for now) is checked forward only;
+ * autodiff cannot differentiate is checked forward only;
  * graphs the interpreter cannot run are reported as skipped.
  */
 #include <stdlib.h>

