@@ -1,8 +1,9 @@
 /* lower_attn.c — chooses the form each linear attention runs in: the attribute `lower` of
  * linear_attention, linear_attention_state and linear_attention_grad (ir/linattn.h).
  *
- *   quadratic  every query against every key, O(S^2 m): the reference form. Chosen when both
- *              lengths are constants <= 64, where it is as cheap as any other.
+ *   quadratic  every query against every key, O(S^2 m): the reference form (the fast kernels
+ *              run it as one chunk). Chosen when both lengths are constants <= 64, where it
+ *              is the chunked form with a single chunk.
  *   recurrent  one position at a time, O(S m Dv) with a tiny working set: chosen when the
  *              query length is the constant 1 (a decoding step from a carried state) or the
  *              key length is (the state after one token).
@@ -14,7 +15,8 @@
  * MAMC_LINATTN=quadratic|chunked|recurrent forces that form on every auto node (tests and
  * benchmarks compare the forms on one program). The kernels honour the attribute; where a
  * backend lacks a form it runs the nearest one it has (runtime/interp/linattn.c: chunked runs
- * as recurrent; runtime/fast/: quadratic declines to the interpreter).
+ * as recurrent; runtime/fast/: quadratic is one chunk of every position, up to 2048, beyond
+ * which the interpreter runs it).
  */
 #include "lower_attn.h"
 

@@ -10,7 +10,9 @@
  *   - norm = running through a ones column appended to v (its output is the denominator).
  * The backward (linear_attention_grad) always runs the chunked core: a forward sweep that
  * keeps each chunk's starting state (and o' when the norm needs it), then the reverse sweep.
- * lower = quadratic declines (-1): the interpreter runs the reference form.
+ * lower = quadratic is the chunked core with a single chunk holding every position (the masked
+ * product (Q K^T * M) V itself) up to 2048 positions; beyond, it declines (-1) and the
+ * interpreter runs its reference form.
  * Shapes: q[B, H, Sq, D], k[B, H, Sk, D], v[B, H, Sk, Dv], S0[B, H, m, Dv'].
  */
 #include <stdlib.h>
@@ -18,6 +20,8 @@
 #include "fast_internal.h"
 #include "fast_linattn.h"
 #include "linattn.h"
+
+enum { QUADRATIC_MAX = 2048 }; /* lower = quadratic runs here up to this length */
 
 typedef struct Node {
   FastCx *c;
@@ -303,7 +307,11 @@ static int backward(FastCx *c, Node *n) {
 int fast_linear_attention(FastCx *c) {
   Node n;
   if (!init_node(c, &n)) return -1;
-  if (n.la.lower == LA_LOWER_QUADRATIC) return -1; /* the reference form: the interpreter */
+  if (n.la.lower == LA_LOWER_QUADRATIC) { /* one chunk of every position: the masked quadratic product */
+    if (n.Sk > QUADRATIC_MAX) return -1;   /* beyond: the interpreter's reference form */
+    n.la.chunk = n.Sk > 0 ? n.Sk : 1;
+    n.la.lower = LA_LOWER_CHUNKED;
+  }
   if (c->n->op == OP_LINEAR_ATTENTION_GRAD) return backward(c, &n);
   return forward(c, &n);
 }
