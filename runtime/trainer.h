@@ -46,6 +46,8 @@ typedef struct TrainOpts {
   uint64_t sampling_seed;   /* the sampling schedule's seed (shared by every rank) */
   int64_t bucket_bytes;     /* gradient exchange bucket size (<= 0: 10 MiB) */
   int threads;              /* threads for fused kernels (<= 1: the caller's alone) */
+  const char *frame_extra;  /* JSON members written into every checkpoint's frame.json (the run
+                             * configuration, the vocabularies), or NULL */
   int reset_moments;        /* outer rounds: restart the AdamW moments and step counts of the
                              * round's modules after each round (dept.moments: reset) */
   int64_t valid_every;      /* 0 = never (trainer_validate can still be called) */

@@ -229,7 +229,9 @@ int trainer_save(Trainer *t, const char *dir, int keep, Diag *d) {
                 k ? "," : "", t->tasks[k].spec.name, (long long)pos[4 * k], (long long)pos[4 * k + 1],
                 (unsigned long long)fp);
     }
-    sb_puts(&b, "\n  ],\n  \"modules\": [");
+    sb_puts(&b, "\n  ],\n");
+    if (t->opts.frame_extra) sb_printf(&b, "%s,\n", t->opts.frame_extra);
+    sb_puts(&b, "  \"modules\": [");
     for (int m = 0; m < t->train->modules.n; m++)
       sb_printf(&b, "%s\"%s\"", m ? ", " : "", t->train->modules.v[m].name);
     sb_puts(&b, "]\n}\n");

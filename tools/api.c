@@ -308,6 +308,43 @@ static void train_opts(const RunConfig *cfg, const mamc_train_options *o, TrainO
   to->fdt = DT_F32;
 }
 
+static void json_escaped(StrBuf *b, const char *s) {
+  sb_putc(b, '"');
+  for (; s && *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') sb_printf(b, "\\%c", c);
+    else if (c == '\n') sb_puts(b, "\\n");
+    else if (c < 0x20) sb_printf(b, "\\u%04x", c);
+    else sb_putc(b, (char)c);
+  }
+  sb_putc(b, '"');
+}
+
+/* What a checkpoint's frame records beside the step and data positions: the run
+ * configuration (its path and text) and the vocabularies (kind, size, file). */
+static const char *frame_extra(mamc_model *m) {
+  StrBuf b;
+  sb_init(&b);
+  sb_puts(&b, "  \"config\": {\"path\": ");
+  json_escaped(&b, m->cfg->file->name);
+  sb_puts(&b, ", \"text\": ");
+  json_escaped(&b, m->cfg->file->text);
+  sb_puts(&b, "},\n  \"vocabularies\": [");
+  for (int i = 0; i < m->cfg->vocabs.n; i++) {
+    const CfgVocab *v = &m->cfg->vocabs.v[i];
+    sb_printf(&b, "%s{\"name\": ", i ? ", " : "");
+    json_escaped(&b, v->name.s);
+    sb_printf(&b, ", \"type\": \"%s\", \"size\": %d, \"path\": ", cfg_vocab_kind_name(v->kind), v->size);
+    if (v->path.s) json_escaped(&b, config_resolve_path(&m->arena, m->cfg, v->path.s));
+    else sb_puts(&b, "null");
+    sb_putc(&b, '}');
+  }
+  sb_puts(&b, "]");
+  const char *s = arena_strdup(&m->arena, b.s ? b.s : "");
+  sb_free(&b);
+  return s;
+}
+
 mamc_trainer *mamc_trainer_new(mamc_model *m, const mamc_train_options *o, char **errors) {
   Diag d;
   diag_init(&d);
@@ -335,6 +372,7 @@ mamc_trainer *mamc_trainer_new(mamc_model *m, const mamc_train_options *o, char 
   }
   TrainOpts to;
   train_opts(cfg, o, &to);
+  to.frame_extra = frame_extra(m);
   to.dist = dist_size(t->dist) > 1 ? t->dist : NULL;
   to.emulate_ranks = to.dist ? 0 : nranks;
   t->m = m;
