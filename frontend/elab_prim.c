@@ -247,7 +247,7 @@ Value *prim_call(Cx *c, Scope *s, const char *name, Expr *call) {
     DType dt = first_float_dtype(c, &a);
     for (int i = 0; i < a.npos; i++) {
       if (a.pos[i]->kind == V_NONE) {
-        for (int j = i + 1; j < a.npos; j++)
+        for (int j = i + 1; j < a.npos && j < COUNT_OF(a.pos); j++)
           if (a.pos[j]->kind != V_NONE)
             fail(c, a.posloc[j], "%s: an operand after a 'none' operand is not supported", name);
         break;
