@@ -101,7 +101,12 @@ int64_t cg_outer(const CgKernel *k, const int64_t *dims);
  * where CgArgs holds the buffer pointers (bufs[i], typed) and the dims by value:
  *   struct CgArgs { void *bufs[nbufs]; long long dims[ndims]; }
  * (the same buffers and dims as the CPU convention). A grid-stride loop covers the outer
- * range: a thread per element (elementwise) or per row (row kernels). */
+ * range: a thread per element (elementwise) or a warp of 32 threads per row (row kernels:
+ * launch 32 * rows threads, a multiple of 32 per block). */
 void cg_cuda_print(StrBuf *b, const Kir *k, const char *name);
+/* The two halves of cg_cuda_print, to put several kernels in one translation unit: the
+ * prelude once, then each kernel (struct and entry point). */
+void cg_cuda_prelude(StrBuf *b);
+void cg_cuda_print_kernel(StrBuf *b, const Kir *k, const char *name);
 
 #endif

@@ -8,9 +8,11 @@
  *   extern "C" __global__ void <name>(CgArgs_<name> a, long long begin, long long end)
  *
  * A grid-stride loop covers [begin, end): one thread per output element (elementwise: the
- * flat index is split into the axes' indices) or per row (row kernels: the passes over the
- * reduced axes run sequentially in that thread). A first version for correctness; block-
- * per-row reductions are issue #7's.
+ * flat index is split into the axes' indices) or one warp per row (row kernels: the 32 lanes
+ * take every 32nd element of each pass over the reduced axes, coalesced along the last axis,
+ * and combine their partial sums / maxima with shuffles; lane 0 stores the row values). A
+ * row kernel is launched with 32 threads per row (runtime/cuda/dev_cg.c). Sums therefore add
+ * in another order than the CPU's (f32 sums of strided partials).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -241,6 +243,8 @@ static void stores(Pr *P, int row) {
   }
 }
 
+/* one pass over the reduced axes of a row, the 32 lanes of the row's warp taking every 32nd
+ * element (flat index over the reduced axes, split into them) */
 static void red_nest(Pr *P, int pass, int body) {
   const Kir *k = P->k;
   int nk = k->naxes - k->nred;
@@ -250,8 +254,18 @@ static void red_nest(Pr *P, int pass, int body) {
     if (k->accs.v[i].level == pass) hoist(P, k->accs.v[i].e, red, pass);
   for (int s = 0; s < k->stores.n && body; s++)
     if (!k->stores.v[s].row) hoist(P, k->stores.v[s].e, red, k->npasses);
-  for (int ax = nk; ax < k->naxes; ax++)
-    open_scope(P, "for (long long i%d = 0; i%d < d%d; i%d++)", ax, ax, k->ext[ax], ax);
+  StrBuf n;
+  sb_init(&n);
+  sb_puts(&n, "1LL");
+  for (int ax = nk; ax < k->naxes; ax++) sb_printf(&n, " * d%d", k->ext[ax]);
+  open_scope(P, "for (long long r_ = lane_; r_ < %s; r_ += 32)", n.s);
+  sb_free(&n);
+  line(P, "long long t_ = r_;");
+  for (int ax = k->naxes - 1; ax > nk; ax--) {
+    line(P, "const long long i%d = t_ %% d%d;", ax, k->ext[ax]);
+    line(P, "t_ /= d%d;", k->ext[ax]);
+  }
+  line(P, "const long long i%d = t_;", nk);
   for (int i = 0; i < k->accs.n && !body; i++) {
     const KAcc *a = &k->accs.v[i];
     if (a->level != pass) continue;
@@ -262,10 +276,25 @@ static void red_nest(Pr *P, int pass, int body) {
       line(P, "a%d = cg_max(a%d, %s);", i, i, v);
   }
   if (body) stores(P, 0);
-  for (int ax = nk; ax < k->naxes; ax++) close_scope(P);
+  close_scope(P);
+  for (int i = 0; i < k->accs.n && !body; i++) { /* combine the lanes' partial results */
+    const KAcc *a = &k->accs.v[i];
+    if (a->level != pass) continue;
+    if (a->op == KACC_SUM)
+      line(P, "for (int s_ = 16; s_ > 0; s_ >>= 1) a%d = a%d + __shfl_xor_sync(0xffffffffu, a%d, s_);", i, i, i);
+    else
+      line(P, "for (int s_ = 16; s_ > 0; s_ >>= 1) a%d = cg_max(a%d, __shfl_xor_sync(0xffffffffu, a%d, s_));", i, i, i);
+  }
 }
 
+void cg_cuda_prelude(StrBuf *b) { sb_puts(b, prelude); }
+
 void cg_cuda_print(StrBuf *b, const Kir *k, const char *name) {
+  sb_puts(b, prelude);
+  cg_cuda_print_kernel(b, k, name);
+}
+
+void cg_cuda_print_kernel(StrBuf *b, const Kir *k, const char *name) {
   int ne = k->e.n ? k->e.n : 1;
   Pr P;
   memset(&P, 0, sizeof P);
@@ -281,7 +310,6 @@ void cg_cuda_print(StrBuf *b, const Kir *k, const char *name) {
     goto out;
   }
   kir_analyze(k, P.axes, P.level);
-  sb_puts(b, prelude);
   sb_printf(b, "struct CgArgs_%s { void *bufs[%d]; long long dims[%d]; };\n", name, k->bufs.n ? k->bufs.n : 1,
             k->dims.n ? k->dims.n : 1);
   sb_printf(b, "extern \"C\" __global__ void %s(CgArgs_%s a, long long begin, long long end) {\n", name, name);
@@ -290,11 +318,13 @@ void cg_cuda_print(StrBuf *b, const Kir *k, const char *name) {
     line(&P, "%s%s *b%d = (%s *)a.bufs[%d];", k->bufs.v[i].out ? "" : "const ", ktype_c(k->bufs.v[i].t), i,
          ktype_c(k->bufs.v[i].t), i);
   for (int i = 0; i < k->dims.n; i++) line(&P, "const long long d%d = a.dims[%d];", i, i);
-  open_scope(&P, "for (long long o = begin + (long long)blockIdx.x * blockDim.x + threadIdx.x; o < end; o += (long long)gridDim.x * blockDim.x)");
   if (!k->row) {
+    open_scope(&P, "for (long long o = begin + (long long)blockIdx.x * blockDim.x + threadIdx.x; o < end; o += (long long)gridDim.x * blockDim.x)");
     split(&P, "o", k->naxes);
     stores(&P, 0);
-  } else {
+  } else { /* a warp per row: every lane runs the row's loop (warp-uniform trip counts) */
+    line(&P, "const int lane_ = threadIdx.x & 31;");
+    open_scope(&P, "for (long long o = begin + (((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5); o < end; o += ((long long)gridDim.x * blockDim.x) >> 5)");
     split(&P, "o", k->naxes - k->nred);
     for (int p = 0; p < k->npasses; p++) {
       for (int i = 0; i < k->accs.n; i++) {
@@ -309,9 +339,13 @@ void cg_cuda_print(StrBuf *b, const Kir *k, const char *name) {
       }
       red_nest(&P, p, 0);
     }
-    stores(&P, 1);
-    int elem = 0;
-    for (int s = 0; s < k->stores.n; s++) elem |= !k->stores.v[s].row;
+    int rows = 0, elem = 0;
+    for (int s = 0; s < k->stores.n; s++) rows |= k->stores.v[s].row, elem |= !k->stores.v[s].row;
+    if (rows) {
+      open_scope(&P, "if (lane_ == 0)");
+      stores(&P, 1);
+      close_scope(&P);
+    }
     if (elem) red_nest(&P, k->npasses, 1);
   }
   close_scope(&P);

@@ -21,22 +21,43 @@ static Value *eval_name(Cx *c, Scope *s, Expr *e) {
 
 /* ---- arithmetic ---------------------------------------------------------------------------- */
 
+/* An integer constant that leaves int64 is an error at its expression (wrapping is UB). */
+static Value *int_result(Cx *c, SrcLoc loc, int overflow, int64_t r) {
+  if (overflow) fail(c, loc, "integer overflow: the value does not fit in 64 bits");
+  return val_int(c, r);
+}
+
 static Value *num_binary(Cx *c, TokKind op, Value *a, Value *b, SrcLoc loc) {
   int ints = (a->kind == V_INT || a->kind == V_BOOL) && (b->kind == V_INT || b->kind == V_BOOL);
   double x, y;
+  int64_t ir;
+  int overflow;
   value_as_float(c, a, loc, "operand", &x);
   value_as_float(c, b, loc, "operand", &y);
+  /* INT64_MIN / -1 overflows; the remainder of anything by -1 is 0 */
+  int min_by_minus1 = ints && a->i == INT64_MIN && b->i == -1;
   switch (op) {
-  case TK_PLUS: return ints ? val_int(c, a->i + b->i) : val_float(c, x + y);
-  case TK_MINUS: return ints ? val_int(c, a->i - b->i) : val_float(c, x - y);
-  case TK_STAR: return ints ? val_int(c, a->i * b->i) : val_float(c, x * y);
+  case TK_PLUS:
+    if (!ints) return val_float(c, x + y);
+    overflow = __builtin_add_overflow(a->i, b->i, &ir); /* a statement of its own: ir is set before use */
+    return int_result(c, loc, overflow, ir);
+  case TK_MINUS:
+    if (!ints) return val_float(c, x - y);
+    overflow = __builtin_sub_overflow(a->i, b->i, &ir);
+    return int_result(c, loc, overflow, ir);
+  case TK_STAR:
+    if (!ints) return val_float(c, x * y);
+    overflow = __builtin_mul_overflow(a->i, b->i, &ir);
+    return int_result(c, loc, overflow, ir);
   case TK_SLASH:
     if (y == 0) fail(c, loc, "division by zero");
+    if (ints && min_by_minus1) return int_result(c, loc, 1, 0);
     if (ints && a->i % b->i == 0) return val_int(c, a->i / b->i);
     return val_float(c, x / y);
   case TK_SLASHSLASH:
     if (y == 0) fail(c, loc, "division by zero");
     if (ints) {
+      if (min_by_minus1) return int_result(c, loc, 1, 0);
       int64_t q = a->i / b->i;
       if ((a->i % b->i != 0) && ((a->i < 0) != (b->i < 0))) q--;
       return val_int(c, q);
@@ -45,15 +66,18 @@ static Value *num_binary(Cx *c, TokKind op, Value *a, Value *b, SrcLoc loc) {
   case TK_PERCENT:
     if (y == 0) fail(c, loc, "division by zero");
     if (ints) {
-      int64_t r = a->i % b->i;
+      int64_t r = b->i == -1 ? 0 : a->i % b->i;
       if (r != 0 && ((r < 0) != (b->i < 0))) r += b->i;
       return val_int(c, r);
     }
     return val_float(c, x - y * floor(x / y));
   case TK_STARSTAR:
     if (ints && b->i >= 0) {
-      int64_t r = 1;
-      for (int64_t i = 0; i < b->i; i++) r *= a->i;
+      if (a->i == 0 || a->i == 1) return val_int(c, b->i == 0 ? 1 : a->i); /* no 10^18-step loops */
+      if (a->i == -1) return val_int(c, b->i % 2 ? -1 : 1);
+      int64_t r = 1; /* |a| >= 2: at most 63 steps before overflow */
+      for (int64_t i = 0; i < b->i; i++)
+        if (__builtin_mul_overflow(r, a->i, &r)) return int_result(c, loc, 1, 0);
       return val_int(c, r);
     }
     return val_float(c, pow(x, y));
@@ -84,7 +108,7 @@ static Value *dim_binary(Cx *c, TokKind op, Value *a, Value *b, SrcLoc loc) {
   case TK_NE: return val_bool(c, !dim_eq(x, y));
   default: fail(c, loc, "this operator is not defined on symbolic sizes");
   }
-  if (!ok) fail(c, loc, "size expression is not affine in one symbol");
+  if (!ok) fail(c, loc, "size expression is not affine in one symbol, or does not fit in 64 bits");
   if (dim_is_const(r)) return val_int(c, r.add);
   Value *v = val_new(c, V_DIM);
   v->dim = r;
@@ -159,7 +183,7 @@ static Value *eval_unary(Cx *c, Scope *s, Expr *e) {
     if (a->kind != V_BOOL) fail(c, e->loc, "'not' needs a bool, got %s", val_describe(c, a));
     return val_bool(c, !a->i);
   }
-  if (a->kind == V_INT) return val_int(c, -a->i);
+  if (a->kind == V_INT) return int_result(c, e->loc, a->i == INT64_MIN, a->i == INT64_MIN ? 0 : -a->i);
   if (a->kind == V_FLOAT) return val_float(c, -a->f);
   if (a->kind == V_DIM) return dim_binary(c, TK_MINUS, val_int(c, 0), a, e->loc);
   if (is_tensorish(a)) {

@@ -167,7 +167,11 @@ int ir_linattn_infer(const IrProgram *p, const IrGraph *g, IrNode *n, char *err,
     } else {
       if (!dim_is_const(m) || !dim_is_const(v->d[3]))
         return bad(&s, "needs constant head dims, got %s and %s", tt(&s, q).s, tt(&s, v).s);
-      out.d[3] = dim_const(2 * m.add + v->d[3].add + (la.gate == LA_GATE_LEARNED ? 2 : 0));
+      int64_t w;
+      if (__builtin_mul_overflow(m.add, 2, &w) || __builtin_add_overflow(w, v->d[3].add, &w) ||
+          __builtin_add_overflow(w, la.gate == LA_GATE_LEARNED ? 2 : 0, &w))
+        return bad(&s, "size out of range");
+      out.d[3] = dim_const(w);
     }
   } else {
     out.d[3] = v->d[3];

@@ -256,9 +256,9 @@ static int slice_len(ShapeCx *c, Dim d, Dim *out) {
         return fail(c, "a symbolic dimension sliced from a negative start needs a negative or no end");
       len = dim_const((endv->set ? endv->i : 0) - start);
     } else if (!endv->set) {
-      dim_add(d, -start, &len);
+      if (!dim_add(d, -start, &len)) return fail(c, "size out of range");
     } else if (endv->i < 0) {
-      dim_add(d, endv->i - start, &len);
+      if (!dim_add(d, endv->i - start, &len)) return fail(c, "size out of range");
     } else {
       len = dim_const(endv->i - start);
     }
@@ -312,14 +312,17 @@ static int ir_shape_concat(ShapeCx *c) {
       if (i != axis && !dim_eq(x->d[i], y->d[i]))
         return fail(c, "dimension %d differs: %s and %s", i, tt(c, x).s, tt(c, y).s);
     Dim a = t.d[axis], b = y->d[axis], s;
+    int ok = 1;
     if (dim_is_const(b))
-      dim_add(a, b.add, &s);
+      ok = dim_add(a, b.add, &s);
     else if (dim_is_const(a))
-      dim_add(b, a.add, &s);
-    else if (a.sym == b.sym)
-      s = (Dim){a.sym, a.mul + b.mul, a.add + b.add};
-    else
+      ok = dim_add(b, a.add, &s);
+    else if (a.sym == b.sym) {
+      s.sym = a.sym;
+      ok = !__builtin_add_overflow(a.mul, b.mul, &s.mul) && !__builtin_add_overflow(a.add, b.add, &s.add);
+    } else
       return fail(c, "cannot add dimensions of two different symbols");
+    if (!ok) return fail(c, "size out of range");
     t.d[axis] = s;
   }
   c->n->type = t;

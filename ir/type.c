@@ -33,8 +33,10 @@ int dim_eq(Dim a, Dim b) {
   return a.sym == b.sym && a.mul == b.mul && a.add == b.add;
 }
 
+/* Overflow of int64 (sizes written in a model or IR file can be anything) gives 0, as a
+ * non-affine result does: wrapping around is undefined behaviour. */
 int dim_add(Dim a, int64_t c, Dim *out) {
-  a.add += c;
+  if (__builtin_add_overflow(a.add, c, &a.add)) return 0;
   *out = canon(a);
   return 1;
 }
@@ -42,9 +44,11 @@ int dim_add(Dim a, int64_t c, Dim *out) {
 int dim_sub(Dim a, Dim b, Dim *out) {
   a = canon(a);
   b = canon(b);
-  if (b.sym < 0) return dim_add(a, -b.add, out);
+  if (b.sym < 0) return b.add != INT64_MIN && dim_add(a, -b.add, out);
   if (a.sym >= 0 && a.sym != b.sym) return 0;
-  Dim r = {b.sym, (a.sym >= 0 ? a.mul : 0) - b.mul, a.add - b.add};
+  Dim r = {b.sym, 0, 0};
+  if (__builtin_sub_overflow(a.sym >= 0 ? a.mul : 0, b.mul, &r.mul) || __builtin_sub_overflow(a.add, b.add, &r.add))
+    return 0;
   *out = canon(r);
   return 1;
 }
@@ -59,7 +63,8 @@ int dim_mul(Dim a, Dim b, Dim *out) {
     b = t;
   }
   /* a is the constant c: c * (mul*sym + add) */
-  Dim r = {b.sym, b.mul * a.add, b.add * a.add};
+  Dim r = {b.sym, 0, 0};
+  if (__builtin_mul_overflow(b.mul, a.add, &r.mul) || __builtin_mul_overflow(b.add, a.add, &r.add)) return 0;
   *out = canon(r);
   return 1;
 }

@@ -146,7 +146,10 @@ static int save_module(Trainer *t, int m, const char *dir, char *err, size_t n) 
   return ok;
 }
 
-static void prune(const char *dir, int keep) {
+/* Keeps the `keep` newest checkpoints of dir, counting `written` (the one just saved) among them
+   and never removing it, even when older runs left higher step numbers behind (a fine-tune
+   writing step-2 beside a pretraining's step-6). */
+static void prune(const char *dir, int keep, const char *written) {
   if (keep <= 0) return;
   DIR *d = opendir(dir);
   if (!d) return;
@@ -154,7 +157,8 @@ static void prune(const char *dir, int keep) {
   int n = 0;
   struct dirent *e;
   while ((e = readdir(d)) && n < 1024)
-    if (strncmp(e->d_name, "step-", 5) == 0 && strlen(e->d_name) < 32) memcpy(names[n++], e->d_name, strlen(e->d_name) + 1);
+    if (strncmp(e->d_name, "step-", 5) == 0 && strlen(e->d_name) < 32 && strcmp(e->d_name, written) != 0)
+      memcpy(names[n++], e->d_name, strlen(e->d_name) + 1);
   closedir(d);
   /* names are zero-padded: lexical order is step order */
   for (int i = 0; i < n; i++)
@@ -166,7 +170,7 @@ static void prune(const char *dir, int keep) {
         memcpy(names[j], tmp, 32);
       }
   char path[4096];
-  for (int i = 0; i + keep < n; i++) {
+  for (int i = 0; i + keep - 1 < n; i++) {
     snprintf(path, sizeof path, "%s/%s", dir, names[i]);
     rm_tree(path);
   }
@@ -258,7 +262,7 @@ int trainer_save(Trainer *t, const char *dir, int keep, Diag *d) {
     snprintf(latest, sizeof latest, "%s/latest", dir);
     snprintf(content, sizeof content, "%s\n", name);
     if (ok) ok = write_text(latest, content, err, sizeof err);
-    if (ok) prune(dir, keep);
+    if (ok) prune(dir, keep, name);
   }
   free(pos);
   if (!all_ok(t, ok)) goto fail;

@@ -214,7 +214,7 @@ static void t_slice_pad(Op op) {
   for (int rep = 0; rep < 8; rep++) {
     GC c;
     int sym = rep < 2, r = sym ? 2 : (int)gc_int(1, 3), axis = sym ? 1 : (int)gc_int(0, r - 1);
-    int64_t s[3];
+    int64_t s[3] = {3, 3, 3};
     for (int i = 0; i < r; i++) s[i] = gc_int(3, 6);
     int64_t n = s[axis], s0 = gc_int(0, n - 1), e0 = gc_int(s0 + 1, n), step = sym ? 1 : gc_int(1, 3), end = e0;
     int end_set = 1;

@@ -373,9 +373,9 @@ int main(int argc, char **argv) {
   if (argc > 1) scratch_dir = argv[1];
   test_byte();
   test_presplit();
-  char *store;
-  const char **lines;
-  size_t *lens;
+  char *store = NULL;
+  const char **lines = NULL;
+  size_t *lens = NULL;
   int n = read_lines(FIXTURES "multilingual.txt", &store, &lines, &lens);
   CHECK(n == 200);
   if (n > 0) test_bpe(lines, lens, n);

@@ -1,0 +1,302 @@
+/* dev.c — opening a GPU (or its host emulation), copies, launches of the hand-written
+ * modules, events and CUDA graphs (dev.h). Memory is dev_alloc.c's, generated kernels
+ * dev_cg.c's, matrix products dev_gemm.c's. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dev.h"
+#include "kref.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int fail(Dev *dev, const char *fmt, const char *a) {
+  snprintf(dev->L.err, sizeof dev->L.err, fmt, a);
+  return 0;
+}
+
+int dev_open(Dev *dev, int ordinal) {
+  CuLib *L = &dev->L;
+  if (!cu_lib_open(L, CU_PART_DRIVER)) return 0;
+  CUresult r = L->cuInit(0);
+  if (r == CUDA_ERROR_NO_DEVICE)
+    return fail(dev, "no CUDA device: the driver (%s) found no GPU (cuInit: CUDA_ERROR_NO_DEVICE)\nHINT: check "
+                     "nvidia-smi and CUDA_VISIBLE_DEVICES, or train on the CPU (train.device: cpu)",
+                L->path[0]);
+  if (!cu_drv_check(L, r, "cuInit(0)", __FILE__, __LINE__)) return 0;
+  int count = 0;
+  if (!CU_OK(L, cuDeviceGetCount(&count))) return 0;
+  const char *env = getenv("MAMC_CUDA_DEVICE");
+  if (ordinal < 0) ordinal = env && *env ? atoi(env) : 0;
+  if (count == 0) return fail(dev, "no CUDA device: the driver reports %s GPUs", "0");
+  if (ordinal < 0 || ordinal >= count) {
+    snprintf(L->err, sizeof L->err, "CUDA device %d asked for, but there are %d (cuda:0 .. cuda:%d)", ordinal, count,
+             count - 1);
+    return 0;
+  }
+  dev->ordinal = ordinal;
+  int major = 0, minor = 0;
+  if (!CU_OK(L, cuDeviceGet(&dev->cudev, ordinal)) || !CU_OK(L, cuDeviceGetName(dev->name, sizeof dev->name, dev->cudev)) ||
+      !CU_OK(L, cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev->cudev)) ||
+      !CU_OK(L, cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev->cudev)) ||
+      !CU_OK(L, cuDeviceGetAttribute(&dev->sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev->cudev)) ||
+      !CU_OK(L, cuDeviceTotalMem(&dev->total_mem, dev->cudev)))
+    return 0;
+  dev->cc = major * 10 + minor;
+  if (!CU_OK(L, cuDevicePrimaryCtxRetain(&dev->ctx, dev->cudev))) return 0;
+  dev->have_ctx = 1;
+  if (!CU_OK(L, cuCtxSetCurrent(dev->ctx)) || !CU_OK(L, cuStreamCreate(&dev->stream, CU_STREAM_NON_BLOCKING))) return 0;
+  if (!kc_init(&dev->kc, L, NULL) || !kc_target(&dev->kc, dev->cc, &dev->target)) return 0;
+  if (!cu_lib_open(L, CU_PART_LT) || !LT_OK(L, cublasLtCreate(&dev->lt))) return 0;
+  dev->lt_ws_size = (size_t)32 << 20;
+  if (!dev_alloc(dev, dev->lt_ws_size, &dev->lt_ws)) return 0;
+  const char *s = getenv("MAMC_CUDA_SYNC");
+  dev->sync_each = s && strcmp(s, "1") == 0;
+  return 1;
+}
+
+int dev_open_emu(Dev *dev) {
+  dev->emu = 1;
+  snprintf(dev->name, sizeof dev->name, "host emulation");
+  dev->sms = 1;
+  if (cg_cpu_available() && !getenv("MAMC_NO_JIT")) {
+    char err[256];
+    dev->jit = cg_cpu_new(err, sizeof err);
+  }
+  return 1;
+}
+
+void dev_close(Dev *dev) {
+  if (dev->have_ctx) dev->L.cuCtxSetCurrent(dev->ctx);
+  dev_gemm_cache_free(dev);
+  dev_cg_cache_free(dev);
+  dev_alloc_release(dev);
+  if (dev->have_ctx) {
+    CuLib *L = &dev->L;
+    for (int i = 0; i < KMOD_COUNT; i++)
+      if (dev->mod[i]) L->cuModuleUnload(dev->mod[i]);
+    if (dev->lt) L->cublasLtDestroy(dev->lt);
+    if (dev->stream) L->cuStreamDestroy(dev->stream);
+    L->cuDevicePrimaryCtxRelease(dev->cudev);
+  }
+  if (dev->jit) cg_cpu_free(dev->jit);
+  cu_lib_close(&dev->L);
+  memset(dev, 0, sizeof *dev);
+}
+
+void dev_describe(Dev *dev, StrBuf *b) {
+  CuLib *L = &dev->L;
+  if (dev->emu) {
+    sb_printf(b, "device: host emulation (no GPU; generated kernels %s)\n", dev->jit ? "through the CPU JIT" : "on the host");
+    return;
+  }
+  int drv = 0;
+  L->cuDriverGetVersion(&drv);
+  size_t fr = 0, tot = 0;
+  L->cuMemGetInfo(&fr, &tot);
+  sb_printf(b, "device %d: %s, compute capability %d.%d, %d SMs, %.1f GiB (%.1f GiB free)\n", dev->ordinal, dev->name,
+            dev->cc / 10, dev->cc % 10, dev->sms, (double)dev->total_mem / (1 << 30), (double)fr / (1 << 30));
+  sb_printf(b, "driver: CUDA %d.%d (%s)\n", drv / 1000, drv % 1000 / 10, L->path[0]);
+  sb_printf(b, "NVRTC: %d.%d (%s), kernels as %s for %s_%d\n", dev->kc.nvrtc_major, dev->kc.nvrtc_minor, L->path[1],
+            dev->target.ptx ? "PTX" : "cubin", dev->target.ptx ? "compute" : "sm", dev->target.arch);
+  size_t lv = L->cublasLtGetVersion();
+  sb_printf(b, "cuBLASLt: %zu.%zu.%zu (%s)\n", lv / 10000, lv / 100 % 100, lv % 100, L->path[2]);
+  if (cu_lib_open(L, CU_PART_NCCL)) {
+    int nv = 0;
+    L->ncclGetVersion(&nv);
+    sb_printf(b, "NCCL: %d.%d.%d (%s)\n", nv / 10000, nv / 100 % 100, nv % 100, L->path[3]);
+  } else {
+    sb_printf(b, "NCCL: not found (collectives go through MPI on host buffers)\n");
+  }
+  sb_printf(b, "kernel cache: %s\n", dev->kc.dir[0] ? dev->kc.dir : "off");
+}
+
+/* ---- copies ------------------------------------------------------------------------------ */
+
+static void *hp(DPtr p) { return (void *)(uintptr_t)p; }
+
+int dev_h2d(Dev *dev, DPtr dst, const void *src, uint64_t n) {
+  if (!n) return 1;
+  if (dev->emu) return memcpy(hp(dst), src, (size_t)n), 1;
+  return CU_OK(&dev->L, cuMemcpyHtoDAsync((CUdeviceptr)dst, src, (size_t)n, dev->stream));
+}
+
+int dev_d2h(Dev *dev, void *dst, DPtr src, uint64_t n) {
+  if (!n) return 1;
+  if (dev->emu) return memcpy(dst, hp(src), (size_t)n), 1;
+  return CU_OK(&dev->L, cuMemcpyDtoHAsync(dst, (CUdeviceptr)src, (size_t)n, dev->stream)) && dev_sync(dev);
+}
+
+int dev_d2d(Dev *dev, DPtr dst, DPtr src, uint64_t n) {
+  if (!n || dst == src) return 1;
+  if (dev->emu) return memmove(hp(dst), hp(src), (size_t)n), 1;
+  return CU_OK(&dev->L, cuMemcpyDtoDAsync((CUdeviceptr)dst, (CUdeviceptr)src, (size_t)n, dev->stream));
+}
+
+int dev_zero(Dev *dev, DPtr dst, uint64_t n) {
+  if (!n) return 1;
+  if (dev->emu) return memset(hp(dst), 0, (size_t)n), 1;
+  return CU_OK(&dev->L, cuMemsetD8Async((CUdeviceptr)dst, 0, (size_t)n, dev->stream));
+}
+
+int dev_sync(Dev *dev) { return dev->emu || CU_OK(&dev->L, cuStreamSynchronize(dev->stream)); }
+
+void *dev_host_alloc(Dev *dev, size_t n) {
+  if (dev->emu) return calloc(1, n ? n : 1);
+  void *p = NULL;
+  return CU_OK(&dev->L, cuMemAllocHost(&p, n ? n : 1)) ? p : NULL;
+}
+
+void dev_host_free(Dev *dev, void *p) {
+  if (!p) return;
+  if (dev->emu) free(p);
+  else dev->L.cuMemFreeHost(p);
+}
+
+/* ---- hand-written modules ------------------------------------------------------------------- */
+
+typedef struct ModJob {
+  Dev *dev;
+  CuLib L;      /* a private copy: its err buffer is this thread's */
+  KCache kc;
+  int mod, ok;
+  KBlob blob;
+} ModJob;
+
+static void *mod_compile(void *arg) {
+  ModJob *j = arg;
+  j->kc.L = &j->L;
+  char *src = ksrc_module(j->mod);
+  char name[32];
+  snprintf(name, sizeof name, "mamc_%s", ksrc_module_name(j->mod));
+  j->ok = src && kc_get(&j->kc, src, name, &j->dev->target, NULL, 0, &j->blob);
+  if (!src) snprintf(j->L.err, sizeof j->L.err, "kernel source %s.cu missing or out of memory", ksrc_module_name(j->mod));
+  free(src);
+  return NULL;
+}
+
+int dev_load_modules(Dev *dev) {
+  if (dev->emu || dev->mod[0]) return 1;
+  double t0 = now();
+  ModJob jobs[KMOD_COUNT];
+  pthread_t th[KMOD_COUNT];
+  int started[KMOD_COUNT] = {0};
+  for (int i = 0; i < KMOD_COUNT; i++) {
+    jobs[i] = (ModJob){dev, dev->L, dev->kc, i, 0, {0}};
+    started[i] = pthread_create(&th[i], NULL, mod_compile, &jobs[i]) == 0;
+    if (!started[i]) mod_compile(&jobs[i]);
+  }
+  int ok = 1;
+  KCache base = dev->kc;
+  for (int i = 0; i < KMOD_COUNT; i++) {
+    if (started[i]) pthread_join(th[i], NULL);
+    dev->kc.hits += jobs[i].kc.hits - base.hits;
+    dev->kc.misses += jobs[i].kc.misses - base.misses;
+    dev->kc.corrupt += jobs[i].kc.corrupt - base.corrupt;
+    dev->kc.compile_seconds += jobs[i].kc.compile_seconds - base.compile_seconds;
+    if (ok && !jobs[i].ok) {
+      memcpy(dev->L.err, jobs[i].L.err, sizeof dev->L.err);
+      ok = 0;
+    }
+    if (ok && !CU_OK(&dev->L, cuModuleLoadData(&dev->mod[i], jobs[i].blob.data))) ok = 0;
+    free(jobs[i].blob.data);
+  }
+  dev->module_seconds += now() - t0;
+  return ok;
+}
+
+int dev_launch(Dev *dev, int mod, const char *name, unsigned gx, unsigned gy, unsigned gz, unsigned block,
+               unsigned smem, const void *args) {
+  CuLib *L = &dev->L;
+  if (dev->emu) {
+    if (!gx || !gy || !gz) return 1;
+    return kref_launch(name, args) || fail(dev, "kernel %s has no host emulation", name);
+  }
+  if (!dev->mod[mod] && !dev_load_modules(dev)) return 0;
+  CUfunction f;
+  if (!CU_OK(L, cuModuleGetFunction(&f, dev->mod[mod], name))) return 0;
+  if (smem > 48 * 1024 && !CU_OK(L, cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)smem)))
+    return 0;
+  void *params[1] = {(void *)args};
+  if (!gx || !gy || !gz) return 1;
+  if (!CU_OK(L, cuLaunchKernel(f, gx, gy, gz, block, 1, 1, smem, dev->stream, params, NULL))) {
+    size_t n = strlen(L->err);
+    snprintf(L->err + n, sizeof L->err - n, "\n(kernel %s, grid %u x %u x %u, block %u, %u B shared)", name, gx, gy, gz,
+             block, smem);
+    return 0;
+  }
+  if (dev->sync_each && !dev->capturing && !dev_sync(dev)) {
+    size_t n = strlen(L->err);
+    snprintf(L->err + n, sizeof L->err - n, "\n(after kernel %s)", name);
+    return 0;
+  }
+  return 1;
+}
+
+int dev_has_kernel(const Dev *dev, const char *name) { return !dev->emu || kref_has(name); }
+
+unsigned dev_grid(const Dev *dev, int64_t n, int per_block) {
+  int64_t g = (n + per_block - 1) / per_block, cap = (int64_t)(dev->sms > 0 ? dev->sms : 1) * 32;
+  if (g < 1) g = 1;
+  return (unsigned)(g < cap ? g : cap);
+}
+
+/* ---- events and graphs ---------------------------------------------------------------------------- */
+
+int dev_event_record(Dev *dev, DevEvent *ev) {
+  if (dev->emu) {
+    ev->host = now();
+    return 1;
+  }
+  if (!ev->e && !CU_OK(&dev->L, cuEventCreate(&ev->e, CU_EVENT_DEFAULT))) return 0;
+  return CU_OK(&dev->L, cuEventRecord(ev->e, dev->stream));
+}
+
+int dev_event_ms(Dev *dev, DevEvent *a, DevEvent *b, double *ms) {
+  if (dev->emu) {
+    *ms = 1e3 * (b->host - a->host);
+    return 1;
+  }
+  float f = 0;
+  if (!CU_OK(&dev->L, cuEventSynchronize(b->e)) || !CU_OK(&dev->L, cuEventElapsedTime(&f, a->e, b->e))) return 0;
+  *ms = f;
+  return 1;
+}
+
+void dev_event_free(Dev *dev, DevEvent *ev) {
+  if (ev->e && !dev->emu) dev->L.cuEventDestroy(ev->e);
+  ev->e = NULL;
+}
+
+int dev_capture_begin(Dev *dev) {
+  if (dev->emu) return fail(dev, "%s", "CUDA graphs need a GPU");
+  if (!CU_OK(&dev->L, cuStreamBeginCapture(dev->stream, CU_STREAM_CAPTURE_MODE_RELAXED))) return 0;
+  dev->capturing = 1;
+  return 1;
+}
+
+int dev_capture_end(Dev *dev, DevGraph *out) {
+  memset(out, 0, sizeof *out);
+  dev->capturing = 0;
+  if (!CU_OK(&dev->L, cuStreamEndCapture(dev->stream, &out->g))) return 0;
+  if (!CU_OK(&dev->L, cuGraphInstantiate(&out->x, out->g, 0))) {
+    dev->L.cuGraphDestroy(out->g);
+    out->g = NULL;
+    return 0;
+  }
+  out->ok = 1;
+  return 1;
+}
+
+int dev_graph_launch(Dev *dev, DevGraph *g) { return CU_OK(&dev->L, cuGraphLaunch(g->x, dev->stream)); }
+
+void dev_graph_free(Dev *dev, DevGraph *g) {
+  if (g->x) dev->L.cuGraphExecDestroy(g->x);
+  if (g->g) dev->L.cuGraphDestroy(g->g);
+  memset(g, 0, sizeof *g);
+}

@@ -1,0 +1,161 @@
+/* dev.h — one GPU as the device executor sees it: the driver context and stream, a caching
+ * memory allocator, copies, kernel launches (hand-written modules and generated fusion
+ * kernels), matrix products through cuBLASLt, events and CUDA graphs.
+ *
+ * Two modes behind the same calls:
+ *   cuda  the driver API through cu_lib.h (dev_open): device memory, NVRTC-compiled kernels;
+ *   emu   host emulation (dev_open_emu): "device" memory is host memory, generated kernels run
+ *         through the CPU JIT (same CgKernel buffers and dims), products on the CPU, and the
+ *         hand-written kernels are unavailable (dev->emu: the executor runs those ops on the
+ *         host). It lets the executor's bookkeeping (allocation, views, liveness, transfers,
+ *         product descriptors, graph capture order) be tested on machines without a GPU.
+ * Everything is asynchronous on one stream; dev_sync waits. MAMC_CUDA_SYNC=1 synchronises and
+ * checks after every launch (slow; to find which kernel faults). Errors: functions return 1
+ * ok, 0 with the message in dev->L.err (checked wrappers: file:line and a HINT).
+ *
+ * Memory: dev_alloc hands out blocks carved from large segments (cuMemAlloc'd once, kept until
+ * dev_close), best fit over free lists by size class, coalescing on free. Its answers depend
+ * only on the sequence of calls, so a training step repeated with the same shapes gets the
+ * same addresses — what lets a CUDA graph captured once replay the step.
+ */
+#ifndef MAMC_DEV_H
+#define MAMC_DEV_H
+
+#include "codegen.h"
+#include "cpu.h"
+#include "cu_lib.h"
+#include "kcache.h"
+#include "ksrc.h"
+
+typedef uint64_t DPtr; /* a device address (host address in emu mode); 0 = none */
+
+/* ---- allocator ----------------------------------------------------------------------------- */
+typedef struct DevBlock {
+  DPtr addr;
+  uint64_t size;
+  int prev, next;      /* neighbours in address order within the segment, -1 at the ends */
+  int fprev, fnext;    /* free list links (free blocks only) */
+  int free, seg;
+} DevBlock;
+
+typedef struct DevAlloc {
+  DevBlock *b;
+  int nb, cap, unused;  /* unused: a chain (via next) of recycled block records, or -1 */
+  int freel[48];        /* free list heads by size class, -1 when empty */
+  DPtr *seg;            /* segment base addresses */
+  uint64_t *segsize;
+  int nseg;
+  int *hidx, hcap, hused, hlive; /* live blocks by address (hash; -1 empty, -2 deleted) */
+  uint64_t in_use, reserved, peak;
+} DevAlloc;
+
+/* ---- generated kernels ------------------------------------------------------------------------ */
+typedef struct DevCg {  /* one compiled fusion kernel */
+  CgKernel k;           /* buffers and dims (codegen.h); k.fn set in emu mode */
+  CUfunction fn;        /* cuda mode */
+} DevCg;
+
+typedef struct Dev {
+  int emu;
+  CuLib L;
+  KCache kc;
+  KTarget target;
+  int ordinal, cc, sms;
+  char name[256];
+  size_t total_mem;
+  CUdevice cudev;
+  CUcontext ctx;
+  CUstream stream;
+  int have_ctx, sync_each;
+  CUmodule mod[KMOD_COUNT];     /* hand-written modules, loaded by dev_load_modules */
+  cublasLtHandle_t lt;
+  DPtr lt_ws;
+  size_t lt_ws_size;
+  struct DevGemmCache *gemm_cache;
+  struct DevCgCache *cg_cache;  /* generated kernels by name, and their modules */
+  DevAlloc alloc;
+  CgCpu *jit;                   /* emu mode: the CPU JIT for generated kernels (NULL: none) */
+  int capturing;                /* inside dev_capture_begin .. end */
+  double module_seconds;        /* loading hand-written modules (NVRTC or cache) */
+} Dev;
+
+/* Opens GPU `ordinal` (-1: MAMC_CUDA_DEVICE or 0): driver, NVRTC, cuBLASLt, a context and a
+ * stream, the kernel cache. 0 with the reason in dev->L.err ("no CUDA device: ..." when the
+ * driver or a GPU is missing). dev must be zeroed; call dev_close on failure too. */
+int dev_open(Dev *dev, int ordinal);
+/* Host emulation (see above); never fails but for memory. */
+int dev_open_emu(Dev *dev);
+void dev_close(Dev *dev);
+
+/* One paragraph about the device and the libraries (mamc gpu-info). */
+void dev_describe(Dev *dev, StrBuf *b);
+
+/* ---- memory ------------------------------------------------------------------------------- */
+int dev_alloc(Dev *dev, uint64_t bytes, DPtr *out); /* bytes 0 gives a valid 256-byte block */
+void dev_free(Dev *dev, DPtr p);
+void dev_alloc_release(Dev *dev); /* returns every segment (dev_close) */
+int dev_h2d(Dev *dev, DPtr dst, const void *src, uint64_t bytes);
+int dev_d2h(Dev *dev, void *dst, DPtr src, uint64_t bytes);
+int dev_d2d(Dev *dev, DPtr dst, DPtr src, uint64_t bytes);
+int dev_zero(Dev *dev, DPtr dst, uint64_t bytes);
+int dev_sync(Dev *dev);
+/* Page-locked host memory (plain malloc in emu mode): copies from it can be captured. */
+void *dev_host_alloc(Dev *dev, size_t bytes);
+void dev_host_free(Dev *dev, void *p);
+
+/* ---- kernels ------------------------------------------------------------------------------ */
+/* Compiles (NVRTC, through the cache) and loads the hand-written modules; no-op in emu mode. */
+int dev_load_modules(Dev *dev);
+/* Launches kernel `name` of module `mod` with its argument block (kargs.h) by value. */
+int dev_launch(Dev *dev, int mod, const char *name, unsigned gx, unsigned gy, unsigned gz, unsigned block,
+               unsigned smem, const void *args);
+/* Whether kernel `name` can run here (always on a GPU; in emu mode when it has a reference). */
+int dev_has_kernel(const Dev *dev, const char *name);
+/* Grid size for n independent items at `per_block` per block (capped at a few waves). */
+unsigned dev_grid(const Dev *dev, int64_t n, int per_block);
+
+/* Generated kernels: lowers and compiles the groups (each a node list of graph g) in parallel
+ * chunks (one NVRTC program per chunk, cached), filling out[i]; ok[i] = 0 for a group codegen
+ * refuses (why[i] says why when why is not NULL; the caller runs its nodes otherwise).
+ * 0 only on a hard failure (NVRTC, the driver), with dev->L.err. */
+int dev_cg_compile(Dev *dev, const IrProgram *p, const IrGraph *g, int n, const int *const *members,
+                   const int *nmembers, DevCg *out, char *ok, char (*why)[256]);
+/* Runs a compiled kernel over bufs (device addresses, k.bufs order) and dims (cg_fill_dims). */
+int dev_cg_launch(Dev *dev, const DevCg *k, const DPtr *bufs, const int64_t *dims);
+void dev_cg_cache_free(Dev *dev);
+
+/* ---- matrix products (dev_gemm.c) ------------------------------------------------------------------
+ * C[batch][M, N] = op(A[batch]) op(B[batch]) (+ C when accumulate), row-major f32 buffers:
+ * op(A) is [M, K] (A stored [K, M] when ta), op(B) [K, N]; consecutive batch items are stride
+ * apart (0: the same matrix for every item). bf16: the operands are rounded to bf16 (into
+ * scratch) and multiplied on tensor cores, accumulating in f32; else f32 throughout (no TF32). */
+typedef struct DevGemm {
+  DPtr A, B, C;
+  int64_t M, N, K, batch;
+  int64_t sA, sB, sC;
+  int ta, tb, accumulate, bf16;
+} DevGemm;
+int dev_gemm(Dev *dev, const DevGemm *g);
+void dev_gemm_cache_free(Dev *dev);
+
+/* ---- events and graphs -------------------------------------------------------------------------------- */
+typedef struct DevEvent {
+  CUevent e;
+  double host;                  /* emu: wall time at record */
+} DevEvent;
+int dev_event_record(Dev *dev, DevEvent *ev);     /* creates it on first use */
+int dev_event_ms(Dev *dev, DevEvent *a, DevEvent *b, double *ms); /* waits for b */
+void dev_event_free(Dev *dev, DevEvent *ev);
+
+typedef struct DevGraph {
+  CUgraph g;
+  CUgraphExec x;
+  int ok;
+} DevGraph;
+/* Work queued between begin and end is recorded, not run (cuda mode; emu runs it). */
+int dev_capture_begin(Dev *dev);
+int dev_capture_end(Dev *dev, DevGraph *out);
+int dev_graph_launch(Dev *dev, DevGraph *g);
+void dev_graph_free(Dev *dev, DevGraph *g);
+
+#endif

@@ -1,0 +1,230 @@
+/* dev_cg.c — generated fusion kernels on the device (dev.h): groups lowered to the kernel IR
+ * (codegen/), printed as CUDA C (codegen/cuda_c.c), compiled by NVRTC in parallel chunks of
+ * kernels (one translation unit per chunk: the prelude is parsed once per chunk; chunks are
+ * deterministic, so a warm kernel cache answers every one), loaded with cuModuleLoadData.
+ * Kernels are named by the hash of their KIR text: identical groups anywhere share one
+ * compiled function (Dev keeps them across executors). Emu mode compiles the same KIR with
+ * the CPU JIT instead. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dev.h"
+
+enum { CHUNK = 24 }; /* kernels per NVRTC program */
+
+typedef struct CgEntry {
+  char name[24];
+  CUfunction fn;
+} CgEntry;
+
+struct DevCgCache {
+  CgEntry *e;
+  int n, cap;
+  CUmodule *mods;
+  int nmods;
+};
+
+static CUfunction cache_find(Dev *dev, const char *name) {
+  struct DevCgCache *c = dev->cg_cache;
+  for (int i = 0; c && i < c->n; i++)
+    if (strcmp(c->e[i].name, name) == 0) return c->e[i].fn;
+  return NULL;
+}
+
+static int cache_add(Dev *dev, const char *name, CUfunction fn, CUmodule mod) {
+  struct DevCgCache *c = dev->cg_cache;
+  if (!c && !(c = dev->cg_cache = calloc(1, sizeof *c))) return 0;
+  if (c->n == c->cap) {
+    int cap = c->cap ? 2 * c->cap : 64;
+    CgEntry *ne = realloc(c->e, sizeof *ne * (size_t)cap);
+    if (!ne) return 0;
+    c->e = ne;
+    c->cap = cap;
+  }
+  snprintf(c->e[c->n].name, sizeof c->e[c->n].name, "%s", name);
+  c->e[c->n++].fn = fn;
+  if (mod) {
+    CUmodule *nm = realloc(c->mods, sizeof *nm * (size_t)(c->nmods + 1));
+    if (!nm) return 0;
+    c->mods = nm;
+    c->mods[c->nmods++] = mod;
+  }
+  return 1;
+}
+
+void dev_cg_cache_free(Dev *dev) {
+  struct DevCgCache *c = dev->cg_cache;
+  if (!c) return;
+  for (int i = 0; i < c->nmods; i++)
+    if (dev->have_ctx) dev->L.cuModuleUnload(c->mods[i]);
+  free(c->mods);
+  free(c->e);
+  free(c);
+  dev->cg_cache = NULL;
+}
+
+/* ---- compiling chunks in threads ---------------------------------------------------------------- */
+
+typedef struct Chunk {
+  Dev *dev;
+  CuLib L;
+  KCache kc;
+  char *src;
+  char name[32];
+  int ok;
+  KBlob blob;
+} Chunk;
+
+typedef struct Pool {
+  Chunk *c;
+  int n, next;
+  pthread_mutex_t mu;
+} Pool;
+
+static void *worker(void *arg) {
+  Pool *p = arg;
+  for (;;) {
+    pthread_mutex_lock(&p->mu);
+    int i = p->next++;
+    pthread_mutex_unlock(&p->mu);
+    if (i >= p->n) return NULL;
+    Chunk *c = &p->c[i];
+    c->kc.L = &c->L;
+    c->ok = kc_get(&c->kc, c->src, c->name, &c->dev->target, NULL, 0, &c->blob);
+  }
+}
+
+static int compile_chunks(Dev *dev, Chunk *ch, int n) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  int nt = (int)(cpus > 1 ? cpus : 1);
+  if (nt > n) nt = n;
+  if (nt > 32) nt = 32;
+  Pool pool = {ch, n, 0, PTHREAD_MUTEX_INITIALIZER};
+  pthread_t th[32];
+  int started = 0;
+  for (int t = 1; t < nt; t++)
+    if (pthread_create(&th[started], NULL, worker, &pool) == 0) started++;
+  worker(&pool);
+  for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+  KCache base = dev->kc;
+  int ok = 1;
+  for (int i = 0; i < n; i++) {
+    dev->kc.hits += ch[i].kc.hits - base.hits;
+    dev->kc.misses += ch[i].kc.misses - base.misses;
+    dev->kc.corrupt += ch[i].kc.corrupt - base.corrupt;
+    dev->kc.compile_seconds += ch[i].kc.compile_seconds - base.compile_seconds;
+    if (ok && !ch[i].ok) {
+      memcpy(dev->L.err, ch[i].L.err, sizeof dev->L.err);
+      ok = 0;
+    }
+  }
+  return ok;
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+int dev_cg_compile(Dev *dev, const IrProgram *p, const IrGraph *g, int n, const int *const *members,
+                   const int *nmembers, DevCg *out, char *ok, char (*why)[256]) {
+  Kir *kirs = calloc((size_t)(n ? n : 1), sizeof *kirs);
+  const char **todo = calloc((size_t)(n ? n : 1), sizeof *todo);
+  int ntodo = 0, res = 1;
+  if (!kirs || !todo) {
+    free(kirs);
+    free(todo);
+    return snprintf(dev->L.err, sizeof dev->L.err, "out of memory"), 0;
+  }
+  for (int i = 0; i < n; i++) {
+    char err[256];
+    memset(&out[i], 0, sizeof out[i]);
+    ok[i] = cg_lower(p, g, members[i], nmembers[i], &kirs[i], err, sizeof err) &&
+            cg_describe(&kirs[i], &out[i].k, err, sizeof err);
+    if (ok[i] && dev->emu) {
+      ok[i] = dev->jit && cg_cpu_compile_kir(dev->jit, &kirs[i], &out[i].k, err, sizeof err);
+      if (!dev->jit) snprintf(err, sizeof err, "no CPU JIT in this build (emulation runs the nodes one by one)");
+    }
+    if (!ok[i] && why) snprintf(why[i], sizeof why[i], "%s", err);
+    if (!ok[i] || dev->emu || cache_find(dev, out[i].k.name)) continue;
+    int dup = 0;
+    for (int j = 0; j < ntodo && !dup; j++) dup = strcmp(todo[j], out[i].k.name) == 0;
+    if (!dup) todo[ntodo++] = out[i].k.name;
+  }
+  if (ntodo) {
+    qsort(todo, (size_t)ntodo, sizeof *todo, cmp_name);
+    int nch = (ntodo + CHUNK - 1) / CHUNK;
+    Chunk *ch = calloc((size_t)nch, sizeof *ch);
+    if (!ch) res = 0;
+    for (int c = 0; res && c < nch; c++) {
+      StrBuf b;
+      sb_init(&b);
+      cg_cuda_prelude(&b);
+      for (int t = c * CHUNK; t < ntodo && t < (c + 1) * CHUNK; t++)
+        for (int i = 0; i < n; i++)
+          if (ok[i] && strcmp(out[i].k.name, todo[t]) == 0) {
+            cg_cuda_print_kernel(&b, &kirs[i], out[i].k.name);
+            break;
+          }
+      ch[c] = (Chunk){dev, dev->L, dev->kc, b.s, "", 0, {0}};
+      snprintf(ch[c].name, sizeof ch[c].name, "mamc_fused_%s", todo[c * CHUNK]);
+      if (b.failed || !b.s) res = 0;
+    }
+    if (res) res = compile_chunks(dev, ch, nch);
+    for (int c = 0; ch && c < nch; c++) {
+      CUmodule mod = NULL;
+      if (res && !CU_OK(&dev->L, cuModuleLoadData(&mod, ch[c].blob.data))) res = 0;
+      for (int t = c * CHUNK; res && t < ntodo && t < (c + 1) * CHUNK; t++) {
+        CUfunction fn;
+        if (!CU_OK(&dev->L, cuModuleGetFunction(&fn, mod, todo[t])) || !cache_add(dev, todo[t], fn, t == c * CHUNK ? mod : NULL))
+          res = 0;
+      }
+      free(ch[c].src);
+      free(ch[c].blob.data);
+    }
+    free(ch);
+  }
+  for (int i = 0; i < n; i++) {
+    if (res && ok[i] && !dev->emu) out[i].fn = cache_find(dev, out[i].k.name);
+    kir_free(&kirs[i]);
+  }
+  free(kirs);
+  free(todo);
+  return res;
+}
+
+/* ---- launching ------------------------------------------------------------------------------------ */
+
+int dev_cg_launch(Dev *dev, const DevCg *k, const DPtr *bufs, const int64_t *dims) {
+  int64_t outer = cg_outer(&k->k, dims);
+  if (outer <= 0) return 1;
+  if (dev->emu) {
+    void *b[CG_MAX_BUFS];
+    for (int i = 0; i < k->k.nbufs; i++) b[i] = (void *)(uintptr_t)bufs[i];
+    k->k.fn(b, dims, 0, outer);
+    return 1;
+  }
+  /* CgArgs_<name> { void *bufs[nbufs]; long long dims[ndims]; } by value (at least one of each) */
+  uint64_t arg[CG_MAX_BUFS + CG_MAX_DIMS];
+  int nb = k->k.nbufs ? k->k.nbufs : 1, nd = k->k.ndims ? k->k.ndims : 1;
+  memset(arg, 0, sizeof arg);
+  for (int i = 0; i < k->k.nbufs; i++) arg[i] = bufs[i];
+  for (int i = 0; i < k->k.ndims; i++) arg[nb + i] = (uint64_t)dims[i];
+  (void)nd;
+  long long begin = 0, end = outer;
+  void *params[3] = {arg, &begin, &end};
+  int64_t threads = k->k.row ? outer * 32 : outer;
+  unsigned grid = dev_grid(dev, threads, 256);
+  if (!CU_OK(&dev->L, cuLaunchKernel(k->fn, grid, 1, 1, 256, 1, 1, 0, dev->stream, params, NULL))) {
+    size_t m = strlen(dev->L.err);
+    snprintf(dev->L.err + m, sizeof dev->L.err - m, "\n(generated kernel %s, %lld %s)", k->k.name, (long long)outer,
+             k->k.row ? "rows" : "elements");
+    return 0;
+  }
+  if (dev->sync_each && !dev->capturing && !dev_sync(dev)) {
+    size_t m = strlen(dev->L.err);
+    snprintf(dev->L.err + m, sizeof dev->L.err - m, "\n(after generated kernel %s)", k->k.name);
+    return 0;
+  }
+  return 1;
+}

@@ -1,0 +1,194 @@
+/* dev_gemm.c — matrix products on the device through cuBLASLt (dev.h: DevGemm), with the
+ * descriptors and the heuristic's algorithm cached per shape (one heuristic query per shape,
+ * ever). Row-major C = op(A) op(B) is computed as the column-major C^T = op(B)^T op(A)^T:
+ * cuBLASLt's "A" is our B and its "B" our A, m = N, n = M. bf16 mode rounds the operands into
+ * bf16 scratch first (k_to_bf16) and accumulates in f32 on tensor cores; f32 mode is plain
+ * f32 (CUBLAS_COMPUTE_32F: no TF32, as the PyTorch reference runs with allow_tf32 off).
+ * Emu mode runs the same descriptor on the CPU (la_gemm; bf16 operands rounded the same way).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dev.h"
+#include "fast/fast_linattn.h"
+#include "kernels/kargs.h"
+#include "tensor.h"
+
+typedef struct GemmKey {
+  int64_t M, N, K, batch, sA, sB, sC;
+  int ta, tb, accumulate, bf16, align;
+} GemmKey;
+
+typedef struct GemmEntry {
+  GemmKey key;
+  cublasLtMatmulDesc_t op;
+  cublasLtMatrixLayout_t a, b, c;
+  cublasLtMatmulAlgo_t algo;
+  size_t ws;
+} GemmEntry;
+
+struct DevGemmCache {
+  GemmEntry *e;
+  int n, cap;
+};
+
+void dev_gemm_cache_free(Dev *dev) {
+  struct DevGemmCache *c = dev->gemm_cache;
+  if (!c) return;
+  for (int i = 0; i < c->n && dev->have_ctx; i++) {
+    dev->L.cublasLtMatmulDescDestroy(c->e[i].op);
+    dev->L.cublasLtMatrixLayoutDestroy(c->e[i].a);
+    dev->L.cublasLtMatrixLayoutDestroy(c->e[i].b);
+    dev->L.cublasLtMatrixLayoutDestroy(c->e[i].c);
+  }
+  free(c->e);
+  free(c);
+  dev->gemm_cache = NULL;
+}
+
+/* the largest power of two (<= 256) dividing every address and batch stride in bytes */
+static int alignment(const DevGemm *g, int esize_ab) {
+  uint64_t v = g->A | g->B | g->C | (uint64_t)(g->sA * esize_ab) | (uint64_t)(g->sB * esize_ab) | (uint64_t)(g->sC * 4);
+  int a = 256;
+  while (a > 1 && (v % (uint64_t)a)) a >>= 1;
+  return a;
+}
+
+static int layout(Dev *dev, cublasLtMatrixLayout_t *l, cudaDataType_t t, int64_t rows, int64_t cols, int64_t ld,
+                  int64_t batch, int64_t stride) {
+  CuLib *L = &dev->L;
+  if (!LT_OK(L, cublasLtMatrixLayoutCreate(l, t, (uint64_t)rows, (uint64_t)cols, ld))) return 0;
+  if (batch <= 1) return 1;
+  int32_t bc = (int32_t)batch;
+  return LT_OK(L, cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &bc, sizeof bc)) &&
+         LT_OK(L, cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride));
+}
+
+static GemmEntry *entry_for(Dev *dev, const GemmKey *k) {
+  CuLib *L = &dev->L;
+  struct DevGemmCache *c = dev->gemm_cache;
+  if (!c && !(c = dev->gemm_cache = calloc(1, sizeof *c))) return NULL;
+  for (int i = 0; i < c->n; i++)
+    if (memcmp(&c->e[i].key, k, sizeof *k) == 0) return &c->e[i];
+  if (c->n == c->cap) {
+    int cap = c->cap ? 2 * c->cap : 32;
+    GemmEntry *ne = realloc(c->e, sizeof *ne * (size_t)cap);
+    if (!ne) return NULL;
+    c->e = ne;
+    c->cap = cap;
+  }
+  GemmEntry *e = &c->e[c->n];
+  memset(e, 0, sizeof *e);
+  e->key = *k;
+  cudaDataType_t ab = k->bf16 ? CUDA_R_16BF : CUDA_R_32F;
+  cublasOperation_t opa = k->tb ? CUBLAS_OP_T : CUBLAS_OP_N, opb = k->ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+  if (!LT_OK(L, cublasLtMatmulDescCreate(&e->op, CUBLAS_COMPUTE_32F, CUDA_R_32F)) ||
+      !LT_OK(L, cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa)) ||
+      !LT_OK(L, cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb)))
+    return NULL;
+  /* Lt's A = our B: stored [K, N] (tb = 0: N x K column-major, ld N) or [N, K] (K x N, ld K) */
+  if (!layout(dev, &e->a, ab, k->tb ? k->K : k->N, k->tb ? k->N : k->K, k->tb ? k->K : k->N, k->batch, k->sB) ||
+      !layout(dev, &e->b, ab, k->ta ? k->M : k->K, k->ta ? k->K : k->M, k->ta ? k->M : k->K, k->batch, k->sA) ||
+      !layout(dev, &e->c, CUDA_R_32F, k->N, k->M, k->N, k->batch, k->sC))
+    return NULL;
+  cublasLtMatmulPreference_t pref;
+  if (!LT_OK(L, cublasLtMatmulPreferenceCreate(&pref))) return NULL;
+  uint64_t ws = dev->lt_ws_size;
+  uint32_t al = (uint32_t)k->align;
+  int ok = LT_OK(L, cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+  cublasLtMatmulPreferenceAttributes_t aligns[4] = {
+      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+      CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
+  for (int i = 0; ok && i < 4; i++) ok = LT_OK(L, cublasLtMatmulPreferenceSetAttribute(pref, aligns[i], &al, sizeof al));
+  cublasLtMatmulHeuristicResult_t res;
+  int found = 0;
+  if (ok) ok = LT_OK(L, cublasLtMatmulAlgoGetHeuristic(dev->lt, e->op, e->a, e->b, e->c, e->c, pref, 1, &res, &found));
+  L->cublasLtMatmulPreferenceDestroy(pref);
+  if (ok && found < 1) {
+    snprintf(L->err, sizeof L->err,
+             "cuBLASLt has no algorithm for C[%lld x %lld] = A B (K %lld, batch %lld, ta %d, tb %d, %s, alignment %d)\n"
+             "HINT: MAMC_CUDA_GEMM=f32 runs the products in f32",
+             (long long)k->M, (long long)k->N, (long long)k->K, (long long)k->batch, k->ta, k->tb,
+             k->bf16 ? "bf16" : "f32", k->align);
+    ok = 0;
+  }
+  if (!ok) {
+    L->cublasLtMatmulDescDestroy(e->op);
+    L->cublasLtMatrixLayoutDestroy(e->a);
+    L->cublasLtMatrixLayoutDestroy(e->b);
+    L->cublasLtMatrixLayoutDestroy(e->c);
+    return NULL;
+  }
+  e->algo = res.algo;
+  e->ws = res.workspaceSize;
+  c->n++;
+  return e;
+}
+
+/* bf16 copy of a strided batch of matrices: the whole span [0, (batch-1) stride + rows*cols) */
+static int to_bf16(Dev *dev, DPtr src, int64_t n, DPtr *dst) {
+  if (!dev_alloc(dev, (uint64_t)n * 2, dst)) return 0;
+  KaVec a = {0, src, *dst, 0, n, 0, 0};
+  return dev_launch(dev, KMOD_MOVE, "k_to_bf16", dev_grid(dev, n, 256), 1, 1, 256, 0, &a);
+}
+
+static void emu_gemm(const DevGemm *g) {
+  for (int64_t b = 0; b < g->batch; b++) {
+    const float *A = (const float *)(uintptr_t)g->A + b * g->sA, *B = (const float *)(uintptr_t)g->B + b * g->sB;
+    float *C = (float *)(uintptr_t)g->C + b * g->sC;
+    float *ra = NULL, *rb = NULL;
+    if (g->bf16) { /* the device rounds both operands to bf16 */
+      int64_t na = g->M * g->K, nb = g->K * g->N;
+      ra = malloc(sizeof(float) * (size_t)(na + 1));
+      rb = malloc(sizeof(float) * (size_t)(nb + 1));
+      if (ra && rb) {
+        for (int64_t i = 0; i < na; i++) ra[i] = (float)rt_bf16_to_f64(rt_bf16_from_f64(A[i]));
+        for (int64_t i = 0; i < nb; i++) rb[i] = (float)rt_bf16_to_f64(rt_bf16_from_f64(B[i]));
+        A = ra;
+        B = rb;
+      }
+    }
+    la_gemm(g->ta, g->tb, g->M, g->N, g->K, 1.0f, A, g->ta ? g->M : g->K, B, g->tb ? g->K : g->N,
+            g->accumulate ? 1.0f : 0.0f, C, g->N);
+    free(ra);
+    free(rb);
+  }
+}
+
+int dev_gemm(Dev *dev, const DevGemm *g) {
+  if (g->M <= 0 || g->N <= 0 || g->batch <= 0) return 1;
+  if (g->K <= 0) /* an empty sum */
+    return g->accumulate ? 1 : dev_zero(dev, g->C, (uint64_t)(((g->batch - 1) * g->sC + g->M * g->N) * 4));
+  if (dev->emu) {
+    emu_gemm(g);
+    return 1;
+  }
+  DevGemm h = *g;
+  DPtr ab = 0, bb = 0;
+  if (g->bf16) {
+    int64_t na = (g->batch - 1) * g->sA + g->M * g->K, nb = (g->batch - 1) * g->sB + g->K * g->N;
+    if (!to_bf16(dev, g->A, na, &ab) || !to_bf16(dev, g->B, nb, &bb)) {
+      dev_free(dev, ab);
+      dev_free(dev, bb);
+      return 0;
+    }
+    h.A = ab;
+    h.B = bb;
+  }
+  GemmKey k = {h.M, h.N, h.K, h.batch, h.sA, h.sB, h.sC, h.ta, h.tb, h.accumulate, h.bf16, alignment(&h, h.bf16 ? 2 : 4)};
+  GemmEntry *e = entry_for(dev, &k);
+  float one = 1, beta = g->accumulate ? 1.0f : 0.0f;
+  int ok = e && LT_OK(&dev->L, cublasLtMatmul(dev->lt, e->op, &one, (const void *)(uintptr_t)h.B, e->a,
+                                               (const void *)(uintptr_t)h.A, e->b, &beta, (const void *)(uintptr_t)h.C,
+                                               e->c, (void *)(uintptr_t)h.C, e->c, &e->algo,
+                                               (void *)(uintptr_t)dev->lt_ws, e->ws, dev->stream));
+  if (!ok && e) {
+    size_t n = strlen(dev->L.err);
+    snprintf(dev->L.err + n, sizeof dev->L.err - n, "\n(product [%lld x %lld] = [%lld x %lld] [%lld x %lld], batch %lld)",
+             (long long)g->M, (long long)g->N, (long long)g->M, (long long)g->K, (long long)g->K, (long long)g->N,
+             (long long)g->batch);
+  }
+  dev_free(dev, ab);
+  dev_free(dev, bb);
+  return ok;
+}

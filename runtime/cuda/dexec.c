@@ -1,0 +1,493 @@
+/* dexec.c — the device executor's plan and run loop (dexec.h): which way each node runs,
+ * the compilation of its kernels, value lifetimes (reference counts shared by views), and
+ * the outputs handed to the caller as they are computed. The node kinds themselves are
+ * dexec_ops.c's. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "dexec_internal.h"
+
+static const char *const kind_names[DN_KIND_COUNT] = {"none",   "input",   "param", "view",       "kernel",
+                                                      "gemm",   "summed gemm", "copy", "gather", "scatter",
+                                                      "attention", "linear attention", "cross-entropy", "host"};
+
+const char *dexec_kind_name(DKind k) { return k < DN_KIND_COUNT ? kind_names[k] : "?"; }
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static const IrGraph *G(const DExec *e) { return &e->p->graphs.v[e->graph]; }
+
+int dx_fail(DExec *e, int node, const char *fmt, ...) {
+  char msg[900];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (node >= 0) snprintf(e->err, sizeof e->err, "%%%d = %s: %s", node, op_info(G(e)->nodes.v[node].op)->name, msg);
+  else snprintf(e->err, sizeof e->err, "%s", msg);
+  return 0;
+}
+
+int dx_dev_fail(DExec *e, int node) { return dx_fail(e, node, "%s", e->dev->L.err); }
+
+int dx_shape(const DExec *e, int node, const int64_t *sym, int64_t *shape) {
+  const IrType *t = &G(e)->nodes.v[node].type;
+  for (int d = 0; d < t->rank; d++) shape[d] = dim_eval(t->d[d], sym);
+  return t->rank;
+}
+
+int64_t dx_numel(const DExec *e, int node, const int64_t *sym) {
+  int64_t s[IR_MAX_RANK];
+  int r = dx_shape(e, node, sym, s);
+  return rt_numel(r, s);
+}
+
+int dx_alloc(DExec *e, int node, const int64_t *sym) {
+  int64_t n = dx_numel(e, node, sym);
+  if (n < 0) return dx_fail(e, node, "bad shape");
+  if (!dev_alloc(e->dev, (uint64_t)n * 4, &e->val[node])) return dx_dev_fail(e, node);
+  e->mem[node] = e->val[node];
+  e->base[node] = node;
+  e->refs[node] = 1;
+  return 1;
+}
+
+/* ---- planning ---------------------------------------------------------------------------------- */
+
+/* forced to the host by MAMC_CUDA_HOST_OPS=op,op */
+static int forced_host(Op op) {
+  const char *env = getenv("MAMC_CUDA_HOST_OPS");
+  if (!env) return 0;
+  const char *name = op_info(op)->name;
+  size_t n = strlen(name);
+  for (const char *p = env; (p = strstr(p, name)); p += n)
+    if ((p == env || p[-1] == ',') && (p[n] == 0 || p[n] == ',')) return 1;
+  return 0;
+}
+
+static int lowerable_alone(Op op) {
+  unsigned f = op_info(op)->flags;
+  return (f & (F_EW | F_NORM)) || op == OP_REDUCE_SUM || op == OP_REDUCE_MEAN || op == OP_REDUCE_MAX ||
+         op == OP_CONST || op == OP_IOTA;
+}
+
+/* reduce_sum over exactly the leading batch axes of a matmul {ta} read by nothing else: one
+ * GEMM over the flattened rows (runtime/exec.c's find_summed_gemms, same rule) */
+static void find_summed(DExec *e, const int *uses) {
+  const IrGraph *g = G(e);
+  for (int i = 0; i < e->n; i++) {
+    const IrNode *r = &g->nodes.v[i];
+    if (r->op != OP_REDUCE_SUM || r->group >= 0 || ir_get_i(r, "keepdim") || e->kind[i] == DN_HOST) continue;
+    const IrNode *m = &g->nodes.v[r->in[0]];
+    if (m->op != OP_MATMUL || m->group >= 0 || uses[r->in[0]] != 1 || !ir_get_i(m, "ta") || ir_get_i(m, "tb")) continue;
+    const IrType *a = &g->nodes.v[m->in[0]].type, *b = &g->nodes.v[m->in[1]].type;
+    int nb = m->type.rank - 2, ok = nb >= 1 && a->rank == m->type.rank && b->rank == m->type.rank;
+    for (int d = 0; ok && d < nb; d++) ok = dim_eq(a->d[d], b->d[d]) && !dim_eq(a->d[d], dim_const(1));
+    const AttrVal *ax = ir_get(r, "axes");
+    ok = ok && ax->n == nb && a->dt == DT_F32 && b->dt == DT_F32;
+    for (int d = 0; ok && d < nb; d++) ok = ax->ints[d] == d;
+    if (!ok) continue;
+    e->summed[i] = 1;
+    e->kind[i] = DN_SUMMED;
+    e->kind[r->in[0]] = DN_NONE;
+    for (int k = 0; k < 2; k++)
+      if (e->last_use[m->in[k]] < i) e->last_use[m->in[k]] = i;
+  }
+}
+
+static int add_group(DExec *e, int first, int count, int root) {
+  DGroup *gr = &e->groups[e->ngroups];
+  memset(gr, 0, sizeof *gr);
+  gr->first = first;
+  gr->count = count;
+  gr->root = root;
+  return e->ngroups++;
+}
+
+/* Compiles the groups [from, ngroups); a group that fails has its nodes planned alone
+ * (marked DN_NONE here; plan_alone then takes them). */
+static int compile_groups(DExec *e, int from, int *retry) {
+  const IrGraph *g = G(e);
+  int n = e->ngroups - from;
+  if (n <= 0) return 1;
+  int **mem = calloc((size_t)n, sizeof *mem), *nm = calloc((size_t)n, sizeof *nm);
+  int *store = calloc((size_t)e->n + 1, sizeof *store);
+  char *ok = calloc((size_t)n, 1), (*why)[256] = calloc((size_t)n, sizeof *why);
+  DevCg *out = calloc((size_t)n, sizeof *out);
+  int res = mem && nm && store && ok && why && out;
+  for (int k = 0, used = 0; res && k < n; k++) {
+    DGroup *gr = &e->groups[from + k];
+    mem[k] = store + used;
+    for (int j = gr->first; j < gr->first + gr->count && !gr->norm; j++)
+      if (j != gr->root) mem[k][nm[k]++] = j;
+    used += nm[k];
+  }
+  if (res) res = dev_cg_compile(e->dev, e->p, g, n, (const int *const *)mem, nm, out, ok, why);
+  if (!res) dx_fail(e, -1, "compiling the fused kernels of @%s: %s", g->task, e->dev->L.err);
+  int debug = getenv("MAMC_DEBUG_CUDA") != NULL;
+  for (int k = 0; res && k < n; k++) {
+    DGroup *gr = &e->groups[from + k];
+    if (gr->norm) continue;
+    if (ok[k] && nm[k] > 0) {
+      gr->k = out[k];
+      continue;
+    }
+    if (debug) fprintf(stderr, "mamc: cuda: group at %%%d runs node by node: %s\n", gr->first, why[k]);
+    for (int j = gr->first; j < gr->first + gr->count; j++) retry[j] = 1;
+  }
+  free(mem);
+  free(nm);
+  free(store);
+  free(ok);
+  free(why);
+  free(out);
+  return res;
+}
+
+/* the kind of a node run by itself; lowerable ops become single-node groups */
+static void plan_alone(DExec *e, int i) {
+  const IrGraph *g = G(e);
+  const IrNode *nd = &g->nodes.v[i];
+  const char *why = NULL;
+  if (nd->op == OP_INPUT) e->kind[i] = DN_INPUT;
+  else if (nd->op == OP_PARAM) e->kind[i] = DN_PARAM;
+  else if (nd->op == OP_RESHAPE || (op_info(nd->op)->flags & F_COLL)) e->kind[i] = DN_VIEW;
+  else if (nd->type.dt == DT_F64 || forced_host(nd->op)) e->kind[i] = DN_HOST;
+  else if (lowerable_alone(nd->op)) {
+    e->kind[i] = DN_GROUP;
+    e->grp[i] = add_group(e, i, 1, -1);
+    e->groups[e->grp[i]].single = 1;
+  } else {
+    e->kind[i] = dx_plan_node(e, i, &why);
+  }
+  if (e->kind[i] == DN_HOST && getenv("MAMC_DEBUG_CUDA"))
+    fprintf(stderr, "mamc: cuda: %%%d = %s runs on the host%s%s\n", i, op_info(nd->op)->name, why ? ": " : "",
+            why ? why : "");
+}
+
+static int plan(DExec *e) {
+  const IrGraph *g = G(e);
+  int n = e->n;
+  int *retry = calloc((size_t)n + 1, sizeof *retry);
+  if (!retry) return dx_fail(e, -1, "out of memory");
+  /* fusion groups as passes/fusion.c marked them: consecutive nodes of one group id */
+  for (int i = 0; i < n;) {
+    int gid = g->nodes.v[i].group, j = i;
+    if (gid < 0) {
+      plan_alone(e, i++);
+      continue;
+    }
+    while (j < n && g->nodes.v[j].group == gid) j++;
+    int root = -1;
+    for (int k = i; k < j; k++)
+      if (g->nodes.v[k].op == OP_MATMUL) root = k;
+    int gi = add_group(e, i, j - i, root);
+    for (int k = i; k < j; k++) e->kind[k] = DN_NONE;
+    e->kind[i] = DN_GROUP;
+    e->grp[i] = gi;
+    if (root < 0 && dx_is_norm_group(e, &e->groups[gi]) && !forced_host(g->nodes.v[j - 1].op)) e->groups[gi].norm = 1;
+    i = j;
+  }
+  int ok = compile_groups(e, 0, retry);
+  int before = e->ngroups;
+  for (int i = 0; ok && i < n; i++) { /* what failed: members of a fused group alone; a single node on the host */
+    if (!retry[i]) continue;
+    int single = e->grp[i] >= 0 && e->groups[e->grp[i]].single;
+    retry[i] = 0;
+    e->grp[i] = -1;
+    if (single) e->kind[i] = DN_HOST;
+    else plan_alone(e, i);
+  }
+  if (ok) ok = compile_groups(e, before, retry);
+  for (int i = 0; ok && i < n; i++)
+    if (retry[i]) e->kind[i] = DN_HOST, e->grp[i] = -1;
+  free(retry);
+  return ok;
+}
+
+int dexec_init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16) {
+  memset(e, 0, sizeof *e);
+  const IrGraph *g = &p->graphs.v[graph];
+  int n = g->nodes.n;
+  e->dev = dev;
+  e->p = p;
+  e->graph = graph;
+  e->bf16 = bf16;
+  e->n = n;
+  size_t N = (size_t)n + 1;
+  e->kind = calloc(N, sizeof *e->kind);
+  e->grp = malloc(N * sizeof *e->grp);
+  e->groups = calloc(2 * N, sizeof *e->groups); /* fusion groups, then single nodes */
+  e->last_use = calloc(N, sizeof *e->last_use);
+  e->forward = calloc(N, 1);
+  e->summed = calloc(N, 1);
+  e->base = malloc(N * sizeof *e->base);
+  e->refs = calloc(N, sizeof *e->refs);
+  e->val = calloc(N, sizeof *e->val);
+  e->mem = calloc(N, sizeof *e->mem);
+  e->out_first = malloc(N * sizeof *e->out_first);
+  e->out_next = malloc(((size_t)g->outputs.n + 1) * sizeof *e->out_next);
+  int *uses = calloc(N, sizeof *uses);
+  if (!e->kind || !e->grp || !e->groups || !e->last_use || !e->forward || !e->summed || !e->base || !e->refs ||
+      !e->val || !e->mem || !e->out_first || !e->out_next || !uses) {
+    free(uses);
+    dexec_free(e);
+    return dx_fail(e, -1, "out of memory");
+  }
+  for (int i = 0; i < n; i++) {
+    e->grp[i] = -1;
+    e->base[i] = -1;
+    e->out_first[i] = -1;
+    e->last_use[i] = i;
+    e->ninputs += g->nodes.v[i].op == OP_INPUT;
+    for (int k = 0; k < g->nodes.v[i].nin; k++) {
+      e->last_use[g->nodes.v[i].in[k]] = i;
+      uses[g->nodes.v[i].in[k]]++;
+    }
+  }
+  for (int k = g->outputs.n - 1; k >= 0; k--) {
+    int node = g->outputs.v[k].node;
+    e->last_use[node] = n;
+    uses[node]++;
+    e->out_next[k] = e->out_first[node];
+    e->out_first[node] = k;
+  }
+  int loss = -1;
+  for (int k = 0; k < g->outputs.n; k++)
+    if (strcmp(g->outputs.v[k].name, "loss") == 0) loss = g->outputs.v[k].node;
+  if (loss < 0) memset(e->forward, 1, (size_t)n);
+  else e->forward[loss] = 1;
+  for (int i = n - 1; i >= 0; i--)
+    if (e->forward[i])
+      for (int k = 0; k < g->nodes.v[i].nin; k++) e->forward[g->nodes.v[i].in[k]] = 1;
+  e->stage = calloc((size_t)e->ninputs + 1, sizeof *e->stage);
+  e->stage_cap = calloc((size_t)e->ninputs + 1, sizeof *e->stage_cap);
+  int ok = e->stage && e->stage_cap && plan(e);
+  if (ok) find_summed(e, uses);
+  free(uses);
+  if (ok && !dev->emu && !dev_load_modules(dev)) ok = dx_fail(e, -1, "%s", dev->L.err);
+  if (!ok) {
+    char keep[1024];
+    memcpy(keep, e->err, sizeof keep);
+    dexec_free(e);
+    memcpy(e->err, keep, sizeof keep);
+    return 0;
+  }
+  e->capturable = 1;
+  for (int i = 0; i < n; i++) {
+    e->stats.kind_count[e->kind[i]]++;
+    if (e->kind[i] == DN_HOST || g->nodes.v[i].op == OP_DROPOUT) e->capturable = 0;
+  }
+  return 1;
+}
+
+void dexec_on_output(DExec *e, DExecOutputFn fn, void *user) {
+  e->on_output = fn;
+  e->on_output_user = user;
+}
+
+static void release(DExec *e, int j) {
+  int b = e->base[j];
+  e->val[j] = 0;
+  e->base[j] = -1;
+  if (b >= 0 && --e->refs[b] == 0) {
+    dev_free(e->dev, e->mem[b]);
+    e->mem[b] = 0;
+  }
+}
+
+void dexec_release(DExec *e) {
+  if (!e->val) return;
+  for (int j = 0; j < e->n; j++) {
+    if (e->mem[j]) dev_free(e->dev, e->mem[j]);
+    e->mem[j] = 0;
+    e->val[j] = 0;
+    e->base[j] = -1;
+    e->refs[j] = 0;
+  }
+}
+
+void dexec_free(DExec *e) {
+  dexec_release(e);
+  for (int i = 0; i < e->ninputs && e->stage; i++) dev_host_free(e->dev, e->stage[i]);
+  free(e->stage);
+  free(e->stage_cap);
+  free(e->kind);
+  free(e->grp);
+  free(e->groups);
+  free(e->last_use);
+  free(e->forward);
+  free(e->summed);
+  free(e->base);
+  free(e->refs);
+  free(e->val);
+  free(e->mem);
+  free(e->out_first);
+  free(e->out_next);
+  Dev *dev = e->dev;
+  memset(e, 0, sizeof *e);
+  e->dev = dev;
+}
+
+/* ---- running ----------------------------------------------------------------------------------- */
+
+static int run_input(DExec *e, int i, int k, const Tensor *in, const int64_t *sym) {
+  const IrNode *nd = &G(e)->nodes.v[i];
+  int64_t sh[IR_MAX_RANK];
+  int r = dx_shape(e, i, sym, sh), bad = in->rank != r || dtype_size(in->dt) != 4;
+  for (int d = 0; !bad && d < r; d++) bad = in->shape[d] != sh[d];
+  if (bad) {
+    char a[96];
+    return dx_fail(e, i, "input '%s' has shape %s (%s), which does not match its declared type", nd->name,
+                   rt_shape_str(a, sizeof a, in->rank, in->shape), dtype_name(in->dt));
+  }
+  size_t bytes = (size_t)in->n * 4;
+  if (e->stage_cap[k] < bytes) { /* page-locked, so that a captured graph can copy from it */
+    dev_host_free(e->dev, e->stage[k]);
+    e->stage_cap[k] = 0;
+    if (!(e->stage[k] = dev_host_alloc(e->dev, bytes))) return dx_dev_fail(e, i);
+    e->stage_cap[k] = bytes;
+  }
+  memcpy(e->stage[k], in->data, bytes);
+  return dx_alloc(e, i, sym) && (dev_h2d(e->dev, e->val[i], e->stage[k], bytes) || dx_dev_fail(e, i));
+}
+
+static int run_param(DExec *e, int i, const DParams *ps) {
+  const IrNode *nd = &G(e)->nodes.v[i];
+  int q = ps && nd->module < e->p->modules.n ? ps->first[nd->module] + nd->param : -1;
+  if (q < 0 || q >= ps->n || !ps->w[q])
+    return dx_fail(e, i, "this process holds no value for parameter %s of module %s",
+                   e->p->modules.v[nd->module].params.v[nd->param].name, e->p->modules.v[nd->module].name);
+  e->val[i] = ps->w[q];
+  return 1;
+}
+
+static int run_view(DExec *e, int i) {
+  int src = G(e)->nodes.v[i].in[0];
+  e->val[i] = e->val[src];
+  e->base[i] = e->base[src];
+  if (e->base[i] >= 0) e->refs[e->base[i]]++;
+  return 1;
+}
+
+static int run_group(DExec *e, DGroup *gr, const int64_t *sym, const InterpCx *cx) {
+  const IrGraph *g = G(e);
+  if (gr->norm) return dx_norm_group(e, gr, sym);
+  if (gr->root >= 0 && !(dx_alloc(e, gr->root, sym) && dx_gemm(e, gr->root, sym, e->val[gr->root]))) return 0;
+  const CgKernel *k = &gr->k.k;
+  DPtr bufs[CG_MAX_BUFS];
+  int64_t store[CG_MAX_BUFS][IR_MAX_RANK], dims[CG_MAX_DIMS];
+  const int64_t *shapes[CG_MAX_BUFS];
+  for (int b = 0; b < k->nbufs; b++) {
+    const CgBufInfo *bi = &k->bufs[b];
+    for (int d = 0; d < bi->type.rank; d++) store[b][d] = dim_eval(bi->type.d[d], sym);
+    shapes[b] = store[b];
+    int node = bi->node;
+    if (!bi->out) {
+      const IrNode *nd = &g->nodes.v[node];
+      if (nd->group >= 0 && nd->group == g->nodes.v[gr->first].group && nd->op == OP_RESHAPE) node = nd->in[0];
+      if (!e->val[node]) return dx_fail(e, gr->first, "fused kernel input %%%d has no value", node);
+      bufs[b] = e->val[node];
+    } else {
+      if (!dx_alloc(e, node, sym)) return 0;
+      bufs[b] = e->val[node];
+    }
+  }
+  CgRun run = {cx->seed, cx->step, cx->training};
+  char err[256];
+  if (!cg_fill_dims(k, shapes, sym, &run, dims, err, sizeof err)) return dx_fail(e, gr->first, "%s", err);
+  if (!dev_cg_launch(e->dev, &gr->k, bufs, dims)) return dx_dev_fail(e, gr->first);
+  return 1;
+}
+
+/* frees what died at `last` among the operands of nodes first .. last and those nodes themselves */
+static void free_dead(DExec *e, int first, int last) {
+  const IrGraph *g = G(e);
+  for (int j = first; j <= last; j++) {
+    const IrNode *nd = &g->nodes.v[j];
+    for (int k = 0; k < nd->nin; k++) {
+      int o = nd->in[k];
+      if (e->last_use[o] <= last && e->val[o]) release(e, o);
+    }
+  }
+  for (int j = first; j <= last; j++)
+    if (e->last_use[j] <= last && e->val[j]) release(e, j);
+}
+
+int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams *ps, const InterpCx *cx) {
+  const IrGraph *g = G(e);
+  int ninput = 0;
+  dexec_release(e);
+  e->stats.host_nodes = 0;
+  e->stats.gemm_flops = 0;
+  for (int i = 0; i < e->n;) {
+    int last = i, ok = 1;
+    switch (e->kind[i]) {
+    case DN_NONE: break;
+    case DN_INPUT: ok = run_input(e, i, ninput, &inputs[ninput], sym), ninput++; break;
+    case DN_PARAM: ok = run_param(e, i, ps); break;
+    case DN_VIEW: ok = run_view(e, i); break;
+    case DN_GROUP: {
+      DGroup *gr = &e->groups[e->grp[i]];
+      last = gr->first + gr->count - 1;
+      ok = run_group(e, gr, sym, cx);
+      break;
+    }
+    case DN_GEMM: ok = dx_alloc(e, i, sym) && dx_gemm(e, i, sym, e->val[i]); break;
+    case DN_SUMMED: ok = dx_summed(e, i, sym); break;
+    case DN_COPY: ok = dx_copy(e, i, sym); break;
+    case DN_GATHER:
+    case DN_SCATTER: ok = dx_gather(e, i, sym); break;
+    case DN_ATTN: ok = dx_attn(e, i, sym); break;
+    case DN_LINATTN: ok = dx_linattn(e, i, sym); break;
+    case DN_XENT: ok = dx_xent(e, i, sym); break;
+    case DN_HOST: {
+      double t0 = now();
+      ok = dx_host(e, i, sym, cx);
+      e->stats.host_seconds += now() - t0;
+      e->stats.host_nodes++;
+      break;
+    }
+    default: ok = dx_fail(e, i, "no plan (internal error)");
+    }
+    if (!ok) {
+      dexec_release(e);
+      return 0;
+    }
+    if (e->on_output)
+      for (int k = i; k <= last; k++)
+        for (int o = e->out_first[k]; o >= 0; o = e->out_next[o])
+          if (e->val[k]) e->on_output(e->on_output_user, o, e->val[k], dx_numel(e, k, sym));
+    free_dead(e, i, last);
+    i = last + 1;
+  }
+  (void)g;
+  e->stats.runs++;
+  return 1;
+}
+
+DPtr dexec_output(const DExec *e, int k, const int64_t *sym, int64_t *n) {
+  int node = G(e)->outputs.v[k].node;
+  if (n) *n = dx_numel(e, node, sym);
+  return e->val[node];
+}
+
+void dexec_summary(const DExec *e, StrBuf *b) {
+  int first = 1;
+  for (int k = DN_INPUT; k < DN_KIND_COUNT; k++) {
+    if (!e->stats.kind_count[k]) continue;
+    sb_printf(b, "%s%s %lld", first ? "" : ", ", dexec_kind_name((DKind)k), (long long)e->stats.kind_count[k]);
+    first = 0;
+  }
+  int fused = 0, norm = 0;
+  for (int k = 0; k < e->ngroups; k++) {
+    fused += e->groups[k].count > 1 && !e->groups[k].norm;
+    norm += e->groups[k].norm;
+  }
+  sb_printf(b, " (fused groups %d, hand-written norm groups %d)", fused, norm);
+}

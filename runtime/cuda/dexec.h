@@ -1,0 +1,110 @@
+/* dexec.h — the device executor: runs one task graph of a compiled program on a GPU (dev.h),
+ * the counterpart of the CPU's runtime/exec.h behind the same idea (one executor per graph,
+ * symbolic dims bound per run, values freed at their last use, graph outputs handed to a
+ * callback as soon as they are computed).
+ *
+ * Plan (dexec_init), per node:
+ *   input            copied from the host (through page-locked staging, capturable)
+ *   param            the device-resident parameter (DParams), never copied
+ *   reshape, collective markers   a view of the operand's buffer (no copy; the interpreter's
+ *                    collectives are identities too)
+ *   fusion group     one generated kernel (NVRTC, dev_cg.c); an epilogue's GEMM first;
+ *                    unfused elementwise / reduction / norm nodes run as a group of one
+ *   matmul           cuBLASLt (dev_gemm.c): flattened rows, strided batches, or per item;
+ *                    reduce_sum(matmul(a, b, ta)) over the batch axes (a weight gradient) as
+ *                    one GEMM over the flattened rows, as the CPU executor does
+ *   transpose, slice, expand, pad, concat   k_copy_nd;  gather, scatter_add   k_gather, k_scatter_add
+ *   softmax_attention  k_attn_fwd (flash-style, D = 32, 64, 128)
+ *   linear_attention (causal or bidirectional; gates none/decay/learned; no running norm, no
+ *                    state) and linear_attention_grad: k_la_* (chunked)
+ *   cross_entropy    k_xent_rows + k_xent_sum (the probabilities are never stored)
+ *   norm group {[add], layernorm | rmsnorm}   k_norm_fwd
+ *   anything else    on the host: operands copied back, the interpreter's kernel, result up
+ *                    (correct, slow, and it stops CUDA graph capture; MAMC_DEBUG_CUDA=1 lists
+ *                    these nodes). MAMC_CUDA_HOST_OPS=op1,op2 forces ops to the host (to bisect
+ *                    a wrong kernel on the device).
+ * Values are f32 or i32 (4 bytes an element); f64 programs are refused.
+ * In emu mode (dev.h) the hand-written kernels' ops run on the host path.
+ */
+#ifndef MAMC_DEXEC_H
+#define MAMC_DEXEC_H
+
+#include "dev.h"
+#include "interp.h"
+
+/* Device-resident parameters: one device buffer per ParamStore index (0 where this process
+ * holds none), its bf16 copy where kept (0 otherwise). */
+typedef struct DParams {
+  int n;
+  const int *first;   /* per module: first index (ParamStore.first) */
+  DPtr *w, *wb;
+} DParams;
+
+typedef void (*DExecOutputFn)(void *user, int output, DPtr value, int64_t n);
+
+typedef enum {
+  DN_NONE, DN_INPUT, DN_PARAM, DN_VIEW, DN_GROUP, DN_GEMM, DN_SUMMED, DN_COPY, DN_GATHER, DN_SCATTER,
+  DN_ATTN, DN_LINATTN, DN_XENT, DN_HOST, DN_KIND_COUNT
+} DKind;
+
+typedef struct DGroup {
+  int first, count, root;   /* members first .. first+count-1; root: an epilogue's matmul, or -1 */
+  int norm;                 /* 1: run by k_norm_fwd (norm groups of the {[add], layernorm|rmsnorm} form) */
+  int single;               /* a node outside any fusion group, run as a kernel of its own */
+  DevCg k;
+} DGroup;
+
+typedef struct DExecStats {
+  int64_t runs, host_nodes;     /* host_nodes: nodes run on the host in the last run */
+  double host_seconds;
+  int64_t kind_count[DN_KIND_COUNT];
+  double gemm_flops;            /* of the last run */
+} DExecStats;
+
+typedef struct DExec {
+  Dev *dev;
+  const IrProgram *p;
+  int graph;
+  int bf16;                 /* matrix products in bf16 (precision: bf16) */
+  int n;                    /* nodes */
+  DKind *kind;
+  int *grp;                 /* DN_GROUP: index into groups */
+  DGroup *groups;
+  int ngroups;
+  int *last_use;            /* last reader, n for outputs */
+  char *forward;
+  char *summed;             /* per node: reduce_sum run as one GEMM (its matmul is DN_NONE) */
+  int *base;                /* per node: the node whose allocation holds its value (views), or -1 */
+  int *refs;                /* per allocating node: live nodes sharing its buffer */
+  DPtr *val;                /* per node: device address of its value (0: none) */
+  DPtr *mem;                /* per allocating node: its allocation (freed when refs drops to 0) */
+  int *out_first, *out_next;
+  DExecOutputFn on_output;
+  void *on_output_user;
+  void **stage;             /* per input: page-locked staging buffer */
+  size_t *stage_cap;
+  int ninputs;
+  int capturable;           /* no host nodes and no dropout: a CUDA graph can replay a run */
+  DExecStats stats;
+  char err[1024];
+} DExec;
+
+/* Plans graph `graph` of p and compiles its kernels (generated and hand-written). bf16:
+ * products in bf16. 1 ok; 0 with e->err. */
+int dexec_init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16);
+void dexec_free(DExec *e);
+void dexec_on_output(DExec *e, DExecOutputFn fn, void *user);
+
+/* Runs the graph: inputs (host tensors, one per INPUT node), parameters ps. Work is queued on
+ * the device's stream (not waited for, unless a node runs on the host). Output values stay
+ * valid until the next run or dexec_release. 1 ok; 0 with e->err. */
+int dexec_run(DExec *e, const int64_t *symvals, const Tensor *inputs, const DParams *ps, const InterpCx *cx);
+/* The device address of output k after a run (0 if absent) and its element count. */
+DPtr dexec_output(const DExec *e, int k, const int64_t *symvals, int64_t *n);
+void dexec_release(DExec *e);
+
+/* The plan's kinds as text ("group 123, gemm 40, ..."), for gpu-info / benchmarks. */
+void dexec_summary(const DExec *e, StrBuf *b);
+const char *dexec_kind_name(DKind k);
+
+#endif

@@ -1,0 +1,35 @@
+/* dexec_internal.h — what dexec.c (planning, the run loop, value lifetimes) and dexec_ops.c
+ * (each node kind on the device) share. Not a public header. */
+#ifndef MAMC_DEXEC_INTERNAL_H
+#define MAMC_DEXEC_INTERNAL_H
+
+#include "dexec.h"
+#include "kernels/kargs.h"
+
+/* The node's evaluated shape into shape[] (IR_MAX_RANK); returns its rank. */
+int dx_shape(const DExec *e, int node, const int64_t *sym, int64_t *shape);
+int64_t dx_numel(const DExec *e, int node, const int64_t *sym);
+/* A fresh device buffer for node's value (its type's size), owned by the node. */
+int dx_alloc(DExec *e, int node, const int64_t *sym);
+/* Formats an error into e->err, prefixed by the node ("%12 = matmul: ..."); returns 0. */
+int dx_fail(DExec *e, int node, const char *fmt, ...) MAMC_PRINTF(3, 4);
+/* The device library's last error (dev->L.err) under the node's name; returns 0. */
+int dx_dev_fail(DExec *e, int node);
+
+/* Plan-time: can the device run node i by itself (kinds DN_GEMM .. DN_XENT)? why: the reason. */
+DKind dx_plan_node(const DExec *e, int i, const char **why);
+/* Is group g of the {[add], layernorm | rmsnorm} form k_norm_fwd runs? */
+int dx_is_norm_group(const DExec *e, const DGroup *g);
+
+/* Run-time, one node (or group) each; 1 ok, 0 with e->err. */
+int dx_gemm(DExec *e, int i, const int64_t *sym, DPtr out);
+int dx_summed(DExec *e, int i, const int64_t *sym);
+int dx_copy(DExec *e, int i, const int64_t *sym);
+int dx_gather(DExec *e, int i, const int64_t *sym);
+int dx_attn(DExec *e, int i, const int64_t *sym);
+int dx_linattn(DExec *e, int i, const int64_t *sym);
+int dx_xent(DExec *e, int i, const int64_t *sym);
+int dx_norm_group(DExec *e, const DGroup *g, const int64_t *sym);
+int dx_host(DExec *e, int i, const int64_t *sym, const InterpCx *cx);
+
+#endif

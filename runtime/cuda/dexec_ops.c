@@ -1,0 +1,460 @@
+/* dexec_ops.c — each node kind of the device executor (dexec.h), on device buffers: the
+ * matrix products' descriptors, data movement, attention, linear attention, cross-entropy,
+ * the hand-written norm, and the host fallback. Shapes are evaluated per run; every kernel's
+ * argument block is kargs.h's. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "dexec_internal.h"
+#include "linattn.h"
+
+static const IrGraph *G(const DExec *e) { return &e->p->graphs.v[e->graph]; }
+static const IrNode *N(const DExec *e, int i) { return &G(e)->nodes.v[i]; }
+static DType dt_of(const DExec *e, int i) { return N(e, i)->type.dt; }
+static int is4(DType t) { return t == DT_F32 || t == DT_I32; }
+
+static int launch(DExec *e, int node, int mod, const char *name, unsigned gx, unsigned gy, unsigned gz,
+                  unsigned block, unsigned smem, const void *args) {
+  return dev_launch(e->dev, mod, name, gx, gy, gz, block, smem, args) || dx_dev_fail(e, node);
+}
+
+static int scratch(DExec *e, int node, int64_t floats, DPtr *p, int zero) {
+  if (!dev_alloc(e->dev, (uint64_t)(floats > 0 ? floats : 1) * 4, p)) return dx_dev_fail(e, node);
+  return !zero || dev_zero(e->dev, *p, (uint64_t)(floats > 0 ? floats : 1) * 4) || dx_dev_fail(e, node);
+}
+
+/* ---- planning --------------------------------------------------------------------------------- */
+
+static int attn_ok(const DExec *e, int i, const char **why) {
+  const IrNode *n = N(e, i);
+  const IrType *q = &N(e, n->in[0])->type, *v = &N(e, n->in[2])->type;
+  Dim D = q->d[3];
+  if (!dim_is_const(D) || (D.add != 32 && D.add != 64 && D.add != 128)) return *why = "head dim not 32, 64 or 128", 0;
+  if (!dim_eq(v->d[3], D)) return *why = "value dim differs from the key dim", 0;
+  for (int k = 0; k < n->nin; k++)
+    if (dt_of(e, n->in[k]) != DT_F32) return *why = "non-f32 operands", 0;
+  return 1;
+}
+
+static int linattn_ok(const DExec *e, int i, const char **why) {
+  const IrNode *n = N(e, i);
+  LinAttn la;
+  char err[256];
+  if (!ir_linattn_read(n, &la, err, sizeof err)) return *why = "unreadable", 0;
+  if (la.running) return *why = "norm = running", 0;
+  if (la.state >= 0) return *why = "a carried state (decoding)", 0;
+  if (n->op == OP_LINEAR_ATTENTION_GRAD && la.wrt_state) return *why = "gradient of the state", 0;
+  if (la.gate == LA_GATE_LEARNED && !la.causal) return *why = "learned gates without causal", 0;
+  int q = la.q >= 0 ? n->in[la.q] : n->in[la.k];
+  const IrType *qt = &N(e, q)->type, *kt = &N(e, n->in[la.k])->type;
+  if (!dim_eq(qt->d[2], kt->d[2])) return *why = "query and key lengths differ", 0;
+  Dim m = la.proj >= 0 ? N(e, n->in[la.proj])->type.d[1] : qt->d[3];
+  if (!dim_is_const(m) || m.add > 128) return *why = "more than 128 features", 0;
+  for (int k = 0; k < n->nin; k++)
+    if (dt_of(e, n->in[k]) != DT_F32) return *why = "non-f32 operands", 0;
+  return 1;
+}
+
+DKind dx_plan_node(const DExec *e, int i, const char **why) {
+  const IrNode *n = N(e, i);
+  const char *w = NULL;
+  DKind k = DN_HOST;
+  switch (n->op) {
+  case OP_MATMUL:
+    k = dt_of(e, n->in[0]) == DT_F32 && dt_of(e, n->in[1]) == DT_F32 ? DN_GEMM : DN_HOST;
+    w = "non-f32 operands";
+    break;
+  case OP_TRANSPOSE:
+  case OP_SLICE:
+  case OP_EXPAND:
+  case OP_PAD:
+  case OP_CONCAT:
+    k = is4(n->type.dt) ? DN_COPY : DN_HOST;
+    w = "8-byte elements";
+    break;
+  case OP_GATHER: k = is4(n->type.dt) && dt_of(e, n->in[1]) == DT_I32 ? DN_GATHER : DN_HOST; break;
+  case OP_SCATTER_ADD: k = n->type.dt == DT_F32 && dt_of(e, n->in[0]) == DT_I32 ? DN_SCATTER : DN_HOST; break;
+  case OP_SOFTMAX_ATTENTION: k = attn_ok(e, i, &w) ? DN_ATTN : DN_HOST; break;
+  case OP_LINEAR_ATTENTION:
+  case OP_LINEAR_ATTENTION_GRAD:
+    k = linattn_ok(e, i, &w) && !e->dev->emu ? DN_LINATTN : DN_HOST;
+    if (e->dev->emu && !w) w = "no host emulation of the chunked kernels";
+    break;
+  case OP_CROSS_ENTROPY:
+    k = dt_of(e, n->in[0]) == DT_F32 && dt_of(e, n->in[1]) == DT_I32 ? DN_XENT : DN_HOST;
+    w = "non-f32 logits";
+    break;
+  default: w = "no device kernel for this op"; break;
+  }
+  if (why) *why = k == DN_HOST ? w : NULL;
+  return k;
+}
+
+int dx_is_norm_group(const DExec *e, const DGroup *g) {
+  if (g->count < 1 || g->count > 2) return 0;
+  const IrNode *nm = N(e, g->first + g->count - 1);
+  if ((nm->op != OP_LAYERNORM && nm->op != OP_RMSNORM) || nm->type.dt != DT_F32) return 0;
+  for (int k = 0; k < nm->nin; k++)
+    if (dt_of(e, nm->in[k]) != DT_F32) return 0;
+  if (g->count == 1) return 1;
+  const IrNode *ad = N(e, g->first);
+  if (ad->op != OP_ADD || nm->in[0] != g->first) return 0;
+  for (int k = 0; k < 2; k++) {
+    const IrType *t = &N(e, ad->in[k])->type;
+    if (t->dt != DT_F32 || t->rank != nm->type.rank) return 0;
+    for (int d = 0; d < t->rank; d++)
+      if (!dim_eq(t->d[d], nm->type.d[d])) return 0;
+  }
+  return 1;
+}
+
+/* ---- matrix products ------------------------------------------------------------------------------ */
+
+int dx_gemm(DExec *e, int i, const int64_t *sym, DPtr out) {
+  const IrNode *n = N(e, i);
+  int ta = (int)ir_get_i(n, "ta"), tb = (int)ir_get_i(n, "tb");
+  int64_t sa[IR_MAX_RANK], sb[IR_MAX_RANK], so[IR_MAX_RANK];
+  int ra = dx_shape(e, n->in[0], sym, sa), rb = dx_shape(e, n->in[1], sym, sb), ro = dx_shape(e, i, sym, so);
+  int64_t M = so[ro - 2], N = so[ro - 1], K = sa[ta ? ra - 2 : ra - 1];
+  int64_t batch = 1, ba = 1, bb = 1;
+  for (int d = 0; d < ro - 2; d++) batch *= so[d];
+  for (int d = 0; d < ra - 2; d++) ba *= sa[d];
+  for (int d = 0; d < rb - 2; d++) bb *= sb[d];
+  DevGemm g = {e->val[n->in[0]], e->val[n->in[1]], out, M, N, K, 1, M * K, K * N, M * N, ta, tb, 0, e->bf16};
+  e->stats.gemm_flops += 2.0 * (double)M * (double)N * (double)K * (double)batch;
+  int same = ra == rb && ra == ro;
+  for (int d = 0; same && d < ro - 2; d++) same = sa[d] == so[d] && sb[d] == so[d];
+  if (bb == 1 && !ta) { /* rows of every batch item in one product */
+    g.M = M * batch;
+  } else if (same || (ba == 1 && bb == batch) || (bb == 1 && ba == batch)) {
+    g.batch = batch;
+    if (ba == 1) g.sA = 0;
+    if (bb == 1) g.sB = 0;
+  } else { /* broadcasting that mixes the operands' batch dims: one product per item */
+    int64_t idx[IR_MAX_RANK] = {0};
+    for (int64_t it = 0; it < batch; it++) {
+      int64_t oa = 0, ob = 0, ma = 1, mb = 1;
+      for (int d = ro - 3; d >= 0; d--) {
+        int da = d - (ro - ra), db = d - (ro - rb);
+        if (da >= 0) oa += (sa[da] == 1 ? 0 : idx[d]) * ma, ma *= sa[da];
+        if (db >= 0) ob += (sb[db] == 1 ? 0 : idx[d]) * mb, mb *= sb[db];
+      }
+      DevGemm h = g;
+      h.A = g.A + (uint64_t)(oa * M * K * 4);
+      h.B = g.B + (uint64_t)(ob * K * N * 4);
+      h.C = g.C + (uint64_t)(it * M * N * 4);
+      if (!dev_gemm(e->dev, &h)) return dx_dev_fail(e, i);
+      for (int d = ro - 3; d >= 0 && ++idx[d] == so[d]; d--) idx[d] = 0;
+    }
+    return 1;
+  }
+  return dev_gemm(e->dev, &g) || dx_dev_fail(e, i);
+}
+
+int dx_summed(DExec *e, int i, const int64_t *sym) {
+  const IrNode *m = N(e, N(e, i)->in[0]);
+  int64_t sa[IR_MAX_RANK], sb[IR_MAX_RANK];
+  int ra = dx_shape(e, m->in[0], sym, sa), rb = dx_shape(e, m->in[1], sym, sb);
+  int64_t K = sa[ra - 1], Nn = sb[rb - 1], rows = 1;
+  for (int d = 0; d < ra - 1; d++) rows *= sa[d];
+  if (!dx_alloc(e, i, sym)) return 0;
+  DevGemm g = {e->val[m->in[0]], e->val[m->in[1]], e->val[i], K, Nn, rows, 1, 0, 0, 0, 1, 0, 0, e->bf16};
+  e->stats.gemm_flops += 2.0 * (double)K * (double)Nn * (double)rows;
+  return dev_gemm(e->dev, &g) || dx_dev_fail(e, i);
+}
+
+/* ---- movement ----------------------------------------------------------------------------------- */
+
+static void strides(const int64_t *sh, int r, int64_t *st) {
+  int64_t s = 1;
+  for (int d = r - 1; d >= 0; d--) st[d] = s, s *= sh[d];
+}
+
+static int copy_launch(DExec *e, int i, KaCopy *c) {
+  c->n = 1;
+  for (int d = 0; d < c->rank; d++) c->n *= c->ext[d];
+  if (c->n <= 0) return 1;
+  return launch(e, i, KMOD_MOVE, "k_copy_nd", dev_grid(e->dev, c->n, 256), 1, 1, 256, 0, c);
+}
+
+/* slice range as the interpreter's slice_range: start/end from the end when negative */
+static void slice_range(const IrNode *n, int64_t len, int64_t *s, int64_t *step) {
+  int64_t start = ir_get_i(n, "start");
+  *s = start < 0 ? start + len : start;
+  *step = ir_get_i(n, "step");
+}
+
+int dx_copy(DExec *e, int i, const int64_t *sym) {
+  const IrNode *n = N(e, i);
+  int64_t so[IR_MAX_RANK], sx[IR_MAX_RANK], st_o[IR_MAX_RANK], st_x[IR_MAX_RANK];
+  int ro = dx_shape(e, i, sym, so);
+  if (!dx_alloc(e, i, sym)) return 0;
+  strides(so, ro, st_o);
+  KaCopy c;
+  memset(&c, 0, sizeof c);
+  c.dst = e->val[i];
+  if (n->op == OP_CONCAT) {
+    int axis = (int)ir_get_i(n, "axis");
+    if (axis < 0) axis += ro;
+    int64_t at = 0;
+    for (int k = 0; k < n->nin; k++) {
+      int rx = dx_shape(e, n->in[k], sym, sx);
+      strides(sx, rx, st_x);
+      c.src = e->val[n->in[k]];
+      c.rank = rx;
+      c.src_off = 0;
+      c.dst_off = at * st_o[axis];
+      for (int d = 0; d < rx; d++) c.ext[d] = sx[d], c.src_st[d] = st_x[d], c.dst_st[d] = st_o[d];
+      if (!copy_launch(e, i, &c)) return 0;
+      at += sx[axis];
+    }
+    return 1;
+  }
+  int rx = dx_shape(e, n->in[0], sym, sx);
+  strides(sx, rx, st_x);
+  c.src = e->val[n->in[0]];
+  if (n->op == OP_PAD) { /* zero, then the operand where the same slice of the result reads */
+    int axis = (int)ir_get_i(n, "axis");
+    if (axis < 0) axis += ro;
+    int64_t s, step;
+    slice_range(n, so[axis], &s, &step);
+    if (!dev_zero(e->dev, c.dst, (uint64_t)rt_numel(ro, so) * 4)) return dx_dev_fail(e, i);
+    c.rank = rx;
+    c.dst_off = s * st_o[axis];
+    for (int d = 0; d < rx; d++) c.ext[d] = sx[d], c.src_st[d] = st_x[d], c.dst_st[d] = st_o[d];
+    c.dst_st[axis] *= step;
+    return copy_launch(e, i, &c);
+  }
+  c.rank = ro;
+  for (int d = 0; d < ro; d++) c.ext[d] = so[d], c.dst_st[d] = st_o[d];
+  if (n->op == OP_TRANSPOSE) {
+    const AttrVal *perm = ir_get(n, "perm");
+    for (int d = 0; d < ro; d++) c.src_st[d] = st_x[perm->ints[d]];
+  } else if (n->op == OP_SLICE) {
+    int axis = (int)ir_get_i(n, "axis");
+    if (axis < 0) axis += rx;
+    int64_t s, step;
+    slice_range(n, sx[axis], &s, &step);
+    for (int d = 0; d < ro; d++) c.src_st[d] = st_x[d];
+    c.src_off = s * st_x[axis];
+    c.src_st[axis] *= step;
+  } else { /* expand: NumPy broadcasting, dims aligned right */
+    for (int d = 0; d < ro; d++) {
+      int dx = d - (ro - rx);
+      c.src_st[d] = dx < 0 || sx[dx] == 1 ? 0 : st_x[dx];
+    }
+  }
+  return copy_launch(e, i, &c);
+}
+
+int dx_gather(DExec *e, int i, const int64_t *sym) {
+  const IrNode *n = N(e, i);
+  int64_t so[IR_MAX_RANK];
+  int ro = dx_shape(e, i, sym, so);
+  if (!dx_alloc(e, i, sym)) return 0;
+  KaGather a;
+  memset(&a, 0, sizeof a);
+  a.out = e->val[i];
+  if (n->op == OP_GATHER) {
+    int64_t st[IR_MAX_RANK];
+    int rt = dx_shape(e, n->in[0], sym, st);
+    a.table = e->val[n->in[0]];
+    a.ids = e->val[n->in[1]];
+    a.V = st[0];
+    a.row = rt_numel(rt - 1, st + 1);
+    a.nids = dx_numel(e, n->in[1], sym);
+    return launch(e, i, KMOD_MOVE, "k_gather", dev_grid(e->dev, a.nids * a.row, 256), 1, 1, 256, 0, &a);
+  }
+  a.ids = e->val[n->in[0]];
+  a.src = e->val[n->in[1]];
+  a.V = so[0];
+  a.row = rt_numel(ro - 1, so + 1);
+  a.nids = dx_numel(e, n->in[0], sym);
+  if (!dev_zero(e->dev, a.out, (uint64_t)rt_numel(ro, so) * 4)) return dx_dev_fail(e, i);
+  return launch(e, i, KMOD_MOVE, "k_scatter_add", dev_grid(e->dev, a.nids * a.row, 256), 1, 1, 256, 0, &a);
+}
+
+/* ---- attention -------------------------------------------------------------------------------- */
+
+int dx_attn(DExec *e, int i, const int64_t *sym) {
+  const IrNode *n = N(e, i);
+  int64_t sq[IR_MAX_RANK], sk[IR_MAX_RANK];
+  dx_shape(e, n->in[0], sym, sq);
+  dx_shape(e, n->in[1], sym, sk);
+  if (!dx_alloc(e, i, sym)) return 0;
+  KaAttn a;
+  memset(&a, 0, sizeof a);
+  a.q = e->val[n->in[0]], a.k = e->val[n->in[1]], a.v = e->val[n->in[2]];
+  a.mask = n->nin > 3 ? e->val[n->in[3]] : 0;
+  a.o = e->val[i];
+  a.B = (int)sq[0], a.H = (int)sq[1], a.Sq = (int)sq[2], a.Sk = (int)sk[2], a.D = (int)sq[3];
+  a.causal = (int)ir_get_i(n, "causal");
+  double scale = ir_get_f(n, "scale");
+  a.scale = (float)(scale != 0 ? scale : 1.0 / sqrt((double)a.D));
+  DPtr lse;
+  if (!scratch(e, i, (int64_t)a.B * a.H * a.Sq, &lse, 0)) return 0;
+  a.lse = lse;
+  char name[32];
+  snprintf(name, sizeof name, "k_attn_fwd_d%d", a.D);
+  int ok = launch(e, i, KMOD_ATTENTION, name, (unsigned)((a.Sq + 15) / 16), (unsigned)a.H, (unsigned)a.B, 128, 0, &a);
+  dev_free(e->dev, lse);
+  return ok;
+}
+
+/* shared memory of k_la_fwd / k_la_bwd for m features (linattn.cu's layout) */
+static unsigned la_smem(int m, int bwd) {
+  int C = 32, DVB = 32, mp = m + 1;
+  int floats = bwd ? 2 * C * mp + 2 * C * DVB + 2 * m * DVB + 2 * C * (C + 1) + 3 * C + 2 * C
+                   : 2 * C * mp + C * DVB + m * DVB + C * (C + 1) + 3 * C + 2 * C;
+  return (unsigned)floats * 4;
+}
+
+int dx_linattn(DExec *e, int i, const int64_t *sym) {
+  const IrNode *n = N(e, i);
+  LinAttn la;
+  char err[256];
+  if (!ir_linattn_read(n, &la, err, sizeof err)) return dx_fail(e, i, "%s", err);
+  int64_t sk[IR_MAX_RANK], sv[IR_MAX_RANK];
+  dx_shape(e, n->in[la.k], sym, sk);
+  dx_shape(e, n->in[la.v], sym, sv);
+  int64_t BH = sk[0] * sk[1], T = sk[2], D = sk[3], Dv = sv[3];
+  int m = (int)(la.proj >= 0 ? dx_numel(e, n->in[la.proj], sym) / D : D);
+  int grad = n->op == OP_LINEAR_ATTENTION_GRAD;
+  if (grad) m = (int)D; /* q~, k~ come feature-mapped */
+  KaLin a;
+  memset(&a, 0, sizeof a);
+  a.BH = BH, a.H = (int)sk[1], a.T = (int)T, a.D = (int)D, a.m = m, a.dv_w = (int)Dv;
+  a.decay = la.gate == LA_GATE_DECAY;
+  a.lg = la.gate == LA_GATE_LEARNED ? e->val[n->in[la.g]] : 0;
+  a.beta = la.gate == LA_GATE_LEARNED ? e->val[n->in[la.beta]] : 0;
+  a.v = e->val[n->in[la.v]];
+  DPtr fq = 0, fk = 0, states = 0, dq = 0, dkb = 0, dv = 0, scr = 0;
+  int ok = dx_alloc(e, i, sym), NT = (int)((T + 31) / 32);
+  unsigned gy = (unsigned)((Dv + 31) / 32);
+  if (!grad && ok) {
+    if (la.feature != LA_FEAT_NONE) { /* phi(q), phi(k) */
+      a.P = e->val[n->in[la.proj]];
+      a.fw = e->val[n->in[la.fw]];
+      a.fd = la.fd >= 0 ? e->val[n->in[la.fd]] : 0;
+      a.feature = la.feature == LA_FEAT_DCT ? 0 : 1;
+      a.rows = BH * T;
+      ok = scratch(e, i, BH * T * m, &fq, 0) && scratch(e, i, BH * T * m, &fk, 0);
+      a.x = e->val[n->in[la.q]], a.out = fq;
+      ok = ok && launch(e, i, KMOD_LINATTN, "k_la_features", dev_grid(e->dev, a.rows * 32, 256), 1, 1, 256, 0, &a);
+      a.x = e->val[n->in[la.k]], a.out = fk;
+      ok = ok && launch(e, i, KMOD_LINATTN, "k_la_features", dev_grid(e->dev, a.rows * 32, 256), 1, 1, 256, 0, &a);
+    }
+    a.q = fq ? fq : e->val[n->in[la.q]];
+    a.k = fk ? fk : e->val[n->in[la.k]];
+    a.o = e->val[i];
+    ok = ok && (dev_zero(e->dev, a.o, (uint64_t)(BH * T * Dv) * 4) || dx_dev_fail(e, i));
+    for (int pass = 0; ok && pass < (la.causal ? 1 : 2); pass++) {
+      a.reverse = a.strict = pass;
+      ok = launch(e, i, KMOD_LINATTN, "k_la_fwd", (unsigned)BH, gy, 1, 128, la_smem(m, 0), &a);
+    }
+  } else if (ok) {
+    a.q = e->val[n->in[la.q]];
+    a.k = e->val[n->in[la.k]];
+    a.dO = e->val[n->in[la.dout]];
+    ok = scratch(e, i, BH * NT * (int64_t)m * Dv, &states, 0) && scratch(e, i, BH * T * m, &dq, 1) &&
+         scratch(e, i, BH * T * m, &dkb, 1) && scratch(e, i, BH * T * Dv, &dv, 1);
+    a.states = states, a.dq = dq, a.dkb = dkb, a.dv = dv;
+    for (int pass = 0; ok && pass < (la.causal ? 1 : 2); pass++) {
+      a.reverse = a.strict = pass;
+      KaLin f = a;
+      f.o = 0;
+      ok = launch(e, i, KMOD_LINATTN, "k_la_fwd", (unsigned)BH, gy, 1, 128, la_smem(m, 0), &f) &&
+           launch(e, i, KMOD_LINATTN, "k_la_bwd", (unsigned)BH, gy, 1, 128, la_smem(m, 1), &a);
+    }
+    KaLinPack pk = {a.q, a.k, a.beta, dq, dkb, dv, e->val[i], 0, BH, (int)T, m, (int)Dv, (int)Dv,
+                    la.gate == LA_GATE_LEARNED, 0};
+    if (ok && pk.learned) ok = scratch(e, i, BH * T, &scr, 0);
+    pk.scratch = scr;
+    ok = ok && launch(e, i, KMOD_LINATTN, "k_la_pack", dev_grid(e->dev, BH * T * 32, 256), 1, 1, 256, 0, &pk);
+    if (ok && pk.learned) ok = launch(e, i, KMOD_LINATTN, "k_la_scan", dev_grid(e->dev, BH, 64), 1, 1, 64, 0, &pk);
+  }
+  dev_free(e->dev, fq);
+  dev_free(e->dev, fk);
+  dev_free(e->dev, states);
+  dev_free(e->dev, dq);
+  dev_free(e->dev, dkb);
+  dev_free(e->dev, dv);
+  dev_free(e->dev, scr);
+  return ok;
+}
+
+/* ---- cross-entropy, norms ---------------------------------------------------------------------------- */
+
+int dx_xent(DExec *e, int i, const int64_t *sym) {
+  const IrNode *n = N(e, i);
+  int64_t sl[IR_MAX_RANK];
+  int rl = dx_shape(e, n->in[0], sym, sl);
+  int64_t V = sl[rl - 1], rows = V ? rt_numel(rl, sl) / V : 0;
+  if (!dx_alloc(e, i, sym)) return 0;
+  KaXent a;
+  memset(&a, 0, sizeof a);
+  a.logits = e->val[n->in[0]], a.tg = e->val[n->in[1]], a.out = e->val[i];
+  a.rows = rows, a.V = V, a.ignore = (int)ir_get_i(n, "ignore"), a.smoothing = (float)ir_get_f(n, "smoothing");
+  DPtr loss, cnt;
+  if (!scratch(e, i, rows, &loss, 0)) return 0;
+  if (!scratch(e, i, rows + 1, &cnt, 0)) return dev_free(e->dev, loss), 0;
+  a.row_loss = loss, a.row_cnt = cnt;
+  int ok = launch(e, i, KMOD_XENT, "k_xent_rows", dev_grid(e->dev, rows, 1), 1, 1, 256, 0, &a) &&
+           launch(e, i, KMOD_XENT, "k_xent_sum", 1, 1, 1, 256, 0, &a);
+  dev_free(e->dev, loss);
+  dev_free(e->dev, cnt);
+  return ok;
+}
+
+int dx_norm_group(DExec *e, const DGroup *g, const int64_t *sym) {
+  int last = g->first + g->count - 1;
+  const IrNode *nm = N(e, last);
+  int64_t sh[IR_MAX_RANK];
+  int r = dx_shape(e, last, sym, sh);
+  if (!dx_alloc(e, last, sym)) return 0;
+  KaNorm a;
+  memset(&a, 0, sizeof a);
+  if (g->count == 2) {
+    const IrNode *ad = N(e, g->first);
+    a.a = e->val[ad->in[0]], a.b = e->val[ad->in[1]];
+  } else {
+    a.a = e->val[nm->in[0]];
+  }
+  a.gain = nm->nin > 1 ? e->val[nm->in[1]] : 0;
+  a.bias = nm->nin > 2 ? e->val[nm->in[2]] : 0;
+  a.y = e->val[last];
+  a.C = sh[r - 1];
+  a.rows = a.C ? rt_numel(r, sh) / a.C : 0;
+  a.rms = nm->op == OP_RMSNORM;
+  a.eps = (float)ir_get_f(nm, "eps");
+  return launch(e, last, KMOD_NORM, "k_norm_fwd", dev_grid(e->dev, a.rows * 32, 256), 1, 1, 256, 0, &a);
+}
+
+/* ---- the host fallback -------------------------------------------------------------------------------- */
+
+int dx_host(DExec *e, int i, const int64_t *sym, const InterpCx *cx) {
+  const IrNode *n = N(e, i);
+  Tensor ins[16], out;
+  const Tensor *pin[16];
+  int nin = n->nin < 16 ? n->nin : 16, ok = 1;
+  memset(ins, 0, sizeof ins);
+  memset(&out, 0, sizeof out);
+  for (int k = 0; ok && k < nin; k++) {
+    int o = n->in[k];
+    int64_t sh[IR_MAX_RANK];
+    int r = dx_shape(e, o, sym, sh);
+    DType dt = dt_of(e, o) == DT_I32 ? DT_I32 : DT_F32;
+    ok = rt_tensor_alloc(&ins[k], dt, r, sh) || dx_fail(e, i, "out of memory");
+    ok = ok && (dev_d2h(e->dev, ins[k].data, e->val[o], (uint64_t)ins[k].n * 4) || dx_dev_fail(e, i));
+    pin[k] = &ins[k];
+  }
+  InterpCx c = *cx;
+  c.fdt = DT_F32;
+  c.err[0] = 0;
+  ok = ok && (interp_node(e->p, G(e), i, sym, pin, &out, &c) || dx_fail(e, i, "%s", c.err));
+  ok = ok && (dtype_size(out.dt) == 4 || dx_fail(e, i, "an 8-byte result on the host path"));
+  ok = ok && dx_alloc(e, i, sym) && (dev_h2d(e->dev, e->val[i], out.data, (uint64_t)out.n * 4) || dx_dev_fail(e, i));
+  for (int k = 0; k < nin; k++) rt_tensor_free(&ins[k]);
+  rt_tensor_free(&out);
+  return ok;
+}

@@ -1,0 +1,207 @@
+// attention.cu — fused softmax attention, flash-style: the [Sq, Sk] score matrix is never
+// stored; forward keeps the log-sum-exp per query for the backward (argument block KaAttn in
+// kargs.h; semantics of runtime/interp/attention.c: causal means key j <= i + (Sk - Sq), a
+// key mask [B, Sk] drops keys, a query without a visible key gets zeros).
+//
+//   k_attn_fwd_d{32,64,128}      o = softmax(scale q k^T) v, lse       grid (Sq/16, H, B), 128 threads
+//   k_attn_bwd_pre               delta = rowsum(dO * o)                 a warp per query row
+//   k_attn_bwd_dq_d{32,64}       dq = scale dS k                        grid (Sq/16, H, B), 128 threads
+//   k_attn_bwd_dkdv_d{32,64}     dk = scale dS^T q, dv = P^T dO         grid (Sk/32, H, B), 128 threads
+//   with P = exp(scale q k^T - lse) on visible pairs, dS = P (dO v^T - delta).
+//
+// f32 on CUDA cores (no tensor cores yet). Layout per block: a tile of 32 keys (K, V) in
+// shared memory, rows padded to D + 1 floats so that lane j reading key j's row is free of bank
+// conflicts; each warp owns 4 queries of a 16-query tile; lane j scores key j of the tile, and
+// accumulates output dims lane, lane + 32, ... with the probabilities broadcast by shuffles.
+
+#define ATT_KT 32   // keys per tile
+#define ATT_QT 16   // queries per block (4 warps x 4)
+
+KDEV bool att_visible(const KaAttn &a, int b, int i, int j) {
+  if (j >= a.Sk) return false;
+  if (a.causal && j > i + (a.Sk - a.Sq)) return false;
+  if (a.mask && a.mask[(long long)b * a.Sk + j] == 0.0f) return false;
+  return true;
+}
+
+// load keys [k0, k0 + 32) of slice bh into Ks / Vs ([32][D + 1]); rows past Sk are zero
+template <int D>
+KDEV void att_load_kv(const KaAttn &a, long long bh, int k0, float *Ks, float *Vs, const float *kp, const float *vp) {
+  for (int t = threadIdx.x; t < ATT_KT * D; t += blockDim.x) {
+    int j = t / D, e = t - j * D, kj = k0 + j;
+    bool in = kj < a.Sk;
+    Ks[j * (D + 1) + e] = in ? kp[(bh * a.Sk + kj) * D + e] : 0.0f;
+    Vs[j * (D + 1) + e] = in ? vp[(bh * a.Sk + kj) * D + e] : 0.0f;
+  }
+}
+
+template <int D>
+KDEV void attn_fwd(const KaAttn &a) {
+  constexpr int C = D / 32;  // output dims per lane
+  __shared__ float Ks[ATT_KT * (D + 1)], Vs[ATT_KT * (D + 1)], Qs[ATT_QT * D];
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  const int b = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * ATT_QT;
+  const long long bh = (long long)b * a.H + h;
+  for (int t = threadIdx.x; t < ATT_QT * D; t += blockDim.x) {
+    int i = q0 + t / D;
+    Qs[t] = i < a.Sq ? a.q[(bh * a.Sq + i) * D + t % D] : 0.0f;
+  }
+  float m[4], l[4], acc[4][C];
+  for (int r = 0; r < 4; r++) {
+    m[r] = -__int_as_float(0x7f800000);
+    l[r] = 0;
+    for (int c = 0; c < C; c++) acc[r][c] = 0;
+  }
+  int qlast = min(q0 + ATT_QT, a.Sq) - 1;
+  int kend = a.causal ? min(a.Sk, qlast + (a.Sk - a.Sq) + 1) : a.Sk;
+  for (int k0 = 0; k0 < kend; k0 += ATT_KT) {
+    __syncthreads();
+    att_load_kv<D>(a, bh, k0, Ks, Vs, a.k, a.v);
+    __syncthreads();
+    for (int r = 0; r < 4; r++) {
+      int qi = w * 4 + r, i = q0 + qi;
+      if (i >= a.Sq) break;
+      bool vis = att_visible(a, b, i, k0 + lane);
+      float s = 0;
+      for (int e = 0; e < D; e++) s += Qs[qi * D + e] * Ks[lane * (D + 1) + e];
+      s = vis ? s * a.scale : -__int_as_float(0x7f800000);
+      float mn = fmaxf(m[r], warp_max(s));
+      if (mn == -__int_as_float(0x7f800000)) continue;  // nothing visible yet
+      float p = vis ? expf(s - mn) : 0.0f, corr = expf(m[r] - mn);
+      l[r] = l[r] * corr + warp_sum(p);
+      for (int c = 0; c < C; c++) acc[r][c] *= corr;
+      for (int j = 0; j < ATT_KT; j++) {
+        float pj = __shfl_sync(KFULL, p, j);
+        for (int c = 0; c < C; c++) acc[r][c] += pj * Vs[j * (D + 1) + lane + 32 * c];
+      }
+      m[r] = mn;
+    }
+  }
+  for (int r = 0; r < 4; r++) {
+    int i = q0 + w * 4 + r;
+    if (i >= a.Sq) break;
+    float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
+    for (int c = 0; c < C; c++) a.o[(bh * a.Sq + i) * D + lane + 32 * c] = acc[r][c] * inv;
+    if (lane == 0 && a.lse) a.lse[bh * a.Sq + i] = l[r] > 0 ? m[r] + logf(l[r]) : -__int_as_float(0x7f800000);
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(128) k_attn_fwd_d32(KaAttn a) { attn_fwd<32>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_attn_fwd_d64(KaAttn a) { attn_fwd<64>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_attn_fwd_d128(KaAttn a) { attn_fwd<128>(a); }
+
+// delta[row] = sum_e dO[row, e] o[row, e] over rows = B H Sq of width a.D
+extern "C" __global__ void k_attn_bwd_pre(KaAttn a) {
+  const int D = a.D;
+  const int lane = threadIdx.x & 31;
+  const long long rows = (long long)a.B * a.H * a.Sq;
+  for (long long r = gtid() >> 5; r < rows; r += gstride() >> 5) {
+    float s = 0;
+    for (int e = lane; e < D; e += 32) s += a.dO[r * D + e] * a.o[r * D + e];
+    s = warp_sum(s);
+    if (lane == 0) a.delta[r] = s;
+  }
+}
+
+template <int D>
+KDEV void attn_bwd_dq(const KaAttn &a) {
+  constexpr int C = D / 32;
+  __shared__ float Ks[ATT_KT * (D + 1)], Vs[ATT_KT * (D + 1)], Qs[ATT_QT * D], Gs[ATT_QT * D];
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  const int b = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * ATT_QT;
+  const long long bh = (long long)b * a.H + h;
+  for (int t = threadIdx.x; t < ATT_QT * D; t += blockDim.x) {
+    int i = q0 + t / D;
+    Qs[t] = i < a.Sq ? a.q[(bh * a.Sq + i) * D + t % D] : 0.0f;
+    Gs[t] = i < a.Sq ? a.dO[(bh * a.Sq + i) * D + t % D] : 0.0f;
+  }
+  float acc[4][C], lse[4], dl[4];
+  for (int r = 0; r < 4; r++) {
+    int i = q0 + w * 4 + r;
+    lse[r] = i < a.Sq ? a.lse[bh * a.Sq + i] : 0.0f;
+    dl[r] = i < a.Sq ? a.delta[bh * a.Sq + i] : 0.0f;
+    for (int c = 0; c < C; c++) acc[r][c] = 0;
+  }
+  int qlast = min(q0 + ATT_QT, a.Sq) - 1;
+  int kend = a.causal ? min(a.Sk, qlast + (a.Sk - a.Sq) + 1) : a.Sk;
+  for (int k0 = 0; k0 < kend; k0 += ATT_KT) {
+    __syncthreads();
+    att_load_kv<D>(a, bh, k0, Ks, Vs, a.k, a.v);
+    __syncthreads();
+    for (int r = 0; r < 4; r++) {
+      int qi = w * 4 + r, i = q0 + qi;
+      if (i >= a.Sq) break;
+      bool vis = att_visible(a, b, i, k0 + lane) && lse[r] != -__int_as_float(0x7f800000);
+      float s = 0, dp = 0;
+      for (int e = 0; e < D; e++) {
+        s += Qs[qi * D + e] * Ks[lane * (D + 1) + e];
+        dp += Gs[qi * D + e] * Vs[lane * (D + 1) + e];
+      }
+      float p = vis ? expf(s * a.scale - lse[r]) : 0.0f, ds = p * (dp - dl[r]);
+      for (int j = 0; j < ATT_KT; j++) {
+        float dj = __shfl_sync(KFULL, ds, j);
+        for (int c = 0; c < C; c++) acc[r][c] += dj * Ks[j * (D + 1) + lane + 32 * c];
+      }
+    }
+  }
+  for (int r = 0; r < 4; r++) {
+    int i = q0 + w * 4 + r;
+    if (i >= a.Sq) break;
+    for (int c = 0; c < C; c++) a.dq[(bh * a.Sq + i) * D + lane + 32 * c] = acc[r][c] * a.scale;
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dq_d32(KaAttn a) { attn_bwd_dq<32>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dq_d64(KaAttn a) { attn_bwd_dq<64>(a); }
+
+// lane j of every warp owns key k0 + j: its dk and dv rows live in registers; warp w takes
+// queries w, w + 4, ...; the four warps' sums meet in shared memory at the end.
+template <int D>
+KDEV void attn_bwd_dkdv(const KaAttn &a) {
+  __shared__ float sm[4 * ATT_KT * D];  // K and V tiles first, the warps' partial sums after
+  float *Ks = sm, *Vs = sm + ATT_KT * (D + 1);
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  const int b = blockIdx.z, h = blockIdx.y, k0 = blockIdx.x * ATT_KT, kj = k0 + lane;
+  const long long bh = (long long)b * a.H + h;
+  att_load_kv<D>(a, bh, k0, Ks, Vs, a.k, a.v);
+  __syncthreads();
+  const float *kr = Ks + lane * (D + 1), *vr = Vs + lane * (D + 1);
+  float dk[D], dv[D];
+  for (int e = 0; e < D; e++) {
+    dk[e] = 0;
+    dv[e] = 0;
+  }
+  int istart = a.causal ? max(0, k0 - (a.Sk - a.Sq)) : 0;
+  for (int i = istart + w; i < a.Sq; i += 4) {
+    const float *qi = a.q + (bh * a.Sq + i) * D, *gi = a.dO + (bh * a.Sq + i) * D;
+    float lse = a.lse[bh * a.Sq + i], dl = a.delta[bh * a.Sq + i];
+    bool vis = att_visible(a, b, i, kj) && lse != -__int_as_float(0x7f800000);
+    float s = 0, dp = 0;
+    for (int e = 0; e < D; e++) {
+      s += qi[e] * kr[e];
+      dp += gi[e] * vr[e];
+    }
+    float p = vis ? expf(s * a.scale - lse) : 0.0f, ds = p * (dp - dl) * a.scale;
+    if (__any_sync(KFULL, p != 0.0f))
+      for (int e = 0; e < D; e++) {
+        dv[e] += p * gi[e];
+        dk[e] += ds * qi[e];
+      }
+  }
+  for (int pass = 0; pass < 2; pass++) {
+    float *acc = pass ? dv : dk, *dst = pass ? a.dv : a.dk;
+    __syncthreads();
+    for (int e = 0; e < D; e++) sm[(w * ATT_KT + lane) * D + e] = acc[e];
+    __syncthreads();
+    for (int t = threadIdx.x; t < ATT_KT * D; t += blockDim.x) {
+      int j = t / D, e = t - j * D;
+      if (k0 + j >= a.Sk) continue;
+      float s = 0;
+      for (int ww = 0; ww < 4; ww++) s += sm[(ww * ATT_KT + j) * D + e];
+      dst[(bh * a.Sk + k0 + j) * D + e] = s;
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dkdv_d32(KaAttn a) { attn_bwd_dkdv<32>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dkdv_d64(KaAttn a) { attn_bwd_dkdv<64>(a); }

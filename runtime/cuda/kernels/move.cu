@@ -1,0 +1,51 @@
+// move.cu — data movement and small vector kernels (argument blocks: kargs.h):
+//   k_copy_nd     strided n-d copy: transpose, slice, expand (src strides), pad, concat (dst strides)
+//   k_gather      rows of a table by i32 ids       k_scatter_add  rows added back (atomic)
+//   k_axpy k_fill k_to_bf16                        vectors
+// Elements are 4 bytes (f32 or i32: the copies move bits). One thread per element, grid-stride.
+
+extern "C" __global__ void k_copy_nd(KaCopy a) {
+  const unsigned int *src = (const unsigned int *)a.src;
+  unsigned int *dst = (unsigned int *)a.dst;
+  for (long long i = gtid(); i < a.n; i += gstride()) {
+    long long t = i, so = a.src_off, d = a.dst_off;
+    for (int ax = a.rank - 1; ax >= 0; ax--) {
+      long long e = a.ext[ax], x = t % e;
+      t /= e;
+      so += x * a.src_st[ax];
+      d += x * a.dst_st[ax];
+    }
+    dst[d] = src[so];
+  }
+}
+
+extern "C" __global__ void k_gather(KaGather a) {
+  long long n = a.nids * a.row;
+  for (long long i = gtid(); i < n; i += gstride()) {
+    long long r = i / a.row, c = i - r * a.row;
+    int id = a.ids[r];
+    a.out[i] = id >= 0 && id < a.V ? a.table[(long long)id * a.row + c] : 0.0f;
+  }
+}
+
+extern "C" __global__ void k_scatter_add(KaGather a) {
+  long long n = a.nids * a.row;
+  for (long long i = gtid(); i < n; i += gstride()) {
+    long long r = i / a.row, c = i - r * a.row;
+    int id = a.ids[r];
+    if (id >= 0 && id < a.V) atomicAdd(&a.out[(long long)id * a.row + c], a.src[i]);
+  }
+}
+
+extern "C" __global__ void k_axpy(KaVec a) {
+  float s = a.a_dev ? a.a * a.a_dev[0] : a.a;
+  for (long long i = gtid(); i < a.n; i += gstride()) a.y[i] += s * a.x[i];
+}
+
+extern "C" __global__ void k_fill(KaVec a) {
+  for (long long i = gtid(); i < a.n; i += gstride()) a.y[i] = a.a;
+}
+
+extern "C" __global__ void k_to_bf16(KaVec a) {
+  for (long long i = gtid(); i < a.n; i += gstride()) a.yb[i] = to_bf16(a.x[i]);
+}

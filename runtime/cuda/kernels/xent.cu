@@ -1,0 +1,88 @@
+// xent.cu — cross-entropy fused with the softmax of the logits: the probability matrix is
+// never stored (argument block KaXent in kargs.h; semantics of runtime/interp/loss.c).
+//   k_xent_rows  one block per row of logits[rows, V]: max, sum of exp, sum of logits, the
+//                target's logit -> row_loss[r], row_cnt[r]
+//   k_xent_sum   one block: out[0] = sum(row_loss) / max(1, sum(row_cnt)), fixed order;
+//                row_cnt[rows] = that count (row_cnt has rows + 1 floats)
+//   k_xent_grad  one block per row: dlogits = (softmax - q) * counted * g / count
+// Block size: 256 threads (the launcher's).
+
+KDEV float block_reduce(float v, int is_max, float *sh) {
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  v = is_max ? warp_max(v) : warp_sum(v);
+  __syncthreads();
+  if (lane == 0) sh[w] = v;
+  __syncthreads();
+  float r = is_max ? -__int_as_float(0x7f800000) : 0.0f;
+  for (int i = 0; i < nw; i++) r = is_max ? fmaxf(r, sh[i]) : r + sh[i];
+  return r;
+}
+
+// per row: m = max, lse = m + log(sum exp(x - m)), sx = sum x
+KDEV void row_stats(const float *x, long long V, float *sh, float *m_out, float *lse_out, float *sx_out) {
+  float m = -__int_as_float(0x7f800000), z = 0, sx = 0;
+  for (long long j = threadIdx.x; j < V; j += blockDim.x) m = fmaxf(m, x[j]);
+  m = block_reduce(m, 1, sh);
+  for (long long j = threadIdx.x; j < V; j += blockDim.x) {
+    z += expf(x[j] - m);
+    sx += x[j];
+  }
+  z = block_reduce(z, 0, sh);
+  sx = block_reduce(sx, 0, sh);
+  *m_out = m;
+  *lse_out = m + logf(z);
+  *sx_out = sx;
+}
+
+extern "C" __global__ void k_xent_rows(KaXent a) {
+  __shared__ float sh[32];
+  for (long long r = blockIdx.x; r < a.rows; r += gridDim.x) {
+    const float *x = a.logits + r * a.V;
+    int t = a.tg[r];
+    float m, lse, sx;
+    row_stats(x, a.V, sh, &m, &lse, &sx);
+    if (threadIdx.x == 0) {
+      int counted = t != a.ignore && t >= 0 && t < a.V;
+      float nll = counted ? lse - x[t] : 0.0f;
+      float smooth = a.smoothing > 0 ? lse - sx / (float)a.V : 0.0f;
+      a.row_loss[r] = counted ? (1.0f - a.smoothing) * nll + a.smoothing * smooth : 0.0f;
+      a.row_cnt[r] = counted ? 1.0f : 0.0f;
+    }
+    __syncthreads();
+  }
+}
+
+extern "C" __global__ void k_xent_sum(KaXent a) {
+  __shared__ float sh[32];
+  float l = 0, c = 0;
+  for (long long r = threadIdx.x; r < a.rows; r += blockDim.x) {
+    l += a.row_loss[r];
+    c += a.row_cnt[r];
+  }
+  l = block_reduce(l, 0, sh);
+  c = block_reduce(c, 0, sh);
+  if (threadIdx.x == 0) {
+    a.out[0] = c > 0 ? l / c : 0.0f;
+    a.row_cnt[a.rows] = c > 1.0f ? c : 1.0f;  // the count k_xent_grad divides by
+  }
+}
+
+// needs row_cnt[rows + 1] from k_xent_rows and k_xent_sum (the count in row_cnt[rows])
+extern "C" __global__ void k_xent_grad(KaXent a) {
+  __shared__ float sh[32];
+  const float count = a.row_cnt[a.rows];
+  for (long long r = blockIdx.x; r < a.rows; r += gridDim.x) {
+    const float *x = a.logits + r * a.V;
+    float *dx = a.dlogits + r * a.V;
+    int t = a.tg[r];
+    float m, lse, sx;
+    row_stats(x, a.V, sh, &m, &lse, &sx);
+    int counted = t != a.ignore;
+    float scale = counted ? a.g[0] / count : 0.0f, u = a.smoothing / (float)a.V;
+    for (long long j = threadIdx.x; j < a.V; j += blockDim.x) {
+      float q = (j == t ? 1.0f - a.smoothing : 0.0f) + u;
+      dx[j] = (expf(x[j] - lse) - q) * scale;
+    }
+    __syncthreads();
+  }
+}

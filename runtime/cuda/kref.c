@@ -1,0 +1,268 @@
+/* kref.c — CPU references of the hand-written kernels (the .cu files of runtime/cuda/kernels), taking
+ * the same argument blocks (kargs.h) with host addresses in place of device ones. They are
+ * what the device's host emulation runs (dev.h: emu mode launches them), and what the GPU
+ * check (bench/gpu_check.c) compares each kernel with on random inputs. Written for clarity:
+ * plain loops, sums in f64 (the kernels sum in f32: compare with a tolerance).
+ * The linear-attention kernels have no reference here (the emulation runs those nodes with
+ * the interpreter; the GPU check compares them with the interpreter's op). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kargs.h"
+#include "kref.h"
+#include "tensor.h"
+
+#define P(T, x) ((T *)(uintptr_t)(x))
+
+static void copy_nd(const KaCopy *a) {
+  const uint32_t *src = P(const uint32_t, a->src);
+  uint32_t *dst = P(uint32_t, a->dst);
+  for (long long i = 0; i < a->n; i++) {
+    long long t = i, so = a->src_off, d = a->dst_off;
+    for (int ax = a->rank - 1; ax >= 0; ax--) {
+      long long x = t % a->ext[ax];
+      t /= a->ext[ax];
+      so += x * a->src_st[ax];
+      d += x * a->dst_st[ax];
+    }
+    dst[d] = src[so];
+  }
+}
+
+static void gather(const KaGather *a, int scatter) {
+  for (long long r = 0; r < a->nids; r++) {
+    int id = P(const int, a->ids)[r];
+    int in = id >= 0 && id < a->V;
+    for (long long c = 0; c < a->row; c++) {
+      if (scatter) {
+        if (in) P(float, a->out)[(long long)id * a->row + c] += P(const float, a->src)[r * a->row + c];
+      } else {
+        P(float, a->out)[r * a->row + c] = in ? P(const float, a->table)[(long long)id * a->row + c] : 0.0f;
+      }
+    }
+  }
+}
+
+static void vec(const KaVec *a, int kind) {
+  float s = a->a_dev ? a->a * P(const float, a->a_dev)[0] : a->a;
+  for (long long i = 0; i < a->n; i++) {
+    if (kind == 0) P(float, a->y)[i] += s * P(const float, a->x)[i];
+    else if (kind == 1) P(float, a->y)[i] = a->a;
+    else P(uint16_t, a->yb)[i] = rt_bf16_from_f64(P(const float, a->x)[i]);
+  }
+}
+
+static void norm_fwd(const KaNorm *a) {
+  for (long long r = 0; r < a->rows; r++) {
+    const float *xa = P(const float, a->a) + r * a->C, *xb = a->b ? P(const float, a->b) + r * a->C : NULL;
+    double mu = 0, var = 0;
+    for (long long c = 0; c < a->C; c++) {
+      double x = (double)xa[c] + (xb ? xb[c] : 0.0);
+      if (a->xs) P(float, a->xs)[r * a->C + c] = (float)x;
+      mu += a->rms ? 0 : x;
+      var += a->rms ? x * x : 0;
+    }
+    mu /= (double)a->C;
+    if (!a->rms) {
+      for (long long c = 0; c < a->C; c++) {
+        double d = (double)xa[c] + (xb ? xb[c] : 0.0) - mu;
+        var += d * d;
+      }
+    }
+    var /= (double)a->C;
+    double inv = 1.0 / sqrt(var + a->eps);
+    for (long long c = 0; c < a->C; c++) {
+      double y = ((double)xa[c] + (xb ? xb[c] : 0.0) - mu) * inv;
+      if (a->gain) y *= P(const float, a->gain)[c];
+      if (a->bias && !a->rms) y += P(const float, a->bias)[c];
+      P(float, a->y)[r * a->C + c] = (float)y;
+    }
+  }
+}
+
+static void xent(const KaXent *a, int kind) {
+  const float *x0 = P(const float, a->logits);
+  float *loss = P(float, a->row_loss), *cnt = P(float, a->row_cnt);
+  if (kind == 1) {
+    double l = 0, c = 0;
+    for (long long r = 0; r < a->rows; r++) l += loss[r], c += cnt[r];
+    P(float, a->out)[0] = (float)(c > 0 ? l / c : 0.0);
+    cnt[a->rows] = (float)(c > 1 ? c : 1);
+    return;
+  }
+  for (long long r = 0; r < a->rows; r++) {
+    const float *x = x0 + r * a->V;
+    int t = P(const int, a->tg)[r];
+    double m = -INFINITY, z = 0, sx = 0;
+    for (long long j = 0; j < a->V; j++) m = fmax(m, x[j]);
+    for (long long j = 0; j < a->V; j++) z += exp(x[j] - m), sx += x[j];
+    double lse = m + log(z);
+    if (kind == 0) {
+      int counted = t != a->ignore && t >= 0 && t < a->V;
+      double nll = counted ? lse - x[t] : 0, smooth = a->smoothing > 0 ? lse - sx / (double)a->V : 0;
+      loss[r] = counted ? (float)((1 - a->smoothing) * nll + a->smoothing * smooth) : 0.0f;
+      cnt[r] = counted ? 1.0f : 0.0f;
+    } else {
+      double scale = t != a->ignore ? P(const float, a->g)[0] / cnt[a->rows] : 0.0, u = a->smoothing / (double)a->V;
+      for (long long j = 0; j < a->V; j++)
+        P(float, a->dlogits)[r * a->V + j] = (float)((exp(x[j] - lse) - ((j == t ? 1 - a->smoothing : 0) + u)) * scale);
+    }
+  }
+}
+
+/* attention: kind 0 forward (o, lse), 1 delta, 2 dq, 3 dk and dv */
+static int visible(const KaAttn *a, int b, int i, int j) {
+  if (a->causal && j > i + (a->Sk - a->Sq)) return 0;
+  return !a->mask || P(const float, a->mask)[(long long)b * a->Sk + j] != 0.0f;
+}
+
+static void attn(const KaAttn *a, int kind) {
+  const int D = a->D;
+  const float *q = P(const float, a->q), *k = P(const float, a->k), *v = P(const float, a->v);
+  if (kind == 1) {
+    for (long long r = 0; r < (long long)a->B * a->H * a->Sq; r++) {
+      double s = 0;
+      for (int e = 0; e < D; e++) s += (double)P(const float, a->dO)[r * D + e] * P(const float, a->o)[r * D + e];
+      P(float, a->delta)[r] = (float)s;
+    }
+    return;
+  }
+  if (kind == 3) {
+    memset(P(float, a->dk), 0, sizeof(float) * (size_t)a->B * a->H * a->Sk * D);
+    memset(P(float, a->dv), 0, sizeof(float) * (size_t)a->B * a->H * a->Sk * D);
+  }
+  double *s = malloc(sizeof(double) * (size_t)(a->Sk + 1));
+  if (!s) return;
+  for (int b = 0; b < a->B; b++)
+    for (int h = 0; h < a->H; h++) {
+      long long bh = (long long)b * a->H + h;
+      for (int i = 0; i < a->Sq; i++) {
+        const float *qi = q + (bh * a->Sq + i) * D;
+        double m = -INFINITY, z = 0;
+        for (int j = 0; j < a->Sk; j++) {
+          double d = 0;
+          for (int e = 0; e < D; e++) d += (double)qi[e] * k[(bh * a->Sk + j) * D + e];
+          s[j] = visible(a, b, i, j) ? d * a->scale : -INFINITY;
+          m = fmax(m, s[j]);
+        }
+        for (int j = 0; j < a->Sk; j++) z += s[j] == -INFINITY ? 0 : exp(s[j] - m);
+        double lse = z > 0 ? m + log(z) : -INFINITY;
+        if (kind == 0) {
+          for (int e = 0; e < D; e++) {
+            double acc = 0;
+            for (int j = 0; j < a->Sk; j++)
+              if (s[j] != -INFINITY) acc += exp(s[j] - lse) * v[(bh * a->Sk + j) * D + e];
+            P(float, a->o)[(bh * a->Sq + i) * D + e] = (float)acc;
+          }
+          if (a->lse) P(float, a->lse)[bh * a->Sq + i] = (float)lse;
+          continue;
+        }
+        const float *gi = P(const float, a->dO) + (bh * a->Sq + i) * D;
+        double dl = P(const float, a->delta)[bh * a->Sq + i];
+        for (int e = 0; kind == 2 && e < D; e++) P(float, a->dq)[(bh * a->Sq + i) * D + e] = 0;
+        for (int j = 0; j < a->Sk; j++) {
+          if (s[j] == -INFINITY) continue;
+          double p = exp(s[j] - lse), dp = 0;
+          for (int e = 0; e < D; e++) dp += (double)gi[e] * v[(bh * a->Sk + j) * D + e];
+          double ds = p * (dp - dl) * a->scale;
+          for (int e = 0; e < D; e++) {
+            if (kind == 2) P(float, a->dq)[(bh * a->Sq + i) * D + e] += (float)(ds * k[(bh * a->Sk + j) * D + e]);
+            if (kind == 3) {
+              P(float, a->dk)[(bh * a->Sk + j) * D + e] += (float)(ds * qi[e]);
+              P(float, a->dv)[(bh * a->Sk + j) * D + e] += (float)(p * gi[e]);
+            }
+          }
+        }
+      }
+    }
+  free(s);
+}
+
+/* AdamW: kind 0 sqnorm parts, 1 sqnorm final, 2 update */
+static void adam(const KaAdam *a, int kind) {
+  const KaAdamTensor *T = P(const KaAdamTensor, a->tensors);
+  const int *tab = P(const int, a->tab);
+  const long long *start = P(const long long, a->start), *steps = P(const long long, a->steps);
+  const float *inv = P(const float, a->inv);
+  double *part = P(double, a->part);
+  if (kind == 1) {
+    double t = 0;
+    for (long long c = 0; c < a->nchunks; c++) t += part[c];
+    P(double, a->norm)[0] = sqrt(t);
+    return;
+  }
+  const KaAdamStep *st = P(const KaAdamStep, a->step);
+  double norm = a->norm ? P(double, a->norm)[0] : 0;
+  double clip = kind == 2 && st->max_norm > 0 && norm > st->max_norm ? st->max_norm / (norm + 1e-6) : 1.0;
+  for (long long c = 0; c < a->nchunks; c++) {
+    const KaAdamTensor *t = &T[tab[c]];
+    long long s = start[c], e = s + KA_ADAM_CHUNK < t->n ? s + KA_ADAM_CHUNK : t->n;
+    double iv = inv[t->module], acc = 0;
+    float *w = P(float, t->w), *g = P(float, t->g), *m = P(float, t->m), *v = P(float, t->v);
+    if (kind == 0) {
+      for (long long i = s; i < e; i++) acc += (iv * g[i]) * (iv * g[i]);
+      part[c] = acc;
+      continue;
+    }
+    if (iv == 0) continue;
+    double tt = (double)steps[t->module], c1 = 1 - pow(a->beta1, tt), c2 = 1 - pow(a->beta2, tt);
+    double step = st->lr / c1, decay = a->kind == 0 ? 1 - st->lr * a->wd : 1, l2 = a->kind == 1 ? a->wd : 0;
+    for (long long i = s; i < e; i++) {
+      double wi = w[i], gi = (double)g[i] * iv * clip + l2 * wi;
+      double mi = a->beta1 * m[i] + (1 - a->beta1) * gi, vi = a->beta2 * v[i] + (1 - a->beta2) * gi * gi;
+      m[i] = (float)mi;
+      v[i] = (float)vi;
+      w[i] = (float)(wi * decay - step * mi / (sqrt(vi / c2) + a->eps));
+      g[i] = 0;
+      if (t->wb) P(uint16_t, t->wb)[i] = rt_bf16_from_f64(w[i]);
+    }
+  }
+}
+
+typedef struct Ref {
+  const char *name;
+  int kind;
+} Ref;
+
+static const Ref refs[] = {
+    {"k_copy_nd", 0},      {"k_gather", 1},       {"k_scatter_add", 2},       {"k_axpy", 3},
+    {"k_fill", 4},         {"k_to_bf16", 5},      {"k_norm_fwd", 6},          {"k_xent_rows", 7},
+    {"k_xent_sum", 8},     {"k_xent_grad", 9},    {"k_attn_fwd_d32", 10},     {"k_attn_fwd_d64", 10},
+    {"k_attn_fwd_d128", 10}, {"k_attn_bwd_pre", 11}, {"k_attn_bwd_dq_d32", 12}, {"k_attn_bwd_dq_d64", 12},
+    {"k_attn_bwd_dkdv_d32", 13}, {"k_attn_bwd_dkdv_d64", 13}, {"k_sqnorm", 14}, {"k_sqnorm_final", 15},
+    {"k_adamw", 16},
+};
+
+int kref_has(const char *name) {
+  for (size_t i = 0; i < sizeof refs / sizeof *refs; i++)
+    if (strcmp(refs[i].name, name) == 0) return 1;
+  return 0;
+}
+
+int kref_launch(const char *name, const void *args) {
+  int kind = -1;
+  for (size_t i = 0; i < sizeof refs / sizeof *refs; i++)
+    if (strcmp(refs[i].name, name) == 0) kind = refs[i].kind;
+  switch (kind) {
+  case 0: copy_nd(args); break;
+  case 1: gather(args, 0); break;
+  case 2: gather(args, 1); break;
+  case 3: vec(args, 0); break;
+  case 4: vec(args, 1); break;
+  case 5: vec(args, 2); break;
+  case 6: norm_fwd(args); break;
+  case 7: xent(args, 0); break;
+  case 8: xent(args, 1); break;
+  case 9: xent(args, 2); break;
+  case 10: attn(args, 0); break;
+  case 11: attn(args, 1); break;
+  case 12: attn(args, 2); break;
+  case 13: attn(args, 3); break;
+  case 14: adam(args, 0); break;
+  case 15: adam(args, 1); break;
+  case 16: adam(args, 2); break;
+  default: return 0;
+  }
+  return 1;
+}
