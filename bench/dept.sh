@@ -8,6 +8,7 @@
 # comm_bytes: in all, and per round), the embedding memory per rank (mamc plan), and the
 # wall time. Small scale on purpose: it shows the mechanics and the accounting, not the
 # paper's perplexities. Outputs (logs, metrics, plans) go to $OUT (default /tmp/mamc-dept).
+# DATA=corpus sh bench/dept.sh build: the same on the default corpus (data/corpus).
 set -eu
 BUILD=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,17 +17,35 @@ MAMC=$BUILD/mamc
 OUT=${OUT:-/tmp/mamc-dept}
 mkdir -p "$OUT"
 RUN="mpirun --allow-run-as-root --oversubscribe -np 4"
-[ -f examples/dept/all.bpe ] || "$MAMC" vocab --config examples/dept/glob.yaml
+# DATA=sample (default): the committed data/sample and examples/dept/all.bpe, as written.
+# DATA=corpus: the same configurations rewritten (into $OUT) to read the default corpus
+# (python3 scripts/fetch-corpus.py -> data/corpus) with a 1,000-token BPE trained on it.
+DATA=${DATA:-sample}
+CK=ckpt/dept
+if [ "$DATA" = corpus ]; then
+  [ -f data/corpus/en-de/train.tsv ] || { echo "dept.sh: no data/corpus (python3 scripts/fetch-corpus.py)" >&2; exit 1; }
+  CK="$OUT/ckpt/dept"
+  for v in std glob trim spec ct; do
+    sed -e "s#\.\./\.\./data/sample#$root/data/corpus#g" -e "s#path: all.bpe#path: $OUT/all.bpe#" \
+        -e "s#dir: ckpt/dept-#dir: $CK-#" "examples/dept/$v.yaml" > "$OUT/$v.yaml"
+  done
+  CFG="$OUT"
+  rm -f "$OUT/all.bpe"
+  "$MAMC" vocab --config "$OUT/glob.yaml" > "$OUT/vocab.log" 2>&1 || { cat "$OUT/vocab.log"; exit 1; }
+else
+  CFG=examples/dept
+  [ -f examples/dept/all.bpe ] || "$MAMC" vocab --config examples/dept/glob.yaml
+fi
 for v in std glob trim spec; do
-  rm -rf "ckpt/dept-$v" "$OUT/$v.jsonl"
-  echo "dept.sh: $v" >&2
-  $RUN "$MAMC" train examples/dept/lm.mam --config "examples/dept/$v.yaml" --progress none --metrics "$OUT/$v.jsonl" \
+  rm -rf "$CK-$v" "$OUT/$v.jsonl"
+  echo "dept.sh: $v ($DATA)" >&2
+  $RUN "$MAMC" train examples/dept/lm.mam --config "$CFG/$v.yaml" --progress none --metrics "$OUT/$v.jsonl" \
     > "$OUT/$v.log" 2>&1 || { cat "$OUT/$v.log"; exit 1; }
-  "$MAMC" plan examples/dept/lm.mam --config "examples/dept/$v.yaml" > "$OUT/$v.plan"
+  "$MAMC" plan examples/dept/lm.mam --config "$CFG/$v.yaml" > "$OUT/$v.plan"
 done
-rm -rf ckpt/dept-ct "$OUT/ct.jsonl"
+rm -rf "$CK-ct" "$OUT/ct.jsonl"
 echo "dept.sh: spec + continued pre-training" >&2
-$RUN "$MAMC" train examples/dept/lm.mam --config examples/dept/ct.yaml --init-from ckpt/dept-spec --progress none \
+$RUN "$MAMC" train examples/dept/lm.mam --config "$CFG/ct.yaml" --init-from "$CK-spec" --progress none \
   --metrics "$OUT/ct.jsonl" > "$OUT/ct.log" 2>&1 || { cat "$OUT/ct.log"; exit 1; }
 python3 - "$OUT" <<'PY'
 import json, re, sys
