@@ -411,12 +411,16 @@ static void read_sync(CfgReader *r, RunConfig *cfg, const YNode *m) {
 static const char *const TRAIN_KEYS[] = {
     "steps",     "batch_tokens",    "max_len", "lr",        "schedule", "optimizer",
     "clip",      "label_smoothing", "dropout", "precision", "seed",     "device",
-    "valid_every", "valid_batches", "log_every",     "accum",    "bucket_mb"};
+    "valid_every", "valid_batches", "log_every",     "accum",    "bucket_mb", "nonfinite",
+    "nonfinite_debug", "valid_bleu", "early_stop"};
 static const char *const SCHED_KEYS[] = {"kind", "warmup", "min_lr"};
 static const char *const SCHEDS[] = {"inverse_sqrt", "cosine", "linear", "constant"};
 static const char *const OPT_KEYS[] = {"kind", "beta1", "beta2", "eps", "weight_decay", "momentum"};
 static const char *const OPTS[] = {"adamw", "adam", "sgd"};
 static const char *const PRECISIONS[] = {"fp32", "bf16", "fp16"};
+static const char *const NONFINITES[] = {"stop", "skip"};
+static const char *const STOP_KEYS[] = {"metric", "patience"};
+static const char *const STOP_METRICS[] = {"none", "loss", "bleu", "chrf"};
 
 /* min(4000, steps/10); at least 1 for inverse_sqrt, which divides by it */
 static void default_warmup(CfgTrain *t) {
@@ -516,6 +520,31 @@ static void read_device(CfgReader *r, CfgTrain *t, const YNode *v) {
              yn_describe(r->a, v));
 }
 
+/* early_stop: {metric: loss|bleu|chrf, patience: K} — needs validation (valid_every), and
+ * bleu/chrf need valid_bleu sentences to score */
+static void read_early_stop(CfgReader *r, CfgTrain *t, const YNode *m) {
+  const char *w = "train.early_stop";
+  t->early_stop.loc = m->loc;
+  if (!yn_expect(r, m, YN_MAP, w)) return;
+  yn_check_keys(r, m, w, STOP_KEYS, COUNT_OF(STOP_KEYS));
+  const YNode *mv = yn_get(m, "metric");
+  if (!mv) {
+    diag_error(r->d, m->loc, "train.early_stop needs a metric (loss, bleu or chrf)");
+    return;
+  }
+  int k = 0;
+  if (!yn_read_enum(r, mv, "train.early_stop.metric", STOP_METRICS, COUNT_OF(STOP_METRICS), &k)) return;
+  t->early_stop.metric = (CfgStopMetric)k;
+  t->early_stop.patience = 3;
+  opt_int(r, m, w, "patience", 0, YN_NOMAX, &t->early_stop.patience);
+  if (k == CFG_STOP_NONE) return;
+  if (t->valid_every == 0)
+    diag_error(r->d, mv->loc, "train.early_stop needs validation, but train.valid_every is 0");
+  else if ((k == CFG_STOP_BLEU || k == CFG_STOP_CHRF) && t->valid_bleu == 0)
+    diag_error(r->d, mv->loc, "train.early_stop.metric %s needs train.valid_bleu > 0 (sentences per task to translate)",
+               STOP_METRICS[k]);
+}
+
 static void read_train(CfgReader *r, CfgTrain *t, const YNode *m) {
   const char *w = "train";
   t->loc = m->loc;
@@ -540,9 +569,15 @@ static void read_train(CfgReader *r, CfgTrain *t, const YNode *m) {
   if ((v = yn_get(m, "device"))) read_device(r, t, v);
   opt_int(r, m, w, "valid_every", 0, YN_NOMAX, &t->valid_every);
   opt_int(r, m, w, "valid_batches", 1, YN_NOMAX, &t->valid_batches);
+  opt_int(r, m, w, "valid_bleu", 0, 1000000, &t->valid_bleu);
+  if ((v = yn_get(m, "early_stop"))) read_early_stop(r, t, v);
   opt_int(r, m, w, "log_every", 0, YN_NOMAX, &t->log_every);
   opt_int32(r, m, w, "accum", 1, &t->accum);
   opt_float(r, m, w, "bucket_mb", 0, 1, 1 << 20, 0, &t->bucket_mb);
+  int nf = 0;
+  opt_enum(r, m, w, "nonfinite", NONFINITES, 2, &nf);
+  t->nonfinite = nf == 1 ? CFG_NONFINITE_SKIP : CFG_NONFINITE_STOP;
+  if ((v = yn_get(m, "nonfinite_debug"))) yn_read_bool(r, v, cfg_path(r, w, "nonfinite_debug"), &t->nonfinite_debug);
   if (t->batch_tokens < t->max_len && (yn_get(m, "batch_tokens") || yn_get(m, "max_len")))
     diag_error(r->d, val_loc(m, yn_get(m, "batch_tokens") ? "batch_tokens" : "max_len"),
                "train.batch_tokens (%lld) is less than train.max_len (%d): a sentence of "

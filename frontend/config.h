@@ -103,6 +103,8 @@ typedef struct CfgDept {
 typedef enum { CFG_SCHED_INVERSE_SQRT, CFG_SCHED_COSINE, CFG_SCHED_LINEAR, CFG_SCHED_CONSTANT } CfgSchedKind;
 typedef enum { CFG_OPT_ADAMW, CFG_OPT_ADAM, CFG_OPT_SGD } CfgOptKind;
 typedef enum { CFG_DEV_CPU, CFG_DEV_CUDA } CfgDeviceKind;
+typedef enum { CFG_NONFINITE_STOP, CFG_NONFINITE_SKIP } CfgNonfinite;
+typedef enum { CFG_STOP_NONE, CFG_STOP_LOSS, CFG_STOP_BLEU, CFG_STOP_CHRF } CfgStopMetric;
 
 typedef struct CfgTrain {
   long long steps;          /* default 1000 */
@@ -128,9 +130,17 @@ typedef struct CfgTrain {
   int device_index;         /* "cuda:N": N; "cuda": -1 (one per local rank) */
   long long valid_every;    /* 0 = never; default 100 */
   long long valid_batches;  /* batches per task in a validation; default 20 */
+  long long valid_bleu;     /* sentences per task greedy-decoded for BLEU/chrF at each validation; 0 = off */
+  struct {                  /* early_stop: {metric, patience}; absent: metric none */
+    CfgStopMetric metric;   /* the mean over tasks that decides the best checkpoint (DIR/best) */
+    long long patience;     /* validations without improvement before stopping; 0 = never stop */
+    SrcLoc loc;
+  } early_stop;
   long long log_every;      /* 0 = never; default 10 */
   int accum;                /* gradient accumulation steps; default 1 */
   double bucket_mb;         /* gradient all-reduce bucket size in MiB (passes/comm.h); default 10 */
+  CfgNonfinite nonfinite;   /* a NaN/Inf loss or gradient: stop (default) or skip the step */
+  int nonfinite_debug;      /* name the first op of every non-finite step; default false */
   SrcLoc loc;
 } CfgTrain;
 
@@ -197,6 +207,7 @@ void config_dump(StrBuf *b, const RunConfig *cfg);
 /* Names of the enumerations, as written in YAML. */
 const char *cfg_vocab_kind_name(CfgVocabKind k);
 const char *cfg_sched_name(CfgSchedKind k);
+const char *cfg_stop_metric_name(CfgStopMetric k); /* "none", "loss", "bleu", "chrf" */
 const char *cfg_opt_name(CfgOptKind k);
 const char *cfg_dept_name(CfgDeptVariant v);
 const char *cfg_strategy_name(CfgSampleStrategy s);

@@ -14,6 +14,9 @@
 /* ---- names of enumerations ------------------------------------------------------------------- */
 
 const char *cfg_vocab_kind_name(CfgVocabKind k) { return k == CFG_VOCAB_BPE ? "bpe" : "byte"; }
+const char *cfg_stop_metric_name(CfgStopMetric k) {
+  return k == CFG_STOP_LOSS ? "loss" : k == CFG_STOP_BLEU ? "bleu" : k == CFG_STOP_CHRF ? "chrf" : "none";
+}
 const char *cfg_sched_name(CfgSchedKind k) {
   static const char *const n[] = {"inverse_sqrt", "cosine", "linear", "constant"};
   return (unsigned)k < 4 ? n[k] : "?";
@@ -351,10 +354,15 @@ static void dump_train(StrBuf *b, const CfgTrain *t) {
     sb_puts(b, "cuda");
   else
     sb_printf(b, "cuda:%d", t->device_index);
-  sb_printf(b, "\n  valid_every: %lld\n  valid_batches: %lld\n  log_every: %lld\n  accum: %d\n  bucket_mb: ",
-            t->valid_every, t->valid_batches, t->log_every, t->accum);
+  sb_printf(b, "\n  valid_every: %lld\n  valid_batches: %lld\n  valid_bleu: %lld\n", t->valid_every, t->valid_batches,
+            t->valid_bleu);
+  if (t->early_stop.metric != CFG_STOP_NONE)
+    sb_printf(b, "  early_stop: {metric: %s, patience: %lld}\n", cfg_stop_metric_name(t->early_stop.metric),
+              t->early_stop.patience);
+  sb_printf(b, "  log_every: %lld\n  accum: %d\n  bucket_mb: ", t->log_every, t->accum);
   put_num(b, t->bucket_mb);
-  sb_putc(b, '\n');
+  sb_printf(b, "\n  nonfinite: %s\n  nonfinite_debug: %s\n", t->nonfinite == CFG_NONFINITE_SKIP ? "skip" : "stop",
+            t->nonfinite_debug ? "true" : "false");
 }
 
 void config_dump(StrBuf *b, const RunConfig *cfg) {

@@ -479,6 +479,18 @@ static int ir_shape_coll_start(ShapeCx *c) {
   return 1;
 }
 
+/* outer_sync x[, rows]: x's type; rows an i32 vector, only with the rows flag; every >= 1. */
+static int ir_shape_outer_sync(ShapeCx *c) {
+  const IrType *x = in_type(c, 0);
+  if (!dtype_is_float(x->dt)) return fail(c, "combines float parameters, got %s", tt(c, x).s);
+  if (ir_get_i(c->n, "every") < 1) return fail(c, "every must be >= 1");
+  if (c->n->nin == 2 && (!ir_get_i(c->n, "rows") || in_type(c, 1)->dt != DT_I32 || in_type(c, 1)->rank != 1))
+    return fail(c, "a second operand is the rows of a trimmed table (i32[K], with `rows`), got %s",
+                tt(c, in_type(c, 1)).s);
+  c->n->type = *x;
+  return 1;
+}
+
 /* allreduce_done s: s is an allreduce_start; its type. */
 static int ir_shape_coll_done(ShapeCx *c) {
   if (c->g->nodes.v[c->n->in[0]].op != OP_ALLREDUCE_START) return fail(c, "its operand must be an allreduce_start");

@@ -13,6 +13,9 @@
  *   %10 = square %9 ... %12 = allreduce %11 {group = @world}
  *   return grad.core.w = %9
  *
+ * Modules synchronised in outer rounds (DEPT) get no per-step collective but, at the end, an
+ * outer_sync per parameter (returned as outer.<module>.<param>): what the round makes of it.
+ *
  * New nodes are appended, each with the original node it must follow (its anchor), and one
  * pass_rebuild_graph puts them in place. The plan (buckets, groups, order) comes from
  * comm_plan_build, which reads only what every rank has (comm_plan.c).
@@ -76,8 +79,12 @@ static int holds(const IrModule *m, int rank) {
   return 0;
 }
 
-/* Non-gradient outputs first (in their order), then gradients by (module, param), then the norm. */
-static int out_key(const IrOutput *o) { return strcmp(o->name, "grad_norm_sq") == 0 ? 2 : o->module >= 0; }
+/* Non-gradient outputs first (in their order), then gradients by (module, param), then the
+ * norm, then the rounds (outer.<module>.<param>, in the order they were added). */
+static int out_key(const IrOutput *o) {
+  if (strncmp(o->name, OUTER_PREFIX, strlen(OUTER_PREFIX)) == 0 && o->module < 0) return 3;
+  return strcmp(o->name, "grad_norm_sq") == 0 ? 2 : o->module >= 0;
+}
 static void sort_outputs(IrGraph *g) {
   for (int i = 1; i < g->outputs.n; i++)
     for (int j = i; j > 0; j--) {
@@ -128,6 +135,72 @@ static int add_norm(Cx *c, const CommPlan *pl, int rank, Diag *d) {
   ir_set_group(c->p, &G(c)->nodes.v[ar], "group", "world");
   if (!infer(c, ar, d)) return 0;
   ir_output_add(c->p, G(c), "grad_norm_sq", ar);
+  return 1;
+}
+
+/* The trim_gather of parameter (m, q) in graph g (DEPT TRIM), or -1; *any: some graph of the
+ * program trims it. */
+static int trim_of(const IrProgram *p, int graph, int m, int q, int *any) {
+  int found = -1;
+  *any = 0;
+  for (int gi = 0; gi < p->graphs.n; gi++) {
+    const IrGraph *g = &p->graphs.v[gi];
+    for (int i = 0; i < g->nodes.n; i++) {
+      const IrNode *n = &g->nodes.v[i];
+      if (n->op != OP_TRIM_GATHER || n->nin < 2) continue;
+      const IrNode *t = &g->nodes.v[n->in[0]];
+      if (t->op != OP_PARAM || t->module != m || t->param != q) continue;
+      *any = 1;
+      if (gi == graph && found < 0) found = i;
+    }
+  }
+  return found;
+}
+
+/* The rounds: for every module this graph trains that is synchronised in outer rounds (outer,
+ * or every(n > 1); also with one holder, where the outer optimizer still steps), in module
+ * order, one outer_sync per trainable parameter on its value (a param read, added where the
+ * graph reads other parameters of the module only), returned as
+ * outer.<module>.<param>. A table the TRIM rewrite trims gets {rows}, and in a graph that
+ * trains it its vocab_rows as the second operand (the rows this rank contributes). */
+static int add_outer(Cx *c, const CommPlan *pl, int rank, Diag *d) {
+  IrProgram *p = c->p;
+  for (int m = 0; m < pl->nmodules; m++) {
+    const CommModule *cm = &pl->modules[m];
+    const IrModule *mod = &p->modules.v[m];
+    SyncPolicy s = mod->sync;
+    if (s.kind == SYNC_EVERY && s.every > 1) s = (SyncPolicy){SYNC_OUTER, s.every, 1.0, 0.0, 0}; /* averaging */
+    if (s.kind != SYNC_OUTER || !holds(mod, rank) || cm->bytes == 0 || !pl->trains[m][c->graph]) continue;
+    /* one holder: no traffic, but the outer optimizer still steps (DiLoCo on one worker) */
+    const char *group = cm->group >= 0 ? pl->groups[cm->group].name : arena_printf(p->arena, "ranks[%d]", rank);
+    for (int q = 0; q < mod->params.n; q++) {
+      const IrParam *pq = &mod->params.v[q];
+      if (pq->frozen || !dtype_is_float(pq->type.dt)) continue;
+      int x = -1;
+      for (int i = 0; i < c->n0 && x < 0; i++)
+        if (G(c)->nodes.v[i].op == OP_PARAM && G(c)->nodes.v[i].module == m && G(c)->nodes.v[i].param == q) x = i;
+      if (x < 0) {
+        x = add(c, OP_PARAM, 0, NULL, c->n0);
+        if (x < 0) return 0;
+        G(c)->nodes.v[x].module = m; /* (not ir_param_ref: used_by lists the graph already) */
+        G(c)->nodes.v[x].param = q;
+        G(c)->nodes.v[x].type = pq->type;
+      }
+      int any, tg = trim_of(p, c->graph, m, q, &any);
+      int in[2] = {x, tg >= 0 ? G(c)->nodes.v[tg].in[1] : -1};
+      int o = add(c, OP_OUTER_SYNC, tg >= 0 ? 2 : 1, in, c->n0);
+      if (o < 0) return 0;
+      IrNode *n = &G(c)->nodes.v[o];
+      ir_set_group(p, n, "group", group);
+      ir_set_i(n, "every", s.every);
+      ir_set_f(n, "lr", s.lr);
+      ir_set_f(n, "momentum", s.momentum);
+      ir_set_i(n, "nesterov", s.nesterov != 0);
+      ir_set_i(n, "rows", any);
+      if (!infer(c, o, d)) return 0;
+      ir_output_add(p, G(c), arena_printf(p->arena, OUTER_PREFIX "%s.%s", mod->name, pq->name), o);
+    }
+  }
   return 1;
 }
 
@@ -200,8 +273,9 @@ int pass_comm(IrProgram *p, int graph, Diag *d) {
   IrGraph *g = &p->graphs.v[graph];
   int loss = -1, ninputs = 0, grads = 0;
   for (int i = 0; i < g->nodes.n; i++) {
-    if (g->nodes.v[i].op == OP_ALLREDUCE_START) return 1; /* placed already */
-    ninputs += g->nodes.v[i].op == OP_INPUT;
+    const IrNode *n = &g->nodes.v[i];
+    if (n->op == OP_ALLREDUCE_START || n->op == OP_OUTER_SYNC) return 1; /* placed already */
+    ninputs += n->op == OP_INPUT;
   }
   for (int o = 0; o < g->outputs.n; o++) {
     if (strcmp(g->outputs.v[o].name, "loss") == 0) loss = g->outputs.v[o].node;
@@ -221,7 +295,8 @@ int pass_comm(IrProgram *p, int graph, Diag *d) {
   if (ok) {
     G(&c)->nodes.v[tokens].name = "tokens";
     G(&c)->nodes.v[tokens].type = scalar;
-    ok = add_slots(&c, &pl, t.rank, loss, tokens, d) && (!t.clip || add_norm(&c, &pl, t.rank, d));
+    ok = add_slots(&c, &pl, t.rank, loss, tokens, d) && (!t.clip || add_norm(&c, &pl, t.rank, d)) &&
+         add_outer(&c, &pl, t.rank, d);
   }
   if (ok) {
     sort_outputs(G(&c));

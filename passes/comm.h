@@ -61,8 +61,21 @@
  *     own between rounds), summed by `allreduce {group = @world}`.
  * When a bucket is inactive at a step (no holder trained it) its done yields its operand,
  * the zeros of a recv slot — so the norm stays correct.
- * HOOK(#6): OUTER modules get no per-step collectives; their rounds (outer_sync, or the
- * runtime's averaging) use CommModule.group and comm_outer_due().
+ *   - the rounds (DEPT, issue #6): OUTER modules get no per-step collective; for every module
+ *     this graph trains that is synchronised in rounds (outer, every(n > 1); also with one
+ *     holder, where the outer optimizer still steps), in module order, one
+ *       %o = outer_sync %param[, %vocab_rows] {group = @ranks[..], every = H, lr, momentum,
+ *                                              nesterov, rows}
+ *     per trainable parameter, at the end, returned as `outer.<module>.<param>`: the value
+ *     the parameter has after the step — on steps s with (s + 1) % H == 0 the holders'
+ *     replicas combined by the outer optimizer (runtime/rounds.h), else the replica itself.
+ *     every(n > 1) modules read as outer(every = n, lr = 1, momentum = 0). A holder takes
+ *     part in every round of its modules, whatever graph it runs at that step: a rank's
+ *     rounds are the union over the graphs it runs. `rows`: a table
+ *     the TRIM rewrite trims (row-masked mean); in a graph that trains it, its vocab_rows is
+ *     the second operand (the rows this rank contributes). rounds_from_graph
+ *     (runtime/rounds.h) reads these back; the trainer's rounds equal them (tests/dept).
+ * When the op runs in one process (the interpreter) it is the identity.
  */
 #ifndef MAMC_PASSES_COMM_H
 #define MAMC_PASSES_COMM_H
@@ -70,6 +83,7 @@
 #include "ir.h"
 
 enum { COMM_DEFAULT_BUCKET_BYTES = 10 << 20 }; /* MAMMOTH's 10 MiB buffer */
+#define OUTER_PREFIX "outer." /* the rounds' outputs: outer.<module>.<param> */
 
 typedef enum { COMM_NONE, COMM_EVERY, COMM_OUTER, COMM_LOCAL } CommKind;
 
@@ -148,7 +162,7 @@ void comm_step_free(CommStep *st);
  * (-1: none). A pure function of its arguments. */
 void comm_schedule(const CommPlan *pl, int64_t step, const int *graph_of_rank, CommStep *st);
 
-/* HOOK(#6): 1 if an outer round of module m (OUTER) ends after step `step`. */
+/* 1 if an outer round of module m (OUTER) ends after step `step` (0-based). */
 int comm_outer_due(const CommPlan *pl, int m, int64_t step);
 
 /* ---- bytes -------------------------------------------------------------------------------

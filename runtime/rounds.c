@@ -117,3 +117,25 @@ oom:
   snprintf(err, errlen, "out of memory");
   return 0;
 }
+
+/* ---- the rounds of a compiled graph --------------------------------------------------------------- */
+
+int rounds_from_graph(const IrProgram *p, const IrGraph *g, RoundSync *out, int max) {
+  int n = 0;
+  for (int i = 0; i < g->nodes.n; i++) {
+    const IrNode *nd = &g->nodes.v[i];
+    if (nd->op != OP_OUTER_SYNC || nd->nin < 1) continue;
+    const IrNode *x = &g->nodes.v[nd->in[0]];
+    if (n < max) {
+      const AttrVal *grp = ir_get(nd, "group");
+      RoundSync r = {x->op == OP_PARAM ? x->module : -1, x->op == OP_PARAM ? x->param : -1,
+                     grp && grp->s ? grp->s : "", (int)ir_get_i(nd, "every"), (int)ir_get_i(nd, "nesterov"),
+                     (int)ir_get_i(nd, "rows"), ir_get_f(nd, "lr"), ir_get_f(nd, "momentum"), 1};
+      for (int k = 0; k < x->type.rank; k++) r.numel *= x->type.d[k].add;
+      out[n] = r;
+    }
+    n++;
+  }
+  (void)p;
+  return n;
+}

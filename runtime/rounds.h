@@ -1,6 +1,6 @@
 /* rounds.h — the arithmetic of DEPT's rounds (docs/dept.md), apart from any communication so the
- * oracles of the reference's test list can check it directly (tests/dept/test_dept.c), and
- * a source's TRIM vocabulary from its data.
+ * oracles of the reference's test list can check it directly (tests/dept/test_rounds.c), a
+ * source's TRIM vocabulary from its data, and the rounds a compiled graph carries.
  *
  * A round ends with every holder of a module holding the same combined parameters:
  *   xbar = sum_k w_k theta_k / sum_k w_k        (w_k: the tokens worker k trained it on in
@@ -25,6 +25,7 @@
 
 #include "data/corpus.h"
 #include "data/tokenizer.h"
+#include "ir.h"
 
 /* The outer step on n elements (see above): x the replica, a the anchor, m the momentum,
  * xbar the combined parameters. */
@@ -57,5 +58,21 @@ int dept_masked_mean(const float *phi, int64_t V, int64_t row, const DeptRows *w
  * (an id >= V, out of memory). */
 int dept_vocab_rows(const Corpus *c, const int *cols, int ncols, Tokenizer *tok, int64_t V, int32_t **rows,
                     int64_t *n, char *err, size_t errlen);
+
+/* ---- the rounds a rank's compiled graph carries ----------------------------------------------------
+ * After the communication pass (passes/comm.h), a rank's training graph ends with one outer_sync
+ * per trainable parameter of every module that rank holds and synchronises in rounds. These
+ * are the rounds as the compiler placed them; the trainer's rounds must equal them (the
+ * modules, holders, period, outer optimizer, and so the bytes; tests/dept/outer_ir_test.sh). */
+typedef struct RoundSync {
+  int module, param;       /* the parameter (IrProgram module table) */
+  const char *group;       /* the holders' group, "ranks[0, 1]" */
+  int every, nesterov, rows;
+  double lr, momentum;
+  int64_t numel;           /* its elements (f32: 4 bytes each in a round's dense payload) */
+} RoundSync;
+
+/* The outer_sync ops of graph g in order, the first max into out; returns how many there are. */
+int rounds_from_graph(const IrProgram *p, const IrGraph *g, RoundSync *out, int max);
 
 #endif

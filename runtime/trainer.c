@@ -26,6 +26,15 @@ static double now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+#ifndef MAMC_HAVE_CUDA
+int tdev_check(int index, Diag *d) {
+  (void)index;
+  diag_plain(d, "train.device: cuda, but this mamc was built without the CUDA backend (no CUDA toolkit at "
+                "build time)\nHINT: train.device: cpu (or --device cpu), or rebuild where the CUDA toolkit is installed");
+  return 0;
+}
+#endif
+
 /* ---- set-up ----------------------------------------------------------------------------------- */
 
 static int has_corpus(const CorpusSpec *c) { return c->tsv || c->nfiles > 0; }
@@ -118,6 +127,8 @@ Trainer *trainer_new(const IrProgram *train, const IrProgram *eval, const TrainT
   t->seen_run = calloc((size_t)train->modules.n + 1, sizeof(int64_t));
   if (!t->module_steps || !t->seen_run) goto fail_oom;
   if (!tbuckets_setup(t, d)) goto fail;
+  if (o->device && !tdev_check(o->device_index, d)) goto fail; /* train.device: cuda (runtime/cuda/dtrain.c) */
+  if (!tguard_setup(t)) goto fail_oom;
   if (cg_cpu_available() && !getenv("MAMC_NO_JIT")) {
     t->jit = cg_cpu_new(err, sizeof err);
     if (!t->jit) {
@@ -146,6 +157,7 @@ Trainer *trainer_new(const IrProgram *train, const IrProgram *eval, const TrainT
       diag_plain(d, "cannot open the metrics file '%s'", o->metrics_path);
       goto fail;
     }
+    tdept_log_rounds(t); /* what the rounds combine (= the comm pass's outer_sync ops) */
   }
   return t;
 fail_oom:
@@ -169,6 +181,7 @@ void trainer_free(Trainer *t) {
   }
   for (int v = 0; v < t->nvocabs && t->toks; v++) tokenizer_free(t->toks[v]);
   tdept_free(t);
+  tvalid_free(t);
   rt_params_free(&t->params);
   rt_params_free(&t->m);
   rt_params_free(&t->v);
@@ -176,6 +189,7 @@ void trainer_free(Trainer *t) {
   rt_params_free(&t->anchor);
   rt_params_free(&t->outer_m);
   tbuckets_free(t);
+  tguard_free(t);
   tsync_free(t);
   if (t->jit) cg_cpu_free(t->jit);
   pool_free(t->pool);
@@ -219,7 +233,7 @@ int tbind_symbols(const IrProgram *p, const IrGraph *g, const Tensor *inputs, in
 }
 
 /* The graph's inputs from a batch: (src, tgt) or (tgt). */
-static int batch_inputs(const IrGraph *g, const Batch *b, Tensor *in, char *err, size_t n) {
+int tbatch_inputs(const IrGraph *g, const Batch *b, Tensor *in, char *err, size_t n) {
   int ninputs = 0;
   for (int i = 0; i < g->nodes.n; i++) /* (DEPT TRIM's vocab_rows is not from the corpus) */
     ninputs += g->nodes.v[i].op == OP_INPUT && !tdept_is_rows_input(&g->nodes.v[i]);
@@ -255,7 +269,7 @@ static int run_task(Trainer *t, int k, const Batch *b, double *loss, Diag *d) {
   const IrGraph *g = &t->train->graphs.v[tk->spec.graph];
   Tensor in[3] = {{0}};
   char err[256];
-  int nin = batch_inputs(g, b, in, err, sizeof err), ncorpus = nin;
+  int nin = tbatch_inputs(g, b, in, err, sizeof err), ncorpus = nin;
   if (nin && tk->rows && !(nin = tdept_inputs(t, k, in, nin, err, sizeof err))) /* DEPT TRIM: local ids */
     for (int i = 0; i < ncorpus; i++) rt_tensor_free(&in[i]);
   if (!nin) {
@@ -277,20 +291,33 @@ static int run_task(Trainer *t, int k, const Batch *b, double *loss, Diag *d) {
   }
   int lo = find_loss(g);
   *loss = lo >= 0 ? rt_tensor_get(exec_output(&tk->exec, lo), 0) : NAN;
-  if (!isfinite(*loss)) {
-    exec_release(&tk->exec);
-    diag_plain(d, "task %s, step %lld: the loss is %g; stopping (lower the learning rate?)", tk->spec.name,
-               (long long)t->step + 1, *loss);
-    return 0;
+  tguard_record(t, k, b); /* the batch, for the op-by-op re-run of a non-finite step */
+  if (!isfinite(*loss)) { /* the guard decides after the exchange (finish_step), on every process alike */
+    if (!t->nonfinite_local)
+      snprintf(t->nonfinite_msg, sizeof t->nonfinite_msg, "task %s: the loss is %s", tk->spec.name,
+               isnan(*loss) ? "NaN" : *loss > 0 ? "Inf" : "-Inf");
+    t->nonfinite_local = 1;
+  } else {
+    tdept_count(t, k, (double)b->tgt_tokens); /* DEPT TRIM: the rows it trained this round */
   }
-  tdept_count(t, k, (double)b->tgt_tokens); /* DEPT TRIM: the rows it trained this round */
   exec_release(&tk->exec);
   return 1;
 }
 
 /* ---- the step ------------------------------------------------------------------------------------ */
 
-/* After every rank's share is in gsum/wsum: exchange, normalise, clip, update, reset. */
+/* Zeroes this step's gradient sums; a skipped step also takes its tokens back from the round's. */
+static void reset_sums(Trainer *t, int skipped) {
+  for (int m = 0; m < t->train->modules.n; m++) {
+    if (skipped) t->round_tokens[m] -= t->wsum[m];
+    t->wsum[m] = 0;
+    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++)
+      if (t->gsum.t[q].data) memset(t->gsum.t[q].data, 0, sizeof(float) * (size_t)t->gsum.t[q].n);
+  }
+}
+
+/* After every rank's share is in gsum/wsum: exchange, normalise, clip, update, reset. A step
+ * whose loss or gradients are not finite anywhere stops, or is skipped (trainer_guard.c). */
 static int finish_step(Trainer *t, const int *task_of_rank, double *grad_norm, double *lr_out, Diag *d) {
   double t0 = now();
   if (!tbuckets_finish(t, d)) return 0;
@@ -310,7 +337,15 @@ static int finish_step(Trainer *t, const int *task_of_rank, double *grad_norm, d
   double scale = optim_clip_scale(norm, t->opts.clip);
   int64_t step = t->step + 1;
   double lr = sched_lr(&t->opts.sched, step);
-  for (int m = 0; m < M; m++) {
+  int skip = 0;
+  if (t->nonfinite_world || !isfinite(norm)) {
+    skip = tguard_step(t, norm, lr, d);
+    if (!skip) {
+      reset_sums(t, 1);
+      return 0;
+    }
+  }
+  for (int m = 0; !skip && m < M; m++) {
     if (!t->held[m] || t->wsum[m] <= 0) continue;
     int64_t ms = ++t->module_steps[m];
     for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) {
@@ -320,11 +355,7 @@ static int finish_step(Trainer *t, const int *task_of_rank, double *grad_norm, d
     }
   }
   if (t->has_outer && !tsync_outer(t, step, d)) return 0;
-  for (int m = 0; m < M; m++) {
-    t->wsum[m] = 0;
-    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++)
-      if (t->gsum.t[q].data) memset(t->gsum.t[q].data, 0, sizeof(float) * (size_t)t->gsum.t[q].n);
-  }
+  reset_sums(t, skip);
   t->step = step;
   t->opt_seconds += now() - t1;
   *grad_norm = norm;
@@ -344,6 +375,7 @@ int trainer_step(Trainer *t, StepInfo *info, Diag *d) {
   }
   if (!tsync_prepare_comms(t, task_of_rank, d)) return 0; /* collective: before anyone starts */
   tbuckets_begin(t, task_of_rank, t->emulate ? -1 : task_of_rank[t->rank]);
+  tguard_begin(t);
   double lsum = 0, wtot = 0;
   int64_t tokens = 0;
   int first = -1;
@@ -360,7 +392,8 @@ int trainer_step(Trainer *t, StepInfo *info, Diag *d) {
   }
   double norm, lr;
   if (!finish_step(t, task_of_rank, &norm, &lr, d)) return 0;
-  *info = (StepInfo){t->step, first, wtot > 0 ? lsum / wtot : NAN, lr, norm, tokens, now() - t0, t->world_payload};
+  *info = (StepInfo){t->step, first, wtot > 0 ? lsum / wtot : NAN, lr, norm, tokens, now() - t0, t->world_payload,
+                     t->nonfinite_world || !isfinite(norm)};
   return 1;
 }
 
@@ -372,8 +405,9 @@ int trainer_step_batch(Trainer *t, int task, const Batch *b, StepInfo *info, Dia
   double t0 = now(), loss, norm, lr;
   int task_of_rank[1] = {task};
   tbuckets_begin(t, task_of_rank, task);
+  tguard_begin(t);
   if (!run_task(t, task, b, &loss, d) || !finish_step(t, task_of_rank, &norm, &lr, d)) return 0;
-  *info = (StepInfo){t->step, task, loss, lr, norm, b->tgt_tokens, now() - t0, 0};
+  *info = (StepInfo){t->step, task, loss, lr, norm, b->tgt_tokens, now() - t0, 0, t->nonfinite_world || !isfinite(norm)};
   return 1;
 }
 
@@ -392,7 +426,7 @@ int trainer_validate(Trainer *t, double *losses, Diag *d) {
       Batch b = tbatch_view(&tk->valid[i]);
       Tensor in[2] = {{0}};
       char err[256];
-      int nin = batch_inputs(g, &b, in, err, sizeof err);
+      int nin = tbatch_inputs(g, &b, in, err, sizeof err);
       InterpCx cx = {t->opts.fdt, t->opts.seed, 0, 0, {0}};
       int ok = nin && tbind_symbols(t->eval, g, in, sym, cx.err, sizeof cx.err) &&
                exec_run(&tk->eval_exec, sym, in, &t->params, &cx);
@@ -428,6 +462,8 @@ const char *trainer_task_name(const Trainer *t, int task) { return t->tasks[task
 int64_t trainer_step_count(const Trainer *t) { return t->step; }
 const ParamStore *trainer_params(const Trainer *t) { return &t->params; }
 double trainer_optimizer_seconds(const Trainer *t) { return t->opt_seconds; }
+int64_t trainer_skipped_steps(const Trainer *t) { return t->skipped; }
+const char *trainer_nonfinite_report(const Trainer *t) { return t->nonfinite_msg; }
 
 ExecStats trainer_exec_stats(const Trainer *t) {
   ExecStats s;

@@ -57,6 +57,13 @@ typedef struct TrainOpts {
   struct Dist *dist;        /* the processes of the run (NULL: this one alone) */
   int emulate_ranks;        /* > 1: run every rank's step in this one process, as the
                              * distributed run would (its reference in tests); needs dist NULL */
+  int device;               /* 0: the CPU; 1: a CUDA GPU (runtime/cuda/dtrain.c, docs/gpu.md) */
+  int device_index;         /* cuda:N; -1: MAMC_CUDA_DEVICE or 0 */
+  int nonfinite_skip;       /* a NaN/Inf in a loss or gradient skips the step (no update, the
+                             * optimizer state untouched) instead of stopping (train.nonfinite) */
+  int nonfinite_debug;      /* re-run every non-finite step op by op to name the first op that
+                             * produced one (train.nonfinite_debug, MAMC_NONFINITE_DEBUG=1);
+                             * a step that stops always does */
 } TrainOpts;
 
 typedef struct StepInfo {
@@ -66,6 +73,7 @@ typedef struct StepInfo {
   int64_t tokens;           /* target tokens this process trained on */
   double seconds;           /* wall time of this step */
   int64_t comm_bytes;       /* gradient payload bytes all ranks handed to MPI this step */
+  int skipped;              /* a non-finite loss or gradient: no update (nonfinite_skip) */
 } StepInfo;
 
 typedef struct Trainer Trainer;
@@ -83,6 +91,20 @@ int trainer_step(Trainer *t, StepInfo *info, Diag *d);
 int trainer_step_batch(Trainer *t, int task, const Batch *b, StepInfo *info, Diag *d);
 /* Token-weighted mean validation loss per task (NaN for tasks without validation data). */
 int trainer_validate(Trainer *t, double *losses, Diag *d);
+/* Validation BLEU/chrF (trainer_valid.c): `dec` is the decode pass's program of the same
+ * elaboration (module tables identical to train's: the decoder reads the trainer's current
+ * parameters, no checkpoint round trip); the first `sentences` lines of each validated task's
+ * validation data are kept. Tasks without validation data are skipped; a task graph without
+ * decoding programs is an error. 1 ok. */
+int trainer_setup_bleu(Trainer *t, const IrProgram *dec, int sentences, Diag *d);
+/* Greedy-decodes those lines with the current parameters and scores them against their
+ * references (corpus BLEU and chrF as sacreBLEU computes them): bleu[k], chrf[k] per task
+ * spec, NaN for tasks without them. Collective in distributed runs. 1 ok. */
+int trainer_validate_bleu(Trainer *t, double *bleu, double *chrf, Diag *d);
+/* Writes the current state as DIR/best (a checkpoint folder like DIR/step-N, written into
+ * DIR/.best.tmp and renamed over the old one), with note_json (or nothing) as DIR/best/best.json.
+ * DIR/latest and the kept step-N folders are untouched. 1 ok. */
+int trainer_save_best(Trainer *t, const char *dir, const char *note_json, Diag *d);
 
 int trainer_ntasks(const Trainer *t);           /* task specs (copies of split tasks count apart) */
 int trainer_task_graph(const Trainer *t, int task);
@@ -91,6 +113,11 @@ int64_t trainer_step_count(const Trainer *t);
 const ParamStore *trainer_params(const Trainer *t);
 ExecStats trainer_exec_stats(const Trainer *t);   /* summed over tasks */
 double trainer_optimizer_seconds(const Trainer *t);
+/* Numerical guard: steps skipped so far for a non-finite loss or gradient, and what the
+ * last non-finite step found ("" when none yet): the loss or gradient norm, and, from the
+ * op-by-op re-run, "op %N NAME (from FILE:LINE:COL) produced NaN at [..] of f32[..] ...". */
+int64_t trainer_skipped_steps(const Trainer *t);
+const char *trainer_nonfinite_report(const Trainer *t);
 /* Appends one JSON line to the metrics file (no-op without one). */
 void trainer_log(Trainer *t, const char *json_line);
 

@@ -2,9 +2,17 @@
  *
  * Layout:  DIR/step-00000300/<module>.safetensors   parameters "<param>" and moments
  *                                                    "<param>.adam_m", "<param>.adam_v";
- *                                                    metadata: module, step (its own count)
+ *                                                    metadata: module, step (its own count);
+ *                                                    outer rounds: "outer.anchor.<param>",
+ *                                                    "outer.momentum.<param>", and
+ *                                                    "outer.row_tokens.<param>" (TRIM), metadata
+ *                                                    round_tokens
+ *          DIR/step-00000300/<module>.rank-R.safetensors  the same for holder R's own replica
+ *                                                    of a module not exchanged every step
  *          DIR/step-00000300/frame.json              step, seed, tasks and data positions
  *          DIR/latest                                "step-00000300"
+ *          DIR/best/                                 the best validation so far (trainer_save_best),
+ *                                                    the same files and best.json
  * A checkpoint is written into DIR/.step-00000300.tmp and renamed when complete, so a
  * listed checkpoint is always whole.
  */
@@ -115,34 +123,57 @@ static int write_text(const char *path, const char *text, char *err, size_t n) {
   return ok;
 }
 
-static int save_module(Trainer *t, int m, const char *dir, char *err, size_t n) {
+/* 1 if module m is combined in outer rounds (its anchor, momentum and round tokens matter). */
+static int outer_module(const Trainer *t, int m) {
+  return t->has_outer && t->groups[t->group_of[m]].sync.kind == SYNC_OUTER;
+}
+
+/* Writes module m's replica on this process to DIR/<stem>.safetensors: parameters, AdamW
+ * moments and, for a module in outer rounds (DEPT), the round's state: the anchor
+ * "outer.anchor.<param>", the outer momentum "outer.momentum.<param>", the tokens behind each
+ * row of a trimmed table "outer.row_tokens.<param>" (f64) and the module's round tokens
+ * (metadata "round_tokens", exact as %.17g). */
+static int save_module(Trainer *t, int m, const char *dir, const char *stem, char *err, size_t n) {
   const IrModule *mod = &t->train->modules.v[m];
-  int first = t->params.first[m], np = t->params.first[m + 1] - first;
-  StEntry *e = calloc((size_t)(3 * np + 1), sizeof(StEntry));
-  char **names = calloc((size_t)(3 * np + 1), sizeof(char *));
-  int ne = 0, ok = e && names;
+  int first = t->params.first[m], np = t->params.first[m + 1] - first, outer = outer_module(t, m);
+  StEntry *e = calloc((size_t)(6 * np + 1), sizeof(StEntry));
+  char **names = calloc((size_t)(6 * np + 1), sizeof(char *));
+  Tensor *rows = calloc((size_t)np + 1, sizeof(Tensor)); /* views of row_tokens (not owned) */
+  int ne = 0, ok = e && names && rows;
   for (int q = 0; ok && q < np; q++) {
     const char *pn = mod->params.v[q].name;
-    const char *suffix[3] = {"", ".adam_m", ".adam_v"};
-    const Tensor *ts[3] = {&t->params.t[first + q], &t->m.t[first + q], &t->v.t[first + q]};
-    for (int s = 0; s < 3; s++) {
-      size_t len = strlen(pn) + 16;
+    const char *suffix[6] = {"", ".adam_m", ".adam_v", "outer.anchor.", "outer.momentum.", "outer.row_tokens."};
+    const Tensor *ts[6] = {&t->params.t[first + q], &t->m.t[first + q], &t->v.t[first + q], NULL, NULL, NULL};
+    if (outer && t->anchor.t[first + q].data) ts[3] = &t->anchor.t[first + q], ts[4] = &t->outer_m.t[first + q];
+    if (outer && t->row_tokens && t->row_tokens[first + q]) {
+      Tensor *r = &rows[q];
+      r->dt = DT_F64, r->rank = 1, r->shape[0] = r->n = t->params.t[first + q].shape[0];
+      r->data = t->row_tokens[first + q];
+      ts[5] = r;
+    }
+    for (int s = 0; s < 6; s++) {
+      if (!ts[s]) continue;
+      size_t len = strlen(pn) + 24;
       names[ne] = malloc(len);
       if (!names[ne]) { ok = 0; break; }
-      snprintf(names[ne], len, "%s%s", pn, suffix[s]);
+      if (s < 3) snprintf(names[ne], len, "%s%s", pn, suffix[s]);
+      else snprintf(names[ne], len, "%s%s", suffix[s], pn);
       e[ne] = (StEntry){names[ne], ts[s]};
       ne++;
     }
   }
-  char path[4096], steps[32];
-  snprintf(path, sizeof path, "%s/%s.safetensors", dir, mod->name);
+  char path[4096], steps[32], rt[40];
+  snprintf(path, sizeof path, "%s/%s.safetensors", dir, stem);
   snprintf(steps, sizeof steps, "%lld", (long long)t->module_steps[m]);
-  StMeta meta[3] = {{"module", mod->name}, {"block", mod->block ? mod->block : ""}, {"optimizer_steps", steps}};
-  if (ok) ok = st_write(path, e, ne, meta, 3, err, n);
+  snprintf(rt, sizeof rt, "%.17g", outer ? t->round_tokens[m] : 0.0);
+  StMeta meta[4] = {{"module", mod->name}, {"block", mod->block ? mod->block : ""}, {"optimizer_steps", steps},
+                    {"round_tokens", rt}};
+  if (ok) ok = st_write(path, e, ne, meta, outer ? 4 : 3, err, n);
   else snprintf(err, n, "out of memory");
   for (int i = 0; i < ne; i++) free(names[i]);
   free(names);
   free(e);
+  free(rows);
   return ok;
 }
 
@@ -180,6 +211,15 @@ static int holder_writes(const Trainer *t, int m) { /* this process writes modul
   return t->held[m] && (t->emulate || t->groups[t->group_of[m]].holders[0] == t->rank);
 }
 
+/* A module that is not exchanged every step (outer rounds, local) has a replica of its own on
+ * each holder between rounds (and its own AdamW moments): the holders above the lowest write
+ * theirs to <module>.rank-<r>.safetensors, which a resumed run with the same ranks reads
+ * back — so a run stopped mid-round resumes bit-identically. Subset loads ignore them. */
+static int replica_writes(const Trainer *t, int m) {
+  const TGroup *g = &t->groups[t->group_of[m]];
+  return t->held[m] && !t->emulate && !g->exchanged && g->nholders > 1 && g->holders[0] != t->rank;
+}
+
 /* 1 if every rank's ok is 1 (a collective: every rank calls it at the same point). */
 static int all_ok(Trainer *t, int ok) {
   double bad = ok ? 0 : 1;
@@ -188,9 +228,11 @@ static int all_ok(Trainer *t, int ok) {
   return bad == 0;
 }
 
-int trainer_save(Trainer *t, const char *dir, int keep, Diag *d) {
-  char err[512] = "", name[64], tmp[4096], fin[4096];
-  snprintf(name, sizeof name, "step-%08lld", (long long)t->step);
+/* Writes DIR/name; with `step_folder`, DIR/latest names it and older step folders are pruned
+ * to `keep`; `note` (or NULL) is written into it as best.json before the rename. */
+static int save_as(Trainer *t, const char *dir, const char *name, int step_folder, int keep, const char *note,
+                   Diag *d) {
+  char err[512] = "", tmp[4096], fin[4096];
   snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
   snprintf(fin, sizeof fin, "%s/%s", dir, name);
   int lead = t->rank == 0, ok = 1;
@@ -202,8 +244,12 @@ int trainer_save(Trainer *t, const char *dir, int keep, Diag *d) {
     }
   }
   if (!all_ok(t, ok)) goto fail; /* the folder exists for everyone from here */
-  for (int m = 0; ok && m < t->train->modules.n; m++)
-    if (holder_writes(t, m)) ok = save_module(t, m, tmp, err, sizeof err);
+  for (int m = 0; ok && m < t->train->modules.n; m++) {
+    char stem[600];
+    snprintf(stem, sizeof stem, "%s.rank-%d", t->train->modules.v[m].name, t->rank);
+    if (holder_writes(t, m)) ok = save_module(t, m, tmp, t->train->modules.v[m].name, err, sizeof err);
+    else if (replica_writes(t, m)) ok = save_module(t, m, tmp, stem, err, sizeof err);
+  }
   /* every task's data position, from its owner: summed over ranks (others add zeros) */
   double *pos = calloc((size_t)(4 * t->ntasks + 1), sizeof(double));
   if (!pos) ok = 0;
@@ -243,6 +289,10 @@ int trainer_save(Trainer *t, const char *dir, int keep, Diag *d) {
     snprintf(fpath, sizeof fpath, "%s/frame.json", tmp);
     ok = !b.failed && write_text(fpath, b.s, err, sizeof err);
     sb_free(&b);
+    if (ok && note) {
+      snprintf(fpath, sizeof fpath, "%s/best.json", tmp);
+      ok = write_text(fpath, note, err, sizeof err);
+    }
     if (ok) {
       /* a folder of the same step (a resumed run saving again) goes only once the new one is
        * in place: if the rename fails, the one `latest` may name is put back */
@@ -261,8 +311,8 @@ int trainer_save(Trainer *t, const char *dir, int keep, Diag *d) {
     char latest[4200], content[80];
     snprintf(latest, sizeof latest, "%s/latest", dir);
     snprintf(content, sizeof content, "%s\n", name);
-    if (ok) ok = write_text(latest, content, err, sizeof err);
-    if (ok) prune(dir, keep, name);
+    if (ok && step_folder) ok = write_text(latest, content, err, sizeof err);
+    if (ok && step_folder) prune(dir, keep, name);
   }
   free(pos);
   if (!all_ok(t, ok)) goto fail;
@@ -273,6 +323,16 @@ fail:
   return 0;
 }
 
+int trainer_save(Trainer *t, const char *dir, int keep, Diag *d) {
+  char name[64];
+  snprintf(name, sizeof name, "step-%08lld", (long long)t->step);
+  return save_as(t, dir, name, 1, keep, NULL, d);
+}
+
+int trainer_save_best(Trainer *t, const char *dir, const char *note_json, Diag *d) {
+  return save_as(t, dir, "best", 0, 0, note_json, d);
+}
+
 int trainer_dump_replicas(Trainer *t, const char *dir, Diag *d) {
   char sub[4096], err[512];
   snprintf(sub, sizeof sub, "%s/rank-%d", dir, t->rank);
@@ -281,7 +341,7 @@ int trainer_dump_replicas(Trainer *t, const char *dir, Diag *d) {
     return 0;
   }
   for (int m = 0; m < t->train->modules.n; m++)
-    if (t->held[m] && !save_module(t, m, sub, err, sizeof err)) {
+    if (t->held[m] && !save_module(t, m, sub, t->train->modules.v[m].name, err, sizeof err)) {
       diag_plain(d, "%s", err);
       return 0;
     }
@@ -362,18 +422,43 @@ static int restore_positions(Trainer *t, const char *dir, Diag *d) {
   return ok;
 }
 
+/* The outer-round state of module m from sf (save_module); anchored[q]: the anchor came back. */
+static void load_outer(Trainer *t, int m, const StFile *sf, char *anchored) {
+  if (!outer_module(t, m)) return;
+  const IrModule *mod = &t->train->modules.v[m];
+  for (int q = 0; q < mod->params.n; q++) {
+    int pq = t->params.first[m] + q;
+    char key[600];
+    snprintf(key, sizeof key, "outer.anchor.%s", mod->params.v[q].name);
+    if (!t->anchor.t[pq].data || !copy_from(sf, key, &t->anchor.t[pq])) continue;
+    anchored[pq] = 1;
+    snprintf(key, sizeof key, "outer.momentum.%s", mod->params.v[q].name);
+    copy_from(sf, key, &t->outer_m.t[pq]);
+    snprintf(key, sizeof key, "outer.row_tokens.%s", mod->params.v[q].name);
+    const Tensor *rt = st_find(sf, key);
+    if (rt && t->row_tokens && t->row_tokens[pq] && rt->dt == DT_F64 && rt->n == t->params.t[pq].shape[0])
+      memcpy(t->row_tokens[pq], rt->data, sizeof(double) * (size_t)rt->n);
+  }
+  const char *rtok = st_meta(sf, "round_tokens");
+  t->round_tokens[m] = rtok ? strtod(rtok, NULL) : 0;
+}
+
 int trainer_load(Trainer *t, const char *path, Diag *d) {
   char dir[4096], err[512];
   int64_t step;
   if (!open_ckpt(path, dir, sizeof dir, &step, d)) return 0;
+  char *anchored = calloc((size_t)t->params.n + 1, 1);
+  if (!anchored) return diag_plain(d, "out of memory"), 0;
   for (int m = 0; m < t->train->modules.n; m++) {
     const IrModule *mod = &t->train->modules.v[m];
     if (!t->held[m]) continue;
     char mpath[4300];
-    snprintf(mpath, sizeof mpath, "%s/%s.safetensors", dir, mod->name);
+    snprintf(mpath, sizeof mpath, "%s/%s.rank-%d.safetensors", dir, mod->name, t->rank); /* this holder's own */
+    if (t->emulate || access(mpath, R_OK) != 0) snprintf(mpath, sizeof mpath, "%s/%s.safetensors", dir, mod->name);
     StFile sf;
     if (!st_read(mpath, &sf, err, sizeof err)) {
       diag_plain(d, "checkpoint: %s", err);
+      free(anchored);
       return 0;
     }
     int first = t->params.first[m];
@@ -384,6 +469,7 @@ int trainer_load(Trainer *t, const char *path, Diag *d) {
       if (!copy_from(&sf, pn, &t->params.t[first + q])) {
         diag_plain(d, "checkpoint %s: no tensor '%s' of module %s with shape as the model's", mpath, pn, mod->name);
         st_free(&sf);
+        free(anchored);
         return 0;
       }
       copy_from(&sf, key, &t->m.t[first + q]); /* moments: when present */
@@ -392,11 +478,14 @@ int trainer_load(Trainer *t, const char *path, Diag *d) {
     }
     const char *ms = st_meta(&sf, "optimizer_steps");
     t->module_steps[m] = ms ? strtoll(ms, NULL, 10) : 0;
+    load_outer(t, m, &sf, anchored);
     st_free(&sf);
   }
+  /* outer rounds continue from the saved anchor, else (an older checkpoint) from the parameters */
+  tdept_reset_anchor(t, anchored);
+  free(anchored);
   if (!restore_positions(t, dir, d)) return 0;
   if (step >= 0) t->step = step;
-  tdept_reset_anchor(t); /* outer rounds continue from the loaded parameters */
   return 1;
 }
 
@@ -421,6 +510,6 @@ int trainer_init_from(Trainer *t, const char *path, int *copied, int *total, Dia
       *copied += copy_from(&sf, mod->params.v[q].name, &t->params.t[t->params.first[m] + q]);
     st_free(&sf);
   }
-  tdept_reset_anchor(t); /* outer rounds start from the copied parameters */
+  tdept_reset_anchor(t, NULL); /* outer rounds start from the copied parameters */
   return 1;
 }

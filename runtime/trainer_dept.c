@@ -147,13 +147,58 @@ void tdept_count(Trainer *t, int k, double tokens) {
   }
 }
 
-/* After parameters were loaded (a checkpoint, --init-from): the next round starts from them.
- * (The outer momentum and the round's token counts are not in checkpoints: a run resumed
- * mid-round, or with outer momentum, does not repeat the uninterrupted one; docs/dept.md.) */
-void tdept_reset_anchor(Trainer *t) {
+/* After parameters were loaded (a checkpoint, --init-from): the next round starts from them,
+ * except for the parameters whose anchor the checkpoint restored (keep[q], may be NULL) —
+ * with the outer momentum and the round's tokens (trainer_ckpt.c), a run resumed mid-round
+ * repeats the uninterrupted one bit for bit. */
+void tdept_reset_anchor(Trainer *t, const char *keep) {
   for (int q = 0; t->has_outer && q < t->params.n; q++)
-    if (t->params.t[q].data && t->anchor.t[q].data)
+    if (t->params.t[q].data && t->anchor.t[q].data && !(keep && keep[q]))
       memcpy(t->anchor.t[q].data, t->params.t[q].data, (size_t)t->params.t[q].n * (size_t)dtype_size(t->params.t[q].dt));
+}
+
+/* ---- the rounds as the runtime runs them ---------------------------------------------------------- */
+
+static int trimmed_anywhere(const IrProgram *p, int m, int q) {
+  for (int gi = 0; gi < p->graphs.n; gi++)
+    for (int i = 0; i < p->graphs.v[gi].nodes.n; i++) {
+      const IrNode *n = &p->graphs.v[gi].nodes.v[i];
+      const IrNode *x = n->op == OP_TRIM_GATHER ? &p->graphs.v[gi].nodes.v[n->in[0]] : NULL;
+      if (x && x->op == OP_PARAM && x->module == m && x->param == q) return 1;
+    }
+  return 0;
+}
+
+/* One metrics line per parameter a round combines, from the trainer's own groups (what
+ * tsync_outer does): its holders, period, outer optimizer, elements, and whether its rows are
+ * masked (TRIM) — the same fields as the outer_sync ops of the comm pass (rounds.h:
+ * RoundSync), which tests/dept/outer_ir_test.sh compares with `mamc ir --after comm`. */
+void tdept_log_rounds(Trainer *t) {
+  const IrProgram *p = t->train;
+  for (int gi = 0; t->metrics && gi < t->ngroups; gi++) {
+    const TGroup *g = &t->groups[gi];
+    if (g->sync.kind != SYNC_OUTER || g->nholders < 1) continue;
+    StrBuf hb;
+    sb_init(&hb);
+    for (int h = 0; h < g->nholders; h++) sb_printf(&hb, "%s%d", h ? ", " : "", g->holders[h]);
+    for (int i = 0; i < g->nmods; i++) {
+      const IrModule *mod = &p->modules.v[g->mods[i]];
+      for (int q = 0; q < mod->params.n; q++) {
+        const IrParam *pq = &mod->params.v[q];
+        if (pq->frozen || !dtype_is_float(pq->type.dt)) continue;
+        int64_t n = 1;
+        for (int k = 0; k < pq->type.rank; k++) n *= pq->type.d[k].add;
+        char line[1024];
+        snprintf(line, sizeof line,
+                 "{\"type\": \"round\", \"group\": \"ranks[%s]\", \"param\": \"%s.%s\", \"every\": %d, "
+                 "\"lr\": %.17g, \"momentum\": %.17g, \"nesterov\": %d, \"rows\": %d, \"numel\": %lld}",
+                 hb.s ? hb.s : "", mod->name, pq->name, g->sync.every, g->sync.lr, g->sync.momentum,
+                 g->sync.nesterov != 0, trimmed_anywhere(p, g->mods[i], q), (long long)n);
+        trainer_log(t, line);
+      }
+    }
+    sb_free(&hb);
+  }
 }
 
 /* ---- the round --------------------------------------------------------------------------------------- */

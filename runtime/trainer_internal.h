@@ -54,6 +54,10 @@ typedef struct TBucket {    /* a stretch of gradients exchanged as one (trainer_
   int req;                   /* the non-blocking reduction, or -1 */
 } TBucket;
 
+/* train.device: cuda — runtime/cuda/dtrain.c (built with the CUDA toolkit; else trainer.c's
+ * stub): 1 when training can run on GPU `index`; else 0 with the reason in d. */
+int tdev_check(int index, Diag *d);
+
 struct Trainer {
   Arena arena;
   const IrProgram *train, *eval;
@@ -98,6 +102,16 @@ struct Trainer {
   int64_t world_payload;     /* the last step's payload summed over every rank */
   double opt_seconds, comm_seconds;
   FILE *metrics;
+  struct TValidBleu *vbleu;  /* validation BLEU/chrF (trainer_valid.c), or NULL */
+  /* the numerical guard (trainer_guard.c): this step's task runs on this process (their
+   * batches kept for the op-by-op re-run), whether a loss here was non-finite, the step's
+   * verdict over every process (tsync_norm), and the report of the last non-finite step */
+  int nstep_runs;
+  int *step_task;            /* nranks entries */
+  TBatch *step_batch;        /* nranks entries */
+  int nonfinite_local, nonfinite_world;
+  int64_t skipped;
+  char nonfinite_msg[1024];
 };
 
 int tbatch_copy(TBatch *dst, const Batch *b);
@@ -105,6 +119,20 @@ void tbatch_free(TBatch *b);
 Batch tbatch_view(const TBatch *b);
 int tparams_zero_like(ParamStore *dst, const ParamStore *src);
 int tbind_symbols(const IrProgram *p, const IrGraph *g, const Tensor *inputs, int64_t *symvals, char *err, size_t n);
+
+/* The numerical guard (trainer_guard.c). tguard_setup allocates the per-run slots;
+ * tguard_record keeps the batch of one task run of this step; tguard_step decides a step
+ * whose loss or gradients are not finite (after tsync_norm): 1 = skipped (state reset, step
+ * counted), 0 = stop (message in d). */
+int tguard_setup(Trainer *t);
+void tguard_free(Trainer *t);
+void tguard_begin(Trainer *t);
+void tguard_record(Trainer *t, int k, const Batch *b);
+int tguard_step(Trainer *t, double norm, double lr, Diag *d);
+int tbatch_inputs(const IrGraph *g, const Batch *b, Tensor *in, char *err, size_t n);
+
+/* Validation BLEU/chrF (trainer_valid.c). */
+void tvalid_free(Trainer *t);
 
 /* DEPT (trainer_dept.c): TRIM's per-task vocabularies and the rows of the rounds. */
 int tdept_setup(Trainer *t, Diag *d);
@@ -115,6 +143,7 @@ void tdept_count(Trainer *t, int k, double tokens);
 int tdept_round_rows(Trainer *t, const TGroup *g, int q, const double *counts, int me, int comm, char *err,
                      size_t errlen);
 int64_t tdept_rows_held(const Trainer *t, int q);
-void tdept_reset_anchor(Trainer *t);
+void tdept_reset_anchor(Trainer *t, const char *keep); /* keep[q]: anchor restored (may be NULL) */
+void tdept_log_rounds(Trainer *t); /* the rounds' parameters, one metrics line each */
 
 #endif

@@ -221,14 +221,17 @@ int tsync_norm(Trainer *t, double *norm, int64_t *world_payload, Diag *d) {
     for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) sq += optim_sq_norm(&t->gsum.t[q]);
   }
   char err[512];
-  double v[2] = {sq, (double)(t->payload_bytes - t->payload_reported)};
+  /* v[2]: processes that saw a non-finite loss or local gradient (the numerical guard decides
+   * every step the same way on every process) */
+  double v[3] = {sq, (double)(t->payload_bytes - t->payload_reported), t->nonfinite_local || !isfinite(own)};
   t->payload_reported = t->payload_bytes;
-  if (t->opts.dist && !dist_world_sum(t->opts.dist, v, 2, err, sizeof err)) {
+  if (t->opts.dist && !dist_world_sum(t->opts.dist, v, 3, err, sizeof err)) {
     diag_plain(d, "gradient norm: %s", err);
     return 0;
   }
   *norm = sqrt(v[0] + own);
   *world_payload = (int64_t)v[1];
+  t->nonfinite_world = (int)v[2];
   return 1;
 }
 

@@ -5,6 +5,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
+#include <unistd.h>
 
 static int test_failures, test_checks;
 
@@ -40,6 +42,20 @@ static int test_failures, test_checks;
     double a_ = (a), b_ = (b);                                                             \
     CHECK_MSG(fabs(a_ - b_) <= (tol), "%.17g vs %.17g (tol %g)", a_, b_, (double)(tol));   \
   } while (0)
+
+/* Removes a flat folder (its files, then itself): scratch folders of tests. */
+static inline void test_rm_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  char p[1024];
+  while (d && (e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    remove(p);
+  }
+  if (d) closedir(d);
+  rmdir(dir);
+}
 
 static inline int test_done(void) {
   if (test_failures)

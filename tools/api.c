@@ -94,6 +94,12 @@ mamc_model *mamc_model_compile_with(const char *model_path, const char *config_p
   /* train: autodiff, then simplify; eval: simplify (passes/pipeline.h) */
   PipelineOpts tr = {.only = "ASF"}, ev = {.only = "SF"}; /* F: fusion groups for the CPU JIT */
   if (!pass_run(m->train, &tr, &d) || !pass_run(m->eval, &ev, &d)) goto fail;
+  /* validation BLEU: a third program with the decode pass's encoder and one-step graphs, as
+   * mamc translate derives them (runtime/trainer_valid.c decodes with the trainer's parameters) */
+  if (m->cfg->train.valid_bleu > 0) {
+    PipelineOpts dp = {.only = "D"}, op = {.only = "LSF"};
+    if (!(m->dec = elaborate(m, &d, model_path)) || !pass_run(m->dec, &dp, &d) || !pass_run(m->dec, &op, &d)) goto fail;
+  }
   diag_free(&d);
   return m;
 fail:
@@ -171,7 +177,9 @@ int64_t mamc_model_parameter_count(const mamc_model *m) {
 void mamc_model_settings(const mamc_model *m, mamc_settings *out) {
   const RunConfig *c = m->cfg;
   *out = (mamc_settings){c->train.steps, c->train.log_every, c->train.valid_every, c->checkpoint.dir,
-                         c->checkpoint.every, c->checkpoint.keep};
+                         c->checkpoint.every, c->checkpoint.keep, c->train.valid_bleu,
+                         c->train.early_stop.metric == CFG_STOP_NONE ? NULL : cfg_stop_metric_name(c->train.early_stop.metric),
+                         c->train.early_stop.patience};
 }
 
 char *mamc_model_ir(const mamc_model *m, int training) {

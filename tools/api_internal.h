@@ -14,6 +14,7 @@ struct mamc_model {
   Arena arena;
   RunConfig *cfg;
   IrProgram *train, *eval;
+  IrProgram *dec;  /* decoding programs for validation BLEU (train.valid_bleu > 0), else NULL */
 };
 
 struct mamc_trainer {

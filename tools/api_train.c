@@ -132,6 +132,14 @@ static void train_opts(const RunConfig *cfg, const mamc_train_options *o, TrainO
   to->max_valid_batches = (int)tr->valid_batches;
   to->metrics_path = o ? o->metrics_path : NULL;
   to->fdt = DT_F32;
+  to->device = tr->device == CFG_DEV_CUDA; /* --device overrides train.device */
+  to->device_index = tr->device_index;
+  if (o && o->device && *o->device) {
+    to->device = strncmp(o->device, "cuda", 4) == 0;
+    to->device_index = to->device && o->device[4] == ':' ? atoi(o->device + 5) : -1;
+  }
+  to->nonfinite_skip = tr->nonfinite == CFG_NONFINITE_SKIP;
+  to->nonfinite_debug = tr->nonfinite_debug;
 }
 
 static void json_escaped(StrBuf *b, const char *s) {
@@ -205,6 +213,10 @@ mamc_trainer *mamc_trainer_new(mamc_model *m, const mamc_train_options *o, char 
   t->total_steps = to.steps;
   t->t = trainer_new(m->train, m->eval, specs, nspecs, vocabs, cfg->vocabs.n, &to, &d);
   if (!t->t) goto fail;
+  if (m->dec && !trainer_setup_bleu(t->t, m->dec, (int)cfg->train.valid_bleu, &d)) { /* validation BLEU */
+    trainer_free(t->t);
+    goto fail;
+  }
   free(vocabs);
   diag_free(&d);
   return t;
@@ -229,12 +241,14 @@ int mamc_trainer_rank(const mamc_trainer *t) { return dist_rank(t->dist); }
 
 int64_t mamc_trainer_total_steps(const mamc_trainer *t) { return t->total_steps; }
 int64_t mamc_trainer_step_count(const mamc_trainer *t) { return trainer_step_count(t->t); }
+int64_t mamc_trainer_skipped_steps(const mamc_trainer *t) { return trainer_skipped_steps(t->t); }
+const char *mamc_trainer_nonfinite_report(const mamc_trainer *t) { return trainer_nonfinite_report(t->t); }
 
 /* Trainer task specs are placement copies; the API speaks of the configuration's tasks (the
  * graph of a spec is its task's index). */
 static void to_public(const Trainer *tr, const StepInfo *s, mamc_step *out) {
   int task = s->task >= 0 ? trainer_task_graph(tr, s->task) : -1;
-  *out = (mamc_step){s->step, task, s->loss, s->lr, s->grad_norm, s->tokens, s->seconds, s->comm_bytes};
+  *out = (mamc_step){s->step, task, s->loss, s->lr, s->grad_norm, s->tokens, s->seconds, s->comm_bytes, s->skipped};
 }
 
 int mamc_trainer_step(mamc_trainer *t, mamc_step *out, char **errors) {
@@ -353,3 +367,34 @@ void mamc_trainer_times(const mamc_trainer *t, double *fwd, double *bwd, double 
   if (opt) *opt = trainer_optimizer_seconds(t->t);
 }
 
+/* ---- validation BLEU and the best checkpoint (runtime/trainer_valid.c) -------------------------- */
+
+int mamc_trainer_validate_bleu(mamc_trainer *t, double *bleu, double *chrf, char **errors) {
+  Diag d;
+  diag_init(&d);
+  int n = trainer_ntasks(t->t);
+  double *b = malloc(sizeof(double) * (size_t)(2 * n + 1)), *c = b ? b + n : NULL;
+  if (!b || !trainer_validate_bleu(t->t, b, c, &d)) {
+    if (!b) diag_plain(&d, "out of memory");
+    free(b);
+    api_take_errors(&d, errors);
+    return MAMC_EINPUT;
+  }
+  for (int k = 0; k < mamc_model_ntasks(t->m); k++) bleu[k] = chrf[k] = NAN;
+  for (int i = 0; i < n; i++) /* the copy of a task that validates it */
+    if (!isnan(b[i])) bleu[trainer_task_graph(t->t, i)] = b[i], chrf[trainer_task_graph(t->t, i)] = c[i];
+  free(b);
+  diag_free(&d);
+  return MAMC_OK;
+}
+
+int mamc_trainer_save_best(mamc_trainer *t, const char *dir, const char *note_json, char **errors) {
+  Diag d;
+  diag_init(&d);
+  if (!trainer_save_best(t->t, dir, note_json, &d)) {
+    api_take_errors(&d, errors);
+    return MAMC_EINPUT;
+  }
+  diag_free(&d);
+  return MAMC_OK;
+}

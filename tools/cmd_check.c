@@ -2,6 +2,7 @@
  * configuration) and report on it, print its IR, or draw it. */
 #include "cli.h"
 #include "cli_dist.h"
+#include "dept.h"
 #include "memplan.h"
 #include "pipeline.h"
 
@@ -52,6 +53,13 @@ static int run_print(int argc, char **argv, const Cmd *cmd, int dot) {
   if (rc == EXIT_OK && (o.rank >= 0 || o.processes > 0 || (l.cfg && l.cfg->processes > 1)))
     rc = cli_dist_target(&l, &o); /* the program as that rank runs it (mamc ir --after comm) */
   PipelineOpts po = {o.after, o.passes, 0, NULL, NULL};
+  /* DEPT TRIM trims the training graphs before the pipeline, as mamc train does (tools/api.c) */
+  for (int g = 0; rc == EXIT_OK && (o.after || o.passes) && l.cfg && l.cfg->dept.variant == (int)DEPT_TRIM &&
+                  g < l.prog->graphs.n; g++)
+    if (!pass_dept_trim(l.prog, g, &l.diag)) {
+      cli_flush_diag(&l.diag);
+      rc = EXIT_INPUT;
+    }
   if (rc == EXIT_OK && (o.after || o.passes) && !pass_run(l.prog, &po, &l.diag)) {
     cli_flush_diag(&l.diag);
     rc = EXIT_INPUT; /* a bad pass name, autodiff refusing a graph, ...: reported above */

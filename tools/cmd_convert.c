@@ -100,9 +100,10 @@ static int same_shape(const Tensor *t, const IrType *ty) {
   return 1;
 }
 
-static int is_moment(const char *name) {
+static int is_moment(const char *name) { /* optimizer state: AdamW moments, DEPT rounds' outer.* */
   size_t n = strlen(name);
-  return (n > 7 && !strcmp(name + n - 7, ".adam_m")) || (n > 7 && !strcmp(name + n - 7, ".adam_v"));
+  return (n > 7 && !strcmp(name + n - 7, ".adam_m")) || (n > 7 && !strcmp(name + n - 7, ".adam_v")) ||
+         !strncmp(name, "outer.", 6);
 }
 
 /* Lists kept / new parameters and what of IN is dropped; returns the number kept. */

@@ -8,9 +8,10 @@
 
 #include "cli.h"
 #include "mamc/mamc.h"
+#include "train_valid.h"
 
 typedef struct TrainArgs {
-  const char *model, *config, *metrics, *resume, *init_from, *extend, *progress, *replicas;
+  const char *model, *config, *metrics, *resume, *init_from, *extend, *progress, *replicas, *device;
   int64_t steps;
   uint64_t seed;
   int emulate;
@@ -20,6 +21,14 @@ static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A number for a JSON line: fmt, or null when it is NaN or infinite. */
+static void json_num(char *buf, size_t n, const char *fmt, double v) {
+  if (isfinite(v))
+    snprintf(buf, n, fmt, v);
+  else
+    snprintf(buf, n, "null");
 }
 
 static void fmt_time(char *buf, size_t n, double s) {
@@ -50,6 +59,12 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
       a->init_from = argv[++i];
     } else if (!strcmp(s, "--extend") && has) {
       a->extend = a->init_from = argv[++i];
+    } else if (!strcmp(s, "--device") && has) {
+      a->device = argv[++i];
+      if (strcmp(a->device, "cpu") && strncmp(a->device, "cuda", 4)) {
+        fprintf(stderr, "mamc train: --device takes cpu, cuda or cuda:N, got '%s'\n", a->device);
+        return -1;
+      }
     } else if (!strcmp(s, "--dump-replicas") && has) {
       a->replicas = argv[++i];
     } else if (!strcmp(s, "--progress") && has) {
@@ -84,46 +99,6 @@ static int parse_args(int argc, char **argv, TrainArgs *a) {
     return -1;
   }
   return 0;
-}
-
-/* Validation: one line on stderr, one JSONL record. Returns the token-weighted... the mean. */
-static double validate(mamc_model *m, mamc_trainer *t, int64_t step, int tty, int print, double *first, FILE *out) {
-  int n = mamc_model_ntasks(m);
-  double *l = calloc((size_t)n, sizeof(double));
-  char *err = NULL;
-  double mean = NAN;
-  if (!l || mamc_trainer_validate(t, l, &err) != MAMC_OK) {
-    if (err) fputs(err, stderr);
-    mamc_free_text(err);
-    free(l);
-    return NAN;
-  }
-  StrBuf j, h;
-  sb_init(&j);
-  sb_init(&h);
-  sb_printf(&j, "{\"type\": \"valid\", \"step\": %lld, \"loss\": {", (long long)step);
-  double sum = 0;
-  int cnt = 0;
-  for (int k = 0; k < n; k++) {
-    if (isnan(l[k])) continue;
-    sb_printf(&j, "%s\"%s\": %.6f", cnt ? ", " : "", mamc_model_task_name(m, k), l[k]);
-    sb_printf(&h, "%s %s %.3f", cnt ? " |" : "", mamc_model_task_name(m, k), l[k]);
-    sum += l[k];
-    cnt++;
-  }
-  if (cnt) mean = sum / cnt;
-  sb_printf(&j, "}, \"mean\": %.6f}", cnt ? mean : 0.0);
-  if (cnt) {
-    mamc_trainer_log(t, j.s); /* rank 0 only has the metrics file */
-    if (isnan(*first)) *first = mean;
-    if (print)
-      fprintf(out, "%svalid @ %lld: mean %.3f (%.0f%% of the first) —%s\n", tty ? "\r\033[K" : "", (long long)step, mean,
-            100.0 * mean / *first, h.s);
-  }
-  sb_free(&j);
-  sb_free(&h);
-  free(l);
-  return mean;
 }
 
 static int save(mamc_trainer *t, const mamc_settings *st, FILE *out, int tty) {
@@ -181,7 +156,7 @@ static int run_train(int argc, char **argv) {
     a.metrics = metrics_default;
     cli_mkdirs(st.checkpoint_dir);
   }
-  mamc_train_options o = {a.metrics, a.steps, a.seed, a.emulate};
+  mamc_train_options o = {a.metrics, a.steps, a.seed, a.emulate, a.device};
   mamc_trainer *t = mamc_trainer_new(m, &o, &err);
   if (!t) {
     fputs(err ? err : "error: cannot start training\n", stderr);
@@ -221,10 +196,12 @@ static int run_train(int argc, char **argv) {
             a.model, mamc_model_ntasks(m), mamc_model_ntasks(m) == 1 ? "" : "s", (long long)mamc_model_parameter_count(m),
             (long long)(total - start), nprocs > 1 ? nprocs : (a.emulate ? a.emulate : 1),
             nprocs > 1 || a.emulate > 1 ? "es" : "", now() - t_start, a.metrics);
-  double first_valid = NAN, last_valid = NAN, ema = NAN, t0 = now(), last_print = 0;
+  double ema = NAN, t0 = now(), last_print = 0;
+  TrainValid tv; /* validation loss, BLEU/chrF, the best checkpoint, early stopping (train_valid.c) */
+  train_valid_init(&tv, &st, a.resume);
   int64_t tokens = 0, window_tokens = 0, comm = 0;
   double window_t = t0;
-  if (st.valid_every > 0) first_valid = last_valid = validate(m, t, start, tty, lead, &first_valid, out);
+  if (st.valid_every > 0) train_valid_run(&tv, m, t, start, 1, tty, lead, out);
   for (int64_t s = start; s < total; s++) {
     mamc_step info;
     if (mamc_trainer_step(t, &info, &err) != MAMC_OK) {
@@ -236,18 +213,25 @@ static int run_train(int argc, char **argv) {
     tokens += info.tokens;
     window_tokens += info.tokens;
     comm += info.comm_bytes;
-    ema = isnan(ema) ? info.loss : 0.95 * ema + 0.05 * info.loss;
+    if (info.skipped) { /* train.nonfinite: skip — the step changed nothing */
+      if (lead) fprintf(out, "%swarning: skipped %s\n", tty ? "\r\033[K" : "", mamc_trainer_nonfinite_report(t));
+    } else {
+      ema = isnan(ema) ? info.loss : 0.95 * ema + 0.05 * info.loss;
+    }
     double tnow = now(), elapsed = tnow - t0;
     double tps = window_tokens / fmax(1e-9, tnow - window_t);
     int log_now = st.log_every > 0 && (info.step % st.log_every == 0 || info.step == total);
     if (log_now) {
-      char line[512];
+      char line[512], ls[32], es[32], gs[32]; /* NaN/Inf (a skipped step) as null: the lines stay JSON */
+      json_num(ls, sizeof ls, "%.6f", info.loss);
+      json_num(es, sizeof es, "%.6f", ema);
+      json_num(gs, sizeof gs, "%.4f", info.grad_norm);
       snprintf(line, sizeof line,
-               "{\"type\": \"train\", \"step\": %lld, \"task\": \"%s\", \"loss\": %.6f, \"loss_avg\": %.6f, "
-               "\"lr\": %.6g, \"grad_norm\": %.4f, \"tokens\": %lld, \"tok_per_s\": %.1f, \"elapsed\": %.2f, "
-               "\"comm_bytes\": %lld}",
-               (long long)info.step, mamc_model_task_name(m, info.task), info.loss, ema, info.lr, info.grad_norm,
-               (long long)tokens, tps, elapsed, (long long)comm);
+               "{\"type\": \"train\", \"step\": %lld, \"task\": \"%s\", \"loss\": %s, \"loss_avg\": %s, "
+               "\"lr\": %.6g, \"grad_norm\": %s, \"tokens\": %lld, \"tok_per_s\": %.1f, \"elapsed\": %.2f, "
+               "\"comm_bytes\": %lld, \"skipped\": %lld}",
+               (long long)info.step, mamc_model_task_name(m, info.task), ls, es, info.lr, gs,
+               (long long)tokens, tps, elapsed, (long long)comm, (long long)mamc_trainer_skipped_steps(t));
       mamc_trainer_log(t, line);
     }
     if (!quiet && (tty ? tnow - last_print > 0.2 || info.step == total : log_now)) {
@@ -262,17 +246,23 @@ static int run_train(int argc, char **argv) {
       window_tokens = 0;
       window_t = tnow;
     }
-    if (st.valid_every > 0 && info.step % st.valid_every == 0)
-      last_valid = validate(m, t, info.step, tty, lead, &first_valid, out);
+    if (st.valid_every > 0 && info.step % st.valid_every == 0) {
+      if (!train_valid_run(&tv, m, t, info.step, 0, tty, lead, out)) {
+        rc = EXIT_INPUT;
+        break;
+      }
+      if (tv.stopped) break; /* early stopping: the final checkpoint below, the best in DIR/best */
+    }
     if (st.checkpoint_every > 0 && info.step % st.checkpoint_every == 0 && info.step < total && !save(t, &st, out, tty)) {
       rc = EXIT_INPUT;
       break;
     }
   }
   if (rc == EXIT_OK) {
-    if (st.valid_every > 0 && mamc_trainer_step_count(t) % st.valid_every != 0)
-      last_valid = validate(m, t, mamc_trainer_step_count(t), tty, lead, &first_valid, out);
-    if (!save(t, &st, out, tty)) rc = EXIT_INPUT;
+    if (st.valid_every > 0 && mamc_trainer_step_count(t) % st.valid_every != 0 &&
+        !train_valid_run(&tv, m, t, mamc_trainer_step_count(t), 0, tty, lead, out))
+      rc = EXIT_INPUT;
+    if (rc == EXIT_OK && !save(t, &st, out, tty)) rc = EXIT_INPUT;
     if (a.replicas && mamc_trainer_dump_replicas(t, a.replicas, &err) != MAMC_OK) {
       fputs(err ? err : "error: cannot dump replicas\n", stderr);
       mamc_free_text(err);
@@ -283,8 +273,13 @@ static int run_train(int argc, char **argv) {
     if (lead) fprintf(out, "%sdone: %lld steps in %.1f s (%.0f tok/s; forward %.1f s, backward %.1f s, optimizer %.1f s)",
             tty ? "\r\033[K" : "", (long long)(mamc_trainer_step_count(t) - start), el, tokens / fmax(el, 1e-9), fwd,
             bwd, opt);
-    if (lead && !isnan(first_valid) && !isnan(last_valid))
-      fprintf(out, "; validation loss %.3f -> %.3f (%.0f%%)", first_valid, last_valid, 100 * last_valid / first_valid);
+    if (lead && !isnan(tv.first_loss) && !isnan(tv.last_loss))
+      fprintf(out, "; validation loss %.3f -> %.3f (%.0f%%)", tv.first_loss, tv.last_loss,
+              100 * tv.last_loss / tv.first_loss);
+    if (lead && tv.stopped) fprintf(out, "; stopped early");
+    if (lead && tv.best_step >= 0)
+      fprintf(out, "; best %s %.3f at step %lld (%s/best)", st.early_stop, tv.best, (long long)tv.best_step,
+              st.checkpoint_dir);
     if (lead) fputc('\n', out);
   }
 done:
@@ -299,12 +294,16 @@ const Cmd cmd_train = {
     "usage: mamc train MODEL.mam --config RUN.yaml [options]\n\n"
     "Compiles the model, then trains it: each step samples a task (by weight and temperature),\n"
     "takes a batch from its corpus, runs forward and backward, and updates the modules that\n"
-    "task uses with AdamW. Validation loss per task every train.valid_every steps; a checkpoint\n"
+    "task uses with AdamW. Validation loss per task every train.valid_every steps (and BLEU/chrF\n"
+    "of greedy translations of train.valid_bleu sentences per task; the best checkpoint by\n"
+    "train.early_stop.metric in checkpoint.dir/best, stopping after `patience` validations\n"
+    "without improvement: docs/config.md); a checkpoint\n"
     "every checkpoint.every steps and at the end (checkpoint.dir, relative to the current\n"
     "folder); JSONL metrics in checkpoint.dir/metrics.jsonl.\n\n"
     "options:\n"
     "  --steps N          train N steps instead of train.steps\n"
     "  --seed N           override train.seed\n"
+    "  --device D         cpu, cuda or cuda:N: override train.device (docs/gpu.md)\n"
     "  --metrics FILE     where to append JSONL metrics\n"
     "  --resume PATH      continue from a checkpoint (a step-N folder, or a checkpoint dir: its latest)\n"
     "  --init-from PATH   start from another model's checkpoint: matching parameters are copied,\n"

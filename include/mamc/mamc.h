@@ -63,6 +63,10 @@ typedef struct mamc_settings {
   const char *checkpoint_dir;   /* as written in the configuration (relative to the cwd) */
   int64_t checkpoint_every;     /* 0: only at the end */
   int checkpoint_keep;
+  int64_t valid_bleu;           /* sentences per task translated for BLEU/chrF at each validation; 0: off */
+  const char *early_stop;       /* "loss", "bleu" or "chrf": the mean over tasks that picks the best
+                                 * checkpoint (mamc_trainer_save_best); NULL: none */
+  int64_t patience;             /* validations without improvement before stopping; 0: never stop */
 } mamc_settings;
 void mamc_model_settings(const mamc_model *m, mamc_settings *out);
 
@@ -74,6 +78,8 @@ typedef struct mamc_train_options {
   uint64_t seed;            /* 0: the configuration's train.seed */
   int emulate_ranks;        /* > 1: run the steps of that many processes in this one (the
                              * single-process reference of a distributed run) */
+  const char *device;       /* NULL: the configuration's train.device; else "cpu", "cuda" or
+                             * "cuda:N" (mamc train --device) */
 } mamc_train_options;
 
 /* Distributed runs: under `mpirun -np N` (built with MPI), call mamc_mpi_init first; every
@@ -92,12 +98,20 @@ typedef struct mamc_step {
   double seconds;
   int64_t comm_bytes;       /* gradient payload bytes all processes handed to MPI this step
                              * (docs/distributed.md: what `mamc plan` predicts as payload) */
+  int skipped;              /* a NaN/Inf loss or gradient, and train.nonfinite: skip: the step
+                             * changed nothing (mamc_trainer_nonfinite_report says why) */
 } mamc_step;
 
 mamc_trainer *mamc_trainer_new(mamc_model *m, const mamc_train_options *o, char **errors);
 void mamc_trainer_free(mamc_trainer *t);
 int64_t mamc_trainer_total_steps(const mamc_trainer *t);
 int64_t mamc_trainer_step_count(const mamc_trainer *t);
+/* The numerical guard (train.nonfinite): steps skipped so far, and the last non-finite step's
+ * report ("" if none): "step N: the loss is nan; in task T: op %K exp (from FILE:L:C) produced
+ * Inf at [..] of f32[..] (forward pass; module M); its operands were finite" (the op part
+ * when the step stopped, or with train.nonfinite_debug). */
+int64_t mamc_trainer_skipped_steps(const mamc_trainer *t);
+const char *mamc_trainer_nonfinite_report(const mamc_trainer *t);
 
 /* One step on a task drawn by the sampler, with a batch from the configured data. */
 int mamc_trainer_step(mamc_trainer *t, mamc_step *out, char **errors);
@@ -107,6 +121,13 @@ int mamc_trainer_step_batch(mamc_trainer *t, int task, const int32_t *src, int B
                             mamc_step *out, char **errors);
 /* Validation loss per task (losses[mamc_model_ntasks]; NaN where a task has no validation data). */
 int mamc_trainer_validate(mamc_trainer *t, double *losses, char **errors);
+/* Validation BLEU and chrF per task (bleu[mamc_model_ntasks], chrf[...]; NaN where a task is
+ * not scored): greedy translations of the first train.valid_bleu lines of each task's
+ * validation data with the current parameters, scored as sacreBLEU does (docs/decoding.md). */
+int mamc_trainer_validate_bleu(mamc_trainer *t, double *bleu, double *chrf, char **errors);
+/* Write the current state as dir/best (a checkpoint folder; `note_json`, e.g. the metric and its
+ * value, as dir/best/best.json), replacing the previous best atomically. */
+int mamc_trainer_save_best(mamc_trainer *t, const char *dir, const char *note_json, char **errors);
 /* Write a checkpoint into dir (keeping the newest `keep`, 0 = all) / load one (a checkpoint
  * folder, or dir meaning its latest). */
 int mamc_trainer_save(mamc_trainer *t, const char *dir, int keep, char **errors);

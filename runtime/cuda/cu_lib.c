@@ -56,12 +56,15 @@ static void seterr(CuLib *L, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* dlopen by soname, then in the usual toolkit folders */
+/* dlopen by soname, then in the usual toolkit folders. RTLD_NODELETE: the libraries stay mapped
+ * after cu_lib_close, as NVRTC's C++ runtime keeps a pool (72 KiB) that LeakSanitizer reports
+ * as a leak of an unknown module once its library is unmapped (and a reopen is then cheap). */
+#define CU_DLOPEN_FLAGS (RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)
 static void *open_one(const Part *p, char *path, size_t pathlen, char *why, size_t whylen) {
   const char *dirs[3] = {getenv("MAMC_CUDA_LIBDIR"), getenv("CUDA_HOME"), "/usr/local/cuda"};
   why[0] = 0;
   for (int i = 0; i < 4 && p->names[i]; i++) {
-    void *h = dlopen(p->names[i], RTLD_NOW | RTLD_LOCAL);
+    void *h = dlopen(p->names[i], CU_DLOPEN_FLAGS);
     if (h) {
       snprintf(path, pathlen, "%s", p->names[i]);
       return h;
@@ -71,7 +74,7 @@ static void *open_one(const Part *p, char *path, size_t pathlen, char *why, size
       if (!dirs[d] || !*dirs[d]) continue;
       char full[512];
       snprintf(full, sizeof full, "%s%s/%s", dirs[d], d == 0 ? "" : "/lib64", p->names[i]);
-      h = dlopen(full, RTLD_NOW | RTLD_LOCAL);
+      h = dlopen(full, CU_DLOPEN_FLAGS);
       if (h) {
         snprintf(path, pathlen, "%s", full);
         return h;

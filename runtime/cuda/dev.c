@@ -60,6 +60,14 @@ int dev_open(Dev *dev, int ordinal) {
   return 1;
 }
 
+int dev_open_compile_only(Dev *dev, int cc, const char *cache_dir) {
+  dev->compile_only = 1;
+  dev->cc = cc;
+  dev->sms = 1;
+  snprintf(dev->name, sizeof dev->name, "compile-only (NVRTC for compute capability %d.%d)", cc / 10, cc % 10);
+  return kc_init(&dev->kc, &dev->L, cache_dir) && kc_target(&dev->kc, cc, &dev->target);
+}
+
 int dev_open_emu(Dev *dev) {
   dev->emu = 1;
   snprintf(dev->name, sizeof dev->name, "host emulation");
@@ -181,7 +189,7 @@ static void *mod_compile(void *arg) {
 }
 
 int dev_load_modules(Dev *dev) {
-  if (dev->emu || dev->mod[0]) return 1;
+  if (dev->emu || dev->mod[0] || dev->modules_compiled) return 1;
   double t0 = now();
   ModJob jobs[KMOD_COUNT];
   pthread_t th[KMOD_COUNT];
@@ -203,9 +211,10 @@ int dev_load_modules(Dev *dev) {
       memcpy(dev->L.err, jobs[i].L.err, sizeof dev->L.err);
       ok = 0;
     }
-    if (ok && !CU_OK(&dev->L, cuModuleLoadData(&dev->mod[i], jobs[i].blob.data))) ok = 0;
+    if (ok && !dev->compile_only && !CU_OK(&dev->L, cuModuleLoadData(&dev->mod[i], jobs[i].blob.data))) ok = 0;
     free(jobs[i].blob.data);
   }
+  dev->modules_compiled = ok;
   dev->module_seconds += now() - t0;
   return ok;
 }
@@ -213,6 +222,7 @@ int dev_load_modules(Dev *dev) {
 int dev_launch(Dev *dev, int mod, const char *name, unsigned gx, unsigned gy, unsigned gz, unsigned block,
                unsigned smem, const void *args) {
   CuLib *L = &dev->L;
+  if (dev->compile_only) return fail(dev, "kernel %s: a compile-only device runs nothing", name);
   if (dev->emu) {
     if (!gx || !gy || !gz) return 1;
     return kref_launch(name, args) || fail(dev, "kernel %s has no host emulation", name);

@@ -57,6 +57,7 @@ typedef struct DevCg {  /* one compiled fusion kernel */
 
 typedef struct Dev {
   int emu;
+  int compile_only;             /* dev_open_compile_only: NVRTC alone, nothing is loaded or run */
   CuLib L;
   KCache kc;
   KTarget target;
@@ -68,6 +69,7 @@ typedef struct Dev {
   CUstream stream;
   int have_ctx, sync_each;
   CUmodule mod[KMOD_COUNT];     /* hand-written modules, loaded by dev_load_modules */
+  int modules_compiled;         /* dev_load_modules succeeded (compile-only: nothing loaded) */
   cublasLtHandle_t lt;
   DPtr lt_ws;
   size_t lt_ws_size;
@@ -83,6 +85,12 @@ typedef struct Dev {
  * stream, the kernel cache. 0 with the reason in dev->L.err ("no CUDA device: ..." when the
  * driver or a GPU is missing). dev must be zeroed; call dev_close on failure too. */
 int dev_open(Dev *dev, int ordinal);
+/* Compile-only (no driver, no GPU): NVRTC and the kernel cache for compute capability cc
+ * (e.g. 90), so that dexec_init and dev_load_modules compile every kernel a program needs
+ * (CI checks that they compile; a warm cache for a later run on a GPU). Nothing is loaded,
+ * allocated or launched: dexec_run must not be called. cache_dir: as kc_init's. 0 with
+ * dev->L.err when NVRTC is missing or supports no architecture at or below cc. */
+int dev_open_compile_only(Dev *dev, int cc, const char *cache_dir);
 /* Host emulation (see above); never fails but for memory. */
 int dev_open_emu(Dev *dev);
 void dev_close(Dev *dev);

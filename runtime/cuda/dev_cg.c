@@ -173,6 +173,11 @@ int dev_cg_compile(Dev *dev, const IrProgram *p, const IrGraph *g, int n, const 
     if (res) res = compile_chunks(dev, ch, nch);
     for (int c = 0; ch && c < nch; c++) {
       CUmodule mod = NULL;
+      if (dev->compile_only) { /* compiled (and cached); nothing to load */
+        free(ch[c].src);
+        free(ch[c].blob.data);
+        continue;
+      }
       if (res && !CU_OK(&dev->L, cuModuleLoadData(&mod, ch[c].blob.data))) res = 0;
       for (int t = c * CHUNK; res && t < ntodo && t < (c + 1) * CHUNK; t++) {
         CUfunction fn;
@@ -185,7 +190,7 @@ int dev_cg_compile(Dev *dev, const IrProgram *p, const IrGraph *g, int n, const 
     free(ch);
   }
   for (int i = 0; i < n; i++) {
-    if (res && ok[i] && !dev->emu) out[i].fn = cache_find(dev, out[i].k.name);
+    if (res && ok[i] && !dev->emu && !dev->compile_only) out[i].fn = cache_find(dev, out[i].k.name);
     kir_free(&kirs[i]);
   }
   free(kirs);
@@ -197,6 +202,7 @@ int dev_cg_compile(Dev *dev, const IrProgram *p, const IrGraph *g, int n, const 
 
 int dev_cg_launch(Dev *dev, const DevCg *k, const DPtr *bufs, const int64_t *dims) {
   int64_t outer = cg_outer(&k->k, dims);
+  if (dev->compile_only) return snprintf(dev->L.err, sizeof dev->L.err, "a compile-only device runs nothing"), 0;
   if (outer <= 0) return 1;
   if (dev->emu) {
     void *b[CG_MAX_BUFS];

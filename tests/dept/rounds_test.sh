@@ -97,7 +97,7 @@ gen spec.yaml spec ckpt="$tmp/spec"
 train spec 2 && python3 - "$here" "$tmp/spec" "$tmp/spec.jsonl" <<'PY' && ok "SPEC: 2 rounds, each rank sends exactly the body's bytes per round (embeddings: 0)" || bad "SPEC bytes"
 import json, sys; sys.path.insert(0, sys.argv[1]); import st
 body = st.read(sys.argv[2] + "/step-00000008/body.safetensors")
-nbytes = sum(len(v[2]) for k, v in body.items() if not k.endswith((".adam_m", ".adam_v")))
+nbytes = sum(len(v[2]) for k, v in body.items() if not k.endswith((".adam_m", ".adam_v")) and not k.startswith("outer."))
 rows = [r for r in map(json.loads, open(sys.argv[3])) if r["type"] == "train"]
 got, want = rows[-1]["comm_bytes"], 2 * 2 * nbytes
 print(f"  runtime: {got} B in all; 2 rounds x 2 ranks x {nbytes} B of body = {want} B")
@@ -147,7 +147,7 @@ PY
 gen ct.yaml glob ckpt="$tmp/ct"
 train ct 2 --init-from "$tmp/spec" && python3 - "$here" "$tmp/spec" "$tmp/ct.log" <<'PY' && ok "continued pre-training: the SPEC body under a fresh global table (--init-from)" || bad "continued pre-training"
 import re, sys; sys.path.insert(0, sys.argv[1]); import st
-body = [k for k in st.read(sys.argv[2] + "/step-00000008/body.safetensors") if not k.endswith((".adam_m", ".adam_v"))]
+body = [k for k in st.read(sys.argv[2] + "/step-00000008/body.safetensors") if not k.endswith((".adam_m", ".adam_v")) and not k.startswith("outer.")]
 m = re.search(r"initialised (\d+) of (\d+) parameters", open(sys.argv[3]).read())
 print(f"  {m.group(0) if m else 'no initialised line'}; the body has {len(body)} tensors, the global table 1")
 sys.exit(0 if m and int(m.group(1)) == len(body) and int(m.group(2)) == len(body) + 1 else 1)

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# bench/gpu.sh — issue #7's GPU check and benchmark, in ONE run on the lent GPU machine
+# (../shared/gpu/README.md: CUDA 13, no LLVM, no libyaml headers: scripts/prepare-gpu-deps.sh
+# fills .deps/ here first, and the run carries it). Parts, each under its own time limit, a
+# failing part never stops the next; the whole script stays under GPU_BUDGET seconds (450):
+#   info     the machine (nvidia-smi, CUDA, compilers)
+#   deps     libyaml from .deps/ into /tmp/dep
+#   build    cmake + ninja without LLVM into build-gpu/ (only the targets used below)
+#   ctest    the nvrtc-label CI tests there too (NVRTC of that machine; test_cuda_nvrtc is `warm`)
+#   warm     test_cuda_nvrtc: every kernel of every example and benchmark workload compiled
+#            for sm_90 into the kernel cache (so "first step" below is a warm-cache one)
+#   check    cuda_check on the GPU: every hand-written kernel vs its CPU reference, cuBLASLt
+#            products vs f64, whole training/eval graphs of the examples vs the interpreter
+#            (f32 1e-5, bf16 1e-2, finiteness) -> $OUT/check.tsv
+#   bench    cuda_check --bench-only: attention kernels and the tiny / mt / attn steps, CUDA
+#            events, median of 10 after warm-up -> $OUT/bench.tsv
+#   torch    .deps/torch_ref.py (eager, torch.compile) -> $OUT/torch.json
+#   table    bench/gpu_table.py: one table side by side -> $OUT/table.md
+# Everything is logged to $OUT/gpu.log; $OUT/summary.txt lists each part's status.
+# Usage (GPU machine, project root): bash bench/gpu.sh     OUT=dir GPU_BUDGET=seconds
+# Locally (no GPU) it runs through too: the GPU parts report "skipped".
+set -u
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/gpu-out}
+mkdir -p "$OUT"
+LOG=$OUT/gpu.log
+SUM=$OUT/summary.txt
+BUDGET=${GPU_BUDGET:-450}
+T0=$(date +%s)
+BUILD=${GPU_BUILD_DIR:-build-gpu}
+export MAMC_CUDA_CACHE=${MAMC_CUDA_CACHE:-/tmp/mamc-kcache}
+: > "$LOG"
+: > "$SUM"
+STATUS=0
+
+elapsed() { echo $(( $(date +%s) - T0 )); }
+left() { echo $(( BUDGET - $(elapsed) )); }
+
+# part NAME LIMIT_S CMD...: runs CMD with a limit of min(LIMIT_S, what is left - 5 s)
+part() {
+  local name=$1 limit=$2
+  shift 2
+  local l
+  l=$(left)
+  l=$(( l - 5 ))
+  [ "$limit" -lt "$l" ] || limit=$l
+  if [ "$limit" -le 5 ]; then
+    printf '%-7s %-6s %s\n' "$name" "SKIP" "out of time (budget ${BUDGET} s)" | tee -a "$SUM"
+    return 0
+  fi
+  echo "==== $name (limit ${limit} s, at $(elapsed) s) ==== $*" >> "$LOG"
+  local t=$(date +%s) rc
+  timeout --kill-after=5 "$limit" bash -c '"$@"' part "$@" >> "$LOG" 2>&1  # (functions are exported)
+  rc=$?
+  local st=ok
+  case $rc in
+    0) st=ok ;;
+    77) st=SKIP ;;
+    124|137) st=TIMEOUT; STATUS=1 ;;
+    *) st=FAIL; STATUS=1 ;;
+  esac
+  printf '%-7s %-7s %4d s  rc %d\n' "$name" "$st" $(( $(date +%s) - t )) "$rc" | tee -a "$SUM"
+  echo "==== $name: $st (rc $rc)" >> "$LOG"
+  return 0
+}
+
+info() {
+  nvidia-smi || echo "(no nvidia-smi)"
+  nvcc --version 2>/dev/null | tail -2
+  ls /usr/local/cuda/lib64 2>/dev/null | grep -E "nvrtc|cublasLt" | head -4
+  gcc --version | head -1; cmake --version | head -1; nproc; free -g | head -2
+  python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.is_available())' 2>&1 | tail -1
+  git log --oneline -1 2>/dev/null; git status --short 2>/dev/null | head -20
+}
+
+deps() {
+  mkdir -p /tmp/dep
+  if ls .deps/*.deb >/dev/null 2>&1; then
+    for f in .deps/*.deb; do dpkg -x "$f" /tmp/dep || return 1; done
+  elif [ -d .deps/yaml/usr ]; then
+    cp -a .deps/yaml/usr /tmp/dep/
+  elif [ -f /usr/include/yaml.h ]; then
+    echo "no .deps: using the system's libyaml"; return 0
+  else
+    echo "no libyaml: run scripts/prepare-gpu-deps.sh on the development machine and carry .deps"; return 1
+  fi
+  ls -l /tmp/dep/usr/include/yaml.h /tmp/dep/usr/lib/x86_64-linux-gnu/libyaml*
+}
+
+build() {
+  local yinc=/tmp/dep/usr/include ylib=/tmp/dep/usr/lib/x86_64-linux-gnu
+  local yaml=()
+  [ -f $yinc/yaml.h ] && yaml=(-DYAML_INCLUDE_DIR=$yinc -DYAML_LIBRARY=$ylib/libyaml.so -DCMAKE_BUILD_RPATH=$ylib)
+  local gen=()
+  command -v ninja >/dev/null && gen=(-G Ninja)
+  cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DMAMC_WITH_LLVM=OFF "${yaml[@]}" || return 1
+  grep -E "MAMC_WITH_CUDA:|CUDAToolkit_VERSION|YAML_LIBRARY:" "$BUILD/CMakeCache.txt"
+  cmake --build "$BUILD" -j "$(nproc)" --target mamc test_codegen_nvrtc test_cuda_kcache test_cuda_nvrtc test_cuda_emu || return 1
+}
+
+run_ctest() { (cd "$BUILD" && ctest -L nvrtc -E test_cuda_nvrtc --output-on-failure --timeout 60); }
+warm() { "$BUILD/tests/cuda/test_cuda_nvrtc" | grep -v "^    on the host" | tail -40; }
+check() { "$BUILD/tests/cuda/test_cuda_emu" --out "$OUT" --budget "$1"; }
+bench() { "$BUILD/tests/cuda/test_cuda_emu" --bench-only --reps 10 --out "$OUT" --budget "$1"; }
+torch_ref() {
+  [ -f .deps/torch_ref.py ] || { echo "no .deps/torch_ref.py (scripts/prepare-gpu-deps.sh copies it)"; return 1; }
+  PYTHONUNBUFFERED=1 python3 .deps/torch_ref.py --json "$OUT/torch.json"
+}
+table() { python3 bench/gpu_table.py "$OUT/bench.tsv" "$OUT/torch.json" | tee "$OUT/table.md"; }
+
+export -f info deps build run_ctest warm check bench torch_ref table
+export OUT BUILD LOG
+part info 30 info
+part deps 30 deps
+part build 200 build
+if [ -x "$BUILD/tests/cuda/test_cuda_emu" ]; then
+  part ctest 60 run_ctest
+  part warm 60 warm
+  part check 150 check 120
+  part bench 120 bench 100
+else
+  echo "build failed: no test_cuda_emu; the GPU parts are skipped" | tee -a "$SUM"
+fi
+part torch 170 torch_ref
+part table 15 table
+echo "total $(elapsed) s of ${BUDGET} s; logs in $OUT" | tee -a "$SUM"
+echo "---- summary"; cat "$SUM"
+[ -f "$OUT/table.md" ] && cat "$OUT/table.md"
+grep -E "^(NOT OK|OK:|NOT OK:)" "$LOG" | head -40
+exit $STATUS

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""gpu_table.py BENCH_TSV TORCH_JSON — issue #7's table from bench/gpu.sh's two measurements
+(cuda_check --bench-only's bench.tsv and torch_ref.py --json), taken on the same GPU in the same
+run: workload, mamc ms, PyTorch eager ms, torch.compile ms, ratios, achieved TFLOP/s (mamc:
+the GEMM FLOPs of the step over its time) and % of the measured bf16 GEMM peak (torch_ref's
+"gemm N^3 bf16" ceiling). Missing numbers print as "-"; never fails on partial input."""
+import json, re, sys
+
+def load_tsv(path):
+    rows = {}
+    try:
+        with open(path) as f:
+            head = f.readline().rstrip("\n").split("\t")
+            for line in f:
+                r = dict(zip(head, line.rstrip("\n").split("\t")))
+                rows[r["workload"]] = r
+    except OSError as e:
+        print(f"(no mamc numbers: {e})")
+    return rows
+
+def load_json(path):
+    try:
+        return {r["workload"]: r for r in json.load(open(path))}
+    except (OSError, ValueError) as e:
+        print(f"(no PyTorch numbers: {e})")
+        return {}
+
+def num(x):
+    try:
+        v = float(x)
+        return v if v >= 0 else None
+    except (TypeError, ValueError):
+        return None
+
+mamc = load_tsv(sys.argv[1] if len(sys.argv) > 1 else "bench.tsv")
+torch = load_json(sys.argv[2] if len(sys.argv) > 2 else "torch.json")
+peak = None
+for name, r in torch.items():
+    m = re.search(r"([0-9.]+) TFLOP/s", r.get("note") or "")
+    if name.startswith("gemm") and "bf16" in name and m:
+        peak = max(peak or 0, float(m.group(1)))
+
+def find(prefix, mode):
+    for name, r in torch.items():
+        if name.startswith(prefix) and name.endswith(mode):
+            return num(r.get("ms"))
+    return None
+
+# mamc workload -> (torch prefix, eager mode suffix, compile mode suffix)
+pairs = [
+    ("mt step (bf16)", "train mt", "bf16", "compile"),
+    ("mt step (f32)", "train mt", "fp32", None),
+    ("tiny step (bf16)", "train tiny", "bf16", "compile"),
+    ("tiny step (f32)", "train tiny", "bf16", "compile"),
+]
+for T in (1024, 4096, 16384):
+    pairs.append((f"attn softmax fwd+bwd T={T}", f"attn softmax (flash sdpa) causal fwd+bwd T={T}", "", None))
+    pairs.append((f"attn dijiang layer T={T}", f"attn dct-linear chunked eager fwd+bwd T={T}", "",
+                  f"attn dct-linear chunked compile fwd+bwd T={T}"))
+
+def fmt(x, f="{:.3f}"):
+    return f.format(x) if x is not None else "-"
+
+print(f"bf16 GEMM peak measured by torch_ref: {fmt(peak, '{:.0f}')} TFLOP/s\n")
+print("| workload | mamc ms | first step ms | torch eager ms | torch.compile ms | eager/mamc | compile/mamc | mamc GEMM TFLOP/s | % bf16 peak |")
+print("|---|---|---|---|---|---|---|---|---|")
+seen = set()
+for w, tp, eager, comp in pairs:
+    r = mamc.get(w, {})
+    seen.add(w)
+    ms = num(r.get("median_ms"))
+    first = num(r.get("first_ms"))
+    tf = num(r.get("gemm_tflops"))
+    if eager == "":
+        e = num(torch.get(tp, {}).get("ms"))
+    else:
+        e = find(tp, eager)
+    c = None
+    if comp:
+        c = num(torch.get(comp, {}).get("ms")) if comp.startswith("attn") else find(tp, comp)
+    ratio = lambda a: a / ms if (a is not None and ms) else None
+    pk = 100 * tf / peak if (tf is not None and peak) else None
+    print(f"| {w} | {fmt(ms)} | {fmt(first, '{:.0f}')} | {fmt(e)} | {fmt(c)} | {fmt(ratio(e), '{:.2f}')} | "
+          f"{fmt(ratio(c), '{:.2f}')} | {fmt(tf, '{:.1f}')} | {fmt(pk, '{:.1f}')} |")
+for w, r in mamc.items():
+    if w not in seen:
+        print(f"| {w} | {fmt(num(r.get('median_ms')))} | {fmt(num(r.get('first_ms')), '{:.0f}')} | - | - | - | - | "
+              f"{fmt(num(r.get('gemm_tflops')), '{:.1f}')} | - |")
+print("\nTargets (issue #7): mt step >= 2x faster than torch.compile (>= 50% of bf16 peak); tiny step <= 0.5 ms;"
+      " DiJiang attention at T = 16k <= 1 ms; first step <= 1 s with a warm kernel cache.")
+notes = [f"{w}: {r.get('note', '')}" for w, r in mamc.items()]
+if notes:
+    print("\nmamc notes:\n" + "\n".join("- " + n for n in notes))

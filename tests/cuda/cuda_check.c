@@ -1,0 +1,790 @@
+/* cuda_check.c — the GPU check of issue #7 (bench/gpu.sh runs it on the lent GPU):
+ *   1. every hand-written kernel (runtime/cuda/kernels/) against its CPU reference (kref.c) on
+ *      random inputs, launched with the executor's geometry;
+ *   2. matrix products (dev_gemm: cuBLASLt f32 and bf16, transposes, strided and broadcast
+ *      batches, accumulation) against a float64 product;
+ *   3. whole training steps' graphs (forward + backward: the loss and every gradient) and
+ *      evaluation graphs of every example program, run by the device executor (dexec) on
+ *      random parameters and inputs, against the interpreter;
+ *   4. with --bench: the benchmark workloads (bench/gpu_*.mam) and the attention kernels timed
+ *      with CUDA events (median of --reps after warm-up), into OUT/bench.tsv.
+ * Tolerances (normwise: max |device - ref64| / max |ref64|, ref64 the f64 interpreter or
+ * reference): f32 1e-5, bf16 1e-2, each plus 8x the f32 interpreter's own error where there is
+ * one (random inputs can be ill-conditioned; the CPU's f32 rounding bounds what is reachable);
+ * and every value finite where the reference is.
+ * Modes: default a GPU (MAMC_CUDA_DEVICE); exit 77 (skipped) when there is none or no driver.
+ * --emu: the host emulation of dev.h (no GPU: the executor's bookkeeping, products and views,
+ * with the kernels' CPU references) — a unit test here. --out DIR: check.tsv / bench.tsv.
+ * --budget S: stop starting new parts after S seconds. --only SUBSTR: graphs whose program
+ * path contains SUBSTR. Exit 0 when every check passed, 1 otherwise. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dexec.h"
+#include "examples.h"
+#include "kernels/kargs.h"
+#include "kref.h"
+#include "params.h"
+#include "rng.h"
+
+typedef struct Ck {
+  Dev dev;
+  int emu, bench, reps, fails, checks;
+  double t0, budget;
+  const char *only, *outdir;
+  FILE *tsv, *btsv;
+} Ck;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int over_budget(Ck *c) { return c->budget > 0 && now() - c->t0 > c->budget; }
+
+static void result(Ck *c, const char *part, const char *what, double err, double tol, int finite, const char *note) {
+  int ok = finite && err <= tol;
+  c->checks++;
+  c->fails += !ok;
+  printf("%-7s %-6s %-58s err %.2e tol %.1e%s%s%s\n", ok ? "ok" : "NOT OK", part, what, err, tol,
+         finite ? "" : " NON-FINITE", note ? "  " : "", note ? note : "");
+  if (c->tsv) fprintf(c->tsv, "%s\t%s\t%s\t%.3e\t%.1e\t%d\n", ok ? "ok" : "FAIL", part, what, err, tol, finite);
+  fflush(stdout);
+}
+
+static void fill(float *x, int64_t n, uint64_t seed, double scale) {
+  for (int64_t i = 0; i < n; i++) x[i] = (float)(scale * rng_normal(seed, (uint64_t)i));
+}
+
+/* normwise error of d against r (f32 arrays); *finite: d finite wherever r is */
+static double nerr_floor(const float *d, const double *r, int64_t n, int *finite, double floor_) {
+  double md = 0, mr = floor_;
+  *finite = 1;
+  for (int64_t i = 0; i < n; i++) {
+    if (!isfinite(r[i])) continue;
+    if (!isfinite(d[i])) {
+      *finite = 0;
+      continue;
+    }
+    double e = fabs((double)d[i] - r[i]);
+    if (e > md) md = e;
+    if (fabs(r[i]) > mr) mr = fabs(r[i]);
+  }
+  return mr > 0 ? md / mr : md;
+}
+
+static double nerr(const float *d, const double *r, int64_t n, int *finite) { return nerr_floor(d, r, n, finite, 0); }
+
+static double nerr_f(const float *d, const float *r, int64_t n, int *finite) {
+  double *rr = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+  if (!rr) return INFINITY;
+  for (int64_t i = 0; i < n; i++) rr[i] = r[i];
+  double e = nerr(d, rr, n, finite);
+  free(rr);
+  return e;
+}
+
+/* ---- device buffers ------------------------------------------------------------------------------ */
+
+static DPtr up(Ck *c, const void *h, size_t bytes) {
+  DPtr p = 0;
+  if (!dev_alloc(&c->dev, bytes ? bytes : 4, &p) || !dev_h2d(&c->dev, p, h, bytes)) {
+    fprintf(stderr, "cuda_check: %s\n", c->dev.L.err);
+    return 0;
+  }
+  return p;
+}
+
+static int down(Ck *c, void *h, DPtr p, size_t bytes) {
+  if (dev_d2h(&c->dev, h, p, bytes)) return 1;
+  fprintf(stderr, "cuda_check: %s\n", c->dev.L.err);
+  return 0;
+}
+
+/* A kernel test: host buffers (the reference's), their device twins, the argument block with
+ * host addresses; dev_args() rewrites every host address in the block to its twin. */
+typedef struct KtBuf {
+  void *h;
+  DPtr d;
+  size_t bytes;
+} KtBuf;
+
+typedef struct KTest {
+  KtBuf b[32];
+  int n;
+} KTest;
+
+static void *kt_buf(KTest *t, size_t bytes, int kind, uint64_t seed) { /* kind 0 zero, 1 normal, 2 uniform(0,1) */
+  void *h = calloc(1, bytes ? bytes : 4);
+  if (kind == 1) fill(h, (int64_t)(bytes / 4), seed, 1.0);
+  if (kind == 2)
+    for (size_t i = 0; i < bytes / 4; i++) ((float *)h)[i] = (float)rng_uniform(seed, i);
+  t->b[t->n++] = (KtBuf){h, 0, bytes};
+  return h;
+}
+
+static int kt_upload(Ck *c, KTest *t) {
+  for (int i = 0; i < t->n; i++)
+    if (!(t->b[i].d = up(c, t->b[i].h, t->b[i].bytes))) return 0;
+  return 1;
+}
+
+static void kt_rewrite(const KTest *t, void *args, size_t size) {
+  uint64_t *w = args;
+  for (size_t k = 0; k < size / 8; k++)
+    for (int i = 0; i < t->n; i++)
+      if (w[k] && w[k] == (uint64_t)(uintptr_t)t->b[i].h) w[k] = t->b[i].d;
+}
+
+static void kt_free(Ck *c, KTest *t) {
+  for (int i = 0; i < t->n; i++) {
+    free(t->b[i].h);
+    dev_free(&c->dev, t->b[i].d);
+  }
+  t->n = 0;
+}
+
+/* the device's copy of buffer host h, into a fresh host array */
+static float *kt_result(Ck *c, const KTest *t, const void *h) {
+  for (int i = 0; i < t->n; i++)
+    if (t->b[i].h == h) {
+      float *r = malloc(t->b[i].bytes ? t->b[i].bytes : 4);
+      if (r && down(c, r, t->b[i].d, t->b[i].bytes)) return r;
+      free(r);
+      return NULL;
+    }
+  return NULL;
+}
+
+static void kt_compare(Ck *c, const KTest *t, const void *h, int64_t n, const char *what, double tol) {
+  float *d = kt_result(c, t, h);
+  int fin = 0;
+  double e = d ? nerr_f(d, h, n, &fin) : INFINITY;
+  result(c, "kernel", what, e, tol, d != NULL && fin, NULL);
+  free(d);
+}
+
+static int launch2(Ck *c, int mod, const char *name, unsigned gx, unsigned gy, unsigned gz, unsigned block, const void *dargs,
+                   const void *hargs) {
+  if (!dev_launch(&c->dev, mod, name, gx, gy, gz, block, 0, dargs)) {
+    fprintf(stderr, "cuda_check: %s: %s\n", name, c->dev.L.err);
+    return 0;
+  }
+  return kref_launch(name, hargs); /* the reference on the host buffers */
+}
+
+#define RUN(mod, name, gx, gy, gz, block, A)                                                                          \
+  do {                                                                                                                \
+    __typeof__(A) d_ = A;                                                                                             \
+    kt_rewrite(&t, &d_, sizeof d_);                                                                                   \
+    if (!launch2(c, mod, name, gx, gy, gz, block, &d_, &A)) {                                                         \
+      result(c, "kernel", name, INFINITY, 0, 0, "launch failed");                                                     \
+      goto done;                                                                                                      \
+    }                                                                                                                 \
+  } while (0)
+
+/* The reference runs on the host buffers; in emu mode the "device" launch runs the same
+ * reference on the device twins (a check of the harness: argument rewriting, sizes). */
+static void check_kernels(Ck *c) {
+  KTest t = {0};
+  Dev *dev = &c->dev;
+  /* copy_nd as a transpose [3, 5, 7] -> [7, 3, 5] */
+  {
+    float *src = kt_buf(&t, 105 * 4, 1, 1), *dst = kt_buf(&t, 105 * 4, 0, 0);
+    if (!kt_upload(c, &t)) goto done;
+    KaCopy a = {0};
+    a.src = (uint64_t)(uintptr_t)src, a.dst = (uint64_t)(uintptr_t)dst, a.n = 105, a.rank = 3;
+    long long ext[3] = {7, 3, 5}, sst[3] = {1, 35, 7}, dst_st[3] = {15, 5, 1};
+    for (int i = 0; i < 3; i++) a.ext[i] = ext[i], a.src_st[i] = sst[i], a.dst_st[i] = dst_st[i];
+    RUN(KMOD_MOVE, "k_copy_nd", dev_grid(dev, 105, 256), 1, 1, 256, a);
+    kt_compare(c, &t, dst, 105, "k_copy_nd transpose [3,5,7] -> [7,3,5]", 0);
+    kt_free(c, &t);
+  }
+  /* gather / scatter_add: 300 ids (some out of range) into a 50 x 96 table */
+  for (int sc = 0; sc < 2; sc++) {
+    long long V = 50, row = 96, nids = 300;
+    float *table = kt_buf(&t, (size_t)(V * row * 4), sc ? 0 : 1, 2), *src = kt_buf(&t, (size_t)(nids * row * 4), 1, 3);
+    int *ids = kt_buf(&t, (size_t)nids * 4, 0, 0);
+    for (int i = 0; i < nids; i++) ids[i] = (int)(rng_u64(4, (uint64_t)i) % 54) - 2;
+    float *out = kt_buf(&t, (size_t)((sc ? V : nids) * row * 4), 0, 0);
+    if (!kt_upload(c, &t)) goto done;
+    KaGather a = {0};
+    a.table = (uint64_t)(uintptr_t)table, a.ids = (uint64_t)(uintptr_t)ids, a.out = (uint64_t)(uintptr_t)out;
+    a.src = (uint64_t)(uintptr_t)src, a.nids = nids, a.row = row, a.V = V;
+    const char *name = sc ? "k_scatter_add" : "k_gather";
+    RUN(KMOD_MOVE, name, dev_grid(dev, nids * row, 256), 1, 1, 256, a);
+    kt_compare(c, &t, out, (sc ? V : nids) * row, sc ? "k_scatter_add 300 ids -> [50, 96] (atomics)" : "k_gather 300 ids of [50, 96]",
+               sc ? 1e-5 : 0);
+    kt_free(c, &t);
+  }
+  /* norms: layernorm with a residual, rmsnorm; rows 37, C 512 and 1000 */
+  for (int v = 0; v < 3; v++) {
+    long long rows = 37, C = v == 2 ? 1000 : 512;
+    float *a_ = kt_buf(&t, (size_t)(rows * C * 4), 1, 5), *b_ = kt_buf(&t, (size_t)(rows * C * 4), 1, 6);
+    float *gain = kt_buf(&t, (size_t)C * 4, 1, 7), *bias = kt_buf(&t, (size_t)C * 4, 1, 8);
+    float *y = kt_buf(&t, (size_t)(rows * C * 4), 0, 0), *xs = kt_buf(&t, (size_t)(rows * C * 4), 0, 0);
+    if (!kt_upload(c, &t)) goto done;
+    KaNorm a = {0};
+    a.a = (uint64_t)(uintptr_t)a_, a.b = v == 0 ? (uint64_t)(uintptr_t)b_ : 0, a.gain = (uint64_t)(uintptr_t)gain;
+    a.bias = v == 1 ? 0 : (uint64_t)(uintptr_t)bias, a.y = (uint64_t)(uintptr_t)y, a.xs = v == 0 ? (uint64_t)(uintptr_t)xs : 0;
+    a.rows = rows, a.C = C, a.rms = v == 1, a.eps = 1e-5f;
+    RUN(KMOD_NORM, "k_norm_fwd", dev_grid(dev, rows * 32, 256), 1, 1, 256, a);
+    const char *what[] = {"k_norm_fwd layernorm(a + b) [37, 512]", "k_norm_fwd rmsnorm [37, 512]",
+                          "k_norm_fwd layernorm [37, 1000]"};
+    kt_compare(c, &t, y, rows * C, what[v], 1e-5);
+    if (v == 0) kt_compare(c, &t, xs, rows * C, "k_norm_fwd the residual sum a + b", 0);
+    kt_free(c, &t);
+  }
+  /* cross-entropy: rows 70 (some ignored), V 1000, smoothing 0.1; loss and gradient */
+  {
+    long long rows = 70, V = 1000;
+    float *logits = kt_buf(&t, (size_t)(rows * V * 4), 1, 9);
+    int *tg = kt_buf(&t, (size_t)rows * 4, 0, 0);
+    for (int i = 0; i < rows; i++) tg[i] = (int)(rng_u64(10, (uint64_t)i) % (uint64_t)V) * (i % 7 != 3);
+    float *rl = kt_buf(&t, (size_t)rows * 4, 0, 0), *rc = kt_buf(&t, (size_t)(rows + 1) * 4, 0, 0);
+    float *out = kt_buf(&t, 4, 0, 0), *g = kt_buf(&t, 4, 0, 0), *dl = kt_buf(&t, (size_t)(rows * V * 4), 0, 0);
+    g[0] = 0.75f;
+    if (!kt_upload(c, &t)) goto done;
+    KaXent a = {0};
+    a.logits = (uint64_t)(uintptr_t)logits, a.tg = (uint64_t)(uintptr_t)tg, a.row_loss = (uint64_t)(uintptr_t)rl;
+    a.row_cnt = (uint64_t)(uintptr_t)rc, a.out = (uint64_t)(uintptr_t)out, a.g = (uint64_t)(uintptr_t)g;
+    a.dlogits = (uint64_t)(uintptr_t)dl, a.rows = rows, a.V = V, a.ignore = 0, a.smoothing = 0.1f;
+    RUN(KMOD_XENT, "k_xent_rows", dev_grid(dev, rows, 1), 1, 1, 256, a);
+    RUN(KMOD_XENT, "k_xent_sum", 1, 1, 1, 256, a);
+    RUN(KMOD_XENT, "k_xent_grad", dev_grid(dev, rows, 1), 1, 1, 256, a);
+    kt_compare(c, &t, out, 1, "k_xent_rows + k_xent_sum loss [70, 1000] smoothing 0.1", 1e-5);
+    kt_compare(c, &t, dl, rows * V, "k_xent_grad dlogits [70, 1000]", 1e-5);
+    kt_free(c, &t);
+  }
+  /* attention forward (D 32, 64, 128) and backward (D 32, 64): B 2, H 3, Sq 45, Sk 45 / 77 */
+  for (int v = 0; v < 6; v++) {
+    int D = v < 2 ? 32 : v < 4 ? 64 : 128, causal = v % 2, B = 2, H = 3, Sq = 45, Sk = causal ? 45 : 77;
+    int bwd = D != 128;
+    size_t nq = (size_t)B * H * Sq * D, nk = (size_t)B * H * Sk * D;
+    float *q = kt_buf(&t, nq * 4, 1, 11), *k = kt_buf(&t, nk * 4, 1, 12), *vv = kt_buf(&t, nk * 4, 1, 13);
+    float *mask = kt_buf(&t, (size_t)B * Sk * 4, 0, 0);
+    for (int i = 0; i < B * Sk; i++) mask[i] = (i % Sk) % 5 != 4;
+    float *o = kt_buf(&t, nq * 4, 0, 0), *lse = kt_buf(&t, (size_t)B * H * Sq * 4, 0, 0);
+    float *dO = kt_buf(&t, nq * 4, 1, 14), *delta = kt_buf(&t, (size_t)B * H * Sq * 4, 0, 0);
+    float *dq = kt_buf(&t, nq * 4, 0, 0), *dk = kt_buf(&t, nk * 4, 0, 0), *dv = kt_buf(&t, nk * 4, 0, 0);
+    if (!kt_upload(c, &t)) goto done;
+    KaAttn a = {0};
+    a.q = (uint64_t)(uintptr_t)q, a.k = (uint64_t)(uintptr_t)k, a.v = (uint64_t)(uintptr_t)vv;
+    a.mask = causal ? 0 : (uint64_t)(uintptr_t)mask, a.o = (uint64_t)(uintptr_t)o, a.lse = (uint64_t)(uintptr_t)lse;
+    a.dO = (uint64_t)(uintptr_t)dO, a.delta = (uint64_t)(uintptr_t)delta, a.dq = (uint64_t)(uintptr_t)dq;
+    a.dk = (uint64_t)(uintptr_t)dk, a.dv = (uint64_t)(uintptr_t)dv;
+    a.B = B, a.H = H, a.Sq = Sq, a.Sk = Sk, a.causal = causal, a.D = D, a.scale = (float)(1.0 / sqrt((double)D));
+    char name[48], what[96];
+    snprintf(name, sizeof name, "k_attn_fwd_d%d", D);
+    RUN(KMOD_ATTENTION, name, (unsigned)((Sq + 15) / 16), (unsigned)H, (unsigned)B, 128, a);
+    snprintf(what, sizeof what, "%s %s B2 H3 Sq45 Sk%d: o", name, causal ? "causal" : "key mask", Sk);
+    kt_compare(c, &t, o, (int64_t)nq, what, 1e-5);
+    if (bwd) {
+      RUN(KMOD_ATTENTION, "k_attn_bwd_pre", dev_grid(dev, (int64_t)B * H * Sq * 32, 256), 1, 1, 256, a);
+      snprintf(name, sizeof name, "k_attn_bwd_dq_d%d", D);
+      RUN(KMOD_ATTENTION, name, (unsigned)((Sq + 15) / 16), (unsigned)H, (unsigned)B, 128, a);
+      snprintf(name, sizeof name, "k_attn_bwd_dkdv_d%d", D);
+      RUN(KMOD_ATTENTION, name, (unsigned)((Sk + 31) / 32), (unsigned)H, (unsigned)B, 128, a);
+      snprintf(what, sizeof what, "k_attn_bwd_* d%d %s: dq", D, causal ? "causal" : "key mask");
+      kt_compare(c, &t, dq, (int64_t)nq, what, 1e-5);
+      snprintf(what, sizeof what, "k_attn_bwd_* d%d %s: dk", D, causal ? "causal" : "key mask");
+      kt_compare(c, &t, dk, (int64_t)nk, what, 1e-5);
+      snprintf(what, sizeof what, "k_attn_bwd_* d%d %s: dv", D, causal ? "causal" : "key mask");
+      kt_compare(c, &t, dv, (int64_t)nk, what, 1e-5);
+    }
+    kt_free(c, &t);
+  }
+  /* AdamW over three tensors of two modules (one not trained), with clipping */
+  {
+    long long sizes[3] = {5000, 300, 9000};
+    KaAdamTensor *tens = kt_buf(&t, sizeof(KaAdamTensor) * 3, 0, 0);
+    float *w[3], *g[3], *m[3], *v[3];
+    int nchunks = 0;
+    for (int i = 0; i < 3; i++) nchunks += (int)((sizes[i] + KA_ADAM_CHUNK - 1) / KA_ADAM_CHUNK);
+    int *tab = kt_buf(&t, (size_t)nchunks * 4, 0, 0);
+    long long *start = kt_buf(&t, (size_t)nchunks * 8, 0, 0);
+    for (int i = 0, ch = 0; i < 3; i++) {
+      w[i] = kt_buf(&t, (size_t)sizes[i] * 4, 1, 20 + (uint64_t)i), g[i] = kt_buf(&t, (size_t)sizes[i] * 4, 1, 30 + (uint64_t)i);
+      m[i] = kt_buf(&t, (size_t)sizes[i] * 4, 1, 40 + (uint64_t)i), v[i] = kt_buf(&t, (size_t)sizes[i] * 4, 2, 50 + (uint64_t)i);
+      tens[i] = (KaAdamTensor){(uint64_t)(uintptr_t)w[i], (uint64_t)(uintptr_t)g[i], (uint64_t)(uintptr_t)m[i],
+                               (uint64_t)(uintptr_t)v[i], 0, sizes[i], i == 1, 0};
+      for (long long s = 0; s < sizes[i]; s += KA_ADAM_CHUNK) tab[ch] = i, start[ch++] = s;
+    }
+    float *inv = kt_buf(&t, 8, 0, 0);
+    inv[0] = 0.01f, inv[1] = 0.02f;
+    long long *steps = kt_buf(&t, 16, 0, 0);
+    steps[0] = 3, steps[1] = 1;
+    KaAdamStep *st = kt_buf(&t, sizeof *st, 0, 0);
+    st->lr = 1e-3, st->max_norm = 0.5;
+    double *part = kt_buf(&t, (size_t)nchunks * 8, 0, 0), *norm = kt_buf(&t, 8, 0, 0);
+    /* the table holds pointers: its device copy gets the device ones */
+    KaAdamTensor htens[3];
+    memcpy(htens, tens, sizeof htens);
+    if (!kt_upload(c, &t)) goto done;
+    KaAdamTensor dtens[3];
+    memcpy(dtens, tens, sizeof dtens);
+    kt_rewrite(&t, dtens, sizeof dtens);
+    if (!dev_h2d(dev, t.b[0].d, dtens, sizeof dtens)) goto done;
+    KaAdam a = {0};
+    a.tensors = (uint64_t)(uintptr_t)tens, a.tab = (uint64_t)(uintptr_t)tab, a.start = (uint64_t)(uintptr_t)start;
+    a.inv = (uint64_t)(uintptr_t)inv, a.steps = (uint64_t)(uintptr_t)steps, a.step = (uint64_t)(uintptr_t)st;
+    a.part = (uint64_t)(uintptr_t)part, a.norm = (uint64_t)(uintptr_t)norm, a.nchunks = nchunks;
+    a.beta1 = 0.9, a.beta2 = 0.999, a.eps = 1e-8, a.wd = 0.01, a.kind = 0;
+    RUN(KMOD_ADAMW, "k_sqnorm", (unsigned)nchunks, 1, 1, 256, a);
+    RUN(KMOD_ADAMW, "k_sqnorm_final", 1, 1, 1, 32, a);
+    RUN(KMOD_ADAMW, "k_adamw", (unsigned)nchunks, 1, 1, 256, a);
+    {
+      double dn = 0;
+      int fin = 0;
+      if (down(c, &dn, t.b[t.n - 1].d, 8)) {
+        double e = fabs(dn - *norm) / (*norm > 0 ? *norm : 1);
+        fin = isfinite(dn);
+        result(c, "kernel", "k_sqnorm + k_sqnorm_final global norm", e, 1e-12, fin, NULL);
+      }
+    }
+    for (int i = 0; i < 3; i++) {
+      char what[96];
+      snprintf(what, sizeof what, "k_adamw w of tensor %d (%lld, module %d%s)", i, sizes[i], i == 1,
+               i == 1 ? "" : ", clipped");
+      kt_compare(c, &t, w[i], sizes[i], what, 1e-6);
+      snprintf(what, sizeof what, "k_adamw m, v of tensor %d", i);
+      float *dm = kt_result(c, &t, m[i]), *dvv = kt_result(c, &t, v[i]);
+      int f1 = 0, f2 = 0;
+      double e1 = dm ? nerr_f(dm, m[i], sizes[i], &f1) : INFINITY, e2 = dvv ? nerr_f(dvv, v[i], sizes[i], &f2) : INFINITY;
+      result(c, "kernel", what, e1 > e2 ? e1 : e2, 1e-6, f1 && f2, NULL);
+      free(dm);
+      free(dvv);
+    }
+    (void)htens;
+    kt_free(c, &t);
+  }
+done:
+  kt_free(c, &t);
+}
+
+/* ---- matrix products ------------------------------------------------------------------------------ */
+
+static void check_gemm(Ck *c) {
+  struct {
+    int64_t M, N, K, batch;
+    int ta, tb, acc, bf16, bcastA;
+  } cases[] = {{64, 96, 128, 1, 0, 0, 0, 0, 0},  {33, 17, 70, 1, 1, 0, 0, 0, 0},  {33, 17, 70, 1, 0, 1, 0, 0, 0},
+               {40, 24, 56, 1, 1, 1, 1, 0, 0},  {31, 45, 64, 5, 0, 0, 0, 0, 0},  {31, 45, 64, 4, 0, 1, 0, 0, 1},
+               {128, 256, 512, 1, 0, 0, 0, 1, 0}, {77, 50, 300, 3, 1, 0, 0, 1, 0}, {512, 512, 2048, 1, 0, 1, 0, 1, 0}};
+  for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+    int64_t M = cases[ci].M, N = cases[ci].N, K = cases[ci].K, nb = cases[ci].batch;
+    int ta = cases[ci].ta, tb = cases[ci].tb, acc = cases[ci].acc, bf = cases[ci].bf16, bA = cases[ci].bcastA;
+    int64_t na = (bA ? 1 : nb) * M * K, nbb = nb * K * N, nc = nb * M * N;
+    float *A = malloc((size_t)na * 4), *B = malloc((size_t)nbb * 4), *C = malloc((size_t)nc * 4), *R = malloc((size_t)nc * 4);
+    double *ref = malloc((size_t)nc * 8);
+    fill(A, na, 60 + ci, 1), fill(B, nbb, 70 + ci, 1), fill(C, nc, 80 + ci, 1);
+    for (int64_t b = 0; b < nb; b++)
+      for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+          double s = acc ? C[b * M * N + i * N + j] : 0;
+          const float *a = A + (bA ? 0 : b * M * K), *bb = B + b * K * N;
+          for (int64_t k = 0; k < K; k++) {
+            double x = ta ? a[k * M + i] : a[i * K + k], y = tb ? bb[j * K + k] : bb[k * N + j];
+            if (bf) x = rt_bf16_to_f64(rt_bf16_from_f64(x)), y = rt_bf16_to_f64(rt_bf16_from_f64(y));
+            s += x * y;
+          }
+          ref[b * M * N + i * N + j] = s;
+        }
+    DPtr dA = up(c, A, (size_t)na * 4), dB = up(c, B, (size_t)nbb * 4), dC = up(c, C, (size_t)nc * 4);
+    DevGemm g = {dA, dB, dC, M, N, K, nb, bA ? 0 : M * K, K * N, M * N, ta, tb, acc, bf};
+    int ok = dA && dB && dC && dev_gemm(&c->dev, &g) && down(c, R, dC, (size_t)nc * 4);
+    if (!ok) fprintf(stderr, "cuda_check: gemm: %s\n", c->dev.L.err);
+    int fin = 0;
+    double e = ok ? nerr(R, ref, nc, &fin) : INFINITY;
+    char what[120];
+    snprintf(what, sizeof what, "dev_gemm %s M%lld N%lld K%lld batch %lld%s%s%s%s", bf ? "bf16" : "f32", (long long)M,
+             (long long)N, (long long)K, (long long)nb, ta ? " ta" : "", tb ? " tb" : "", acc ? " +C" : "",
+             bA ? " A broadcast" : "");
+    result(c, "gemm", what, e, bf ? 1e-5 * sqrt((double)K) + 1e-5 : 1e-5, ok && fin, bf ? "(operands rounded to bf16 in the reference too)" : NULL);
+    dev_free(&c->dev, dA), dev_free(&c->dev, dB), dev_free(&c->dev, dC);
+    free(A), free(B), free(C), free(R), free(ref);
+  }
+}
+
+/* ---- whole graphs against the interpreter ------------------------------------------------------------- */
+
+typedef struct Run {
+  int64_t *sym;
+  Tensor *in;
+  int nin;
+} Run;
+
+/* symbols: the first 2 (batch-like), the others 7, 9, 11 ...; inputs: token ids in [0, 8),
+ * floats normal */
+static int make_run(const IrProgram *p, const IrGraph *g, Run *r, const int64_t *fixed, uint64_t seed) {
+  r->sym = calloc((size_t)p->syms.n + 1, sizeof *r->sym);
+  for (int s = 0; s < p->syms.n; s++) r->sym[s] = fixed && fixed[s] > 0 ? fixed[s] : s == 0 ? 2 : 7 + 2 * s;
+  r->nin = 0;
+  for (int i = 0; i < g->nodes.n; i++) r->nin += g->nodes.v[i].op == OP_INPUT;
+  r->in = calloc((size_t)r->nin + 1, sizeof *r->in);
+  for (int i = 0, k = 0; i < g->nodes.n; i++) {
+    const IrNode *n = &g->nodes.v[i];
+    if (n->op != OP_INPUT) continue;
+    int64_t sh[IR_MAX_RANK];
+    for (int d = 0; d < n->type.rank; d++) sh[d] = dim_eval(n->type.d[d], r->sym);
+    DType dt = n->type.dt == DT_I32 ? DT_I32 : DT_F32;
+    if (!rt_tensor_alloc(&r->in[k], dt, n->type.rank, sh)) return 0;
+    for (int64_t j = 0; j < r->in[k].n; j++) {
+      if (dt == DT_I32) ((int32_t *)r->in[k].data)[j] = (int32_t)(rng_u64(seed + (uint64_t)k, (uint64_t)j) % 8);
+      else ((float *)r->in[k].data)[j] = (float)rng_normal(seed + (uint64_t)k, (uint64_t)j);
+    }
+    k++;
+  }
+  return 1;
+}
+
+static void free_run(Run *r) {
+  for (int k = 0; k < r->nin; k++) rt_tensor_free(&r->in[k]);
+  free(r->in);
+  free(r->sym);
+}
+
+static int upload_params(Ck *c, const ParamStore *ps, DParams *dp) {
+  dp->n = ps->n;
+  dp->first = ps->first;
+  dp->w = calloc((size_t)ps->n + 1, sizeof *dp->w);
+  dp->wb = calloc((size_t)ps->n + 1, sizeof *dp->wb);
+  for (int q = 0; q < ps->n; q++)
+    if (ps->t[q].data && !(dp->w[q] = up(c, ps->t[q].data, (size_t)ps->t[q].n * 4))) return 0;
+  return 1;
+}
+
+static void free_params(Ck *c, DParams *dp) {
+  for (int q = 0; q < dp->n && dp->w; q++) dev_free(&c->dev, dp->w[q]);
+  free(dp->w);
+  free(dp->wb);
+}
+
+static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, const char *what, int bf16) {
+  const IrGraph *g = &p->graphs.v[gi];
+  ParamStore ps;
+  char err[256];
+  if (!rt_params_init(&ps, p, 7, DT_F32, err, sizeof err)) {
+    result(c, "graph", what, INFINITY, 0, 0, err);
+    return;
+  }
+  Run r;
+  DParams dp = {0};
+  DExec e;
+  memset(&e, 0, sizeof e);
+  Tensor *v32 = calloc((size_t)g->nodes.n + 1, sizeof *v32), *v64 = calloc((size_t)g->nodes.n + 1, sizeof *v64);
+  int ok = make_run(p, g, &r, NULL, 99) && upload_params(c, &ps, &dp);
+  InterpCx c32 = {DT_F32, 5, 1, 1, {0}}, c64 = {DT_F64, 5, 1, 1, {0}}, cd = c32;
+  ok = ok && (interp_graph(p, g, r.sym, r.in, &ps, v32, &c32) || (snprintf(err, sizeof err, "interp f32: %s", c32.err), 0));
+  ok = ok && (interp_graph(p, g, r.sym, r.in, &ps, v64, &c64) || (snprintf(err, sizeof err, "interp f64: %s", c64.err), 0));
+  int inited = ok && dexec_init(&e, &c->dev, p, gi, bf16);
+  if (ok && !inited) snprintf(err, sizeof err, "dexec_init: %.200s", e.err);
+  ok = inited && (dexec_run(&e, r.sym, r.in, &dp, &cd) || (snprintf(err, sizeof err, "dexec_run: %.200s", e.err), 0));
+  ok = ok && (dev_sync(&c->dev) || (snprintf(err, sizeof err, "%.200s", c->dev.L.err), 0));
+  if (!ok) {
+    char w[200];
+    snprintf(w, sizeof w, "%s (%s)", what, prog);
+    result(c, "graph", w, INFINITY, 0, 0, err);
+  }
+  double worst = 0, tol_worst = 0, gmax = 0;
+  int all_fin = 1, nout = 0;
+  /* a gradient that is zero in exact arithmetic (a key bias under softmax) is rounding noise:
+   * errors are relative to at least 1e-3 of the largest reference value of the graph */
+  for (int k = 0; ok && k < g->outputs.n; k++) {
+    const Tensor *t64 = &v64[g->outputs.v[k].node];
+    for (int64_t j = 0; t64->data && t64->dt != DT_I32 && j < t64->n; j++) {
+      double x = fabs(rt_tensor_get(t64, j));
+      if (isfinite(x) && x > gmax) gmax = x;
+    }
+  }
+  const char *worst_name = "";
+  for (int k = 0; ok && k < g->outputs.n; k++) {
+    int node = g->outputs.v[k].node;
+    int64_t n = 0;
+    DPtr d = dexec_output(&e, k, r.sym, &n);
+    if (!d || v64[node].n != n || g->nodes.v[node].type.dt == DT_I32) continue;
+    float *h = malloc((size_t)(n ? n : 1) * 4);
+    double *r64 = malloc((size_t)(n ? n : 1) * 8);
+    if (!h || !r64 || !down(c, h, d, (size_t)n * 4)) {
+      free(h), free(r64);
+      ok = 0;
+      break;
+    }
+    for (int64_t j = 0; j < n; j++) r64[j] = rt_tensor_get(&v64[node], j);
+    float *r32 = malloc((size_t)(n ? n : 1) * 4);
+    for (int64_t j = 0; j < n; j++) r32[j] = (float)rt_tensor_get(&v32[node], j);
+    int fin = 0, f32fin = 0;
+    double e_dev = nerr_floor(h, r64, n, &fin, 1e-3 * gmax), e_cpu = nerr_floor(r32, r64, n, &f32fin, 1e-3 * gmax);
+    double tol = (bf16 ? 1e-2 : 1e-5) + 8 * e_cpu;
+    all_fin &= fin;
+    if (e_dev / tol > (tol_worst > 0 ? worst / tol_worst : -1)) worst = e_dev, tol_worst = tol, worst_name = g->outputs.v[k].name;
+    if (e_dev > tol || !fin) {
+      char w[200];
+      snprintf(w, sizeof w, "%s output %s", what, g->outputs.v[k].name);
+      result(c, "graph", w, e_dev, tol, fin, NULL);
+    }
+    nout++;
+    free(h), free(r64), free(r32);
+  }
+  if (ok) {
+    char w[200], note[200];
+    snprintf(w, sizeof w, "%s: %d outputs%s", what, nout, bf16 ? " (bf16 products)" : "");
+    snprintf(note, sizeof note, "worst %s; %lld nodes on the host", worst_name, (long long)e.stats.host_nodes);
+    result(c, "graph", w, worst, tol_worst > 0 ? tol_worst : 1e-5, all_fin, note);
+  }
+  if (inited) dexec_free(&e);
+  free_params(c, &dp);
+  interp_values_free(v32, g->nodes.n);
+  interp_values_free(v64, g->nodes.n);
+  free(v32), free(v64);
+  free_run(&r);
+  rt_params_free(&ps);
+}
+
+static const char *const programs[][2] = {{"examples/lm.mam", "examples/lm.yaml"},
+                                          {"examples/shared.mam", "examples/shared.yaml"},
+                                          {"examples/multi.mam", "examples/multi.yaml"}};
+
+static void check_graphs(Ck *c) {
+  for (size_t i = 0; i < sizeof programs / sizeof *programs && !over_budget(c); i++) {
+    if (c->only && !strstr(programs[i][0], c->only)) continue;
+    Example ex;
+    if (!example_load(&ex, programs[i][0], programs[i][1])) {
+      result(c, "graph", programs[i][0], INFINITY, 0, 0, "does not compile");
+      example_free(&ex);
+      continue;
+    }
+    int ng = ex.train->graphs.n < 2 ? ex.train->graphs.n : 2; /* two tasks per program: enough, and fast */
+    for (int gi = 0; gi < ng && !over_budget(c); gi++) {
+      char what[160];
+      snprintf(what, sizeof what, "%s train @%s", programs[i][0] + 9, ex.train->graphs.v[gi].task);
+      check_graph(c, programs[i][0], ex.train, gi, what, 0);
+      if (!c->emu) check_graph(c, programs[i][0], ex.train, gi, what, 1);
+      snprintf(what, sizeof what, "%s eval @%s", programs[i][0] + 9, ex.eval->graphs.v[gi].task);
+      check_graph(c, programs[i][0], ex.eval, gi, what, 0);
+    }
+    example_free(&ex);
+  }
+}
+
+/* ---- timing ---------------------------------------------------------------------------------------------- */
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void bench_line(Ck *c, const char *name, double med, double first, double flops, const char *note) {
+  double tf = med > 0 ? flops / (med * 1e-3) / 1e12 : 0;
+  printf("bench   %-36s median %9.3f ms  first %8.1f ms  %7.1f TFLOP/s  %s\n", name, med, first, tf, note ? note : "");
+  if (c->btsv) fprintf(c->btsv, "%s\t%.4f\t%.1f\t%.4g\t%.2f\t%s\n", name, med, first, flops, tf, note ? note : "");
+  fflush(stdout);
+}
+
+typedef struct Workload {
+  const char *name, *mam, *yaml;
+  int64_t B, S, T; /* the input sizes: src [B, S], tgt [B, T] */
+  int bf16;
+} Workload;
+
+static void bench_workload(Ck *c, const Workload *w) {
+  Example ex;
+  if (access(w->mam, R_OK) != 0 || !example_load(&ex, w->mam, w->yaml)) {
+    bench_line(c, w->name, -1, -1, 0, "does not compile");
+    if (access(w->mam, R_OK) == 0) example_free(&ex);
+    return;
+  }
+  const IrProgram *p = ex.train;
+  const IrGraph *g = &p->graphs.v[0];
+  double t0 = now();
+  ParamStore ps;
+  char err[256];
+  DParams dp = {0};
+  DExec e;
+  memset(&e, 0, sizeof e);
+  Run r = {0};
+  int64_t fixed[64] = {0};
+  /* bind B, S, T by the inputs' declared dims: src [B, S], tgt [B, T] */
+  for (int i = 0, k = 0; i < g->nodes.n; i++) {
+    const IrNode *n = &g->nodes.v[i];
+    if (n->op != OP_INPUT || n->type.rank != 2) continue;
+    int last = k == 0 && 1 < 2 ? 0 : 1;
+    (void)last;
+    if (n->type.d[0].sym >= 0 && n->type.d[0].sym < 64) fixed[n->type.d[0].sym] = w->B;
+    if (n->type.d[1].sym >= 0 && n->type.d[1].sym < 64) fixed[n->type.d[1].sym] = k == 0 && w->S ? w->S : w->T;
+    k++;
+  }
+  int ok = rt_params_init(&ps, p, 7, DT_F32, err, sizeof err);
+  if (!ok) {
+    bench_line(c, w->name, -1, -1, 0, err);
+    example_free(&ex);
+    return;
+  }
+  ok = make_run(p, g, &r, fixed, 3) && upload_params(c, &ps, &dp) && dexec_init(&e, &c->dev, p, 0, w->bf16);
+  InterpCx cx = {DT_F32, 5, 1, 1, {0}};
+  double first = 0;
+  ok = ok && dexec_run(&e, r.sym, r.in, &dp, &cx) && dev_sync(&c->dev);
+  first = (now() - t0) * 1e3;
+  for (int i = 0; ok && i < 2; i++) ok = dexec_run(&e, r.sym, r.in, &dp, &cx); /* warm-up */
+  int reps = c->reps;
+  double *ms = calloc((size_t)reps, sizeof *ms);
+  DevEvent a = {0}, b = {0};
+  for (int i = 0; ok && i < reps && ms; i++) {
+    ok = dev_event_record(&c->dev, &a) && dexec_run(&e, r.sym, r.in, &dp, &cx) && dev_event_record(&c->dev, &b) &&
+         dev_event_ms(&c->dev, &a, &b, &ms[i]);
+    if (over_budget(c) && i >= 2) reps = i + 1;
+  }
+  if (ok && ms) {
+    qsort(ms, (size_t)reps, sizeof *ms, cmp_d);
+    char note[256];
+    StrBuf sb;
+    sb_init(&sb);
+    dexec_summary(&e, &sb);
+    snprintf(note, sizeof note, "%s B%lld S%lld T%lld, %d reps; host nodes %lld; %.180s", w->bf16 ? "bf16" : "f32",
+             (long long)w->B, (long long)w->S, (long long)w->T, reps, (long long)e.stats.host_nodes, sb.s ? sb.s : "");
+    sb_free(&sb);
+    bench_line(c, w->name, ms[reps / 2], first, e.stats.gemm_flops, note);
+  } else {
+    bench_line(c, w->name, -1, first, 0, e.err[0] ? e.err : c->dev.L.err);
+  }
+  free(ms);
+  dev_event_free(&c->dev, &a), dev_event_free(&c->dev, &b);
+  if (e.n) dexec_free(&e);
+  free_params(c, &dp);
+  free_run(&r);
+  rt_params_free(&ps);
+  example_free(&ex);
+}
+
+/* softmax attention forward + backward with the hand-written kernels: B 4, H 16, D 64, causal */
+static void bench_attention(Ck *c, int T) {
+  int B = 4, H = 16, D = 64;
+  size_t n = (size_t)B * H * T * D, rows = (size_t)B * H * T;
+  DPtr q, k, v, o, lse, dO, delta, dq, dk, dv;
+  Dev *dev = &c->dev;
+  int ok = dev_alloc(dev, n * 4, &q) && dev_alloc(dev, n * 4, &k) && dev_alloc(dev, n * 4, &v) && dev_alloc(dev, n * 4, &o) &&
+           dev_alloc(dev, rows * 4, &lse) && dev_alloc(dev, n * 4, &dO) && dev_alloc(dev, rows * 4, &delta) &&
+           dev_alloc(dev, n * 4, &dq) && dev_alloc(dev, n * 4, &dk) && dev_alloc(dev, n * 4, &dv);
+  float *h = ok ? malloc(n * 4) : NULL;
+  if (h) {
+    fill(h, (int64_t)n, 1, 1);
+    ok = dev_h2d(dev, q, h, n * 4) && dev_h2d(dev, k, h, n * 4) && dev_h2d(dev, v, h, n * 4) && dev_h2d(dev, dO, h, n * 4);
+  }
+  KaAttn a = {q, k, v, 0, o, lse, dO, delta, dq, dk, dv, B, H, T, T, 1, D, (float)(1.0 / sqrt((double)D)), 0};
+  double fw[64], bw[64];
+  int reps = c->reps < 64 ? c->reps : 64;
+  DevEvent e0 = {0}, e1 = {0}, e2 = {0};
+  for (int i = -2; ok && i < reps; i++) {
+    ok = dev_event_record(dev, &e0) &&
+         dev_launch(dev, KMOD_ATTENTION, "k_attn_fwd_d64", (unsigned)((T + 15) / 16), (unsigned)H, (unsigned)B, 128, 0, &a) &&
+         dev_event_record(dev, &e1) &&
+         dev_launch(dev, KMOD_ATTENTION, "k_attn_bwd_pre", dev_grid(dev, (int64_t)rows * 32, 256), 1, 1, 256, 0, &a) &&
+         dev_launch(dev, KMOD_ATTENTION, "k_attn_bwd_dq_d64", (unsigned)((T + 15) / 16), (unsigned)H, (unsigned)B, 128, 0, &a) &&
+         dev_launch(dev, KMOD_ATTENTION, "k_attn_bwd_dkdv_d64", (unsigned)((T + 31) / 32), (unsigned)H, (unsigned)B, 128, 0, &a) &&
+         dev_event_record(dev, &e2);
+    double x = 0, y = 0;
+    ok = ok && dev_event_ms(dev, &e0, &e1, &x) && dev_event_ms(dev, &e1, &e2, &y);
+    if (i >= 0) fw[i] = x, bw[i] = y;
+    if (over_budget(c) && i >= 2) reps = i + 1;
+  }
+  char name[64], note[128];
+  if (ok) {
+    qsort(fw, (size_t)reps, sizeof *fw, cmp_d);
+    qsort(bw, (size_t)reps, sizeof *bw, cmp_d);
+    double fl = 4.0 * B * H * (double)T * T * D / 2; /* causal: half of the 2 products */
+    snprintf(note, sizeof note, "f32 causal B4 H16 D64, %d reps", reps);
+    snprintf(name, sizeof name, "attn softmax fwd T=%d", T);
+    bench_line(c, name, fw[reps / 2], -1, fl, note);
+    snprintf(name, sizeof name, "attn softmax fwd+bwd T=%d", T);
+    bench_line(c, name, fw[reps / 2] + bw[reps / 2], -1, 3.5 * fl, note);
+  } else {
+    snprintf(name, sizeof name, "attn softmax T=%d", T);
+    bench_line(c, name, -1, -1, 0, dev->L.err);
+  }
+  free(h);
+  dev_event_free(dev, &e0), dev_event_free(dev, &e1), dev_event_free(dev, &e2);
+  DPtr all[] = {q, k, v, o, lse, dO, delta, dq, dk, dv};
+  for (size_t i = 0; ok && i < sizeof all / sizeof *all; i++) dev_free(dev, all[i]);
+}
+
+static void run_bench(Ck *c) {
+  const Workload ws[] = {
+      {"tiny step (f32)", "bench/gpu_tiny.mam", "bench/gpu_tiny.yaml", 8, 64, 65, 0},
+      {"tiny step (bf16)", "bench/gpu_tiny.mam", "bench/gpu_tiny.yaml", 8, 64, 65, 1},
+      {"mt step (bf16)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 1},
+      {"mt step (f32)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 0},
+      {"attn dijiang layer T=1024", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 1025, 0},
+      {"attn dijiang layer T=4096", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 4097, 0},
+      {"attn dijiang layer T=16384", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 16385, 0},
+  };
+  int Ts[] = {1024, 4096, 16384};
+  for (int i = 0; i < 3 && !over_budget(c) && !c->emu; i++) bench_attention(c, Ts[i]);
+  for (size_t i = 0; i < sizeof ws / sizeof *ws; i++) {
+    if (over_budget(c)) {
+      bench_line(c, ws[i].name, -1, -1, 0, "skipped: over the time budget");
+      continue;
+    }
+    if (c->only && !strstr(ws[i].name, c->only)) continue;
+    bench_workload(c, &ws[i]);
+  }
+}
+
+int main(int argc, char **argv) {
+  static Ck ck;
+  Ck *c = &ck;
+  c->reps = 10;
+  c->t0 = now();
+  int checks = 1;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--emu")) c->emu = 1;
+    else if (!strcmp(argv[i], "--bench")) c->bench = 1;
+    else if (!strcmp(argv[i], "--bench-only")) c->bench = 1, checks = 0;
+    else if (!strcmp(argv[i], "--reps") && i + 1 < argc) c->reps = atoi(argv[++i]) > 2 ? atoi(argv[i]) : 3;
+    else if (!strcmp(argv[i], "--budget") && i + 1 < argc) c->budget = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--only") && i + 1 < argc) c->only = argv[++i];
+    else if (!strcmp(argv[i], "--out") && i + 1 < argc) c->outdir = argv[++i];
+    else {
+      fprintf(stderr, "usage: %s [--emu] [--bench | --bench-only] [--reps N] [--budget S] [--only SUBSTR] [--out DIR]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (c->emu) {
+    dev_open_emu(&c->dev);
+  } else if (!dev_open(&c->dev, -1)) {
+    int none = strncmp(c->dev.L.err, "no CUDA device", 14) == 0;
+    printf("%s: %s\n", none ? "skipped" : "cannot open the GPU", c->dev.L.err);
+    dev_close(&c->dev);
+    return none ? 77 : 1;
+  }
+  StrBuf b;
+  sb_init(&b);
+  dev_describe(&c->dev, &b);
+  printf("%s", b.s ? b.s : "");
+  sb_free(&b);
+  if (c->outdir) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/check.tsv", c->outdir);
+    if (checks && (c->tsv = fopen(path, "w"))) fprintf(c->tsv, "status\tpart\twhat\terr\ttol\tfinite\n");
+    snprintf(path, sizeof path, "%s/bench.tsv", c->outdir);
+    if (c->bench && (c->btsv = fopen(path, "w"))) fprintf(c->btsv, "workload\tmedian_ms\tfirst_ms\tgemm_flops\tgemm_tflops\tnote\n");
+  }
+  if (checks) {
+    double t = now();
+    check_kernels(c);
+    check_gemm(c);
+    printf("(kernels and products: %.1f s)\n", now() - t);
+    check_graphs(c);
+  }
+  if (c->bench) run_bench(c);
+  printf("%s: %d of %d checks passed (%.1f s; kernel cache: %d compiled, %d hits, %.1f s in NVRTC)\n",
+         c->fails ? "NOT OK" : "OK", c->checks - c->fails, c->checks, now() - c->t0, c->dev.kc.misses, c->dev.kc.hits,
+         c->dev.kc.compile_seconds);
+  if (c->tsv) fclose(c->tsv);
+  if (c->btsv) fclose(c->btsv);
+  dev_close(&c->dev);
+  return c->fails ? 1 : 0;
+}

@@ -1,0 +1,204 @@
+/* test_nonfinite.c — the numerical guard (issue #9; runtime/trainer_guard.c, nonfinite.c).
+ * nan.mam reads exp(embedding * 0.25); the test sets the embedding row of one byte ('Q') to
+ * 100, so exactly the batches holding a 'Q' overflow exp to Inf, and the loss turns NaN.
+ * Batches are fresh random lowercase text (seed printed; MAMC_TEST_SEED=N repeats one).
+ *
+ *   stop (nan_stop.yaml): clean steps train; the poisoned batch fails, the message names the
+ *        loss and the first op that produced a non-finite value: `op %N exp (from
+ *        tests/faults/nan.mam:17:...) produced Inf`; no step is counted. A NaN already in a
+ *        parameter is named as that parameter.
+ *   skip (nan_skip.yaml): the poisoned step returns ok with skipped = 1; every parameter, both
+ *        AdamW moments and every module's step count are bit for bit what they were; the
+ *        metrics JSONL has its `skip` line; the next clean step trains; with the debug mode on
+ *        a skipped step's report names the op too.
+ *
+ *   test_nonfinite MODEL.mam STOP.yaml SKIP.yaml
+ */
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api_internal.h"
+#include "test.h"
+#include "trainer_internal.h"
+
+enum { B = 4, T = 20, POISON = 4 + 'Q' };
+static uint64_t rng_state;
+
+static uint32_t next_u32(void) { /* xorshift64* */
+  rng_state ^= rng_state >> 12;
+  rng_state ^= rng_state << 25;
+  rng_state ^= rng_state >> 27;
+  return (uint32_t)((rng_state * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+/* <s> random lowercase letters </s>; with poison, one 'Q' at a random place */
+static void make_batch(int32_t *tgt, int poison) {
+  for (int b = 0; b < B; b++) {
+    tgt[b * T] = 1;
+    for (int j = 1; j < T - 1; j++) tgt[b * T + j] = 4 + 'a' + (int32_t)(next_u32() % 26);
+    tgt[b * T + T - 1] = 2;
+  }
+  if (poison) tgt[(int)(next_u32() % B) * T + 1 + (int)(next_u32() % (T - 3))] = POISON;
+}
+
+static Tensor *param(mamc_trainer *t, const char *module, int p) {
+  Trainer *rt = mamc_trainer_runtime(t);
+  int m = ir_module_find(rt->train, module);
+  CHECK(m >= 0);
+  return m >= 0 ? rt_params_at(&rt->params, m, p) : NULL;
+}
+
+static void poison_row(mamc_trainer *t) {
+  Tensor *w = param(t, "embed[en]", 0);
+  if (!w) return;
+  CHECK(w->rank == 2 && w->shape[0] > POISON);
+  for (int64_t j = 0; j < w->shape[1]; j++) rt_tensor_set(w, POISON * w->shape[1] + j, 100.0);
+}
+
+/* A copy of every parameter, moment and module step count, to compare bit for bit. */
+typedef struct Snap {
+  char *bytes;
+  size_t n;
+} Snap;
+
+static void put(Snap *s, const void *p, size_t n) {
+  s->bytes = realloc(s->bytes, s->n + n);
+  memcpy(s->bytes + s->n, p, n);
+  s->n += n;
+}
+
+static Snap snap(mamc_trainer *t) {
+  Trainer *rt = mamc_trainer_runtime(t);
+  Snap s = {0};
+  const ParamStore *ps[3] = {&rt->params, &rt->m, &rt->v};
+  for (int k = 0; k < 3; k++)
+    for (int q = 0; q < ps[k]->n; q++)
+      if (ps[k]->t[q].data) put(&s, ps[k]->t[q].data, (size_t)ps[k]->t[q].n * (size_t)dtype_size(ps[k]->t[q].dt));
+  put(&s, rt->module_steps, sizeof(int64_t) * (size_t)rt->train->modules.n);
+  return s;
+}
+
+static int snap_eq(const Snap *a, const Snap *b) { return a->n == b->n && memcmp(a->bytes, b->bytes, a->n) == 0; }
+
+static int step(mamc_trainer *t, int poison, mamc_step *out, char **err) {
+  int32_t tgt[B * T];
+  make_batch(tgt, poison);
+  *err = NULL;
+  return mamc_trainer_step_batch(t, 0, NULL, B, 0, tgt, T, out, err);
+}
+
+static void test_stop(const char *mam, const char *yaml) {
+  char *err = NULL;
+  mamc_model *m = mamc_model_compile(mam, yaml, &err);
+  CHECK(m != NULL);
+  if (!m) return (void)fprintf(stderr, "%s", err ? err : "");
+  mamc_train_options o = {0};
+  mamc_trainer *t = mamc_trainer_new(m, &o, &err);
+  CHECK(t != NULL);
+  if (!t) return (void)fprintf(stderr, "%s", err ? err : "");
+  mamc_step s;
+  for (int i = 0; i < 2; i++) {
+    CHECK(step(t, 0, &s, &err) == MAMC_OK && !s.skipped && s.loss == s.loss);
+    mamc_free_text(err);
+  }
+  poison_row(t);
+  CHECK(step(t, 1, &s, &err) != MAMC_OK);
+  fprintf(stderr, "stop mode says: %s", err ? err : "(nothing)\n");
+  CHECK(err && strstr(err, "step 3: task lm-en: the loss is NaN; op %"));
+  CHECK(err && strstr(err, " exp (from tests/faults/nan.mam:17:10) produced Inf at ["));
+  CHECK(err && strstr(err, "produced Inf at ["));
+  CHECK(err && strstr(err, "forward pass"));
+  CHECK(err && strstr(err, "stopping"));
+  CHECK(mamc_trainer_step_count(t) == 2);
+  mamc_free_text(err);
+  /* a clean batch still trains (the failed step left no gradients behind) */
+  CHECK(step(t, 0, &s, &err) == MAMC_OK && !s.skipped && s.step == 3);
+  mamc_free_text(err);
+  /* a parameter that already holds a NaN is named as such */
+  Tensor *w = param(t, "out[en]", 0);
+  if (w) rt_tensor_set(w, (int64_t)(next_u32() % (uint32_t)w->n), NAN);
+  CHECK(step(t, 0, &s, &err) != MAMC_OK);
+  fprintf(stderr, "stop mode says: %s", err ? err : "(nothing)\n");
+  CHECK(err && strstr(err, "parameter out[en].weight holds NaN at ["));
+  mamc_free_text(err);
+  mamc_trainer_free(t);
+  mamc_model_free(m);
+}
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  char *b = calloc(1, 1 << 16);
+  if (b) b[fread(b, 1, (1 << 16) - 1, f)] = 0;
+  fclose(f);
+  return b;
+}
+
+static void test_skip(const char *mam, const char *yaml) {
+  char *err = NULL, metrics[] = "/tmp/mamc-nonfinite-XXXXXX";
+  int fd = mkstemp(metrics);
+  CHECK(fd >= 0);
+  if (fd >= 0) close(fd);
+  mamc_model *m = mamc_model_compile(mam, yaml, &err);
+  CHECK(m != NULL);
+  if (!m) return (void)fprintf(stderr, "%s", err ? err : "");
+  mamc_train_options o = {.metrics_path = metrics};
+  mamc_trainer *t = mamc_trainer_new(m, &o, &err);
+  CHECK(t != NULL);
+  if (!t) return (void)fprintf(stderr, "%s", err ? err : "");
+  mamc_step s;
+  Snap a = snap(t), b, c;
+  CHECK(step(t, 0, &s, &err) == MAMC_OK && !s.skipped);
+  mamc_free_text(err);
+  b = snap(t);
+  CHECK(!snap_eq(&a, &b)); /* a clean step trains */
+  poison_row(t);
+  free(b.bytes);
+  b = snap(t);
+  CHECK(step(t, 1, &s, &err) == MAMC_OK);
+  mamc_free_text(err);
+  CHECK(s.skipped == 1 && s.step == 2 && s.loss != s.loss);
+  c = snap(t);
+  CHECK(snap_eq(&b, &c)); /* parameters, moments, step counts: untouched */
+  CHECK(mamc_trainer_skipped_steps(t) == 1);
+  CHECK(strstr(mamc_trainer_nonfinite_report(t), "step 2: task lm-en: the loss is NaN") != NULL);
+  free(c.bytes);
+  CHECK(step(t, 0, &s, &err) == MAMC_OK && !s.skipped && s.step == 3 && s.loss == s.loss);
+  mamc_free_text(err);
+  c = snap(t);
+  CHECK(!snap_eq(&b, &c)); /* and training goes on */
+  /* the debug mode names the op of a skipped step too */
+  mamc_trainer_runtime(t)->opts.nonfinite_debug = 1;
+  CHECK(step(t, 1, &s, &err) == MAMC_OK && s.skipped);
+  mamc_free_text(err);
+  const char *rep = mamc_trainer_nonfinite_report(t);
+  fprintf(stderr, "skip mode (debug) says: %s\n", rep);
+  CHECK(strstr(rep, "step 4: task lm-en: the loss is NaN; op %") != NULL);
+  CHECK(strstr(rep, " exp (from tests/faults/nan.mam:17:") != NULL);
+  CHECK(mamc_trainer_skipped_steps(t) == 2 && mamc_trainer_step_count(t) == 4);
+  mamc_trainer_free(t);
+  char *log = slurp(metrics);
+  CHECK(log && strstr(log, "{\"type\": \"skip\", \"step\": 2,") && strstr(log, "{\"type\": \"skip\", \"step\": 4,"));
+  free(log);
+  free(a.bytes);
+  free(b.bytes);
+  free(c.bytes);
+  unlink(metrics);
+  mamc_model_free(m);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 4) {
+    fprintf(stderr, "usage: test_nonfinite MODEL.mam STOP.yaml SKIP.yaml\n");
+    return 2;
+  }
+  const char *env = getenv("MAMC_TEST_SEED");
+  uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+  fprintf(stderr, "test_nonfinite: MAMC_TEST_SEED=%llu\n", (unsigned long long)seed);
+  rng_state = seed | 1;
+  unsetenv("MAMC_NONFINITE_DEBUG");
+  test_stop(argv[1], argv[2]);
+  test_skip(argv[1], argv[3]);
+  return test_done();
+}
