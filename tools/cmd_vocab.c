@@ -6,7 +6,9 @@
  *   mamc vocab --size N -o OUT.bpe FILE...   from text files (one sentence a line), or one
  *       column of TSV files with --column K
  */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli.h"
@@ -31,6 +33,13 @@ static int train_one(Lines *l, int size, const char *out, Diag *d) {
   double t0 = (double)clock() / CLOCKS_PER_SEC;
   Tokenizer *t = bpe_train(l->s.v, l->n.v, (size_t)l->s.n, size, NULL, d);
   if (!t) return 0;
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", out);
+  char *slash = strrchr(dir, '/');
+  if (slash && slash != dir) { /* the vocabulary's folder, as the configuration names it */
+    *slash = 0;
+    if (!cli_mkdirs(dir)) diag_plain(d, "cannot create the folder '%s': %s", dir, strerror(errno));
+  }
   int ok = tokenizer_save(t, out, d) == 0; /* runtime/data: 0 ok, -1 error */
   if (ok)
     fprintf(stderr, "mamc vocab: %s: %d tokens (%d merges) from %d lines in %.1f s\n", out, tokenizer_vocab_size(t),

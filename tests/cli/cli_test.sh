@@ -28,6 +28,9 @@ for e in multi shared lm; do
   fi
 done
 
+"$MAMC" check examples/shared.mam --config examples/translate.yaml >/dev/null && ok "check translate.yaml" \
+  || bad "check translate.yaml"
+
 # bad input: exit 2, a located diagnostic with a caret, and no output file
 printf 'use nn\nindex lang from config\nmodule m = nn.Linear(4, 4)\ntask translate(s: lang, t: lang) {\n  input src: i32[B, S]\n  loss = sum(cast(src, f32) @ m.weight)\n}\n' > "$tmp/bad.mam"
 "$MAMC" ir "$tmp/bad.mam" --config examples/multi.yaml -o "$tmp/bad.mir" 2> "$tmp/err"
