@@ -243,7 +243,7 @@ static void read_sampling(CfgReader *r, RunConfig *cfg, const YNode *m) {
 }
 
 static const char *const DEPT_VARIANTS[] = {"none", "glob", "trim", "spec"};
-static const char *const DEPT_KEYS[] = {"variant", "moments"};
+static const char *const DEPT_KEYS[] = {"variant", "moments", "sources_per_round"};
 static const char *const DEPT_MOMENTS[] = {"keep", "reset"};
 
 static void read_dept(CfgReader *r, RunConfig *cfg, const YNode *m) {
@@ -261,6 +261,10 @@ static void read_dept(CfgReader *r, RunConfig *cfg, const YNode *m) {
     int reset = 0;
     opt_enum(r, m, "dept", "moments", DEPT_MOMENTS, 2, &reset);
     cfg->dept.reset_moments = reset;
+    long long K = 0; /* K >= 1; K <= the sources: check_dept_sources */
+    opt_int(r, m, "dept", "sources_per_round", 1, YN_NOMAX, &K);
+    cfg->dept.sources_per_round = K > 0x7fffffff ? 0x7fffffff : (int)K;
+    cfg->dept.sources_loc = val_loc(m, "sources_per_round");
   }
   cfg->dept.variant = (CfgDeptVariant)k;
 }
@@ -281,6 +285,47 @@ static void check_dept_vocab(CfgReader *r, const RunConfig *cfg) {
                  cfg_dept_name(cfg->dept.variant), cfg->tasks.v[i].name.s, v->s, first->s, first->s);
       return;
     }
+}
+
+/* A sync rule that makes outer rounds (outer, or every: n > 1): its period; else 0. */
+static int rule_rounds(const CfgSyncRule *rl) {
+  const SyncPolicy *p = &rl->policy;
+  return p->kind == SYNC_OUTER || (p->kind == SYNC_EVERY && p->every > 1) ? p->every : 0;
+}
+
+int cfg_round_every(const RunConfig *cfg) {
+  for (int i = 0; i < cfg->sync.n; i++)
+    if (rule_rounds(&cfg->sync.v[i]) > 0) return rule_rounds(&cfg->sync.v[i]);
+  return 0;
+}
+
+/* dept.sources_per_round K (after the tasks and sync are read): 1 <= K <= the sources (the
+ * tasks), and rounds of one length to draw the subset for (the draw is per round). */
+static void check_dept_sources(CfgReader *r, const RunConfig *cfg) {
+  int K = cfg->dept.sources_per_round, N = cfg->tasks.n, H = cfg_round_every(cfg);
+  if (K <= 0) return;
+  if (N > 0 && K > N) {
+    diag_error(r->d, cfg->dept.sources_loc,
+               "dept.sources_per_round is %d, but the run has %d source%s (tasks); give 1 to %d, or leave it "
+               "out for all",
+               K, N, N == 1 ? "" : "s", N);
+    return;
+  }
+  if (H == 0) {
+    diag_error(r->d, cfg->dept.sources_loc,
+               "dept.sources_per_round needs rounds: a sync: rule with outer: {every: H} (or every: n > 1)");
+    return;
+  }
+  for (int i = 0; i < cfg->sync.n; i++) {
+    const CfgSyncRule *rl = &cfg->sync.v[i];
+    if (rule_rounds(rl) > 0 && rule_rounds(rl) != H) {
+      diag_error(r->d, rl->loc,
+                 "dept.sources_per_round draws its sources per round, so the rounds need one length, but this "
+                 "rule rounds every %d steps and an earlier one every %d",
+                 rule_rounds(rl), H);
+      return;
+    }
+  }
 }
 
 /* ---- sync ------------------------------------------------------------------------------------ */
@@ -671,6 +716,7 @@ static void read_root(CfgReader *r, RunConfig *cfg, const YNode *root) {
   if ((v = yn_get(root, "freeze"))) read_freeze(r, cfg, v);
   cfg_read_tasks(r, cfg, root);
   check_dept_vocab(r, cfg);
+  check_dept_sources(r, cfg);
 }
 
 static const char *dir_of(Arena *a, const char *path) {

@@ -96,7 +96,9 @@ typedef struct CfgDept {
   CfgDeptVariant variant;
   int reset_moments;        /* moments: reset — AdamW moments restart after each outer round
                              * (default keep: each source keeps its own); docs/dept.md */
-  SrcLoc loc;
+  int sources_per_round;    /* sources_per_round: K — Algorithm 1's random subset S_r: in each
+                             * round only K of the sources (tasks) train; 0 = all (default) */
+  SrcLoc loc, sources_loc;  /* the dept: value; the sources_per_round value */
 } CfgDept;
 
 /* ---- train, checkpoint --------------------------------------------------------------------- */
@@ -210,6 +212,10 @@ const char *cfg_sched_name(CfgSchedKind k);
 const char *cfg_stop_metric_name(CfgStopMetric k); /* "none", "loss", "bleu", "chrf" */
 const char *cfg_opt_name(CfgOptKind k);
 const char *cfg_dept_name(CfgDeptVariant v);
+/* The length of the run's outer rounds: the `every` of its sync rules that make rounds
+ * (outer, or every: n > 1) — one length when dept.sources_per_round is set (checked) — or 0
+ * when no rule makes rounds. */
+int cfg_round_every(const RunConfig *cfg);
 const char *cfg_strategy_name(CfgSampleStrategy s);
 
 #endif

@@ -407,7 +407,9 @@ void config_dump(StrBuf *b, const RunConfig *cfg) {
     put_policy(b, &cfg->sync.v[i].policy);
     sb_putc(b, '\n');
   }
-  sb_printf(b, "dept: {variant: %s%s}\n", cfg_dept_name(cfg->dept.variant), cfg->dept.reset_moments ? ", moments: reset" : "");
+  sb_printf(b, "dept: {variant: %s%s", cfg_dept_name(cfg->dept.variant), cfg->dept.reset_moments ? ", moments: reset" : "");
+  if (cfg->dept.sources_per_round > 0) sb_printf(b, ", sources_per_round: %d", cfg->dept.sources_per_round);
+  sb_puts(b, "}\n");
   dump_train(b, &cfg->train);
   sb_puts(b, "checkpoint: {dir: ");
   put_str(b, cfg->checkpoint.dir, 0);

@@ -1,10 +1,13 @@
-/* rounds.c — the arithmetic of DEPT's rounds and a source's TRIM vocabulary (rounds.h). The
- * trainer's rounds (trainer_sync.c: tsync_outer) call these after their collectives. */
+/* rounds.c — the arithmetic of DEPT's rounds, the draw of a round's sources and a source's
+ * TRIM vocabulary (rounds.h). The trainer's rounds (trainer_sync.c: tsync_outer) call these
+ * after their collectives. */
 #include "rounds.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "rng.h"
 
 void dept_outer_apply(float *x, float *a, float *m, const float *xbar, int64_t n, double lr, double mu, int nesterov) {
   if (lr == 1.0 && mu == 0.0) { /* plain averaging: the combined parameters themselves */
@@ -17,6 +20,21 @@ void dept_outer_apply(float *x, float *a, float *m, const float *xbar, int64_t n
     m[e] = (float)(mu * m[e] + delta);
     double upd = nesterov ? delta + mu * m[e] : m[e];
     x[e] = a[e] = (float)(a[e] - lr * upd);
+  }
+}
+
+/* ---- the sources of a round ------------------------------------------------------------------------- */
+
+void dept_round_sources(uint64_t seed, int64_t round, int n, int k, char *in) {
+  int all = k <= 0 || k >= n;
+  for (int i = 0; i < n; i++) in[i] = (char)all;
+  if (all) return;
+  uint64_t key = rng_key(rng_key(seed, 0x44455054u /* "DEPT" */), (uint64_t)round);
+  for (int j = n - k; j < n; j++) { /* Floyd: each k-subset equally likely */
+    int x = (int)(rng_uniform(key, (uint64_t)j) * (double)(j + 1));
+    if (x > j) x = j;
+    if (in[x]) x = j;
+    in[x] = 1;
   }
 }
 

@@ -52,6 +52,13 @@ void dept_rows_finish(float *x, float *a, float *m, const double *S, const doubl
  * 1, or 0 when out of memory. */
 int dept_masked_mean(const float *phi, int64_t V, int64_t row, const DeptRows *workers, int K, float *out);
 
+/* ---- the sources of a round (Algorithm 1's S_r) --------------------------------------------------
+ * in[0 .. n): 1 for the k of the n sources that train in round `round` (0-based: steps
+ * [round * H, (round + 1) * H)), 0 for the others — a uniform k-subset (Floyd's algorithm on
+ * counter-based random numbers), a pure function of (seed, round, n, k), so every rank draws
+ * the same without communicating and a resumed run draws it again. k <= 0 or k >= n: all. */
+void dept_round_sources(uint64_t seed, int64_t round, int n, int k, char *in);
+
 /* ---- a source's vocabulary ---------------------------------------------------------------------------
  * The ascending global ids the corpus columns use under the tokenizer, with the four special
  * ids (pad, <s>, </s>, <unk>) always in: *rows (malloc'd) and *n. 0 with a message in err

@@ -373,6 +373,7 @@ int trainer_step(Trainer *t, StepInfo *info, Diag *d) {
       return 0;
     }
   }
+  tdept_sit_out(t, task_of_rank); /* dept.sources_per_round: sources outside the round's subset */
   if (!tsync_prepare_comms(t, task_of_rank, d)) return 0; /* collective: before anyone starts */
   tbuckets_begin(t, task_of_rank, t->emulate ? -1 : task_of_rank[t->rank]);
   tguard_begin(t);
@@ -381,10 +382,11 @@ int trainer_step(Trainer *t, StepInfo *info, Diag *d) {
   int first = -1;
   for (int r = 0; r < t->nranks; r++) {
     int k = task_of_rank[r];
-    if (!t->tasks[k].owned || (!t->emulate && r != t->rank)) continue;
+    if (k < 0 || !t->tasks[k].owned || (!t->emulate && r != t->rank)) continue; /* k < 0: sits out */
     Batch b;
     double loss;
     if (batcher_next(t->tasks[k].batcher, &b, d) != 0 || !run_task(t, k, &b, &loss, d)) return 0;
+    if (t->round_runs) t->round_runs[r] += 1;
     lsum += loss * (double)b.tgt_tokens;
     wtot += (double)b.tgt_tokens;
     tokens += b.tgt_tokens;

@@ -50,6 +50,10 @@ typedef struct TrainOpts {
                              * configuration, the vocabularies), or NULL */
   int reset_moments;        /* outer rounds: restart the AdamW moments and step counts of the
                              * round's modules after each round (dept.moments: reset) */
+  int sources_per_round;    /* DEPT's S_r (dept.sources_per_round): K of the nsources sources
+                             * (TrainTaskSpec.graph) train in each round of round_every steps,
+                             * drawn from sampling_seed and the round; 0 = all */
+  int nsources, round_every;
   int64_t valid_every;      /* 0 = never (trainer_validate can still be called) */
   int max_valid_batches;    /* per task (0 = 50) */
   const char *metrics_path; /* JSONL, or NULL */

@@ -1,7 +1,9 @@
-/* trainer_dept.c — DEPT's TRIM variant in the trainer (docs/dept.md): each task's vocabulary
- * (the global ids its training text uses), the local ids and the vocab_rows input its trimmed
- * training graph reads, the tokens behind each row in a round, and at the end of a round the
- * exchange of the rows each holder trained — the masked mean of runtime/rounds.h.
+/* trainer_dept.c — DEPT in the trainer (docs/dept.md): the sources that sit a round out
+ * (dept.sources_per_round, Algorithm 1's random subset S_r), and the TRIM variant: each
+ * task's vocabulary (the global ids its training text uses), the local ids and the
+ * vocab_rows input its trimmed training graph reads, the tokens behind each row in a round,
+ * and at the end of a round the exchange of the rows each holder trained — the masked mean
+ * of runtime/rounds.h.
  *
  * The round's rows, per trimmed table, after the counts are known (tsync_outer's first
  * reduction): each holder in ascending rank order broadcasts its trained rows to the others
@@ -40,6 +42,18 @@ static int graph_trims(const Trainer *t, const IrGraph *g, int *q, int64_t *V) {
 
 int tdept_setup(Trainer *t, Diag *d) {
   int nq = t->params.n;
+  int K = t->opts.sources_per_round, N = t->opts.nsources;
+  if (K > 0 && K < N) { /* dept.sources_per_round: Algorithm 1's random subset of the sources */
+    if (t->opts.round_every < 1 || !t->has_outer)
+      return diag_plain(d, "dept.sources_per_round needs outer rounds (sync: outer: {every: H})"), 0;
+    for (int k = 0; k < t->ntasks; k++)
+      if (t->tasks[k].spec.graph < 0 || t->tasks[k].spec.graph >= N)
+        return diag_plain(d, "task %s is not one of the run's %d sources", t->tasks[k].spec.name, N), 0;
+    t->round_in = calloc((size_t)N, 1);
+    t->round_runs = calloc((size_t)t->nranks, sizeof(double));
+    t->round_drawn = -1;
+    if (!t->round_in || !t->round_runs) return diag_plain(d, "out of memory"), 0;
+  }
   t->row_tokens = calloc((size_t)nq + 1, sizeof(double *));
   int *q = malloc(sizeof(int) * ((size_t)nq + 1));
   if (!t->row_tokens || !q) {
@@ -108,6 +122,57 @@ void tdept_free(Trainer *t) {
   }
   for (int q = 0; t->row_tokens && q < t->params.n; q++) free(t->row_tokens[q]);
   free(t->row_tokens);
+  free(t->round_in);
+  free(t->round_runs);
+}
+
+/* ---- the sources of a round (dept.sources_per_round) ------------------------------------------------ */
+
+/* The round of step index s (0-based) is s / H; its sources are drawn once (rounds.h:
+ * dept_round_sources), identically on every rank. A rank whose task sits the round out does
+ * not run it: no gradients, no optimizer step, no round tokens, so the round's weighted mean
+ * is over the sources that trained (a holder that did not train adds 0 x its replica). */
+void tdept_sit_out(Trainer *t, int *task_of_rank) {
+  if (!t->round_in) return;
+  int64_t round = t->step / t->opts.round_every;
+  if (round != t->round_drawn) {
+    dept_round_sources(t->opts.sampling_seed, round, t->opts.nsources, t->opts.sources_per_round, t->round_in);
+    t->round_drawn = round;
+  }
+  for (int r = 0; r < t->nranks; r++) {
+    int k = task_of_rank[r];
+    if (k >= 0 && !t->round_in[t->tasks[k].spec.graph]) task_of_rank[r] = -1;
+  }
+}
+
+/* At the end of a round: the task runs of each rank in it, summed over the processes (control
+ * bytes), and one metrics line — the drawn sources and the ranks that trained — then the
+ * counts restart. Every rank reaches it at the same steps (the rounds' ends). */
+int tdept_sources_end(Trainer *t, int64_t step, char *err, size_t errlen) {
+  if (t->opts.dist && !dist_world_sum(t->opts.dist, t->round_runs, t->nranks, err, errlen)) return 0;
+  if (t->metrics) {
+    StrBuf b;
+    sb_init(&b);
+    sb_printf(&b, "{\"type\": \"sources\", \"round\": %lld, \"step\": %lld, \"drawn\": [",
+              (long long)((step - 1) / t->opts.round_every + 1), (long long)step);
+    for (int g = 0, n = 0; g < t->opts.nsources; g++) {
+      if (!t->round_in[g]) continue;
+      const char *name = "?";
+      for (int k = 0; k < t->ntasks; k++)
+        if (t->tasks[k].spec.graph == g) {
+          name = t->tasks[k].spec.name;
+          break;
+        }
+      sb_printf(&b, "%s\"%s\"", n++ ? ", " : "", name);
+    }
+    sb_puts(&b, "], \"runs\": [");
+    for (int r = 0; r < t->nranks; r++) sb_printf(&b, "%s%.0f", r ? ", " : "", t->round_runs[r]);
+    sb_puts(&b, "]}");
+    trainer_log(t, b.s);
+    sb_free(&b);
+  }
+  memset(t->round_runs, 0, sizeof(double) * (size_t)t->nranks);
+  return 1;
 }
 
 /* ---- a step ------------------------------------------------------------------------------------------ */

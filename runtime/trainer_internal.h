@@ -83,6 +83,10 @@ struct Trainer {
   double **row_tokens;       /* DEPT TRIM, per ParamStore index of a trimmed table this process
                               * holds: tokens per row since the last round (trainer_dept.c) */
   int has_outer;
+  char *round_in;            /* dept.sources_per_round: per source, 1 if it trains in round
+                              * round_drawn (trainer_dept.c); NULL: every source, every round */
+  int64_t round_drawn;
+  double *round_runs;        /* per rank: the task runs it did in this round (logged) */
   int64_t *module_steps;     /* per module instance: optimizer steps taken */
   CgCpu *jit;                /* CPU JIT session for the fusion groups (NULL: built without LLVM) */
   Pool *pool;                /* threads for the fused kernels */
@@ -145,5 +149,9 @@ int tdept_round_rows(Trainer *t, const TGroup *g, int q, const double *counts, i
 int64_t tdept_rows_held(const Trainer *t, int q);
 void tdept_reset_anchor(Trainer *t, const char *keep); /* keep[q]: anchor restored (may be NULL) */
 void tdept_log_rounds(Trainer *t); /* the rounds' parameters, one metrics line each */
+/* dept.sources_per_round: the ranks whose task at this step belongs to a source that sits
+ * out the step's round get -1 (they do not train); the round's end logs who trained. */
+void tdept_sit_out(Trainer *t, int *task_of_rank);
+int tdept_sources_end(Trainer *t, int64_t step, char *err, size_t errlen);
 
 #endif

@@ -350,6 +350,10 @@ int tsync_outer(Trainer *t, int64_t step, Diag *d) {
       return 0;
     }
   }
+  if (ended && t->round_runs && !tdept_sources_end(t, step, err, sizeof err)) { /* dept.sources_per_round */
+    diag_plain(d, "step %lld: outer round: %s", (long long)step, err);
+    return 0;
+  }
   if (ended && t->opts.dist) { /* every rank knows which steps end a round: a safe collective */
     double v = (double)(t->payload_bytes - t->payload_reported);
     t->payload_reported = t->payload_bytes;

@@ -160,7 +160,9 @@ void mamc_model_free(mamc_model *m) {
 }
 
 int mamc_model_ntasks(const mamc_model *m) { return m->train->graphs.n; }
-const char *mamc_model_task_name(const mamc_model *m, int task) { return m->cfg->tasks.v[task].name.s; }
+const char *mamc_model_task_name(const mamc_model *m, int task) { /* -1: none (a sitting-out rank) */
+  return task >= 0 && task < m->cfg->tasks.n ? m->cfg->tasks.v[task].name.s : "-";
+}
 
 int64_t mamc_model_parameter_count(const mamc_model *m) {
   int64_t total = 0;

@@ -128,6 +128,9 @@ static void train_opts(const RunConfig *cfg, const mamc_train_options *o, TrainO
   const char *env = getenv("MAMC_THREADS");
   to->threads = env && atoi(env) > 0 ? atoi(env) : 1;
   to->reset_moments = cfg->dept.reset_moments;
+  to->sources_per_round = cfg->dept.sources_per_round;
+  to->nsources = cfg->tasks.n;
+  to->round_every = cfg_round_every(cfg);
   to->valid_every = tr->valid_every;
   to->max_valid_batches = (int)tr->valid_batches;
   to->metrics_path = o ? o->metrics_path : NULL;

@@ -215,7 +215,7 @@ static int run_train(int argc, char **argv) {
     comm += info.comm_bytes;
     if (info.skipped) { /* train.nonfinite: skip — the step changed nothing */
       if (lead) fprintf(out, "%swarning: skipped %s\n", tty ? "\r\033[K" : "", mamc_trainer_nonfinite_report(t));
-    } else {
+    } else if (info.task >= 0) { /* -1: this rank's source sat the round out (dept.sources_per_round) */
       ema = isnan(ema) ? info.loss : 0.95 * ema + 0.05 * info.loss;
     }
     double tnow = now(), elapsed = tnow - t0;

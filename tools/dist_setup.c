@@ -6,6 +6,8 @@
 
 #include <stdlib.h>
 
+#include "rounds.h"
+
 void dist_place_input(const RunConfig *cfg, const IrProgram *p, int nranks, Arena *a, PlaceInput *in) {
   memset(in, 0, sizeof *in);
   int T = cfg->tasks.n;
@@ -46,6 +48,10 @@ int dist_setup(const RunConfig *cfg, IrProgram *p, int nranks, PlaceMethod metho
   memset(ds, 0, sizeof *ds);
   ds->nranks = nranks;
   ds->roundrobin = cfg->sampling.strategy == CFG_SAMPLE_ROUNDROBIN;
+  ds->nsources = cfg->tasks.n;
+  ds->round_every = cfg_round_every(cfg);
+  if (cfg->dept.sources_per_round < ds->nsources && ds->round_every > 0)
+    ds->sources_per_round = cfg->dept.sources_per_round;
   dist_place_input(cfg, p, nranks, a, &ds->in);
   if (!place_run(&ds->in, method, a, &ds->pl, d)) return 0;
   place_apply(p, &ds->pl);
@@ -80,10 +86,14 @@ static int rr_pick(const DistSetup *ds, int r, int64_t step, int *nactive) {
 }
 
 void dist_graphs_at(const DistSetup *ds, int64_t step, int *graph_of_rank) {
+  char *in = ds->sources_per_round > 0 ? malloc((size_t)ds->nsources + 1) : NULL;
+  if (in) dept_round_sources(ds->in.seed, step / ds->round_every, ds->nsources, ds->sources_per_round, in);
   for (int r = 0; r < ds->nranks; r++) {
     int n, i = ds->roundrobin ? rr_pick(ds, r, step, &n) : sampler_task_at(&ds->samplers[r], step);
-    graph_of_rank[r] = i < 0 ? -1 : ds->in.tasks[ds->pl.copies[ds->copies[r][i]].task].graph;
+    int g = i < 0 ? -1 : ds->in.tasks[ds->pl.copies[ds->copies[r][i]].task].graph;
+    graph_of_rank[r] = g >= 0 && g < ds->nsources && in && !in[g] ? -1 : g; /* sits the round out */
   }
+  free(in);
 }
 
 void dist_probs_at(const DistSetup *ds, int64_t step, double **prob, int ngraphs) {
@@ -101,7 +111,8 @@ void dist_probs_at(const DistSetup *ds, int64_t step, double **prob, int ngraphs
     }
     for (int i = 0; i < ds->ncopies[r]; i++) {
       int g = ds->in.tasks[ds->pl.copies[ds->copies[r][i]].task].graph;
-      if (g >= 0 && g < ngraphs) prob[r][g] += p[i];
+      if (g >= 0 && g < ngraphs)
+        prob[r][g] += ds->sources_per_round > 0 ? p[i] * ds->sources_per_round / ds->nsources : p[i];
     }
     free(p);
   }

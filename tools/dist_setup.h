@@ -16,6 +16,10 @@ typedef struct DistSetup {
   int *ncopies;          /* per rank: its copies (indices into pl.copies, ascending task) */
   int **copies;
   Sampler *samplers;     /* per rank (weighted) */
+  int sources_per_round; /* dept.sources_per_round K (0: all): in each round of round_every
+                          * steps only K of the nsources tasks train (rounds.h:
+                          * dept_round_sources, from the sampling seed) — the trainer's draw */
+  int nsources, round_every;
 } DistSetup;
 
 /* PlaceTask per configured task (graph k = task k), MAMMOTH's components from the task
@@ -27,9 +31,10 @@ void dist_place_input(const RunConfig *cfg, const IrProgram *p, int nranks, Aren
 int dist_setup(const RunConfig *cfg, IrProgram *p, int nranks, PlaceMethod method, Arena *a, DistSetup *ds,
                    Diag *d);
 
-/* The graph each rank trains at `step`. */
+/* The graph each rank trains at `step` (-1: none, or its source sits the round out). */
 void dist_graphs_at(const DistSetup *ds, int64_t step, int *graph_of_rank);
-/* prob[r][g]: the probability that rank r trains graph g at `step`. */
+/* prob[r][g]: the probability that rank r trains graph g at `step` (with
+ * dept.sources_per_round, times K / N: a source's chance to be drawn for a round). */
 void dist_probs_at(const DistSetup *ds, int64_t step, double **prob, int ngraphs);
 
 #endif

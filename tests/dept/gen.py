@@ -2,7 +2,8 @@
 sample, for the DEPT tests: VARIANT glob | trim | spec | std (every module all-reduced every
 step); keys: ranks (one rank per source, default "0,1"), sources (default "en,de"), every
 (the round length, default 4), lr, momentum (outer), opt (inner optimizer), steps, clip,
-moments (keep | reset), ckpt (checkpoint folder), freeze ("*": nothing trains)."""
+moments (keep | reset), spr (dept.sources_per_round), seed (sampling.seed), ckpt (checkpoint
+folder), freeze ("*": nothing trains)."""
 import sys
 
 out, variant = sys.argv[1], sys.argv[2]
@@ -25,6 +26,8 @@ for s, r in zip(sources, ranks):
     lines.append(f"  - {{name: lm-{s}, task: lm({s}), path: {data}/{d}/train.tsv, valid: {data}/{d}/valid.tsv, "
                  f"columns: [{col}]{voc}, ranks: [{r}]}}")
 lines.append(f"processes: {max(ranks) + 1}")
+if kv.get("seed"):
+    lines.append(f"sampling: {{seed: {kv['seed']}}}")
 outer = f"{{outer: {{every: {every}, lr: {kv.get('lr', '1')}, momentum: {kv.get('momentum', '0')}" + \
         (", nesterov: true" if float(kv.get("momentum", "0")) > 0 else "") + "}}"
 lines.append("sync:")
@@ -35,7 +38,8 @@ elif variant == "std":
 else:
     lines.append(f'  "*": {outer}')
 if variant in ("glob", "trim", "spec"):
-    lines.append(f"dept: {{variant: {variant}, moments: {kv.get('moments', 'keep')}}}")
+    spr = f", sources_per_round: {kv['spr']}" if kv.get("spr") else ""
+    lines.append(f"dept: {{variant: {variant}, moments: {kv.get('moments', 'keep')}{spr}}}")
 elif variant == "std" and kv.get("dept"):
     lines.append(f"dept: {kv['dept']}")
 lines += [f"train: {{steps: {kv.get('steps', '8')}, batch_tokens: 256, max_len: 32, lr: {kv.get('inner_lr', '0.01')}, "

@@ -7,7 +7,8 @@
 #   GLOB, outer Nesterov (lr 0.7, momentum 0.9), rounds every 4, 2 processes: stopped at 6
 #        (mid-round) and at 8 (a round boundary), resumed to 12;
 #   TRIM, plain averaging, 2 processes: stopped at 5, resumed to 12;
-#   one process, outer Nesterov on its single holder: stopped at 6, resumed to 12.
+#   one process, outer Nesterov on its single holder: stopped at 6, resumed to 12;
+#   GLOB with dept.sources_per_round 1 of 2 (each round's source drawn again): stopped at 6.
 set -u
 MAMC=$1
 CMP=$2
@@ -43,6 +44,7 @@ case_ glob-nesterov-mid 2 6 glob lr=0.7 momentum=0.9
 case_ glob-nesterov-round 2 8 glob lr=0.7 momentum=0.9
 case_ trim-mid 2 5 trim
 case_ one-nesterov-mid 1 6 glob ranks=0,0 lr=0.7 momentum=0.9
+case_ glob-sources-mid 2 6 glob spr=1
 # the state is in the files: the mid-round checkpoint has a non-zero momentum and an anchor
 # that differs from the parameters (else the test above would prove nothing)
 python3 "$here/gen.py" probe.yaml glob steps=6 lr=0.7 momentum=0.9 ckpt="$tmp/probe"

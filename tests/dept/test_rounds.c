@@ -7,10 +7,13 @@
  *      workers: any order), and nothing beyond rounding in any order;
  *      the outer optimizer (Nesterov on the averaged delta) against its formula;
  *   6./7. accounting: the §B.4 formulas give the paper's Table 2 and 9 numbers (the 714x);
- *   and a source's vocabulary rows: ascending, the special ids in, every id of its text in.
+ *   and a source's vocabulary rows: ascending, the special ids in, every id of its text in;
+ *   and Algorithm 1's S_r: the draw of a round's sources (deterministic, k distinct, uniform).
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dept.h"
 #include "rounds.h"
@@ -229,7 +232,50 @@ static void test_vocab_rows(void) {
   printf("OK: a source's vocabulary rows: ascending, specials in, every id of its columns in\n");
 }
 
+/* Algorithm 1's S_r (dept.sources_per_round): exactly k distinct sources, the same draw for the
+ * same (seed, round) whoever asks, all sources when k >= n, and uniform: over many rounds each
+ * k-subset of n sources comes up about equally often, and so each source in k / n of them. */
+static void test_round_sources(void) {
+  char a[16], b[16];
+  for (int n = 1; n <= 16; n++)
+    for (int k = 1; k <= n; k++)
+      for (int64_t r = 0; r < 40; r++) {
+        dept_round_sources(7, r, n, k, a);
+        dept_round_sources(7, r, n, k, b);
+        int cnt = 0, bad = 0;
+        for (int i = 0; i < n; i++) cnt += a[i] == 1, bad |= a[i] != 0 && a[i] != 1;
+        CHECK_MSG(cnt == k && !bad, "n %d, k %d, round %lld: %d drawn", n, k, (long long)r, cnt);
+        CHECK_MSG(memcmp(a, b, (size_t)n) == 0, "n %d, k %d, round %lld: two draws differ", n, k, (long long)r);
+      }
+  dept_round_sources(7, 3, 5, 0, a); /* k <= 0: all */
+  CHECK(memchr(a, 0, 5) == NULL);
+  int differ = 0; /* the seed and the round both change the draw */
+  for (int64_t r = 0; r < 20; r++) {
+    dept_round_sources(1, r, 8, 3, a);
+    dept_round_sources(2, r, 8, 3, b);
+    differ += memcmp(a, b, 8) != 0;
+  }
+  CHECK_MSG(differ >= 10, "seeds 1 and 2 draw the same subset in %d of 20 rounds", 20 - differ);
+  enum { NS = 5, KS = 2, ROUNDS = 20000 };
+  int subsets[1 << NS] = {0}, per[NS] = {0}, nsub = 0;
+  for (int64_t r = 0; r < ROUNDS; r++) {
+    dept_round_sources(12345, r, NS, KS, a);
+    int mask = 0;
+    for (int i = 0; i < NS; i++) mask |= a[i] << i, per[i] += a[i];
+    subsets[mask]++;
+  }
+  double want = ROUNDS / 10.0, chi2 = 0; /* C(5, 2) = 10 subsets */
+  for (int m = 0; m < 1 << NS; m++)
+    if (subsets[m]) nsub++, chi2 += (subsets[m] - want) * (subsets[m] - want) / want;
+  CHECK_MSG(nsub == 10, "%d distinct 2-subsets of 5 drawn, want 10", nsub);
+  CHECK_MSG(chi2 < 27.9, "subset counts far from uniform: chi2 %.1f (9 dof, p = 0.001 at 27.9)", chi2);
+  for (int i = 0; i < NS; i++)
+    CHECK_MSG(fabs(per[i] - ROUNDS * (double)KS / NS) < 0.03 * ROUNDS * KS / NS, "source %d drawn in %d of %d rounds", i,
+              per[i], ROUNDS);
+}
+
 int main(void) {
+  test_round_sources();
   test_masked_mean();
   test_averaging();
   test_table2();

@@ -15,38 +15,17 @@
  *   test_nonfinite MODEL.mam STOP.yaml SKIP.yaml
  */
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "api_internal.h"
+#include "nonfinite_util.h"
 #include "test.h"
-#include "trainer_internal.h"
 
-enum { B = 4, T = 20, POISON = 4 + 'Q' };
-static uint64_t rng_state;
-
-static uint32_t next_u32(void) { /* xorshift64* */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return (uint32_t)((rng_state * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-/* <s> random lowercase letters </s>; with poison, one 'Q' at a random place */
-static void make_batch(int32_t *tgt, int poison) {
-  for (int b = 0; b < B; b++) {
-    tgt[b * T] = 1;
-    for (int j = 1; j < T - 1; j++) tgt[b * T + j] = 4 + 'a' + (int32_t)(next_u32() % 26);
-    tgt[b * T + T - 1] = 2;
-  }
-  if (poison) tgt[(int)(next_u32() % B) * T + 1 + (int)(next_u32() % (T - 3))] = POISON;
-}
+enum { POISON = 4 + 'Q' };
 
 static Tensor *param(mamc_trainer *t, const char *module, int p) {
-  Trainer *rt = mamc_trainer_runtime(t);
-  int m = ir_module_find(rt->train, module);
-  CHECK(m >= 0);
-  return m >= 0 ? rt_params_at(&rt->params, m, p) : NULL;
+  Tensor *w = nf_param(t, module, p);
+  CHECK(w != NULL);
+  return w;
 }
 
 static void poison_row(mamc_trainer *t) {
@@ -56,36 +35,8 @@ static void poison_row(mamc_trainer *t) {
   for (int64_t j = 0; j < w->shape[1]; j++) rt_tensor_set(w, POISON * w->shape[1] + j, 100.0);
 }
 
-/* A copy of every parameter, moment and module step count, to compare bit for bit. */
-typedef struct Snap {
-  char *bytes;
-  size_t n;
-} Snap;
-
-static void put(Snap *s, const void *p, size_t n) {
-  s->bytes = realloc(s->bytes, s->n + n);
-  memcpy(s->bytes + s->n, p, n);
-  s->n += n;
-}
-
-static Snap snap(mamc_trainer *t) {
-  Trainer *rt = mamc_trainer_runtime(t);
-  Snap s = {0};
-  const ParamStore *ps[3] = {&rt->params, &rt->m, &rt->v};
-  for (int k = 0; k < 3; k++)
-    for (int q = 0; q < ps[k]->n; q++)
-      if (ps[k]->t[q].data) put(&s, ps[k]->t[q].data, (size_t)ps[k]->t[q].n * (size_t)dtype_size(ps[k]->t[q].dt));
-  put(&s, rt->module_steps, sizeof(int64_t) * (size_t)rt->train->modules.n);
-  return s;
-}
-
-static int snap_eq(const Snap *a, const Snap *b) { return a->n == b->n && memcmp(a->bytes, b->bytes, a->n) == 0; }
-
 static int step(mamc_trainer *t, int poison, mamc_step *out, char **err) {
-  int32_t tgt[B * T];
-  make_batch(tgt, poison);
-  *err = NULL;
-  return mamc_trainer_step_batch(t, 0, NULL, B, 0, tgt, T, out, err);
+  return nf_step(t, poison ? POISON : -1, out, err);
 }
 
 static void test_stop(const char *mam, const char *yaml) {
@@ -117,7 +68,7 @@ static void test_stop(const char *mam, const char *yaml) {
   mamc_free_text(err);
   /* a parameter that already holds a NaN is named as such */
   Tensor *w = param(t, "out[en]", 0);
-  if (w) rt_tensor_set(w, (int64_t)(next_u32() % (uint32_t)w->n), NAN);
+  if (w) rt_tensor_set(w, (int64_t)(nf_next_u32() % (uint32_t)w->n), NAN);
   CHECK(step(t, 0, &s, &err) != MAMC_OK);
   fprintf(stderr, "stop mode says: %s", err ? err : "(nothing)\n");
   CHECK(err && strstr(err, "parameter out[en].weight holds NaN at ["));
@@ -148,26 +99,26 @@ static void test_skip(const char *mam, const char *yaml) {
   CHECK(t != NULL);
   if (!t) return (void)fprintf(stderr, "%s", err ? err : "");
   mamc_step s;
-  Snap a = snap(t), b, c;
+  NfSnap a = nf_snap(t), b, c;
   CHECK(step(t, 0, &s, &err) == MAMC_OK && !s.skipped);
   mamc_free_text(err);
-  b = snap(t);
-  CHECK(!snap_eq(&a, &b)); /* a clean step trains */
+  b = nf_snap(t);
+  CHECK(!nf_snap_eq(&a, &b)); /* a clean step trains */
   poison_row(t);
   free(b.bytes);
-  b = snap(t);
+  b = nf_snap(t);
   CHECK(step(t, 1, &s, &err) == MAMC_OK);
   mamc_free_text(err);
   CHECK(s.skipped == 1 && s.step == 2 && s.loss != s.loss);
-  c = snap(t);
-  CHECK(snap_eq(&b, &c)); /* parameters, moments, step counts: untouched */
+  c = nf_snap(t);
+  CHECK(nf_snap_eq(&b, &c)); /* parameters, moments, step counts: untouched */
   CHECK(mamc_trainer_skipped_steps(t) == 1);
   CHECK(strstr(mamc_trainer_nonfinite_report(t), "step 2: task lm-en: the loss is NaN") != NULL);
   free(c.bytes);
   CHECK(step(t, 0, &s, &err) == MAMC_OK && !s.skipped && s.step == 3 && s.loss == s.loss);
   mamc_free_text(err);
-  c = snap(t);
-  CHECK(!snap_eq(&b, &c)); /* and training goes on */
+  c = nf_snap(t);
+  CHECK(!nf_snap_eq(&b, &c)); /* and training goes on */
   /* the debug mode names the op of a skipped step too */
   mamc_trainer_runtime(t)->opts.nonfinite_debug = 1;
   CHECK(step(t, 1, &s, &err) == MAMC_OK && s.skipped);
@@ -193,10 +144,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: test_nonfinite MODEL.mam STOP.yaml SKIP.yaml\n");
     return 2;
   }
-  const char *env = getenv("MAMC_TEST_SEED");
-  uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-  fprintf(stderr, "test_nonfinite: MAMC_TEST_SEED=%llu\n", (unsigned long long)seed);
-  rng_state = seed | 1;
+  nf_seed("test_nonfinite");
   unsetenv("MAMC_NONFINITE_DEBUG");
   test_stop(argv[1], argv[2]);
   test_skip(argv[1], argv[3]);
