@@ -156,7 +156,8 @@ static int score_task(Trainer *t, TVTask *v, double *st, Diag *d) {
     const char *refs[1] = {v->ref[i]};
     ok = eval_bleu_line(hyp, refs, 1, &eo, &bs) == 0 && eval_chrf_line(hyp, refs, 1, &eo, &cs) == 0;
   }
-  dec_text_free(h, v->n);
+  dec_text_free(h, v->n); /* the texts; the array is ours */
+  free(h);
   if (!ok) return diag_plain(d, "out of memory"), 0;
   int j = 0;
   st[j++] += (double)bs.hyp_len;
