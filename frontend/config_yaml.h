@@ -89,5 +89,40 @@ struct RunConfig;
 void cfg_read_tasks(CfgReader *r, struct RunConfig *cfg, const YNode *root);
 /* "a.b" for messages, in the arena */
 const char *cfg_path(CfgReader *r, const char *where, const char *key);
+/* `train:` and `checkpoint:` (config_train.c); the warmup default when `train:` is absent */
+struct CfgTrain;
+struct CfgCheckpoint;
+void cfg_read_train(CfgReader *r, struct CfgTrain *t, const YNode *m);
+void cfg_read_checkpoint(CfgReader *r, struct CfgCheckpoint *c, const YNode *m);
+void cfg_default_warmup(struct CfgTrain *t);
+
+/* Optional typed keys: absent (or null) leaves *out at its default. */
+static inline void opt_int(CfgReader *r, const YNode *m, const char *where, const char *key,
+                    long long lo, long long hi, long long *out) {
+  const YNode *v = yn_get(m, key);
+  if (v) yn_read_int(r, v, cfg_path(r, where, key), lo, hi, out);
+}
+static inline void opt_int32(CfgReader *r, const YNode *m, const char *where, const char *key, int lo,
+                      int *out) {
+  long long x = *out;
+  opt_int(r, m, where, key, lo, 0x7fffffff, &x);
+  *out = (int)x;
+}
+static inline void opt_float(CfgReader *r, const YNode *m, const char *where, const char *key,
+                      double lo, int lo_open, double hi, int hi_open, double *out) {
+  const YNode *v = yn_get(m, key);
+  if (v) yn_read_float(r, v, cfg_path(r, where, key), lo, lo_open, hi, hi_open, out);
+}
+static inline void opt_enum(CfgReader *r, const YNode *m, const char *where, const char *key,
+                     const char *const *names, int n, int *out) {
+  const YNode *v = yn_get(m, key);
+  if (v) yn_read_enum(r, v, cfg_path(r, where, key), names, n, out);
+}
+
+static inline SrcLoc val_loc(const YNode *m, const char *key) {
+  const YPair *p = yn_pair(m, key);
+  return p ? p->val->loc : m->loc;
+}
+
 
 #endif
