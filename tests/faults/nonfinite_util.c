@@ -72,3 +72,30 @@ NfSnap nf_snap(mamc_trainer *t) {
 }
 
 int nf_snap_eq(const NfSnap *a, const NfSnap *b) { return a->n == b->n && memcmp(a->bytes, b->bytes, a->n) == 0; }
+
+mamc_trainer *nf_open(const char *mam, const char *yaml, char *metrics, mamc_model **m) {
+  char *err = NULL;
+  mamc_trainer *t = NULL;
+  if (metrics) {
+    int fd = mkstemp(metrics);
+    if (fd < 0) return fprintf(stderr, "mkstemp %s failed\n", metrics), *m = NULL, NULL;
+    close(fd);
+  }
+  *m = mamc_model_compile(mam, yaml, &err);
+  if (*m) {
+    mamc_train_options o = {.metrics_path = metrics};
+    t = mamc_trainer_new(*m, &o, &err);
+  }
+  if (!t) fprintf(stderr, "%s", err ? err : "");
+  mamc_free_text(err);
+  return t;
+}
+
+char *nf_slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  char *b = calloc(1, 1 << 16);
+  if (b) b[fread(b, 1, (1 << 16) - 1, f)] = 0;
+  fclose(f);
+  return b;
+}

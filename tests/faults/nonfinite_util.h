@@ -25,6 +25,12 @@ int nf_step(mamc_trainer *t, int poison, mamc_step *out, char **err);
 /* Parameter p of module `module`; NULL if there is none (the caller CHECKs). */
 Tensor *nf_param(mamc_trainer *t, const char *module, int p);
 
+/* Compiles mam + yaml and makes a trainer (metrics to `metrics` when not NULL: a mkstemp
+ * template, filled in). NULL on failure, the error printed; *m is the model (or NULL). */
+mamc_trainer *nf_open(const char *mam, const char *yaml, char *metrics, mamc_model **m);
+/* A whole small text file (up to 64 KiB), NUL-terminated; NULL if it cannot be read. */
+char *nf_slurp(const char *path);
+
 typedef struct NfSnap {
   char *bytes;
   size_t n;

@@ -54,13 +54,13 @@ static void check_names_div(const char *msg, const char *step_no) {
 
 static void test_stop(const char *mam, const char *yaml) {
   char *err = NULL;
-  mamc_model *m = mamc_model_compile(mam, yaml, &err);
-  CHECK(m != NULL);
-  if (!m) return (void)fprintf(stderr, "%s", err ? err : "");
-  mamc_train_options o = {0};
-  mamc_trainer *t = mamc_trainer_new(m, &o, &err);
+  mamc_model *m;
+  mamc_trainer *t = nf_open(mam, yaml, NULL, &m);
   CHECK(t != NULL);
-  if (!t) return (void)fprintf(stderr, "%s", err ? err : "");
+  if (!t) {
+    mamc_model_free(m);
+    return;
+  }
   mamc_step s;
   for (int i = 0; i < 2; i++) {
     CHECK(step(t, 0, &s, &err) == MAMC_OK && !s.skipped && isfinite(s.loss) && isfinite(s.grad_norm));
@@ -80,27 +80,15 @@ static void test_stop(const char *mam, const char *yaml) {
   mamc_model_free(m);
 }
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  char *b = calloc(1, 1 << 16);
-  if (b) b[fread(b, 1, (1 << 16) - 1, f)] = 0;
-  fclose(f);
-  return b;
-}
-
 static void test_skip(const char *mam, const char *yaml) {
   char *err = NULL, metrics[] = "/tmp/mamc-nonfinite-grad-XXXXXX";
-  int fd = mkstemp(metrics);
-  CHECK(fd >= 0);
-  if (fd >= 0) close(fd);
-  mamc_model *m = mamc_model_compile(mam, yaml, &err);
-  CHECK(m != NULL);
-  if (!m) return (void)fprintf(stderr, "%s", err ? err : "");
-  mamc_train_options o = {.metrics_path = metrics};
-  mamc_trainer *t = mamc_trainer_new(m, &o, &err);
+  mamc_model *m;
+  mamc_trainer *t = nf_open(mam, yaml, metrics, &m);
   CHECK(t != NULL);
-  if (!t) return (void)fprintf(stderr, "%s", err ? err : "");
+  if (!t) {
+    mamc_model_free(m);
+    return;
+  }
   mamc_step s;
   NfSnap a = nf_snap(t), b, c;
   CHECK(step(t, 0, &s, &err) == MAMC_OK && !s.skipped);
@@ -140,7 +128,7 @@ static void test_skip(const char *mam, const char *yaml) {
   check_names_div(rep, "step 4: ");
   CHECK(mamc_trainer_skipped_steps(t) == 2 && mamc_trainer_step_count(t) == 4);
   mamc_trainer_free(t);
-  char *log = slurp(metrics);
+  char *log = nf_slurp(metrics);
   CHECK(log && strstr(log, "{\"type\": \"skip\", \"step\": 2,") && strstr(log, "{\"type\": \"skip\", \"step\": 4,"));
   free(log);
   free(a.bytes);
