@@ -21,50 +21,8 @@
 #include "../passes/equiv.h"
 #include "comm.h"
 #include "pipeline.h"
+#include "golden.h"
 #include "test.h"
-
-static char *print_prog(const IrProgram *p) {
-  StrBuf b;
-  sb_init(&b);
-  ir_print_program(&b, p);
-  return b.s ? b.s : strdup("");
-}
-
-static char *expected(const char *text) {
-  const char *ex = strstr(text, "# expect:\n");
-  if (!ex) return NULL;
-  StrBuf want;
-  sb_init(&want);
-  for (const char *s = ex + strlen("# expect:\n"); *s == '#';) {
-    const char *e = strchr(s, '\n');
-    if (!e) e = s + strlen(s);
-    const char *t = s + 1;
-    if (*t == ' ') t++;
-    sb_putn(&want, t, (size_t)(e - t));
-    sb_putc(&want, '\n');
-    s = *e ? e + 1 : e;
-  }
-  return want.s ? want.s : strdup("");
-}
-
-static void update(const char *path, const char *text, const char *got) {
-  const char *ex = strstr(text, "# expect:\n");
-  size_t head = ex ? (size_t)(ex - text) : strlen(text);
-  FILE *f = fopen(path, "w");
-  if (!f) return;
-  fwrite(text, 1, head, f);
-  fputs("# expect:\n", f);
-  for (const char *s = got; *s;) {
-    const char *e = strchr(s, '\n');
-    size_t n = e ? (size_t)(e - s) : strlen(s);
-    fputs(n ? "# " : "#", f);
-    fwrite(s, 1, n, f);
-    fputc('\n', f);
-    s += n + (e ? 1 : 0);
-  }
-  fclose(f);
-  printf("%s: expect block rewritten\n", path);
-}
 
 static void read_target(const char *text, IrTarget *t) {
   const char *s = strstr(text, "# target:");
@@ -173,9 +131,9 @@ static void test_file(const char *path) {
     CHECK_MSG(ok, "%s: pass %s:\n%s", path, pass->name, d.out.s ? d.out.s : "");
     if (!ok) goto done;
   }
-  char *got = print_prog(&after), *want = expected(f->text);
+  char *got = golden_print(&after), *want = golden_block(f->text, "# expect:\n");
   if (getenv("MAMC_UPDATE_GOLDEN"))
-    update(path, f->text, got);
+    golden_update(path, f->text, got);
   else
     CHECK_MSG(want && strcmp(got, want) == 0, "%s: output differs:\n--- got:\n%s--- expected:\n%s", path, got,
               want ? want : "(no '# expect:' block)\n");
@@ -184,13 +142,13 @@ static void test_file(const char *path) {
   ok = ir_parse(&again, srcfile_from_string(&a, "printed.mir", got), &d) && ir_verify(&again, &d);
   CHECK_MSG(ok, "%s: printed result does not parse or verify:\n%s", path, d.out.s ? d.out.s : "");
   if (ok) {
-    char *twice = print_prog(&again);
+    char *twice = golden_print(&again);
     CHECK_MSG(strcmp(twice, got) == 0, "%s: result does not round-trip", path);
     free(twice);
   }
   /* running it again changes nothing */
   for (int g = 0; g < after.graphs.n; g++) CHECK(pass_comm(&after, g, &d));
-  char *twice = print_prog(&after);
+  char *twice = golden_print(&after);
   CHECK_MSG(strcmp(twice, got) == 0, "%s: the pass is not idempotent", path);
   free(twice);
   char err[256];

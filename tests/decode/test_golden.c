@@ -20,51 +20,8 @@
 
 #include "dec_util.h"
 #include "pipeline.h"
+#include "golden.h"
 #include "test.h"
-
-static char *print_prog(const IrProgram *p) {
-  StrBuf b;
-  sb_init(&b);
-  ir_print_program(&b, p);
-  return b.s ? b.s : strdup("");
-}
-
-/* The text of the comment lines after `marker` (without "# "), or NULL. */
-static char *block(const char *text, const char *marker) {
-  const char *ex = strstr(text, marker);
-  if (!ex) return NULL;
-  StrBuf want;
-  sb_init(&want);
-  for (const char *s = ex + strlen(marker); *s == '#';) {
-    const char *e = strchr(s, '\n');
-    if (!e) e = s + strlen(s);
-    const char *t = s + 1;
-    if (*t == ' ') t++;
-    sb_putn(&want, t, (size_t)(e - t));
-    sb_putc(&want, '\n');
-    s = *e ? e + 1 : e;
-  }
-  return want.s ? want.s : strdup("");
-}
-
-static void update(const char *path, const char *text, const char *got) {
-  const char *ex = strstr(text, "# expect:\n");
-  size_t head = ex ? (size_t)(ex - text) : strlen(text);
-  FILE *f = fopen(path, "w");
-  if (!f) return;
-  fwrite(text, 1, head, f);
-  fputs("# expect:\n", f);
-  for (const char *s = got; *s;) {
-    const char *e = strchr(s, '\n');
-    size_t n = e ? (size_t)(e - s) : strlen(s);
-    fputs(n ? "# " : "#", f);
-    fwrite(s, 1, n, f);
-    fputc('\n', f);
-    s += n + (e ? 1 : 0);
-  }
-  fclose(f);
-  printf("%s: expect block rewritten\n", path);
-}
 
 /* Runs the passes of the `# run:` line (default decode). */
 static int run_passes(IrProgram *p, const char *text, Diag *d) {
@@ -121,7 +78,7 @@ static void test_file(const char *path) {
   int parsed = f && ir_parse(&p, f, &d) && ir_verify(&p, &d);
   CHECK_MSG(parsed, "%s: %s", path, d.out.s ? d.out.s : "");
   if (!parsed) goto done;
-  char *errs = block(f->text, "# expect-error:");
+  char *errs = golden_block(f->text, "# expect-error:");
   if (strstr(f->text, "# expect-error:")) {
     int ok = run_passes(&p, f->text, &d);
     CHECK_MSG(!ok, "%s: the passes succeeded, expected an error", path);
@@ -136,9 +93,9 @@ static void test_file(const char *path) {
   }
   free(errs);
   CHECK_MSG(run_passes(&p, f->text, &d), "%s: %s", path, d.out.s ? d.out.s : "");
-  char *got = print_prog(&p), *want = block(f->text, "# expect:\n");
+  char *got = golden_print(&p), *want = golden_block(f->text, "# expect:\n");
   const char *upd = getenv("MAMC_UPDATE_GOLDEN");
-  if (upd && *upd && strcmp(upd, "0") != 0) update(path, f->text, got);
+  if (upd && *upd && strcmp(upd, "0") != 0) golden_update(path, f->text, got);
   else CHECK_MSG(want && strcmp(got, want) == 0, "%s: output differs:\n%s", path, got);
   IrProgram q; /* round trip */
   ir_program_init(&q, &a);
@@ -147,7 +104,7 @@ static void test_file(const char *path) {
   diag_init(&d2);
   CHECK_MSG(ir_parse(&q, g, &d2) && ir_verify(&q, &d2), "%s: the result does not parse back: %s", path,
             d2.out.s ? d2.out.s : "");
-  char *again = print_prog(&q);
+  char *again = golden_print(&q);
   CHECK_MSG(strcmp(again, got) == 0, "%s: the result does not round-trip", path);
   diag_free(&d2);
   free(again);

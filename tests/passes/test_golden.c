@@ -19,52 +19,8 @@
 
 #include "equiv.h"
 #include "pipeline.h"
+#include "golden.h"
 #include "test.h"
-
-static char *print_prog(const IrProgram *p) {
-  StrBuf b;
-  sb_init(&b);
-  ir_print_program(&b, p);
-  return b.s ? b.s : strdup("");
-}
-
-/* The expect block's text: comment lines after `# expect:` without their "# " / "#". */
-static char *expected(const char *text) {
-  const char *ex = strstr(text, "# expect:\n");
-  if (!ex) return NULL;
-  StrBuf want;
-  sb_init(&want);
-  for (const char *s = ex + strlen("# expect:\n"); *s == '#';) {
-    const char *e = strchr(s, '\n');
-    if (!e) e = s + strlen(s);
-    const char *t = s + 1;
-    if (*t == ' ') t++;
-    sb_putn(&want, t, (size_t)(e - t));
-    sb_putc(&want, '\n');
-    s = *e ? e + 1 : e;
-  }
-  return want.s ? want.s : strdup("");
-}
-
-static void update(const char *path, const char *text, const char *got) {
-  const char *ex = strstr(text, "# expect:\n");
-  size_t head = ex ? (size_t)(ex - text) : strlen(text);
-  FILE *f = fopen(path, "w");
-  if (!f) return;
-  fwrite(text, 1, head, f);
-  if (!ex && head && text[head - 1] != '\n') fputc('\n', f);
-  fputs("# expect:\n", f);
-  for (const char *s = got; *s;) {
-    const char *e = strchr(s, '\n');
-    size_t n = e ? (size_t)(e - s) : strlen(s);
-    fputs(n ? "# " : "#", f);
-    fwrite(s, 1, n, f);
-    fputc('\n', f);
-    s += n + (e ? 1 : 0);
-  }
-  fclose(f);
-  printf("%s: expect block rewritten\n", path);
-}
 
 static void test_file(const char *path) {
   Arena a;
@@ -96,7 +52,7 @@ static void test_file(const char *path) {
     if (!ok) goto done;
     planned |= !strcmp(pass->name, "memplan");
   }
-  char *got = print_prog(&after);
+  char *got = golden_print(&after);
   StrBuf all;
   sb_init(&all);
   sb_puts(&all, got);
@@ -106,9 +62,9 @@ static void test_file(const char *path) {
     sb_putc(&all, '\n');
     memplan_dump(&all, &after, &mp);
   }
-  char *want = expected(f->text);
+  char *want = golden_block(f->text, "# expect:\n");
   if (getenv("MAMC_UPDATE_GOLDEN")) {
-    update(path, f->text, all.s);
+    golden_update(path, f->text, all.s);
   } else {
     CHECK_MSG(want && strcmp(all.s, want) == 0, "%s: output differs:\n--- got:\n%s--- expected:\n%s", path, all.s,
               want ? want : "(no '# expect:' block)\n");
@@ -119,7 +75,7 @@ static void test_file(const char *path) {
   ok = ir_parse(&again, srcfile_from_string(&a, "printed.mir", got), &d);
   CHECK_MSG(ok, "%s: printed result does not parse:\n%s", path, d.out.s ? d.out.s : "");
   if (ok) {
-    char *twice = print_prog(&again);
+    char *twice = golden_print(&again);
     CHECK_MSG(strcmp(twice, got) == 0, "%s: result does not round-trip", path);
     free(twice);
   }
