@@ -129,11 +129,11 @@ static int cmp_name(const void *a, const void *b) { return strcmp(*(const char *
 int dev_cg_compile(Dev *dev, const IrProgram *p, const IrGraph *g, int n, const int *const *members,
                    const int *nmembers, DevCg *out, char *ok, char (*why)[256]) {
   Kir *kirs = calloc((size_t)(n ? n : 1), sizeof *kirs);
-  const char **todo = calloc((size_t)(n ? n : 1), sizeof *todo);
-  int ntodo = 0, res = 1;
-  if (!kirs || !todo) {
+  const char **missing = calloc((size_t)(n ? n : 1), sizeof *missing);
+  int nmissing = 0, res = 1;
+  if (!kirs || !missing) {
     free(kirs);
-    free(todo);
+    free(missing);
     return snprintf(dev->L.err, sizeof dev->L.err, "out of memory"), 0;
   }
   for (int i = 0; i < n; i++) {
@@ -148,26 +148,26 @@ int dev_cg_compile(Dev *dev, const IrProgram *p, const IrGraph *g, int n, const 
     if (!ok[i] && why) snprintf(why[i], sizeof why[i], "%s", err);
     if (!ok[i] || dev->emu || cache_find(dev, out[i].k.name)) continue;
     int dup = 0;
-    for (int j = 0; j < ntodo && !dup; j++) dup = strcmp(todo[j], out[i].k.name) == 0;
-    if (!dup) todo[ntodo++] = out[i].k.name;
+    for (int j = 0; j < nmissing && !dup; j++) dup = strcmp(missing[j], out[i].k.name) == 0;
+    if (!dup) missing[nmissing++] = out[i].k.name;
   }
-  if (ntodo) {
-    qsort(todo, (size_t)ntodo, sizeof *todo, cmp_name);
-    int nch = (ntodo + CHUNK - 1) / CHUNK;
+  if (nmissing) {
+    qsort(missing, (size_t)nmissing, sizeof *missing, cmp_name);
+    int nch = (nmissing + CHUNK - 1) / CHUNK;
     Chunk *ch = calloc((size_t)nch, sizeof *ch);
     if (!ch) res = 0;
     for (int c = 0; res && c < nch; c++) {
       StrBuf b;
       sb_init(&b);
       cg_cuda_prelude(&b);
-      for (int t = c * CHUNK; t < ntodo && t < (c + 1) * CHUNK; t++)
+      for (int t = c * CHUNK; t < nmissing && t < (c + 1) * CHUNK; t++)
         for (int i = 0; i < n; i++)
-          if (ok[i] && strcmp(out[i].k.name, todo[t]) == 0) {
+          if (ok[i] && strcmp(out[i].k.name, missing[t]) == 0) {
             cg_cuda_print_kernel(&b, &kirs[i], out[i].k.name);
             break;
           }
       ch[c] = (Chunk){dev, dev->L, dev->kc, b.s, "", 0, {0}};
-      snprintf(ch[c].name, sizeof ch[c].name, "mamc_fused_%s", todo[c * CHUNK]);
+      snprintf(ch[c].name, sizeof ch[c].name, "mamc_fused_%s", missing[c * CHUNK]);
       if (b.failed || !b.s) res = 0;
     }
     if (res) res = compile_chunks(dev, ch, nch);
@@ -179,9 +179,9 @@ int dev_cg_compile(Dev *dev, const IrProgram *p, const IrGraph *g, int n, const 
         continue;
       }
       if (res && !CU_OK(&dev->L, cuModuleLoadData(&mod, ch[c].blob.data))) res = 0;
-      for (int t = c * CHUNK; res && t < ntodo && t < (c + 1) * CHUNK; t++) {
+      for (int t = c * CHUNK; res && t < nmissing && t < (c + 1) * CHUNK; t++) {
         CUfunction fn;
-        if (!CU_OK(&dev->L, cuModuleGetFunction(&fn, mod, todo[t])) || !cache_add(dev, todo[t], fn, t == c * CHUNK ? mod : NULL))
+        if (!CU_OK(&dev->L, cuModuleGetFunction(&fn, mod, missing[t])) || !cache_add(dev, missing[t], fn, t == c * CHUNK ? mod : NULL))
           res = 0;
       }
       free(ch[c].src);
@@ -194,7 +194,7 @@ int dev_cg_compile(Dev *dev, const IrProgram *p, const IrGraph *g, int n, const 
     kir_free(&kirs[i]);
   }
   free(kirs);
-  free(todo);
+  free(missing);
   return res;
 }
 
