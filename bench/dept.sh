@@ -9,6 +9,7 @@
 # wall time. Small scale on purpose: it shows the mechanics and the accounting, not the
 # paper's perplexities. Outputs (logs, metrics, plans) go to $OUT (default /tmp/mamc-dept).
 # DATA=corpus sh bench/dept.sh build: the same on the default corpus (data/corpus).
+# SPR=2 sh bench/dept.sh build: GLOB, TRIM, SPEC with dept.sources_per_round 2 (bytes for K < N).
 set -eu
 BUILD=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +36,51 @@ if [ "$DATA" = corpus ]; then
 else
   CFG=examples/dept
   [ -f examples/dept/all.bpe ] || "$MAMC" vocab --config examples/dept/glob.yaml
+fi
+# SPR=K: GLOB, TRIM and SPEC with dept.sources_per_round K instead (Algorithm 1's random subset:
+# K of the 4 sources train in each round; the others sit it out, send nothing and receive the
+# round's result), beside the bytes of the same run with all 4 (mamc plan, which equals the
+# runtime: tests/dept), then stop.
+if [ -n "${SPR:-}" ]; then
+  for v in glob trim spec; do
+    y="$OUT/$v-k$SPR.yaml"
+    sed -e "s#dept: {variant: $v}#dept: {variant: $v, sources_per_round: $SPR}#" \
+        -e "s#\.\./\.\./data/sample#$root/data/sample#g" -e "s#path: all.bpe#path: $root/examples/dept/all.bpe#" \
+        -e "s#dir: [^,]*dept-$v,#dir: $OUT/ckpt/dept-$v-k$SPR,#" "$CFG/$v.yaml" > "$y"
+    grep -q "sources_per_round: $SPR" "$y" || { echo "dept.sh: could not set sources_per_round in $y" >&2; exit 1; }
+    rm -rf "$OUT/ckpt/dept-$v-k$SPR" "$OUT/$v-k$SPR.jsonl"
+    echo "dept.sh: $v, sources_per_round $SPR ($DATA)" >&2
+    $RUN "$MAMC" train examples/dept/lm.mam --config "$y" --progress none --metrics "$OUT/$v-k$SPR.jsonl" \
+      > "$OUT/$v-k$SPR.log" 2>&1 || { cat "$OUT/$v-k$SPR.log"; exit 1; }
+    "$MAMC" plan examples/dept/lm.mam --config "$y" > "$OUT/$v-k$SPR.plan"
+    "$MAMC" plan examples/dept/lm.mam --config "$CFG/$v.yaml" > "$OUT/$v.plan"
+  done
+  python3 - "$OUT" "$SPR" <<'PY'
+import json, re, sys
+out, K = sys.argv[1], sys.argv[2]
+def plan_total(f, steps, col=4):  # the plan's expected payload (col 2: wire) per step, all ranks, x steps / 4
+    t = [l.split() for l in open(f) if l.startswith("total")][0]
+    return float(t[col]) * steps / 4
+def kib(b): return f"{b / 1024:.1f} KiB"
+src = ["lm-en", "lm-de", "lm-fr", "lm-es"]
+print(f"| variant | valid loss en / de / fr / es (mean) | sent per rank in all, K = {K} of 4 (runtime; mamc plan) "
+      f"| per round | the same run with K = 4 (mamc plan) | ratio | wire per rank, K = {K}; K = 4 (mamc plan) | ratio | time |")
+print("|---|---|---|---|---|---|---|---|---|")
+for v in ("glob", "trim", "spec"):
+    rows = [json.loads(l) for l in open(f"{out}/{v}-k{K}.jsonl")]
+    valid = [r for r in rows if r["type"] == "valid"][-1]
+    train = [r for r in rows if r["type"] == "train"]
+    rounds = sum(1 for r in rows if r["type"] == "sources")
+    secs = float(re.search(r"done: \d+ steps in ([0-9.]+) s", open(f"{out}/{v}-k{K}.log").read()).group(1))
+    losses = [valid["loss"][s] for s in src]
+    sent, steps = train[-1]["comm_bytes"] / 4, train[-1]["step"]
+    planned, full = plan_total(f"{out}/{v}-k{K}.plan", steps), plan_total(f"{out}/{v}.plan", steps)
+    wk, wf = plan_total(f"{out}/{v}-k{K}.plan", steps, 2), plan_total(f"{out}/{v}.plan", steps, 2)
+    print(f"| {v.upper()} | {' / '.join(f'{x:.3f}' for x in losses)} ({sum(losses) / 4:.3f}) | {kib(sent)}; "
+          f"{kib(planned)} | {kib(sent / rounds)} ({rounds} rounds) | {kib(full)} | {sent / full:.3f} | "
+          f"{kib(wk)}; {kib(wf)} | {wk / wf:.3f} | {secs:.0f} s |")
+PY
+  exit 0
 fi
 for v in std glob trim spec; do
   rm -rf "$CK-$v" "$OUT/$v.jsonl"

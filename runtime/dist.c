@@ -1,6 +1,7 @@
 /* dist.c — processes and collectives (see dist.h): MPI when built with it and launched by
  * mpirun, one process otherwise. Bytes counted are payload: n * 4 per participant of an
- * all-reduce, n * 4 for the root of a broadcast. */
+ * all-reduce, n * 4 for the root of a broadcast, n * 4 for each member but the root of a
+ * reduction onto one member (f64: n * 8). */
 #include "dist.h"
 
 #include <stdio.h>
@@ -225,6 +226,39 @@ int dist_bcast(Dist *d, int comm, float *buf, int64_t n, int root, char *err, si
   if (c->n == 1) return 1;
 #ifdef MAMC_HAVE_MPI
   if (d->mpi) MPI_CHECK(MPI_Bcast(buf, (int)n, MPI_FLOAT, root, c->comm), "MPI_Bcast");
+#else
+  (void)buf;
+#endif
+  return 1;
+}
+
+int dist_bcast_f64(Dist *d, int comm, double *buf, int64_t n, int root, char *err, size_t errlen) {
+  DComm *c = &d->comms[comm];
+  int me = member_index(c, d->rank);
+  if (me < 0) return snprintf(err, errlen, "rank %d is not in this communicator", d->rank), 0;
+  if (me == root) d->bytes += 8 * n;
+  if (c->n == 1) return 1;
+#ifdef MAMC_HAVE_MPI
+  if (d->mpi) MPI_CHECK(MPI_Bcast(buf, (int)n, MPI_DOUBLE, root, c->comm), "MPI_Bcast");
+#else
+  (void)buf;
+#endif
+  return 1;
+}
+
+int dist_reduce(Dist *d, int comm, float *buf, int64_t n, int root, char *err, size_t errlen) {
+  DComm *c = &d->comms[comm];
+  int me = member_index(c, d->rank);
+  if (me < 0) return snprintf(err, errlen, "rank %d is not in this communicator", d->rank), 0;
+  if (me != root) d->bytes += 4 * n;
+  if (c->n == 1) return 1;
+#ifdef MAMC_HAVE_MPI
+  if (d->mpi) {
+    if (me == root)
+      MPI_CHECK(MPI_Reduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, root, c->comm), "MPI_Reduce");
+    else
+      MPI_CHECK(MPI_Reduce(buf, NULL, (int)n, MPI_FLOAT, MPI_SUM, root, c->comm), "MPI_Reduce");
+  }
 #else
   (void)buf;
 #endif

@@ -46,6 +46,11 @@ int dist_wait(Dist *d, int req, char *err, size_t errlen);
 void dist_progress(Dist *d);
 /* Broadcast from member `root` (index within the communicator's ranks). */
 int dist_bcast(Dist *d, int comm, float *buf, int64_t n, int root, char *err, size_t errlen);
+int dist_bcast_f64(Dist *d, int comm, double *buf, int64_t n, int root, char *err, size_t errlen);
+/* In-place sum onto member `root` (index within the communicator's ranks): the root's buf
+ * receives the sum, the others' buf is left as it was. Counted at the members other than
+ * the root (each hands its n floats to the reduction; the root's stay in place). */
+int dist_reduce(Dist *d, int comm, float *buf, int64_t n, int root, char *err, size_t errlen);
 /* Sum over the whole world (comm of every rank), f64. */
 int dist_world_sum(Dist *d, double *buf, int64_t n, char *err, size_t errlen);
 int dist_barrier(Dist *d, char *err, size_t errlen);

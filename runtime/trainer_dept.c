@@ -50,7 +50,7 @@ int tdept_setup(Trainer *t, Diag *d) {
       if (t->tasks[k].spec.graph < 0 || t->tasks[k].spec.graph >= N)
         return diag_plain(d, "task %s is not one of the run's %d sources", t->tasks[k].spec.name, N), 0;
     t->round_in = calloc((size_t)N, 1);
-    t->round_runs = calloc((size_t)t->nranks, sizeof(double));
+    t->round_runs = calloc(2 * (size_t)t->nranks, sizeof(double)); /* runs, then round payload */
     t->round_drawn = -1;
     if (!t->round_in || !t->round_runs) return diag_plain(d, "out of memory"), 0;
   }
@@ -145,11 +145,13 @@ void tdept_sit_out(Trainer *t, int *task_of_rank) {
   }
 }
 
-/* At the end of a round: the task runs of each rank in it, summed over the processes (control
- * bytes), and one metrics line — the drawn sources and the ranks that trained — then the
+/* At the end of a round: the task runs of each rank in it and the payload each rank handed to
+ * MPI in the round's exchange (tsync_outer), summed over the processes (control bytes), and
+ * one metrics line — the drawn sources, the ranks that trained, what each sent — then the
  * counts restart. Every rank reaches it at the same steps (the rounds' ends). */
 int tdept_sources_end(Trainer *t, int64_t step, char *err, size_t errlen) {
-  if (t->opts.dist && !dist_world_sum(t->opts.dist, t->round_runs, t->nranks, err, errlen)) return 0;
+  int R = t->nranks;
+  if (t->opts.dist && !dist_world_sum(t->opts.dist, t->round_runs, 2 * R, err, errlen)) return 0;
   if (t->metrics) {
     StrBuf b;
     sb_init(&b);
@@ -166,12 +168,14 @@ int tdept_sources_end(Trainer *t, int64_t step, char *err, size_t errlen) {
       sb_printf(&b, "%s\"%s\"", n++ ? ", " : "", name);
     }
     sb_puts(&b, "], \"runs\": [");
-    for (int r = 0; r < t->nranks; r++) sb_printf(&b, "%s%.0f", r ? ", " : "", t->round_runs[r]);
+    for (int r = 0; r < R; r++) sb_printf(&b, "%s%.0f", r ? ", " : "", t->round_runs[r]);
+    sb_puts(&b, "], \"sent\": [");
+    for (int r = 0; r < R; r++) sb_printf(&b, "%s%.0f", r ? ", " : "", t->round_runs[R + r]);
     sb_puts(&b, "]}");
     trainer_log(t, b.s);
     sb_free(&b);
   }
-  memset(t->round_runs, 0, sizeof(double) * (size_t)t->nranks);
+  memset(t->round_runs, 0, sizeof(double) * 2 * (size_t)R);
   return 1;
 }
 

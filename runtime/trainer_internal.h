@@ -86,7 +86,8 @@ struct Trainer {
   char *round_in;            /* dept.sources_per_round: per source, 1 if it trains in round
                               * round_drawn (trainer_dept.c); NULL: every source, every round */
   int64_t round_drawn;
-  double *round_runs;        /* per rank: the task runs it did in this round (logged) */
+  double *round_runs;        /* per rank: the task runs it did in this round, then per rank the
+                              * payload it sent in the round's exchange (logged) */
   int64_t *module_steps;     /* per module instance: optimizer steps taken */
   CgCpu *jit;                /* CPU JIT session for the fusion groups (NULL: built without LLVM) */
   Pool *pool;                /* threads for the fused kernels */

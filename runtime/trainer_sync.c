@@ -13,6 +13,10 @@
  * The combined gradient of a module is gsum / wsum: the gradient of the mean loss over every
  * target token of the step. Emulating N ranks in one process runs every rank's task and sums
  * in rank order — the reference a distributed run is tested against.
+ *
+ * The outer rounds (DEPT, DiLoCo) follow the same rule at the end of each round: only the
+ * holders that trained a module in the round combine it, and the holders that sat the round
+ * out (dept.sources_per_round) receive the result in one broadcast (see "outer rounds" below).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -242,13 +246,43 @@ int tsync_norm(Trainer *t, double *norm, int64_t *world_payload, Diag *d) {
  * (uniform when they are equal, as in DEPT), and the outer optimizer moves the anchor (the
  * parameters after the previous round): lr 1, momentum 0 is plain averaging (theta = xbar);
  * otherwise delta = anchor - xbar, m = mu m + delta, theta = anchor - lr (nesterov ? delta +
- * mu m : m). One local step with plain averaging equals data-parallel SGD. Per group:
- *   1. the weights (control bytes): an f64 all-reduce of each module's round tokens, and for
- *      each trimmed table (DEPT TRIM) the number of rows each holder trained;
- *   2. the dense parameters: an f32 all-reduce of (w_k / W) theta_k (payload: every holder
- *      hands over the group's dense bytes), skipped when nobody trained the group;
- *   3. each trimmed table: the rows each holder trained, broadcast holder by holder, and the
- *      masked mean — a row averaged over the holders that trained it (trainer_dept.c).
+ * mu m : m). One local step with plain averaging equals data-parallel SGD.
+ *
+ * Who takes part. The round's participants P are the holders whose task trained the group at
+ * some step of the round — a pure function of the shared schedule (each rank's sampler, and
+ * dept.sources_per_round's draw), so every rank computes the same P without a message, and
+ * `mamc plan` computes it too (tools/plan_dept.c). A holder outside P (a source that sat the
+ * round out, or a rank that drew only other tasks) did not train: its replica is the anchor
+ * and its weight is 0, so it has nothing to contribute — it only needs the result. Per group:
+ *
+ *   P = every holder (the usual case; dept.sources_per_round = all):
+ *     1. the weights (control bytes): an f64 all-reduce over the holders of each module's
+ *        round tokens, and for each trimmed table (DEPT TRIM) the rows each holder trained;
+ *     2. the dense parameters: an f32 all-reduce of (w_k / W) theta_k (payload: every holder
+ *        hands over the group's dense bytes D), skipped when nobody trained the group;
+ *   some holders sit out (0 < |P| < H):
+ *     1. the weights: an f64 all-reduce among P, then a broadcast from the lowest of P (the
+ *        root) to the holders (control bytes);
+ *     2. the dense parameters: an f32 reduction of (w_k / W) theta_k among P onto the root
+ *        (each participant but the root hands over D), then the root broadcasts the sum to
+ *        the holders (D, counted at the root). Per round the group costs K·D instead of H·D
+ *        (payload; K = |P|), and on the wire (K − 1)·D + (H − 1)·D instead of the
+ *        all-reduce's 2(H − 1)·D: the H − K sitters-out must each receive the D bytes of the
+ *        result, which no scheme avoids, so the wire saving is (H − K)·D, not a factor K/H;
+ *   nobody trained (P empty): no message; everyone goes back to the anchor;
+ *   then, in every case:
+ *     3. each trimmed table: the rows each holder trained, broadcast holder by holder to all
+ *        holders (sitters-out send none and receive the others'), and the masked mean — a row
+ *        averaged over the holders that trained it (trainer_dept.c).
+ * Every holder applies the same outer step to the same xbar from the same anchor, so all end
+ * with the same bits. The sums are those of the all-over-the-holders exchange minus its exact
+ * zero terms (a sitter-out handed over 0 · theta): with at most two participants the result is
+ * bit for bit the same; with three or more the reduction may associate the same terms in
+ * another order (|difference| <= (K − 1) ulp-level rounding of the sum). MAMC_DEPT_EXCHANGE_ALL=1
+ * makes every holder join every round's exchange as before (the oracle of
+ * tests/dept/sources_test.sh). Communicators for P are created at the round's end by every
+ * rank in group order (a world collective; cached by rank set, dist.h).
+ *
  * Whatever nobody trained in the round goes back to the anchor, bit for bit. With
  * dept.moments = reset the group's AdamW moments and step counts then restart. The rounds'
  * payload joins the step's comm_bytes (a world sum at every step that ends a round). */
@@ -259,9 +293,48 @@ static int dense_param(const Trainer *t, int m, int q) {
   return !t->row_tokens[q] && !t->train->modules.v[m].params.v[q - t->params.first[m]].frozen;
 }
 
-static int outer_group(Trainer *t, TGroup *g, int me, char *err, size_t errlen) {
+/* MAMC_DEPT_EXCHANGE_ALL=1: every holder joins every round (zeros from those that sat out). */
+static int exchange_all(void) {
+  const char *e = getenv("MAMC_DEPT_EXCHANGE_ALL");
+  return e && *e && strcmp(e, "0") != 0;
+}
+
+/* The round's participants: the indices h (into g->holders, ascending) of the holders whose
+ * task trained g at some step of the round that ends after `step` steps; the count, or -1
+ * when out of memory. The same on every rank (the schedule is shared). */
+static int round_participants(const Trainer *t, const TGroup *g, int64_t step, int *out) {
+  int64_t s0 = step - g->sync.every < 0 ? 0 : step - g->sync.every, drawn = -1;
+  char *in = t->round_in ? malloc((size_t)t->opts.nsources + 1) : NULL;
+  if (t->round_in && !in) return -1;
+  int n = 0;
+  for (int h = 0; h < g->nholders; h++) {
+    int r = g->holders[h], trained = 0;
+    for (int64_t s = s0; s < step && !trained; s++) {
+      int k = tsync_task_of(t, r, s);
+      if (k < 0) continue;
+      if (in) { /* dept.sources_per_round: the source must be in step s's draw */
+        int64_t round = s / t->opts.round_every;
+        if (round != drawn)
+          dept_round_sources(t->opts.sampling_seed, round, t->opts.nsources, t->opts.sources_per_round, in);
+        drawn = round;
+        if (!in[t->tasks[k].spec.graph]) continue;
+      }
+      trained = uses_module(t->train, t->tasks[k].spec.graph, g->mods[0]); /* a group: same graphs */
+    }
+    if (trained) out[n++] = h;
+  }
+  free(in);
+  return n;
+}
+
+/* One group's round (see above): this process is holder `me`; P[0 .. nP) the participants
+ * (holder indices; nP == nholders: everyone), pcomm their communicator (-1 unless 1 < nP <
+ * nholders and this holder is one of them). */
+static int outer_group(Trainer *t, TGroup *g, int me, const int *P, int nP, int pcomm, char *err, size_t errlen) {
   Dist *ds = t->opts.dist;
   int H = g->nholders, nm = g->nmods, ntr = 0, comm = -1;
+  int sub = nP < H, root = nP > 0 ? P[0] : 0, part = 0;
+  for (int i = 0; i < nP; i++) part |= P[i] == me;
   if (ds && H > 1 && (comm = dist_comm(ds, g->holders, H, err, errlen)) < 0) return 0;
   int64_t ndense = 0;
   for (int i = 0; i < nm; i++) {
@@ -272,22 +345,26 @@ static int outer_group(Trainer *t, TGroup *g, int me, char *err, size_t errlen) 
       if (!dense_param(t, m, q)) ndense -= t->params.t[q].n;
     }
   }
-  double *wb = calloc((size_t)(nm + ntr * H) + 1, sizeof(double));
+  int nw = nm + ntr * H;
+  double *wb = calloc((size_t)nw + 1, sizeof(double));
   float *buf = malloc(sizeof(float) * (size_t)(ndense + 1));
   int ok = wb && buf, j = 0;
   if (!ok) snprintf(err, errlen, "out of memory");
-  for (int i = 0; ok && i < nm; i++) {
+  for (int i = 0; ok && i < nm && (!sub || part); i++) { /* a sitter-out's weights are 0 */
     int m = g->mods[i];
     wb[i] = t->round_tokens[m];
     for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++)
       if (t->row_tokens[q]) wb[nm + H * j++ + me] = (double)tdept_rows_held(t, q);
   }
-  if (ok && comm >= 0) ok = dist_allreduce_f64(ds, comm, wb, nm + ntr * H, err, errlen);
+  /* 1. the weights */
+  if (ok && !sub && comm >= 0) ok = dist_allreduce_f64(ds, comm, wb, nw, err, errlen);
+  if (ok && sub && part && pcomm >= 0) ok = dist_allreduce_f64(ds, pcomm, wb, nw, err, errlen);
+  if (ok && sub && nP > 0 && comm >= 0) ok = dist_bcast_f64(ds, comm, wb, nw, root, err, errlen);
   double any = 0;
   for (int i = 0; i < nm; i++) any += wb[i];
   if (ok && ndense > 0 && any > 0) { /* 2. the dense parameters */
     int64_t at = 0;
-    for (int i = 0; i < nm; i++) {
+    for (int i = 0; i < nm && (!sub || part); i++) {
       int m = g->mods[i];
       float p = wb[i] > 0 ? (float)(t->round_tokens[m] / wb[i]) : 0.0f;
       for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) {
@@ -296,9 +373,17 @@ static int outer_group(Trainer *t, TGroup *g, int me, char *err, size_t errlen) 
         for (int64_t e = 0; e < t->params.t[q].n; e++) buf[at++] = p * x[e];
       }
     }
-    if (comm >= 0) {
+    if (!sub && comm >= 0) {
       ok = dist_allreduce(ds, comm, buf, ndense, err, errlen);
       t->payload_bytes += 4 * ndense;
+    }
+    if (ok && sub && part && pcomm >= 0) { /* among the participants, onto the root */
+      ok = dist_reduce(ds, pcomm, buf, ndense, 0, err, errlen);
+      if (me != root) t->payload_bytes += 4 * ndense;
+    }
+    if (ok && sub && comm >= 0) { /* the root's sum to every holder */
+      ok = dist_bcast(ds, comm, buf, ndense, root, err, errlen);
+      if (me == root) t->payload_bytes += 4 * ndense;
     }
   }
   int64_t o = 0;
@@ -336,20 +421,40 @@ static int outer_group(Trainer *t, TGroup *g, int me, char *err, size_t errlen) 
 
 int tsync_outer(Trainer *t, int64_t step, Diag *d) {
   char err[512];
-  int ended = 0;
+  int ended = 0, all = exchange_all();
+  Dist *ds = t->opts.dist;
+  int64_t sent = t->payload_bytes;
   for (int gi = 0; gi < t->ngroups; gi++) {
     TGroup *g = &t->groups[gi];
     if (g->sync.kind != SYNC_OUTER || g->sync.every < 1 || step % g->sync.every != 0) continue;
     ended = 1;
-    int me = -1;
-    for (int h = 0; h < g->nholders && me < 0; h++)
-      if (g->holders[h] == t->rank || t->emulate) me = h;
-    if (me < 0) continue;
-    if (!outer_group(t, g, me, err, sizeof err)) {
+    int H = g->nholders, me = -1, nP = H, pcomm = -1;
+    int *P = malloc(sizeof(int) * (size_t)(H + 1)), *pr = malloc(sizeof(int) * (size_t)(H + 1));
+    if (!P || !pr) {
+      free(P), free(pr);
+      diag_plain(d, "out of memory");
+      return 0;
+    }
+    for (int h = 0; h < H; h++) {
+      P[h] = h;
+      if (g->holders[h] == t->rank || t->emulate) me = me < 0 ? h : me;
+    }
+    if (!all && H > 1) nP = round_participants(t, g, step, P);
+    int ok = nP >= 0;
+    if (!ok) snprintf(err, sizeof err, "out of memory");
+    /* the participants' communicator: a world collective, so every rank asks, in group order */
+    for (int i = 0; ok && i < nP; i++) pr[i] = g->holders[P[i]];
+    if (ok && ds && dist_size(ds) > 1 && nP > 1 && nP < H) ok = (pcomm = dist_comm(ds, pr, nP, err, sizeof err)) >= 0;
+    int part = 0;
+    for (int i = 0; ok && i < nP; i++) part |= P[i] == me;
+    if (ok && me >= 0) ok = outer_group(t, g, me, P, nP, part ? pcomm : -1, err, sizeof err);
+    free(P), free(pr);
+    if (!ok) {
       diag_plain(d, "step %lld: outer round: %s", (long long)step, err);
       return 0;
     }
   }
+  if (t->round_runs && !t->emulate) t->round_runs[t->nranks + t->rank] += (double)(t->payload_bytes - sent);
   if (ended && t->round_runs && !tdept_sources_end(t, step, err, sizeof err)) { /* dept.sources_per_round */
     diag_plain(d, "step %lld: outer round: %s", (long long)step, err);
     return 0;

@@ -111,11 +111,14 @@ static int run_plan(int argc, char **argv) {
     {
       int trimmed = pd.variant == 2 && pd.table[m] >= 0; /* DEPT_TRIM */
       cli_human_bytes(s1, sizeof s1, (double)pd.dense[m]);
-      sb_printf(&b, "  rounds %s on %s: parameters averaged every %d steps (no per-step traffic; %s%s%s)\n",
+      sb_printf(&b, "  rounds %s on %s: parameters averaged every %d steps (no per-step traffic; %s%s%s%s)\n",
                 p->modules.v[m].name, cp.groups[cp.modules[m].group].name, cp.modules[m].every,
                 trimmed && !pd.dense[m] ? "" : s1, trimmed && !pd.dense[m] ? "" : " per holder per round",
                 trimmed ? (pd.dense[m] ? ", and the rows of its trimmed table" : "the rows of its trimmed table each holder trained")
-                        : "");
+                        : "",
+                ds.sources_per_round > 0 ? "; only the holders of a round's drawn sources send: one broadcast brings "
+                                           "the result to those that sat out"
+                                         : "");
     }
   sb_puts(&b, "\nmodules held (communicated ones marked *):\n");
   for (int rk = 0; rk < R; rk++) {

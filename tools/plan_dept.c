@@ -4,10 +4,18 @@
  * the paper's formulas (passes/dept.h: dept_cost).
  *
  * A round of module m (outer, or every(n > 1); >= 2 holders) ends after step s when
- * (s + 1) % every == 0. If any holder trained m during the round, every holder hands over m's
- * trainable parameters (f32) except its trimmed tables in one all-reduce; for a trimmed table
- * (TRIM) each holder broadcasts the rows its tasks of the round use (the union of their
- * vocabularies, tokenized from their training text as the trainer does) to the others.
+ * (s + 1) % every == 0. Its participants are the K holders that trained m at some step of
+ * the round (the schedule with dept.sources_per_round's draw: dist_graphs_at). With D the
+ * bytes of m's trainable parameters (f32) except its trimmed tables:
+ *   K = H (every holder)   one all-reduce: each holder hands over D (wire 2(H - 1)/H D);
+ *   0 < K < H              a reduction among the K onto the lowest of them (each other
+ *                          participant hands over D, wire D), which broadcasts the sum to
+ *                          the H holders (D at the root, wire (H - 1) D); the H - K that sat
+ *                          out send nothing;
+ *   K = 0                  nothing.
+ * For a trimmed table (TRIM) each holder broadcasts the rows its tasks of the round use (the
+ * union of their vocabularies, tokenized from their training text as the trainer does) to the
+ * others. The runtime: runtime/trainer_sync.c, tsync_outer.
  */
 #include "plan_dept.h"
 
@@ -129,20 +137,34 @@ void plan_dept_round_bytes(const PlanDept *pd, int64_t s, CommBytes *pr) {
   const IrProgram *p = pd->p;
   int R = pd->ds->nranks;
   int *gor = malloc(sizeof(int) * (size_t)(R + 1));
-  for (int m = 0; gor && m < p->modules.n; m++) {
+  char *in = malloc((size_t)R + 1); /* per holder index: it trained m in the round */
+  for (int m = 0; gor && in && m < p->modules.n; m++) {
     const CommModule *cm = &pd->cp->modules[m];
     const IrModule *mod = &p->modules.v[m];
     if (cm->kind != COMM_OUTER || !comm_outer_due(pd->cp, m, s) || mod->ranks.n < 2) continue;
-    int64_t s0 = s + 1 - cm->every, any = 0;
-    for (int64_t t = s0 < 0 ? 0 : s0; t <= s && !any; t++) {
+    int H = mod->ranks.n, K = 0, root = -1;
+    int64_t s0 = s + 1 - cm->every;
+    memset(in, 0, (size_t)H);
+    for (int64_t t = s0 < 0 ? 0 : s0; t <= s; t++) {
       dist_graphs_at(pd->ds, t, gor);
-      for (int i = 0; i < mod->ranks.n && !any; i++) any = gor[mod->ranks.v[i]] >= 0 && pd->cp->trains[m][gor[mod->ranks.v[i]]];
+      for (int i = 0; i < H; i++) in[i] |= gor[mod->ranks.v[i]] >= 0 && pd->cp->trains[m][gor[mod->ranks.v[i]]];
     }
-    if (!any) continue;
-    int H = mod->ranks.n;
+    for (int i = 0; i < H; i++)
+      if (in[i]) K++, root = root < 0 ? i : root;
+    if (!K) continue;
+    double D = (double)pd->dense[m];
     for (int i = 0; i < H; i++) {
-      pr[mod->ranks.v[i]].payload += (double)pd->dense[m];
-      pr[mod->ranks.v[i]].wire += 2.0 * (H - 1) / H * (double)pd->dense[m];
+      CommBytes *b = &pr[mod->ranks.v[i]];
+      if (K == H) { /* everyone trained: one all-reduce over the holders */
+        b->payload += D;
+        b->wire += 2.0 * (H - 1) / H * D;
+      } else if (i == root) { /* some sat out: the participants' sum, broadcast to every holder */
+        b->payload += D;
+        b->wire += (H - 1) * D;
+      } else if (in[i]) { /* a participant's share of the reduction onto the root */
+        b->payload += D;
+        b->wire += D;
+      }
     }
     int q = pd->table[m];
     if (pd->variant != DEPT_TRIM || q < 0 || !dept_is_trimmed(p, m, q)) continue;
@@ -158,6 +180,7 @@ void plan_dept_round_bytes(const PlanDept *pd, int64_t s, CommBytes *pr) {
     free(mark);
   }
   free(gor);
+  free(in);
 }
 
 /* ---- the report -------------------------------------------------------------------------------------- */

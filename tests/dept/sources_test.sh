@@ -7,7 +7,8 @@
 #              decision, summed over the processes) are exactly the ranks of those sources;
 #              after the last round every holder has the same bits;
 #   bytes      the runtime's payload per step (comm_bytes) = `mamc plan --step S`, K = 2 of 4
-#              (GLOB, TRIM: a sitting-out source sends no rows) and K = 1 of 2 (TRIM);
+#              (GLOB, TRIM: a sitting-out source sends nothing; tests/dept/skip_test.sh checks
+#              the bytes saved and rank by rank) and K = 1 of 2 (TRIM);
 #   all        K = the number of sources is bit-identical to leaving the key out;
 #   one        K = 1: a round returns the drawn source's parameters — bit-identical to a run
 #              of that source alone (the "one worker" oracle).
