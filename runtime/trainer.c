@@ -26,12 +26,27 @@ static double now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-#ifndef MAMC_HAVE_CUDA
-int tdev_check(int index, Diag *d) {
-  (void)index;
+#ifndef MAMC_HAVE_CUDA /* train.device: cuda without the CUDA backend: tdev_open says so; t->dev stays NULL */
+int tdev_open(Trainer *t, Diag *d) {
+  (void)t;
   diag_plain(d, "train.device: cuda, but this mamc was built without the CUDA backend (no CUDA toolkit at "
                 "build time)\nHINT: train.device: cpu (or --device cpu), or rebuild where the CUDA toolkit is installed");
   return 0;
+}
+void tdev_free(Trainer *t) { (void)t; }
+int tdev_run(Trainer *t, int k, int eval, const int64_t *sym, const Tensor *in, InterpCx *cx, double *loss) {
+  (void)t, (void)k, (void)eval, (void)sym, (void)in, (void)loss;
+  snprintf(cx->err, sizeof cx->err, "built without the CUDA backend");
+  return 0;
+}
+int tdev_finish_step(Trainer *t, double *grad_norm, double *lr_out, Diag *d) {
+  (void)t, (void)grad_norm, (void)lr_out, (void)d;
+  return -1;
+}
+void tdev_host_changed(Trainer *t) { (void)t; }
+int tdev_pull(Trainer *t, Diag *d) {
+  (void)t, (void)d;
+  return 1;
 }
 #endif
 
@@ -127,7 +142,7 @@ Trainer *trainer_new(const IrProgram *train, const IrProgram *eval, const TrainT
   t->seen_run = calloc((size_t)train->modules.n + 1, sizeof(int64_t));
   if (!t->module_steps || !t->seen_run) goto fail_oom;
   if (!tbuckets_setup(t, d)) goto fail;
-  if (o->device && !tdev_check(o->device_index, d)) goto fail; /* train.device: cuda (runtime/cuda/dtrain.c) */
+  if (o->device && !tdev_open(t, d)) goto fail; /* train.device: cuda (runtime/cuda/dtrain.c) */
   if (!tguard_setup(t)) goto fail_oom;
   if (cg_cpu_available() && !getenv("MAMC_NO_JIT")) {
     t->jit = cg_cpu_new(err, sizeof err);
@@ -139,7 +154,7 @@ Trainer *trainer_new(const IrProgram *train, const IrProgram *eval, const TrainT
   t->pool = pool_new(o->threads > 0 ? o->threads : 1); /* NULL: kernels run inline */
   for (int k = 0; k < ntasks; k++) {
     TTask *tk = &t->tasks[k];
-    if (!tk->owned) continue;
+    if (!tk->owned || t->dev) continue; /* train.device: cuda: the device's executors (tdev_open) */
     if (!exec_init(&tk->exec, train, tasks[k].graph, t->jit, err, sizeof err) ||
         !exec_init(&tk->eval_exec, eval, tasks[k].graph, t->jit, err, sizeof err)) {
       diag_plain(d, "%s", err);
@@ -169,6 +184,7 @@ fail:
 
 void trainer_free(Trainer *t) {
   if (!t) return;
+  if (t->dev) tdev_free(t); /* (its last metrics line first) */
   for (int k = 0; k < t->ntasks && t->tasks; k++) {
     TTask *tk = &t->tasks[k];
     if (tk->has_exec) {
@@ -281,8 +297,9 @@ static int run_task(Trainer *t, int k, const Batch *b, double *loss, Diag *d) {
   t->cur_graph = tk->spec.graph; /* tbuckets_on_output adds each gradient as it is computed */
   t->cur_tokens = (float)b->tgt_tokens;
   t->run_id++;
+  double dloss = NAN; /* train.device: cuda: the loss from the device */
   int ok = sym && tbind_symbols(t->train, g, in, sym, cx.err, sizeof cx.err) &&
-           exec_run(&tk->exec, sym, in, &t->params, &cx);
+           (t->dev ? tdev_run(t, k, 0, sym, in, &cx, &dloss) : exec_run(&tk->exec, sym, in, &t->params, &cx));
   free(sym);
   for (int i = 0; i < nin; i++) rt_tensor_free(&in[i]);
   if (!ok) {
@@ -290,7 +307,7 @@ static int run_task(Trainer *t, int k, const Batch *b, double *loss, Diag *d) {
     return 0;
   }
   int lo = find_loss(g);
-  *loss = lo >= 0 ? rt_tensor_get(exec_output(&tk->exec, lo), 0) : NAN;
+  *loss = t->dev ? dloss : lo >= 0 ? rt_tensor_get(exec_output(&tk->exec, lo), 0) : NAN;
   tguard_record(t, k, b); /* the batch, for the op-by-op re-run of a non-finite step */
   if (!isfinite(*loss)) { /* the guard decides after the exchange (finish_step), on every process alike */
     if (!t->nonfinite_local)
@@ -300,7 +317,7 @@ static int run_task(Trainer *t, int k, const Batch *b, double *loss, Diag *d) {
   } else {
     tdept_count(t, k, (double)b->tgt_tokens); /* DEPT TRIM: the rows it trained this round */
   }
-  exec_release(&tk->exec);
+  if (!t->dev) exec_release(&tk->exec);
   return 1;
 }
 
@@ -319,6 +336,8 @@ static void reset_sums(Trainer *t, int skipped) {
 /* After every rank's share is in gsum/wsum: exchange, normalise, clip, update, reset. A step
  * whose loss or gradients are not finite anywhere stops, or is skipped (trainer_guard.c). */
 static int finish_step(Trainer *t, const int *task_of_rank, double *grad_norm, double *lr_out, Diag *d) {
+  int on_dev = t->dev ? tdev_finish_step(t, grad_norm, lr_out, d) : -1; /* train.device: cuda, all on the GPU */
+  if (on_dev >= 0) return on_dev;
   double t0 = now();
   if (!tbuckets_finish(t, d)) return 0;
   double t1 = now();
@@ -356,6 +375,7 @@ static int finish_step(Trainer *t, const int *task_of_rank, double *grad_norm, d
   }
   if (t->has_outer && !tsync_outer(t, step, d)) return 0;
   reset_sums(t, skip);
+  if (t->dev) tdev_host_changed(t); /* train.device: cuda with staged gradients: the update goes up */
   t->step = step;
   t->opt_seconds += now() - t1;
   *grad_norm = norm;
@@ -430,8 +450,9 @@ int trainer_validate(Trainer *t, double *losses, Diag *d) {
       char err[256];
       int nin = tbatch_inputs(g, &b, in, err, sizeof err);
       InterpCx cx = {t->opts.fdt, t->opts.seed, 0, 0, {0}};
+      double dloss = NAN; /* train.device: cuda */
       int ok = nin && tbind_symbols(t->eval, g, in, sym, cx.err, sizeof cx.err) &&
-               exec_run(&tk->eval_exec, sym, in, &t->params, &cx);
+               (t->dev ? tdev_run(t, k, 1, sym, in, &cx, &dloss) : exec_run(&tk->eval_exec, sym, in, &t->params, &cx));
       for (int j = 0; j < nin; j++) rt_tensor_free(&in[j]);
       if (!ok) {
         diag_plain(d, "validation of %s: %s", tk->spec.name, nin ? cx.err : err);
@@ -439,9 +460,9 @@ int trainer_validate(Trainer *t, double *losses, Diag *d) {
         free(acc);
         return 0;
       }
-      acc[2 * k] += rt_tensor_get(exec_output(&tk->eval_exec, lo), 0) * (double)b.tgt_tokens;
+      acc[2 * k] += (t->dev ? dloss : rt_tensor_get(exec_output(&tk->eval_exec, lo), 0)) * (double)b.tgt_tokens;
       acc[2 * k + 1] += (double)b.tgt_tokens;
-      exec_release(&tk->eval_exec);
+      if (!t->dev) exec_release(&tk->eval_exec);
     }
     free(sym);
   }
@@ -462,7 +483,10 @@ int trainer_ntasks(const Trainer *t) { return t->ntasks; }
 int trainer_task_graph(const Trainer *t, int task) { return t->tasks[task].spec.graph; }
 const char *trainer_task_name(const Trainer *t, int task) { return t->tasks[task].spec.name; }
 int64_t trainer_step_count(const Trainer *t) { return t->step; }
-const ParamStore *trainer_params(const Trainer *t) { return &t->params; }
+const ParamStore *trainer_params(const Trainer *t) {
+  if (t->dev) tdev_pull((Trainer *)t, NULL); /* train.device: cuda: the device's values (on failure: the last ones) */
+  return &t->params;
+}
 double trainer_optimizer_seconds(const Trainer *t) { return t->opt_seconds; }
 int64_t trainer_skipped_steps(const Trainer *t) { return t->skipped; }
 const char *trainer_nonfinite_report(const Trainer *t) { return t->nonfinite_msg; }

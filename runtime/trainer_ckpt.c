@@ -233,6 +233,7 @@ static int all_ok(Trainer *t, int ok) {
 static int save_as(Trainer *t, const char *dir, const char *name, int step_folder, int keep, const char *note,
                    Diag *d) {
   char err[512] = "", tmp[4096], fin[4096];
+  if (t->dev && !tdev_pull(t, d)) return 0; /* train.device: cuda (fails only in single-process runs) */
   snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
   snprintf(fin, sizeof fin, "%s/%s", dir, name);
   int lead = t->rank == 0, ok = 1;
@@ -335,6 +336,7 @@ int trainer_save_best(Trainer *t, const char *dir, const char *note_json, Diag *
 
 int trainer_dump_replicas(Trainer *t, const char *dir, Diag *d) {
   char sub[4096], err[512];
+  if (t->dev && !tdev_pull(t, d)) return 0; /* train.device: cuda */
   snprintf(sub, sizeof sub, "%s/rank-%d", dir, t->rank);
   if (!mkdir_p(sub)) {
     diag_plain(d, "cannot create '%s': %s", sub, strerror(errno));
@@ -447,6 +449,8 @@ int trainer_load(Trainer *t, const char *path, Diag *d) {
   char dir[4096], err[512];
   int64_t step;
   if (!open_ckpt(path, dir, sizeof dir, &step, d)) return 0;
+  if (t->dev && !tdev_pull(t, d)) return 0; /* train.device: cuda: what the checkpoint does not replace, */
+  if (t->dev) tdev_host_changed(t);          /* and the loaded state goes up before the next run */
   char *anchored = calloc((size_t)t->params.n + 1, 1);
   if (!anchored) return diag_plain(d, "out of memory"), 0;
   for (int m = 0; m < t->train->modules.n; m++) {
@@ -494,6 +498,8 @@ int trainer_init_from(Trainer *t, const char *path, int *copied, int *total, Dia
   int64_t step;
   *copied = *total = 0;
   if (!open_ckpt(path, dir, sizeof dir, &step, d)) return 0;
+  if (t->dev && !tdev_pull(t, d)) return 0; /* train.device: cuda: the copied parameters go up before */
+  if (t->dev) tdev_host_changed(t);          /* the next run */
   for (int m = 0; m < t->train->modules.n; m++) {
     const IrModule *mod = &t->train->modules.v[m];
     if (!t->held[m]) continue;

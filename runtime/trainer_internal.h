@@ -54,9 +54,25 @@ typedef struct TBucket {    /* a stretch of gradients exchanged as one (trainer_
   int req;                   /* the non-blocking reduction, or -1 */
 } TBucket;
 
-/* train.device: cuda — runtime/cuda/dtrain.c (built with the CUDA toolkit; else trainer.c's
- * stub): 1 when training can run on GPU `index`; else 0 with the reason in d. */
-int tdev_check(int index, Diag *d);
+/* train.device: cuda — runtime/cuda/dtrain*.c (built with the CUDA toolkit; else trainer.c's
+ * stubs; docs/gpu.md). Called only when t->dev is set, but for tdev_open.
+ *   tdev_open          the GPU (MAMC_CUDA_EMU=1: its host emulation), a device executor per
+ *                      owned task, the parameters uploaded; 0 with the reason in d
+ *   tdev_run           forward + backward (eval 0: gradients into the step's sums) or forward
+ *                      (eval 1) of task k on the device; *loss; 0 with cx->err
+ *   tdev_finish_step   the step's end on the device: 1 done, 0 failed (d), -1 not here (the
+ *                      host's finish_step runs on staged gradients)
+ *   tdev_host_changed  the host's parameters / optimizer state changed: re-upload before the next run
+ *   tdev_pull          the host's copies brought up to date before the host reads them; 0 (d, or
+ *                      nothing when d is NULL) */
+struct TDev;
+int tdev_open(Trainer *t, Diag *d);
+void tdev_free(Trainer *t);
+int tdev_run(Trainer *t, int k, int eval, const int64_t *sym, const Tensor *in, InterpCx *cx, double *loss);
+int tdev_finish_step(Trainer *t, double *grad_norm, double *lr_out, Diag *d);
+void tdev_host_changed(Trainer *t);
+int tdev_pull(Trainer *t, Diag *d);
+void tbuckets_on_output(void *user, int output, const Tensor *gr);
 
 struct Trainer {
   Arena arena;
@@ -90,6 +106,7 @@ struct Trainer {
                               * payload it sent in the round's exchange (logged) */
   int64_t *module_steps;     /* per module instance: optimizer steps taken */
   CgCpu *jit;                /* CPU JIT session for the fusion groups (NULL: built without LLVM) */
+  struct TDev *dev;          /* train.device: cuda (runtime/cuda/dtrain*.c); NULL: the CPU */
   Pool *pool;                /* threads for the fused kernels */
   int nbuckets, next_bucket;
   TBucket *buckets;          /* issue order */

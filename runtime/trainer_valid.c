@@ -175,7 +175,7 @@ int trainer_validate_bleu(Trainer *t, double *bleu, double *chrf, Diag *d) {
   for (int k = 0; k < t->ntasks; k++) bleu[k] = chrf[k] = NAN;
   double *st = calloc((size_t)t->ntasks * NSTAT + 1, sizeof(double));
   if (!st) return diag_plain(d, "out of memory"), 0;
-  int ok = 1;
+  int ok = !t->dev || tdev_pull(t, d); /* train.device: cuda: the decoder reads the host's parameters */
   for (int i = 0; ok && t->vbleu && i < t->vbleu->n; i++)
     ok = score_task(t, &t->vbleu->v[i], st + (size_t)t->vbleu->v[i].task * NSTAT, d);
   /* every rank reaches the sum (a failed rank adds a marker) so none waits forever */

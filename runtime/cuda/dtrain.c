@@ -1,29 +1,300 @@
-/* dtrain.c — train.device: cuda in the trainer (trainer_internal.h's tdev_check).
+/* dtrain.c — train.device: cuda: the trainer's step on a GPU (trainer_internal.h's tdev_*
+ * hooks; docs/gpu.md).
  *
- * State (issue #7, docs/gpu.md): the device executor (dexec.h) runs whole training graphs and
- * is checked against the interpreter by tests/cuda/cuda_check.c (bench/gpu.sh on a GPU), but
- * the trainer's step (gradient sums, exchange, clipping, AdamW) is not yet moved to the GPU.
- * Until it is, `device: cuda` opens the GPU to say precisely what is there, then stops with a
- * clear message instead of silently training on the CPU:
- *   - no driver or no GPU: "no CUDA device: ..." with a HINT (train.device: cpu);
- *   - a GPU: its name, and that GPU training is not wired yet.
- * The same binary runs CPU training on machines without a GPU: nothing CUDA is linked. */
-#include "dev.h"
-#include "trainer_internal.h"
+ * Each owned task gets a device executor (dexec.h) for its train graph, and one for its eval
+ * graph when it has validation data; no CPU executor is built. The parameters live on the
+ * device (DParams): uploaded once at the start and again after the host changed them
+ * (tdev_host_changed: a checkpoint loaded, --init-from, an update made on the host, DEPT outer
+ * rounds), downloaded when the host reads them (tdev_pull: checkpoints, replicas, the decoder
+ * of validation BLEU, the numerical guard's op-by-op re-run).
+ *
+ * The step's end takes one of two paths, chosen once at tdev_open:
+ *  (b) on the device (dtrain_step.c) — one process (or --emulate-ranks), AdamW or Adam, no
+ *      outer-synchronised (DEPT) module: each gradient is added, times its batch's target
+ *      tokens, into a device-resident sum (k_axpy) as the backward pass produces it; the global
+ *      norm (k_sqnorm), clipping and AdamW with per-module step counts (k_adamw: one launch over
+ *      every trainable parameter) run on the device; only the norm (8 bytes) comes back, for
+ *      the numerical guard. The host's parameters and moments are stale until tdev_pull.
+ *  (a) staged — everything else (several processes, SGD, outer rounds; MAMC_CUDA_STAGED=1
+ *      forces it): each gradient is copied to the host as the backward pass produces it and
+ *      handed to the trainer's own tbuckets_on_output, so the MPI bucket exchange overlaps the
+ *      backward pass as on the CPU, and finish_step (exchange, norm, clip, guard, optimizer,
+ *      rounds) is the unchanged CPU code; the updated parameters go up once before the next run.
+ * Why both: (a) keeps the one tested implementation of the trainer's semantics for every case
+ * (multi-process exchange, DEPT rounds, SGD) with a small, checkable change; (b) is where the
+ * single-GPU step time goes (no synchronisation per gradient, no parameter upload per step),
+ * and its kernels have CPU references (kref.c) that the emulation runs. With several processes
+ * (b) would need the sums staged through host buffers for the exchange anyway.
+ * Never silently on the CPU: a device that fails is an error. MAMC_CUDA_EMU=1 opens the host
+ * emulation of dev.h instead of a GPU (the tests here; tests/cuda/dtrain_test.sh).
+ * Metrics (rank 0's JSONL): a {"type": "device"} line at the first run (which device, which
+ * path) and {"type": "device_stats"} at the end (runs, steps by path, transfers, seconds; the wall
+ * time of the first step and the median of the others, step boundary to step boundary). */
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
 
-int tdev_check(int index, Diag *d) {
-  Dev dev;
-  memset(&dev, 0, sizeof dev);
-  if (!dev_open(&dev, index)) {
-    diag_plain(d, "train.device: cuda: %s", dev.L.err);
-    dev_close(&dev);
+#include "dist.h"
+#include "dtrain_internal.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int tdev_fail(Trainer *t, char *err, size_t n, const char *what) {
+  snprintf(err, n, "train.device: cuda: %s: %s", what, t->dev->dev.L.err);
+  return 0;
+}
+
+static uint64_t bytes_of(const Tensor *x) { return (uint64_t)x->n * 4; }
+
+int tdev_upload(Trainer *t, char *err, size_t n) {
+  TDev *x = t->dev;
+  for (int q = 0; q < t->params.n; q++) {
+    if (!x->p.w[q]) continue;
+    int ok = dev_h2d(&x->dev, x->p.w[q], t->params.t[q].data, bytes_of(&t->params.t[q]));
+    if (ok && x->on_device)
+      ok = dev_h2d(&x->dev, x->m[q], t->m.t[q].data, bytes_of(&t->m.t[q])) &&
+           dev_h2d(&x->dev, x->v[q], t->v.t[q].data, bytes_of(&t->v.t[q]));
+    if (!ok) return tdev_fail(t, err, n, "uploading the parameters");
+  }
+  if (!dev_sync(&x->dev)) return tdev_fail(t, err, n, "uploading the parameters"); /* the host may change them next */
+  x->dev_stale = 0;
+  x->uploads++;
+  return 1;
+}
+
+int tdev_pull(Trainer *t, Diag *d) {
+  TDev *x = t->dev;
+  if (!x->host_stale) return 1;
+  for (int q = 0; q < t->params.n; q++) {
+    if (!x->p.w[q]) continue;
+    int ok = dev_d2h(&x->dev, t->params.t[q].data, x->p.w[q], bytes_of(&t->params.t[q]));
+    if (ok && x->on_device)
+      ok = dev_d2h(&x->dev, t->m.t[q].data, x->m[q], bytes_of(&t->m.t[q])) &&
+           dev_d2h(&x->dev, t->v.t[q].data, x->v[q], bytes_of(&t->v.t[q]));
+    if (!ok) {
+      char err[1200];
+      tdev_fail(t, err, sizeof err, "downloading the parameters");
+      if (d) diag_plain(d, "%s", err); /* (d NULL: trainer_params, which cannot report) */
+      return 0;
+    }
+  }
+  x->host_stale = 0;
+  x->downloads++;
+  return 1;
+}
+
+void tdev_host_changed(Trainer *t) { t->dev->dev_stale = 1; }
+
+/* Path (a): one gradient to the host, into the trainer's sums (and its bucket exchange). */
+static void staged_output(void *user, int output, DPtr value, int64_t n) {
+  Trainer *t = user;
+  TDev *x = t->dev;
+  const IrOutput *out = &t->train->graphs.v[t->cur_graph].outputs.v[output];
+  if (out->module < 0 || x->cb_failed) return;
+  int q = t->params.first[out->module] + out->param;
+  if (n != t->gsum.t[q].n || n > x->stage_n) {
+    x->cb_failed = 1;
+    snprintf(x->cb_err, sizeof x->cb_err, "gradient output %s has %lld elements, its parameter %lld", out->name,
+             (long long)n, (long long)t->gsum.t[q].n);
+    return;
+  }
+  if (!dev_d2h(&x->dev, x->stage, value, (uint64_t)n * 4)) {
+    x->cb_failed = 1;
+    snprintf(x->cb_err, sizeof x->cb_err, "copying gradient %s to the host: %s", out->name, x->dev.L.err);
+    return;
+  }
+  Tensor g;
+  memset(&g, 0, sizeof g);
+  g.dt = DT_F32;
+  g.rank = 1;
+  g.shape[0] = g.n = n;
+  g.data = x->stage;
+  tbuckets_on_output(t, output, &g);
+}
+
+static void choose_path(Trainer *t, TDev *x) {
+  const char *staged = getenv("MAMC_CUDA_STAGED"), *why = NULL;
+  int has_rows = 0;
+  for (int k = 0; k < t->ntasks; k++) has_rows |= t->tasks[k].rows != NULL;
+  if (staged && *staged && strcmp(staged, "0") != 0) why = "MAMC_CUDA_STAGED is set";
+  else if (t->opts.dist && dist_size(t->opts.dist) > 1) why = "several processes: the gradient exchange goes through host buffers";
+  else if (t->opts.opt.kind == OPT_SGD) why = "SGD (k_adamw is AdamW / Adam)";
+  else if (t->has_outer || has_rows) why = "outer-synchronised (DEPT) modules: rounds run on the host";
+  x->on_device = why == NULL;
+  snprintf(x->why_staged, sizeof x->why_staged, "%s", why ? why : "");
+}
+
+int tdev_open(Trainer *t, Diag *d) {
+  TDev *x = calloc(1, sizeof *x);
+  if (!x) return diag_plain(d, "out of memory"), 0;
+  t->dev = x; /* trainer_free -> tdev_free, on failure too */
+  const char *emu = getenv("MAMC_CUDA_EMU");
+  int use_emu = emu && *emu && strcmp(emu, "0") != 0;
+  if (!(use_emu ? dev_open_emu(&x->dev) : dev_open(&x->dev, t->opts.device_index))) {
+    diag_plain(d, "train.device: cuda: %s", x->dev.L.err);
     return 0;
   }
-  diag_plain(d,
-             "train.device: cuda: GPU %d (%s, compute capability %d.%d) opened, but training steps on the GPU are not "
-             "wired into the trainer yet (issue #7; docs/gpu.md)\nHINT: train.device: cpu (or --device cpu) trains "
-             "on the CPU; bench/gpu.sh checks the device executor on a GPU",
-             dev.ordinal, dev.name, dev.cc / 10, dev.cc % 10);
-  dev_close(&dev);
-  return 0;
+  choose_path(t, x);
+  char err[1400];
+  x->tasks = calloc((size_t)t->ntasks + 1, sizeof *x->tasks);
+  x->p.n = t->params.n;
+  x->p.first = t->params.first;
+  x->p.w = calloc((size_t)t->params.n + 1, sizeof(DPtr));
+  x->p.wb = calloc((size_t)t->params.n + 1, sizeof(DPtr)); /* no bf16 copies: products round their operands */
+  if (!x->tasks || !x->p.w || !x->p.wb) return diag_plain(d, "out of memory"), 0;
+  int64_t most = 1;
+  for (int q = 0; q < t->params.n; q++) {
+    const Tensor *w = &t->params.t[q];
+    if (!w->data) continue; /* a module this process does not hold */
+    if (w->dt != DT_F32) return diag_plain(d, "train.device: cuda: parameters must be f32"), 0;
+    if (!dev_alloc(&x->dev, bytes_of(w), &x->p.w[q])) {
+      tdev_fail(t, err, sizeof err, "allocating the parameters");
+      return diag_plain(d, "%s", err), 0;
+    }
+    if (w->n > most) most = w->n;
+  }
+  if (!x->on_device) {
+    x->stage_n = most;
+    if (!(x->stage = dev_host_alloc(&x->dev, (size_t)most * 4))) {
+      tdev_fail(t, err, sizeof err, "allocating the gradient staging buffer");
+      return diag_plain(d, "%s", err), 0;
+    }
+  } else if (!tdev_step_setup(t, err, sizeof err)) {
+    return diag_plain(d, "%s", err), 0;
+  }
+  if (!tdev_upload(t, err, sizeof err)) return diag_plain(d, "%s", err), 0;
+  for (int k = 0; k < t->ntasks; k++) {
+    TTask *tk = &t->tasks[k];
+    TDevTask *dt = &x->tasks[k];
+    if (!tk->owned) continue;
+    dt->has_train = dexec_init(&dt->train, &x->dev, t->train, tk->spec.graph, 0);
+    if (dt->has_train && tk->nvalid > 0) dt->has_eval = dexec_init(&dt->eval, &x->dev, t->eval, tk->spec.graph, 0);
+    if (!dt->has_train || (tk->nvalid > 0 && !dt->has_eval)) {
+      diag_plain(d, "train.device: cuda: task %s: %s", tk->spec.name, dt->has_train ? dt->eval.err : dt->train.err);
+      return 0;
+    }
+    dexec_on_output(&dt->train, x->on_device ? tdev_on_output_device : staged_output, t);
+  }
+  return 1;
+}
+
+static void announce(Trainer *t) {
+  TDev *x = t->dev;
+  x->announced = 1;
+  int64_t host = 0, kernels = 0;
+  for (int k = 0; k < t->ntasks; k++)
+    if (x->tasks[k].has_train) {
+      host += x->tasks[k].train.stats.kind_count[DN_HOST];
+      for (int c = DN_GROUP; c < DN_HOST; c++) kernels += x->tasks[k].train.stats.kind_count[c];
+    }
+  char name[256], line[900];
+  snprintf(name, sizeof name, "%s", x->dev.name);
+  for (char *c = name; *c; c++) /* a GPU's name is plain text; keep the line JSON whatever it holds */
+    if (*c == '\\' || *c == '"' || (unsigned char)*c < 0x20) *c = ' ';
+  snprintf(line, sizeof line,
+           "{\"type\": \"device\", \"device\": \"%s\", \"emulated\": %d, \"step\": \"%s\", \"staged_because\": \"%s\", "
+           "\"device_nodes\": %lld, \"host_nodes\": %lld}",
+           name, x->dev.emu, x->on_device ? "device" : "staged", x->why_staged, (long long)kernels, (long long)host);
+  trainer_log(t, line);
+}
+
+int tdev_run(Trainer *t, int k, int eval, const int64_t *sym, const Tensor *in, InterpCx *cx, double *loss) {
+  TDev *x = t->dev;
+  TDevTask *dt = &x->tasks[k];
+  DExec *e = eval ? &dt->eval : &dt->train;
+  *loss = NAN;
+  if (!(eval ? dt->has_eval : dt->has_train)) {
+    snprintf(cx->err, sizeof cx->err, "train.device: cuda: no device executor for this graph (internal error)");
+    return 0;
+  }
+  if (!x->announced) announce(t);
+  if (!eval && x->t_start == 0) x->t_start = x->t_mark = now();
+  if (x->dev_stale && !tdev_upload(t, cx->err, sizeof cx->err)) return 0;
+  double t0 = now();
+  x->cb_failed = 0;
+  if (!dexec_run(e, sym, in, &x->p, cx)) {
+    snprintf(cx->err, sizeof cx->err, "on the device: %s", e->err);
+    return 0;
+  }
+  if (x->cb_failed) {
+    dexec_release(e);
+    snprintf(cx->err, sizeof cx->err, "on the device: %s", x->cb_err);
+    return 0;
+  }
+  const IrGraph *g = &e->p->graphs.v[e->graph];
+  for (int o = 0; o < g->outputs.n; o++) {
+    if (strcmp(g->outputs.v[o].name, "loss") != 0) continue;
+    int64_t n = 0;
+    DPtr v = dexec_output(e, o, sym, &n);
+    float f = NAN;
+    if (!v || n < 1 || !dev_d2h(&x->dev, &f, v, 4)) {
+      dexec_release(e);
+      snprintf(cx->err, sizeof cx->err, "on the device: reading the loss: %s", v ? x->dev.L.err : "no value");
+      return 0;
+    }
+    *loss = f;
+  }
+  dexec_release(e);
+  if (eval) x->eval_runs++;
+  else x->train_runs++;
+  x->run_seconds += now() - t0;
+  return 1;
+}
+
+void tdev_mark_step(TDev *x) {
+  double t = now();
+  if (x->nstep_s == x->cap_step_s) {
+    int cap = x->cap_step_s ? 2 * x->cap_step_s : 256;
+    double *p = realloc(x->step_s, sizeof(double) * (size_t)cap);
+    if (!p) return; /* (statistics only) */
+    x->step_s = p;
+    x->cap_step_s = cap;
+  }
+  x->step_s[x->nstep_s++] = t - x->t_mark;
+  x->t_mark = t;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+void tdev_free(Trainer *t) {
+  TDev *x = t->dev;
+  if (!x) return;
+  if (x->announced) {
+    double first = x->nstep_s > 0 ? x->step_s[0] : NAN, median = NAN; /* steps after the first */
+    if (x->nstep_s > 1) {
+      qsort(x->step_s + 1, (size_t)x->nstep_s - 1, sizeof(double), cmp_double);
+      int n = x->nstep_s - 1;
+      median = n % 2 ? x->step_s[1 + n / 2] : 0.5 * (x->step_s[n / 2] + x->step_s[1 + n / 2]);
+    }
+    char line[800], f[32] = "null", m[32] = "null"; /* NaN as null: the line stays JSON */
+    if (!isnan(first)) snprintf(f, sizeof f, "%.3f", 1e3 * first);
+    if (!isnan(median)) snprintf(m, sizeof m, "%.3f", 1e3 * median);
+    snprintf(line, sizeof line,
+             "{\"type\": \"device_stats\", \"train_runs\": %lld, \"eval_runs\": %lld, \"device_steps\": %lld, "
+             "\"staged_steps\": %lld, \"uploads\": %lld, \"downloads\": %lld, \"run_seconds\": %.3f, "
+             "\"step_seconds\": %.3f, \"first_step_ms\": %s, \"median_step_ms\": %s}",
+             (long long)x->train_runs, (long long)x->eval_runs, (long long)x->device_steps, (long long)x->staged_steps,
+             (long long)x->uploads, (long long)x->downloads, x->run_seconds, x->step_seconds, f, m);
+    trainer_log(t, line);
+  }
+  free(x->step_s);
+  for (int k = 0; x->tasks && k < t->ntasks; k++) {
+    if (x->tasks[k].has_train) dexec_free(&x->tasks[k].train);
+    if (x->tasks[k].has_eval) dexec_free(&x->tasks[k].eval);
+  }
+  tdev_step_free(t);
+  dev_host_free(&x->dev, x->stage);
+  free(x->tasks);
+  free(x->p.w);
+  free(x->p.wb);
+  dev_close(&x->dev); /* every device buffer goes with its segments */
+  free(x);
+  t->dev = NULL;
 }
