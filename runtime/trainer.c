@@ -373,8 +373,9 @@ static int finish_step(Trainer *t, const int *task_of_rank, double *grad_norm, d
       optim_update(&t->opts.opt, p, &t->gsum.t[q], &t->m.t[q], &t->v.t[q], ms, lr, scale);
     }
   }
+  if (skip) reset_sums(t, 1); /* before a round ends: the skipped step's tokens are not the round's */
   if (t->has_outer && !tsync_outer(t, step, d)) return 0;
-  reset_sums(t, skip);
+  if (!skip) reset_sums(t, 0);
   if (t->dev) tdev_host_changed(t); /* train.device: cuda with staged gradients: the update goes up */
   t->step = step;
   t->opt_seconds += now() - t1;
