@@ -1,19 +1,24 @@
 /* attention.c — forward + backward time on the CPU of DiJiang's chunked linear attention
- * against softmax attention (the named baseline), as the executor runs them in training:
+ * against softmax attention (the named baseline), and of softmax attention's fused backward
+ * against its backward composed from primitives (the named baseline of that ratio), as the
+ * executor runs them in training:
  *
  *   linear   o = linear_attention(q, k, v, P, w) {feature = dct, gate = decay, causal}, the
  *            fast chunked kernels (chunk 64) forward and backward (linear_attention_grad), the
  *            feature map's backward through primitives;
- *   softmax  o = softmax_attention(q, k, v) {causal}: the fast BLAS forward, the backward
- *            through primitives (autodiff's rule: P, dP and dS materialised as [B, H, T, T]);
+ *   softmax  o = softmax_attention(q, k, v) {causal, bwd = composed}: the fast BLAS forward,
+ *            the backward through primitives (P, dP and dS materialised as [B, H, T, T]);
+ *   fused    o = softmax_attention(q, k, v) {causal}: the same forward, the backward in one
+ *            softmax_attention_grad (the BLAS kernel of runtime/fast/, blocks of queries);
  *   loss = sum(o * r), gradients with respect to q, k, v; B = 1, H = 8, D = 64, f32.
  *
  * For T = 64 ... 8192 (TMIN ... TMAX) it prints the median wall time of forward + backward, the ratio
  * softmax / linear, the growth of each from the previous T (x2 in T: linear ~2, quadratic
- * ~4), and the crossover length (the first T where the linear form is faster).
+ * ~4), the crossover length (the first T where the linear form is faster), and the fused
+ * softmax time with the ratio composed / fused (> 1: the fused backward is faster).
  *
  *   attention [TMAX [REPEATS [TMIN]]]   (bench/attention.sh builds and runs it)
- * BENCH_OPS=1 adds the time per op to stderr.
+ * BENCH_OPS=1 adds the time per op to stderr; BENCH_BHD=B,H,D sets the other sizes (default 1,8,64).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +36,13 @@ static double now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-enum { B = 1, H = 8, D = 64 };
+static int B = 1, H = 8, D = 64; /* BENCH_BHD=B,H,D sets them (a model's attention shapes) */
+
+enum { LINEAR = 1, FUSED = 2 }; /* kinds of measure(); 0: softmax with the composed backward */
 
 /* The program: inputs q, k, v, r (and P, w), the attention, loss, gradients of q, k, v. */
-static IrProgram *build(Arena *a, int linear, int64_t T, Diag *d) {
+static IrProgram *build(Arena *a, int kind, int64_t T, Diag *d) {
+  int linear = kind == LINEAR;
   char text[2048];
   if (linear)
     snprintf(text, sizeof text,
@@ -47,9 +55,9 @@ static IrProgram *build(Arena *a, int linear, int64_t T, Diag *d) {
     snprintf(text, sizeof text,
              "task @t() (%%q: f32[%d, %d, %lld, %d], %%k: f32[%d, %d, %lld, %d], %%v: f32[%d, %d, %lld, %d], "
              "%%r: f32[%d, %d, %lld, %d]) -> (loss: f32[]) {\n"
-             "  %%o = softmax_attention %%q, %%k, %%v {causal} : f32[%d, %d, %lld, %d]\n",
-             B, H, (long long)T, D, B, H, (long long)T, D, B, H, (long long)T, D, B, H, (long long)T, D, B, H,
-             (long long)T, D);
+             "  %%o = softmax_attention %%q, %%k, %%v {causal%s} : f32[%d, %d, %lld, %d]\n",
+             B, H, (long long)T, D, B, H, (long long)T, D, B, H, (long long)T, D, B, H, (long long)T, D,
+             kind == FUSED ? "" : ", bwd = composed", B, H, (long long)T, D);
   size_t n = strlen(text);
   snprintf(text + n, sizeof text - n,
            "  %%x = mul %%o, %%r : f32[%d, %d, %lld, %d]\n  %%l = reduce_sum %%x {axes = [0, 1, 2, 3]} : f32[]\n"
@@ -69,13 +77,15 @@ static int cmp(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+static const char *kind_name(int kind) { return kind == LINEAR ? "linear" : kind == FUSED ? "fused" : "softmax"; }
+
 /* Median seconds of one forward + backward; -1 when it cannot run (memory). */
-static double measure(int linear, int64_t T, int repeats) {
+static double measure(int kind, int64_t T, int repeats) {
   Arena a;
   arena_init(&a);
   Diag d;
   diag_init(&d);
-  IrProgram *p = build(&a, linear, T, &d);
+  IrProgram *p = build(&a, kind, T, &d);
   double result = -1;
   if (!p) {
     fprintf(stderr, "%s", d.out.s ? d.out.s : "bench: cannot build\n");
@@ -107,7 +117,7 @@ static double measure(int linear, int64_t T, int repeats) {
     exec_release(&e);
   }
   if (ok && getenv("BENCH_OPS")) { /* where the time goes, over all runs */
-    fprintf(stderr, "%s T %lld:", linear ? "linear" : "softmax", (long long)T);
+    fprintf(stderr, "%s T %lld:", kind_name(kind), (long long)T);
     for (int op = 0; op < OP_COUNT; op++)
       if (e.stats.op_count[op]) fprintf(stderr, " %s %.1f ms", op_info((Op)op)->name, 1e3 * e.stats.op_seconds[op] / (repeats + 1));
     fputc('\n', stderr);
@@ -116,7 +126,7 @@ static double measure(int linear, int64_t T, int repeats) {
     qsort(t, (size_t)repeats, sizeof(double), cmp);
     result = t[repeats / 2];
   } else {
-    fprintf(stderr, "bench: %s T %lld: %s\n", linear ? "linear" : "softmax", (long long)T, cx.err);
+    fprintf(stderr, "bench: %s T %lld: %s\n", kind_name(kind), (long long)T, cx.err);
   }
   exec_free(&e);
 free_ps:
@@ -139,21 +149,33 @@ int main(int argc, char **argv) {
   int repeats = argc > 2 ? atoi(argv[2]) : 3;
   if (tmin < 1) tmin = 64;
   if (repeats < 1 || repeats > 15) repeats = 3;
+  const char *bhd = getenv("BENCH_BHD");
+  if (bhd && (sscanf(bhd, "%d,%d,%d", &B, &H, &D) != 3 || B < 1 || H < 1 || D < 1)) {
+    fprintf(stderr, "BENCH_BHD: expected B,H,D like 1,8,64\n");
+    return 2;
+  }
   printf("forward + backward on the CPU, B = %d, H = %d, D = %d, f32, median of %d runs (dq, dk, dv)\n", B, H, D, repeats);
   printf("linear: DiJiang linear_attention {feature = dct, gate = decay, causal}, chunked kernels (chunk 64)\n");
-  printf("softmax (the baseline): softmax_attention {causal}, BLAS forward, autodiff backward through primitives\n\n");
-  printf("      T   linear ms   softmax ms   softmax/linear   linear growth   softmax growth\n");
+  printf("softmax (the baseline): softmax_attention {causal, bwd = composed}, BLAS forward, autodiff backward "
+         "through primitives\n");
+  printf("fused: softmax_attention {causal}, BLAS forward, backward in one softmax_attention_grad (BLAS, blocks of "
+         "queries);\n       composed/fused: the softmax time over the fused one (the composed backward is the "
+         "baseline)\n\n");
+  printf("      T   linear ms   softmax ms   softmax/linear   linear growth   softmax growth   fused ms   "
+         "composed/fused\n");
   double pl = 0, ps = 0;
   int64_t crossover = -1;
   for (int64_t T = tmin; T <= tmax; T *= 2) {
-    double l = measure(1, T, repeats), s = measure(0, T, repeats);
-    char c[5][32];
+    double l = measure(LINEAR, T, repeats), s = measure(0, T, repeats), f = measure(FUSED, T, repeats);
+    char c[7][32];
     cell(c[0], l > 0 ? 1e3 * l : -1, "%.1f");
     cell(c[1], s > 0 ? 1e3 * s : -1, "%.1f");
     cell(c[2], l > 0 && s > 0 ? s / l : -1, "%.2fx");
     cell(c[3], l > 0 && pl > 0 ? l / pl : -1, "%.2fx");
     cell(c[4], s > 0 && ps > 0 ? s / ps : -1, "%.2fx");
-    printf("  %5lld  %10s  %11s  %15s  %14s  %15s\n", (long long)T, c[0], c[1], c[2], c[3], c[4]);
+    cell(c[5], f > 0 ? 1e3 * f : -1, "%.1f");
+    cell(c[6], f > 0 && s > 0 ? s / f : -1, "%.2fx");
+    printf("  %5lld  %10s  %11s  %15s  %14s  %15s  %9s  %15s\n", (long long)T, c[0], c[1], c[2], c[3], c[4], c[5], c[6]);
     fflush(stdout);
     if (crossover < 0 && l > 0 && s > 0 && l < s) crossover = T;
     pl = l, ps = s;

@@ -2,9 +2,11 @@
 # attention.sh [TMAX [REPEATS]] — forward + backward time on the CPU of DiJiang's chunked linear
 # attention against softmax attention (the named baseline) for T = 256 ... TMAX (default 8192),
 # B = 1, H = 8, D = 64: a table of times, ratios softmax / linear, growth per doubling of T and
-# the crossover length (bench/attention.c). One BLAS thread unless OPENBLAS_NUM_THREADS is set.
-# Builds an optimised build in build-bench/. The softmax backward materialises [B, H, T, T]
-# tensors: about 8 GB at T = 8192.
+# the crossover length; and softmax attention with its fused backward (softmax_attention_grad)
+# against the backward composed from primitives (the baseline of that ratio: composed/fused)
+# (bench/attention.c). One BLAS thread unless OPENBLAS_NUM_THREADS is set.
+# Builds an optimised build in build-bench/. The composed softmax backward materialises
+# [B, H, T, T] tensors: about 8 GB at T = 8192 (the fused one: two [64, T] blocks).
 set -eu
 cd "$(dirname "$0")/.."
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DMAMC_BUILD_TESTS=OFF > /dev/null

@@ -220,6 +220,7 @@ static int cg_rmsnorm(CgRuleCx *c) {
 #define RULE_CROSS_ENTROPY NO("reads logits at data-dependent targets and reduces to a scalar mean")
 #define RULE_DROPOUT {CG_EW, cg_dropout, NULL}
 #define RULE_SOFTMAX_ATTENTION NO("attention is a runtime kernel (matrix products inside)")
+#define RULE_SOFTMAX_ATTENTION_GRAD NO("attention is a runtime kernel (matrix products inside)")
 #define RULE_LINEAR_ATTENTION NO("attention is a runtime kernel (matrix products and scans)")
 #define RULE_LINEAR_ATTENTION_STATE NO("attention is a runtime kernel (matrix products and scans)")
 #define RULE_LINEAR_ATTENTION_GRAD NO("attention is a runtime kernel (matrix products and scans)")

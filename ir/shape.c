@@ -434,7 +434,8 @@ static int ir_shape_cross_entropy(ShapeCx *c) {
   return 1;
 }
 
-static int ir_shape_attention(ShapeCx *c) {
+/* q, k, v and the optional key mask (operand `mask`, -1 none) of the softmax attentions */
+static int attention_operands(ShapeCx *c, int mask) {
   const IrType *q = in_type(c, 0), *k = in_type(c, 1), *v = in_type(c, 2);
   if (!same_dtype(c, q, k) || !same_dtype(c, q, v)) return 0;
   if (q->rank != 4 || k->rank != 4 || v->rank != 4)
@@ -445,13 +446,47 @@ static int ir_shape_attention(ShapeCx *c) {
     return fail(c, "k %s and v %s differ in batch, heads or length", tt(c, k).s, tt(c, v).s);
   if (ir_get_i(c->n, "causal") && !dim_eq(q->d[2], k->d[2]))
     return fail(c, "causal attention needs equal query and key lengths: %s, %s", tt(c, q).s, tt(c, k).s);
-  if (c->n->nin == 4) {
-    const IrType *x = in_type(c, 3);
+  if (mask >= 0) {
+    const IrType *x = in_type(c, mask);
     if (x->rank != 2 || !dim_eq(x->d[0], k->d[0]) || !dim_eq(x->d[1], k->d[2]))
       return fail(c, "key mask must be [B, Sk] = [%s]-like, got %s", tt(c, k).s, tt(c, x).s);
   }
-  IrType t = *q;
-  t.d[3] = v->d[3];
+  return 1;
+}
+
+static int ir_shape_attention(ShapeCx *c) {
+  if (!attention_operands(c, c->n->nin == 4 ? 3 : -1)) return 0;
+  IrType t = *in_type(c, 0);
+  t.d[3] = in_type(c, 2)->d[3];
+  c->n->type = t;
+  return 1;
+}
+
+/* softmax_attention_grad q, k, v[, mask], dO {wrt}: dO is the forward's result type;
+ * all: [B, H, S, 2D + Dv] (Sq = Sk), q: q's type, kv: [B, H, Sk, D + Dv] (ops.def) */
+static int ir_shape_attention_grad(ShapeCx *c) {
+  int nin = c->n->nin;
+  if (!attention_operands(c, nin == 5 ? 3 : -1)) return 0;
+  const IrType *q = in_type(c, 0), *k = in_type(c, 1), *v = in_type(c, 2), *g = in_type(c, nin - 1);
+  if (!same_dtype(c, q, g)) return 0;
+  int ok = g->rank == 4;
+  for (int i = 0; ok && i < 4; i++) ok = dim_eq(g->d[i], i == 3 ? v->d[3] : q->d[i]);
+  if (!ok) return fail(c, "dO %s must have the attention's result type (q %s with v's last dim %s)", tt(c, g).s,
+                       tt(c, q).s, tt(c, v).s);
+  int64_t wrt = ir_get_i(c->n, "wrt"); /* 0 all, 1 q, 2 kv */
+  IrType t = wrt == 2 ? *k : *q;
+  if (wrt == 1) {
+    c->n->type = t;
+    return 1;
+  }
+  if (wrt == 0 && !dim_eq(q->d[2], k->d[2]))
+    return fail(c, "wrt = all packs dq with dk, dv and needs equal query and key lengths: %s, %s (use wrt = q and kv)",
+                tt(c, q).s, tt(c, k).s);
+  if (!dim_is_const(q->d[3]) || !dim_is_const(v->d[3]))
+    return fail(c, "packed gradients need constant head dims: q %s, v %s", tt(c, q).s, tt(c, v).s);
+  int64_t D = q->d[3].add, Dv = v->d[3].add;
+  if (D > INT64_MAX / 4 || Dv > INT64_MAX / 4) return fail(c, "head dims too large");
+  t.d[3] = dim_const((wrt == 0 ? 2 * D : D) + Dv);
   c->n->type = t;
   return 1;
 }

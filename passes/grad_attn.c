@@ -1,10 +1,18 @@
 /* grad_attn.c — gradient rules of the attention ops.
  *
  * softmax_attention: q[B, H, Sq, D], k[B, H, Sk, D], v[B, H, Sk, Dv] (, mask[B, Sk]):
- *   recompute P = softmax(where(visible, q k^T * scale, -big)) * visible, visible from iota
- *   comparisons (causal: j <= i) and the key mask broadcast to [B, 1, 1, Sk] (a query with no
- *   visible key gets P = 0, as the forward gives it zeros); then
- *   dV = P^T dO,  dP = dO V^T,  dS = P (dP - rowsum(dP P)),  dQ = dS K scale,  dK = dS^T Q scale.
+ *   - by default one backward op, softmax_attention_grad(q, k, v, [mask], dO), which recomputes
+ *     P block by block (flash-style; never the whole [B, H, Sq, Sk] at once): for self-attention
+ *     (Sq = Sk) one node {wrt = all} whose packed dq | dk | dv is sliced apart; for cross
+ *     attention two nodes, {wrt = q} and {wrt = kv} (dk | dv), each recomputing P (the packed
+ *     result cannot mix lengths Sq and Sk in one affine dim), and only the one needed when q,
+ *     or k and v, need no gradient; symbolic head dims go the composed way;
+ *   - with bwd = composed on the forward node, the backward through primitives (sa_composed,
+ *     the oracle the tests hold the op to): recompute P = softmax(where(visible, q k^T * scale,
+ *     -big)) * visible, visible from iota comparisons (causal: j <= i) and the key mask
+ *     broadcast to [B, 1, 1, Sk] (a query with no visible key gets P = 0, as the forward gives
+ *     it zeros); then
+ *     dV = P^T dO,  dP = dO V^T,  dS = P (dP - rowsum(dP P)),  dQ = dS K scale,  dK = dS^T Q scale.
  *
  * linear_attention (operands: ir/linattn.h; semantics: runtime/interp/linattn.c):
  *   - the feature maps are recomputed with primitives (x @ P, * w, softmax | d * exp(t *)) and
@@ -25,6 +33,7 @@
 #include "linattn.h"
 
 #include <math.h>
+#include <string.h>
 
 /* [Sq, Sk] in dtype dt: 1 where key j may be seen from query i causally (j <= i) */
 static int causal_mask(GradCx *c, Dim sq, Dim sk, DType dt) {
@@ -43,7 +52,8 @@ static int attn_scale(GradCx *c, const IrNode *n, const IrType *qt) {
   return gx_un(c, OP_RSQRT, gx_count(c, qt, 1, &three, qt->dt));
 }
 
-int grad_SOFTMAX_ATTENTION(GradCx *c, int y, int g) {
+/* The backward through primitives (bwd = composed): the oracle of softmax_attention_grad. */
+static int sa_composed(GradCx *c, int y, int g) {
   IrNode n = gx_node(c, y);
   int q = n.in[0], k = n.in[1], v = n.in[2], mask = n.nin > 3 ? n.in[3] : -1;
   IrType qt = gx_ty(c, q), kt = gx_ty(c, k);
@@ -65,6 +75,45 @@ int grad_SOFTMAX_ATTENTION(GradCx *c, int y, int g) {
     int ds = gx_mul(c, pr, gx_sub(c, dp, gx_sum_axis(c, gx_mul(c, dp, pr), -1)));
     if (gx_active(c, q)) gx_acc(c, q, gx_mul(c, gx_matmul(c, ds, k, 0, 0), scale));
     if (gx_active(c, k)) gx_acc(c, k, gx_mul(c, gx_matmul(c, ds, q, 1, 0), scale));
+  }
+  return 1;
+}
+
+/* softmax_attention_grad on the forward's operands and g, attributes causal and scale from the
+ * forward node n, wrt as given (0 all, 1 q, 2 kv). */
+static int sa_grad_op(GradCx *c, const IrNode *n, int g, int wrt) {
+  int in[5], nin = 0;
+  for (int i = 0; i < n->nin; i++) in[nin++] = n->in[i];
+  in[nin++] = g;
+  AttrVal attr[3];
+  memset(attr, 0, sizeof attr);
+  attr[op_attr_index(OP_SOFTMAX_ATTENTION_GRAD, "causal")] = *ir_get(n, "causal");
+  attr[op_attr_index(OP_SOFTMAX_ATTENTION_GRAD, "scale")] = *ir_get(n, "scale");
+  AttrVal *w = &attr[op_attr_index(OP_SOFTMAX_ATTENTION_GRAD, "wrt")];
+  w->set = wrt != 0, w->i = wrt;
+  IrNode like = {.op = OP_SOFTMAX_ATTENTION_GRAD, .attr = attr};
+  return gx_op(c, OP_SOFTMAX_ATTENTION_GRAD, nin, in, &like, NULL);
+}
+
+int grad_SOFTMAX_ATTENTION(GradCx *c, int y, int g) {
+  IrNode n = gx_node(c, y);
+  int q = n.in[0], k = n.in[1], v = n.in[2];
+  IrType qt = gx_ty(c, q), kt = gx_ty(c, k), vt = gx_ty(c, v);
+  int aq = gx_active(c, q), ak = gx_active(c, k), av = gx_active(c, v);
+  if (ir_get_i(&n, "bwd") == 1 || !dim_is_const(qt.d[3]) || !dim_is_const(vt.d[3])) return sa_composed(c, y, g);
+  int64_t D = qt.d[3].add, Dv = vt.d[3].add;
+  if (dim_eq(qt.d[2], kt.d[2]) && aq && (ak || av)) { /* self-attention: one pass, dq | dk | dv */
+    int all = sa_grad_op(c, &n, g, 0);
+    if (aq) gx_acc(c, q, gx_slice(c, all, 3, 0, 1, D, 1));
+    if (ak) gx_acc(c, k, gx_slice(c, all, 3, D, 1, 2 * D, 1));
+    if (av) gx_acc(c, v, gx_slice(c, all, 3, 2 * D, 1, 2 * D + Dv, 1));
+    return 1;
+  }
+  if (aq) gx_acc(c, q, sa_grad_op(c, &n, g, 1)); /* cross attention (or not all needed): dq, dk | dv */
+  if (ak || av) {
+    int kv = sa_grad_op(c, &n, g, 2);
+    if (ak) gx_acc(c, k, gx_slice(c, kv, 3, 0, 1, D, 1));
+    if (av) gx_acc(c, v, gx_slice(c, kv, 3, D, 1, D + Dv, 1));
   }
   return 1;
 }

@@ -15,6 +15,8 @@
  *                    one GEMM over the flattened rows, as the CPU executor does
  *   transpose, slice, expand, pad, concat   k_copy_nd;  gather, scatter_add   k_gather, k_scatter_add
  *   softmax_attention  k_attn_fwd (flash-style, D = 32, 64, 128)
+ *   softmax_attention_grad   k_attn_fwd (again, for o and lse), k_attn_bwd_pre, _dq, _dkdv
+ *                    (D = Dv = 32, 64), packed with k_copy_nd
  *   linear_attention (causal or bidirectional; gates none/decay/learned; no running norm, no
  *                    state) and linear_attention_grad: k_la_* (chunked)
  *   cross_entropy    k_xent_rows + k_xent_sum (the probabilities are never stored)
@@ -83,6 +85,7 @@ typedef struct DExec {
   void *on_output_user;
   void **stage;             /* per input: page-locked staging buffer */
   size_t *stage_cap;
+  uint64_t stage_gen;       /* bumped whenever a staging buffer moves (a captured graph reads them) */
   int ninputs;
   int capturable;           /* no host nodes and no dropout: a CUDA graph can replay a run */
   DExecStats stats;
@@ -99,6 +102,10 @@ void dexec_on_output(DExec *e, DExecOutputFn fn, void *user);
  * the device's stream (not waited for, unless a node runs on the host). Output values stay
  * valid until the next run or dexec_release. 1 ok; 0 with e->err. */
 int dexec_run(DExec *e, const int64_t *symvals, const Tensor *inputs, const DParams *ps, const InterpCx *cx);
+/* Checks the inputs against the shapes sym gives and copies them into the page-locked staging
+ * buffers a run (or a CUDA graph captured from one: stage_gen says whether they moved) copies
+ * from. 1 ok; 0 with e->err. */
+int dexec_stage(DExec *e, const int64_t *symvals, const Tensor *inputs);
 /* The device address of output k after a run (0 if absent) and its element count. */
 DPtr dexec_output(const DExec *e, int k, const int64_t *symvals, int64_t *n);
 void dexec_release(DExec *e);

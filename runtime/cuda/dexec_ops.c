@@ -25,10 +25,14 @@ static int scratch(DExec *e, int node, int64_t floats, DPtr *p, int zero) {
 
 /* ---- planning --------------------------------------------------------------------------------- */
 
+/* softmax_attention (k_attn_fwd: D = 32, 64, 128) and softmax_attention_grad (k_attn_bwd_*:
+ * D = 32, 64) */
 static int attn_ok(const DExec *e, int i, const char **why) {
   const IrNode *n = N(e, i);
   const IrType *q = &N(e, n->in[0])->type, *v = &N(e, n->in[2])->type;
   Dim D = q->d[3];
+  if (n->op == OP_SOFTMAX_ATTENTION_GRAD && dim_is_const(D) && D.add == 128)
+    return *why = "head dim 128 (backward kernels: 32, 64)", 0;
   if (!dim_is_const(D) || (D.add != 32 && D.add != 64 && D.add != 128)) return *why = "head dim not 32, 64 or 128", 0;
   if (!dim_eq(v->d[3], D)) return *why = "value dim differs from the key dim", 0;
   for (int k = 0; k < n->nin; k++)
@@ -74,7 +78,8 @@ DKind dx_plan_node(const DExec *e, int i, const char **why) {
     break;
   case OP_GATHER: k = is4(n->type.dt) && dt_of(e, n->in[1]) == DT_I32 ? DN_GATHER : DN_HOST; break;
   case OP_SCATTER_ADD: k = n->type.dt == DT_F32 && dt_of(e, n->in[0]) == DT_I32 ? DN_SCATTER : DN_HOST; break;
-  case OP_SOFTMAX_ATTENTION: k = attn_ok(e, i, &w) ? DN_ATTN : DN_HOST; break;
+  case OP_SOFTMAX_ATTENTION:
+  case OP_SOFTMAX_ATTENTION_GRAD: k = attn_ok(e, i, &w) ? DN_ATTN : DN_HOST; break;
   case OP_LINEAR_ATTENTION:
   case OP_LINEAR_ATTENTION_GRAD:
     k = linattn_ok(e, i, &w) && !e->dev->emu ? DN_LINATTN : DN_HOST;
@@ -276,8 +281,71 @@ int dx_gather(DExec *e, int i, const int64_t *sym) {
 
 /* ---- attention -------------------------------------------------------------------------------- */
 
+/* part [rows, D] of softmax_attention_grad's result (row width W) from column col: k_copy_nd */
+static int attn_pack(DExec *e, int i, DPtr src, int64_t rows, int64_t D, int64_t W, int64_t col) {
+  KaCopy c;
+  memset(&c, 0, sizeof c);
+  c.src = src, c.dst = e->val[i], c.rank = 2, c.dst_off = col;
+  c.ext[0] = rows, c.ext[1] = D;
+  c.src_st[0] = D, c.src_st[1] = 1, c.dst_st[0] = W, c.dst_st[1] = 1;
+  return copy_launch(e, i, &c);
+}
+
+/* softmax_attention_grad (D = Dv = 32 or 64): the forward again for o and lse (k_attn_fwd),
+ * delta = rowsum(dO o) (k_attn_bwd_pre), then k_attn_bwd_dq (wrt all, q: straight into the
+ * result for q) and k_attn_bwd_dkdv (all, kv) into scratch, packed with k_copy_nd. */
+static int attn_grad(DExec *e, int i, const int64_t *sym) {
+  const IrNode *n = N(e, i);
+  int nin = n->nin, wrt = (int)ir_get_i(n, "wrt"); /* 0 all, 1 q, 2 kv */
+  int64_t sq[IR_MAX_RANK], sk[IR_MAX_RANK];
+  dx_shape(e, n->in[0], sym, sq);
+  dx_shape(e, n->in[1], sym, sk);
+  if (!dx_alloc(e, i, sym)) return 0;
+  KaAttn a;
+  memset(&a, 0, sizeof a);
+  a.q = e->val[n->in[0]], a.k = e->val[n->in[1]], a.v = e->val[n->in[2]];
+  a.mask = nin > 4 ? e->val[n->in[3]] : 0;
+  a.dO = e->val[n->in[nin - 1]];
+  a.B = (int)sq[0], a.H = (int)sq[1], a.Sq = (int)sq[2], a.Sk = (int)sk[2], a.D = (int)sq[3];
+  a.causal = (int)ir_get_i(n, "causal");
+  double scale = ir_get_f(n, "scale");
+  a.scale = (float)(scale != 0 ? scale : 1.0 / sqrt((double)a.D));
+  int64_t D = a.D, rq = (int64_t)a.B * a.H * a.Sq, rk = (int64_t)a.B * a.H * a.Sk, W = wrt == 1 ? D : wrt == 2 ? 2 * D : 3 * D;
+  DPtr o = 0, lse = 0, delta = 0, dq = 0, dk = 0, dv = 0;
+  int ok = scratch(e, i, rq * D, &o, 0) && scratch(e, i, rq, &lse, 0) && scratch(e, i, rq, &delta, 0);
+  a.o = o, a.lse = lse, a.delta = delta;
+  char name[32];
+  unsigned gq = (unsigned)((a.Sq + 15) / 16), gk = (unsigned)((a.Sk + 31) / 32);
+  snprintf(name, sizeof name, "k_attn_fwd_d%d", a.D);
+  ok = ok && launch(e, i, KMOD_ATTENTION, name, gq, (unsigned)a.H, (unsigned)a.B, 128, 0, &a);
+  ok = ok && launch(e, i, KMOD_ATTENTION, "k_attn_bwd_pre", dev_grid(e->dev, rq * 32, 256), 1, 1, 256, 0, &a);
+  if (ok && wrt != 2) {
+    ok = wrt == 1 || scratch(e, i, rq * D, &dq, 0);
+    a.dq = wrt == 1 ? e->val[i] : dq;
+    snprintf(name, sizeof name, "k_attn_bwd_dq_d%d", a.D);
+    ok = ok && launch(e, i, KMOD_ATTENTION, name, gq, (unsigned)a.H, (unsigned)a.B, 128, 0, &a);
+  }
+  if (ok && wrt != 1) {
+    ok = scratch(e, i, rk * D, &dk, 0) && scratch(e, i, rk * D, &dv, 0);
+    a.dk = dk, a.dv = dv;
+    snprintf(name, sizeof name, "k_attn_bwd_dkdv_d%d", a.D);
+    ok = ok && launch(e, i, KMOD_ATTENTION, name, gk, (unsigned)a.H, (unsigned)a.B, 128, 0, &a);
+    int64_t kc = wrt == 0 ? D : 0;
+    ok = ok && (wrt != 0 || attn_pack(e, i, dq, rq, D, W, 0)) && attn_pack(e, i, dk, rk, D, W, kc) &&
+         attn_pack(e, i, dv, rk, D, W, kc + D);
+  }
+  dev_free(e->dev, o);
+  dev_free(e->dev, lse);
+  dev_free(e->dev, delta);
+  dev_free(e->dev, dq);
+  dev_free(e->dev, dk);
+  dev_free(e->dev, dv);
+  return ok;
+}
+
 int dx_attn(DExec *e, int i, const int64_t *sym) {
   const IrNode *n = N(e, i);
+  if (n->op == OP_SOFTMAX_ATTENTION_GRAD) return attn_grad(e, i, sym);
   int64_t sq[IR_MAX_RANK], sk[IR_MAX_RANK];
   dx_shape(e, n->in[0], sym, sq);
   dx_shape(e, n->in[1], sym, sk);

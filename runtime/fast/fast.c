@@ -74,6 +74,7 @@ int fast_node(const IrProgram *p, const IrGraph *g, int node, const int64_t *sym
   if (f & F_REDUCE) return fast_reduce(&c);
   if ((f & F_NORM) || n->op == OP_CROSS_ENTROPY) return fast_rows(&c);
   if (n->op == OP_SOFTMAX_ATTENTION) return fast_attention(&c);
+  if (n->op == OP_SOFTMAX_ATTENTION_GRAD) return fast_attention_grad(&c);
   if (f & F_ATTN) return fast_linear_attention(&c); /* the three linear-attention ops */
   if ((f & F_MOVE) || n->op == OP_SCATTER_ADD) return fast_move(&c);
   return -1;

@@ -21,6 +21,7 @@ int fast_ew(FastCx *c);       /* -1 / 0 / 1 as fast_node */
 int fast_reduce(FastCx *c);
 int fast_rows(FastCx *c);     /* softmax, log_softmax, layernorm, rmsnorm, cross_entropy */
 int fast_attention(FastCx *c);
+int fast_attention_grad(FastCx *c);  /* fast_attention_grad.c */
 int fast_linear_attention(FastCx *c); /* fast_linear_attention.c */
 int fast_move(FastCx *c);
 

@@ -374,12 +374,16 @@ static void att_inputs(GC *c, int same_len, int positive) {
   if (positive) fill_pos(c, 0), fill_pos(c, 1);
 }
 
+/* reps 0-7 through softmax_attention_grad (the default), 8-15 the same cases with
+ * bwd = composed (the backward through primitives); 16, 17: self-attention with only v, or
+ * only q, differentiated (softmax_attention_grad {wrt = kv}, {wrt = q}) */
 static void t_softmax_attention(Op op) {
-  for (int rep = 0; rep < 8; rep++) {
+  for (int r = 0; r < 18; r++) {
+    int rep = r >= 16 ? 3 : r & 7, composed = r >= 8 && r < 16;
     int causal = rep & 1, masked = (rep >> 1) & 1, imask = rep == 6, scaled = rep >= 4;
     GC c;
-    gc_begin(&c, op, "causal %d, mask %s, scale %s", causal, masked ? (imask ? "i32" : "f32") : "none",
-             scaled ? "set" : "0");
+    gc_begin(&c, op, "causal %d, mask %s, scale %s, %s backward", causal, masked ? (imask ? "i32" : "f32") : "none",
+             scaled ? "set" : "0", composed ? "composed" : "fused");
     att_inputs(&c, causal || rep == 2, 0);
     int x[4] = {0, 1, 2, 3};
     if (masked) {
@@ -387,8 +391,9 @@ static void t_softmax_attention(Op op) {
       Dim dm[2] = {kt.d[0], kt.d[2]};
       int m = gc_in(&c, imask ? DT_I32 : DT_F32, 2, dm);
       c.check[m] = 0;
-      for (int64_t i = 0; i < c.x[m].n; i++) { /* key 0 always kept; rep 2 masks a whole row */
-        int keep = rep == 2 ? 0 : i % c.x[m].shape[1] == 0 || gc_int(0, 2) != 0;
+      for (int64_t i = 0; i < c.x[m].n; i++) { /* key 0 kept, but for batch 0 of rep 3 (its causal
+                                                    query 0 sees no key); rep 2 masks a whole row */
+        int keep = rep == 2 ? 0 : i == 0 && rep == 3 ? 0 : i % c.x[m].shape[1] == 0 || gc_int(0, 2) != 0;
         if (imask)
           gc_i(&c.x[m])[i] = keep;
         else
@@ -398,6 +403,8 @@ static void t_softmax_attention(Op op) {
     IrNode *n = gc_op(&c, op, masked ? 4 : 3, x);
     if (causal) ir_set_i(n, "causal", 1);
     if (scaled) ir_set_f(n, "scale", 0.7);
+    if (composed) ir_set_enum(n, "bwd", "composed");
+    if (r >= 16) c.check[0] = c.check[1] = c.check[2] = 0, c.check[r == 16 ? 2 : 0] = 1;
     gc_check(&c);
     gc_end(&c);
   }

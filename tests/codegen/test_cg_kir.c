@@ -23,7 +23,7 @@ static const Op unsupported[] = {
     OP_CONCAT, OP_GATHER, OP_SCATTER_ADD, /* several or data-dependent sources per index */
     OP_GROUPNORM,                  /* needs the last axis split into groups */
     OP_CROSS_ENTROPY,              /* data-dependent reads, a scalar mean */
-    OP_SOFTMAX_ATTENTION, OP_LINEAR_ATTENTION, /* runtime kernels around matrix products */
+    OP_SOFTMAX_ATTENTION, OP_SOFTMAX_ATTENTION_GRAD, OP_LINEAR_ATTENTION, /* runtime kernels around matrix products */
     OP_LINEAR_ATTENTION_STATE, OP_LINEAR_ATTENTION_GRAD,
     OP_ALLREDUCE, OP_REDUCE_SCATTER, OP_ALLGATHER, OP_BROADCAST, OP_OUTER_SYNC, /* collectives */
     OP_TRIM_GATHER, OP_UNTRIM_SCATTER, /* data-dependent rows (DEPT) */

@@ -1,5 +1,5 @@
-/* ops_nn.c — op-vs-reference tests of softmax / log_softmax, the norms, cross_entropy and
- * softmax_attention (the linear attentions: ops_linattn.c).
+/* ops_nn.c — op-vs-reference tests of softmax / log_softmax, the norms, cross_entropy,
+ * softmax_attention and softmax_attention_grad (the linear attentions: ops_linattn.c).
  * References are written per output element with explicit index arithmetic.
  */
 #include <math.h>
@@ -204,9 +204,96 @@ static void t_softmax_attention(Op op) {
   }
 }
 
+/* softmax_attention_grad: the reference builds P, dP and dS of each (b, h) as whole matrices
+ * (the formulas of passes/grad_attn.c's composed backward), then the three products. */
+static void t_softmax_attention_grad(Op op) {
+  static const char *wrts[] = {"all", "q", "kv"};
+  for (int rep = 0; rep < 18; rep++) {
+    int wrt = rep % 3, causal = (rep / 3) & 1, masked = rep >= 6, imask = rep >= 15, scaled = rep % 4 == 1;
+    int same = wrt == 0 || causal || rep % 5 == 0;
+    Case c;
+    case_begin(&c, op, "wrt %s, causal %d, mask %s, scale %s, %s", wrts[wrt], causal,
+               masked ? (imask ? "i32" : "f32") : "none", scaled ? "set" : "0", same ? "Sq = Sk" : "Sq, Sk");
+    Att a = att_inputs(&c, same);
+    if (masked) { /* batch 0: key 0 dropped (a causal query 0 sees nothing); rep 9: all of batch 0 */
+      Dim dm[2] = {cdim(a.B), c.p.graphs.v[0].nodes.v[c.xnode[a.k]].type.d[2]};
+      a.x4 = case_in(&c, imask ? DT_I32 : DT_F32, 2, dm);
+      for (int64_t i = 0; i < c.x[a.x4].n; i++) {
+        int keep = i < a.Sk ? i > 0 && rep != 9 && h_int(0, 3) != 0 : h_int(0, 2) != 0;
+        if (imask)
+          h_i(&c.x[a.x4])[i] = keep;
+        else
+          h_f(&c.x[a.x4])[i] = keep;
+      }
+    }
+    Dim dd[4];
+    for (int i = 0; i < 4; i++) dd[i] = c.p.graphs.v[0].nodes.v[c.xnode[i == 3 ? a.v : a.q]].type.d[i];
+    int g = case_in(&c, DT_F32, 4, dd);
+    double scale = scaled ? h_pos() : 0;
+    IrNode *n = case_op(&c, op, masked ? 5 : 4, masked ? (int[]){a.q, a.k, a.v, a.x4, g} : (int[]){a.q, a.k, a.v, g});
+    ir_set_i(n, "causal", causal);
+    if (wrt) ir_set_enum(n, "wrt", wrts[wrt]);
+    if (scaled) ir_set_f(n, "scale", scale);
+    if (case_infer(&c)) {
+      double sc = scaled ? scale : 1 / sqrt((double)a.D);
+      int64_t rows = wrt == 2 ? a.Sk : a.Sq, W = wrt == 1 ? a.D : wrt == 2 ? a.D + a.Dv : 2 * a.D + a.Dv;
+      int64_t kc = wrt == 0 ? a.D : 0, Sq = a.Sq, Sk = a.Sk;
+      Tensor ref;
+      h_alloc(&ref, DT_F64, 4, (int64_t[]){a.B, a.H, rows, W});
+      double *P = calloc((size_t)(Sq * Sk), sizeof(double)), *dS = calloc((size_t)(Sq * Sk), sizeof(double));
+      const double *gv = h_f(&c.x[g]), *qv = h_f(&c.x[a.q]), *kv = h_f(&c.x[a.k]);
+      for (int64_t b = 0; b < a.B; b++)
+        for (int64_t h = 0; h < a.H; h++) {
+          int64_t bh = b * a.H + h;
+          for (int64_t i = 0; i < Sq; i++) {
+            double m = -INFINITY, z = 0, rs = 0;
+            for (int64_t j = 0; j < Sk; j++) {
+              double keep = !masked ? 1 : imask ? h_i(&c.x[a.x4])[b * Sk + j] : h_f(&c.x[a.x4])[b * Sk + j];
+              int vis = keep != 0 && !(causal && j > i + Sk - Sq);
+              P[i * Sk + j] = vis ? sc * qk(&c, &a, b, h, i, j) : -INFINITY;
+              m = fmax(m, P[i * Sk + j]);
+            }
+            for (int64_t j = 0; j < Sk; j++) z += m == -INFINITY ? 0 : exp(P[i * Sk + j] - m);
+            for (int64_t j = 0; j < Sk; j++) {
+              P[i * Sk + j] = z > 0 ? exp(P[i * Sk + j] - m) / z : 0;
+              double dp = 0;
+              for (int64_t e = 0; e < a.Dv; e++) dp += gv[(bh * Sq + i) * a.Dv + e] * vv(&c, &a, b, h, j, e);
+              dS[i * Sk + j] = dp;
+              rs += dp * P[i * Sk + j];
+            }
+            for (int64_t j = 0; j < Sk; j++) dS[i * Sk + j] = P[i * Sk + j] * (dS[i * Sk + j] - rs);
+          }
+          for (int64_t i = 0; wrt != 2 && i < Sq; i++) /* dq = scale dS k */
+            for (int64_t d = 0; d < a.D; d++) {
+              double s = 0;
+              for (int64_t j = 0; j < Sk; j++) s += dS[i * Sk + j] * kv[(bh * Sk + j) * a.D + d];
+              h_f(&ref)[(bh * rows + i) * W + d] = sc * s;
+            }
+          for (int64_t j = 0; wrt != 1 && j < Sk; j++) { /* dk = scale dS^T q, dv = P^T dO */
+            for (int64_t d = 0; d < a.D; d++) {
+              double s = 0;
+              for (int64_t i = 0; i < Sq; i++) s += dS[i * Sk + j] * qv[(bh * Sq + i) * a.D + d];
+              h_f(&ref)[(bh * rows + j) * W + kc + d] = sc * s;
+            }
+            for (int64_t e = 0; e < a.Dv; e++) {
+              double s = 0;
+              for (int64_t i = 0; i < Sq; i++) s += P[i * Sk + j] * gv[(bh * Sq + i) * a.Dv + e];
+              h_f(&ref)[(bh * rows + j) * W + kc + a.D + e] = s;
+            }
+          }
+        }
+      free(P);
+      free(dS);
+      case_check(&c, &ref);
+    }
+    case_end(&c);
+  }
+}
+
 void register_nn(OpTest *t) {
   t[OP_SOFTMAX] = t[OP_LOG_SOFTMAX] = t_softmax;
   t[OP_LAYERNORM] = t[OP_RMSNORM] = t[OP_GROUPNORM] = t_norm;
   t[OP_CROSS_ENTROPY] = t_cross_entropy;
   t[OP_SOFTMAX_ATTENTION] = t_softmax_attention;
+  t[OP_SOFTMAX_ATTENTION_GRAD] = t_softmax_attention_grad;
 }

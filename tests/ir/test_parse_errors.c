@@ -194,8 +194,26 @@ static void test_caret(void) {
   arena_free(&a);
 }
 
+/* softmax_attention_grad's shape rule: wrt = all needs Sq = Sk, dO the forward's result type */
+static void test_attention_grad(void) {
+#define AHEAD "task @t() (%q: f32[2, 4, S, 8], %k: f32[2, 4, T, 8], %v: f32[2, 4, T, 6], %g: f32[2, 4, S, 6]) -> (y: f32[]) {\n"
+#define ATAIL "  %l = reduce_mean %1 {axes = [0, 1, 2, 3]} : f32[]\n  return y = %l\n}\n"
+  expect_err(AHEAD "  %1 = softmax_attention_grad %q, %k, %v, %g : f32[2, 4, S, 22]\n" ATAIL,
+             "t.mir:2:8: error: softmax_attention_grad: wrt = all packs dq with dk, dv and needs equal query and key "
+             "lengths: f32[2, 4, S, 8], f32[2, 4, T, 8] (use wrt = q and kv)");
+  expect_err(AHEAD "  %1 = softmax_attention_grad %q, %k, %v, %q {wrt = q} : f32[2, 4, S, 8]\n" ATAIL,
+             "t.mir:2:8: error: softmax_attention_grad: dO f32[2, 4, S, 8] must have the attention's result type (q "
+             "f32[2, 4, S, 8] with v's last dim f32[2, 4, T, 6])");
+  expect_err(AHEAD "  %1 = softmax_attention_grad %q, %k, %v, %g {wrt = kv} : f32[2, 4, T, 8]\n" ATAIL,
+             "t.mir:2:59: error: type mismatch: written f32[2, 4, T, 8], but softmax_attention_grad gives f32[2, 4, T, "
+             "14]");
+#undef AHEAD
+#undef ATAIL
+}
+
 int main(void) {
   test_ok_base();
+  test_attention_grad();
   test_ops_and_values();
   test_attributes();
   test_types();

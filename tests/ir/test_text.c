@@ -257,6 +257,20 @@ static void build_zoo(IrProgram *p, int *seen) {
   ir_set_i(N(&b, sa), "causal", 1);
   ir_set_f(N(&b, sa), "scale", 1.0 / 3.0);
   inf(&b, sa);
+  int sac = mk(&b, OP_SOFTMAX_ATTENTION, 3, q, q, q); /* autodiff through primitives */
+  ir_set_enum(N(&b, sac), "bwd", "composed");
+  inf(&b, sac);
+  int sag = mk(&b, OP_SOFTMAX_ATTENTION_GRAD, 5, q, q, q, mask, sa); /* dq | dk | dv */
+  ir_set_i(N(&b, sag), "causal", 1);
+  ir_set_f(N(&b, sag), "scale", 1.0 / 3.0);
+  inf(&b, sag);
+  int sgq = mk(&b, OP_SOFTMAX_ATTENTION_GRAD, 4, q, q, q, sac);
+  ir_set_enum(N(&b, sgq), "wrt", "q");
+  inf(&b, sgq);
+  int sgk = mk(&b, OP_SOFTMAX_ATTENTION_GRAD, 4, q, q, q, sa);
+  ir_set_enum(N(&b, sgk), "wrt", "kv");
+  inf(&b, sgk);
+  (void)sag, (void)sgq, (void)sgk;
   int64_t ax3[] = {3};
   int gates = mk(&b, OP_REDUCE_MEAN, 1, sa);
   ir_set_ints(p, N(&b, gates), "axes", ax3, 1);
@@ -408,6 +422,10 @@ static void test_zoo(void) {
   CHECK(strstr(s, ": i32[B, T-1]\n"));
   CHECK(strstr(s, "  return ids = %ids\n"));
   CHECK(strstr(s, "task @lm() () -> (w: f32[64, 64]) {\n  %0 = param @core.l0.attn.wq"));
+  CHECK(strstr(s, " {bwd = composed} : f32[B, 8, S, 8]\n"));
+  CHECK(strstr(s, "{causal, scale = 0.3333333333333333} : f32[B, 8, S, 24]\n"));
+  CHECK(strstr(s, " {wrt = q} : f32[B, 8, S, 8]\n"));
+  CHECK(strstr(s, " {wrt = kv} : f32[B, 8, S, 16]\n"));
   free(s);
   arena_free(&a);
 }

@@ -1,7 +1,8 @@
 /* test_fast.c — every fast f32 kernel (runtime/fast/) against the reference interpreter on
  * fresh random inputs: elementwise ops with several broadcasting patterns, reductions over
  * leading, trailing and middle axes, row softmax / norms / cross-entropy, softmax attention
- * with causal and key masks, and the movement ops. Prints OK/NOT OK with the worst relative
+ * and its backward (softmax_attention_grad, each wrt, over several query blocks) with causal
+ * and key masks, and the movement ops. Prints OK/NOT OK with the worst relative
  * difference per case; tolerance 2e-5 relative (f32 kernels vs f64-accumulated reference). */
 #include <stdlib.h>
 #include <time.h>
@@ -42,8 +43,8 @@ static void fill(Tensor *x, uint64_t key, int ids_below) {
     double u = rng_uniform(key, (uint64_t)i);
     if (x->dt == DT_I32)
       ((int32_t *)x->data)[i] = (int32_t)(u * ids_below);
-    else if (mask01 && x->rank == 2)
-      ((float *)x->data)[i] = u < 0.3 ? 0.0f : 1.0f;
+    else if (mask01 && x->rank == 2) /* element 0 dropped: a causal query 0 of batch 0 sees no key */
+      ((float *)x->data)[i] = u < 0.3 || i == 0 ? 0.0f : 1.0f;
     else
       ((float *)x->data)[i] = positive ? (float)(0.1 + 4 * u) : (float)(4 * u - 2);
   }
@@ -196,6 +197,31 @@ static void attention_cases(void) {
       mask01 = 0;
       arena_free(&t.a);
     }
+  /* the backward: 70 queries (blocks of 64, causal 32), each wrt; cross attention with 11 or 150 keys */
+  static const char *wrts[] = {"all", "q", "kv"};
+  for (int wrt = 0; wrt < 3; wrt++)
+    for (int causal = 0; causal < 2; causal++)
+      for (int masked = 0; masked < 2; masked++)
+        for (int cross = 0; cross < (wrt && !causal ? 3 : 1); cross++) {
+          G t;
+          g_init(&t);
+          int64_t Sq = 70, Sk = cross == 1 ? 11 : cross == 2 ? 150 : 70;
+          int in[5] = {input(&t, DT_F32, 4, (int64_t[]){2, 3, Sq, 8}), input(&t, DT_F32, 4, (int64_t[]){2, 3, Sk, 8}),
+                       input(&t, DT_F32, 4, (int64_t[]){2, 3, Sk, 5}), input(&t, DT_F32, 2, (int64_t[]){2, Sk}),
+                       input(&t, DT_F32, 4, (int64_t[]){2, 3, Sq, 5})};
+          if (!masked) in[3] = in[4];
+          int id = ir_node_add(&t.p, t.g, OP_SOFTMAX_ATTENTION_GRAD, masked ? 5 : 4, in);
+          ir_set_i(&t.g->nodes.v[id], "causal", causal);
+          ir_set_enum(&t.g->nodes.v[id], "wrt", wrts[wrt]);
+          if (cross == 2) ir_set_f(&t.g->nodes.v[id], "scale", 0.2);
+          char what[80];
+          snprintf(what, sizeof what, "softmax_attention_grad %s causal %d mask %d Sk %lld", wrts[wrt], causal, masked,
+                   (long long)Sk);
+          mask01 = 1;
+          check(&t, id, what, 0);
+          mask01 = 0;
+          arena_free(&t.a);
+        }
 }
 
 static void move_cases(void) {
