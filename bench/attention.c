@@ -14,14 +14,21 @@
  *
  * For T = 64 ... 8192 (TMIN ... TMAX) it prints the median wall time of forward + backward, the ratio
  * softmax / linear, the growth of each from the previous T (x2 in T: linear ~2, quadratic
- * ~4), the crossover length (the first T where the linear form is faster), and the fused
- * softmax time with the ratio composed / fused (> 1: the fused backward is faster).
+ * ~4), the crossover length (the first T where the linear form is faster; also against the
+ * fused softmax), and the fused softmax time with the ratio composed / fused (> 1: the fused
+ * backward is faster).
  *
  *   attention [TMAX [REPEATS [TMIN]]]   (bench/attention.sh builds and runs it)
- * BENCH_OPS=1 adds the time per op to stderr; BENCH_BHD=B,H,D sets the other sizes (default 1,8,64).
+ * Then the forward alone (bench/attention_fwd.c): the fast kernel (blocks of query rows) against
+ * the kernel it replaced (the named baseline: each head's whole [T, T] score matrix), causal and
+ * not causal with a key mask, new/old < 1: the new one is faster; and the fused backward.
+ *
+ * BENCH_OPS=1 adds the time per op to stderr; BENCH_BHD=B,H,D sets the other sizes (default 1,8,64);
+ * BENCH_FWD=only prints only the forward table, BENCH_FWD=0 leaves it out.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "autodiff.h"
@@ -29,6 +36,8 @@
 #include "lower_attn.h"
 #include "matmul.h"
 #include "rng.h"
+
+void bench_forward(int B, int H, int D, int64_t tmin, int64_t tmax, int repeats); /* attention_fwd.c */
 
 static double now(void) {
   struct timespec ts;
@@ -154,6 +163,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "BENCH_BHD: expected B,H,D like 1,8,64\n");
     return 2;
   }
+  const char *fwd = getenv("BENCH_FWD");
+  if (fwd && !strcmp(fwd, "only")) {
+    bench_forward(B, H, D, tmin, tmax, repeats);
+    return 0;
+  }
   printf("forward + backward on the CPU, B = %d, H = %d, D = %d, f32, median of %d runs (dq, dk, dv)\n", B, H, D, repeats);
   printf("linear: DiJiang linear_attention {feature = dct, gate = decay, causal}, chunked kernels (chunk 64)\n");
   printf("softmax (the baseline): softmax_attention {causal, bwd = composed}, BLAS forward, autodiff backward "
@@ -164,7 +178,7 @@ int main(int argc, char **argv) {
   printf("      T   linear ms   softmax ms   softmax/linear   linear growth   softmax growth   fused ms   "
          "composed/fused\n");
   double pl = 0, ps = 0;
-  int64_t crossover = -1;
+  int64_t crossover = -1, crossover_f = -1; /* linear faster than softmax composed / fused */
   for (int64_t T = tmin; T <= tmax; T *= 2) {
     double l = measure(LINEAR, T, repeats), s = measure(0, T, repeats), f = measure(FUSED, T, repeats);
     char c[7][32];
@@ -178,11 +192,20 @@ int main(int argc, char **argv) {
     printf("  %5lld  %10s  %11s  %15s  %14s  %15s  %9s  %15s\n", (long long)T, c[0], c[1], c[2], c[3], c[4], c[5], c[6]);
     fflush(stdout);
     if (crossover < 0 && l > 0 && s > 0 && l < s) crossover = T;
+    if (crossover_f < 0 && l > 0 && f > 0 && l < f) crossover_f = T;
     pl = l, ps = s;
   }
   if (crossover > 0)
     printf("\ncrossover: the linear form is faster from T = %lld on (of the lengths measured)\n", (long long)crossover);
   else
     printf("\ncrossover: not reached up to T = %lld\n", (long long)tmax);
+  if (crossover_f > 0)
+    printf("against fused: the linear form is faster from T = %lld on\n", (long long)crossover_f);
+  else
+    printf("against fused: the linear form is not faster up to T = %lld\n", (long long)tmax);
+  if (!fwd || strcmp(fwd, "0")) {
+    printf("\n");
+    bench_forward(B, H, D, tmin, tmax, repeats);
+  }
   return 0;
 }

@@ -1,10 +1,12 @@
 #!/bin/sh
 # attention.sh [TMAX [REPEATS]] — forward + backward time on the CPU of DiJiang's chunked linear
-# attention against softmax attention (the named baseline) for T = 256 ... TMAX (default 8192),
+# attention against softmax attention (the named baseline) for T = 64 ... TMAX (default 8192),
 # B = 1, H = 8, D = 64: a table of times, ratios softmax / linear, growth per doubling of T and
-# the crossover length; and softmax attention with its fused backward (softmax_attention_grad)
+# the crossover lengths; softmax attention with its fused backward (softmax_attention_grad)
 # against the backward composed from primitives (the baseline of that ratio: composed/fused)
-# (bench/attention.c). One BLAS thread unless OPENBLAS_NUM_THREADS is set.
+# (bench/attention.c); then the forward alone, the blocked kernel against the whole-score-matrix
+# one it replaced (the baseline of new/old, bench/attention_fwd.c), and the fused backward.
+# One BLAS thread unless OPENBLAS_NUM_THREADS is set.
 # Builds an optimised build in build-bench/. The composed softmax backward materialises
 # [B, H, T, T] tensors: about 8 GB at T = 8192 (the fused one: two [64, T] blocks).
 set -eu

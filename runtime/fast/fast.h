@@ -1,8 +1,8 @@
 /* fast.h — hand-written f32 CPU kernels for the ops and shapes that dominate training, used
  * by the executor before it falls back to the reference interpreter: elementwise ops with
  * broadcasting (strided loops over collapsed dims), reductions over any axes, row softmax /
- * norms, softmax attention through BLAS (forward, and its backward block by block:
- * fast_attention_grad.c), the linear attentions (chunked and recurrent forms, forward and
+ * norms, softmax attention through BLAS (forward and backward by blocks of query rows:
+ * fast_attention.c, fast_attention_grad.c), the linear attentions (chunked and recurrent forms, forward and
  * backward: fast_linear_attention.c), and data movement. Every kernel is tested
  * against the interpreter (tests/runtime/, tests/dijiang/). Fused groups go to the JIT instead
  * (codegen/).
