@@ -14,10 +14,13 @@
 #            (f32 1e-5, bf16 1e-2, finiteness) -> $OUT/check.tsv
 #   train    the trainer's step on the GPU (train.device: cuda, runtime/cuda/dtrain*.c) on the
 #            sample (en-fr, byte vocabularies): gpu_tiny.mam 5 steps on the CPU, 40 on the GPU with
-#            the step on the device and 5 staged through the host (MAMC_CUDA_STAGED=1): the first
-#            losses agree (f32, 1e-3), the loss falls; gpu_mt.mam 30 steps on the GPU: the loss
-#            falls; the step times (first step, median of the others) go into the summary
-#            -> $OUT/train.txt
+#            the step on the device (CUDA graphs on) and 5 staged through the host
+#            (MAMC_CUDA_STAGED=1): the first losses agree (f32, 1e-3), the loss falls, graphs
+#            were replayed and none failed; 40 with MAMC_CUDA_GRAPHS=0: its first 10 losses equal
+#            the graphs-on run's (1e-4: the same kernels, but atomics in scatter-add reorder) and
+#            the median step time of graphs on over off; 5 with precision: bf16 against the CPU
+#            (1e-2); gpu_mt.mam 30 steps on the GPU: the loss falls; the step times (first step,
+#            median of the others) go into the summary -> $OUT/train.txt
 #   bench    cuda_check --bench-only: attention kernels and the tiny / mt / attn steps, CUDA
 #            events, median of 10 after warm-up -> $OUT/bench.tsv
 #   torch    .deps/torch_ref.py (eager, torch.compile) -> $OUT/torch.json
@@ -116,32 +119,38 @@ table() { python3 bench/gpu_table.py "$OUT/bench.tsv" "$OUT/torch.json" | tee "$
 train_gpu() {
   local w=/tmp/mamc-gpu-train M=$BUILD/mamc rc=0 m
   rm -rf "$w" && mkdir -p "$w" || return 1
-  for m in tiny mt; do
+  for m in tiny mt bf16; do
     printf '%s\n' "index: {lang: [en, fr, de, fi]}" "vocab: {en: byte, fr: byte, de: byte, fi: byte}" \
       "tasks:" "  - task: translate(en, fr)" "    path: $PWD/data/sample/en-fr/train.tsv" \
       "train: {steps: 40, batch_tokens: 4096, max_len: 64, lr: 1e-3, clip: 1.0, log_every: 1," \
       "        schedule: {kind: inverse_sqrt, warmup: 8}}" "checkpoint: {dir: $w/ckpt-$m, every: 0, keep: 1}" > "$w/$m.yaml"
   done
-  run1() { # run1 NAME LIMIT STAGED ARGS...: one `mamc train` run (its log into the part's)
+  sed -i 's/^train: {/train: {precision: bf16, /' "$w/bf16.yaml"
+  run1() { # run1 NAME LIMIT STAGED ARGS...: one `mamc train` run (its log into the part's); GRAPHS=0 run1 ...: no graphs
     local name=$1 lim=$2 staged=$3
     shift 3
-    echo "-- $name: mamc train $* (MAMC_CUDA_STAGED=$staged)"
-    timeout --kill-after=5 "$lim" env -u MAMC_CUDA_EMU MAMC_CUDA_STAGED="$staged" "$M" train "$@" --progress none \
-      --metrics "$w/$name.jsonl" > "$w/$name.log" 2>&1
+    echo "-- $name: mamc train $* (MAMC_CUDA_STAGED=$staged MAMC_CUDA_GRAPHS=${GRAPHS:-16})"
+    timeout --kill-after=5 "$lim" env -u MAMC_CUDA_EMU MAMC_CUDA_STAGED="$staged" MAMC_CUDA_GRAPHS="${GRAPHS:-16}" \
+      "$M" train "$@" --progress none --metrics "$w/$name.jsonl" > "$w/$name.log" 2>&1
     local r=$?
     tail -3 "$w/$name.log"
     [ $r = 0 ] || echo "FAIL: $name: rc $r"
     return $r
   }
-  run1 cpu 25 0 bench/gpu_tiny.mam --config "$w/tiny.yaml" --steps 5 || rc=1
-  if ! run1 tiny 35 0 bench/gpu_tiny.mam --config "$w/tiny.yaml" --device cuda; then
+  run1 cpu 20 0 bench/gpu_tiny.mam --config "$w/tiny.yaml" --steps 5 || rc=1
+  if ! run1 tiny 30 0 bench/gpu_tiny.mam --config "$w/tiny.yaml" --device cuda; then
     grep -q "no CUDA device" "$w/tiny.log" && { echo "no GPU here: skipped"; return 77; }
     rc=1
   fi
-  run1 staged 20 1 bench/gpu_tiny.mam --config "$w/tiny.yaml" --device cuda --steps 5 || rc=1
-  run1 mt 35 0 bench/gpu_mt.mam --config "$w/mt.yaml" --device cuda --steps 30 || rc=1
+  run1 staged 15 1 bench/gpu_tiny.mam --config "$w/tiny.yaml" --device cuda --steps 5 || rc=1
+  GRAPHS=0 run1 nographs 25 0 bench/gpu_tiny.mam --config "$w/tiny.yaml" --device cuda || rc=1
+  run1 bf16 15 0 bench/gpu_tiny.mam --config "$w/bf16.yaml" --device cuda --steps 5 || rc=1
+  run1 mt 30 0 bench/gpu_mt.mam --config "$w/mt.yaml" --device cuda --steps 30 || rc=1
   python3 bench/gpu_train.py "$w/cpu.jsonl" "tiny=$w/tiny.jsonl:device" "staged=$w/staged.jsonl:staged" \
-    --k 5 --tol 1e-3 --falls tiny > "$w/check.txt" 2>&1 || rc=1
+    --k 5 --tol 1e-3 --falls tiny --graphs tiny > "$w/check.txt" 2>&1 || rc=1
+  python3 bench/gpu_train.py "$w/tiny.jsonl" "nographs=$w/nographs.jsonl:device" --k 10 --tol 1e-4 \
+    --ratio "tiny=$w/tiny.jsonl" nographs >> "$w/check.txt" 2>&1 || rc=1
+  python3 bench/gpu_train.py "$w/cpu.jsonl" "bf16=$w/bf16.jsonl:device" --k 5 --tol 1e-2 >> "$w/check.txt" 2>&1 || rc=1
   python3 bench/gpu_train.py - "mt=$w/mt.jsonl:device" --falls mt >> "$w/check.txt" 2>&1 || rc=1
   cat "$w/check.txt" | tee "$OUT/train.txt"
   grep -h '"device' "$w"/*.jsonl >> "$OUT/train.txt" 2>/dev/null
@@ -158,7 +167,7 @@ if [ -x "$BUILD/tests/cuda/test_cuda_emu" ]; then
   part ctest 60 run_ctest
   part warm 60 warm
   part check 150 check 120
-  part train 120 train_gpu
+  part train 150 train_gpu
   part bench 120 bench 100
 else
   echo "build failed: no test_cuda_emu; the GPU parts are skipped" | tee -a "$SUM"

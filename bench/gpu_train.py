@@ -2,13 +2,19 @@
 the CPU and with --device cuda (runtime/cuda/dtrain*.c) and checks, printing OK / NOT OK lines
 and one summary line (prefixed "SUMMARY "):
   gpu_train.py CPU.jsonl NAME=GPU.jsonl[:PATH] ... [--k K] [--tol TOL] [--falls NAME ...]
+               [--graphs NAME ...] [--ratio NAME1 NAME2]
   - each GPU run really ran on a GPU ("device" line: emulated 0) on the expected step path
     (PATH: device | staged; omitted: not checked);
   - its first K per-step losses (those the CPU run has) agree with the CPU's within TOL relative
     (f32 products on both sides; default 1e-3: after a few AdamW steps the two roundings drift);
-    a run given as NAME=GPU.jsonl with CPU.jsonl "-" skips this (no CPU reference);
+    a run given as NAME=GPU.jsonl with CPU.jsonl "-" skips this (no CPU reference); the reference
+    may be another GPU run's JSONL (graphs on against off, bf16 against f32);
   - for --falls runs: the mean loss of the last quarter of steps is below the first step's;
-  - the step times from the "device_stats" line: the first step and the median of the others.
+  - for --graphs runs: CUDA graphs were on, some task runs were replayed and none failed
+    (device_stats: graph_replays, graph_captures, eager_runs, graph_failed);
+  - the step times from the "device_stats" line: the first step and the median of the others
+    (--ratio A B: A's median over B's, e.g. graphs on over off; a run not listed as NAME=GPU.jsonl
+    can be named NAME=PATH there).
 Exit 0 when everything holds, 1 otherwise."""
 import json, sys
 
@@ -34,7 +40,7 @@ def read(path):
 
 
 def main(argv):
-    k, tol, falls, runs, cpu = 5, 1e-3, set(), [], None
+    k, tol, falls, graphs, ratio, runs, cpu = 5, 1e-3, set(), set(), None, [], None
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -44,6 +50,10 @@ def main(argv):
             tol = float(argv[i + 1]); i += 2; continue
         if a == "--falls":
             falls.add(argv[i + 1]); i += 2; continue
+        if a == "--graphs":
+            graphs.add(argv[i + 1]); i += 2; continue
+        if a == "--ratio":
+            ratio = (argv[i + 1], argv[i + 2]); i += 3; continue
         if cpu is None:
             cpu = a
         else:
@@ -52,7 +62,7 @@ def main(argv):
             runs.append((name, path, want))
         i += 1
     ref = read(cpu)["train"] if cpu and cpu != "-" else []
-    bad, summary = 0, []
+    bad, summary, medians = 0, [], {}
     for name, path, want in runs:
         r = read(path)
         dev, st, tr = r["device"], r["stats"], r["train"]
@@ -76,7 +86,7 @@ def main(argv):
                 worst = max(worst, abs(a["loss"] - b["loss"]) / max(abs(a["loss"]), 1e-12))
             ok = n > 0 and worst <= tol
             bad += not ok
-            print(f"{'OK' if ok else 'NOT OK'}: {name}: first {n} losses vs the CPU: largest relative difference "
+            print(f"{'OK' if ok else 'NOT OK'}: {name}: first {n} losses vs {cpu}: largest relative difference "
                   f"{worst:.2e} (tolerance {tol:g}); "
                   + " ".join(f"{a['loss']:.4f}/{b['loss']:.4f}" for a, b in zip(ref[:n], tr[:n])))
         losses = [x["loss"] for x in tr if x["loss"] is not None]
@@ -88,8 +98,28 @@ def main(argv):
             print(f"{'OK' if ok else 'NOT OK'}: {name}: loss falls: {losses[0] if losses else float('nan'):.4f} at "
                   f"step 1 -> {last:.4f} (mean of the last {q} of {len(losses)} steps)")
         fs, ms = st.get("first_step_ms"), st.get("median_step_ms")
-        summary.append(f"{name} {len(tr)} steps ({dev.get('step')}): first {fs} ms, median {ms} ms"
-                       + (f", loss {losses[0]:.3f} -> {losses[-1]:.3f}" if losses else ""))
+        medians[name] = ms
+        gr = ""
+        if "graph_replays" in st:
+            gr = (f", graphs {dev.get('graphs')}: {st['graph_replays']} replayed / {st['graph_captures']} captured / "
+                  f"{st['eager_runs']} eager / {st['graph_failed']} failed")
+        if name in graphs:
+            ok = dev.get("graphs") == "on" and st.get("graph_replays", 0) > 0 and st.get("graph_failed", 1) == 0
+            bad += not ok
+            print(f"{'OK' if ok else 'NOT OK'}: {name}: CUDA graphs{gr or ': no device_stats line'}"
+                  + ("" if dev.get("graphs") == "on" else f" ({dev.get('graphs_because')})"))
+        summary.append(f"{name} {len(tr)} steps ({dev.get('step')}, {dev.get('precision', 'fp32')}): first {fs} ms, "
+                       f"median {ms} ms" + (f", loss {losses[0]:.3f} -> {losses[-1]:.3f}" if losses else "") + gr)
+    if ratio:
+        names = []
+        for r in ratio:
+            name, _, path = r.partition("=")
+            if path:
+                medians[name] = read(path)["stats"].get("median_step_ms")
+            names.append(name)
+        a, b = medians.get(names[0]), medians.get(names[1])
+        if a and b:
+            summary.append(f"median step {names[0]} / {names[1]} = {a:.3f} / {b:.3f} ms = {a / b:.2f}")
     print("SUMMARY " + "; ".join(summary))
     return 1 if bad else 0
 

@@ -24,6 +24,7 @@ enum { DIST_MAX_REQ = 4096 };
 
 struct Dist {
   int rank, size, mpi;
+  int local_rank, local_size; /* among the processes of this node (MPI_COMM_TYPE_SHARED) */
   int ncomm, cap;
   DComm *comms;
   int64_t bytes;
@@ -82,7 +83,7 @@ Dist *dist_new(char *err, size_t errlen) {
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
-  d->size = 1;
+  d->size = d->local_size = 1;
 #ifdef MAMC_HAVE_MPI
   int inited = 0, finalized = 0;
   MPI_Initialized(&inited);
@@ -91,6 +92,16 @@ Dist *dist_new(char *err, size_t errlen) {
     d->mpi = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &d->size);
+    MPI_Comm node; /* collective: every process creates its Dist at the same point */
+    int rc = MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node);
+    if (rc != MPI_SUCCESS) {
+      mpi_fail(d, rc, "MPI_Comm_split_type (the processes of this node)", err, errlen);
+      free(d);
+      return NULL;
+    }
+    MPI_Comm_rank(node, &d->local_rank);
+    MPI_Comm_size(node, &d->local_size);
+    MPI_Comm_free(&node);
   }
 #endif
   return d;
@@ -111,6 +122,8 @@ void dist_free(Dist *d) {
 int dist_rank(const Dist *d) { return d->rank; }
 int dist_size(const Dist *d) { return d->size; }
 int dist_is_mpi(const Dist *d) { return d->mpi; }
+int dist_local_rank(const Dist *d) { return d ? d->local_rank : 0; }
+int dist_local_size(const Dist *d) { return d ? d->local_size : 1; }
 int64_t dist_bytes_sent(const Dist *d) { return d->bytes; }
 
 static int member_index(const DComm *c, int rank) {

@@ -25,6 +25,11 @@ void dist_free(Dist *d);
 int dist_rank(const Dist *d);
 int dist_size(const Dist *d);
 int dist_is_mpi(const Dist *d);
+/* This process's rank among the processes on its node, and their number (from
+ * MPI_Comm_split_type(MPI_COMM_TYPE_SHARED) at dist_new; 0 and 1 without MPI or for NULL):
+ * what picks one GPU per process (docs/gpu.md). */
+int dist_local_rank(const Dist *d);
+int dist_local_size(const Dist *d);
 
 /* Initialises MPI when this process was started by mpirun (and mamc was built with MPI);
  * returns the world size (1 otherwise). Process-wide: call once from main. */

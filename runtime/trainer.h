@@ -62,7 +62,9 @@ typedef struct TrainOpts {
   int emulate_ranks;        /* > 1: run every rank's step in this one process, as the
                              * distributed run would (its reference in tests); needs dist NULL */
   int device;               /* 0: the CPU; 1: a CUDA GPU (runtime/cuda/dtrain.c, docs/gpu.md) */
-  int device_index;         /* cuda:N; -1: MAMC_CUDA_DEVICE or 0 */
+  int device_index;         /* cuda:N; -1: MAMC_CUDA_DEVICE, else one GPU per local rank */
+  DType precision;          /* train.precision: DT_BF16 makes the device's matrix products take bf16
+                             * operands (f32 accumulate, f32 master weights); the CPU ignores it */
   int nonfinite_skip;       /* a NaN/Inf in a loss or gradient skips the step (no update, the
                              * optimizer state untouched) instead of stopping (train.nonfinite) */
   int nonfinite_debug;      /* re-run every non-finite step op by op to name the first op that

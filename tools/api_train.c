@@ -137,6 +137,7 @@ static void train_opts(const RunConfig *cfg, const mamc_train_options *o, TrainO
   to->fdt = DT_F32;
   to->device = tr->device == CFG_DEV_CUDA; /* --device overrides train.device */
   to->device_index = tr->device_index;
+  to->precision = tr->precision; /* read by train.device: cuda only (docs/config.md) */
   if (o && o->device && *o->device) {
     to->device = strncmp(o->device, "cuda", 4) == 0;
     to->device_index = to->device && o->device[4] == ':' ? atoi(o->device + 5) : -1;

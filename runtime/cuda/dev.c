@@ -1,6 +1,6 @@
 /* dev.c — opening a GPU (or its host emulation), copies, launches of the hand-written
- * modules, events and CUDA graphs (dev.h). Memory is dev_alloc.c's, generated kernels
- * dev_cg.c's, matrix products dev_gemm.c's. */
+ * modules and events (dev.h). Memory is dev_alloc.c's, generated kernels dev_cg.c's, matrix
+ * products dev_gemm.c's, CUDA graphs (and their emulation) dev_graph.c's. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +20,22 @@ static int fail(Dev *dev, const char *fmt, const char *a) {
   return 0;
 }
 
-int dev_open(Dev *dev, int ordinal) {
+/* the ordinal a process opens among count GPUs (dev_open_for_rank) */
+static int pick_ordinal(Dev *dev, int requested, int local_rank, int count) {
+  const char *env = getenv("MAMC_CUDA_DEVICE");
+  const char *how = requested >= 0 ? "cuda:N" : env && *env ? "MAMC_CUDA_DEVICE" : "local rank mod GPUs";
+  int o = requested >= 0 ? requested : env && *env ? atoi(env) : count > 0 ? local_rank % count : 0;
+  if (count == 0) return fail(dev, "no CUDA device: the driver reports %s GPUs", "0");
+  if (o < 0 || o >= count) {
+    snprintf(dev->L.err, sizeof dev->L.err, "CUDA device %d asked for (%s), but there are %d (cuda:0 .. cuda:%d)", o,
+             how, count, count - 1);
+    return 0;
+  }
+  dev->ordinal = o;
+  return 1;
+}
+
+static int open_gpu(Dev *dev, int requested, int local_rank) {
   CuLib *L = &dev->L;
   if (!cu_lib_open(L, CU_PART_DRIVER)) return 0;
   CUresult r = L->cuInit(0);
@@ -31,15 +46,8 @@ int dev_open(Dev *dev, int ordinal) {
   if (!cu_drv_check(L, r, "cuInit(0)", __FILE__, __LINE__)) return 0;
   int count = 0;
   if (!CU_OK(L, cuDeviceGetCount(&count))) return 0;
-  const char *env = getenv("MAMC_CUDA_DEVICE");
-  if (ordinal < 0) ordinal = env && *env ? atoi(env) : 0;
-  if (count == 0) return fail(dev, "no CUDA device: the driver reports %s GPUs", "0");
-  if (ordinal < 0 || ordinal >= count) {
-    snprintf(L->err, sizeof L->err, "CUDA device %d asked for, but there are %d (cuda:0 .. cuda:%d)", ordinal, count,
-             count - 1);
-    return 0;
-  }
-  dev->ordinal = ordinal;
+  if (!pick_ordinal(dev, requested, local_rank, count)) return 0;
+  int ordinal = dev->ordinal;
   int major = 0, minor = 0;
   if (!CU_OK(L, cuDeviceGet(&dev->cudev, ordinal)) || !CU_OK(L, cuDeviceGetName(dev->name, sizeof dev->name, dev->cudev)) ||
       !CU_OK(L, cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev->cudev)) ||
@@ -60,6 +68,8 @@ int dev_open(Dev *dev, int ordinal) {
   return 1;
 }
 
+int dev_open(Dev *dev, int ordinal) { return open_gpu(dev, ordinal, 0); }
+
 int dev_open_compile_only(Dev *dev, int cc, const char *cache_dir) {
   dev->compile_only = 1;
   dev->cc = cc;
@@ -70,6 +80,8 @@ int dev_open_compile_only(Dev *dev, int cc, const char *cache_dir) {
 
 int dev_open_emu(Dev *dev) {
   dev->emu = 1;
+  const char *f = getenv("MAMC_CUDA_EMU_CAPTURE_FAIL");
+  dev->emu_fail_op = f ? atoi(f) : 0;
   snprintf(dev->name, sizeof dev->name, "host emulation");
   dev->sms = 1;
   if (cg_cpu_available() && !getenv("MAMC_NO_JIT")) {
@@ -77,6 +89,13 @@ int dev_open_emu(Dev *dev) {
     dev->jit = cg_cpu_new(err, sizeof err);
   }
   return 1;
+}
+
+int dev_open_for_rank(Dev *dev, int emu, int requested, int local_rank) {
+  if (!emu) return open_gpu(dev, requested, local_rank);
+  const char *n = getenv("MAMC_CUDA_EMU_DEVICES");
+  int count = n && atoi(n) > 0 ? atoi(n) : 1;
+  return dev_open_emu(dev) && pick_ordinal(dev, requested, local_rank, count);
 }
 
 void dev_close(Dev *dev) {
@@ -93,6 +112,7 @@ void dev_close(Dev *dev) {
     L->cuDevicePrimaryCtxRelease(dev->cudev);
   }
   if (dev->jit) cg_cpu_free(dev->jit);
+  dev_emu_free_all(dev);
   cu_lib_close(&dev->L);
   memset(dev, 0, sizeof *dev);
 }
@@ -128,41 +148,57 @@ void dev_describe(Dev *dev, StrBuf *b) {
 
 static void *hp(DPtr p) { return (void *)(uintptr_t)p; }
 
+static int busy(Dev *dev, const char *what) {
+  snprintf(dev->L.err, sizeof dev->L.err, "%s waits for the stream: it cannot be captured into a CUDA graph", what);
+  return 0;
+}
+
 int dev_h2d(Dev *dev, DPtr dst, const void *src, uint64_t n) {
   if (!n) return 1;
+  if (dev->emu && dev->capturing) return dev_emu_rec_copy(dev, 0, dst, 0, src, n);
   if (dev->emu) return memcpy(hp(dst), src, (size_t)n), 1;
   return CU_OK(&dev->L, cuMemcpyHtoDAsync((CUdeviceptr)dst, src, (size_t)n, dev->stream));
 }
 
 int dev_d2h(Dev *dev, void *dst, DPtr src, uint64_t n) {
   if (!n) return 1;
+  if (dev->capturing) return busy(dev, "a copy to the host");
   if (dev->emu) return memcpy(dst, hp(src), (size_t)n), 1;
   return CU_OK(&dev->L, cuMemcpyDtoHAsync(dst, (CUdeviceptr)src, (size_t)n, dev->stream)) && dev_sync(dev);
 }
 
 int dev_d2d(Dev *dev, DPtr dst, DPtr src, uint64_t n) {
   if (!n || dst == src) return 1;
+  if (dev->emu && dev->capturing) return dev_emu_rec_copy(dev, 1, dst, src, NULL, n);
   if (dev->emu) return memmove(hp(dst), hp(src), (size_t)n), 1;
   return CU_OK(&dev->L, cuMemcpyDtoDAsync((CUdeviceptr)dst, (CUdeviceptr)src, (size_t)n, dev->stream));
 }
 
 int dev_zero(Dev *dev, DPtr dst, uint64_t n) {
   if (!n) return 1;
+  if (dev->emu && dev->capturing) return dev_emu_rec_copy(dev, 2, dst, 0, NULL, n);
   if (dev->emu) return memset(hp(dst), 0, (size_t)n), 1;
   return CU_OK(&dev->L, cuMemsetD8Async((CUdeviceptr)dst, 0, (size_t)n, dev->stream));
 }
 
-int dev_sync(Dev *dev) { return dev->emu || CU_OK(&dev->L, cuStreamSynchronize(dev->stream)); }
+int dev_sync(Dev *dev) {
+  if (dev->capturing) return busy(dev, "synchronising");
+  return dev->emu || CU_OK(&dev->L, cuStreamSynchronize(dev->stream));
+}
 
 void *dev_host_alloc(Dev *dev, size_t n) {
-  if (dev->emu) return calloc(1, n ? n : 1);
+  if (dev->emu) {
+    void *p = calloc(1, n ? n : 1);
+    dev_emu_pin(dev, p, n);
+    return p;
+  }
   void *p = NULL;
   return CU_OK(&dev->L, cuMemAllocHost(&p, n ? n : 1)) ? p : NULL;
 }
 
 void dev_host_free(Dev *dev, void *p) {
   if (!p) return;
-  if (dev->emu) free(p);
+  if (dev->emu) dev_emu_unpin(dev, p), free(p);
   else dev->L.cuMemFreeHost(p);
 }
 
@@ -225,6 +261,8 @@ int dev_launch(Dev *dev, int mod, const char *name, unsigned gx, unsigned gy, un
   if (dev->compile_only) return fail(dev, "kernel %s: a compile-only device runs nothing", name);
   if (dev->emu) {
     if (!gx || !gy || !gz) return 1;
+    if (!kref_has(name)) return fail(dev, "kernel %s has no host emulation", name);
+    if (dev->capturing) return dev_emu_rec_launch(dev, mod, name, gx, gy, gz, block, smem, args);
     return kref_launch(name, args) || fail(dev, "kernel %s has no host emulation", name);
   }
   if (!dev->mod[mod] && !dev_load_modules(dev)) return 0;
@@ -281,32 +319,4 @@ int dev_event_ms(Dev *dev, DevEvent *a, DevEvent *b, double *ms) {
 void dev_event_free(Dev *dev, DevEvent *ev) {
   if (ev->e && !dev->emu) dev->L.cuEventDestroy(ev->e);
   ev->e = NULL;
-}
-
-int dev_capture_begin(Dev *dev) {
-  if (dev->emu) return fail(dev, "%s", "CUDA graphs need a GPU");
-  if (!CU_OK(&dev->L, cuStreamBeginCapture(dev->stream, CU_STREAM_CAPTURE_MODE_RELAXED))) return 0;
-  dev->capturing = 1;
-  return 1;
-}
-
-int dev_capture_end(Dev *dev, DevGraph *out) {
-  memset(out, 0, sizeof *out);
-  dev->capturing = 0;
-  if (!CU_OK(&dev->L, cuStreamEndCapture(dev->stream, &out->g))) return 0;
-  if (!CU_OK(&dev->L, cuGraphInstantiate(&out->x, out->g, 0))) {
-    dev->L.cuGraphDestroy(out->g);
-    out->g = NULL;
-    return 0;
-  }
-  out->ok = 1;
-  return 1;
-}
-
-int dev_graph_launch(Dev *dev, DevGraph *g) { return CU_OK(&dev->L, cuGraphLaunch(g->x, dev->stream)); }
-
-void dev_graph_free(Dev *dev, DevGraph *g) {
-  if (g->x) dev->L.cuGraphExecDestroy(g->x);
-  if (g->g) dev->L.cuGraphDestroy(g->g);
-  memset(g, 0, sizeof *g);
 }

@@ -6,9 +6,13 @@
  *   cuda  the driver API through cu_lib.h (dev_open): device memory, NVRTC-compiled kernels;
  *   emu   host emulation (dev_open_emu): "device" memory is host memory, generated kernels run
  *         through the CPU JIT (same CgKernel buffers and dims), products on the CPU, and the
- *         hand-written kernels are unavailable (dev->emu: the executor runs those ops on the
- *         host). It lets the executor's bookkeeping (allocation, views, liveness, transfers,
- *         product descriptors, graph capture order) be tested on machines without a GPU.
+ *         hand-written kernels run their CPU references (kref.c) where they have one (the
+ *         executor runs the other ops on the host). It lets the executor's bookkeeping
+ *         (allocation, views, liveness, transfers, product descriptors) be tested on machines
+ *         without a GPU, CUDA graphs included: between dev_capture_begin and _end the emulation
+ *         records the work without running it, as a GPU does, and dev_graph_launch runs the
+ *         record (dev_graph.c) — so reading a result before the launch, a scalar baked into a
+ *         captured launch, or a copy from pageable host memory (refused while capturing) shows.
  * Everything is asynchronous on one stream; dev_sync waits. MAMC_CUDA_SYNC=1 synchronises and
  * checks after every launch (slow; to find which kernel faults). Errors: functions return 1
  * ok, 0 with the message in dev->L.err (checked wrappers: file:line and a HINT).
@@ -47,6 +51,7 @@ typedef struct DevAlloc {
   int nseg;
   int *hidx, hcap, hused, hlive; /* live blocks by address (hash; -1 empty, -2 deleted) */
   uint64_t in_use, reserved, peak;
+  uint64_t live_sig;    /* a hash of the live blocks (address, size), order-free (dev_alloc_live_sig) */
 } DevAlloc;
 
 /* ---- generated kernels ------------------------------------------------------------------------ */
@@ -78,6 +83,12 @@ typedef struct Dev {
   DevAlloc alloc;
   CgCpu *jit;                   /* emu mode: the CPU JIT for generated kernels (NULL: none) */
   int capturing;                /* inside dev_capture_begin .. end */
+  struct DevEmuRec *rec;        /* emu: the work recorded while capturing */
+  struct DevPinned *pinned;     /* emu: dev_host_alloc's blocks (copies from them can be captured) */
+  int npinned, cap_pinned;
+  int emu_fail_op;              /* emu: MAMC_CUDA_EMU_CAPTURE_FAIL=N fails every capture at its Nth
+                                 * operation, or at its end when it has fewer (tests of the fallback
+                                 * to eager runs) */
   double module_seconds;        /* loading hand-written modules (NVRTC or cache) */
 } Dev;
 
@@ -93,6 +104,11 @@ int dev_open(Dev *dev, int ordinal);
 int dev_open_compile_only(Dev *dev, int cc, const char *cache_dir);
 /* Host emulation (see above); never fails but for memory. */
 int dev_open_emu(Dev *dev);
+/* The GPU of one process of a training run: `requested` (cuda:N) when >= 0; else
+ * MAMC_CUDA_DEVICE when set; else local_rank mod the number of GPUs (one GPU per process of a
+ * node). emu: the host emulation, pretending there are MAMC_CUDA_EMU_DEVICES GPUs (default 1)
+ * so that the choice (dev->ordinal) can be tested. 0 with dev->L.err, as dev_open. */
+int dev_open_for_rank(Dev *dev, int emu, int requested, int local_rank);
 void dev_close(Dev *dev);
 
 /* One paragraph about the device and the libraries (mamc gpu-info). */
@@ -102,6 +118,9 @@ void dev_describe(Dev *dev, StrBuf *b);
 int dev_alloc(Dev *dev, uint64_t bytes, DPtr *out); /* bytes 0 gives a valid 256-byte block */
 void dev_free(Dev *dev, DPtr p);
 void dev_alloc_release(Dev *dev); /* returns every segment (dev_close) */
+/* Which blocks are live (a hash of their addresses and sizes): equal values before two runs
+ * mean the addresses a captured run used are free again (dtrain_graph.c checks it). */
+uint64_t dev_alloc_live_sig(const Dev *dev);
 int dev_h2d(Dev *dev, DPtr dst, const void *src, uint64_t bytes);
 int dev_d2h(Dev *dev, void *dst, DPtr src, uint64_t bytes);
 int dev_d2d(Dev *dev, DPtr dst, DPtr src, uint64_t bytes);
@@ -158,12 +177,28 @@ void dev_event_free(Dev *dev, DevEvent *ev);
 typedef struct DevGraph {
   CUgraph g;
   CUgraphExec x;
+  struct DevEmuRec *emu;        /* emu: the recorded work */
   int ok;
 } DevGraph;
-/* Work queued between begin and end is recorded, not run (cuda mode; emu runs it). */
+/* Work queued between begin and end is recorded, not run (both modes; dev_graph.c). While
+ * capturing, dev_d2h and dev_sync fail (they wait for the stream), and so does, in emu mode, a
+ * copy from host memory that dev_host_alloc did not give (a GPU would read it at replay). The
+ * allocator keeps working on the host: a graph replays the addresses of its capture. After a
+ * failure inside the capture, dev_capture_abort leaves capture mode (nothing ran). */
 int dev_capture_begin(Dev *dev);
 int dev_capture_end(Dev *dev, DevGraph *out);
+void dev_capture_abort(Dev *dev);
 int dev_graph_launch(Dev *dev, DevGraph *g);
 void dev_graph_free(Dev *dev, DevGraph *g);
+
+/* (dev*.c internal) emu-mode recording while capturing; 0 with dev->L.err */
+int dev_emu_rec_copy(Dev *dev, int kind, DPtr dst, DPtr src, const void *hsrc, uint64_t n); /* 0 h2d, 1 d2d, 2 zero */
+int dev_emu_rec_launch(Dev *dev, int mod, const char *name, unsigned gx, unsigned gy, unsigned gz, unsigned block,
+                       unsigned smem, const void *args);
+int dev_emu_rec_cg(Dev *dev, const DevCg *k, const DPtr *bufs, const int64_t *dims);
+int dev_emu_rec_gemm(Dev *dev, const DevGemm *g);
+void dev_emu_pin(Dev *dev, void *p, size_t n);
+void dev_emu_unpin(Dev *dev, void *p);
+void dev_emu_free_all(Dev *dev);  /* dev_close: the pinned registry and an unfinished record */
 
 #endif

@@ -57,6 +57,15 @@ static void free_unlink(DevAlloc *a, int i) {
 /* ---- live blocks by address: open addressing, linear probing, tombstones (-2) ---------------- */
 static unsigned hslot(DPtr p, int cap) { return (unsigned)((p >> 8) * 0x9e3779b97f4a7c15ULL >> 20) & (unsigned)(cap - 1); }
 
+static uint64_t block_hash(DPtr p, uint64_t size) { /* splitmix64 of (address, size) */
+  uint64_t z = p ^ (size * 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+uint64_t dev_alloc_live_sig(const Dev *dev) { return dev->alloc.live_sig ^ (uint64_t)dev->alloc.hlive; }
+
 static int live_put(DevAlloc *a, DPtr p, int i) {
   if (2 * (a->hused + 1) > a->hcap) { /* rebuild at twice the live count (drops tombstones) */
     int cap = a->hcap ? a->hcap : 1024;
@@ -81,6 +90,7 @@ static int live_put(DevAlloc *a, DPtr p, int i) {
   if (a->hidx[s] == -1) a->hused++;
   a->hidx[s] = i;
   a->hlive++;
+  a->live_sig += block_hash(p, a->b[i].size);
   return 1;
 }
 
@@ -92,6 +102,7 @@ static int live_take(DevAlloc *a, DPtr p) {
     if (j >= 0 && a->b[j].addr == p) {
       a->hidx[s] = -2;
       a->hlive--;
+      a->live_sig -= block_hash(p, a->b[j].size);
       return j;
     }
   }

@@ -159,6 +159,7 @@ int dev_gemm(Dev *dev, const DevGemm *g) {
   if (g->M <= 0 || g->N <= 0 || g->batch <= 0) return 1;
   if (g->K <= 0) /* an empty sum */
     return g->accumulate ? 1 : dev_zero(dev, g->C, (uint64_t)(((g->batch - 1) * g->sC + g->M * g->N) * 4));
+  if (dev->emu && dev->capturing) return dev_emu_rec_gemm(dev, g);
   if (dev->emu) {
     emu_gemm(g);
     return 1;

@@ -336,7 +336,9 @@ void dexec_free(DExec *e) {
 
 /* ---- running ----------------------------------------------------------------------------------- */
 
-static int run_input(DExec *e, int i, int k, const Tensor *in, const int64_t *sym) {
+/* input k (node i) into its staging buffer: shape checked, page-locked, so that a captured
+ * graph can copy from it */
+static int stage_input(DExec *e, int i, int k, const Tensor *in, const int64_t *sym) {
   const IrNode *nd = &G(e)->nodes.v[i];
   int64_t sh[IR_MAX_RANK];
   int r = dx_shape(e, i, sym, sh), bad = in->rank != r || dtype_size(in->dt) != 4;
@@ -347,14 +349,30 @@ static int run_input(DExec *e, int i, int k, const Tensor *in, const int64_t *sy
                    rt_shape_str(a, sizeof a, in->rank, in->shape), dtype_name(in->dt));
   }
   size_t bytes = (size_t)in->n * 4;
-  if (e->stage_cap[k] < bytes) { /* page-locked, so that a captured graph can copy from it */
+  if (e->stage_cap[k] < bytes) {
     dev_host_free(e->dev, e->stage[k]);
     e->stage_cap[k] = 0;
+    e->stage_gen++;
     if (!(e->stage[k] = dev_host_alloc(e->dev, bytes))) return dx_dev_fail(e, i);
     e->stage_cap[k] = bytes;
   }
   memcpy(e->stage[k], in->data, bytes);
-  return dx_alloc(e, i, sym) && (dev_h2d(e->dev, e->val[i], e->stage[k], bytes) || dx_dev_fail(e, i));
+  return 1;
+}
+
+int dexec_stage(DExec *e, const int64_t *sym, const Tensor *inputs) {
+  for (int i = 0, k = 0; i < e->n; i++) {
+    if (e->kind[i] != DN_INPUT) continue;
+    if (!stage_input(e, i, k, &inputs[k], sym)) return 0;
+    k++;
+  }
+  return 1;
+}
+
+static int run_input(DExec *e, int i, int k, const Tensor *in, const int64_t *sym) {
+  size_t bytes = (size_t)in->n * 4;
+  return stage_input(e, i, k, in, sym) && dx_alloc(e, i, sym) &&
+         (dev_h2d(e->dev, e->val[i], e->stage[k], bytes) || dx_dev_fail(e, i));
 }
 
 static int run_param(DExec *e, int i, const DParams *ps) {

@@ -25,11 +25,19 @@
  * single-GPU step time goes (no synchronisation per gradient, no parameter upload per step),
  * and its kernels have CPU references (kref.c) that the emulation runs. With several processes
  * (b) would need the sums staged through host buffers for the exchange anyway.
+ * On path (b) the task runs and the step's end are captured into CUDA graphs once their shapes
+ * repeat, and replayed (dtrain_graph.c).
+ * Which GPU: cuda:N; else MAMC_CUDA_DEVICE; else, one per process of a node, the process's
+ * local rank (dist_local_rank) mod the number of GPUs (dev_open_for_rank). Products take bf16
+ * operands with train.precision: bf16 (f32 accumulate; parameters, moments, sums and every
+ * other value f32).
  * Never silently on the CPU: a device that fails is an error. MAMC_CUDA_EMU=1 opens the host
  * emulation of dev.h instead of a GPU (the tests here; tests/cuda/dtrain_test.sh).
- * Metrics (rank 0's JSONL): a {"type": "device"} line at the first run (which device, which
- * path) and {"type": "device_stats"} at the end (runs, steps by path, transfers, seconds; the wall
- * time of the first step and the median of the others, step boundary to step boundary). */
+ * Metrics (rank 0's JSONL): a {"type": "device"} line at the first run (which device and
+ * ordinal — every rank's with several processes —, which path, precision, graphs) and
+ * {"type": "device_stats"} at the end (runs, steps by path, graph replays / captures / eager
+ * runs, transfers, seconds; the wall time of the first step and the median of the others, step
+ * boundary to step boundary). */
 #include <math.h>
 #include <stdlib.h>
 #include <time.h>
@@ -128,16 +136,36 @@ static void choose_path(Trainer *t, TDev *x) {
   snprintf(x->why_staged, sizeof x->why_staged, "%s", why ? why : "");
 }
 
+/* Every rank's GPU ordinal, for rank 0's device line (-1: it could not open one). Collective:
+ * every process calls it once, whether its own GPU opened or not, so that none waits alone. */
+static int share_ordinals(Trainer *t, TDev *x, int opened, Diag *d) {
+  Dist *ds = t->opts.dist;
+  int n = ds ? dist_size(ds) : 1, me = ds ? dist_rank(ds) : 0;
+  double *v = calloc((size_t)n, sizeof *v);
+  x->ordinals = calloc((size_t)n, sizeof(int));
+  if (!v || !x->ordinals) return free(v), diag_plain(d, "out of memory"), 0;
+  v[me] = opened ? x->dev.ordinal + 1 : 0;
+  char err[256];
+  int ok = !ds || dist_world_sum(ds, v, n, err, sizeof err);
+  if (!ok) diag_plain(d, "train.device: cuda: %s", err);
+  for (int r = 0; ok && r < n; r++) x->ordinals[r] = (int)v[r] - 1;
+  for (int r = 0; ok && opened && r < n; r++)
+    if (x->ordinals[r] < 0) ok = 0, diag_plain(d, "train.device: cuda: rank %d could not open its GPU (its log says why)", r);
+  free(v);
+  return ok;
+}
+
 int tdev_open(Trainer *t, Diag *d) {
   TDev *x = calloc(1, sizeof *x);
   if (!x) return diag_plain(d, "out of memory"), 0;
   t->dev = x; /* trainer_free -> tdev_free, on failure too */
   const char *emu = getenv("MAMC_CUDA_EMU");
   int use_emu = emu && *emu && strcmp(emu, "0") != 0;
-  if (!(use_emu ? dev_open_emu(&x->dev) : dev_open(&x->dev, t->opts.device_index))) {
-    diag_plain(d, "train.device: cuda: %s", x->dev.L.err);
-    return 0;
-  }
+  x->local_rank = dist_local_rank(t->opts.dist);
+  int opened = dev_open_for_rank(&x->dev, use_emu, t->opts.device_index, x->local_rank);
+  if (!opened) diag_plain(d, "train.device: cuda: %s", x->dev.L.err);
+  if (!share_ordinals(t, x, opened, d) || !opened) return 0;
+  x->bf16 = t->opts.precision == DT_BF16;
   choose_path(t, x);
   char err[1400];
   x->tasks = calloc((size_t)t->ntasks + 1, sizeof *x->tasks);
@@ -171,14 +199,15 @@ int tdev_open(Trainer *t, Diag *d) {
     TTask *tk = &t->tasks[k];
     TDevTask *dt = &x->tasks[k];
     if (!tk->owned) continue;
-    dt->has_train = dexec_init(&dt->train, &x->dev, t->train, tk->spec.graph, 0);
-    if (dt->has_train && tk->nvalid > 0) dt->has_eval = dexec_init(&dt->eval, &x->dev, t->eval, tk->spec.graph, 0);
+    dt->has_train = dexec_init(&dt->train, &x->dev, t->train, tk->spec.graph, x->bf16);
+    if (dt->has_train && tk->nvalid > 0) dt->has_eval = dexec_init(&dt->eval, &x->dev, t->eval, tk->spec.graph, x->bf16);
     if (!dt->has_train || (tk->nvalid > 0 && !dt->has_eval)) {
       diag_plain(d, "train.device: cuda: task %s: %s", tk->spec.name, dt->has_train ? dt->eval.err : dt->train.err);
       return 0;
     }
     dexec_on_output(&dt->train, x->on_device ? tdev_on_output_device : staged_output, t);
   }
+  tgraph_setup(t);
   return 1;
 }
 
@@ -191,15 +220,35 @@ static void announce(Trainer *t) {
       host += x->tasks[k].train.stats.kind_count[DN_HOST];
       for (int c = DN_GROUP; c < DN_HOST; c++) kernels += x->tasks[k].train.stats.kind_count[c];
     }
-  char name[256], line[900];
+  int ncap = 0, nown = 0, n = t->opts.dist ? dist_size(t->opts.dist) : 1;
+  for (int k = 0; k < t->ntasks; k++) {
+    nown += x->tasks[k].has_train;
+    ncap += x->tasks[k].has_train && x->tasks[k].train.capturable;
+  }
+  char name[256], line[1400], ords[400] = "";
   snprintf(name, sizeof name, "%s", x->dev.name);
   for (char *c = name; *c; c++) /* a GPU's name is plain text; keep the line JSON whatever it holds */
     if (*c == '\\' || *c == '"' || (unsigned char)*c < 0x20) *c = ' ';
+  for (int r = 0, used = 0; r < n && used < (int)sizeof ords - 16; r++) /* every rank's GPU */
+    used += snprintf(ords + used, sizeof ords - (size_t)used, "%s%d", r ? ", " : "", x->ordinals[r]);
+  const char *note = t->opts.precision == DT_F16 ? ", \"precision_note\": \"fp16 is not implemented on the device: "
+                                                   "f32 products\""
+                                                 : "";
   snprintf(line, sizeof line,
-           "{\"type\": \"device\", \"device\": \"%s\", \"emulated\": %d, \"step\": \"%s\", \"staged_because\": \"%s\", "
-           "\"device_nodes\": %lld, \"host_nodes\": %lld}",
-           name, x->dev.emu, x->on_device ? "device" : "staged", x->why_staged, (long long)kernels, (long long)host);
+           "{\"type\": \"device\", \"device\": \"%s\", \"emulated\": %d, \"ordinal\": %d, \"local_rank\": %d, "
+           "\"ordinals\": [%s], \"precision\": \"%s\"%s, \"step\": \"%s\", \"staged_because\": \"%s\", "
+           "\"graphs\": \"%s\", \"graphs_because\": \"%s\", \"graph_cap\": %d, \"capturable_tasks\": %d, "
+           "\"owned_tasks\": %d, \"device_nodes\": %lld, \"host_nodes\": %lld}",
+           name, x->dev.emu, x->dev.ordinal, x->local_rank, ords, x->bf16 ? "bf16" : "fp32", note, x->on_device ? "device" : "staged", x->why_staged,
+           x->graphs_on ? "on" : "off", x->graphs_why, x->graph_cap, ncap, nown, (long long)kernels, (long long)host);
   trainer_log(t, line);
+}
+
+static int has_loss(const DExec *e) {
+  const IrGraph *g = &e->p->graphs.v[e->graph];
+  for (int o = 0; o < g->outputs.n; o++)
+    if (strcmp(g->outputs.v[o].name, "loss") == 0) return 1;
+  return 0;
 }
 
 int tdev_run(Trainer *t, int k, int eval, const int64_t *sym, const Tensor *in, InterpCx *cx, double *loss) {
@@ -216,33 +265,51 @@ int tdev_run(Trainer *t, int k, int eval, const int64_t *sym, const Tensor *in, 
   if (x->dev_stale && !tdev_upload(t, cx->err, sizeof cx->err)) return 0;
   double t0 = now();
   x->cb_failed = 0;
-  if (!dexec_run(e, sym, in, &x->p, cx)) {
-    snprintf(cx->err, sizeof cx->err, "on the device: %s", e->err);
-    return 0;
-  }
-  if (x->cb_failed) {
-    dexec_release(e);
-    snprintf(cx->err, sizeof cx->err, "on the device: %s", x->cb_err);
-    return 0;
-  }
-  const IrGraph *g = &e->p->graphs.v[e->graph];
-  for (int o = 0; o < g->outputs.n; o++) {
-    if (strcmp(g->outputs.v[o].name, "loss") != 0) continue;
-    int64_t n = 0;
-    DPtr v = dexec_output(e, o, sym, &n);
-    float f = NAN;
-    if (!v || n < 1 || !dev_d2h(&x->dev, &f, v, 4)) {
-      dexec_release(e);
-      snprintf(cx->err, sizeof cx->err, "on the device: reading the loss: %s", v ? x->dev.L.err : "no value");
+  DPtr lp = 0;
+  if (!eval && x->on_device) { /* path (b): eager, or a CUDA graph captured / replayed */
+    if (!dev_h2d(&x->dev, x->tok_d, &t->cur_tokens, 4)) /* k_axpy's scale, read on the device */
+      return snprintf(cx->err, sizeof cx->err, "on the device: the batch's tokens: %s", x->dev.L.err), 0;
+    if (!tgraph_run(t, k, sym, in, cx, &lp)) return 0;
+  } else {
+    if (!dexec_run(e, sym, in, &x->p, cx)) {
+      snprintf(cx->err, sizeof cx->err, "on the device: %s", e->err);
       return 0;
     }
-    *loss = f;
+    if (x->cb_failed) {
+      dexec_release(e);
+      snprintf(cx->err, sizeof cx->err, "on the device: %s", x->cb_err);
+      return 0;
+    }
+    lp = tdev_loss_addr(e, sym);
+    if (!eval) x->g_eager++;
   }
+  float f = NAN;
+  if (has_loss(e) && (!lp || !dev_d2h(&x->dev, &f, lp, 4))) {
+    dexec_release(e);
+    snprintf(cx->err, sizeof cx->err, "on the device: reading the loss: %s", lp ? x->dev.L.err : "no value");
+    return 0;
+  }
+  if (!has_loss(e) && !dev_sync(&x->dev)) { /* (the next run rewrites the staging buffers this one copies from) */
+    dexec_release(e);
+    return snprintf(cx->err, sizeof cx->err, "on the device: %s", x->dev.L.err), 0;
+  }
+  *loss = f; /* (NaN for a graph without a loss output) */
   dexec_release(e);
   if (eval) x->eval_runs++;
   else x->train_runs++;
   x->run_seconds += now() - t0;
   return 1;
+}
+
+DPtr tdev_loss_addr(const DExec *e, const int64_t *sym) {
+  const IrGraph *g = &e->p->graphs.v[e->graph];
+  for (int o = 0; o < g->outputs.n; o++) {
+    if (strcmp(g->outputs.v[o].name, "loss") != 0) continue;
+    int64_t n = 0;
+    DPtr v = dexec_output(e, o, sym, &n);
+    return n >= 1 ? v : 0;
+  }
+  return 0;
 }
 
 void tdev_mark_step(TDev *x) {
@@ -273,24 +340,30 @@ void tdev_free(Trainer *t) {
       int n = x->nstep_s - 1;
       median = n % 2 ? x->step_s[1 + n / 2] : 0.5 * (x->step_s[n / 2] + x->step_s[1 + n / 2]);
     }
-    char line[800], f[32] = "null", m[32] = "null"; /* NaN as null: the line stays JSON */
+    char line[1200], f[32] = "null", m[32] = "null"; /* NaN as null: the line stays JSON */
     if (!isnan(first)) snprintf(f, sizeof f, "%.3f", 1e3 * first);
     if (!isnan(median)) snprintf(m, sizeof m, "%.3f", 1e3 * median);
     snprintf(line, sizeof line,
              "{\"type\": \"device_stats\", \"train_runs\": %lld, \"eval_runs\": %lld, \"device_steps\": %lld, "
              "\"staged_steps\": %lld, \"uploads\": %lld, \"downloads\": %lld, \"run_seconds\": %.3f, "
-             "\"step_seconds\": %.3f, \"first_step_ms\": %s, \"median_step_ms\": %s}",
+             "\"step_seconds\": %.3f, \"first_step_ms\": %s, \"median_step_ms\": %s, \"graph_replays\": %lld, "
+             "\"graph_captures\": %lld, \"eager_runs\": %lld, \"graph_invalidated\": %lld, \"graph_evicted\": %lld, "
+             "\"graph_failed\": %lld, \"step_end_replays\": %lld}",
              (long long)x->train_runs, (long long)x->eval_runs, (long long)x->device_steps, (long long)x->staged_steps,
-             (long long)x->uploads, (long long)x->downloads, x->run_seconds, x->step_seconds, f, m);
+             (long long)x->uploads, (long long)x->downloads, x->run_seconds, x->step_seconds, f, m,
+             (long long)x->g_replays, (long long)x->g_captures, (long long)x->g_eager, (long long)x->g_invalid,
+             (long long)x->g_evicted, (long long)x->g_failed, (long long)x->end_replays);
     trainer_log(t, line);
   }
   free(x->step_s);
+  tgraph_free(t); /* (emu graphs point at the executors' kernels: before dexec_free) */
   for (int k = 0; x->tasks && k < t->ntasks; k++) {
     if (x->tasks[k].has_train) dexec_free(&x->tasks[k].train);
     if (x->tasks[k].has_eval) dexec_free(&x->tasks[k].eval);
   }
   tdev_step_free(t);
   dev_host_free(&x->dev, x->stage);
+  free(x->ordinals);
   free(x->tasks);
   free(x->p.w);
   free(x->p.wb);

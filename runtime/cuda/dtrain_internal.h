@@ -1,6 +1,7 @@
 /* dtrain_internal.h — what dtrain.c (opening the device, executors, parameter transfers, the
- * staged gradient path) and dtrain_step.c (gradient sums, global norm and AdamW on the device)
- * share: the trainer's device state (Trainer.dev). Not a public header. */
+ * staged gradient path), dtrain_step.c (gradient sums, global norm and AdamW on the device) and
+ * dtrain_graph.c (CUDA graphs of path (b)) share: the trainer's device state (Trainer.dev).
+ * Not a public header. */
 #ifndef MAMC_DTRAIN_INTERNAL_H
 #define MAMC_DTRAIN_INTERNAL_H
 
@@ -8,10 +9,31 @@
 #include "kernels/kargs.h"
 #include "trainer_internal.h"
 
+/* One shape bucket of a task's train executor (dtrain_graph.c): the bound symbol values, and
+ * the CUDA graph of a run with them once they repeat. */
+typedef struct TGraph {
+  int64_t *key;               /* the symbol values (nsym) */
+  uint64_t last;              /* LRU clock of its last use */
+  int seen;                   /* runs with these shapes */
+  int failed;                 /* a capture or replay failed: eager from now on */
+  DevGraph g;                 /* g.ok: captured */
+  uint64_t sig, stage_gen;    /* the allocator's live set and the executor's staging at capture */
+  DPtr loss;                  /* the loss's address in the captured run */
+  int *outs, nouts;           /* the gradient outputs of the run, in order (the host's token sums) */
+} TGraph;
+
 typedef struct TDevTask {
   DExec train, eval;          /* the task's graph in the train / eval program */
   int has_train, has_eval;    /* eval: only for tasks with validation data */
+  TGraph *gb;                 /* shape buckets (at most TDev.graph_keys) */
+  int ngb;
 } TDevTask;
+
+/* The step's end as a graph (the norm; AdamW): captured at its second run, replayed after. */
+typedef struct TGraphSlot {
+  DevGraph g;
+  int seen, failed;
+} TGraphSlot;
 
 /* One chunk table of k_sqnorm / k_adamw (kargs.h): the tensors and their chunks, device-resident. */
 typedef struct TDevTable {
@@ -49,16 +71,41 @@ struct TDev {
   double *step_s;             /* wall seconds of each step (boundary to boundary: data, runs, update) */
   int nstep_s, cap_step_s;
   int announced;
+  /* precision and placement (the metrics' device line) */
+  int bf16;                   /* train.precision: bf16: products with bf16 operands */
+  int local_rank, *ordinals;  /* this process on its node; every rank's GPU (several processes) */
+  /* CUDA graphs (dtrain_graph.c; path (b) only) */
+  int graphs_on, graph_cap, graph_keys;  /* graphs per task (LRU), shape buckets remembered per task */
+  char graphs_why[160];       /* why off */
+  uint64_t clock;
+  DPtr tok_d;                 /* path (b): this run's target tokens (k_axpy's a_dev: not baked into a graph) */
+  int *rec_outs, nrec, cap_rec, recording; /* gradient outputs seen while capturing */
+  TGraphSlot norm_g, upd_g;
+  int64_t g_replays, g_captures, g_eager, g_invalid, g_evicted, g_failed, end_replays;
+  int warned;
 };
 
 /* dtrain.c */
 int tdev_upload(Trainer *t, char *err, size_t n);     /* host -> device (parameters; (b): moments too) */
 int tdev_fail(Trainer *t, char *err, size_t n, const char *what); /* formats the device's error; 0 */
 void tdev_mark_step(TDev *x);                         /* a step boundary (for device_stats' step times) */
+DPtr tdev_loss_addr(const DExec *e, const int64_t *sym); /* the "loss" output's address after a run (0: none) */
 
 /* dtrain_step.c */
 int tdev_step_setup(Trainer *t, char *err, size_t n); /* path (b) state, after the parameters are up */
 void tdev_step_free(Trainer *t);
 void tdev_on_output_device(void *user, int output, DPtr value, int64_t n); /* (b) gradient callback */
+void tdev_count_tokens(Trainer *t, int output); /* (b) the host's token sums for a gradient output */
+
+/* dtrain_graph.c */
+void tgraph_setup(Trainer *t);                        /* graphs_on, after the executors are planned */
+void tgraph_free(Trainer *t);                         /* before dev_close */
+/* A train run of task k on path (b): eager, captured or replayed; *loss: the loss's address
+ * (valid until the next run). 1 ok, 0 with cx->err. */
+int tgraph_run(Trainer *t, int k, const int64_t *sym, const Tensor *in, InterpCx *cx, DPtr *loss);
+/* work(t) (device work only: launches and copies between device buffers) eagerly, or captured
+ * into slot s at its second run and replayed after. 1 ok; 0 with the device's error. */
+int tgraph_slot(Trainer *t, TGraphSlot *s, int (*work)(Trainer *t));
+void tgraph_warn(Trainer *t, const char *task, const char *what, const char *err); /* once, into the metrics */
 
 #endif

@@ -12,7 +12,9 @@
  *     device from the norm exactly as optim_clip_scale, frozen parameters skipped (k_adamw over
  *     the trainable parameters, one launch; it zeroes their sums for the next step).
  * Single process only (or --emulate-ranks): there is no exchange. kargs.h has the kernels'
- * argument blocks; kref.c their CPU references (what the emulation runs). */
+ * argument blocks; kref.c their CPU references (what the emulation runs). Everything a launch
+ * reads that changes from run to run (the tokens, 1/tokens, step counts, lr) is in device
+ * memory, updated before the launch, so that dtrain_graph.c can capture and replay the work. */
 #include <math.h>
 #include <stdlib.h>
 #include <time.h>
@@ -89,6 +91,7 @@ int tdev_step_setup(Trainer *t, char *err, size_t n) {
   ok = ok && ((up(&x->dev, x->inv_h, sizeof(float) * (size_t)(M + 1), &x->inv_d) &&
                up(&x->dev, x->steps_h, sizeof(long long) * (size_t)(M + 1), &x->steps_d) &&
                up(&x->dev, &st, sizeof st, &x->step_d) && dev_alloc(&x->dev, 8 * (uint64_t)most, &x->part_d) &&
+               dev_alloc(&x->dev, 4, &x->tok_d) && dev_zero(&x->dev, x->tok_d, 4) &&
                dev_alloc(&x->dev, 8, &x->norm_d) && dev_sync(&x->dev)) ||
                tdev_fail(t, err, n, "the optimizer's arguments"));
   free(all);
@@ -125,12 +128,32 @@ void tdev_on_output_device(void *user, int output, DPtr value, int64_t n) {
   a.y = x->g[q];
   a.x = value;
   a.n = n;
-  a.a = t->cur_tokens; /* gsum += tokens * gradient, as tbuckets_on_output */
+  a.a = 1.0f;
+  a.a_dev = x->tok_d; /* gsum += tokens * gradient, as tbuckets_on_output (tokens: tdev_run put them there) */
   if (!dev_launch(&x->dev, KMOD_MOVE, "k_axpy", dev_grid(&x->dev, n, 256), 1, 1, 256, 0, &a)) {
     x->cb_failed = 1;
     snprintf(x->cb_err, sizeof x->cb_err, "adding gradient %s: %s", out->name, x->dev.L.err);
     return;
   }
+  if (x->recording) { /* a capture: a replay repeats the token sums below (dtrain_graph.c) */
+    if (x->nrec == x->cap_rec) {
+      int cap = x->cap_rec ? 2 * x->cap_rec : 64;
+      int *r = realloc(x->rec_outs, sizeof(int) * (size_t)cap);
+      if (!r) {
+        x->cb_failed = 1;
+        snprintf(x->cb_err, sizeof x->cb_err, "out of memory");
+        return;
+      }
+      x->rec_outs = r;
+      x->cap_rec = cap;
+    }
+    x->rec_outs[x->nrec++] = output;
+  }
+  tdev_count_tokens(t, output);
+}
+
+void tdev_count_tokens(Trainer *t, int output) {
+  const IrOutput *out = &t->train->graphs.v[t->cur_graph].outputs.v[output];
   if (t->seen_run[out->module] != t->run_id) { /* once per module and task run */
     t->seen_run[out->module] = t->run_id;
     t->wsum[out->module] += t->cur_tokens;
@@ -163,6 +186,23 @@ static int reset(Trainer *t, int skipped, int drop) {
   return 1;
 }
 
+/* the step's end as device work (dtrain_graph.c captures each into a graph) */
+static int norm_work(Trainer *t) {
+  TDev *x = t->dev;
+  KaAdam na = args(t, &x->norm_tab);
+  return dev_launch(&x->dev, KMOD_ADAMW, "k_sqnorm", (unsigned)na.nchunks, 1, 1, 256, 0, &na) &&
+         dev_launch(&x->dev, KMOD_ADAMW, "k_sqnorm_final", 1, 1, 1, 32, 0, &na);
+}
+
+static int update_work(Trainer *t) {
+  TDev *x = t->dev;
+  KaAdam ua = args(t, &x->upd_tab);
+  if (ua.nchunks > 0 && !dev_launch(&x->dev, KMOD_ADAMW, "k_adamw", (unsigned)ua.nchunks, 1, 1, 256, 0, &ua)) return 0;
+  for (int i = 0; i < x->nfrozen; i++) /* k_adamw zeroed the sums it used; frozen ones are ours */
+    if (!dev_zero(&x->dev, x->g[x->frozen_q[i]], (uint64_t)t->params.t[x->frozen_q[i]].n * 4)) return 0;
+  return 1;
+}
+
 static int dev_err(Trainer *t, Diag *d, const char *what) {
   char err[1200];
   tdev_fail(t, err, sizeof err, what);
@@ -182,11 +222,8 @@ int tdev_finish_step(Trainer *t, double *grad_norm, double *lr_out, Diag *d) {
   int M = t->train->modules.n;
   for (int m = 0; m < M; m++) x->inv_h[m] = t->held[m] && t->wsum[m] > 0 ? (float)(1.0 / t->wsum[m]) : 0.0f;
   double norm = 0;
-  KaAdam na = args(t, &x->norm_tab);
   if (!dev_h2d(dev, x->inv_d, x->inv_h, sizeof(float) * (size_t)M)) return dev_err(t, d, "the step's arguments");
-  if (na.nchunks > 0 &&
-      (!dev_launch(dev, KMOD_ADAMW, "k_sqnorm", (unsigned)na.nchunks, 1, 1, 256, 0, &na) ||
-       !dev_launch(dev, KMOD_ADAMW, "k_sqnorm_final", 1, 1, 1, 32, 0, &na) || !dev_d2h(dev, &norm, x->norm_d, 8)))
+  if (x->norm_tab.nchunks > 0 && (!tgraph_slot(t, &x->norm_g, norm_work) || !dev_d2h(dev, &norm, x->norm_d, 8)))
     return dev_err(t, d, "the gradient norm");
   /* tsync_norm's bookkeeping, for one process */
   t->world_payload = t->payload_bytes - t->payload_reported;
@@ -207,13 +244,9 @@ int tdev_finish_step(Trainer *t, double *grad_norm, double *lr_out, Diag *d) {
     for (int m = 0; m < M; m++)
       if (t->held[m] && t->wsum[m] > 0) x->steps_h[m] = ++t->module_steps[m];
     KaAdamStep st = {lr, t->opts.clip}; /* (pageable: the copies below take it before they return) */
-    KaAdam ua = args(t, &x->upd_tab);
     if (!dev_h2d(dev, x->steps_d, x->steps_h, sizeof(long long) * (size_t)M) || !dev_h2d(dev, x->step_d, &st, sizeof st) ||
-        (ua.nchunks > 0 && !dev_launch(dev, KMOD_ADAMW, "k_adamw", (unsigned)ua.nchunks, 1, 1, 256, 0, &ua)))
+        ((x->upd_tab.nchunks > 0 || x->nfrozen > 0) && !tgraph_slot(t, &x->upd_g, update_work)))
       return dev_err(t, d, "the optimizer");
-    for (int i = 0; i < x->nfrozen; i++) /* k_adamw zeroed the sums it used; frozen ones are ours */
-      if (!dev_zero(dev, x->g[x->frozen_q[i]], (uint64_t)t->params.t[x->frozen_q[i]].n * 4))
-        return dev_err(t, d, "the optimizer");
     x->host_stale = 1;
   }
   if (!reset(t, skip, skip)) return dev_err(t, d, "dropping the step's gradients");

@@ -8,8 +8,12 @@ train.device: cuda's), without numpy:
                                    exact gradient is zero (softmax ignores a constant added to a
                                    query's scores), so AdamW turns rounding noise into +-lr steps
                                    of arbitrary sign (tests/dist/mpi_test.sh says the same)
+  differ A.jsonl B.jsonl MIN       some train loss differs by more than MIN relative (a run that
+                                   should not be the same computation, e.g. bf16 products, is not)
   device X.jsonl KEY=VALUE ...     X's {"type": "device"} / {"type": "device_stats"} lines hold
-                                   these values (the negative check: the device really ran)
+                                   these values (the negative check: the device really ran);
+                                   KEY>NUMBER: more than that. Always: graph_replays +
+                                   graph_captures + eager_runs = train_runs
 Exit 0 when it holds, 1 otherwise (with what differs)."""
 import json, os, struct, sys
 
@@ -42,6 +46,16 @@ def metrics(a, b, tol):
                     print(f"NOT OK: {kind} step {s} {k}: {ra[s][k]} vs {rb[s][k]} (relative {e:.2e})")
     print(f"{'OK' if not bad else 'NOT OK'}: {n} losses and norms, largest relative difference {worst:.2e} (tolerance {tol:g})")
     return 1 if bad else 0
+
+
+def differ(a, b, least):
+    ra = {x["step"]: x["loss"] for x in lines(a) if x.get("type") == "train"}
+    rb = {x["step"]: x["loss"] for x in lines(b) if x.get("type") == "train"}
+    worst = max((rel(ra[s], rb[s]) for s in ra if s in rb), default=0.0)
+    ok = worst > least
+    print(f"{'OK' if ok else 'NOT OK'}: {a} and {b} differ: largest relative loss difference {worst:.2e} "
+          f"(expected more than {least:g})")
+    return 0 if ok else 1
 
 
 def folder(d):
@@ -100,10 +114,19 @@ def device(path, wants):
             got.update(x)
     bad = 0
     for w in wants:
+        if ">" in w:
+            k, v = w.split(">", 1)
+            if not isinstance(got.get(k), (int, float)) or not got[k] > float(v):
+                bad += 1
+                print(f"NOT OK: {path}: {k} is {got.get(k)!r}, expected more than {v}")
+            continue
         k, v = w.split("=", 1)
         if str(got.get(k)) != v:
             bad += 1
             print(f"NOT OK: {path}: {k} is {got.get(k)!r}, expected {v}")
+    if "graph_replays" in got and got["graph_replays"] + got["graph_captures"] + got["eager_runs"] != got["train_runs"]:
+        bad += 1
+        print(f"NOT OK: {path}: graph replays + captures + eager runs != train runs")
     if not bad:
         print(f"OK: {path}: " + ", ".join(wants))
     return 1 if bad else 0
@@ -115,6 +138,8 @@ if __name__ == "__main__":
         sys.exit(metrics(args[0], args[1], float(args[2])))
     if cmd == "ckpt":
         sys.exit(ckpt(args[0], args[1], float(args[2]), "--all" in args[3:]))
+    if cmd == "differ":
+        sys.exit(differ(args[0], args[1], float(args[2])))
     if cmd == "device":
         sys.exit(device(args[0], args[1:]))
-    sys.exit(f"usage: {sys.argv[0]} metrics|ckpt|device ...")
+    sys.exit(f"usage: {sys.argv[0]} metrics|ckpt|differ|device ...")

@@ -8,13 +8,25 @@
 #      (MAMC_CUDA_STAGED=1: path (a)) — per-step losses, gradient norms and validation losses
 #      within 1e-4 relative, final parameters within 1e-4 normwise; the metrics' device lines
 #      say the device ran every step (the check fails if the CPU ran them);
+#      precision: bf16 — the CPU ignores it (bit-identical to its fp32 run); on the device the
+#      products take bf16 operands: losses within 1e-2 of the CPU's, not equal to the f32
+#      device run's, and the device line says bf16;
 #   2. resuming a device run from its step-8 checkpoint ends bit-identical to the straight run
 #      (parameters and moments down at the save, up again at the load);
 #   3. examples/lm.mam with DEPT outer rounds every 4 steps (staged: the rounds run on the host),
 #      10 steps: losses within 1e-4, parameters within 1e-3 (Adam on near-zero gradients);
-#   4. without MAMC_CUDA_EMU, --device cuda on a machine without a GPU stops with "no CUDA device".
+#   4. without MAMC_CUDA_EMU, --device cuda on a machine without a GPU stops with "no CUDA device";
+#      cuda:1 where (emulated) there is one GPU is refused, and opens GPU 1 where there are two;
+#   5. CUDA graphs (runtime/cuda/dtrain_graph.c; the emulation records a capture and runs the
+#      record at each launch): graphs.mam (every node on the device) on a generated corpus of a
+#      few sentence lengths, 2 tasks, validation, 24 steps: graphs on, graphs capped at 1 per
+#      task (evictions), and MAMC_CUDA_GRAPHS=0 end bit-identical (losses, norms, parameters);
+#      the device_stats line counts replays, captures and eager runs; every capture failing
+#      (MAMC_CUDA_EMU_CAPTURE_FAIL) falls back to eager runs, still equal; on the sample (3 tasks,
+#      30 steps) graphs invalidated by moved staging buffers are captured again, still equal.
 # --mpi: instead, tiny.mam on 2 processes (mpirun -np 2), CPU against device (staged: the bucket
-# exchange on host buffers): rank 0's losses and the parameters within 1e-4.
+# exchange on host buffers): rank 0's losses and the parameters within 1e-4; one GPU per local
+# rank: with 2 (emulated) GPUs the ranks open 0 and 1, with one both open 0.
 set -u
 MAMC=$1
 MODE=${2:-}
@@ -69,10 +81,12 @@ if [ "$MODE" = --mpi ]; then
   run cpu timeout 120 $MPIRUN "$MAMC" train "$root/tests/dist/tiny.mam" --config tiny2.yaml &&
     run dev timeout 120 env MAMC_CUDA_EMU=1 $MPIRUN "$MAMC" train "$root/tests/dist/tiny.mam" --config tiny2.yaml \
       --device cuda && {
-      check device dev.jsonl step=staged train_runs=15 staged_steps=15 device_steps=0
+      check device dev.jsonl step=staged train_runs=15 staged_steps=15 device_steps=0 "ordinals=[0, 0]" graphs=off
       check metrics cpu.jsonl dev.jsonl 1e-4
       check ckpt cpu dev 1e-4
     }
+  run two timeout 60 env MAMC_CUDA_EMU=1 MAMC_CUDA_EMU_DEVICES=2 $MPIRUN "$MAMC" train "$root/tests/dist/tiny.mam" \
+    --config tiny2.yaml --device cuda --steps 2 && check device two.jsonl "ordinals=[0, 1]" ordinal=0 local_rank=0
   exit $fail
 fi
 
@@ -88,6 +102,18 @@ if run cpu $T; then
     check device staged.jsonl step=staged train_runs=15 device_steps=0 staged_steps=15 eval_runs=8
     check metrics cpu.jsonl staged.jsonl 1e-4
     check ckpt cpu staged 1e-4
+  fi
+  # precision: bf16 (the CPU ignores it; the device's products take bf16 operands)
+  sed 's/^train: {/train: {precision: bf16, /' tiny1.yaml > tiny1b.yaml
+  B="$MAMC train $root/tests/dist/tiny.mam --config tiny1b.yaml"
+  if run cpubf $B; then
+    check metrics cpu.jsonl cpubf.jsonl 0
+    check ckpt cpu cpubf 0 --all
+  fi
+  if run devbf env MAMC_CUDA_EMU=1 $B --device cuda; then
+    check device devbf.jsonl step=device precision=bf16 train_runs=15
+    check metrics cpu.jsonl devbf.jsonl 1e-2
+    [ -f dev.jsonl ] && check differ dev.jsonl devbf.jsonl 1e-5
   fi
   # 2. resume on the device: bit-identical to the straight device run
   if run first env MAMC_CUDA_EMU=1 $T --device cuda --steps 8 &&
@@ -117,7 +143,21 @@ if run lmcpu $L && run lmdev env MAMC_CUDA_EMU=1 $L --device cuda; then
   check ckpt lmcpu lmdev 1e-3
 fi
 
-# 4. no emulation: a machine without a GPU says so (one with a GPU trains on it)
+# 4. which GPU: cuda:N is checked against the GPUs there are (2 emulated: cuda:1 opens the second)
+if env MAMC_CUDA_EMU=1 $T --device cuda:1 --steps 1 --progress none > one.log 2>&1; then
+  echo "NOT OK: cuda:1 with one (emulated) GPU was accepted"
+  fail=1
+elif grep -q "CUDA device 1 asked for (cuda:N), but there are 1" one.log; then
+  echo "OK: cuda:1 with one GPU: $(head -1 one.log)"
+else
+  cat one.log
+  echo "NOT OK: cuda:1 with one GPU did not say which devices there are"
+  fail=1
+fi
+run cuda1 env MAMC_CUDA_EMU=1 MAMC_CUDA_EMU_DEVICES=2 $T --device cuda:1 --steps 1 &&
+  check device cuda1.jsonl ordinal=1 "ordinals=[1]"
+
+# no emulation: a machine without a GPU says so (one with a GPU trains on it)
 if $T --device cuda --steps 1 --progress none --metrics gpu.jsonl > gpu.log 2>&1; then
   check device gpu.jsonl emulated=0
 elif grep -q "no CUDA device" gpu.log; then
@@ -126,5 +166,52 @@ else
   cat gpu.log
   echo "NOT OK: --device cuda without a GPU did not say 'no CUDA device'"
   fail=1
+fi
+# 5. CUDA graphs: on, capped at one per task, off — bit-identical. Without the CPU JIT (built
+# without LLVM, or MAMC_NO_JIT) the emulation runs generated kernels on the host: no capture.
+if [ -n "${MAMC_DTRAIN_NO_JIT:-}${MAMC_NO_JIT:-}" ]; then
+  echo "SKIP: part 5 (CUDA graphs): no CPU JIT for the emulation's generated kernels"
+  exit $fail
+fi
+awk 'BEGIN { srand(7); for (i = 0; i < 120; i++) { r = rand(); n = r < 0.45 ? 5 : r < 0.9 ? 11 : 2 + int(rand() * 14)
+  s = ""; t = ""; for (j = 0; j < n; j++) { s = s sprintf("%c", 97 + int(rand() * 26)); t = t sprintf("%c", 97 + int(rand() * 26)) }
+  print s "\t" t } }' > lengths.tsv
+graphs_yaml() { # graphs_yaml TASKS STEPS BATCH_TOKENS MAX_LEN (TASKS: the tasks: block's lines)
+  printf '%s\n' "index: {lang: [en, fr, de]}" "vocab: {en: byte, fr: byte, de: byte}" "tasks:" "$1" \
+    "sampling: {temperature: 1.0, seed: 5}" \
+    "train: {steps: $2, batch_tokens: $3, max_len: $4, lr: 3e-3, clip: 1.0, log_every: 1," \
+    "        schedule: {kind: inverse_sqrt, warmup: 4}, valid_every: 8, valid_batches: 2}" \
+    "checkpoint: {dir: ckpt, every: 0, keep: 1}"
+}
+graphs_yaml '  - {task: "translate(en, fr)", path: lengths.tsv, valid: lengths.tsv}
+  - {task: "translate(fr, en)", path: lengths.tsv, columns: [1, 0]}' 24 96 24 > graphs.yaml
+G="$MAMC train $here/graphs.mam --config graphs.yaml --device cuda"
+if run gon env MAMC_CUDA_EMU=1 $G && run gcap env MAMC_CUDA_EMU=1 MAMC_CUDA_GRAPHS=1 $G &&
+   run goff env MAMC_CUDA_EMU=1 MAMC_CUDA_GRAPHS=0 $G; then
+  check device gon.jsonl step=device graphs=on host_nodes=0 train_runs=24 graph_failed=0 \
+    'graph_replays>0' 'graph_captures>0' 'eager_runs>0' 'step_end_replays>0'
+  check device gcap.jsonl graphs=on graph_cap=1 graph_failed=0 'graph_evicted>0' 'graph_replays>0'
+  check device goff.jsonl graphs=off graph_replays=0 graph_captures=0 eager_runs=24
+  check metrics goff.jsonl gon.jsonl 0
+  check metrics goff.jsonl gcap.jsonl 0
+  check ckpt goff gon 0 --all
+  check ckpt goff gcap 0 --all
+fi
+# every capture fails (injected at its end, after the gradient callbacks' host bookkeeping): one
+# warning line, the host's token sums rolled back, eager runs — still bit-identical
+if run gfail env MAMC_CUDA_EMU=1 MAMC_CUDA_EMU_CAPTURE_FAIL=1000000 $G; then
+  check device gfail.jsonl graphs=on graph_replays=0 graph_captures=0 step_end_replays=0 'graph_failed>0'
+  [ "$(grep -c '"type": "device_warning"' gfail.jsonl)" = 1 ] || { echo "NOT OK: gfail.jsonl: not one device_warning line"; fail=1; }
+  check metrics goff.jsonl gfail.jsonl 0
+  check ckpt goff gfail 0 --all
+fi
+graphs_yaml "  - {task: \"translate(en, fr)\", path: $sample/en-fr/train.tsv, valid: $sample/en-fr/valid.tsv}
+  - {task: \"translate(fr, en)\", path: $sample/en-fr/train.tsv, columns: [1, 0]}
+  - {task: \"translate(de, fr)\", path: $sample/de-fr/train.tsv}" 30 400 28 > graphs3.yaml
+G="$MAMC train $here/graphs.mam --config graphs3.yaml --device cuda"
+if run g3on env MAMC_CUDA_EMU=1 $G && run g3off env MAMC_CUDA_EMU=1 MAMC_CUDA_GRAPHS=0 $G; then
+  check device g3on.jsonl graphs=on train_runs=30 graph_failed=0 'graph_invalidated>0' 'graph_replays>0'
+  check metrics g3off.jsonl g3on.jsonl 0
+  check ckpt g3off g3on 0 --all
 fi
 exit $fail
