@@ -489,6 +489,7 @@ const ParamStore *trainer_params(const Trainer *t) {
   return &t->params;
 }
 double trainer_optimizer_seconds(const Trainer *t) { return t->opt_seconds; }
+int trainer_on_device(const Trainer *t) { return t->dev != NULL; }
 int64_t trainer_skipped_steps(const Trainer *t) { return t->skipped; }
 const char *trainer_nonfinite_report(const Trainer *t) { return t->nonfinite_msg; }
 

@@ -119,6 +119,7 @@ int64_t trainer_step_count(const Trainer *t);
 const ParamStore *trainer_params(const Trainer *t);
 ExecStats trainer_exec_stats(const Trainer *t);   /* summed over tasks */
 double trainer_optimizer_seconds(const Trainer *t);
+int trainer_on_device(const Trainer *t); /* train.device: cuda */
 /* Numerical guard: steps skipped so far for a non-finite loss or gradient, and what the
  * last non-finite step found ("" when none yet): the loss or gradient norm, and, from the
  * op-by-op re-run, "op %N NAME (from FILE:LINE:COL) produced NaN at [..] of f32[..] ...". */

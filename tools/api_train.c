@@ -366,8 +366,9 @@ int mamc_trainer_dump_replicas(mamc_trainer *t, const char *dir, char **errors) 
 
 void mamc_trainer_times(const mamc_trainer *t, double *fwd, double *bwd, double *opt) {
   ExecStats s = trainer_exec_stats(t->t);
-  if (fwd) *fwd = s.seconds[0];
-  if (bwd) *bwd = s.seconds[1];
+  int gpu = trainer_on_device(t->t); /* the device executors do not split their time */
+  if (fwd) *fwd = gpu ? NAN : s.seconds[0];
+  if (bwd) *bwd = gpu ? NAN : s.seconds[1];
   if (opt) *opt = trainer_optimizer_seconds(t->t);
 }
 

@@ -270,9 +270,13 @@ static int run_train(int argc, char **argv) {
     }
     double fwd, bwd, opt, el = now() - t0;
     mamc_trainer_times(t, &fwd, &bwd, &opt);
-    if (lead) fprintf(out, "%sdone: %lld steps in %.1f s (%.0f tok/s; forward %.1f s, backward %.1f s, optimizer %.1f s)",
-            tty ? "\r\033[K" : "", (long long)(mamc_trainer_step_count(t) - start), el, tokens / fmax(el, 1e-9), fwd,
-            bwd, opt);
+    if (lead && isnan(fwd)) /* on a GPU: device_stats in the metrics has the step times */
+      fprintf(out, "%sdone: %lld steps in %.1f s (%.0f tok/s; steps on the GPU: device_stats in the metrics)",
+              tty ? "\r\033[K" : "", (long long)(mamc_trainer_step_count(t) - start), el, tokens / fmax(el, 1e-9));
+    else if (lead)
+      fprintf(out, "%sdone: %lld steps in %.1f s (%.0f tok/s; forward %.1f s, backward %.1f s, optimizer %.1f s)",
+              tty ? "\r\033[K" : "", (long long)(mamc_trainer_step_count(t) - start), el, tokens / fmax(el, 1e-9), fwd,
+              bwd, opt);
     if (lead && !isnan(tv.first_loss) && !isnan(tv.last_loss))
       fprintf(out, "; validation loss %.3f -> %.3f (%.0f%%)", tv.first_loss, tv.last_loss,
               100 * tv.last_loss / tv.first_loss);

@@ -140,7 +140,8 @@ int mamc_trainer_init_from(mamc_trainer *t, const char *path, int *copied, int *
 void mamc_trainer_log(mamc_trainer *t, const char *json_line);
 /* Tests: each process writes its copy of every module it holds to dir/rank-R/. */
 int mamc_trainer_dump_replicas(mamc_trainer *t, const char *dir, char **errors);
-/* Seconds spent so far in forward, backward and the optimizer. */
+/* Seconds spent so far in forward, backward and the optimizer on the CPU; forward and backward
+ * are NaN when the steps run on a GPU (the metrics' device_stats line times those). */
 void mamc_trainer_times(const mamc_trainer *t, double *forward, double *backward, double *optimizer);
 
 /* ---- translation (docs/decoding.md) --------------------------------------------------------
