@@ -79,6 +79,7 @@ typedef struct Dev {
   DPtr lt_ws;
   size_t lt_ws_size;
   struct DevGemmCache *gemm_cache;
+  int gemm_epi_refused;         /* the last dev_gemm failed: no algorithm for its epilogue */
   struct DevCgCache *cg_cache;  /* generated kernels by name, and their modules */
   DevAlloc alloc;
   CgCpu *jit;                   /* emu mode: the CPU JIT for generated kernels (NULL: none) */
@@ -155,12 +156,20 @@ void dev_cg_cache_free(Dev *dev);
  * C[batch][M, N] = op(A[batch]) op(B[batch]) (+ C when accumulate), row-major f32 buffers:
  * op(A) is [M, K] (A stored [K, M] when ta), op(B) [K, N]; consecutive batch items are stride
  * apart (0: the same matrix for every item). bf16: the operands are rounded to bf16 (into
- * scratch) and multiplied on tensor cores, accumulating in f32; else f32 throughout (no TF32). */
+ * scratch) and multiplied on tensor cores, accumulating in f32; else f32 throughout (no TF32).
+ * epilogue (cuBLASLt's, in the same kernel; needs accumulate 0): C = act(op(A) op(B) + bias)
+ * with bias[N] (f32, added to every row of every batch item) and act per DevEpilogue; GELU is
+ * the tanh approximation (the IR's gelu). Emu mode applies it on the host after the product.
+ * A product whose epilogue cuBLASLt has no algorithm for fails with dev->gemm_epi_refused set
+ * (nothing was queued: the caller can run it without the epilogue). */
+typedef enum { DEV_EPI_NONE, DEV_EPI_BIAS, DEV_EPI_BIAS_GELU, DEV_EPI_BIAS_RELU } DevEpilogue;
 typedef struct DevGemm {
   DPtr A, B, C;
   int64_t M, N, K, batch;
   int64_t sA, sB, sC;
   int ta, tb, accumulate, bf16;
+  int epilogue;                 /* DevEpilogue */
+  DPtr bias;                    /* [N] f32 when epilogue is set */
 } DevGemm;
 int dev_gemm(Dev *dev, const DevGemm *g);
 void dev_gemm_cache_free(Dev *dev);

@@ -4,8 +4,13 @@
  * cuBLASLt's "A" is our B and its "B" our A, m = N, n = M. bf16 mode rounds the operands into
  * bf16 scratch first (k_to_bf16) and accumulates in f32 on tensor cores; f32 mode is plain
  * f32 (CUBLAS_COMPUTE_32F: no TF32, as the PyTorch reference runs with allow_tf32 off).
+ * Epilogues (bias, bias + GELU, bias + ReLU: DevGemm.epilogue) are cuBLASLt's: the bias vector
+ * is per output column of our row-major C, i.e. per row of Lt's column-major D (length m = N),
+ * the same for every batch item (bias batch stride 0); its pointer is set on the cached
+ * descriptor before each call. Emu mode applies them on the host after the product.
  * Emu mode runs the same descriptor on the CPU (la_gemm; bf16 operands rounded the same way).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +21,7 @@
 
 typedef struct GemmKey {
   int64_t M, N, K, batch, sA, sB, sC;
-  int ta, tb, accumulate, bf16, align;
+  int ta, tb, accumulate, bf16, align, epilogue;
 } GemmKey;
 
 typedef struct GemmEntry {
@@ -64,7 +69,20 @@ static int layout(Dev *dev, cublasLtMatrixLayout_t *l, cudaDataType_t t, int64_t
          LT_OK(L, cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride));
 }
 
-static GemmEntry *entry_for(Dev *dev, const GemmKey *k) {
+static int set_epilogue(CuLib *L, cublasLtMatmulDesc_t op, int epi, DPtr bias) {
+  cublasLtEpilogue_t ep = epi == DEV_EPI_BIAS_GELU   ? CUBLASLT_EPILOGUE_GELU_BIAS
+                          : epi == DEV_EPI_BIAS_RELU ? CUBLASLT_EPILOGUE_RELU_BIAS
+                                                     : CUBLASLT_EPILOGUE_BIAS;
+  cudaDataType_t bt = CUDA_R_32F;
+  int64_t bstride = 0;
+  const void *bp = (const void *)(uintptr_t)bias;
+  return LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &ep, sizeof ep)) &&
+         LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt)) &&
+         LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE, &bstride, sizeof bstride)) &&
+         LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp, sizeof bp));
+}
+
+static GemmEntry *entry_for(Dev *dev, const GemmKey *k, DPtr bias) {
   CuLib *L = &dev->L;
   struct DevGemmCache *c = dev->gemm_cache;
   if (!c && !(c = dev->gemm_cache = calloc(1, sizeof *c))) return NULL;
@@ -86,6 +104,11 @@ static GemmEntry *entry_for(Dev *dev, const GemmKey *k) {
       !LT_OK(L, cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa)) ||
       !LT_OK(L, cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb)))
     return NULL;
+  if (k->epilogue && !set_epilogue(L, e->op, k->epilogue, bias)) {
+    L->cublasLtMatmulDescDestroy(e->op);
+    dev->gemm_epi_refused = 1;
+    return NULL;
+  }
   /* Lt's A = our B: stored [K, N] (tb = 0: N x K column-major, ld N) or [N, K] (K x N, ld K) */
   if (!layout(dev, &e->a, ab, k->tb ? k->K : k->N, k->tb ? k->N : k->K, k->tb ? k->K : k->N, k->batch, k->sB) ||
       !layout(dev, &e->b, ab, k->ta ? k->M : k->K, k->ta ? k->K : k->M, k->ta ? k->M : k->K, k->batch, k->sA) ||
@@ -106,12 +129,13 @@ static GemmEntry *entry_for(Dev *dev, const GemmKey *k) {
   L->cublasLtMatmulPreferenceDestroy(pref);
   if (ok && found < 1) {
     snprintf(L->err, sizeof L->err,
-             "cuBLASLt has no algorithm for C[%lld x %lld] = A B (K %lld, batch %lld, ta %d, tb %d, %s, alignment %d)\n"
+             "cuBLASLt has no algorithm for C[%lld x %lld] = A B (K %lld, batch %lld, ta %d, tb %d, %s, alignment %d%s)\n"
              "HINT: MAMC_CUDA_GEMM=f32 runs the products in f32",
              (long long)k->M, (long long)k->N, (long long)k->K, (long long)k->batch, k->ta, k->tb,
-             k->bf16 ? "bf16" : "f32", k->align);
+             k->bf16 ? "bf16" : "f32", k->align, k->epilogue ? ", with an epilogue" : "");
     ok = 0;
   }
+  if (!ok && k->epilogue) dev->gemm_epi_refused = 1; /* no algorithm, or an unsupported combination */
   if (!ok) {
     L->cublasLtMatmulDescDestroy(e->op);
     L->cublasLtMatrixLayoutDestroy(e->a);
@@ -150,15 +174,40 @@ static void emu_gemm(const DevGemm *g) {
     }
     la_gemm(g->ta, g->tb, g->M, g->N, g->K, 1.0f, A, g->ta ? g->M : g->K, B, g->tb ? g->K : g->N,
             g->accumulate ? 1.0f : 0.0f, C, g->N);
+    if (g->epilogue) { /* the epilogue on the f32 product, as cuBLASLt: act(x + bias) */
+      const float *bias = (const float *)(uintptr_t)g->bias;
+      for (int64_t r = 0; r < g->M; r++)
+        for (int64_t c = 0; c < g->N; c++) {
+          double x = (double)C[r * g->N + c] + bias[c];
+          if (g->epilogue == DEV_EPI_BIAS_GELU) x = 0.5 * x * (1.0 + tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x)));
+          else if (g->epilogue == DEV_EPI_BIAS_RELU) x = x > 0 ? x : 0;
+          C[r * g->N + c] = (float)x;
+        }
+    }
     free(ra);
     free(rb);
   }
 }
 
 int dev_gemm(Dev *dev, const DevGemm *g) {
+  dev->gemm_epi_refused = 0;
+  if (g->epilogue && (g->accumulate || !g->bias)) {
+    snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm: an epilogue needs a bias and no accumulation");
+    return 0;
+  }
   if (g->M <= 0 || g->N <= 0 || g->batch <= 0) return 1;
+  if (g->K <= 0 && g->epilogue) { /* act(bias): left to the caller's unfused path */
+    snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm: an epilogue on an empty sum (K = 0)");
+    dev->gemm_epi_refused = 1;
+    return 0;
+  }
   if (g->K <= 0) /* an empty sum */
     return g->accumulate ? 1 : dev_zero(dev, g->C, (uint64_t)(((g->batch - 1) * g->sC + g->M * g->N) * 4));
+  if (dev->emu && g->epilogue && getenv("MAMC_CUDA_EMU_EPI_REFUSE")) { /* tests of the caller's fallback */
+    snprintf(dev->L.err, sizeof dev->L.err, "emulated: no algorithm with this epilogue (MAMC_CUDA_EMU_EPI_REFUSE)");
+    dev->gemm_epi_refused = 1;
+    return 0;
+  }
   if (dev->emu && dev->capturing) return dev_emu_rec_gemm(dev, g);
   if (dev->emu) {
     emu_gemm(g);
@@ -176,13 +225,18 @@ int dev_gemm(Dev *dev, const DevGemm *g) {
     h.A = ab;
     h.B = bb;
   }
-  GemmKey k = {h.M, h.N, h.K, h.batch, h.sA, h.sB, h.sC, h.ta, h.tb, h.accumulate, h.bf16, alignment(&h, h.bf16 ? 2 : 4)};
-  GemmEntry *e = entry_for(dev, &k);
+  GemmKey k = {h.M, h.N, h.K, h.batch, h.sA, h.sB, h.sC, h.ta, h.tb, h.accumulate, h.bf16, alignment(&h, h.bf16 ? 2 : 4),
+               h.epilogue};
+  GemmEntry *e = entry_for(dev, &k, h.bias);
   float one = 1, beta = g->accumulate ? 1.0f : 0.0f;
-  int ok = e && LT_OK(&dev->L, cublasLtMatmul(dev->lt, e->op, &one, (const void *)(uintptr_t)h.B, e->a,
+  const void *bp = (const void *)(uintptr_t)h.bias;
+  int ok = e && (!h.epilogue || LT_OK(&dev->L, cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                                                                &bp, sizeof bp)));
+  ok = ok && LT_OK(&dev->L, cublasLtMatmul(dev->lt, e->op, &one, (const void *)(uintptr_t)h.B, e->a,
                                                (const void *)(uintptr_t)h.A, e->b, &beta, (const void *)(uintptr_t)h.C,
                                                e->c, (void *)(uintptr_t)h.C, e->c, &e->algo,
                                                (void *)(uintptr_t)dev->lt_ws, e->ws, dev->stream));
+  if (!ok && h.epilogue) dev->gemm_epi_refused = 1; /* refused when called: no product was queued */
   if (!ok && e) {
     size_t n = strlen(dev->L.err);
     snprintf(dev->L.err + n, sizeof dev->L.err - n, "\n(product [%lld x %lld] = [%lld x %lld] [%lld x %lld], batch %lld)",

@@ -158,7 +158,19 @@ static void plan_alone(DExec *e, int i) {
   else if (nd->op == OP_PARAM) e->kind[i] = DN_PARAM;
   else if (nd->op == OP_RESHAPE || (op_info(nd->op)->flags & F_COLL)) e->kind[i] = DN_VIEW;
   else if (nd->type.dt == DT_F64 || forced_host(nd->op)) e->kind[i] = DN_HOST;
-  else if (lowerable_alone(nd->op)) {
+  else if (nd->op == OP_GROUPNORM) { /* codegen cannot split the last axis: k_norm_fwd{,_small} */
+    int gi = add_group(e, i, 1, -1);
+    e->groups[gi].single = 1;
+    if (dx_is_norm_group(e, &e->groups[gi])) {
+      e->kind[i] = DN_GROUP;
+      e->grp[i] = gi;
+      e->groups[gi].norm = 1;
+    } else {
+      e->ngroups--;
+      e->kind[i] = DN_HOST;
+      why = "non-f32 operands, or channels not divisible into the groups";
+    }
+  } else if (lowerable_alone(nd->op)) {
     e->kind[i] = DN_GROUP;
     e->grp[i] = add_group(e, i, 1, -1);
     e->groups[e->grp[i]].single = 1;
@@ -191,6 +203,7 @@ static int plan(DExec *e) {
     e->kind[i] = DN_GROUP;
     e->grp[i] = gi;
     if (root < 0 && dx_is_norm_group(e, &e->groups[gi]) && !forced_host(g->nodes.v[j - 1].op)) e->groups[gi].norm = 1;
+    if (root >= 0) e->groups[gi].epi = dx_epilogue(e, &e->groups[gi], &e->groups[gi].bias);
     i = j;
   }
   int ok = compile_groups(e, 0, retry);
@@ -396,7 +409,17 @@ static int run_view(DExec *e, int i) {
 static int run_group(DExec *e, DGroup *gr, const int64_t *sym, const InterpCx *cx) {
   const IrGraph *g = G(e);
   if (gr->norm) return dx_norm_group(e, gr, sym);
-  if (gr->root >= 0 && !(dx_alloc(e, gr->root, sym) && dx_gemm(e, gr->root, sym, e->val[gr->root]))) return 0;
+  if (gr->epi && !gr->epi_off) { /* the product and its epilogue in one cuBLASLt call */
+    int last = gr->first + gr->count - 1;
+    if (!dx_alloc(e, last, sym)) return 0;
+    if (dx_gemm(e, gr->root, sym, e->val[last], gr->epi, e->val[gr->bias])) return 1;
+    if (!e->dev->gemm_epi_refused) return 0;
+    if (getenv("MAMC_DEBUG_CUDA"))
+      fprintf(stderr, "mamc: cuda: group at %%%d: no epilogue: %s\n", gr->first, e->dev->L.err);
+    gr->epi_off = 1; /* from now on: the product, then the generated kernel */
+    release(e, last);
+  }
+  if (gr->root >= 0 && !(dx_alloc(e, gr->root, sym) && dx_gemm(e, gr->root, sym, e->val[gr->root], 0, 0))) return 0;
   const CgKernel *k = &gr->k.k;
   DPtr bufs[CG_MAX_BUFS];
   int64_t store[CG_MAX_BUFS][IR_MAX_RANK], dims[CG_MAX_DIMS];
@@ -456,7 +479,7 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
       ok = run_group(e, gr, sym, cx);
       break;
     }
-    case DN_GEMM: ok = dx_alloc(e, i, sym) && dx_gemm(e, i, sym, e->val[i]); break;
+    case DN_GEMM: ok = dx_alloc(e, i, sym) && dx_gemm(e, i, sym, e->val[i], 0, 0); break;
     case DN_SUMMED: ok = dx_summed(e, i, sym); break;
     case DN_COPY: ok = dx_copy(e, i, sym); break;
     case DN_GATHER:
@@ -502,10 +525,11 @@ void dexec_summary(const DExec *e, StrBuf *b) {
     sb_printf(b, "%s%s %lld", first ? "" : ", ", dexec_kind_name((DKind)k), (long long)e->stats.kind_count[k]);
     first = 0;
   }
-  int fused = 0, norm = 0;
+  int fused = 0, norm = 0, epi = 0;
   for (int k = 0; k < e->ngroups; k++) {
     fused += e->groups[k].count > 1 && !e->groups[k].norm;
     norm += e->groups[k].norm;
+    epi += e->groups[k].epi && !e->groups[k].epi_off;
   }
-  sb_printf(b, " (fused groups %d, hand-written norm groups %d)", fused, norm);
+  sb_printf(b, " (fused groups %d, hand-written norm groups %d, GEMM epilogues %d)", fused, norm, epi);
 }

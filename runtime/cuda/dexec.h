@@ -9,7 +9,13 @@
  *   reshape, collective markers   a view of the operand's buffer (no copy; the interpreter's
  *                    collectives are identities too)
  *   fusion group     one generated kernel (NVRTC, dev_cg.c); an epilogue's GEMM first;
- *                    unfused elementwise / reduction / norm nodes run as a group of one
+ *                    unfused elementwise / reduction / norm nodes run as a group of one.
+ *                    A group that is exactly {matmul, add(matmul, bias[N])} or that followed by
+ *                    gelu (tanh form, as cuBLASLt's) or relu, with nothing but its last node read
+ *                    outside, is one cuBLASLt product with the BIAS / GELU_BIAS / RELU_BIAS
+ *                    epilogue and no generated kernel (its kernel is still compiled: the
+ *                    fallback where cuBLASLt has no algorithm with the epilogue for a shape).
+ *                    MAMC_CUDA_EPILOGUE=0 turns that off.
  *   matmul           cuBLASLt (dev_gemm.c): flattened rows, strided batches, or per item;
  *                    reduce_sum(matmul(a, b, ta)) over the batch axes (a weight gradient) as
  *                    one GEMM over the flattened rows, as the CPU executor does
@@ -21,6 +27,8 @@
  *                    state) and linear_attention_grad: k_la_* (chunked)
  *   cross_entropy    k_xent_rows + k_xent_sum (the probabilities are never stored)
  *   norm group {[add], layernorm | rmsnorm}   k_norm_fwd
+ *   groupnorm        k_norm_fwd (a warp per (row, group)), k_norm_fwd_small (a thread per
+ *                    (row, group): groups narrower than 32 channels, DiJiang's)
  *   anything else    on the host: operands copied back, the interpreter's kernel, result up
  *                    (correct, slow, and it stops CUDA graph capture; MAMC_DEBUG_CUDA=1 lists
  *                    these nodes). MAMC_CUDA_HOST_OPS=op1,op2 forces ops to the host (to bisect
@@ -53,6 +61,9 @@ typedef struct DGroup {
   int first, count, root;   /* members first .. first+count-1; root: an epilogue's matmul, or -1 */
   int norm;                 /* 1: run by k_norm_fwd (norm groups of the {[add], layernorm|rmsnorm} form) */
   int single;               /* a node outside any fusion group, run as a kernel of its own */
+  int epi, bias;            /* epi (DevEpilogue): the group is root + add(bias[N]) (+ gelu | relu), run
+                             * as one cuBLASLt product with that epilogue; bias: the bias node */
+  int epi_off;              /* cuBLASLt refused the epilogue: the product, then the generated kernel */
   DevCg k;
 } DGroup;
 

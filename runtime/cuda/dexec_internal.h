@@ -20,9 +20,13 @@ int dx_dev_fail(DExec *e, int node);
 DKind dx_plan_node(const DExec *e, int i, const char **why);
 /* Is group g of the {[add], layernorm | rmsnorm} form k_norm_fwd runs? */
 int dx_is_norm_group(const DExec *e, const DGroup *g);
+/* Is group g (root >= 0) a product with a cuBLASLt epilogue (dexec.h)? Its DevEpilogue, and the
+ * bias node into *bias; DEV_EPI_NONE otherwise. */
+int dx_epilogue(const DExec *e, const DGroup *g, int *bias);
 
 /* Run-time, one node (or group) each; 1 ok, 0 with e->err. */
-int dx_gemm(DExec *e, int i, const int64_t *sym, DPtr out);
+/* matmul node i into out; epi (DevEpilogue) with bias[N]: the epilogue in the same product */
+int dx_gemm(DExec *e, int i, const int64_t *sym, DPtr out, int epi, DPtr bias);
 int dx_summed(DExec *e, int i, const int64_t *sym);
 int dx_copy(DExec *e, int i, const int64_t *sym);
 int dx_gather(DExec *e, int i, const int64_t *sym);

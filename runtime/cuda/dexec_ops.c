@@ -95,9 +95,23 @@ DKind dx_plan_node(const DExec *e, int i, const char **why) {
   return k;
 }
 
+/* groupnorm by k_norm_fwd{,_small}: f32, the last dim a constant multiple of groups (a
+ * symbolic one is checked per run) */
+static int groupnorm_ok(const IrNode *nm) {
+  int64_t G = ir_get_i(nm, "groups");
+  Dim C = nm->type.d[nm->type.rank - 1];
+  return nm->type.rank >= 1 && G >= 1 && (!dim_is_const(C) || (C.add > 0 && C.add % G == 0));
+}
+
 int dx_is_norm_group(const DExec *e, const DGroup *g) {
   if (g->count < 1 || g->count > 2) return 0;
   const IrNode *nm = N(e, g->first + g->count - 1);
+  if (nm->op == OP_GROUPNORM) { /* alone (the fusion pass never groups it) */
+    if (g->count != 1 || nm->type.dt != DT_F32 || !groupnorm_ok(nm)) return 0;
+    for (int k = 0; k < nm->nin; k++)
+      if (dt_of(e, nm->in[k]) != DT_F32) return 0;
+    return 1;
+  }
   if ((nm->op != OP_LAYERNORM && nm->op != OP_RMSNORM) || nm->type.dt != DT_F32) return 0;
   for (int k = 0; k < nm->nin; k++)
     if (dt_of(e, nm->in[k]) != DT_F32) return 0;
@@ -115,7 +129,33 @@ int dx_is_norm_group(const DExec *e, const DGroup *g) {
 
 /* ---- matrix products ------------------------------------------------------------------------------ */
 
-int dx_gemm(DExec *e, int i, const int64_t *sym, DPtr out) {
+int dx_epilogue(const DExec *e, const DGroup *g, int *bias) {
+  const char *env = getenv("MAMC_CUDA_EPILOGUE");
+  if ((env && strcmp(env, "0") == 0) || g->root != g->first || g->count < 2 || g->count > 3) return DEV_EPI_NONE;
+  int last = g->first + g->count - 1, root = g->root;
+  const IrNode *m = N(e, root), *ad = N(e, root + 1);
+  const IrType *mt = &m->type;
+  if (mt->dt != DT_F32 || ad->op != OP_ADD || ad->nin != 2 || ad->type.dt != DT_F32 || ad->type.rank != mt->rank)
+    return DEV_EPI_NONE;
+  for (int d = 0; d < mt->rank; d++)
+    if (!dim_eq(ad->type.d[d], mt->d[d])) return DEV_EPI_NONE;
+  int b = ad->in[0] == root ? ad->in[1] : ad->in[1] == root ? ad->in[0] : -1;
+  if (b < 0 || b == root) return DEV_EPI_NONE;
+  const IrType *bt = &N(e, b)->type;
+  if (bt->dt != DT_F32 || bt->rank != 1 || !dim_eq(bt->d[0], mt->d[mt->rank - 1])) return DEV_EPI_NONE;
+  int epi = DEV_EPI_BIAS;
+  if (g->count == 3) {
+    const IrNode *act = N(e, last);
+    if ((act->op != OP_GELU && act->op != OP_RELU) || act->in[0] != root + 1 || act->type.dt != DT_F32) return DEV_EPI_NONE;
+    epi = act->op == OP_GELU ? DEV_EPI_BIAS_GELU : DEV_EPI_BIAS_RELU;
+  }
+  for (int j = root; j < last; j++) /* only the last member is read outside (and is no graph output before) */
+    if (e->last_use[j] > last) return DEV_EPI_NONE;
+  *bias = b;
+  return epi;
+}
+
+int dx_gemm(DExec *e, int i, const int64_t *sym, DPtr out, int epi, DPtr bias) {
   const IrNode *n = N(e, i);
   int ta = (int)ir_get_i(n, "ta"), tb = (int)ir_get_i(n, "tb");
   int64_t sa[IR_MAX_RANK], sb[IR_MAX_RANK], so[IR_MAX_RANK];
@@ -125,7 +165,7 @@ int dx_gemm(DExec *e, int i, const int64_t *sym, DPtr out) {
   for (int d = 0; d < ro - 2; d++) batch *= so[d];
   for (int d = 0; d < ra - 2; d++) ba *= sa[d];
   for (int d = 0; d < rb - 2; d++) bb *= sb[d];
-  DevGemm g = {e->val[n->in[0]], e->val[n->in[1]], out, M, N, K, 1, M * K, K * N, M * N, ta, tb, 0, e->bf16};
+  DevGemm g = {e->val[n->in[0]], e->val[n->in[1]], out, M, N, K, 1, M * K, K * N, M * N, ta, tb, 0, e->bf16, epi, bias};
   e->stats.gemm_flops += 2.0 * (double)M * (double)N * (double)K * (double)batch;
   int same = ra == rb && ra == ro;
   for (int d = 0; same && d < ro - 2; d++) same = sa[d] == so[d] && sb[d] == so[d];
@@ -163,7 +203,7 @@ int dx_summed(DExec *e, int i, const int64_t *sym) {
   int64_t K = sa[ra - 1], Nn = sb[rb - 1], rows = 1;
   for (int d = 0; d < ra - 1; d++) rows *= sa[d];
   if (!dx_alloc(e, i, sym)) return 0;
-  DevGemm g = {e->val[m->in[0]], e->val[m->in[1]], e->val[i], K, Nn, rows, 1, 0, 0, 0, 1, 0, 0, e->bf16};
+  DevGemm g = {e->val[m->in[0]], e->val[m->in[1]], e->val[i], K, Nn, rows, 1, 0, 0, 0, 1, 0, 0, e->bf16, 0, 0};
   e->stats.gemm_flops += 2.0 * (double)K * (double)Nn * (double)rows;
   return dev_gemm(e->dev, &g) || dx_dev_fail(e, i);
 }
@@ -495,7 +535,15 @@ int dx_norm_group(DExec *e, const DGroup *g, const int64_t *sym) {
   a.rows = a.C ? rt_numel(r, sh) / a.C : 0;
   a.rms = nm->op == OP_RMSNORM;
   a.eps = (float)ir_get_f(nm, "eps");
-  return launch(e, last, KMOD_NORM, "k_norm_fwd", dev_grid(e->dev, a.rows * 32, 256), 1, 1, 256, 0, &a);
+  if (nm->op == OP_GROUPNORM) {
+    int64_t G = ir_get_i(nm, "groups");
+    if (G < 1 || a.C % G) return dx_fail(e, last, "last dimension %lld is not divisible into %lld groups", a.C, (long long)G);
+    a.groups = (int)G;
+    if (a.C / G < 32) /* narrow groups (DiJiang: W = heads): a thread per (row, group) */
+      return launch(e, last, KMOD_NORM, "k_norm_fwd_small", dev_grid(e->dev, a.rows * G, 256), 1, 1, 256, 0, &a);
+  }
+  int64_t warps = a.rows * (a.groups > 1 ? a.groups : 1);
+  return launch(e, last, KMOD_NORM, "k_norm_fwd", dev_grid(e->dev, warps * 32, 256), 1, 1, 256, 0, &a);
 }
 
 /* ---- the host fallback -------------------------------------------------------------------------------- */

@@ -54,29 +54,31 @@ static void vec(const KaVec *a, int kind) {
 }
 
 static void norm_fwd(const KaNorm *a) {
-  for (long long r = 0; r < a->rows; r++) {
-    const float *xa = P(const float, a->a) + r * a->C, *xb = a->b ? P(const float, a->b) + r * a->C : NULL;
+  const long long G = a->groups > 1 ? a->groups : 1, W = a->C / G, C = a->C;
+  for (long long rg = 0; rg < a->rows * G; rg++) { /* one (row, group) */
+    long long r = rg / G, c0 = (rg - r * G) * W, o = r * C + c0;
+    const float *xa = P(const float, a->a) + o, *xb = a->b ? P(const float, a->b) + o : NULL;
     double mu = 0, var = 0;
-    for (long long c = 0; c < a->C; c++) {
+    for (long long c = 0; c < W; c++) {
       double x = (double)xa[c] + (xb ? xb[c] : 0.0);
-      if (a->xs) P(float, a->xs)[r * a->C + c] = (float)x;
+      if (a->xs) P(float, a->xs)[o + c] = (float)x;
       mu += a->rms ? 0 : x;
       var += a->rms ? x * x : 0;
     }
-    mu /= (double)a->C;
+    mu /= (double)W;
     if (!a->rms) {
-      for (long long c = 0; c < a->C; c++) {
+      for (long long c = 0; c < W; c++) {
         double d = (double)xa[c] + (xb ? xb[c] : 0.0) - mu;
         var += d * d;
       }
     }
-    var /= (double)a->C;
+    var /= (double)W;
     double inv = 1.0 / sqrt(var + a->eps);
-    for (long long c = 0; c < a->C; c++) {
+    for (long long c = 0; c < W; c++) {
       double y = ((double)xa[c] + (xb ? xb[c] : 0.0) - mu) * inv;
-      if (a->gain) y *= P(const float, a->gain)[c];
-      if (a->bias && !a->rms) y += P(const float, a->bias)[c];
-      P(float, a->y)[r * a->C + c] = (float)y;
+      if (a->gain) y *= P(const float, a->gain)[c0 + c];
+      if (a->bias && !a->rms) y += P(const float, a->bias)[c0 + c];
+      P(float, a->y)[o + c] = (float)y;
     }
   }
 }
@@ -227,7 +229,8 @@ typedef struct Ref {
 
 static const Ref refs[] = {
     {"k_copy_nd", 0},      {"k_gather", 1},       {"k_scatter_add", 2},       {"k_axpy", 3},
-    {"k_fill", 4},         {"k_to_bf16", 5},      {"k_norm_fwd", 6},          {"k_xent_rows", 7},
+    {"k_fill", 4},         {"k_to_bf16", 5},      {"k_norm_fwd", 6},          {"k_norm_fwd_small", 6},
+    {"k_xent_rows", 7},
     {"k_xent_sum", 8},     {"k_xent_grad", 9},    {"k_attn_fwd_d32", 10},     {"k_attn_fwd_d64", 10},
     {"k_attn_fwd_d128", 10}, {"k_attn_bwd_pre", 11}, {"k_attn_bwd_dq_d32", 12}, {"k_attn_bwd_dq_d64", 12},
     {"k_attn_bwd_dkdv_d32", 13}, {"k_attn_bwd_dkdv_d64", 13}, {"k_sqnorm", 14}, {"k_sqnorm_final", 15},

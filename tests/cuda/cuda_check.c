@@ -221,9 +221,10 @@ static void check_kernels(Ck *c) {
                sc ? 1e-5 : 0);
     kt_free(c, &t);
   }
-  /* norms: layernorm with a residual, rmsnorm; rows 37, C 512 and 1000 */
-  for (int v = 0; v < 3; v++) {
-    long long rows = 37, C = v == 2 ? 1000 : 512;
+  /* norms: layernorm with a residual, rmsnorm; rows 37, C 512 and 1000; groupnorm [37, 256]
+   * in 32 groups of 8 (k_norm_fwd_small) and 4 groups of 64 (k_norm_fwd) */
+  for (int v = 0; v < 5; v++) {
+    long long rows = 37, C = v == 2 ? 1000 : v >= 3 ? 256 : 512, G = v == 3 ? 32 : v == 4 ? 4 : 1;
     float *a_ = kt_buf(&t, (size_t)(rows * C * 4), 1, 5), *b_ = kt_buf(&t, (size_t)(rows * C * 4), 1, 6);
     float *gain = kt_buf(&t, (size_t)C * 4, 1, 7), *bias = kt_buf(&t, (size_t)C * 4, 1, 8);
     float *y = kt_buf(&t, (size_t)(rows * C * 4), 0, 0), *xs = kt_buf(&t, (size_t)(rows * C * 4), 0, 0);
@@ -231,10 +232,12 @@ static void check_kernels(Ck *c) {
     KaNorm a = {0};
     a.a = (uint64_t)(uintptr_t)a_, a.b = v == 0 ? (uint64_t)(uintptr_t)b_ : 0, a.gain = (uint64_t)(uintptr_t)gain;
     a.bias = v == 1 ? 0 : (uint64_t)(uintptr_t)bias, a.y = (uint64_t)(uintptr_t)y, a.xs = v == 0 ? (uint64_t)(uintptr_t)xs : 0;
-    a.rows = rows, a.C = C, a.rms = v == 1, a.eps = 1e-5f;
-    RUN(KMOD_NORM, "k_norm_fwd", dev_grid(dev, rows * 32, 256), 1, 1, 256, a);
+    a.rows = rows, a.C = C, a.rms = v == 1, a.eps = 1e-5f, a.groups = (int)G;
+    if (v == 3) RUN(KMOD_NORM, "k_norm_fwd_small", dev_grid(dev, rows * G, 256), 1, 1, 256, a);
+    else RUN(KMOD_NORM, "k_norm_fwd", dev_grid(dev, rows * G * 32, 256), 1, 1, 256, a);
     const char *what[] = {"k_norm_fwd layernorm(a + b) [37, 512]", "k_norm_fwd rmsnorm [37, 512]",
-                          "k_norm_fwd layernorm [37, 1000]"};
+                          "k_norm_fwd layernorm [37, 1000]", "k_norm_fwd_small groupnorm [37, 256] 32 groups",
+                          "k_norm_fwd groupnorm [37, 256] 4 groups"};
     kt_compare(c, &t, y, rows * C, what[v], 1e-5);
     if (v == 0) kt_compare(c, &t, xs, rows * C, "k_norm_fwd the residual sum a + b", 0);
     kt_free(c, &t);
@@ -371,17 +374,21 @@ done:
 static void check_gemm(Ck *c) {
   struct {
     int64_t M, N, K, batch;
-    int ta, tb, acc, bf16, bcastA;
-  } cases[] = {{64, 96, 128, 1, 0, 0, 0, 0, 0},  {33, 17, 70, 1, 1, 0, 0, 0, 0},  {33, 17, 70, 1, 0, 1, 0, 0, 0},
-               {40, 24, 56, 1, 1, 1, 1, 0, 0},  {31, 45, 64, 5, 0, 0, 0, 0, 0},  {31, 45, 64, 4, 0, 1, 0, 0, 1},
-               {128, 256, 512, 1, 0, 0, 0, 1, 0}, {77, 50, 300, 3, 1, 0, 0, 1, 0}, {512, 512, 2048, 1, 0, 1, 0, 1, 0}};
+    int ta, tb, acc, bf16, bcastA, epi; /* epi: DevEpilogue (bias, bias + gelu, bias + relu) */
+  } cases[] = {{64, 96, 128, 1, 0, 0, 0, 0, 0, 0},    {33, 17, 70, 1, 1, 0, 0, 0, 0, 0},  {33, 17, 70, 1, 0, 1, 0, 0, 0, 0},
+               {40, 24, 56, 1, 1, 1, 1, 0, 0, 0},     {31, 45, 64, 5, 0, 0, 0, 0, 0, 0},  {31, 45, 64, 4, 0, 1, 0, 0, 1, 0},
+               {128, 256, 512, 1, 0, 0, 0, 1, 0, 0},  {77, 50, 300, 3, 1, 0, 0, 1, 0, 0}, {512, 512, 2048, 1, 0, 1, 0, 1, 0, 0},
+               {64, 96, 128, 1, 0, 0, 0, 0, 0, DEV_EPI_BIAS}, {33, 17, 70, 1, 1, 0, 0, 0, 0, DEV_EPI_BIAS_GELU},
+               {31, 45, 64, 5, 0, 1, 0, 0, 0, DEV_EPI_BIAS_RELU}, {128, 256, 512, 1, 0, 0, 0, 1, 0, DEV_EPI_BIAS_GELU}};
   for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
     int64_t M = cases[ci].M, N = cases[ci].N, K = cases[ci].K, nb = cases[ci].batch;
     int ta = cases[ci].ta, tb = cases[ci].tb, acc = cases[ci].acc, bf = cases[ci].bf16, bA = cases[ci].bcastA;
+    int epi = cases[ci].epi;
     int64_t na = (bA ? 1 : nb) * M * K, nbb = nb * K * N, nc = nb * M * N;
     float *A = malloc((size_t)na * 4), *B = malloc((size_t)nbb * 4), *C = malloc((size_t)nc * 4), *R = malloc((size_t)nc * 4);
+    float *bias = malloc((size_t)N * 4);
     double *ref = malloc((size_t)nc * 8);
-    fill(A, na, 60 + ci, 1), fill(B, nbb, 70 + ci, 1), fill(C, nc, 80 + ci, 1);
+    fill(A, na, 60 + ci, 1), fill(B, nbb, 70 + ci, 1), fill(C, nc, 80 + ci, 1), fill(bias, N, 90 + ci, 1);
     for (int64_t b = 0; b < nb; b++)
       for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < N; j++) {
@@ -392,21 +399,26 @@ static void check_gemm(Ck *c) {
             if (bf) x = rt_bf16_to_f64(rt_bf16_from_f64(x)), y = rt_bf16_to_f64(rt_bf16_from_f64(y));
             s += x * y;
           }
+          if (epi) s += bias[j];
+          if (epi == DEV_EPI_BIAS_GELU) s = 0.5 * s * (1.0 + tanh(0.79788456080286535588 * (s + 0.044715 * s * s * s)));
+          if (epi == DEV_EPI_BIAS_RELU) s = s > 0 ? s : 0;
           ref[b * M * N + i * N + j] = s;
         }
     DPtr dA = up(c, A, (size_t)na * 4), dB = up(c, B, (size_t)nbb * 4), dC = up(c, C, (size_t)nc * 4);
-    DevGemm g = {dA, dB, dC, M, N, K, nb, bA ? 0 : M * K, K * N, M * N, ta, tb, acc, bf};
-    int ok = dA && dB && dC && dev_gemm(&c->dev, &g) && down(c, R, dC, (size_t)nc * 4);
+    DPtr dbias = epi ? up(c, bias, (size_t)N * 4) : 0;
+    DevGemm g = {dA, dB, dC, M, N, K, nb, bA ? 0 : M * K, K * N, M * N, ta, tb, acc, bf, epi, dbias};
+    int ok = dA && dB && dC && (!epi || dbias) && dev_gemm(&c->dev, &g) && down(c, R, dC, (size_t)nc * 4);
     if (!ok) fprintf(stderr, "cuda_check: gemm: %s\n", c->dev.L.err);
     int fin = 0;
     double e = ok ? nerr(R, ref, nc, &fin) : INFINITY;
     char what[120];
-    snprintf(what, sizeof what, "dev_gemm %s M%lld N%lld K%lld batch %lld%s%s%s%s", bf ? "bf16" : "f32", (long long)M,
+    static const char *const epis[] = {"", " +bias", " +bias gelu", " +bias relu"};
+    snprintf(what, sizeof what, "dev_gemm %s M%lld N%lld K%lld batch %lld%s%s%s%s%s", bf ? "bf16" : "f32", (long long)M,
              (long long)N, (long long)K, (long long)nb, ta ? " ta" : "", tb ? " tb" : "", acc ? " +C" : "",
-             bA ? " A broadcast" : "");
+             bA ? " A broadcast" : "", epis[epi]);
     result(c, "gemm", what, e, bf ? 1e-5 * sqrt((double)K) + 1e-5 : 1e-5, ok && fin, bf ? "(operands rounded to bf16 in the reference too)" : NULL);
-    dev_free(&c->dev, dA), dev_free(&c->dev, dB), dev_free(&c->dev, dC);
-    free(A), free(B), free(C), free(R), free(ref);
+    dev_free(&c->dev, dA), dev_free(&c->dev, dB), dev_free(&c->dev, dC), dev_free(&c->dev, dbias);
+    free(A), free(B), free(C), free(R), free(ref), free(bias);
   }
 }
 
@@ -533,7 +545,10 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
   if (ok) {
     char w[200], note[200];
     snprintf(w, sizeof w, "%s: %d outputs%s", what, nout, bf16 ? " (bf16 products)" : "");
-    snprintf(note, sizeof note, "worst %s; %lld nodes on the host", worst_name, (long long)e.stats.host_nodes);
+    int epi = 0;
+    for (int k = 0; k < e.ngroups; k++) epi += e.groups[k].epi && !e.groups[k].epi_off;
+    snprintf(note, sizeof note, "worst %s; %lld nodes on the host; %d GEMM epilogues", worst_name,
+             (long long)e.stats.host_nodes, epi);
     result(c, "graph", w, worst, tol_worst > 0 ? tol_worst : 1e-5, all_fin, note);
   }
   if (inited) dexec_free(&e);

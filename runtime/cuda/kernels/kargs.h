@@ -145,7 +145,11 @@ typedef struct KaXent {
 /* norm.cu ---------------------------------------------------------------------------------------------
  * k_norm_fwd: per row of x[rows, C] (x = a + b when b is set; xs receives x when set):
  *   layernorm  y = (x - mean) / sqrt(var + eps) * gain + bias   (gain / bias may be 0: 1 / 0)
- *   rmsnorm    y = x / sqrt(mean(x^2) + eps) * gain */
+ *   rmsnorm    y = x / sqrt(mean(x^2) + eps) * gain
+ * groups > 1 (groupnorm, layernorm only): each row splits into `groups` contiguous groups of
+ *   W = C / groups channels, mean and var per (row, group); gain[c] / bias[c] over the whole row
+ *   (runtime/interp/norm.c's groupnorm). One warp per (row, group) in k_norm_fwd; k_norm_fwd_small
+ *   (same arguments, same result) gives each (row, group) one thread, for W < 32. */
 typedef struct KaNorm {
   KP(const float) a;
   KP(const float) b;
@@ -154,7 +158,7 @@ typedef struct KaNorm {
   KP(float) y;
   KP(float) xs;
   long long rows, C;
-  int rms, pad_;
+  int rms, groups;  /* groups 0 or 1: the whole row is one group */
   float eps, pad2_;
 } KaNorm;
 
