@@ -1,5 +1,5 @@
-/* dexec_internal.h — what dexec.c (planning, the run loop, value lifetimes) and dexec_ops.c
- * (each node kind on the device) share. Not a public header. */
+/* dexec_internal.h — what dexec.c (planning, the run loop, value lifetimes), dexec_ops.c and
+ * dexec_attn.c (each node kind on the device) share. Not a public header. */
 #ifndef MAMC_DEXEC_INTERNAL_H
 #define MAMC_DEXEC_INTERNAL_H
 
@@ -23,6 +23,14 @@ int dx_is_norm_group(const DExec *e, const DGroup *g);
 /* Is group g (root >= 0) a product with a cuBLASLt epilogue (dexec.h)? Its DevEpilogue, and the
  * bias node into *bias; DEV_EPI_NONE otherwise. */
 int dx_epilogue(const DExec *e, const DGroup *g, int *bias);
+
+/* Launches a hand-written kernel for node (dev_launch; errors under the node's name). */
+int dx_launch(DExec *e, int node, int mod, const char *name, unsigned gx, unsigned gy, unsigned gz,
+              unsigned block, unsigned smem, const void *args);
+/* A scratch device buffer of `floats` 4-byte elements (zeroed when zero); the caller frees it. */
+int dx_scratch(DExec *e, int node, int64_t floats, DPtr *p, int zero);
+/* k_copy_nd with argument block c, for node i. */
+int dx_copy_launch(DExec *e, int i, KaCopy *c);
 
 /* Run-time, one node (or group) each; 1 ok, 0 with e->err. */
 /* matmul node i into out; epi (DevEpilogue) with bias[N]: the epilogue in the same product */

@@ -1,6 +1,6 @@
 /* dexec_ops.c — each node kind of the device executor (dexec.h), on device buffers: the
- * matrix products' descriptors, data movement, attention, linear attention, cross-entropy,
- * the hand-written norm, and the host fallback. Shapes are evaluated per run; every kernel's
+ * matrix products' descriptors, data movement, cross-entropy, the hand-written norms, and the
+ * host fallback (attention and linear attention: dexec_attn.c). Shapes are evaluated per run; every kernel's
  * argument block is kargs.h's. */
 #include <math.h>
 #include <stdlib.h>
@@ -13,12 +13,12 @@ static const IrNode *N(const DExec *e, int i) { return &G(e)->nodes.v[i]; }
 static DType dt_of(const DExec *e, int i) { return N(e, i)->type.dt; }
 static int is4(DType t) { return t == DT_F32 || t == DT_I32; }
 
-static int launch(DExec *e, int node, int mod, const char *name, unsigned gx, unsigned gy, unsigned gz,
-                  unsigned block, unsigned smem, const void *args) {
+int dx_launch(DExec *e, int node, int mod, const char *name, unsigned gx, unsigned gy, unsigned gz,
+              unsigned block, unsigned smem, const void *args) {
   return dev_launch(e->dev, mod, name, gx, gy, gz, block, smem, args) || dx_dev_fail(e, node);
 }
 
-static int scratch(DExec *e, int node, int64_t floats, DPtr *p, int zero) {
+int dx_scratch(DExec *e, int node, int64_t floats, DPtr *p, int zero) {
   if (!dev_alloc(e->dev, (uint64_t)(floats > 0 ? floats : 1) * 4, p)) return dx_dev_fail(e, node);
   return !zero || dev_zero(e->dev, *p, (uint64_t)(floats > 0 ? floats : 1) * 4) || dx_dev_fail(e, node);
 }
@@ -215,11 +215,11 @@ static void strides(const int64_t *sh, int r, int64_t *st) {
   for (int d = r - 1; d >= 0; d--) st[d] = s, s *= sh[d];
 }
 
-static int copy_launch(DExec *e, int i, KaCopy *c) {
+int dx_copy_launch(DExec *e, int i, KaCopy *c) {
   c->n = 1;
   for (int d = 0; d < c->rank; d++) c->n *= c->ext[d];
   if (c->n <= 0) return 1;
-  return launch(e, i, KMOD_MOVE, "k_copy_nd", dev_grid(e->dev, c->n, 256), 1, 1, 256, 0, c);
+  return dx_launch(e, i, KMOD_MOVE, "k_copy_nd", dev_grid(e->dev, c->n, 256), 1, 1, 256, 0, c);
 }
 
 /* slice range as the interpreter's slice_range: start/end from the end when negative */
@@ -250,7 +250,7 @@ int dx_copy(DExec *e, int i, const int64_t *sym) {
       c.src_off = 0;
       c.dst_off = at * st_o[axis];
       for (int d = 0; d < rx; d++) c.ext[d] = sx[d], c.src_st[d] = st_x[d], c.dst_st[d] = st_o[d];
-      if (!copy_launch(e, i, &c)) return 0;
+      if (!dx_copy_launch(e, i, &c)) return 0;
       at += sx[axis];
     }
     return 1;
@@ -268,7 +268,7 @@ int dx_copy(DExec *e, int i, const int64_t *sym) {
     c.dst_off = s * st_o[axis];
     for (int d = 0; d < rx; d++) c.ext[d] = sx[d], c.src_st[d] = st_x[d], c.dst_st[d] = st_o[d];
     c.dst_st[axis] *= step;
-    return copy_launch(e, i, &c);
+    return dx_copy_launch(e, i, &c);
   }
   c.rank = ro;
   for (int d = 0; d < ro; d++) c.ext[d] = so[d], c.dst_st[d] = st_o[d];
@@ -289,7 +289,7 @@ int dx_copy(DExec *e, int i, const int64_t *sym) {
       c.src_st[d] = dx < 0 || sx[dx] == 1 ? 0 : st_x[dx];
     }
   }
-  return copy_launch(e, i, &c);
+  return dx_copy_launch(e, i, &c);
 }
 
 int dx_gather(DExec *e, int i, const int64_t *sym) {
@@ -308,7 +308,7 @@ int dx_gather(DExec *e, int i, const int64_t *sym) {
     a.V = st[0];
     a.row = rt_numel(rt - 1, st + 1);
     a.nids = dx_numel(e, n->in[1], sym);
-    return launch(e, i, KMOD_MOVE, "k_gather", dev_grid(e->dev, a.nids * a.row, 256), 1, 1, 256, 0, &a);
+    return dx_launch(e, i, KMOD_MOVE, "k_gather", dev_grid(e->dev, a.nids * a.row, 256), 1, 1, 256, 0, &a);
   }
   a.ids = e->val[n->in[0]];
   a.src = e->val[n->in[1]];
@@ -316,179 +316,7 @@ int dx_gather(DExec *e, int i, const int64_t *sym) {
   a.row = rt_numel(ro - 1, so + 1);
   a.nids = dx_numel(e, n->in[0], sym);
   if (!dev_zero(e->dev, a.out, (uint64_t)rt_numel(ro, so) * 4)) return dx_dev_fail(e, i);
-  return launch(e, i, KMOD_MOVE, "k_scatter_add", dev_grid(e->dev, a.nids * a.row, 256), 1, 1, 256, 0, &a);
-}
-
-/* ---- attention -------------------------------------------------------------------------------- */
-
-/* part [rows, D] of softmax_attention_grad's result (row width W) from column col: k_copy_nd */
-static int attn_pack(DExec *e, int i, DPtr src, int64_t rows, int64_t D, int64_t W, int64_t col) {
-  KaCopy c;
-  memset(&c, 0, sizeof c);
-  c.src = src, c.dst = e->val[i], c.rank = 2, c.dst_off = col;
-  c.ext[0] = rows, c.ext[1] = D;
-  c.src_st[0] = D, c.src_st[1] = 1, c.dst_st[0] = W, c.dst_st[1] = 1;
-  return copy_launch(e, i, &c);
-}
-
-/* softmax_attention_grad (D = Dv = 32 or 64): the forward again for o and lse (k_attn_fwd),
- * delta = rowsum(dO o) (k_attn_bwd_pre), then k_attn_bwd_dq (wrt all, q: straight into the
- * result for q) and k_attn_bwd_dkdv (all, kv) into scratch, packed with k_copy_nd. */
-static int attn_grad(DExec *e, int i, const int64_t *sym) {
-  const IrNode *n = N(e, i);
-  int nin = n->nin, wrt = (int)ir_get_i(n, "wrt"); /* 0 all, 1 q, 2 kv */
-  int64_t sq[IR_MAX_RANK], sk[IR_MAX_RANK];
-  dx_shape(e, n->in[0], sym, sq);
-  dx_shape(e, n->in[1], sym, sk);
-  if (!dx_alloc(e, i, sym)) return 0;
-  KaAttn a;
-  memset(&a, 0, sizeof a);
-  a.q = e->val[n->in[0]], a.k = e->val[n->in[1]], a.v = e->val[n->in[2]];
-  a.mask = nin > 4 ? e->val[n->in[3]] : 0;
-  a.dO = e->val[n->in[nin - 1]];
-  a.B = (int)sq[0], a.H = (int)sq[1], a.Sq = (int)sq[2], a.Sk = (int)sk[2], a.D = (int)sq[3];
-  a.causal = (int)ir_get_i(n, "causal");
-  double scale = ir_get_f(n, "scale");
-  a.scale = (float)(scale != 0 ? scale : 1.0 / sqrt((double)a.D));
-  int64_t D = a.D, rq = (int64_t)a.B * a.H * a.Sq, rk = (int64_t)a.B * a.H * a.Sk, W = wrt == 1 ? D : wrt == 2 ? 2 * D : 3 * D;
-  DPtr o = 0, lse = 0, delta = 0, dq = 0, dk = 0, dv = 0;
-  int ok = scratch(e, i, rq * D, &o, 0) && scratch(e, i, rq, &lse, 0) && scratch(e, i, rq, &delta, 0);
-  a.o = o, a.lse = lse, a.delta = delta;
-  char name[32];
-  unsigned gq = (unsigned)((a.Sq + 15) / 16), gk = (unsigned)((a.Sk + 31) / 32);
-  snprintf(name, sizeof name, "k_attn_fwd_d%d", a.D);
-  ok = ok && launch(e, i, KMOD_ATTENTION, name, gq, (unsigned)a.H, (unsigned)a.B, 128, 0, &a);
-  ok = ok && launch(e, i, KMOD_ATTENTION, "k_attn_bwd_pre", dev_grid(e->dev, rq * 32, 256), 1, 1, 256, 0, &a);
-  if (ok && wrt != 2) {
-    ok = wrt == 1 || scratch(e, i, rq * D, &dq, 0);
-    a.dq = wrt == 1 ? e->val[i] : dq;
-    snprintf(name, sizeof name, "k_attn_bwd_dq_d%d", a.D);
-    ok = ok && launch(e, i, KMOD_ATTENTION, name, gq, (unsigned)a.H, (unsigned)a.B, 128, 0, &a);
-  }
-  if (ok && wrt != 1) {
-    ok = scratch(e, i, rk * D, &dk, 0) && scratch(e, i, rk * D, &dv, 0);
-    a.dk = dk, a.dv = dv;
-    snprintf(name, sizeof name, "k_attn_bwd_dkdv_d%d", a.D);
-    ok = ok && launch(e, i, KMOD_ATTENTION, name, gk, (unsigned)a.H, (unsigned)a.B, 128, 0, &a);
-    int64_t kc = wrt == 0 ? D : 0;
-    ok = ok && (wrt != 0 || attn_pack(e, i, dq, rq, D, W, 0)) && attn_pack(e, i, dk, rk, D, W, kc) &&
-         attn_pack(e, i, dv, rk, D, W, kc + D);
-  }
-  dev_free(e->dev, o);
-  dev_free(e->dev, lse);
-  dev_free(e->dev, delta);
-  dev_free(e->dev, dq);
-  dev_free(e->dev, dk);
-  dev_free(e->dev, dv);
-  return ok;
-}
-
-int dx_attn(DExec *e, int i, const int64_t *sym) {
-  const IrNode *n = N(e, i);
-  if (n->op == OP_SOFTMAX_ATTENTION_GRAD) return attn_grad(e, i, sym);
-  int64_t sq[IR_MAX_RANK], sk[IR_MAX_RANK];
-  dx_shape(e, n->in[0], sym, sq);
-  dx_shape(e, n->in[1], sym, sk);
-  if (!dx_alloc(e, i, sym)) return 0;
-  KaAttn a;
-  memset(&a, 0, sizeof a);
-  a.q = e->val[n->in[0]], a.k = e->val[n->in[1]], a.v = e->val[n->in[2]];
-  a.mask = n->nin > 3 ? e->val[n->in[3]] : 0;
-  a.o = e->val[i];
-  a.B = (int)sq[0], a.H = (int)sq[1], a.Sq = (int)sq[2], a.Sk = (int)sk[2], a.D = (int)sq[3];
-  a.causal = (int)ir_get_i(n, "causal");
-  double scale = ir_get_f(n, "scale");
-  a.scale = (float)(scale != 0 ? scale : 1.0 / sqrt((double)a.D));
-  DPtr lse;
-  if (!scratch(e, i, (int64_t)a.B * a.H * a.Sq, &lse, 0)) return 0;
-  a.lse = lse;
-  char name[32];
-  snprintf(name, sizeof name, "k_attn_fwd_d%d", a.D);
-  int ok = launch(e, i, KMOD_ATTENTION, name, (unsigned)((a.Sq + 15) / 16), (unsigned)a.H, (unsigned)a.B, 128, 0, &a);
-  dev_free(e->dev, lse);
-  return ok;
-}
-
-/* shared memory of k_la_fwd / k_la_bwd for m features (linattn.cu's layout) */
-static unsigned la_smem(int m, int bwd) {
-  int C = 32, DVB = 32, mp = m + 1;
-  int floats = bwd ? 2 * C * mp + 2 * C * DVB + 2 * m * DVB + 2 * C * (C + 1) + 3 * C + 2 * C
-                   : 2 * C * mp + C * DVB + m * DVB + C * (C + 1) + 3 * C + 2 * C;
-  return (unsigned)floats * 4;
-}
-
-int dx_linattn(DExec *e, int i, const int64_t *sym) {
-  const IrNode *n = N(e, i);
-  LinAttn la;
-  char err[256];
-  if (!ir_linattn_read(n, &la, err, sizeof err)) return dx_fail(e, i, "%s", err);
-  int64_t sk[IR_MAX_RANK], sv[IR_MAX_RANK];
-  dx_shape(e, n->in[la.k], sym, sk);
-  dx_shape(e, n->in[la.v], sym, sv);
-  int64_t BH = sk[0] * sk[1], T = sk[2], D = sk[3], Dv = sv[3];
-  int m = (int)(la.proj >= 0 ? dx_numel(e, n->in[la.proj], sym) / D : D);
-  int grad = n->op == OP_LINEAR_ATTENTION_GRAD;
-  if (grad) m = (int)D; /* q~, k~ come feature-mapped */
-  KaLin a;
-  memset(&a, 0, sizeof a);
-  a.BH = BH, a.H = (int)sk[1], a.T = (int)T, a.D = (int)D, a.m = m, a.dv_w = (int)Dv;
-  a.decay = la.gate == LA_GATE_DECAY;
-  a.lg = la.gate == LA_GATE_LEARNED ? e->val[n->in[la.g]] : 0;
-  a.beta = la.gate == LA_GATE_LEARNED ? e->val[n->in[la.beta]] : 0;
-  a.v = e->val[n->in[la.v]];
-  DPtr fq = 0, fk = 0, states = 0, dq = 0, dkb = 0, dv = 0, scr = 0;
-  int ok = dx_alloc(e, i, sym), NT = (int)((T + 31) / 32);
-  unsigned gy = (unsigned)((Dv + 31) / 32);
-  if (!grad && ok) {
-    if (la.feature != LA_FEAT_NONE) { /* phi(q), phi(k) */
-      a.P = e->val[n->in[la.proj]];
-      a.fw = e->val[n->in[la.fw]];
-      a.fd = la.fd >= 0 ? e->val[n->in[la.fd]] : 0;
-      a.feature = la.feature == LA_FEAT_DCT ? 0 : 1;
-      a.rows = BH * T;
-      ok = scratch(e, i, BH * T * m, &fq, 0) && scratch(e, i, BH * T * m, &fk, 0);
-      a.x = e->val[n->in[la.q]], a.out = fq;
-      ok = ok && launch(e, i, KMOD_LINATTN, "k_la_features", dev_grid(e->dev, a.rows * 32, 256), 1, 1, 256, 0, &a);
-      a.x = e->val[n->in[la.k]], a.out = fk;
-      ok = ok && launch(e, i, KMOD_LINATTN, "k_la_features", dev_grid(e->dev, a.rows * 32, 256), 1, 1, 256, 0, &a);
-    }
-    a.q = fq ? fq : e->val[n->in[la.q]];
-    a.k = fk ? fk : e->val[n->in[la.k]];
-    a.o = e->val[i];
-    ok = ok && (dev_zero(e->dev, a.o, (uint64_t)(BH * T * Dv) * 4) || dx_dev_fail(e, i));
-    for (int pass = 0; ok && pass < (la.causal ? 1 : 2); pass++) {
-      a.reverse = a.strict = pass;
-      ok = launch(e, i, KMOD_LINATTN, "k_la_fwd", (unsigned)BH, gy, 1, 128, la_smem(m, 0), &a);
-    }
-  } else if (ok) {
-    a.q = e->val[n->in[la.q]];
-    a.k = e->val[n->in[la.k]];
-    a.dO = e->val[n->in[la.dout]];
-    ok = scratch(e, i, BH * NT * (int64_t)m * Dv, &states, 0) && scratch(e, i, BH * T * m, &dq, 1) &&
-         scratch(e, i, BH * T * m, &dkb, 1) && scratch(e, i, BH * T * Dv, &dv, 1);
-    a.states = states, a.dq = dq, a.dkb = dkb, a.dv = dv;
-    for (int pass = 0; ok && pass < (la.causal ? 1 : 2); pass++) {
-      a.reverse = a.strict = pass;
-      KaLin f = a;
-      f.o = 0;
-      ok = launch(e, i, KMOD_LINATTN, "k_la_fwd", (unsigned)BH, gy, 1, 128, la_smem(m, 0), &f) &&
-           launch(e, i, KMOD_LINATTN, "k_la_bwd", (unsigned)BH, gy, 1, 128, la_smem(m, 1), &a);
-    }
-    KaLinPack pk = {a.q, a.k, a.beta, dq, dkb, dv, e->val[i], 0, BH, (int)T, m, (int)Dv, (int)Dv,
-                    la.gate == LA_GATE_LEARNED, 0};
-    if (ok && pk.learned) ok = scratch(e, i, BH * T, &scr, 0);
-    pk.scratch = scr;
-    ok = ok && launch(e, i, KMOD_LINATTN, "k_la_pack", dev_grid(e->dev, BH * T * 32, 256), 1, 1, 256, 0, &pk);
-    if (ok && pk.learned) ok = launch(e, i, KMOD_LINATTN, "k_la_scan", dev_grid(e->dev, BH, 64), 1, 1, 64, 0, &pk);
-  }
-  dev_free(e->dev, fq);
-  dev_free(e->dev, fk);
-  dev_free(e->dev, states);
-  dev_free(e->dev, dq);
-  dev_free(e->dev, dkb);
-  dev_free(e->dev, dv);
-  dev_free(e->dev, scr);
-  return ok;
+  return dx_launch(e, i, KMOD_MOVE, "k_scatter_add", dev_grid(e->dev, a.nids * a.row, 256), 1, 1, 256, 0, &a);
 }
 
 /* ---- cross-entropy, norms ---------------------------------------------------------------------------- */
@@ -504,11 +332,11 @@ int dx_xent(DExec *e, int i, const int64_t *sym) {
   a.logits = e->val[n->in[0]], a.tg = e->val[n->in[1]], a.out = e->val[i];
   a.rows = rows, a.V = V, a.ignore = (int)ir_get_i(n, "ignore"), a.smoothing = (float)ir_get_f(n, "smoothing");
   DPtr loss, cnt;
-  if (!scratch(e, i, rows, &loss, 0)) return 0;
-  if (!scratch(e, i, rows + 1, &cnt, 0)) return dev_free(e->dev, loss), 0;
+  if (!dx_scratch(e, i, rows, &loss, 0)) return 0;
+  if (!dx_scratch(e, i, rows + 1, &cnt, 0)) return dev_free(e->dev, loss), 0;
   a.row_loss = loss, a.row_cnt = cnt;
-  int ok = launch(e, i, KMOD_XENT, "k_xent_rows", dev_grid(e->dev, rows, 1), 1, 1, 256, 0, &a) &&
-           launch(e, i, KMOD_XENT, "k_xent_sum", 1, 1, 1, 256, 0, &a);
+  int ok = dx_launch(e, i, KMOD_XENT, "k_xent_rows", dev_grid(e->dev, rows, 1), 1, 1, 256, 0, &a) &&
+           dx_launch(e, i, KMOD_XENT, "k_xent_sum", 1, 1, 1, 256, 0, &a);
   dev_free(e->dev, loss);
   dev_free(e->dev, cnt);
   return ok;
@@ -540,10 +368,10 @@ int dx_norm_group(DExec *e, const DGroup *g, const int64_t *sym) {
     if (G < 1 || a.C % G) return dx_fail(e, last, "last dimension %lld is not divisible into %lld groups", a.C, (long long)G);
     a.groups = (int)G;
     if (a.C / G < 32) /* narrow groups (DiJiang: W = heads): a thread per (row, group) */
-      return launch(e, last, KMOD_NORM, "k_norm_fwd_small", dev_grid(e->dev, a.rows * G, 256), 1, 1, 256, 0, &a);
+      return dx_launch(e, last, KMOD_NORM, "k_norm_fwd_small", dev_grid(e->dev, a.rows * G, 256), 1, 1, 256, 0, &a);
   }
   int64_t warps = a.rows * (a.groups > 1 ? a.groups : 1);
-  return launch(e, last, KMOD_NORM, "k_norm_fwd", dev_grid(e->dev, warps * 32, 256), 1, 1, 256, 0, &a);
+  return dx_launch(e, last, KMOD_NORM, "k_norm_fwd", dev_grid(e->dev, warps * 32, 256), 1, 1, 256, 0, &a);
 }
 
 /* ---- the host fallback -------------------------------------------------------------------------------- */
