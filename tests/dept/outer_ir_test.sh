@@ -9,13 +9,7 @@
 # of those ops, 4 bytes per element.
 set -u
 MAMC=$1
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-export MAMC_NO_JIT=1
-LM=$here/tiny_lm.mam
-fail=0
+. "$(dirname "$0")/common.sh"
 for c in "glob" "trim" "spec" "glob lr=0.7 momentum=0.9"; do
   set -- $c
   v=$1

@@ -12,13 +12,7 @@
 set -u
 MAMC=$1
 CMP=$2
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-export MAMC_NO_JIT=1 # the JIT is tested elsewhere; its compile time would dominate here
-LM=$here/tiny_lm.mam
-fail=0
+. "$(dirname "$0")/common.sh"
 train() { # NP YAML [options]
   np=$1 y=$2
   shift 2

@@ -16,16 +16,7 @@
 set -u
 MAMC=$1
 CMP=$2
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-export MAMC_NO_JIT=1 # the JIT is tested elsewhere; its compile time would dominate here
-LM=$here/tiny_lm.mam
-fail=0
-ok() { echo "OK: $*"; }
-bad() { echo "NOT OK: $*"; fail=1; }
-gen() { python3 "$here/gen.py" "$@"; }
+. "$(dirname "$0")/common.sh"
 FOUR="sources=en,de,fr,es ranks=0,1,2,3"
 train() { # NAME [mamc train options]: trains NAME.yaml on 4 processes (at most 120 s)
   n=$1

@@ -1,0 +1,14 @@
+# common.sh — the set-up the DEPT test scripts share, sourced right after they read their
+# arguments: `here` (this folder), a scratch folder as the working directory (removed on
+# exit), the JIT off (tested elsewhere; its compile time would dominate these runs), the
+# tiny model LM, and the verdict helpers ok / bad (bad sets fail=1) and gen (gen.py).
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+export MAMC_NO_JIT=1
+LM=$here/tiny_lm.mam
+fail=0
+ok() { echo "OK: $*"; }
+bad() { echo "NOT OK: $*"; fail=1; }
+gen() { python3 "$here/gen.py" "$@"; }
