@@ -1,7 +1,6 @@
-/* dexec.c — the device executor's plan and run loop (dexec.h): which way each node runs,
- * the compilation of its kernels, value lifetimes (reference counts shared by views), and
- * the outputs handed to the caller as they are computed. The node kinds themselves are
- * dexec_ops.c's. */
+/* dexec.c — the device executor's plan (dexec.h): which way each node runs, the compilation
+ * of its kernels, and the executor's lifetime. The run loop is dexec_run.c's; the node kinds
+ * themselves are dexec_ops.c's and dexec_attn.c's. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <time.h>
@@ -304,16 +303,6 @@ void dexec_on_output(DExec *e, DExecOutputFn fn, void *user) {
   e->on_output_user = user;
 }
 
-static void release(DExec *e, int j) {
-  int b = e->base[j];
-  e->val[j] = 0;
-  e->base[j] = -1;
-  if (b >= 0 && --e->refs[b] == 0) {
-    dev_free(e->dev, e->mem[b]);
-    e->mem[b] = 0;
-  }
-}
-
 void dexec_release(DExec *e) {
   if (!e->val) return;
   for (int j = 0; j < e->n; j++) {
@@ -345,177 +334,6 @@ void dexec_free(DExec *e) {
   Dev *dev = e->dev;
   memset(e, 0, sizeof *e);
   e->dev = dev;
-}
-
-/* ---- running ----------------------------------------------------------------------------------- */
-
-/* input k (node i) into its staging buffer: shape checked, page-locked, so that a captured
- * graph can copy from it */
-static int stage_input(DExec *e, int i, int k, const Tensor *in, const int64_t *sym) {
-  const IrNode *nd = &G(e)->nodes.v[i];
-  int64_t sh[IR_MAX_RANK];
-  int r = dx_shape(e, i, sym, sh), bad = in->rank != r || dtype_size(in->dt) != 4;
-  for (int d = 0; !bad && d < r; d++) bad = in->shape[d] != sh[d];
-  if (bad) {
-    char a[96];
-    return dx_fail(e, i, "input '%s' has shape %s (%s), which does not match its declared type", nd->name,
-                   rt_shape_str(a, sizeof a, in->rank, in->shape), dtype_name(in->dt));
-  }
-  size_t bytes = (size_t)in->n * 4;
-  if (e->stage_cap[k] < bytes) {
-    dev_host_free(e->dev, e->stage[k]);
-    e->stage_cap[k] = 0;
-    e->stage_gen++;
-    if (!(e->stage[k] = dev_host_alloc(e->dev, bytes))) return dx_dev_fail(e, i);
-    e->stage_cap[k] = bytes;
-  }
-  memcpy(e->stage[k], in->data, bytes);
-  return 1;
-}
-
-int dexec_stage(DExec *e, const int64_t *sym, const Tensor *inputs) {
-  for (int i = 0, k = 0; i < e->n; i++) {
-    if (e->kind[i] != DN_INPUT) continue;
-    if (!stage_input(e, i, k, &inputs[k], sym)) return 0;
-    k++;
-  }
-  return 1;
-}
-
-static int run_input(DExec *e, int i, int k, const Tensor *in, const int64_t *sym) {
-  size_t bytes = (size_t)in->n * 4;
-  return stage_input(e, i, k, in, sym) && dx_alloc(e, i, sym) &&
-         (dev_h2d(e->dev, e->val[i], e->stage[k], bytes) || dx_dev_fail(e, i));
-}
-
-static int run_param(DExec *e, int i, const DParams *ps) {
-  const IrNode *nd = &G(e)->nodes.v[i];
-  int q = ps && nd->module < e->p->modules.n ? ps->first[nd->module] + nd->param : -1;
-  if (q < 0 || q >= ps->n || !ps->w[q])
-    return dx_fail(e, i, "this process holds no value for parameter %s of module %s",
-                   e->p->modules.v[nd->module].params.v[nd->param].name, e->p->modules.v[nd->module].name);
-  e->val[i] = ps->w[q];
-  return 1;
-}
-
-static int run_view(DExec *e, int i) {
-  int src = G(e)->nodes.v[i].in[0];
-  e->val[i] = e->val[src];
-  e->base[i] = e->base[src];
-  if (e->base[i] >= 0) e->refs[e->base[i]]++;
-  return 1;
-}
-
-static int run_group(DExec *e, DGroup *gr, const int64_t *sym, const InterpCx *cx) {
-  const IrGraph *g = G(e);
-  if (gr->norm) return dx_norm_group(e, gr, sym);
-  if (gr->epi && !gr->epi_off) { /* the product and its epilogue in one cuBLASLt call */
-    int last = gr->first + gr->count - 1;
-    if (!dx_alloc(e, last, sym)) return 0;
-    if (dx_gemm(e, gr->root, sym, e->val[last], gr->epi, e->val[gr->bias])) return 1;
-    if (!e->dev->gemm_epi_refused) return 0;
-    if (getenv("MAMC_DEBUG_CUDA"))
-      fprintf(stderr, "mamc: cuda: group at %%%d: no epilogue: %s\n", gr->first, e->dev->L.err);
-    gr->epi_off = 1; /* from now on: the product, then the generated kernel */
-    release(e, last);
-  }
-  if (gr->root >= 0 && !(dx_alloc(e, gr->root, sym) && dx_gemm(e, gr->root, sym, e->val[gr->root], 0, 0))) return 0;
-  const CgKernel *k = &gr->k.k;
-  DPtr bufs[CG_MAX_BUFS];
-  int64_t store[CG_MAX_BUFS][IR_MAX_RANK], dims[CG_MAX_DIMS];
-  const int64_t *shapes[CG_MAX_BUFS];
-  for (int b = 0; b < k->nbufs; b++) {
-    const CgBufInfo *bi = &k->bufs[b];
-    for (int d = 0; d < bi->type.rank; d++) store[b][d] = dim_eval(bi->type.d[d], sym);
-    shapes[b] = store[b];
-    int node = bi->node;
-    if (!bi->out) {
-      const IrNode *nd = &g->nodes.v[node];
-      if (nd->group >= 0 && nd->group == g->nodes.v[gr->first].group && nd->op == OP_RESHAPE) node = nd->in[0];
-      if (!e->val[node]) return dx_fail(e, gr->first, "fused kernel input %%%d has no value", node);
-      bufs[b] = e->val[node];
-    } else {
-      if (!dx_alloc(e, node, sym)) return 0;
-      bufs[b] = e->val[node];
-    }
-  }
-  CgRun run = {cx->seed, cx->step, cx->training};
-  char err[256];
-  if (!cg_fill_dims(k, shapes, sym, &run, dims, err, sizeof err)) return dx_fail(e, gr->first, "%s", err);
-  if (!dev_cg_launch(e->dev, &gr->k, bufs, dims)) return dx_dev_fail(e, gr->first);
-  return 1;
-}
-
-/* frees what died at `last` among the operands of nodes first .. last and those nodes themselves */
-static void free_dead(DExec *e, int first, int last) {
-  const IrGraph *g = G(e);
-  for (int j = first; j <= last; j++) {
-    const IrNode *nd = &g->nodes.v[j];
-    for (int k = 0; k < nd->nin; k++) {
-      int o = nd->in[k];
-      if (e->last_use[o] <= last && e->val[o]) release(e, o);
-    }
-  }
-  for (int j = first; j <= last; j++)
-    if (e->last_use[j] <= last && e->val[j]) release(e, j);
-}
-
-int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams *ps, const InterpCx *cx) {
-  const IrGraph *g = G(e);
-  int ninput = 0;
-  dexec_release(e);
-  e->stats.host_nodes = 0;
-  e->stats.gemm_flops = 0;
-  for (int i = 0; i < e->n;) {
-    int last = i, ok = 1;
-    switch (e->kind[i]) {
-    case DN_NONE: break;
-    case DN_INPUT: ok = run_input(e, i, ninput, &inputs[ninput], sym), ninput++; break;
-    case DN_PARAM: ok = run_param(e, i, ps); break;
-    case DN_VIEW: ok = run_view(e, i); break;
-    case DN_GROUP: {
-      DGroup *gr = &e->groups[e->grp[i]];
-      last = gr->first + gr->count - 1;
-      ok = run_group(e, gr, sym, cx);
-      break;
-    }
-    case DN_GEMM: ok = dx_alloc(e, i, sym) && dx_gemm(e, i, sym, e->val[i], 0, 0); break;
-    case DN_SUMMED: ok = dx_summed(e, i, sym); break;
-    case DN_COPY: ok = dx_copy(e, i, sym); break;
-    case DN_GATHER:
-    case DN_SCATTER: ok = dx_gather(e, i, sym); break;
-    case DN_ATTN: ok = dx_attn(e, i, sym); break;
-    case DN_LINATTN: ok = dx_linattn(e, i, sym); break;
-    case DN_XENT: ok = dx_xent(e, i, sym); break;
-    case DN_HOST: {
-      double t0 = now();
-      ok = dx_host(e, i, sym, cx);
-      e->stats.host_seconds += now() - t0;
-      e->stats.host_nodes++;
-      break;
-    }
-    default: ok = dx_fail(e, i, "no plan (internal error)");
-    }
-    if (!ok) {
-      dexec_release(e);
-      return 0;
-    }
-    if (e->on_output)
-      for (int k = i; k <= last; k++)
-        for (int o = e->out_first[k]; o >= 0; o = e->out_next[o])
-          if (e->val[k]) e->on_output(e->on_output_user, o, e->val[k], dx_numel(e, k, sym));
-    free_dead(e, i, last);
-    i = last + 1;
-  }
-  (void)g;
-  e->stats.runs++;
-  return 1;
-}
-
-DPtr dexec_output(const DExec *e, int k, const int64_t *sym, int64_t *n) {
-  int node = G(e)->outputs.v[k].node;
-  if (n) *n = dx_numel(e, node, sym);
-  return e->val[node];
 }
 
 void dexec_summary(const DExec *e, StrBuf *b) {

@@ -1,5 +1,5 @@
-/* dexec_internal.h — what dexec.c (planning, the run loop, value lifetimes), dexec_ops.c and
- * dexec_attn.c (each node kind on the device) share. Not a public header. */
+/* dexec_internal.h — what dexec.c (planning), dexec_run.c (the run loop, value lifetimes),
+ * dexec_ops.c and dexec_attn.c (each node kind on the device) share. Not a public header. */
 #ifndef MAMC_DEXEC_INTERNAL_H
 #define MAMC_DEXEC_INTERNAL_H
 
@@ -11,6 +11,8 @@ int dx_shape(const DExec *e, int node, const int64_t *sym, int64_t *shape);
 int64_t dx_numel(const DExec *e, int node, const int64_t *sym);
 /* A fresh device buffer for node's value (its type's size), owned by the node. */
 int dx_alloc(DExec *e, int node, const int64_t *sym);
+/* Drops node j's reference to its buffer (views share their base's), freeing it with the last. */
+void dx_release(DExec *e, int j);
 /* Formats an error into e->err, prefixed by the node ("%12 = matmul: ..."); returns 0. */
 int dx_fail(DExec *e, int node, const char *fmt, ...) MAMC_PRINTF(3, 4);
 /* The device library's last error (dev->L.err) under the node's name; returns 0. */
