@@ -73,6 +73,7 @@ int tdev_finish_step(Trainer *t, double *grad_norm, double *lr_out, Diag *d);
 void tdev_host_changed(Trainer *t);
 int tdev_pull(Trainer *t, Diag *d);
 void tbuckets_on_output(void *user, int output, const Tensor *gr);
+int tbuckets_finish(Trainer *t, Diag *d); /* the step's bucket exchange (also dtrain_xchg.c: path (b)) */
 
 struct Trainer {
   Arena arena;

@@ -9,14 +9,18 @@
  * of validation BLEU, the numerical guard's op-by-op re-run).
  *
  * The step's end takes one of two paths, chosen once at tdev_open:
- *  (b) on the device (dtrain_step.c) — one process (or --emulate-ranks), AdamW or Adam, no
- *      outer-synchronised (DEPT) module: each gradient is added, times its batch's target
- *      tokens, into a device-resident sum (k_axpy) as the backward pass produces it; the global
- *      norm (k_sqnorm), clipping and AdamW with per-module step counts (k_adamw: one launch over
- *      every trainable parameter) run on the device; only the norm (8 bytes) comes back, for
- *      the numerical guard. The host's parameters and moments are stale until tdev_pull.
- *  (a) staged — everything else (several processes, SGD, outer rounds; MAMC_CUDA_STAGED=1
- *      forces it): each gradient is copied to the host as the backward pass produces it and
+ *  (b) on the device (dtrain_step.c) — AdamW or Adam, no outer-synchronised (DEPT) module
+ *      (with several processes, no locally synchronised one either): each gradient is added,
+ *      times its batch's target tokens, into a device-resident sum (k_axpy) as the backward
+ *      pass produces it; with several processes the sums of the exchanged buckets go down to
+ *      host buffers after the task runs, through the host path's own bucket exchange
+ *      (tbuckets_finish), and back up, and the norm is summed over the world as tsync_norm
+ *      does (dtrain_xchg.c); the global norm (k_sqnorm), clipping and AdamW with per-module
+ *      step counts (k_adamw: one launch over every trainable parameter) run on the device; only
+ *      the norm (8 bytes) comes back, for the numerical guard. The host's parameters and
+ *      moments are stale until tdev_pull; no parameter goes up per step.
+ *  (a) staged — everything else (SGD, outer rounds, local modules with several processes;
+ *      MAMC_CUDA_STAGED=1 forces it): each gradient is copied to the host as the backward pass produces it and
  *      handed to the trainer's own tbuckets_on_output, so the MPI bucket exchange overlaps the
  *      backward pass as on the CPU, and finish_step (exchange, norm, clip, guard, optimizer,
  *      rounds) is the unchanged CPU code; the updated parameters go up once before the next run.
@@ -24,7 +28,7 @@
  * (multi-process exchange, DEPT rounds, SGD) with a small, checkable change; (b) is where the
  * single-GPU step time goes (no synchronisation per gradient, no parameter upload per step),
  * and its kernels have CPU references (kref.c) that the emulation runs. With several processes
- * (b) would need the sums staged through host buffers for the exchange anyway.
+ * (b) stages the finished sums (once per bucket and step, not per gradient) through host buffers.
  * On path (b) the task runs and the step's end are captured into CUDA graphs once their shapes
  * repeat, and replayed (dtrain_graph.c).
  * Which GPU: cuda:N; else MAMC_CUDA_DEVICE; else, one per process of a node, the process's
@@ -126,13 +130,15 @@ static void staged_output(void *user, int output, DPtr value, int64_t n) {
 
 static void choose_path(Trainer *t, TDev *x) {
   const char *staged = getenv("MAMC_CUDA_STAGED"), *why = NULL;
-  int has_rows = 0;
+  int has_rows = 0, multi = t->opts.dist && dist_size(t->opts.dist) > 1, local = 0;
   for (int k = 0; k < t->ntasks; k++) has_rows |= t->tasks[k].rows != NULL;
+  for (int m = 0; multi && m < t->train->modules.n; m++) local |= t->held[m] && !t->groups[t->group_of[m]].exchanged;
   if (staged && *staged && strcmp(staged, "0") != 0) why = "MAMC_CUDA_STAGED is set";
-  else if (t->opts.dist && dist_size(t->opts.dist) > 1) why = "several processes: the gradient exchange goes through host buffers";
   else if (t->opts.opt.kind == OPT_SGD) why = "SGD (k_adamw is AdamW / Adam)";
   else if (t->has_outer || has_rows) why = "outer-synchronised (DEPT) modules: rounds run on the host";
+  else if (local) why = "several processes and locally synchronised modules: their norm is each process's own";
   x->on_device = why == NULL;
+  x->multi = x->on_device && multi; /* the sums exchanged through host buffers (dtrain_xchg.c) */
   snprintf(x->why_staged, sizeof x->why_staged, "%s", why ? why : "");
 }
 
@@ -348,11 +354,11 @@ void tdev_free(Trainer *t) {
              "\"staged_steps\": %lld, \"uploads\": %lld, \"downloads\": %lld, \"run_seconds\": %.3f, "
              "\"step_seconds\": %.3f, \"first_step_ms\": %s, \"median_step_ms\": %s, \"graph_replays\": %lld, "
              "\"graph_captures\": %lld, \"eager_runs\": %lld, \"graph_invalidated\": %lld, \"graph_evicted\": %lld, "
-             "\"graph_failed\": %lld, \"step_end_replays\": %lld}",
+             "\"graph_failed\": %lld, \"step_end_replays\": %lld, \"exchange_seconds\": %.3f}",
              (long long)x->train_runs, (long long)x->eval_runs, (long long)x->device_steps, (long long)x->staged_steps,
              (long long)x->uploads, (long long)x->downloads, x->run_seconds, x->step_seconds, f, m,
              (long long)x->g_replays, (long long)x->g_captures, (long long)x->g_eager, (long long)x->g_invalid,
-             (long long)x->g_evicted, (long long)x->g_failed, (long long)x->end_replays);
+             (long long)x->g_evicted, (long long)x->g_failed, (long long)x->end_replays, x->xchg_seconds);
     trainer_log(t, line);
   }
   free(x->step_s);

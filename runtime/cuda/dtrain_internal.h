@@ -1,6 +1,7 @@
 /* dtrain_internal.h — what dtrain.c (opening the device, executors, parameter transfers, the
- * staged gradient path), dtrain_step.c (gradient sums, global norm and AdamW on the device) and
- * dtrain_graph.c (CUDA graphs of path (b)) share: the trainer's device state (Trainer.dev).
+ * staged gradient path), dtrain_step.c (gradient sums, global norm and AdamW on the device),
+ * dtrain_xchg.c (their exchange between processes) and dtrain_graph.c (CUDA graphs of path (b))
+ * share: the trainer's device state (Trainer.dev).
  * Not a public header. */
 #ifndef MAMC_DTRAIN_INTERNAL_H
 #define MAMC_DTRAIN_INTERNAL_H
@@ -46,6 +47,7 @@ typedef struct TDev TDev;
 struct TDev {
   Dev dev;
   int on_device;              /* path (b): sums, norm and AdamW on the device; 0: path (a), staged */
+  int multi;                  /* path (b) with several processes: sums exchanged via the host (dtrain_xchg.c) */
   char why_staged[160];       /* path (a): why not (b) */
   TDevTask *tasks;            /* per task spec (owned ones) */
   DParams p;                  /* the parameters (w), one device buffer per held ParamStore index */
@@ -66,7 +68,7 @@ struct TDev {
   int nfrozen;
   /* what ran (the metrics' device lines; tests check them) */
   int64_t train_runs, eval_runs, device_steps, staged_steps, uploads, downloads;
-  double run_seconds, step_seconds;
+  double run_seconds, step_seconds, xchg_seconds;
   double t_start, t_mark;     /* the first train run's start; the last step boundary */
   double *step_s;             /* wall seconds of each step (boundary to boundary: data, runs, update) */
   int nstep_s, cap_step_s;
@@ -96,6 +98,12 @@ int tdev_step_setup(Trainer *t, char *err, size_t n); /* path (b) state, after t
 void tdev_step_free(Trainer *t);
 void tdev_on_output_device(void *user, int output, DPtr value, int64_t n); /* (b) gradient callback */
 void tdev_count_tokens(Trainer *t, int output); /* (b) the host's token sums for a gradient output */
+
+/* dtrain_xchg.c (path (b), several processes) */
+int tdev_norm_counts(const Trainer *t, int m);  /* module m's sums are in this rank's share of the norm */
+int tdev_exchange(Trainer *t, Diag *d);          /* device sums -> host -> tbuckets_finish -> device */
+/* The world's norm from this rank's (local), as tsync_norm; into the device's norm slot too. */
+int tdev_world_norm(Trainer *t, double local, double *norm, Diag *d);
 
 /* dtrain_graph.c */
 void tgraph_setup(Trainer *t);                        /* graphs_on, after the executors are planned */

@@ -11,7 +11,8 @@
  *   - AdamW / Adam with each trained module's own step count, the clip factor computed on the
  *     device from the norm exactly as optim_clip_scale, frozen parameters skipped (k_adamw over
  *     the trainable parameters, one launch; it zeroes their sums for the next step).
- * Single process only (or --emulate-ranks): there is no exchange. kargs.h has the kernels'
+ * With several processes the sums are exchanged through host buffers before the norm, and the
+ * norm is summed over the world (dtrain_xchg.c). kargs.h has the kernels'
  * argument blocks; kref.c their CPU references (what the emulation runs). Everything a launch
  * reads that changes from run to run (the tokens, 1/tokens, step counts, lr) is in device
  * memory, updated before the launch, so that dtrain_graph.c can capture and replay the work. */
@@ -80,7 +81,7 @@ int tdev_step_setup(Trainer *t, char *err, size_t n) {
         ok = tdev_fail(t, err, n, "allocating the gradient sums and moments");
         break;
       }
-      all[nall] = q, all_m[nall++] = m;
+      if (tdev_norm_counts(t, m)) all[nall] = q, all_m[nall++] = m; /* several processes: this rank's share */
       if (t->train->modules.v[m].params.v[q - t->params.first[m]].frozen) x->frozen_q[x->nfrozen++] = q;
       else upd[nupd] = q, upd_m[nupd++] = m;
     }
@@ -220,15 +221,19 @@ int tdev_finish_step(Trainer *t, double *grad_norm, double *lr_out, Diag *d) {
   double t0 = now();
   Dev *dev = &x->dev;
   int M = t->train->modules.n;
+  if (x->multi && !tdev_exchange(t, d)) return 0; /* the sums of every rank, and wsum, as on the host */
   for (int m = 0; m < M; m++) x->inv_h[m] = t->held[m] && t->wsum[m] > 0 ? (float)(1.0 / t->wsum[m]) : 0.0f;
   double norm = 0;
   if (!dev_h2d(dev, x->inv_d, x->inv_h, sizeof(float) * (size_t)M)) return dev_err(t, d, "the step's arguments");
   if (x->norm_tab.nchunks > 0 && (!tgraph_slot(t, &x->norm_g, norm_work) || !dev_d2h(dev, &norm, x->norm_d, 8)))
     return dev_err(t, d, "the gradient norm");
-  /* tsync_norm's bookkeeping, for one process */
-  t->world_payload = t->payload_bytes - t->payload_reported;
-  t->payload_reported = t->payload_bytes;
-  t->nonfinite_world = t->nonfinite_local;
+  if (x->multi) { /* this rank's share; the world's norm (tsync_norm's reduction) into norm_d */
+    if (!tdev_world_norm(t, norm, &norm, d)) return 0;
+  } else { /* tsync_norm's bookkeeping, for one process */
+    t->world_payload = t->payload_bytes - t->payload_reported;
+    t->payload_reported = t->payload_bytes;
+    t->nonfinite_world = t->nonfinite_local;
+  }
   int64_t step = t->step + 1;
   double lr = sched_lr(&t->opts.sched, step);
   int skip = 0;

@@ -24,9 +24,16 @@
 #      the device_stats line counts replays, captures and eager runs; every capture failing
 #      (MAMC_CUDA_EMU_CAPTURE_FAIL) falls back to eager runs, still equal; on the sample (3 tasks,
 #      30 steps) graphs invalidated by moved staging buffers are captured again, still equal.
-# --mpi: instead, tiny.mam on 2 processes (mpirun -np 2), CPU against device (staged: the bucket
-# exchange on host buffers): rank 0's losses and the parameters within 1e-4; one GPU per local
-# rank: with 2 (emulated) GPUs the ranks open 0 and 1, with one both open 0.
+# --mpi: instead, on 2 processes (mpirun -np 2):
+#   tiny.mam, CPU against the step on the device (path (b): device sums staged through host
+#   buffers for the host's bucket exchange, world norm, AdamW on the device) and against the
+#   staged step (MAMC_CUDA_STAGED=1: path (a)): rank 0's losses and norms within 1e-5 (path (b)
+#   against the CPU and against path (a); path (a) against the CPU 1e-4), parameters within 1e-4;
+#   the device line says which path, and path (b)'s device_stats show one parameter upload (the
+#   start), none per step; the same gradient payload per step as the CPU's (the same exchange);
+#   graphs.mam, 3 tasks on 2 ranks (a shared decoder), path (b) with CUDA graphs on and off:
+#   bit-identical, graphs replayed, 1e-5 of the CPU;
+#   one GPU per local rank: with 2 (emulated) GPUs the ranks open 0 and 1, with one both open 0.
 set -u
 MAMC=$1
 MODE=${2:-}
@@ -74,17 +81,58 @@ run() { # run NAME ARGS... (ckpt -> NAME/, metrics NAME.jsonl)
   return 1
 }
 check() { $CMP "$@" || fail=1; }
+lengths() { # a generated corpus of a few sentence lengths (CUDA graphs: some shapes repeat)
+  awk 'BEGIN { srand(7); for (i = 0; i < 120; i++) { r = rand(); n = r < 0.45 ? 5 : r < 0.9 ? 11 : 2 + int(rand() * 14)
+    s = ""; t = ""; for (j = 0; j < n; j++) { s = s sprintf("%c", 97 + int(rand() * 26)); t = t sprintf("%c", 97 + int(rand() * 26)) }
+    print s "\t" t } }' > lengths.tsv
+}
+payload() { # payload A.jsonl B.jsonl: the train lines' comm_bytes are equal (the same exchange)
+  python3 -c 'import json, sys
+p = [[x.get("comm_bytes") for x in map(json.loads, open(f)) if x.get("type") == "train"] for f in sys.argv[1:]]
+sys.exit(0 if p[0] == p[1] and p[0] and p[0][-1] else 1)' "$1" "$2" && echo "OK: $1 and $2: the same payload bytes per step" ||
+    { echo "NOT OK: $1 and $2: different gradient payloads"; fail=1; }
+}
 
 if [ "$MODE" = --mpi ]; then
   config 2
   MPIRUN="mpirun --allow-run-as-root --oversubscribe -np 2"
-  run cpu timeout 120 $MPIRUN "$MAMC" train "$root/tests/dist/tiny.mam" --config tiny2.yaml &&
-    run dev timeout 120 env MAMC_CUDA_EMU=1 $MPIRUN "$MAMC" train "$root/tests/dist/tiny.mam" --config tiny2.yaml \
-      --device cuda && {
-      check device dev.jsonl step=staged train_runs=15 staged_steps=15 device_steps=0 "ordinals=[0, 0]" graphs=off
-      check metrics cpu.jsonl dev.jsonl 1e-4
+  T="$MPIRUN $MAMC train $root/tests/dist/tiny.mam --config tiny2.yaml"
+  if run cpu timeout 120 $T; then
+    if run dev timeout 120 env MAMC_CUDA_EMU=1 $T --device cuda; then
+      check device dev.jsonl step=device train_runs=15 device_steps=15 staged_steps=0 uploads=1 "ordinals=[0, 0]"
+      check metrics cpu.jsonl dev.jsonl 1e-5
       check ckpt cpu dev 1e-4
-    }
+      payload cpu.jsonl dev.jsonl
+    fi
+    if run staged timeout 120 env MAMC_CUDA_EMU=1 MAMC_CUDA_STAGED=1 $T --device cuda; then
+      check device staged.jsonl step=staged train_runs=15 staged_steps=15 device_steps=0 graphs=off 'uploads>14'
+      check metrics cpu.jsonl staged.jsonl 1e-4
+      check ckpt cpu staged 1e-4
+      [ -f dev.jsonl ] && check metrics staged.jsonl dev.jsonl 1e-5 && check ckpt staged dev 1e-4
+    fi
+  fi
+  if [ -z "${MAMC_DTRAIN_NO_JIT:-}${MAMC_NO_JIT:-}" ]; then # (graphs need the CPU JIT: see part 5)
+    lengths
+    printf '%s\n' "index: {lang: [en, fr, de]}" "vocab: {en: byte, fr: byte, de: byte}" "processes: 2" "tasks:" \
+      '  - {task: "translate(en, fr)", path: lengths.tsv, valid: lengths.tsv, ranks: [0]}' \
+      '  - {task: "translate(fr, en)", path: lengths.tsv, columns: [1, 0], ranks: [1]}' \
+      '  - {task: "translate(en, de)", path: lengths.tsv, ranks: [1]}' "sampling: {temperature: 1.0, seed: 5}" \
+      "train: {steps: 24, batch_tokens: 96, max_len: 24, lr: 3e-3, clip: 1.0, log_every: 1," \
+      "        schedule: {kind: inverse_sqrt, warmup: 4}, valid_every: 8, valid_batches: 2}" \
+      "checkpoint: {dir: ckpt, every: 0, keep: 1}" > graphs2.yaml
+    G="$MPIRUN $MAMC train $here/graphs.mam --config graphs2.yaml"
+    if run g2cpu timeout 120 $G && run g2on timeout 120 env MAMC_CUDA_EMU=1 $G --device cuda &&
+       run g2off timeout 120 env MAMC_CUDA_EMU=1 MAMC_CUDA_GRAPHS=0 $G --device cuda; then
+      check device g2on.jsonl step=device graphs=on uploads=1 device_steps=24 graph_failed=0 'graph_replays>0' \
+        'step_end_replays>0'
+      check device g2off.jsonl step=device graphs=off uploads=1 graph_replays=0
+      check metrics g2off.jsonl g2on.jsonl 0
+      check ckpt g2off g2on 0 --all
+      check metrics g2cpu.jsonl g2on.jsonl 1e-5
+      check ckpt g2cpu g2on 1e-4
+      payload g2cpu.jsonl g2on.jsonl
+    fi
+  fi
   run two timeout 60 env MAMC_CUDA_EMU=1 MAMC_CUDA_EMU_DEVICES=2 $MPIRUN "$MAMC" train "$root/tests/dist/tiny.mam" \
     --config tiny2.yaml --device cuda --steps 2 && check device two.jsonl "ordinals=[0, 1]" ordinal=0 local_rank=0
   exit $fail
@@ -173,9 +221,7 @@ if [ -n "${MAMC_DTRAIN_NO_JIT:-}${MAMC_NO_JIT:-}" ]; then
   echo "SKIP: part 5 (CUDA graphs): no CPU JIT for the emulation's generated kernels"
   exit $fail
 fi
-awk 'BEGIN { srand(7); for (i = 0; i < 120; i++) { r = rand(); n = r < 0.45 ? 5 : r < 0.9 ? 11 : 2 + int(rand() * 14)
-  s = ""; t = ""; for (j = 0; j < n; j++) { s = s sprintf("%c", 97 + int(rand() * 26)); t = t sprintf("%c", 97 + int(rand() * 26)) }
-  print s "\t" t } }' > lengths.tsv
+lengths
 graphs_yaml() { # graphs_yaml TASKS STEPS BATCH_TOKENS MAX_LEN (TASKS: the tasks: block's lines)
   printf '%s\n' "index: {lang: [en, fr, de]}" "vocab: {en: byte, fr: byte, de: byte}" "tasks:" "$1" \
     "sampling: {temperature: 1.0, seed: 5}" \
