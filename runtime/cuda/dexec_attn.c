@@ -22,25 +22,33 @@ static int attn_pack(DExec *e, int i, DPtr src, int64_t rows, int64_t D, int64_t
   return dx_copy_launch(e, i, &c);
 }
 
+/* The operands, sizes, causality and scale (0: 1/sqrt(D)) of attention node i (forward or
+ * gradient: q, k, v[, mask], ...) into *a, and node i's output buffer. */
+static int attn_args(DExec *e, int i, const int64_t *sym, int has_mask, KaAttn *a) {
+  const IrNode *n = N(e, i);
+  int64_t sq[IR_MAX_RANK], sk[IR_MAX_RANK];
+  dx_shape(e, n->in[0], sym, sq);
+  dx_shape(e, n->in[1], sym, sk);
+  if (!dx_alloc(e, i, sym)) return 0;
+  memset(a, 0, sizeof *a);
+  a->q = e->val[n->in[0]], a->k = e->val[n->in[1]], a->v = e->val[n->in[2]];
+  a->mask = has_mask ? e->val[n->in[3]] : 0;
+  a->B = (int)sq[0], a->H = (int)sq[1], a->Sq = (int)sq[2], a->Sk = (int)sk[2], a->D = (int)sq[3];
+  a->causal = (int)ir_get_i(n, "causal");
+  double scale = ir_get_f(n, "scale");
+  a->scale = (float)(scale != 0 ? scale : 1.0 / sqrt((double)a->D));
+  return 1;
+}
+
 /* softmax_attention_grad (D = Dv = 32 or 64): the forward again for o and lse (k_attn_fwd),
  * delta = rowsum(dO o) (k_attn_bwd_pre), then k_attn_bwd_dq (wrt all, q: straight into the
  * result for q) and k_attn_bwd_dkdv (all, kv) into scratch, packed with k_copy_nd. */
 static int attn_grad(DExec *e, int i, const int64_t *sym) {
   const IrNode *n = N(e, i);
   int nin = n->nin, wrt = (int)ir_get_i(n, "wrt"); /* 0 all, 1 q, 2 kv */
-  int64_t sq[IR_MAX_RANK], sk[IR_MAX_RANK];
-  dx_shape(e, n->in[0], sym, sq);
-  dx_shape(e, n->in[1], sym, sk);
-  if (!dx_alloc(e, i, sym)) return 0;
   KaAttn a;
-  memset(&a, 0, sizeof a);
-  a.q = e->val[n->in[0]], a.k = e->val[n->in[1]], a.v = e->val[n->in[2]];
-  a.mask = nin > 4 ? e->val[n->in[3]] : 0;
+  if (!attn_args(e, i, sym, nin > 4, &a)) return 0;
   a.dO = e->val[n->in[nin - 1]];
-  a.B = (int)sq[0], a.H = (int)sq[1], a.Sq = (int)sq[2], a.Sk = (int)sk[2], a.D = (int)sq[3];
-  a.causal = (int)ir_get_i(n, "causal");
-  double scale = ir_get_f(n, "scale");
-  a.scale = (float)(scale != 0 ? scale : 1.0 / sqrt((double)a.D));
   int64_t D = a.D, rq = (int64_t)a.B * a.H * a.Sq, rk = (int64_t)a.B * a.H * a.Sk, W = wrt == 1 ? D : wrt == 2 ? 2 * D : 3 * D;
   DPtr o = 0, lse = 0, delta = 0, dq = 0, dk = 0, dv = 0;
   int ok = dx_scratch(e, i, rq * D, &o, 0) && dx_scratch(e, i, rq, &lse, 0) && dx_scratch(e, i, rq, &delta, 0);
@@ -77,19 +85,9 @@ static int attn_grad(DExec *e, int i, const int64_t *sym) {
 int dx_attn(DExec *e, int i, const int64_t *sym) {
   const IrNode *n = N(e, i);
   if (n->op == OP_SOFTMAX_ATTENTION_GRAD) return attn_grad(e, i, sym);
-  int64_t sq[IR_MAX_RANK], sk[IR_MAX_RANK];
-  dx_shape(e, n->in[0], sym, sq);
-  dx_shape(e, n->in[1], sym, sk);
-  if (!dx_alloc(e, i, sym)) return 0;
   KaAttn a;
-  memset(&a, 0, sizeof a);
-  a.q = e->val[n->in[0]], a.k = e->val[n->in[1]], a.v = e->val[n->in[2]];
-  a.mask = n->nin > 3 ? e->val[n->in[3]] : 0;
+  if (!attn_args(e, i, sym, n->nin > 3, &a)) return 0;
   a.o = e->val[i];
-  a.B = (int)sq[0], a.H = (int)sq[1], a.Sq = (int)sq[2], a.Sk = (int)sk[2], a.D = (int)sq[3];
-  a.causal = (int)ir_get_i(n, "causal");
-  double scale = ir_get_f(n, "scale");
-  a.scale = (float)(scale != 0 ? scale : 1.0 / sqrt((double)a.D));
   DPtr lse;
   if (!dx_scratch(e, i, (int64_t)a.B * a.H * a.Sq, &lse, 0)) return 0;
   a.lse = lse;
