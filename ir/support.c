@@ -1,9 +1,10 @@
-/* support.c — arena, string builder and caret diagnostics (see support.h). */
+/* support.c — arena, string builder, caret diagnostics and the clock (see support.h). */
 #include "support.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- arena ------------------------------------------------------------------------------ */
 
@@ -283,4 +284,10 @@ void mamc_die_at(const char *file, int line, const char *fmt, ...) {
   fputc('\n', stderr);
   va_end(ap);
   abort();
+}
+
+double mono_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

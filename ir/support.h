@@ -1,5 +1,5 @@
 /* support.h — the small utilities every layer uses: arena allocation, growable arrays,
- * a string builder, and diagnostics with source carets.
+ * a string builder, diagnostics with source carets, and a monotonic clock.
  *
  * Lives in ir/ because ir/ depends on nothing of ours and every other layer depends on ir/.
  * No global state: an Arena and a Diag are passed explicitly.
@@ -23,6 +23,9 @@
 #endif
 
 #define COUNT_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* A monotonic clock in seconds (CLOCK_MONOTONIC), for timings and progress. */
+double mono_seconds(void);
 
 /* ---------------------------------------------------------------------------------------
  * Arena: bump allocation in chunks, freed in bulk. IR, ASTs and configurations live in one.

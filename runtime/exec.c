@@ -8,12 +8,6 @@
 #include "fast/fast.h"
 #include "matmul.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Compiles the graph's fusion groups (nodes with the same IrNode.group, consecutive). */
 static int compile_groups(Exec *e, CgCpu *jit, char *err, size_t errlen) {
   const IrGraph *g = &e->p->graphs.v[e->graph];
@@ -255,7 +249,7 @@ static int run_node(Exec *e, int i, const int64_t *symvals, const Tensor *input,
     if (src) ins[0] = src;
     for (int k = 0; k < nd->nin && k < 16; k++) ins[k] = e->ref[nd->in[k]];
     int ok = 1;
-    double t0 = now();
+    double t0 = mono_seconds();
     if (!try_blas(e, nd, ins, &e->vals[i], cx, &ok)) {
       int r = e->use_fast && cx->fdt == DT_F32 ? fast_node(e->p, g, i, symvals, ins, &e->vals[i], cx->err, sizeof cx->err) : -1;
       ok = r >= 0 ? r : interp_node(e->p, g, i, symvals, ins, &e->vals[i], cx);
@@ -263,7 +257,7 @@ static int run_node(Exec *e, int i, const int64_t *symvals, const Tensor *input,
     if (!ok) return 0;
     e->ref[i] = &e->vals[i];
     if (nd->op == OP_MATMUL)
-      note_gemm(&e->stats, ins[0], ins[1], e->ref[i], (int)ir_get_i(nd, "ta"), (int)ir_get_i(nd, "tb"), now() - t0);
+      note_gemm(&e->stats, ins[0], ins[1], e->ref[i], (int)ir_get_i(nd, "ta"), (int)ir_get_i(nd, "tb"), mono_seconds() - t0);
   }
   if (nd->op == OP_INPUT) { /* check the caller's shape against the declared type */
     const Tensor *t = e->ref[i];
@@ -351,11 +345,11 @@ static int run_summed_gemm(Exec *e, int i, const int64_t *symvals, InterpCx *cx)
   }
   if (!rt_tensor_alloc(&e->vals[i], DT_F32, 2, sh)) return snprintf(cx->err, sizeof cx->err, "out of memory"), 0;
   (void)symvals;
-  double t0 = now();
+  double t0 = mono_seconds();
   rt_gemm_at_b(a->data, b->data, e->vals[i].data, rows, K, N);
   e->ref[i] = &e->vals[i];
   Tensor fake_out = e->vals[i];
-  note_gemm(&e->stats, a, b, &fake_out, 1, 0, now() - t0);
+  note_gemm(&e->stats, a, b, &fake_out, 1, 0, mono_seconds() - t0);
   return 1;
 }
 
@@ -375,7 +369,7 @@ int exec_run(Exec *e, const int64_t *symvals, const Tensor *inputs, const ParamS
   const IrGraph *g = &e->p->graphs.v[e->graph];
   int n = g->nodes.n, ninput = 0;
   exec_release(e);
-  double tprev = now();
+  double tprev = mono_seconds();
   for (int i = 0; i < n;) {
     const IrNode *nd = &g->nodes.v[i];
     int gi = e->group_at ? e->group_at[i] : -1, last = i;
@@ -392,7 +386,7 @@ int exec_run(Exec *e, const int64_t *symvals, const Tensor *inputs, const ParamS
       if (!run_node(e, i, symvals, nd->op == OP_INPUT ? &inputs[ninput] : NULL, ps, cx)) goto fail;
       ninput += nd->op == OP_INPUT;
     }
-    double tnow = now();
+    double tnow = mono_seconds();
     e->stats.seconds[e->forward[last] ? 0 : 1] += tnow - tprev;
     if (gi >= 0) {
       e->stats.jit_seconds += tnow - tprev;

@@ -20,12 +20,6 @@ int tsync_prepare_comms(Trainer *t, const int *task_of_rank, Diag *d);
 int tsync_norm(Trainer *t, double *norm, int64_t *world_payload, Diag *d);
 int tsync_outer(Trainer *t, int64_t step, Diag *d);
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 #ifndef MAMC_HAVE_CUDA /* train.device: cuda without the CUDA backend: tdev_open says so; t->dev stays NULL */
 int tdev_open(Trainer *t, Diag *d) {
   (void)t;
@@ -338,9 +332,9 @@ static void reset_sums(Trainer *t, int skipped) {
 static int finish_step(Trainer *t, const int *task_of_rank, double *grad_norm, double *lr_out, Diag *d) {
   int on_dev = t->dev ? tdev_finish_step(t, grad_norm, lr_out, d) : -1; /* train.device: cuda, all on the GPU */
   if (on_dev >= 0) return on_dev;
-  double t0 = now();
+  double t0 = mono_seconds();
   if (!tbuckets_finish(t, d)) return 0;
-  double t1 = now();
+  double t1 = mono_seconds();
   t->comm_seconds += t1 - t0;
   int M = t->train->modules.n;
   for (int m = 0; m < M; m++) {
@@ -378,14 +372,14 @@ static int finish_step(Trainer *t, const int *task_of_rank, double *grad_norm, d
   if (!skip) reset_sums(t, 0);
   if (t->dev) tdev_host_changed(t); /* train.device: cuda with staged gradients: the update goes up */
   t->step = step;
-  t->opt_seconds += now() - t1;
+  t->opt_seconds += mono_seconds() - t1;
   *grad_norm = norm;
   *lr_out = lr;
   return 1;
 }
 
 int trainer_step(Trainer *t, StepInfo *info, Diag *d) {
-  double t0 = now();
+  double t0 = mono_seconds();
   int task_of_rank[1024];
   for (int r = 0; r < t->nranks; r++) {
     task_of_rank[r] = tsync_task_of(t, r, t->step);
@@ -415,7 +409,7 @@ int trainer_step(Trainer *t, StepInfo *info, Diag *d) {
   }
   double norm, lr;
   if (!finish_step(t, task_of_rank, &norm, &lr, d)) return 0;
-  *info = (StepInfo){t->step, first, wtot > 0 ? lsum / wtot : NAN, lr, norm, tokens, now() - t0, t->world_payload,
+  *info = (StepInfo){t->step, first, wtot > 0 ? lsum / wtot : NAN, lr, norm, tokens, mono_seconds() - t0, t->world_payload,
                      t->nonfinite_world || !isfinite(norm)};
   return 1;
 }
@@ -425,12 +419,12 @@ int trainer_step_batch(Trainer *t, int task, const Batch *b, StepInfo *info, Dia
     diag_plain(d, "training on the caller's batches works in single-process runs only");
     return 0;
   }
-  double t0 = now(), loss, norm, lr;
+  double t0 = mono_seconds(), loss, norm, lr;
   int task_of_rank[1] = {task};
   tbuckets_begin(t, task_of_rank, task);
   tguard_begin(t);
   if (!run_task(t, task, b, &loss, d) || !finish_step(t, task_of_rank, &norm, &lr, d)) return 0;
-  *info = (StepInfo){t->step, task, loss, lr, norm, b->tgt_tokens, now() - t0, 0, t->nonfinite_world || !isfinite(norm)};
+  *info = (StepInfo){t->step, task, loss, lr, norm, b->tgt_tokens, mono_seconds() - t0, 0, t->nonfinite_world || !isfinite(norm)};
   return 1;
 }
 

@@ -17,12 +17,6 @@ typedef struct TrainArgs {
   int emulate;
 } TrainArgs;
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* A number for a JSON line: fmt, or null when it is NaN or infinite. */
 static void json_num(char *buf, size_t n, const char *fmt, double v) {
   if (isfinite(v))
@@ -119,7 +113,7 @@ static int run_train(int argc, char **argv) {
   int r = parse_args(argc, argv, &a);
   if (r) return r > 0 ? EXIT_OK : EXIT_INPUT;
   char *err = NULL;
-  double t_start = now();
+  double t_start = mono_seconds();
   if (!getenv("OPENBLAS_NUM_THREADS")) mamc_set_blas_threads(1); /* measured fastest with one executor thread */
   int nprocs = mamc_mpi_init(NULL, NULL);
   if (nprocs > 1 && a.emulate) {
@@ -195,8 +189,8 @@ static int run_train(int argc, char **argv) {
     fprintf(out, "mamc train: %s, %d task%s, %lld parameters, %lld steps, %d process%s; compiled in %.1f s; metrics: %s\n",
             a.model, mamc_model_ntasks(m), mamc_model_ntasks(m) == 1 ? "" : "s", (long long)mamc_model_parameter_count(m),
             (long long)(total - start), nprocs > 1 ? nprocs : (a.emulate ? a.emulate : 1),
-            nprocs > 1 || a.emulate > 1 ? "es" : "", now() - t_start, a.metrics);
-  double ema = NAN, t0 = now(), last_print = 0;
+            nprocs > 1 || a.emulate > 1 ? "es" : "", mono_seconds() - t_start, a.metrics);
+  double ema = NAN, t0 = mono_seconds(), last_print = 0;
   TrainValid tv; /* validation loss, BLEU/chrF, the best checkpoint, early stopping (train_valid.c) */
   train_valid_init(&tv, &st, a.resume);
   int64_t tokens = 0, window_tokens = 0, comm = 0;
@@ -218,7 +212,7 @@ static int run_train(int argc, char **argv) {
     } else if (info.task >= 0) { /* -1: this rank's source sat the round out (dept.sources_per_round) */
       ema = isnan(ema) ? info.loss : 0.95 * ema + 0.05 * info.loss;
     }
-    double tnow = now(), elapsed = tnow - t0;
+    double tnow = mono_seconds(), elapsed = tnow - t0;
     double tps = window_tokens / fmax(1e-9, tnow - window_t);
     int log_now = st.log_every > 0 && (info.step % st.log_every == 0 || info.step == total);
     if (log_now) {
@@ -268,7 +262,7 @@ static int run_train(int argc, char **argv) {
       mamc_free_text(err);
       rc = EXIT_INPUT;
     }
-    double fwd, bwd, opt, el = now() - t0;
+    double fwd, bwd, opt, el = mono_seconds() - t0;
     mamc_trainer_times(t, &fwd, &bwd, &opt);
     if (lead && isnan(fwd)) /* on a GPU: device_stats in the metrics has the step times */
       fprintf(out, "%sdone: %lld steps in %.1f s (%.0f tok/s; steps on the GPU: device_stats in the metrics)",

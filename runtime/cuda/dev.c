@@ -9,12 +9,6 @@
 #include "dev.h"
 #include "kref.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int fail(Dev *dev, const char *fmt, const char *a) {
   snprintf(dev->L.err, sizeof dev->L.err, fmt, a);
   return 0;
@@ -226,7 +220,7 @@ static void *mod_compile(void *arg) {
 
 int dev_load_modules(Dev *dev) {
   if (dev->emu || dev->mod[0] || dev->modules_compiled) return 1;
-  double t0 = now();
+  double t0 = mono_seconds();
   ModJob jobs[KMOD_COUNT];
   pthread_t th[KMOD_COUNT];
   int started[KMOD_COUNT] = {0};
@@ -251,7 +245,7 @@ int dev_load_modules(Dev *dev) {
     free(jobs[i].blob.data);
   }
   dev->modules_compiled = ok;
-  dev->module_seconds += now() - t0;
+  dev->module_seconds += mono_seconds() - t0;
   return ok;
 }
 
@@ -298,7 +292,7 @@ unsigned dev_grid(const Dev *dev, int64_t n, int per_block) {
 
 int dev_event_record(Dev *dev, DevEvent *ev) {
   if (dev->emu) {
-    ev->host = now();
+    ev->host = mono_seconds();
     return 1;
   }
   if (!ev->e && !CU_OK(&dev->L, cuEventCreate(&ev->e, CU_EVENT_DEFAULT))) return 0;

@@ -13,12 +13,6 @@ static const char *const kind_names[DN_KIND_COUNT] = {"none",   "input",   "para
 
 const char *dexec_kind_name(DKind k) { return k < DN_KIND_COUNT ? kind_names[k] : "?"; }
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static const IrGraph *G(const DExec *e) { return &e->p->graphs.v[e->graph]; }
 
 int dx_fail(DExec *e, int node, const char *fmt, ...) {

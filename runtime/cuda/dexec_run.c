@@ -7,12 +7,6 @@
 
 #include "dexec_internal.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static const IrGraph *G(const DExec *e) { return &e->p->graphs.v[e->graph]; }
 
 /* Drops node j's reference to its buffer, freeing it with the last one. */
@@ -167,9 +161,9 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
     case DN_LINATTN: ok = dx_linattn(e, i, sym); break;
     case DN_XENT: ok = dx_xent(e, i, sym); break;
     case DN_HOST: {
-      double t0 = now();
+      double t0 = mono_seconds();
       ok = dx_host(e, i, sym, cx);
-      e->stats.host_seconds += now() - t0;
+      e->stats.host_seconds += mono_seconds() - t0;
       e->stats.host_nodes++;
       break;
     }

@@ -49,12 +49,6 @@
 #include "dist.h"
 #include "dtrain_internal.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int tdev_fail(Trainer *t, char *err, size_t n, const char *what) {
   snprintf(err, n, "train.device: cuda: %s: %s", what, t->dev->dev.L.err);
   return 0;
@@ -267,9 +261,9 @@ int tdev_run(Trainer *t, int k, int eval, const int64_t *sym, const Tensor *in, 
     return 0;
   }
   if (!x->announced) announce(t);
-  if (!eval && x->t_start == 0) x->t_start = x->t_mark = now();
+  if (!eval && x->t_start == 0) x->t_start = x->t_mark = mono_seconds();
   if (x->dev_stale && !tdev_upload(t, cx->err, sizeof cx->err)) return 0;
-  double t0 = now();
+  double t0 = mono_seconds();
   x->cb_failed = 0;
   DPtr lp = 0;
   if (!eval && x->on_device) { /* path (b): eager, or a CUDA graph captured / replayed */
@@ -303,7 +297,7 @@ int tdev_run(Trainer *t, int k, int eval, const int64_t *sym, const Tensor *in, 
   dexec_release(e);
   if (eval) x->eval_runs++;
   else x->train_runs++;
-  x->run_seconds += now() - t0;
+  x->run_seconds += mono_seconds() - t0;
   return 1;
 }
 
@@ -319,7 +313,7 @@ DPtr tdev_loss_addr(const DExec *e, const int64_t *sym) {
 }
 
 void tdev_mark_step(TDev *x) {
-  double t = now();
+  double t = mono_seconds();
   if (x->nstep_s == x->cap_step_s) {
     int cap = x->cap_step_s ? 2 * x->cap_step_s : 256;
     double *p = realloc(x->step_s, sizeof(double) * (size_t)cap);

@@ -22,12 +22,6 @@
 
 #include "dtrain_internal.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int up(Dev *dev, const void *src, uint64_t bytes, DPtr *out) {
   return dev_alloc(dev, bytes, out) && dev_h2d(dev, *out, src, bytes);
 }
@@ -218,7 +212,7 @@ int tdev_finish_step(Trainer *t, double *grad_norm, double *lr_out, Diag *d) {
     x->staged_steps++;
     return -1; /* path (a): trainer.c's finish_step on the staged sums */
   }
-  double t0 = now();
+  double t0 = mono_seconds();
   Dev *dev = &x->dev;
   int M = t->train->modules.n;
   if (x->multi && !tdev_exchange(t, d)) return 0; /* the sums of every rank, and wsum, as on the host */
@@ -256,8 +250,8 @@ int tdev_finish_step(Trainer *t, double *grad_norm, double *lr_out, Diag *d) {
   }
   if (!reset(t, skip, skip)) return dev_err(t, d, "dropping the step's gradients");
   t->step = step;
-  t->opt_seconds += now() - t0;
-  x->step_seconds += now() - t0;
+  t->opt_seconds += mono_seconds() - t0;
+  x->step_seconds += mono_seconds() - t0;
   x->device_steps++;
   *grad_norm = norm;
   *lr_out = lr;

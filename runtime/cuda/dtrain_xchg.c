@@ -21,12 +21,6 @@
 #include "dist.h"
 #include "dtrain_internal.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int tdev_norm_counts(const Trainer *t, int m) {
   const TDev *x = t->dev;
   if (!x->multi) return 1; /* one process (or --emulate-ranks): every held module */
@@ -48,7 +42,7 @@ static int move(Trainer *t, const TBucket *b, int up) {
 
 int tdev_exchange(Trainer *t, Diag *d) {
   TDev *x = t->dev;
-  double t0 = now();
+  double t0 = mono_seconds();
   for (int k = 0; k < t->nbuckets; k++) {
     const TBucket *b = &t->buckets[k];
     if (b->mine && b->trained && b->ntrainers > 0 && !move(t, b, 0)) {
@@ -66,8 +60,8 @@ int tdev_exchange(Trainer *t, Diag *d) {
       return diag_plain(d, "step %lld: %s", (long long)t->step + 1, err), 0;
     }
   }
-  x->xchg_seconds += now() - t0;
-  t->comm_seconds += now() - t0;
+  x->xchg_seconds += mono_seconds() - t0;
+  t->comm_seconds += mono_seconds() - t0;
   return 1;
 }
 

@@ -10,15 +10,10 @@
 #include <unistd.h>
 
 #include "sha256.h"
+#include "support.h"
 
 static const char MAGIC[8] = {'M', 'A', 'M', 'C', 'K', 'C', '1', '\n'};
 enum { HEADER = 8 + 32 + 4 + 4 + 8 + 32 };
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* mkdir -p */
 static int make_dirs(const char *dir) {
@@ -189,9 +184,9 @@ static int compile(KCache *c, const char *src, const char *name, const KTarget *
   snprintf(file, sizeof file, "%s.cu", name);
   nvrtcProgram prog;
   if (!NVRTC_OK(L, nvrtcCreateProgram(&prog, src, file, 0, NULL, NULL))) return 0;
-  double t0 = now();
+  double t0 = mono_seconds();
   nvrtcResult r = L->nvrtcCompileProgram(prog, n, all);
-  c->compile_seconds += now() - t0;
+  c->compile_seconds += mono_seconds() - t0;
   if (r != NVRTC_SUCCESS) {
     size_t logn = 0;
     char *log = NULL;

@@ -14,12 +14,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static const IrGraph *graph_of(const Exec *e) { return &e->p->graphs.v[e->graph]; }
 
 static int out_index(const IrGraph *g, const char *name) {
@@ -228,7 +222,7 @@ int scorer_encode(DecScorer *sc, const int32_t *src, int B, int S, char *err, si
   for (int b = 0; b < B; b++) sc->row_sent[b] = b;
   if (ns) memcpy(sc->src, src, sizeof(int32_t) * ns);
   if (sc->nocache) return 1;
-  double t0 = now();
+  double t0 = mono_seconds();
   const IrGraph *eg = graph_of(&sc->enc);
   Tensor in = {DT_I32, 2, {B, S}, (int64_t)ns, sc->src};
   memset(sc->symvals, 0, sizeof(int64_t) * (size_t)sc->p->syms.n);
@@ -250,7 +244,7 @@ int scorer_encode(DecScorer *sc, const int32_t *src, int B, int S, char *err, si
     if (sc->kind[i] == IN_CACHE) ok = empty_of(sc, i, &sc->cache[sc->index[i]]);
     if (sc->kind[i] == IN_STATE) ok = empty_of(sc, i, &sc->state[sc->index[i]]);
   }
-  sc->stats.encode_seconds += now() - t0;
+  sc->stats.encode_seconds += mono_seconds() - t0;
   return ok ? 1 : (snprintf(err, errlen, "out of memory"), 0);
 }
 
@@ -316,7 +310,7 @@ static void bind(DecScorer *sc, const IrGraph *g) {
 }
 
 int scorer_step(DecScorer *sc, const int32_t *prefix, int stride, int t, double *logp, char *err, size_t errlen) {
-  double t0 = now();
+  double t0 = mono_seconds();
   int R = sc->rows, W = sc->nocache ? t + 2 : 1;
   int32_t *tok = malloc(sizeof(int32_t) * ((size_t)R * (size_t)W + 1)), pos = t;
   if (!tok) return snprintf(err, errlen, "out of memory"), 0;
@@ -344,6 +338,6 @@ int scorer_step(DecScorer *sc, const int32_t *prefix, int stride, int t, double 
   sc->pending = !sc->nocache;
   sc->stats.steps++;
   sc->stats.rows += R;
-  sc->stats.step_seconds += now() - t0;
+  sc->stats.step_seconds += mono_seconds() - t0;
   return 1;
 }
