@@ -57,6 +57,9 @@ void fe_env_from_config(Arena *a, const RunConfig *cfg, FeEnv *env) {
   env->vocabs = ARENA_ARRAY(a, FeVocab, cfg->vocabs.n ? cfg->vocabs.n : 1);
   for (int i = 0; i < cfg->vocabs.n; i++)
     env->vocabs[i] = (FeVocab){cfg->vocabs.v[i].name.s, cfg->vocabs.v[i].size, cfg->vocabs.v[i].name.loc};
+  env->label_smoothing = cfg->train.label_smoothing;
+  env->label_smoothing_given = cfg->train.label_smoothing_given;
+  env->label_smoothing_loc = cfg->train.label_smoothing_loc;
   env->ntasks = cfg->tasks.n;
   env->tasks = ARENA_ARRAY(a, FeTask, cfg->tasks.n ? cfg->tasks.n : 1);
   for (int i = 0; i < cfg->tasks.n; i++) {

@@ -452,8 +452,8 @@ static void set_defaults(RunConfig *cfg) {
   t->optimizer.eps = 1e-9;
   t->optimizer.weight_decay = 0.01;
   t->clip = 1.0;
-  t->label_smoothing = 0.1;
-  t->dropout = 0.1;
+  t->label_smoothing = 0;
+  t->dropout = 0;
   t->precision = DT_F32;
   t->seed = 1;
   t->device = CFG_DEV_CPU;

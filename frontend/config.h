@@ -124,8 +124,10 @@ typedef struct CfgTrain {
     double momentum;        /* sgd: default 0 */
   } optimizer;
   double clip;              /* max gradient norm; 0 = off; default 1 */
-  double label_smoothing;   /* default 0.1 */
-  double dropout;           /* default 0.1 */
+  double label_smoothing;   /* default 0: the smoothing of each cross_entropy that gives none */
+  int label_smoothing_given; /* the configuration states it (a model's own smoothing: must agree) */
+  SrcLoc label_smoothing_loc;
+  double dropout;           /* only 0: dropout is the model's (nn blocks' p:, dropout(x, p:)) */
   DType precision;          /* DT_F32 (default), DT_BF16 or DT_F16 (mixed precision) */
   long long seed;           /* default 1 */
   CfgDeviceKind device;     /* default cpu */

@@ -165,7 +165,17 @@ void cfg_read_train(CfgReader *r, CfgTrain *t, const YNode *m) {
   if ((v = yn_get(m, "optimizer"))) read_optimizer(r, t, v);
   opt_float(r, m, w, "clip", 0, 0, HUGE_VAL, 0, &t->clip);
   opt_float(r, m, w, "label_smoothing", 0, 0, 1, 1, &t->label_smoothing);
+  if (yn_get(m, "label_smoothing")) {
+    t->label_smoothing_given = 1;
+    t->label_smoothing_loc = val_loc(m, "label_smoothing");
+  }
   opt_float(r, m, w, "dropout", 0, 0, 1, 1, &t->dropout);
+  if (t->dropout != 0)
+    diag_error(r->d, val_loc(m, "dropout"),
+               "train.dropout is %g: mamc takes dropout from the model, not the run configuration "
+               "(the p: argument of nn's Encoder, Decoder and FFN blocks, or dropout(x, p:)); "
+               "set it there and remove this key",
+               t->dropout);
   int prec = 0;
   opt_enum(r, m, w, "precision", PRECISIONS, 3, &prec);
   t->precision = prec == 1 ? DT_BF16 : prec == 2 ? DT_F16 : DT_F32;

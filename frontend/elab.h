@@ -54,6 +54,9 @@ typedef struct FeEnv {
   FeTask *tasks;
   int nsyncs;
   FeSync *syncs;
+  double label_smoothing;     /* train.label_smoothing: each cross_entropy without smoothing: */
+  int label_smoothing_given;  /* stated in the configuration (at label_smoothing_loc) */
+  SrcLoc label_smoothing_loc;
   const char *const *stdlib_dirs; /* NULL-terminated search path for `use` (after the model's folder) */
 } FeEnv;
 

@@ -225,6 +225,27 @@ static int emit_with_attrs(Cx *c, Op op, int nin, const int *in, Args *a, const 
   return finish(c, id, loc);
 }
 
+/* cross_entropy: smoothing is the call's `smoothing:`, else train.label_smoothing; a model
+ * and a configuration that both state it must agree (else one of them is silently ignored). */
+static int cross_entropy(Cx *c, int nin, const int *in, Args *a, SrcLoc loc) {
+  if (!c->g) fail(c, loc, "tensor operations are only allowed inside a task, method or fn");
+  int id = ir_node_add(c->p, c->g, OP_CROSS_ENTROPY, nin, in);
+  const FeEnv *env = c->env;
+  if (env && env->has_config) ir_set_f(node_at(c, id), "smoothing", env->label_smoothing);
+  kw_attrs(c, id, a, NULL);
+  for (int i = 0; i < a->nkw; i++) {
+    double own = ir_get_f(node_at(c, id), "smoothing");
+    if (strcmp(a->kw[i], "smoothing") != 0 || !env || !env->label_smoothing_given || own == env->label_smoothing)
+      continue;
+    const SrcLoc *cl = &env->label_smoothing_loc;
+    char where[600] = "";
+    if (cl->file) snprintf(where, sizeof where, " (%s:%d)", cl->file->name, cl->line);
+    fail(c, a->kwloc[i], "cross_entropy(smoothing: %g) disagrees with the run configuration's "
+         "train.label_smoothing: %g%s; state it in one place", own, env->label_smoothing, where);
+  }
+  return finish(c, id, loc);
+}
+
 Value *prim_call(Cx *c, Scope *s, const char *name, Expr *call) {
   const Prim *p = prim_find(name);
   SrcLoc loc = call->loc;
@@ -254,6 +275,7 @@ Value *prim_call(Cx *c, Scope *s, const char *name, Expr *call) {
       }
       in[nin++] = to_node(c, a.pos[i], a.posloc[i], dt);
     }
+    if (p->op == OP_CROSS_ENTROPY) return val_tensor(c, cross_entropy(c, nin, in, &a, loc));
     if (p->op == OP_DROPOUT) { /* a distinct default seed per dropout site, so masks differ */
       int id = ir_node_add(c->p, c->g, p->op, nin, in);
       ir_set_i(node_at(c, id), "seed", id + 1);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "fast_internal.h"
+#include "fast_math.h"
 #ifdef MAMC_HAVE_BLAS
 #include <cblas.h>
 #endif
@@ -26,23 +27,6 @@
 enum { ATT_BQ = 128, ATT_BQ_CAUSAL = 64 };
 
 #ifdef MAMC_HAVE_BLAS
-/* e^x for x in [-87, 0] without a branch or a float-to-int conversion, so its loop vectorises
- * (fast_math.h's fm_exp clamps with branches, which GCC does not if-convert here): x = n ln2
- * + r with n rounded by adding 1.5 * 2^23 (whose low bits then hold n), a degree-6
- * polynomial for e^r, 2^n in the exponent bits; relative error about 2.4e-7. NaN propagates. */
-static inline float exp_clamped(float x) {
-  float t = x * 1.44269504088896341f + 12582912.0f, n = t - 12582912.0f;
-  float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f; /* ln2 split hi + lo */
-  float p = 0.041666668f + r * (0.008333334f + r * 0.0013888889f);
-  p = 1.0f + r * (1.0f + r * (0.5f + r * (0.16666667f + r * p)));
-  uint32_t tb, bits;
-  memcpy(&tb, &t, 4);
-  bits = (tb - 0x4B400000u + 127u) << 23; /* n + 127 in [1, 127]: a normal power of two */
-  float two_n;
-  memcpy(&two_n, &bits, 4);
-  return p * two_n;
-}
-
 /* S[nq, kend] -> P in place for query rows i0 ... (causal: row i sees keys j < i + shift + 1;
  * keep: the batch's key mask as 1 keep / 0 drop, or NULL). Each step is its own loop so that
  * GCC vectorises it (a clamp whose result is used again in the same loop is not if-converted
@@ -74,9 +58,9 @@ static void block_softmax(float *S, int64_t nq, int64_t kend, int64_t i0, int64_
       row[j] = x < -87.0f ? -87.0f : x;
     }
     if (keep)
-      for (j = 0; j < n; j++) row[j] = keep[j] * exp_clamped(row[j]);
+      for (j = 0; j < n; j++) row[j] = keep[j] * fm_exp_nonpos(row[j]);
     else
-      for (j = 0; j < n; j++) row[j] = exp_clamped(row[j]);
+      for (j = 0; j < n; j++) row[j] = fm_exp_nonpos(row[j]);
     float z[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (j = 0; j + 8 <= n; j += 8)
       for (int l = 0; l < 8; l++) z[l] += row[j + l];

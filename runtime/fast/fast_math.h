@@ -40,4 +40,22 @@ static inline float fm_tanh(float x) {
 
 static inline float fm_sigmoid(float x) { return 1.0f / (1.0f + fm_exp(-x)); }
 
+/* e^x for x in [-87, 0] without a branch or a float-to-int conversion, so its loop vectorises
+ * (fm_exp clamps with branches, which GCC does not if-convert in a loop): x = n ln2 + r with n
+ * rounded by adding 1.5 * 2^23 (whose low bits then hold n), a degree-6 polynomial for e^r,
+ * 2^n in the exponent bits; relative error about 2.4e-7. NaN propagates. The caller clamps
+ * (in a loop of its own, so that both loops vectorise). */
+static inline float fm_exp_nonpos(float x) {
+  float t = x * 1.44269504088896341f + 12582912.0f, n = t - 12582912.0f;
+  float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f; /* ln2 split hi + lo */
+  float p = 0.041666668f + r * (0.008333334f + r * 0.0013888889f);
+  p = 1.0f + r * (1.0f + r * (0.5f + r * (0.16666667f + r * p)));
+  uint32_t tb, bits;
+  memcpy(&tb, &t, 4);
+  bits = (tb - 0x4B400000u + 127u) << 23; /* n + 127 in [1, 127]: a normal power of two */
+  float two_n;
+  memcpy(&two_n, &bits, 4);
+  return p * two_n;
+}
+
 #endif

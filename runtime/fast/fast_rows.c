@@ -2,7 +2,46 @@
  * log_softmax, layernorm, rmsnorm, and cross_entropy (log-softmax of each row read at its
  * target, with label smoothing and an ignored id). Other axes: the interpreter.
  * Shapes: x[..., C] viewed as [N, C]. Semantics follow runtime/interp/norm.c and loss.c. */
+#include <stdlib.h>
+
 #include "fast_internal.h"
+#include "fast_math.h"
+
+/* The maximum of A[0..C), over eight lanes so that it vectorises (NaN entries are skipped, as
+ * the interpreter's running maximum skips them). */
+static float row_max(const float *A, int64_t C) {
+  float mx[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+  int64_t j = 0;
+  for (; j + 8 <= C; j += 8)
+    for (int l = 0; l < 8; l++) mx[l] = A[j + l] > mx[l] ? A[j + l] : mx[l];
+  for (int l = 0; j < C; j++, l++) mx[l] = A[j] > mx[l] ? A[j] : mx[l];
+  float m = mx[0];
+  for (int l = 1; l < 8; l++) m = mx[l] > m ? mx[l] : m;
+  return m;
+}
+
+/* The sum of A[0..C) in f64, over eight lanes in a fixed order */
+static double row_sum(const float *A, int64_t C) {
+  double z[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= C; j += 8)
+    for (int l = 0; l < 8; l++) z[l] += A[j + l];
+  for (int l = 0; j < C; j++, l++) z[l] += A[j];
+  return ((z[0] + z[1]) + (z[2] + z[3])) + ((z[4] + z[5]) + (z[6] + z[7]));
+}
+
+/* E[j] = e^(A[j] - m) for a row whose maximum is m, returning the sum in f64 (eight lanes, a
+ * fixed order: deterministic). Each step is its own loop so that GCC vectorises it; entries
+ * of -inf (masked) give exactly 0, NaN propagates into the sum. */
+static double exp_row(float *E, const float *A, int64_t C, float m) {
+  for (int64_t j = 0; j < C; j++) {
+    float x = A[j] - m;
+    E[j] = x < -87.0f ? -87.0f : x;
+  }
+  for (int64_t j = 0; j < C; j++) E[j] = fm_exp_nonpos(E[j]);
+  for (int64_t j = 0; j < C; j++) E[j] = A[j] == -INFINITY ? 0.0f : E[j];
+  return row_sum(E, C);
+}
 
 static int last_axis(FastCx *c) {
   int64_t a = ir_get_i(c->n, "axis");
@@ -20,14 +59,8 @@ static int softmax_rows(FastCx *c, int logsm) {
   for (int64_t i = 0; i < N; i++) {
     const float *A = a + i * C;
     float *O = o + i * C;
-    float m = -INFINITY;
-    for (int64_t j = 0; j < C; j++) m = A[j] > m ? A[j] : m;
-    double z = 0;
-    for (int64_t j = 0; j < C; j++) {
-      float e = expf(A[j] - m);
-      if (!logsm) O[j] = e;
-      z += e;
-    }
+    float m = row_max(A, C);
+    double z = exp_row(O, A, C, m); /* log_softmax overwrites O below */
     if (logsm) {
       float lz = (float)log(z) + m;
       for (int64_t j = 0; j < C; j++) O[j] = A[j] - lz;
@@ -82,22 +115,23 @@ static int cross_entropy(FastCx *c) {
   const int32_t *tg = t->data;
   double total = 0;
   int64_t count = 0;
+  float *E = malloc((size_t)(C ? C : 1) * sizeof *E);
+  if (!E) return -1;
   for (int64_t i = 0; i < N; i++) {
     if (tg[i] == ignore) continue;
-    if (tg[i] < 0 || tg[i] >= C) return -1; /* the interpreter reports it */
-    const float *A = a + i * C;
-    float m = -INFINITY;
-    for (int64_t j = 0; j < C; j++) m = A[j] > m ? A[j] : m;
-    double z = 0, sum = 0;
-    for (int64_t j = 0; j < C; j++) {
-      z += exp((double)(A[j] - m));
-      sum += A[j];
+    if (tg[i] < 0 || tg[i] >= C) { /* the interpreter reports it */
+      free(E);
+      return -1;
     }
+    const float *A = a + i * C;
+    float m = row_max(A, C);
+    double z = exp_row(E, A, C, m), sum = s != 0 ? row_sum(A, C) : 0;
     double lz = log(z) + m;
     double nll = lz - A[tg[i]], smooth = lz - sum / (double)C;
     total += (1 - s) * nll + s * smooth;
     count++;
   }
+  free(E);
   if (!fast_alloc_out(c, DT_F32)) return 0;
   ((float *)c->out->data)[0] = count ? (float)(total / (double)count) : 0.0f;
   return 1;

@@ -31,6 +31,14 @@ done
 "$MAMC" check examples/shared.mam --config examples/translate.yaml >/dev/null && ok "check translate.yaml" \
   || bad "check translate.yaml"
 
+# train.label_smoothing reaches every cross_entropy that gives no smoothing: (lm.mam's gives none)
+sed 's/^train:$/train:\n  label_smoothing: 0.25/' examples/lm.yaml > "$tmp/lm-ls.yaml"
+sed -i "s#\.\./data/#$PWD/data/#g; s#path: vocab/#path: $PWD/examples/vocab/#g" "$tmp/lm-ls.yaml"
+"$MAMC" ir examples/lm.mam --config "$tmp/lm-ls.yaml" 2>&1 | grep -q "cross_entropy .*{smoothing = 0.25, ignore = 0}" \
+  && ok "train.label_smoothing in the IR" || bad "train.label_smoothing not in the IR"
+"$MAMC" ir examples/lm.mam --config examples/lm.yaml 2>&1 | grep "cross_entropy" | grep -q -v smoothing \
+  && ok "no label_smoothing: none in the IR" || bad "label smoothing without train.label_smoothing"
+
 # bad input: exit 2, a located diagnostic with a caret, and no output file
 printf 'use nn\nindex lang from config\nmodule m = nn.Linear(4, 4)\ntask translate(s: lang, t: lang) {\n  input src: i32[B, S]\n  loss = sum(cast(src, f32) @ m.weight)\n}\n' > "$tmp/bad.mam"
 "$MAMC" ir "$tmp/bad.mam" --config examples/multi.yaml -o "$tmp/bad.mir" 2> "$tmp/err"

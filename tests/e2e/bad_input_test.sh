@@ -2,7 +2,8 @@
 # bad_input_test.sh MAMC — `mamc train` refuses bad training input before any step, with a
 # diagnostic naming the file and line: a missing corpus file, an empty field, invalid UTF-8,
 # a wrong column count, a vocabulary file that does not parse, a task whose vocabulary the
-# configuration does not define.
+# configuration does not define, a label smoothing the model and the configuration disagree on,
+# a dropout in the configuration (the model's business).
 set -u
 MAMC=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -62,4 +63,12 @@ expect bpe "de.bpe:3:[0-9]*: error: "
 cfg novocab "$tmp/good.tsv"
 sed -i 's/^  de: .*$//' "$tmp/novocab.yaml"
 expect novocab "novocab.yaml:[0-9]*:[0-9]*: error: .*de"
+
+cfg smoothing "$tmp/good.tsv"  # multi.mam says smoothing: 0.1
+sed -i 's/^train: {/train: {label_smoothing: 0.2, /' "$tmp/smoothing.yaml"
+expect smoothing "multi.mam:[0-9]*:[0-9]*: error: cross_entropy(smoothing: 0.1) disagrees with .*label_smoothing: 0.2 (.*smoothing.yaml:12)"
+
+cfg dropout "$tmp/good.tsv"
+sed -i 's/^train: {/train: {dropout: 0.1, /' "$tmp/dropout.yaml"
+expect dropout "dropout.yaml:12:[0-9]*: error: train.dropout is 0.1: mamc takes dropout from the model"
 exit $fail

@@ -41,6 +41,8 @@ static int input(G *t, DType dt, int rank, const int64_t *shape) {
   return ir_input_add(&t->p, t->g, name, ty);
 }
 
+static int neg_inf; /* a quarter of a rank-3 f32 input is -inf (masked softmax rows) */
+
 static void fill(Tensor *x, uint64_t key, int ids_below) {
   for (int64_t i = 0; i < x->n; i++) {
     double u = rng_uniform(key, (uint64_t)i);
@@ -51,6 +53,8 @@ static void fill(Tensor *x, uint64_t key, int ids_below) {
       int pad = mask01 == 2 && (row > 0 || col >= x->shape[1] - x->shape[1] / 3);
       ((float *)x->data)[i] = u < 0.3 || i == 0 || pad ? 0.0f : 1.0f;
     }
+    else if (neg_inf && x->rank == 3 && u < 0.25) /* masked logits */
+      ((float *)x->data)[i] = -INFINITY;
     else
       ((float *)x->data)[i] = positive ? (float)(0.1 + 4 * u) : (float)(4 * u - 2);
   }
@@ -175,11 +179,18 @@ static void row_cases(void) {
     }
     G t;
     g_init(&t);
+    neg_inf = 1; /* e^-inf is exactly 0; rows with every entry -inf are NaN in both */
+    int xm = input(&t, DT_F32, 3, (int64_t[]){2, 5, lens[l]});
+    char what[64];
+    snprintf(what, sizeof what, "softmax rows of %lld with -inf", (long long)lens[l]);
+    check(&t, ir_node_add(&t.p, t.g, OP_SOFTMAX, 1, &xm), what, 0);
+    neg_inf = 0;
+    arena_free(&t.a);
+    g_init(&t);
     int in[2] = {input(&t, DT_F32, 3, (int64_t[]){3, 4, lens[l]}), input(&t, DT_I32, 2, (int64_t[]){3, 4})};
     int id = ir_node_add(&t.p, t.g, OP_CROSS_ENTROPY, 2, in);
     ir_set_f(&t.g->nodes.v[id], "smoothing", 0.1);
     ir_set_i(&t.g->nodes.v[id], "ignore", 0);
-    char what[64];
     snprintf(what, sizeof what, "cross_entropy V %lld, smoothing, ignore", (long long)lens[l]);
     check(&t, id, what, (int)lens[l]);
     arena_free(&t.a);
