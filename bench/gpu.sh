@@ -9,7 +9,8 @@
 #   ctest    the nvrtc-label CI tests there too (NVRTC of that machine; test_cuda_nvrtc is `warm`)
 #   warm     test_cuda_nvrtc: every kernel of every example and benchmark workload compiled
 #            for sm_90 into the kernel cache (so "first step" below is a warm-cache one)
-#   check    cuda_check on the GPU: every hand-written kernel vs its CPU reference, cuBLASLt
+#   check    test_cuda_nccl --gpu (a one-rank NCCL communicator: all-reduce and broadcast on the
+#            device's stream), then cuda_check on the GPU: every hand-written kernel vs its CPU reference, cuBLASLt
 #            products vs f64, whole training/eval graphs of the examples vs the interpreter
 #            (f32 1e-5, bf16 1e-2, finiteness) -> $OUT/check.tsv
 #   train    the trainer's step on the GPU (train.device: cuda, runtime/cuda/dtrain*.c) on the
@@ -104,12 +105,17 @@ build() {
   command -v ninja >/dev/null && gen=(-G Ninja)
   cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DMAMC_WITH_LLVM=OFF "${yaml[@]}" || return 1
   grep -E "MAMC_WITH_CUDA:|CUDAToolkit_VERSION|YAML_LIBRARY:" "$BUILD/CMakeCache.txt"
-  cmake --build "$BUILD" -j "$(nproc)" --target mamc test_codegen_nvrtc test_cuda_kcache test_cuda_nvrtc test_cuda_emu || return 1
+  cmake --build "$BUILD" -j "$(nproc)" --target mamc test_codegen_nvrtc test_cuda_kcache test_cuda_nvrtc test_cuda_emu \
+    test_cuda_nccl || return 1
 }
 
 run_ctest() { (cd "$BUILD" && ctest -L nvrtc -E test_cuda_nvrtc --output-on-failure --timeout 60); }
 warm() { "$BUILD/tests/cuda/test_cuda_nvrtc" | grep -v "^    on the host" | tail -40; }
-check() { "$BUILD/tests/cuda/test_cuda_emu" --out "$OUT" --budget "$1"; }
+check() { # + test_cuda_nccl --gpu: a one-rank NCCL communicator's all-reduce and broadcast (77: no GPU/NCCL)
+  "$BUILD/tests/cuda/test_cuda_nccl" --gpu; local r=$?
+  "$BUILD/tests/cuda/test_cuda_emu" --out "$OUT" --budget "$1" || return $?
+  [ $r = 0 ] || [ $r = 77 ]
+}
 bench() { "$BUILD/tests/cuda/test_cuda_emu" --bench-only --reps 10 --out "$OUT" --budget "$1"; }
 torch_ref() {
   [ -f .deps/torch_ref.py ] || { echo "no .deps/torch_ref.py (scripts/prepare-gpu-deps.sh copies it)"; return 1; }

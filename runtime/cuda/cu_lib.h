@@ -41,6 +41,10 @@ ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId id, int
 ncclResult_t ncclCommDestroy(ncclComm_t comm);
 ncclResult_t ncclAllReduce(const void *send, void *recv, size_t count, int datatype, int op, ncclComm_t comm,
                            CUstream stream);
+ncclResult_t ncclBroadcast(const void *send, void *recv, size_t count, int datatype, int root, ncclComm_t comm,
+                           CUstream stream);
+ncclResult_t ncclCommAbort(ncclComm_t comm);
+ncclResult_t ncclCommCount(const ncclComm_t comm, int *count);
 ncclResult_t ncclGroupStart(void);
 ncclResult_t ncclGroupEnd(void);
 const char *ncclGetErrorString(ncclResult_t r);
@@ -68,7 +72,7 @@ const char *ncclGetErrorString(ncclResult_t r);
   X(cublasLtMatmulPreferenceSetAttribute) X(cublasLtMatmulAlgoGetHeuristic) X(cublasLtMatmul)
 #define CU_NCCL_FNS(X)                                                                                     \
   X(ncclGetVersion) X(ncclGetUniqueId) X(ncclCommInitRank) X(ncclCommDestroy) X(ncclAllReduce)             \
-  X(ncclGroupStart) X(ncclGroupEnd) X(ncclGetErrorString)
+  X(ncclGroupStart) X(ncclGroupEnd) X(ncclGetErrorString) X(ncclBroadcast) X(ncclCommAbort) X(ncclCommCount)
 
 enum { CU_PART_DRIVER = 1, CU_PART_NVRTC = 2, CU_PART_LT = 4, CU_PART_NCCL = 8 };
 

@@ -167,6 +167,7 @@ int tdev_open(Trainer *t, Diag *d) {
   if (!share_ordinals(t, x, opened, d) || !opened) return 0;
   x->bf16 = t->opts.precision == DT_BF16;
   choose_path(t, x);
+  if (!tdev_nccl_open(t, d)) return 0; /* collective (dtrain_nccl.c): NCCL or MPI-staged, agreed */
   char err[1400];
   x->tasks = calloc((size_t)t->ntasks + 1, sizeof *x->tasks);
   x->p.n = t->params.n;
@@ -225,7 +226,7 @@ static void announce(Trainer *t) {
     nown += x->tasks[k].has_train;
     ncap += x->tasks[k].has_train && x->tasks[k].train.capturable;
   }
-  char name[256], line[1400], ords[400] = "";
+  char name[256], line[2000], ords[400] = "";
   snprintf(name, sizeof name, "%s", x->dev.name);
   for (char *c = name; *c; c++) /* a GPU's name is plain text; keep the line JSON whatever it holds */
     if (*c == '\\' || *c == '"' || (unsigned char)*c < 0x20) *c = ' ';
@@ -238,9 +239,11 @@ static void announce(Trainer *t) {
            "{\"type\": \"device\", \"device\": \"%s\", \"emulated\": %d, \"ordinal\": %d, \"local_rank\": %d, "
            "\"ordinals\": [%s], \"precision\": \"%s\"%s, \"step\": \"%s\", \"staged_because\": \"%s\", "
            "\"graphs\": \"%s\", \"graphs_because\": \"%s\", \"graph_cap\": %d, \"capturable_tasks\": %d, "
-           "\"owned_tasks\": %d, \"device_nodes\": %lld, \"host_nodes\": %lld}",
+           "\"owned_tasks\": %d, \"device_nodes\": %lld, \"host_nodes\": %lld, \"collectives\": \"%s\", "
+           "\"collectives_because\": \"%s\"}",
            name, x->dev.emu, x->dev.ordinal, x->local_rank, ords, x->bf16 ? "bf16" : "fp32", note, x->on_device ? "device" : "staged", x->why_staged,
-           x->graphs_on ? "on" : "off", x->graphs_why, x->graph_cap, ncap, nown, (long long)kernels, (long long)host);
+           x->graphs_on ? "on" : "off", x->graphs_why, x->graph_cap, ncap, nown, (long long)kernels, (long long)host,
+           x->nc.kind[0] ? x->nc.kind : "none", x->nc.why);
   trainer_log(t, line);
 }
 
@@ -348,11 +351,13 @@ void tdev_free(Trainer *t) {
              "\"staged_steps\": %lld, \"uploads\": %lld, \"downloads\": %lld, \"run_seconds\": %.3f, "
              "\"step_seconds\": %.3f, \"first_step_ms\": %s, \"median_step_ms\": %s, \"graph_replays\": %lld, "
              "\"graph_captures\": %lld, \"eager_runs\": %lld, \"graph_invalidated\": %lld, \"graph_evicted\": %lld, "
-             "\"graph_failed\": %lld, \"step_end_replays\": %lld, \"exchange_seconds\": %.3f}",
+             "\"graph_failed\": %lld, \"step_end_replays\": %lld, \"exchange_seconds\": %.3f, "
+             "\"collective_sets\": %d}",
              (long long)x->train_runs, (long long)x->eval_runs, (long long)x->device_steps, (long long)x->staged_steps,
              (long long)x->uploads, (long long)x->downloads, x->run_seconds, x->step_seconds, f, m,
              (long long)x->g_replays, (long long)x->g_captures, (long long)x->g_eager, (long long)x->g_invalid,
-             (long long)x->g_evicted, (long long)x->g_failed, (long long)x->end_replays, x->xchg_seconds);
+             (long long)x->g_evicted, (long long)x->g_failed, (long long)x->end_replays, x->xchg_seconds,
+             x->nc.nsets);
     trainer_log(t, line);
   }
   free(x->step_s);
@@ -361,6 +366,7 @@ void tdev_free(Trainer *t) {
     if (x->tasks[k].has_train) dexec_free(&x->tasks[k].train);
     if (x->tasks[k].has_eval) dexec_free(&x->tasks[k].eval);
   }
+  tdev_nccl_close(t); /* the communicators; the buckets' device buffers */
   tdev_step_free(t);
   dev_host_free(&x->dev, x->stage);
   free(x->ordinals);

@@ -7,6 +7,7 @@
 #define MAMC_DTRAIN_INTERNAL_H
 
 #include "dexec.h"
+#include "dnccl.h"
 #include "kernels/kargs.h"
 #include "trainer_internal.h"
 
@@ -85,6 +86,10 @@ struct TDev {
   TGraphSlot norm_g, upd_g;
   int64_t g_replays, g_captures, g_eager, g_invalid, g_evicted, g_failed, end_replays;
   int warned;
+  /* path (b), several processes: the exchange on device buffers (dtrain_nccl.c) */
+  DNccl nc;                   /* nc.on: NCCL (or its emulation); nc.kind / nc.why: the device line's */
+  int nccl_open;              /* tdev_nccl_open ran with several processes */
+  DPtr *fused;                /* per bucket this rank holds: its sums and token weight, contiguous */
 };
 
 /* dtrain.c */
@@ -104,6 +109,11 @@ int tdev_norm_counts(const Trainer *t, int m);  /* module m's sums are in this r
 int tdev_exchange(Trainer *t, Diag *d);          /* device sums -> host -> tbuckets_finish -> device */
 /* The world's norm from this rank's (local), as tsync_norm; into the device's norm slot too. */
 int tdev_world_norm(Trainer *t, double local, double *norm, Diag *d);
+
+/* dtrain_nccl.c (path (b), several processes) */
+int tdev_nccl_open(Trainer *t, Diag *d);     /* collective: NCCL or not, agreed; the holders' communicators */
+void tdev_nccl_close(Trainer *t);
+int tdev_nccl_exchange(Trainer *t, Diag *d); /* 1 done, 0 error (d), -1 NCCL is off: exchange through the host */
 
 /* dtrain_graph.c */
 void tgraph_setup(Trainer *t);                        /* graphs_on, after the executors are planned */

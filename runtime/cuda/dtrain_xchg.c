@@ -1,5 +1,6 @@
 /* dtrain_xchg.c — path (b) of train.device: cuda with several processes (dtrain.c says when):
- * the device-resident token-weighted gradient sums exchanged through host buffers, with the
+ * where NCCL is off (dtrain_nccl.c exchanges on device buffers where it is on: the same steps
+ * on the device), the device-resident token-weighted gradient sums exchanged through host buffers, with the
  * host path's exchange itself (trainer_buckets.c: the same buckets, issue order, groups,
  * trainers and token weights), so that both paths reduce the same numbers in the same order:
  *   1. after the step's task runs, each bucket this rank trained is copied down, parameter by
@@ -43,6 +44,12 @@ static int move(Trainer *t, const TBucket *b, int up) {
 int tdev_exchange(Trainer *t, Diag *d) {
   TDev *x = t->dev;
   double t0 = mono_seconds();
+  int r = tdev_nccl_exchange(t, d); /* on device buffers (dtrain_nccl.c) where NCCL is on */
+  if (r >= 0) {
+    x->xchg_seconds += mono_seconds() - t0;
+    t->comm_seconds += mono_seconds() - t0;
+    return r;
+  }
   for (int k = 0; k < t->nbuckets; k++) {
     const TBucket *b = &t->buckets[k];
     if (b->mine && b->trained && b->ntrainers > 0 && !move(t, b, 0)) {

@@ -33,7 +33,13 @@
 #   start), none per step; the same gradient payload per step as the CPU's (the same exchange);
 #   graphs.mam, 3 tasks on 2 ranks (a shared decoder), path (b) with CUDA graphs on and off:
 #   bit-identical, graphs replayed, 1e-5 of the CPU;
-#   one GPU per local rank: with 2 (emulated) GPUs the ranks open 0 and 1, with one both open 0.
+#   one GPU per local rank: with 2 (emulated) GPUs the ranks open 0 and 1, with one both open 0;
+#   collectives on device buffers (dtrain_nccl.c, NCCL emulated: MPI on the emulated device
+#   memory, where libnccl.so.2 loads; else SKIP): path (b) against MAMC_NCCL=0 (through host
+#   buffers) bit-identical, the device line names the path; on 4 processes (tasks on 2 ranks
+#   each: groups of different holders, trainers a subset, broadcasts) the same, 1e-5 of the
+#   CPU, and a communicator failing on one rank (MAMC_NCCL_EMU_FAIL, at start or mid-run) is
+#   agreed by every rank: MPI-staged, the reason names the rank, still bit-identical.
 set -u
 MAMC=$1
 MODE=${2:-}
@@ -86,6 +92,14 @@ lengths() { # a generated corpus of a few sentence lengths (CUDA graphs: some sh
     s = ""; t = ""; for (j = 0; j < n; j++) { s = s sprintf("%c", 97 + int(rand() * 26)); t = t sprintf("%c", 97 + int(rand() * 26)) }
     print s "\t" t } }' > lengths.tsv
 }
+nccl_kind() { # nccl_kind X.jsonl: the device line's collectives (dtrain_nccl.c)
+  python3 -c 'import json, sys
+print(next((x.get("collectives", "") for x in map(json.loads, open(sys.argv[1])) if x.get("type") == "device"), ""))' "$1"
+}
+nccl_because() {
+  python3 -c 'import json, sys
+print(next((x.get("collectives_because", "") for x in map(json.loads, open(sys.argv[1])) if x.get("type") == "device"), ""))' "$1"
+}
 payload() { # payload A.jsonl B.jsonl: the train lines' comm_bytes are equal (the same exchange)
   python3 -c 'import json, sys
 p = [[x.get("comm_bytes") for x in map(json.loads, open(f)) if x.get("type") == "train"] for f in sys.argv[1:]]
@@ -103,9 +117,24 @@ if [ "$MODE" = --mpi ]; then
       check metrics cpu.jsonl dev.jsonl 1e-5
       check ckpt cpu dev 1e-4
       payload cpu.jsonl dev.jsonl
+      # collectives on device buffers (dtrain_nccl.c): NCCL emulated where libnccl.so.2 loads,
+      # bit-identical to the exchange through host buffers (MAMC_NCCL=0)
+      NCCL=$(nccl_kind dev.jsonl)
+      if [ "$NCCL" = nccl-emulated ]; then
+        if run devoff timeout 120 env MAMC_CUDA_EMU=1 MAMC_NCCL=0 $T --device cuda; then
+          check device devoff.jsonl step=device collectives=mpi-staged collectives_because=MAMC_NCCL=0
+          check metrics devoff.jsonl dev.jsonl 0
+          check ckpt devoff dev 0 --all
+          payload devoff.jsonl dev.jsonl
+        fi
+      else
+        echo "SKIP: collectives on device buffers (NCCL emulation): $(nccl_because dev.jsonl)"
+        check device dev.jsonl collectives=mpi-staged
+      fi
     fi
     if run staged timeout 120 env MAMC_CUDA_EMU=1 MAMC_CUDA_STAGED=1 $T --device cuda; then
-      check device staged.jsonl step=staged train_runs=15 staged_steps=15 device_steps=0 graphs=off 'uploads>14'
+      check device staged.jsonl step=staged train_runs=15 staged_steps=15 device_steps=0 graphs=off 'uploads>14' \
+        collectives=mpi-staged
       check metrics cpu.jsonl staged.jsonl 1e-4
       check ckpt cpu staged 1e-4
       [ -f dev.jsonl ] && check metrics staged.jsonl dev.jsonl 1e-5 && check ckpt staged dev 1e-4
@@ -131,6 +160,51 @@ if [ "$MODE" = --mpi ]; then
       check metrics g2cpu.jsonl g2on.jsonl 1e-5
       check ckpt g2cpu g2on 1e-4
       payload g2cpu.jsonl g2on.jsonl
+    fi
+  fi
+  # 4 processes, each task on 2 of them (data parallel), so that groups have different holders
+  # and a step's trainers are some of a group's holders (all-reduce among them, broadcast to the
+  # others): emulated NCCL against MPI-staged bit for bit, 1e-5 of the CPU; a communicator
+  # failing on one rank, at the start or at a set first needed mid-run, is agreed by every
+  # rank (the device line, or a device_warning line, names the rank), still bit-identical.
+  if [ "${NCCL:-}" = nccl-emulated ]; then
+    d=$sample
+    printf '%s\n' "index: {lang: [en, de, fr, es], family: {germanic: [en, de], romance: [fr, es]}}" \
+      "vocab: {en: byte, de: byte, fr: byte, es: byte}" "processes: 4" "tasks:" \
+      "  - {task: \"translate(en, de)\", path: $d/en-de/train.tsv, valid: $d/en-de/valid.tsv, ranks: [0, 2]}" \
+      "  - {task: \"translate(de, en)\", path: $d/en-de/train.tsv, columns: [1, 0], ranks: [1, 3]}" \
+      "  - {task: \"translate(en, fr)\", path: $d/en-fr/train.tsv, ranks: [0, 3]}" \
+      "  - {task: \"translate(fr, de)\", path: $d/de-fr/train.tsv, columns: [1, 0], ranks: [1, 2]}" \
+      "sampling: {temperature: 1.0, seed: 3}" \
+      "train: {steps: 12, batch_tokens: 256, max_len: 24, lr: 0.01, clip: 1.0, log_every: 1," \
+      "        schedule: {kind: inverse_sqrt, warmup: 4}, valid_every: 6, valid_batches: 2}" \
+      "checkpoint: {dir: ckpt, every: 0, keep: 1}" > tiny4.yaml
+    T4="mpirun --allow-run-as-root --oversubscribe -np 4 $MAMC train $root/tests/dist/tiny.mam --config tiny4.yaml"
+    if run cpu4 timeout 120 $T4 && run n4 timeout 120 env MAMC_CUDA_EMU=1 $T4 --device cuda &&
+       run o4 timeout 120 env MAMC_CUDA_EMU=1 MAMC_NCCL=0 $T4 --device cuda; then
+      check device n4.jsonl step=device collectives=nccl-emulated 'collective_sets>3' uploads=1
+      check device o4.jsonl step=device collectives=mpi-staged
+      check metrics o4.jsonl n4.jsonl 0
+      check ckpt o4 n4 0 --all
+      payload o4.jsonl n4.jsonl
+      check metrics cpu4.jsonl n4.jsonl 1e-5
+      check ckpt cpu4 n4 1e-4
+      if run f4 timeout 120 env MAMC_CUDA_EMU=1 MAMC_NCCL_EMU_FAIL=2 $T4 --device cuda; then
+        check device f4.jsonl collectives=mpi-staged
+        nccl_because f4.jsonl | grep -q '^rank 2: ncclCommInitRank failed: injected' &&
+          echo "OK: f4.jsonl: the failure agreed: $(nccl_because f4.jsonl)" ||
+          { echo "NOT OK: f4.jsonl: collectives_because is '$(nccl_because f4.jsonl)'"; fail=1; }
+        check metrics o4.jsonl f4.jsonl 0
+        check ckpt o4 f4 0 --all
+      fi
+      if run m4 timeout 120 env MAMC_CUDA_EMU=1 MAMC_NCCL_EMU_FAIL=1@2 $T4 --device cuda; then
+        check device m4.jsonl collectives=nccl-emulated
+        grep '"type": "device_warning"' m4.jsonl | grep -q 'rank 1: ncclCommInitRank failed: injected' &&
+          echo "OK: m4.jsonl: a communicator failing mid-run: one device_warning line, MPI from then on" ||
+          { echo "NOT OK: m4.jsonl: no device_warning line naming rank 1"; fail=1; }
+        check metrics o4.jsonl m4.jsonl 0
+        check ckpt o4 m4 0 --all
+      fi
     fi
   fi
   run two timeout 60 env MAMC_CUDA_EMU=1 MAMC_CUDA_EMU_DEVICES=2 $MPIRUN "$MAMC" train "$root/tests/dist/tiny.mam" \
