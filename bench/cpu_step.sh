@@ -2,9 +2,9 @@
 # cpu_step.sh [MODEL RUN.yaml STEPS] — per-step CPU training time (forward / backward /
 # optimizer) of the executor against the reference interpreter (the named baseline), and
 # matrix-product throughput inside the step against OpenBLAS alone on the same shapes.
-# Default: examples/multi.mam on the shipped sample. Builds an optimised build in build-bench/.
+# Default: examples/modular.mam on the shipped sample. Builds an optimised build in build-bench/.
 set -eu
 cd "$(dirname "$0")/.."
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DMAMC_BUILD_TESTS=OFF > /dev/null
 cmake --build build-bench -j "$(nproc)" --target bench_cpu_step > /dev/null
-exec ./build-bench/bench_cpu_step "${1:-examples/multi.mam}" "${2:-tests/e2e/multi-sample.yaml}" "${3:-5}"
+exec ./build-bench/bench_cpu_step "${1:-examples/modular.mam}" "${2:-tests/e2e/multi-sample.yaml}" "${3:-5}"

@@ -5,9 +5,9 @@
 # baseline measured in the same run: the no-cache decoder, which re-runs the whole task graph
 # on the growing prefix at every step (--no-cache). Both must write the same translations.
 #
-# The model is examples/multi.mam, direction en-fr, on the first N lines (default 40) of
-# data/sample/en-fr/test.tsv. CHECKPOINT: a checkpoint of multi.mam trained with
-# tests/e2e/multi-sample.yaml (or one of the same modules); without one, multi.mam is first
+# The model is examples/modular.mam, direction en-fr, on the first N lines (default 40) of
+# data/sample/en-fr/test.tsv. CHECKPOINT: a checkpoint of modular.mam trained with
+# tests/e2e/multi-sample.yaml (or one of the same modules); without one, modular.mam is first
 # trained on the sample for STEPS (default 100) steps into a temporary folder.
 #   N=100 STEPS=300 bench/decode.sh            MAMC=path/to/mamc to use another build
 # Builds an optimised build in build-bench/ unless MAMC is given.
@@ -26,18 +26,18 @@ sed "s|\.\./\.\./data|$PWD/data|g; s|dir: ckpt-e2e|dir: $tmp/ckpt|; s/valid_ever
   tests/e2e/multi-sample.yaml > "$tmp/run.yaml"
 CKPT=${1:-}
 if [ -z "$CKPT" ]; then
-  echo "training examples/multi.mam on the sample for $STEPS steps (a checkpoint to decode with) ..."
-  "$MAMC" train examples/multi.mam --config "$tmp/run.yaml" --steps "$STEPS" --progress none > "$tmp/train.log" 2>&1 \
+  echo "training examples/modular.mam on the sample for $STEPS steps (a checkpoint to decode with) ..."
+  "$MAMC" train examples/modular.mam --config "$tmp/run.yaml" --steps "$STEPS" --progress none > "$tmp/train.log" 2>&1 \
     || { cat "$tmp/train.log"; exit 1; }
   CKPT=$tmp/ckpt
 fi
 head -n "$N" data/sample/en-fr/test.tsv | cut -f1 > "$tmp/src.txt"
-echo "decoding $N sentences en-fr (examples/multi.mam, $(nproc) CPUs, one executor thread, one BLAS thread)"
+echo "decoding $N sentences en-fr (examples/modular.mam, $(nproc) CPUs, one executor thread, one BLAS thread)"
 
 rate() { # MODE-NAME ARGS...: runs mamc translate, prints sentences/s
   name=$1
   shift
-  "$MAMC" translate --checkpoint "$CKPT" --config "$tmp/run.yaml" --model examples/multi.mam --task en-fr \
+  "$MAMC" translate --checkpoint "$CKPT" --config "$tmp/run.yaml" --model examples/modular.mam --task en-fr \
     --timing "$@" < "$tmp/src.txt" > "$tmp/$name.out" 2> "$tmp/$name.err" || { cat "$tmp/$name.err"; exit 1; }
   sed -n 's/.*: \([0-9.]*\) sentences\/s.*/\1/p' "$tmp/$name.err"
 }

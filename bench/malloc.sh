@@ -4,10 +4,10 @@
 # (tools/mamc.c tune_malloc: freed activations stay in the process instead of being unmapped
 # and page-faulted back in each step). Runs alternate, ROUNDS (2) of each; prints each run's
 # seconds and minor page faults, then the ratio of the medians.
-# Default: examples/multi.mam on the shipped sample (tests/e2e/multi-sample.yaml), 60 steps.
+# Default: examples/modular.mam on the shipped sample (tests/e2e/multi-sample.yaml), 60 steps.
 #   sh bench/malloc.sh build/mamc examples/shared.mam examples/translate.yaml 120   # the corpus run
 set -eu
-M=$1 MODEL=${2:-examples/multi.mam} CFG=${3:-tests/e2e/multi-sample.yaml} STEPS=${4:-60} ROUNDS=${5:-2}
+M=$1 MODEL=${2:-examples/modular.mam} CFG=${3:-tests/e2e/multi-sample.yaml} STEPS=${4:-60} ROUNDS=${5:-2}
 case $M in /*) ;; *) M=$PWD/$M ;; esac
 case $MODEL in /*) ;; *) MODEL=$PWD/$MODEL ;; esac
 case $CFG in /*) ;; *) CFG=$PWD/$CFG ;; esac

@@ -1,6 +1,6 @@
 #!/bin/sh
 # scaling.sh [STEPS] — weak scaling on this machine: 1, 2 and 4 processes (mpirun), each
-# training its own pair(s) of examples/multi.mam on the shipped sample (round-robin over
+# training its own pair(s) of examples/modular.mam on the shipped sample (round-robin over
 # the 8 directions: more processes, more tasks in parallel), tokens/s per process and the
 # weak-scaling efficiency against one process (the named baseline); and the overlap that
 # bucketing gains: the same runs with the exchange started only after the backward pass
@@ -16,7 +16,7 @@ sed "s|\.\./\.\./data|$PWD/data|; s/valid_every: 30/valid_every: 0/; s|dir: ckpt
   tests/e2e/multi-sample.yaml > "$tmp/c.yaml"
 run() { # run NP [env] -> tokens/s per process
   np=$1; shift
-  env "$@" mpirun --allow-run-as-root --oversubscribe -np "$np" ./build-bench/mamc train examples/multi.mam \
+  env "$@" mpirun --allow-run-as-root --oversubscribe -np "$np" ./build-bench/mamc train examples/modular.mam \
     --config "$tmp/c.yaml" --steps "$steps" --progress none 2>&1 | sed -n 's/.*(\([0-9]*\) tok\/s;.*/\1/p'
 }
 printf "%-10s %16s %12s %22s %10s\n" processes "tok/s (rank 0)" efficiency "tok/s, no overlap" "overlap"

@@ -1,9 +1,10 @@
 #!/bin/sh
 # translate_quality.sh MAMC CHECKPOINT CONFIG MODEL [N] — BLEU/chrF of a trained model on the
 # first N (300) lines of each direction's test split of the default corpus (data/corpus),
-# greedy search, beside the named baseline: copying the source. The directions are the
-# configuration's translate(s, t) tasks whose data/corpus/s-t or t-s test file exists.
-# Example (README, #8):
+# greedy search (BEAM=K: beam search of K), beside the named baseline: copying the source.
+# The directions are the configuration's translate(s, t) tasks whose data/corpus/s-t or t-s
+# test file exists. Examples (README, #8): after the README's first command,
+#   BEAM=5 sh bench/translate_quality.sh build/mamc ckpt/multi examples/multi.yaml examples/multi.mam
 #   sh bench/translate_quality.sh build/mamc ckpt/translate examples/translate.yaml examples/shared.mam
 # Outputs (sources, references, hypotheses) go to $OUT (default /tmp/mamc-translate-quality).
 set -eu
@@ -21,7 +22,7 @@ for t in $tasks; do
   else echo "$t: no test split in $C" >&2; continue; fi
   head -n "$N" "$f" | cut -f$cs > "$OUT/$t.src"
   head -n "$N" "$f" | cut -f$cr > "$OUT/$t.ref"
-  "$M" translate --checkpoint "$CK" --config "$CFG" --model "$MODEL" --task "$t" \
+  "$M" translate --checkpoint "$CK" --config "$CFG" --model "$MODEL" --task "$t" ${BEAM:+--beam "$BEAM"} \
     < "$OUT/$t.src" > "$OUT/$t.hyp" 2> "$OUT/$t.log" || { cat "$OUT/$t.log" >&2; exit 1; }
   mb=$("$M" eval --ref "$OUT/$t.ref" --hyp "$OUT/$t.hyp" --score-only | tr '\n' ' ')
   cb=$("$M" eval --ref "$OUT/$t.ref" --hyp "$OUT/$t.src" --score-only | tr '\n' ' ')

@@ -15,6 +15,8 @@ cmake --build build-ci -j "$jobs"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMAMC_SANITIZE=ON >/dev/null
 cmake --build build-asan -j "$jobs"
 status=0
+# ctest runs $jobs tests at once: one BLAS thread each (mamc train would take up to 4)
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 echo "== all tests (build-ci) =="
 (cd build-ci && ctest --output-on-failure -j "$jobs" ${MAMC_TEST_ARGS:-}) || status=1
 # Under the sanitizers: every test but the valgrind copies, the mpi ones (OpenMPI leaks in its

@@ -12,7 +12,7 @@ typedef struct Model {
 } Model;
 
 static const Model differentiable_models[] = {
-    {"examples/multi.mam", "examples/multi.yaml"},
+    {"examples/modular.mam", "examples/modular.yaml"},
     {"examples/shared.mam", "examples/shared.yaml"},
     {"examples/lm.mam", "examples/lm.yaml"},
 };

@@ -17,7 +17,7 @@ for c in check ir dot; do
 done
 "$MAMC" frobnicate >/dev/null 2>&1; [ $? -eq 2 ] && ok "unknown command exits 2" || bad "unknown command"
 
-for e in multi shared lm; do
+for e in multi modular shared lm; do
   m=examples/$e.mam y=examples/$e.yaml
   "$MAMC" check "$m" --config "$y" >/dev/null && ok "check $e" || bad "check $e"
   "$MAMC" ir "$m" --config "$y" -o "$tmp/$e.mir" && "$MAMC" ir --ir "$tmp/$e.mir" > "$tmp/$e.2.mir" \
@@ -41,7 +41,7 @@ sed -i "s#\.\./data/#$PWD/data/#g; s#path: vocab/#path: $PWD/examples/vocab/#g" 
 
 # bad input: exit 2, a located diagnostic with a caret, and no output file
 printf 'use nn\nindex lang from config\nmodule m = nn.Linear(4, 4)\ntask translate(s: lang, t: lang) {\n  input src: i32[B, S]\n  loss = sum(cast(src, f32) @ m.weight)\n}\n' > "$tmp/bad.mam"
-"$MAMC" ir "$tmp/bad.mam" --config examples/multi.yaml -o "$tmp/bad.mir" 2> "$tmp/err"
+"$MAMC" ir "$tmp/bad.mam" --config examples/modular.yaml -o "$tmp/bad.mir" 2> "$tmp/err"
 rc=$?
 [ $rc -eq 2 ] && ok "bad model exits 2" || bad "bad model exit status $rc"
 grep -q "bad.mam:6:[0-9]*: error: " "$tmp/err" && grep -q '\^' "$tmp/err" && ok "diagnostic with caret" || { bad "diagnostic"; cat "$tmp/err"; }

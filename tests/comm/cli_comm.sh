@@ -10,7 +10,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 ok() { echo "OK: $*"; }
 bad() { echo "NOT OK: $*"; fail=1; }
-m=examples/multi.mam y=examples/multi.yaml
+m=examples/modular.mam y=examples/modular.yaml
 
 "$MAMC" place "$m" --config "$y" --processes 4 > "$tmp/place" && grep -q "^rank 3: " "$tmp/place" \
   && grep -q "^  mammoth-approx " "$tmp/place" && grep -q "^  round-robin " "$tmp/place" \

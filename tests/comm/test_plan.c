@@ -178,8 +178,8 @@ done:
 
 int main(void) {
   test_exact();
-  example("examples/multi.mam", "examples/multi.yaml", 2);
-  example("examples/multi.mam", "examples/multi.yaml", 4);
+  example("examples/modular.mam", "examples/modular.yaml", 2);
+  example("examples/modular.mam", "examples/modular.yaml", 4);
   example("examples/shared.mam", "examples/shared.yaml", 3);
   example("examples/lm.mam", "examples/lm.yaml", 2);
   return test_done();

@@ -562,7 +562,7 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
 
 static const char *const programs[][2] = {{"examples/lm.mam", "examples/lm.yaml"},
                                           {"examples/shared.mam", "examples/shared.yaml"},
-                                          {"examples/multi.mam", "examples/multi.yaml"}};
+                                          {"examples/modular.mam", "examples/modular.yaml"}};
 
 static void check_graphs(Ck *c) {
   for (size_t i = 0; i < sizeof programs / sizeof *programs && !over_budget(c); i++) {

@@ -121,7 +121,7 @@ int main(int argc, char **argv) {
   hand_written(&dev);
   /* the examples, and the benchmark workloads; argv: other NAME.mam NAME.yaml pairs */
   const char *progs[][2] = {{"examples/lm.mam", "examples/lm.yaml"},        {"examples/shared.mam", "examples/shared.yaml"},
-                            {"examples/multi.mam", "examples/multi.yaml"},  {"bench/gpu_tiny.mam", "bench/gpu_tiny.yaml"},
+                            {"examples/modular.mam", "examples/modular.yaml"},  {"bench/gpu_tiny.mam", "bench/gpu_tiny.yaml"},
                             {"bench/gpu_attn.mam", "bench/gpu_attn.yaml"},  {"bench/gpu_mt.mam", "bench/gpu_mt.yaml"}};
   int nprogs = (int)(sizeof progs / sizeof *progs), loaded = 0;
   for (int i = 0; i < nprogs + (argc - 1) / 2; i++) {

@@ -3,7 +3,7 @@
  *
  *   - the cached programs (encoder once, one step per position, caches / recurrent states)
  *     reproduce the teacher-forced log-probabilities of the task graph for every prefix, to
- *     1e-5 in f32 and 1e-10 in f64, on multi.mam, shared.mam and a decoder with DiJiang's
+ *     1e-5 in f32 and 1e-10 in f64, on modular.mam, shared.mam and a decoder with DiJiang's
  *     causal linear attention (decay and learned gates); so does the no-cache baseline;
  *   - beam search with beam 1 is greedy search exactly (tokens and log-probabilities);
  *   - n-best lists are ordered by score and each hypothesis's log-probability is the
@@ -24,7 +24,7 @@ typedef struct Case {
 } Case;
 
 static const Case cases[] = {
-    {"examples/multi.mam", "tests/e2e/multi-sample.yaml", "translate-en-de"},
+    {"examples/modular.mam", "tests/e2e/multi-sample.yaml", "translate-en-de"},
     {"examples/shared.mam", "examples/shared.yaml", "translate-en-fr"},
     {"tests/decode/dijiang.mam", "tests/decode/tiny.yaml", "translate-en-de"},
 };

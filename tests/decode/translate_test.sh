@@ -1,6 +1,6 @@
 #!/bin/sh
 # translate_test.sh MAMC — `mamc translate` end to end (docs/decoding.md): trains
-# examples/multi.mam on the sample's en-fr and fr-en for STEPS steps (default 150; set
+# examples/modular.mam on the sample's en-fr and fr-en for STEPS steps (default 150; set
 # MAMC_TRANSLATE_STEPS) in a temporary folder, then
 #   - translates the en-fr test split (greedy, beam 5) and scores it with mamc eval, printing
 #     BLEU / chrF of ours, of a copy-the-source baseline and of a 1-step model (and on 200
@@ -39,19 +39,19 @@ train: {steps: $STEPS, batch_tokens: 2048, max_len: 64, lr: 3e-3, schedule: {kin
 checkpoint: {dir: $tmp/ckpt, every: 0, keep: 1}
 EOF
 sed "s|dir: $tmp/ckpt|dir: $tmp/ckpt1|" "$tmp/run.yaml" > "$tmp/run1.yaml"
-"$MAMC" train "$root/examples/multi.mam" --config "$tmp/run.yaml" --progress none > "$tmp/train.log" 2>&1 \
-  && "$MAMC" train "$root/examples/multi.mam" --config "$tmp/run1.yaml" --steps 1 --progress none > "$tmp/train1.log" 2>&1 \
+"$MAMC" train "$root/examples/modular.mam" --config "$tmp/run.yaml" --progress none > "$tmp/train.log" 2>&1 \
+  && "$MAMC" train "$root/examples/modular.mam" --config "$tmp/run1.yaml" --steps 1 --progress none > "$tmp/train1.log" 2>&1 \
   || { cat "$tmp/train.log" "$tmp/train1.log"; echo "NOT OK: training failed"; exit 1; }
 tail -1 "$tmp/train.log"
 
 cut -f1 "$root/data/sample/en-fr/test.tsv" > "$tmp/src"
 cut -f2 "$root/data/sample/en-fr/test.tsv" > "$tmp/ref"
-xl() { "$MAMC" translate --checkpoint "$tmp/ckpt" --config "$tmp/run.yaml" --model "$root/examples/multi.mam" "$@"; }
+xl() { "$MAMC" translate --checkpoint "$tmp/ckpt" --config "$tmp/run.yaml" --model "$root/examples/modular.mam" "$@"; }
 score() { "$MAMC" eval --ref "$tmp/ref" --hyp "$1" -b | tr '\n' ' '; }
 
 xl --task en-fr --timing < "$tmp/src" > "$tmp/greedy" 2> "$tmp/greedy.err" || { cat "$tmp/greedy.err"; bad "translate"; }
 xl --task en-fr --beam 5 < "$tmp/src" > "$tmp/beam" || bad "translate --beam 5"
-"$MAMC" translate --checkpoint "$tmp/ckpt1" --config "$tmp/run1.yaml" --model "$root/examples/multi.mam" --task en-fr \
+"$MAMC" translate --checkpoint "$tmp/ckpt1" --config "$tmp/run1.yaml" --model "$root/examples/modular.mam" --task en-fr \
   --max-len 40 < "$tmp/src" > "$tmp/step1" || bad "translate with the 1-step model"
 n=$(wc -l < "$tmp/src")
 [ "$(wc -l < "$tmp/greedy")" -eq "$n" ] && [ "$(wc -l < "$tmp/beam")" -eq "$n" ] && ok "one translation per line ($n)" \

@@ -4,6 +4,8 @@
 # on tiny.mam with random explicit placements; and the plan moves exactly the theoretical
 # minimum (wire == minimum), which tests/comm checks at every step.
 set -u
+# one BLAS thread, as each process of an mpirun has (OpenBLAS's results depend on it)
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 MAMC=$1
 NP=$2
 here=$(cd "$(dirname "$0")" && pwd)

@@ -3,6 +3,8 @@
 # en/de/fr directions, then `mamc train --extend` with Spanish tasks added: the modules the
 # checkpoint held are bit-identical afterwards (frozen), the new ones (embed[es], dec[es]) train.
 set -u
+# one BLAS thread, as each process of an mpirun has (OpenBLAS's results depend on it)
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 MAMC=$1
 CMP=$2
 here=$(cd "$(dirname "$0")" && pwd)

@@ -3,6 +3,8 @@
 # rank stops within seconds (no hang) with a message naming the dead rank, and a restart
 # resumes from the last complete checkpoint.
 set -u
+# one BLAS thread, as each process of an mpirun has (OpenBLAS's results depend on it)
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 MAMC=$1
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # mpi_test.sh MAMC CKPT_COMPARE NP — multi-process training against its single-process
 # reference, and replica consistency:
-#   1. examples/multi.mam on the sample, NP ranks (round-robin placement) vs --emulate-ranks NP
+#   1. examples/modular.mam on the sample, NP ranks (round-robin placement) vs --emulate-ranks NP
 #      in one process: AdamW, bit-identical for NP = 2 (sums of two are order-free); SGD within
 #      1e-5 relative for NP = 4 (MPI sums in another order; AdamW would amplify that rounding
 #      on parameters whose true gradient is zero, such as attention key biases);
@@ -9,6 +9,8 @@
 #      three times: every run finishes (no deadlock), and every module's copies on all its
 #      holders are bit-identical at the end.
 set -u
+# one BLAS thread, as each process of an mpirun has (OpenBLAS's results depend on it)
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 MAMC=$1
 CMP=$2
 NP=$3
@@ -25,9 +27,9 @@ sed "s|\.\./\.\./data|$here/../../data|; s/valid_every: 30/valid_every: 0/" "$he
 sed -i "s/^  schedule: .*$/  schedule: {kind: constant, warmup: 1}\n  optimizer: {kind: $opt}/" base.yaml
 sed "s|dir: ckpt-e2e|dir: $tmp/one|" base.yaml > one.yaml
 sed "s|dir: ckpt-e2e|dir: $tmp/many|" base.yaml > many.yaml
-"$MAMC" train "$here/../../examples/multi.mam" --config one.yaml --steps 8 --emulate-ranks "$NP" --progress none > one.log 2>&1 \
+"$MAMC" train "$here/../../examples/modular.mam" --config one.yaml --steps 8 --emulate-ranks "$NP" --progress none > one.log 2>&1 \
   || { cat one.log; echo "NOT OK: the single-process reference failed"; exit 1; }
-$MPIRUN "$MAMC" train "$here/../../examples/multi.mam" --config many.yaml --steps 8 --progress none > many.log 2>&1 \
+$MPIRUN "$MAMC" train "$here/../../examples/modular.mam" --config many.yaml --steps 8 --progress none > many.log 2>&1 \
   || { cat many.log; echo "NOT OK: mpirun -np $NP failed"; exit 1; }
 if "$CMP" "$tmp/one" "$tmp/many" "$tol"; then echo "OK: $NP ranks = one process ($opt)"; else fail=1; fi
 

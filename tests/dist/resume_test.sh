@@ -4,6 +4,8 @@
 # positions, the optimizer moments and step counters, and the schedule all come back.
 # With NP > 1 the same under mpirun -np NP.
 set -u
+# one BLAS thread, as each process of an mpirun has (OpenBLAS's results depend on it)
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 MAMC=$1
 CMP=$2
 NP=${3:-1}

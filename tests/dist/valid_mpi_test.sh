@@ -16,6 +16,8 @@
 #      each rank's own dump of the modules it holds (--dump-replicas, written after its loop)
 #      carries the optimizer step counts of the step-30 checkpoint, and copies agree.
 set -u
+# one BLAS thread, as each process of an mpirun has (OpenBLAS's results depend on it)
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 MAMC=$1
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)

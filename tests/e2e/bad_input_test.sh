@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-model=$here/../../examples/multi.mam
+model=$here/../../examples/modular.mam
 
 # a small valid setup to break one thing at a time
 printf 'Open file\tDatei öffnen\nSave\tSpeichern\nQuit\tBeenden\n' > "$tmp/good.tsv"
@@ -64,9 +64,9 @@ cfg novocab "$tmp/good.tsv"
 sed -i 's/^  de: .*$//' "$tmp/novocab.yaml"
 expect novocab "novocab.yaml:[0-9]*:[0-9]*: error: .*de"
 
-cfg smoothing "$tmp/good.tsv"  # multi.mam says smoothing: 0.1
+cfg smoothing "$tmp/good.tsv"  # modular.mam says smoothing: 0.1
 sed -i 's/^train: {/train: {label_smoothing: 0.2, /' "$tmp/smoothing.yaml"
-expect smoothing "multi.mam:[0-9]*:[0-9]*: error: cross_entropy(smoothing: 0.1) disagrees with .*label_smoothing: 0.2 (.*smoothing.yaml:12)"
+expect smoothing "modular.mam:[0-9]*:[0-9]*: error: cross_entropy(smoothing: 0.1) disagrees with .*label_smoothing: 0.2 (.*smoothing.yaml:12)"
 
 cfg dropout "$tmp/good.tsv"
 sed -i 's/^train: {/train: {dropout: 0.1, /' "$tmp/dropout.yaml"

@@ -19,7 +19,7 @@ libdir=$(PKG_CONFIG_PATH=$pc pkg-config --variable=libdir mamc)
 cc $extra -o "$tmp/driver" "$src/examples/driver/driver.c" $(PKG_CONFIG_PATH=$pc pkg-config --cflags --libs mamc) -lm \
   -Wl,-rpath,"$libdir" || { echo "NOT OK: the driver does not build against the installed library"; exit 1; }
 echo "OK: driver built with pkg-config"
-"$tmp/driver" "$src/examples/multi.mam" "$src/tests/e2e/multi-sample.yaml" 2 "$tmp/ckpt" > "$tmp/run.log" 2>&1 \
+"$tmp/driver" "$src/examples/modular.mam" "$src/tests/e2e/multi-sample.yaml" 2 "$tmp/ckpt" > "$tmp/run.log" 2>&1 \
   && grep -q "validation identical" "$tmp/run.log" && echo "OK: the installed library trains, saves and reloads" \
   || { cat "$tmp/run.log"; echo "NOT OK: driver run"; exit 1; }
 "$tmp/prefix/bin/mamc" check "$src/examples/lm.mam" --config "$src/examples/lm.yaml" && echo "OK: installed mamc runs"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # train_test.sh MAMC — end-to-end training on the shipped sample (data/sample): the
-# validation loss of examples/multi.mam falls, and two runs with the same seed give
+# validation loss of examples/modular.mam falls, and two runs with the same seed give
 # bit-identical losses. Metrics are read from the JSONL file mamc writes.
 set -u
 MAMC=$1
@@ -10,7 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1   # checkpoints go to ./ckpt-e2e: keep them out of the source tree
 fail=0
 
-"$MAMC" train "$here/../../examples/multi.mam" --config "$here/multi-sample.yaml" --metrics "$tmp/m1.jsonl" \
+"$MAMC" train "$here/../../examples/modular.mam" --config "$here/multi-sample.yaml" --metrics "$tmp/m1.jsonl" \
   --progress lines > "$tmp/out1" 2>&1 || { cat "$tmp/out1"; echo "NOT OK: training failed"; exit 1; }
 tail -3 "$tmp/out1"
 python3 - "$tmp/m1.jsonl" <<'PY' || fail=1
@@ -26,7 +26,7 @@ PY
 # same seed, same losses (a short run twice, each in its own checkpoint folder)
 for i in 2 3; do
   mkdir -p "$tmp/run$i" && cp "$here/multi-sample.yaml" "$tmp/run$i/" && sed -i "s|\.\./\.\./data|$here/../../data|g; s|dir: ckpt-e2e|dir: $tmp/run$i/ckpt|" "$tmp/run$i/multi-sample.yaml"
-  "$MAMC" train "$here/../../examples/multi.mam" --config "$tmp/run$i/multi-sample.yaml" --steps 12 \
+  "$MAMC" train "$here/../../examples/modular.mam" --config "$tmp/run$i/multi-sample.yaml" --steps 12 \
     --metrics "$tmp/m$i.jsonl" --progress none > "$tmp/out$i" 2>&1 || { cat "$tmp/out$i"; fail=1; }
 done
 if python3 - "$tmp/m2.jsonl" "$tmp/m3.jsonl" <<'PY'
@@ -43,7 +43,7 @@ for b in default interp; do
   mkdir -p "$tmp/be-$b" && sed "s|\.\./\.\./data|$here/../../data|g; s|dir: ckpt-e2e|dir: $tmp/be-$b/ckpt|; s/valid_every: 30/valid_every: 0/" \
     "$here/multi-sample.yaml" > "$tmp/be-$b/c.yaml"
   if [ $b = interp ]; then export MAMC_BACKEND=interp; fi
-  "$MAMC" train "$here/../../examples/multi.mam" --config "$tmp/be-$b/c.yaml" --steps 4 --metrics "$tmp/be-$b.jsonl" \
+  "$MAMC" train "$here/../../examples/modular.mam" --config "$tmp/be-$b/c.yaml" --steps 4 --metrics "$tmp/be-$b.jsonl" \
     --progress none > "$tmp/be-$b.out" 2>&1 || { cat "$tmp/be-$b.out"; fail=1; }
   unset MAMC_BACKEND
 done

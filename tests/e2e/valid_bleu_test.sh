@@ -1,7 +1,7 @@
 #!/bin/sh
 # valid_bleu_test.sh MAMC — validation BLEU/chrF during training, the best checkpoint and early
 # stopping (train.valid_bleu, train.early_stop; docs/config.md), on the committed sample:
-#   1. multi.mam on en-fr and fr-en, 60 steps, a validation every 20 with BLEU/chrF of 30
+#   1. modular.mam on en-fr and fr-en, 60 steps, a validation every 20 with BLEU/chrF of 30
 #      greedy-decoded sentences per task: every valid record after step 0 has "bleu", "chrf",
 #      "bleu_mean", "chrf_mean"; the scores equal what `mamc translate` + `mamc eval` give for
 #      the same lines from the final checkpoint (the trainer decodes with its live parameters);
@@ -41,12 +41,12 @@ EOF
 
 # ---- 1. BLEU in the metrics, equal to translate + eval; the best checkpoint ----------------------
 conf "$tmp/a.yaml" "$tmp/a" 3e-3 60 "{metric: chrf, patience: 0}"
-"$MAMC" train "$root/examples/multi.mam" --config "$tmp/a.yaml" --progress lines > "$tmp/a.log" 2>&1 \
+"$MAMC" train "$root/examples/modular.mam" --config "$tmp/a.yaml" --progress lines > "$tmp/a.log" 2>&1 \
   || { cat "$tmp/a.log"; echo "NOT OK: training failed"; exit 1; }
 grep -v "^step" "$tmp/a.log"
 head -30 "$root/data/sample/en-fr/valid.tsv" | cut -f1 > "$tmp/en"
 head -30 "$root/data/sample/en-fr/valid.tsv" | cut -f2 > "$tmp/fr"
-xl() { "$MAMC" translate --config "$tmp/a.yaml" --model "$root/examples/multi.mam" "$@"; }
+xl() { "$MAMC" translate --config "$tmp/a.yaml" --model "$root/examples/modular.mam" "$@"; }
 xl --checkpoint "$tmp/a" --task en-fr < "$tmp/en" > "$tmp/last.fr" || bad "translate from the last checkpoint"
 xl --checkpoint "$tmp/a/best" --task en-fr < "$tmp/en" > "$tmp/best.fr" || bad "translate --checkpoint DIR/best"
 set -- $("$MAMC" eval --ref "$tmp/fr" --hyp "$tmp/last.fr" -b)
@@ -92,7 +92,7 @@ PY
 # ---- 2. early stopping: nothing can improve with lr 1e-9 ------------------------------------------
 conf "$tmp/b.yaml" "$tmp/b" 1e-9 100 "{metric: bleu, patience: 2}"
 sed -i 's/valid_every: 20/valid_every: 10/' "$tmp/b.yaml"
-"$MAMC" train "$root/examples/multi.mam" --config "$tmp/b.yaml" --progress lines > "$tmp/b.log" 2>&1 \
+"$MAMC" train "$root/examples/modular.mam" --config "$tmp/b.yaml" --progress lines > "$tmp/b.log" 2>&1 \
   || { cat "$tmp/b.log"; bad "training with early stopping failed"; }
 tail -1 "$tmp/b.log"
 grep -q '"type": "early_stop", "step": 30, "metric": "bleu", .*"best_step": 10, "patience": 2' "$tmp/b/metrics.jsonl" \
