@@ -37,7 +37,7 @@ typedef void (*CgFn)(void *const *bufs, const int64_t *dims, int64_t begin, int6
 
 typedef struct CgBufInfo {
   int node;    /* graph value (node index) */
-  DType dt;    /* storage dtype: f32, f64 or i32 */
+  DType dt;    /* storage dtype: f32, f64, i32, or bf16 (KBuf.bf16) */
   int out;     /* 1 for outputs */
   IrType type; /* the value's IR type (rank, symbolic dims) */
 } CgBufInfo;

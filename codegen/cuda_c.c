@@ -13,6 +13,10 @@
  * and combine their partial sums / maxima with shuffles; lane 0 stores the row values). A
  * row kernel is launched with 32 threads per row (runtime/cuda/dev_cg.c). Sums therefore add
  * in another order than the CPU's (f32 sums of strided partials).
+ * A buffer stored as bf16 (KBuf.bf16) is an `unsigned short` array: loads widen it to float
+ * (cg_bf2f), stores round to nearest even (cg_f2bf, NaN kept quiet, as k_to_bf16); those
+ * helpers are printed, once per translation unit, before the first kernel that needs them,
+ * so f32 kernels' text is unchanged.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -59,6 +63,17 @@ static const char prelude[] =
     "CG_DEV double cg_uniform(long long key, long long c) {\n"
     "  return (double)(cg_mix((unsigned long long)key ^ cg_mix((unsigned long long)c)) >> 11) * (1.0 / 9007199254740992.0);\n"
     "}\n";
+
+static const char bf16_helpers[] =
+    "#ifndef CG_BF16_HELPERS\n"
+    "#define CG_BF16_HELPERS\n"
+    "CG_DEV float cg_bf2f(unsigned short h) { return __uint_as_float((unsigned)h << 16); }\n"
+    "CG_DEV unsigned short cg_f2bf(float x) {   // round to nearest even; NaN stays a quiet NaN\n"
+    "  unsigned u = __float_as_uint(x);\n"
+    "  if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40);\n"
+    "  return (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);\n"
+    "}\n"
+    "#endif\n";
 
 typedef struct Pr {
   StrBuf *b;
@@ -125,7 +140,8 @@ static const char *emit(Pr *P, int i) {
     const KAccess *a = &P->k->acc.v[e->a[0]];
     offset(P, a, &o);
     snprintf(nm, sizeof P->name[i], "e%d", i);
-    line(P, "const %s %s = b%d[%s];", T, nm, a->buf, o.s);
+    if (P->k->bufs.v[a->buf].bf16) line(P, "const %s %s = cg_bf2f(b%d[%s]);", T, nm, a->buf, o.s);
+    else line(P, "const %s %s = b%d[%s];", T, nm, a->buf, o.s);
     break;
   }
   case KE_IOTA:
@@ -238,7 +254,9 @@ static void stores(Pr *P, int row) {
     StrBuf o;
     sb_init(&o);
     offset(P, &k->acc.v[st->access], &o);
-    line(P, "b%d[%s] = %s;", k->acc.v[st->access].buf, o.s, emit(P, st->e));
+    int buf = k->acc.v[st->access].buf;
+    if (k->bufs.v[buf].bf16) line(P, "b%d[%s] = cg_f2bf(%s);", buf, o.s, emit(P, st->e));
+    else line(P, "b%d[%s] = %s;", buf, o.s, emit(P, st->e));
     sb_free(&o);
   }
 }
@@ -310,13 +328,19 @@ void cg_cuda_print_kernel(StrBuf *b, const Kir *k, const char *name) {
     goto out;
   }
   kir_analyze(k, P.axes, P.level);
+  for (int i = 0; i < k->bufs.n; i++)
+    if (k->bufs.v[i].bf16) {
+      sb_puts(b, bf16_helpers);
+      break;
+    }
   sb_printf(b, "struct CgArgs_%s { void *bufs[%d]; long long dims[%d]; };\n", name, k->bufs.n ? k->bufs.n : 1,
             k->dims.n ? k->dims.n : 1);
   sb_printf(b, "extern \"C\" __global__ void %s(CgArgs_%s a, long long begin, long long end) {\n", name, name);
   P.indent = 1;
-  for (int i = 0; i < k->bufs.n; i++)
-    line(&P, "%s%s *b%d = (%s *)a.bufs[%d];", k->bufs.v[i].out ? "" : "const ", ktype_c(k->bufs.v[i].t), i,
-         ktype_c(k->bufs.v[i].t), i);
+  for (int i = 0; i < k->bufs.n; i++) {
+    const char *ct = k->bufs.v[i].bf16 ? "unsigned short" : ktype_c(k->bufs.v[i].t);
+    line(&P, "%s%s *b%d = (%s *)a.bufs[%d];", k->bufs.v[i].out ? "" : "const ", ct, i, ct, i);
+  }
   for (int i = 0; i < k->dims.n; i++) line(&P, "const long long d%d = a.dims[%d];", i, i);
   if (!k->row) {
     open_scope(&P, "for (long long o = begin + (long long)blockIdx.x * blockDim.x + threadIdx.x; o < end; o += (long long)gridDim.x * blockDim.x)");

@@ -186,7 +186,7 @@ void kir_print(StrBuf *b, const Kir *k, int comments) {
   sb_putc(b, '\n');
   for (int i = 0; i < k->bufs.n; i++) {
     const KBuf *f = &k->bufs.v[i];
-    sb_printf(b, "  buf b%d %s %s rank %d", i, f->out ? "out" : "in", ktype_name(f->t), f->type.rank);
+    sb_printf(b, "  buf b%d %s %s rank %d", i, f->out ? "out" : "in", f->bf16 ? "bf16" : ktype_name(f->t), f->type.rank);
     if (comments) sb_printf(b, "  ; %%%d", f->node);
     sb_putc(b, '\n');
   }

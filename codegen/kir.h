@@ -23,7 +23,10 @@
  * and primitive ops from KIR_OPS below.
  *
  * Types: f32, f64, i32 — each value keeps the dtype of the IR value it comes from (an f32
- * tensor is computed in f32, f64 in f64); bf16/f16 storage is not lowered here (issue #7).
+ * tensor is computed in f32, f64 in f64). An f32 buffer may be *stored* as bf16 (KBuf.bf16,
+ * set by the caller after lowering: the GPU executor's bf16 activations, issue #7): its loads
+ * widen to f32 and its stores round to nearest even; the arithmetic stays f32. IR values of
+ * dtype bf16/f16 are not lowered here.
  */
 #ifndef MAMC_KIR_H
 #define MAMC_KIR_H
@@ -92,6 +95,8 @@ enum { KIR_MAX_AXES = IR_MAX_RANK, KST_ZERO = -1, KST_ONE = -2 };
 typedef struct KBuf {
   KType t;
   int out;           /* 0 input, 1 output */
+  int bf16;          /* an f32 buffer stored as bf16 (2 bytes an element): loads widen, stores
+                      * round to nearest even; printed as "bf16" (so part of the kernel's name) */
   int node;          /* the graph value (node index) it holds; not part of the kernel text */
   IrType type;       /* its IR type */
 } KBuf;

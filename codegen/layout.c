@@ -18,7 +18,7 @@ int cg_describe(const Kir *k, CgKernel *out, char *err, size_t errlen) {
   out->nbufs = k->bufs.n;
   for (int i = 0; i < k->bufs.n; i++) {
     const KBuf *b = &k->bufs.v[i];
-    out->bufs[i] = (CgBufInfo){b->node, b->type.dt, b->out, b->type};
+    out->bufs[i] = (CgBufInfo){b->node, b->bf16 ? DT_BF16 : b->type.dt, b->out, b->type};
     if (!b->out) out->nin = i + 1;
   }
   out->ndims = k->dims.n;

@@ -16,7 +16,9 @@
  * Dropout draws are the runtime's splitmix64 counter stream computed in i64.
  * Numerics are documented in cpu.h: plain IEEE instructions, NaN-exact max/min selects,
  * libm calls carrying glibc libmvec vector variants (VFABI attribute), and `reassoc` only
- * on reduction steps.
+ * on reduction steps. A buffer stored as bf16 (KBuf.bf16) is an i16 array: loads widen
+ * (shift into the high half of an f32), stores round to nearest even in integer arithmetic
+ * (NaN kept quiet), bit for bit the CUDA printer's cg_bf2f / cg_f2bf.
  */
 #if MAMC_HAVE_LLVM
 #include "llvm_emit.h"
@@ -36,7 +38,7 @@ typedef struct Em {
   LLVMBasicBlockRef entry;
   const Kir *k;
   const CgLlvmTarget *tg;
-  LLVMTypeRef i1, i32, i64, f32, f64, ptr;
+  LLVMTypeRef i1, i16, i32, i64, f32, f64, ptr;
   LLVMValueRef bufp[CG_MAX_BUFS], dim[CG_MAX_DIMS], idx[KIR_MAX_AXES];
   LLVMValueRef *val, *accslot;
   int *vdepth;
@@ -129,7 +131,27 @@ static LLVMValueRef offset_of(Em *E, const KAccess *a) {
 static LLVMValueRef address(Em *E, int access) {
   const KAccess *a = &E->k->acc.v[access];
   LLVMValueRef off = offset_of(E, a);
-  return LLVMBuildGEP2(E->b, T(E, E->k->bufs.v[a->buf].t), E->bufp[a->buf], &off, 1, "");
+  const KBuf *b = &E->k->bufs.v[a->buf];
+  return LLVMBuildGEP2(E->b, b->bf16 ? E->i16 : T(E, b->t), E->bufp[a->buf], &off, 1, "");
+}
+
+/* bf16 storage: widen bits to f32; round f32 to nearest even bf16 bits (NaN: quiet) */
+static LLVMValueRef bf16_load(Em *E, LLVMValueRef addr) {
+  LLVMValueRef h = LLVMBuildLoad2(E->b, E->i16, addr, "");
+  LLVMSetAlignment(h, 2);
+  LLVMValueRef u = LLVMBuildShl(E->b, LLVMBuildZExt(E->b, h, E->i32, ""), LLVMConstInt(E->i32, 16, 0), "");
+  return LLVMBuildBitCast(E->b, u, E->f32, "");
+}
+
+static LLVMValueRef bf16_round(Em *E, LLVMValueRef v) {
+  LLVMValueRef u = LLVMBuildBitCast(E->b, v, E->i32, ""), c16 = LLVMConstInt(E->i32, 16, 0);
+  LLVMValueRef hi = LLVMBuildLShr(E->b, u, c16, "");
+  LLVMValueRef odd = LLVMBuildAnd(E->b, hi, LLVMConstInt(E->i32, 1, 0), "");
+  LLVMValueRef r = LLVMBuildAdd(E->b, LLVMBuildAdd(E->b, u, LLVMConstInt(E->i32, 0x7fff, 0), ""), odd, "");
+  LLVMValueRef rounded = LLVMBuildLShr(E->b, r, c16, "");
+  LLVMValueRef quiet = LLVMBuildOr(E->b, hi, LLVMConstInt(E->i32, 0x40, 0), "");
+  LLVMValueRef nan = LLVMBuildFCmp(E->b, LLVMRealUNO, v, v, "");
+  return LLVMBuildTrunc(E->b, LLVMBuildSelect(E->b, nan, quiet, rounded, ""), E->i16, "");
 }
 
 static LLVMValueRef cmp_to(Em *E, LLVMValueRef c, KType t) {
@@ -227,6 +249,10 @@ static LLVMValueRef emit(Em *E, int i) {
   LLVMValueRef v = NULL;
   switch (e->kind) {
   case KE_LOAD: {
+    if (E->k->bufs.v[E->k->acc.v[e->a[0]].buf].bf16) {
+      v = bf16_load(E, address(E, e->a[0]));
+      break;
+    }
     LLVMValueRef ld = LLVMBuildLoad2(E->b, T(E, e->t), address(E, e->a[0]), "");
     LLVMSetAlignment(ld, (unsigned)ktype_size(e->t));
     v = ld;
@@ -343,8 +369,9 @@ static void stores(Em *E, int row) {
     const KStore *st = &k->stores.v[s];
     if (st->row != row) continue;
     LLVMValueRef v = emit(E, st->e);
-    LLVMValueRef in = LLVMBuildStore(E->b, v, address(E, st->access));
-    LLVMSetAlignment(in, (unsigned)ktype_size(k->bufs.v[k->acc.v[st->access].buf].t));
+    const KBuf *b = &k->bufs.v[k->acc.v[st->access].buf];
+    LLVMValueRef in = LLVMBuildStore(E->b, b->bf16 ? bf16_round(E, v) : v, address(E, st->access));
+    LLVMSetAlignment(in, b->bf16 ? 2u : (unsigned)ktype_size(b->t));
   }
 }
 
@@ -459,7 +486,8 @@ static int in_place_scan(const Kir *k, int *cand, int max, int *n) {
     if (k->acc.v[k->stores.v[s].access].buf == out) st = k->stores.v[s].access;
   if (out < 0 || st < 0) return -1;
   for (int i = 0; i < k->bufs.n && *n < max; i++) {
-    int same = !k->bufs.v[i].out && k->bufs.v[i].t == k->bufs.v[out].t, used = 0;
+    int same = !k->bufs.v[i].out && k->bufs.v[i].t == k->bufs.v[out].t && k->bufs.v[i].bf16 == k->bufs.v[out].bf16,
+        used = 0;
     for (int a = 0; a < k->acc.n && same; a++)
       if (k->acc.v[a].buf == i) {
         used = 1;
@@ -482,6 +510,7 @@ LLVMModuleRef cg_llvm_module(LLVMContextRef ctx, const Kir *k, const char *name,
   if (tg->triple) LLVMSetTarget(E.m, tg->triple);
   if (tg->datalayout) LLVMSetDataLayout(E.m, tg->datalayout);
   E.i1 = LLVMInt1TypeInContext(ctx);
+  E.i16 = LLVMInt16TypeInContext(ctx);
   E.i32 = LLVMInt32TypeInContext(ctx);
   E.i64 = LLVMInt64TypeInContext(ctx);
   E.f32 = LLVMFloatTypeInContext(ctx);

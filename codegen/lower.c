@@ -336,7 +336,7 @@ static int output_map(Lower *L, int node, int *map) {
 /* a buffer holding graph value `node`, indexed with the type of node `shape` (they differ
  * only for a trailing reshape, written with its operand's shape) */
 static int add_buf(Lower *L, int node, int shape, int out) {
-  KBuf b = {KT_F32, out, node, N(L, shape)->type};
+  KBuf b = {KT_F32, out, 0, node, N(L, shape)->type};
   if (!ktype_of(L, node, &b.t)) return 0;
   if (L->k->bufs.n >= CG_MAX_BUFS) return lfail(L, "the group has more than %d buffers", CG_MAX_BUFS) + 1;
   vec_push(&L->k->arena, L->k->bufs, b);

@@ -145,9 +145,12 @@ unsigned dev_grid(const Dev *dev, int64_t n, int per_block);
 /* Generated kernels: lowers and compiles the groups (each a node list of graph g) in parallel
  * chunks (one NVRTC program per chunk, cached), filling out[i]; ok[i] = 0 for a group codegen
  * refuses (why[i] says why when why is not NULL; the caller runs its nodes otherwise).
- * 0 only on a hard failure (NVRTC, the driver), with dev->L.err. */
+ * in16 / out16 (per node of g, or NULL): an f32 input / output buffer holding that node is
+ * stored as bf16 (kir.h: KBuf.bf16). 0 only on a hard failure (NVRTC, the driver), with
+ * dev->L.err. */
 int dev_cg_compile(Dev *dev, const IrProgram *p, const IrGraph *g, int n, const int *const *members,
-                   const int *nmembers, DevCg *out, char *ok, char (*why)[256]);
+                   const int *nmembers, const unsigned char *in16, const unsigned char *out16, DevCg *out, char *ok,
+                   char (*why)[256]);
 /* Runs a compiled kernel over bufs (device addresses, k.bufs order) and dims (cg_fill_dims). */
 int dev_cg_launch(Dev *dev, const DevCg *k, const DPtr *bufs, const int64_t *dims);
 void dev_cg_cache_free(Dev *dev);
@@ -161,7 +164,13 @@ void dev_cg_cache_free(Dev *dev);
  * with bias[N] (f32, added to every row of every batch item) and act per DevEpilogue; GELU is
  * the tanh approximation (the IR's gelu). Emu mode applies it on the host after the product.
  * A product whose epilogue cuBLASLt has no algorithm for fails with dev->gemm_epi_refused set
- * (nothing was queued: the caller can run it without the epilogue). */
+ * (nothing was queued: the caller can run it without the epilogue).
+ * Stored bf16 (the executor's bf16 activations, bf16 mode only): a16 / b16 say A / B already
+ * hold bf16 (2-byte elements, strides in elements; not rounded again), c16 that C is written
+ * as bf16 (the f32 result rounded to nearest even, after the epilogue; needs accumulate 0).
+ * A and B are then taken as bf16 by cuBLASLt directly (the other operand, if f32, still goes
+ * through scratch), C/D's layout is bf16; compute and bias stay f32. Emu mode the same on the
+ * host. */
 typedef enum { DEV_EPI_NONE, DEV_EPI_BIAS, DEV_EPI_BIAS_GELU, DEV_EPI_BIAS_RELU } DevEpilogue;
 typedef struct DevGemm {
   DPtr A, B, C;
@@ -170,6 +179,7 @@ typedef struct DevGemm {
   int ta, tb, accumulate, bf16;
   int epilogue;                 /* DevEpilogue */
   DPtr bias;                    /* [N] f32 when epilogue is set */
+  int a16, b16, c16;            /* A, B stored as bf16; C written as bf16 (see above) */
 } DevGemm;
 int dev_gemm(Dev *dev, const DevGemm *g);
 void dev_gemm_cache_free(Dev *dev);

@@ -4,7 +4,8 @@
  * deterministic, so a warm kernel cache answers every one), loaded with cuModuleLoadData.
  * Kernels are named by the hash of their KIR text: identical groups anywhere share one
  * compiled function (Dev keeps them across executors). Emu mode compiles the same KIR with
- * the CPU JIT instead. */
+ * the CPU JIT instead. Buffers the caller stores as bf16 (in16 / out16 by node) are marked
+ * in the KIR (KBuf.bf16) before it is named and printed. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,7 +128,8 @@ static int compile_chunks(Dev *dev, Chunk *ch, int n) {
 static int cmp_name(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
 int dev_cg_compile(Dev *dev, const IrProgram *p, const IrGraph *g, int n, const int *const *members,
-                   const int *nmembers, DevCg *out, char *ok, char (*why)[256]) {
+                   const int *nmembers, const unsigned char *in16, const unsigned char *out16, DevCg *out, char *ok,
+                   char (*why)[256]) {
   Kir *kirs = calloc((size_t)(n ? n : 1), sizeof *kirs);
   const char **missing = calloc((size_t)(n ? n : 1), sizeof *missing);
   int nmissing = 0, res = 1;
@@ -139,8 +141,13 @@ int dev_cg_compile(Dev *dev, const IrProgram *p, const IrGraph *g, int n, const 
   for (int i = 0; i < n; i++) {
     char err[256];
     memset(&out[i], 0, sizeof out[i]);
-    ok[i] = cg_lower(p, g, members[i], nmembers[i], &kirs[i], err, sizeof err) &&
-            cg_describe(&kirs[i], &out[i].k, err, sizeof err);
+    ok[i] = cg_lower(p, g, members[i], nmembers[i], &kirs[i], err, sizeof err);
+    for (int b = 0; ok[i] && b < kirs[i].bufs.n; b++) { /* bf16 storage, before the name is made */
+      KBuf *kb = &kirs[i].bufs.v[b];
+      const unsigned char *st = kb->out ? out16 : in16;
+      kb->bf16 = st && kb->t == KT_F32 && st[kb->node];
+    }
+    ok[i] = ok[i] && cg_describe(&kirs[i], &out[i].k, err, sizeof err);
     if (ok[i] && dev->emu) {
       ok[i] = dev->jit && cg_cpu_compile_kir(dev->jit, &kirs[i], &out[i].k, err, sizeof err);
       if (!dev->jit) snprintf(err, sizeof err, "no CPU JIT in this build (emulation runs the nodes one by one)");

@@ -9,6 +9,9 @@
  * the same for every batch item (bias batch stride 0); its pointer is set on the cached
  * descriptor before each call. Emu mode applies them on the host after the product.
  * Emu mode runs the same descriptor on the CPU (la_gemm; bf16 operands rounded the same way).
+ * Operands already stored as bf16 (a16, b16: the executor's bf16 activations) go to cuBLASLt
+ * as they are; a bf16 C (c16) is a bf16 C/D layout (f32 compute and scale, the bias f32 when
+ * cuBLASLt takes it: else the caller's fallback, as for any refused epilogue).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -21,8 +24,10 @@
 
 typedef struct GemmKey {
   int64_t M, N, K, batch, sA, sB, sC;
-  int ta, tb, accumulate, bf16, align, epilogue;
+  int ta, tb, accumulate, bf16, align, epilogue, c16;
+  int spare; /* 0: no padding (keys are compared with memcmp) */
 } GemmKey;
+_Static_assert(sizeof(GemmKey) == 7 * sizeof(int64_t) + 8 * sizeof(int), "GemmKey has padding (memcmp'd)");
 
 typedef struct GemmEntry {
   GemmKey key;
@@ -53,7 +58,8 @@ void dev_gemm_cache_free(Dev *dev) {
 
 /* the largest power of two (<= 256) dividing every address and batch stride in bytes */
 static int alignment(const DevGemm *g, int esize_ab) {
-  uint64_t v = g->A | g->B | g->C | (uint64_t)(g->sA * esize_ab) | (uint64_t)(g->sB * esize_ab) | (uint64_t)(g->sC * 4);
+  uint64_t v = g->A | g->B | g->C | (uint64_t)(g->sA * esize_ab) | (uint64_t)(g->sB * esize_ab) |
+               (uint64_t)(g->sC * (g->c16 ? 2 : 4));
   int a = 256;
   while (a > 1 && (v % (uint64_t)a)) a >>= 1;
   return a;
@@ -112,7 +118,7 @@ static GemmEntry *entry_for(Dev *dev, const GemmKey *k, DPtr bias) {
   /* Lt's A = our B: stored [K, N] (tb = 0: N x K column-major, ld N) or [N, K] (K x N, ld K) */
   if (!layout(dev, &e->a, ab, k->tb ? k->K : k->N, k->tb ? k->N : k->K, k->tb ? k->K : k->N, k->batch, k->sB) ||
       !layout(dev, &e->b, ab, k->ta ? k->M : k->K, k->ta ? k->K : k->M, k->ta ? k->M : k->K, k->batch, k->sA) ||
-      !layout(dev, &e->c, CUDA_R_32F, k->N, k->M, k->N, k->batch, k->sC))
+      !layout(dev, &e->c, k->c16 ? CUDA_R_16BF : CUDA_R_32F, k->N, k->M, k->N, k->batch, k->sC))
     return NULL;
   cublasLtMatmulPreference_t pref;
   if (!LT_OK(L, cublasLtMatmulPreferenceCreate(&pref))) return NULL;
@@ -156,21 +162,34 @@ static int to_bf16(Dev *dev, DPtr src, int64_t n, DPtr *dst) {
   return dev_launch(dev, KMOD_MOVE, "k_to_bf16", dev_grid(dev, n, 256), 1, 1, 256, 0, &a);
 }
 
-static void emu_gemm(const DevGemm *g) {
+/* an operand of one batch item as f32 on the host: bf16-stored ones widened, f32 ones rounded to
+ * bf16 in bf16 mode (as the device's scratch copies), else the memory itself */
+static const float *emu_operand(DPtr base, int64_t item, int64_t n, int stored16, int round16, float **tmp) {
+  *tmp = NULL;
+  if (!stored16 && !round16) return (const float *)(uintptr_t)base + item;
+  float *t = *tmp = malloc(sizeof(float) * (size_t)(n + 1));
+  if (!t) return NULL;
+  if (stored16) {
+    const uint16_t *h = (const uint16_t *)(uintptr_t)base + item;
+    for (int64_t i = 0; i < n; i++) t[i] = (float)rt_bf16_to_f64(h[i]);
+  } else {
+    const float *f = (const float *)(uintptr_t)base + item;
+    for (int64_t i = 0; i < n; i++) t[i] = (float)rt_bf16_to_f64(rt_bf16_from_f64(f[i]));
+  }
+  return t;
+}
+
+static int emu_gemm(Dev *dev, const DevGemm *g) {
+  int bf = g->bf16 || g->a16 || g->b16;
   for (int64_t b = 0; b < g->batch; b++) {
-    const float *A = (const float *)(uintptr_t)g->A + b * g->sA, *B = (const float *)(uintptr_t)g->B + b * g->sB;
-    float *C = (float *)(uintptr_t)g->C + b * g->sC;
-    float *ra = NULL, *rb = NULL;
-    if (g->bf16) { /* the device rounds both operands to bf16 */
-      int64_t na = g->M * g->K, nb = g->K * g->N;
-      ra = malloc(sizeof(float) * (size_t)(na + 1));
-      rb = malloc(sizeof(float) * (size_t)(nb + 1));
-      if (ra && rb) {
-        for (int64_t i = 0; i < na; i++) ra[i] = (float)rt_bf16_to_f64(rt_bf16_from_f64(A[i]));
-        for (int64_t i = 0; i < nb; i++) rb[i] = (float)rt_bf16_to_f64(rt_bf16_from_f64(B[i]));
-        A = ra;
-        B = rb;
-      }
+    float *ta = NULL, *tb = NULL, *tc = NULL;
+    const float *A = emu_operand(g->A, b * g->sA, g->M * g->K, g->a16, bf, &ta);
+    const float *B = emu_operand(g->B, b * g->sB, g->K * g->N, g->b16, bf, &tb);
+    float *C = g->c16 ? (tc = malloc(sizeof(float) * (size_t)(g->M * g->N + 1))) : (float *)(uintptr_t)g->C + b * g->sC;
+    if (!A || !B || !C) {
+      free(ta), free(tb), free(tc);
+      snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm (emulated): out of memory");
+      return 0;
     }
     la_gemm(g->ta, g->tb, g->M, g->N, g->K, 1.0f, A, g->ta ? g->M : g->K, B, g->tb ? g->K : g->N,
             g->accumulate ? 1.0f : 0.0f, C, g->N);
@@ -184,15 +203,23 @@ static void emu_gemm(const DevGemm *g) {
           C[r * g->N + c] = (float)x;
         }
     }
-    free(ra);
-    free(rb);
+    if (g->c16) { /* D in bf16: the f32 result rounded to nearest even */
+      uint16_t *D = (uint16_t *)(uintptr_t)g->C + b * g->sC;
+      for (int64_t i = 0; i < g->M * g->N; i++) D[i] = rt_bf16_from_f64(C[i]);
+    }
+    free(ta), free(tb), free(tc);
   }
+  return 1;
 }
 
 int dev_gemm(Dev *dev, const DevGemm *g) {
   dev->gemm_epi_refused = 0;
   if (g->epilogue && (g->accumulate || !g->bias)) {
     snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm: an epilogue needs a bias and no accumulation");
+    return 0;
+  }
+  if (g->c16 && g->accumulate) {
+    snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm: accumulation into a bf16 C is not supported");
     return 0;
   }
   if (g->M <= 0 || g->N <= 0 || g->batch <= 0) return 1;
@@ -202,31 +229,29 @@ int dev_gemm(Dev *dev, const DevGemm *g) {
     return 0;
   }
   if (g->K <= 0) /* an empty sum */
-    return g->accumulate ? 1 : dev_zero(dev, g->C, (uint64_t)(((g->batch - 1) * g->sC + g->M * g->N) * 4));
+    return g->accumulate ? 1 : dev_zero(dev, g->C, (uint64_t)(((g->batch - 1) * g->sC + g->M * g->N) * (g->c16 ? 2 : 4)));
   if (dev->emu && g->epilogue && getenv("MAMC_CUDA_EMU_EPI_REFUSE")) { /* tests of the caller's fallback */
     snprintf(dev->L.err, sizeof dev->L.err, "emulated: no algorithm with this epilogue (MAMC_CUDA_EMU_EPI_REFUSE)");
     dev->gemm_epi_refused = 1;
     return 0;
   }
   if (dev->emu && dev->capturing) return dev_emu_rec_gemm(dev, g);
-  if (dev->emu) {
-    emu_gemm(g);
-    return 1;
-  }
+  if (dev->emu) return emu_gemm(dev, g);
   DevGemm h = *g;
   DPtr ab = 0, bb = 0;
-  if (g->bf16) {
+  h.bf16 = g->bf16 || g->a16 || g->b16; /* a bf16-stored operand makes the product bf16 */
+  if (h.bf16) { /* f32 operands rounded into bf16 scratch; stored bf16 ones taken as they are */
     int64_t na = (g->batch - 1) * g->sA + g->M * g->K, nb = (g->batch - 1) * g->sB + g->K * g->N;
-    if (!to_bf16(dev, g->A, na, &ab) || !to_bf16(dev, g->B, nb, &bb)) {
+    if ((!g->a16 && !to_bf16(dev, g->A, na, &ab)) || (!g->b16 && !to_bf16(dev, g->B, nb, &bb))) {
       dev_free(dev, ab);
       dev_free(dev, bb);
       return 0;
     }
-    h.A = ab;
-    h.B = bb;
+    if (ab) h.A = ab;
+    if (bb) h.B = bb;
   }
   GemmKey k = {h.M, h.N, h.K, h.batch, h.sA, h.sB, h.sC, h.ta, h.tb, h.accumulate, h.bf16, alignment(&h, h.bf16 ? 2 : 4),
-               h.epilogue};
+               h.epilogue, h.c16, 0};
   GemmEntry *e = entry_for(dev, &k, h.bias);
   float one = 1, beta = g->accumulate ? 1.0f : 0.0f;
   const void *bp = (const void *)(uintptr_t)h.bias;

@@ -43,7 +43,9 @@ int64_t dx_numel(const DExec *e, int node, const int64_t *sym) {
 int dx_alloc(DExec *e, int node, const int64_t *sym) {
   int64_t n = dx_numel(e, node, sym);
   if (n < 0) return dx_fail(e, node, "bad shape");
-  if (!dev_alloc(e->dev, (uint64_t)n * 4, &e->val[node])) return dx_dev_fail(e, node);
+  uint64_t bytes = (uint64_t)n * (uint64_t)dx_esize(e, node);
+  if (!dev_alloc(e->dev, bytes, &e->val[node])) return dx_dev_fail(e, node);
+  dx_dtype_note(e, node, bytes);
   e->mem[node] = e->val[node];
   e->base[node] = node;
   e->refs[node] = 1;
@@ -120,7 +122,7 @@ static int compile_groups(DExec *e, int from, int *retry) {
       if (j != gr->root) mem[k][nm[k]++] = j;
     used += nm[k];
   }
-  if (res) res = dev_cg_compile(e->dev, e->p, g, n, (const int *const *)mem, nm, out, ok, why);
+  if (res) res = dev_cg_compile(e->dev, e->p, g, n, (const int *const *)mem, nm, e->in16, e->st, out, ok, why);
   if (!res) dx_fail(e, -1, "compiling the fused kernels of @%s: %s", g->task, e->dev->L.err);
   int debug = getenv("MAMC_DEBUG_CUDA") != NULL;
   for (int k = 0; res && k < n; k++) {
@@ -195,11 +197,13 @@ static int plan(DExec *e) {
     for (int k = i; k < j; k++) e->kind[k] = DN_NONE;
     e->kind[i] = DN_GROUP;
     e->grp[i] = gi;
-    if (root < 0 && dx_is_norm_group(e, &e->groups[gi]) && !forced_host(g->nodes.v[j - 1].op)) e->groups[gi].norm = 1;
+    /* bf16 activations: {[add], norm} groups become generated kernels, which read and write bf16 */
+    if (root < 0 && !dx_act16_on(e) && dx_is_norm_group(e, &e->groups[gi]) && !forced_host(g->nodes.v[j - 1].op))
+      e->groups[gi].norm = 1;
     if (root >= 0) e->groups[gi].epi = dx_epilogue(e, &e->groups[gi], &e->groups[gi].bias);
     i = j;
   }
-  int ok = compile_groups(e, 0, retry);
+  int ok = dx_dtype_plan(e) && compile_groups(e, 0, retry);
   int before = e->ngroups;
   for (int i = 0; ok && i < n; i++) { /* what failed: members of a fused group alone; a single node on the host */
     if (!retry[i]) continue;
@@ -216,8 +220,9 @@ static int plan(DExec *e) {
   return ok;
 }
 
-int dexec_init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16) {
+static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int no_act16) {
   memset(e, 0, sizeof *e);
+  e->no_act16 = no_act16;
   const IrGraph *g = &p->graphs.v[graph];
   int n = g->nodes.n;
   e->dev = dev;
@@ -238,9 +243,11 @@ int dexec_init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16) {
   e->mem = calloc(N, sizeof *e->mem);
   e->out_first = malloc(N * sizeof *e->out_first);
   e->out_next = malloc(((size_t)g->outputs.n + 1) * sizeof *e->out_next);
+  e->st = calloc(N, 1);
+  e->in16 = calloc(N, 1);
   int *uses = calloc(N, sizeof *uses);
   if (!e->kind || !e->grp || !e->groups || !e->last_use || !e->forward || !e->summed || !e->base || !e->refs ||
-      !e->val || !e->mem || !e->out_first || !e->out_next || !uses) {
+      !e->val || !e->mem || !e->out_first || !e->out_next || !e->st || !e->in16 || !uses) {
     free(uses);
     dexec_free(e);
     return dx_fail(e, -1, "out of memory");
@@ -276,6 +283,11 @@ int dexec_init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16) {
   int ok = e->stage && e->stage_cap && plan(e);
   if (ok) find_summed(e, uses);
   free(uses);
+  if (ok && !dx_dtype_check(e)) { /* groups refused by codegen broke a bf16 value's producer or reader */
+    if (getenv("MAMC_DEBUG_CUDA")) fprintf(stderr, "mamc: cuda: @%s: planned again without bf16 activations\n", g->task);
+    dexec_free(e);
+    return init(e, dev, p, graph, bf16, 1);
+  }
   if (ok && !dev->emu && !dev_load_modules(dev)) ok = dx_fail(e, -1, "%s", dev->L.err);
   if (!ok) {
     char keep[1024];
@@ -285,6 +297,7 @@ int dexec_init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16) {
     return 0;
   }
   e->capturable = 1;
+  e->stats.values16 = dx_dtype_count(e);
   for (int i = 0; i < n; i++) {
     e->stats.kind_count[e->kind[i]]++;
     if (e->kind[i] == DN_HOST || g->nodes.v[i].op == OP_DROPOUT) e->capturable = 0;
@@ -325,6 +338,8 @@ void dexec_free(DExec *e) {
   free(e->mem);
   free(e->out_first);
   free(e->out_next);
+  free(e->st);
+  free(e->in16);
   Dev *dev = e->dev;
   memset(e, 0, sizeof *e);
   e->dev = dev;
@@ -344,4 +359,11 @@ void dexec_summary(const DExec *e, StrBuf *b) {
     epi += e->groups[k].epi && !e->groups[k].epi_off;
   }
   sb_printf(b, " (fused groups %d, hand-written norm groups %d, GEMM epilogues %d)", fused, norm, epi);
+  if (e->stats.values16 || e->bf16)
+    sb_printf(b, "; bf16 activations: %lld values%s", (long long)e->stats.values16, e->no_act16 ? " (refused: planned f32)" : "");
+  if (e->stats.runs && (e->stats.act_bytes16 || e->bf16))
+    sb_printf(b, "; last run's activations %.2f MiB bf16 + %.2f MiB f32", (double)e->stats.act_bytes16 / 1048576.0,
+              (double)e->stats.act_bytes32 / 1048576.0);
 }
+
+int dexec_init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16) { return init(e, dev, p, graph, bf16, 0); }

@@ -20,20 +20,25 @@
  *                    reduce_sum(matmul(a, b, ta)) over the batch axes (a weight gradient) as
  *                    one GEMM over the flattened rows, as the CPU executor does
  *   transpose, slice, expand, pad, concat   k_copy_nd;  gather, scatter_add   k_gather, k_scatter_add
- *   softmax_attention  k_attn_fwd (flash-style, D = 32, 64, 128)
+ *   softmax_attention  k_attn_fwd (flash-style, D = 32, 64, 128; the kernels named 16 when
+ *                    q, k, v, dO and the result are bf16 activations)
  *   softmax_attention_grad   k_attn_fwd (again, for o and lse), k_attn_bwd_pre, _dq, _dkdv
  *                    (D = Dv = 32, 64), packed with k_copy_nd
  *   linear_attention (causal or bidirectional; gates none/decay/learned; no running norm, no
  *                    state) and linear_attention_grad: k_la_* (chunked)
  *   cross_entropy    k_xent_rows + k_xent_sum (the probabilities are never stored)
- *   norm group {[add], layernorm | rmsnorm}   k_norm_fwd
+ *   norm group {[add], layernorm | rmsnorm}   k_norm_fwd (a generated kernel under bf16
+ *                    activations, so that it reads and writes bf16)
  *   groupnorm        k_norm_fwd (a warp per (row, group)), k_norm_fwd_small (a thread per
  *                    (row, group): groups narrower than 32 channels, DiJiang's)
  *   anything else    on the host: operands copied back, the interpreter's kernel, result up
  *                    (correct, slow, and it stops CUDA graph capture; MAMC_DEBUG_CUDA=1 lists
  *                    these nodes). MAMC_CUDA_HOST_OPS=op1,op2 forces ops to the host (to bisect
  *                    a wrong kernel on the device).
- * Values are f32 or i32 (4 bytes an element); f64 programs are refused.
+ * Values are f32 or i32 (4 bytes an element); f64 programs are refused. Under bf16 (precision:
+ * bf16) activations derived from matrix products are stored as bf16 where every producer and
+ * reader can (DExec.st, decided at plan time: dexec_dtype.c); parameters, inputs, outputs,
+ * reductions, softmax and cross-entropy stay f32; arithmetic is f32 throughout.
  * In emu mode (dev.h) the hand-written kernels' ops run on the host path.
  */
 #ifndef MAMC_DEXEC_H
@@ -72,6 +77,11 @@ typedef struct DExecStats {
   double host_seconds;
   int64_t kind_count[DN_KIND_COUNT];
   double gemm_flops;            /* of the last run */
+  int64_t act_bytes16, act_bytes32; /* of the last run: bytes of the activations it allocated (its
+                                 * values whose shape has a symbolic dim, but inputs and graph
+                                 * outputs) stored as bf16, and as 4-byte f32/i32 */
+  int64_t values16;             /* of the plan: values stored as bf16 (buffers, not views or
+                                 * fused kernels' internal values) */
 } DExecStats;
 
 typedef struct DExec {
@@ -79,6 +89,10 @@ typedef struct DExec {
   const IrProgram *p;
   int graph;
   int bf16;                 /* matrix products in bf16 (precision: bf16) */
+  int no_act16;             /* bf16 activations refused for this plan (dx_dtype_check failed) */
+  unsigned char *st;        /* per node: its value is stored as bf16 (views: as their base) */
+  unsigned char *in16;      /* per node: as a generated kernel's input buffer, it is bf16 (st, or
+                             * a leading reshape member's operand's) */
   int n;                    /* nodes */
   DKind *kind;
   int *grp;                 /* DN_GROUP: index into groups */
@@ -121,7 +135,8 @@ int dexec_stage(DExec *e, const int64_t *symvals, const Tensor *inputs);
 DPtr dexec_output(const DExec *e, int k, const int64_t *symvals, int64_t *n);
 void dexec_release(DExec *e);
 
-/* The plan's kinds as text ("group 123, gemm 40, ..."), for gpu-info / benchmarks. */
+/* The plan's kinds as text ("group 123, gemm 40, ..."), for gpu-info / benchmarks; with bf16
+ * activations, how many values are bf16 and the last run's activation bytes by dtype. */
 void dexec_summary(const DExec *e, StrBuf *b);
 const char *dexec_kind_name(DKind k);
 

@@ -1,7 +1,8 @@
 /* dexec_attn.c — the device executor's attention nodes (dexec.h): softmax_attention
  * (k_attn_fwd), softmax_attention_grad (k_attn_fwd again for o and lse, k_attn_bwd_*, packed
  * with k_copy_nd) and the chunked linear attention forward/backward (k_la_*). Which shapes
- * run here is decided at plan time (dexec_ops.c: attn_ok, linattn_ok). */
+ * run here is decided at plan time (dexec_ops.c: attn_ok, linattn_ok). Softmax attention whose
+ * operands and result are bf16 activations (dexec_dtype.c) runs the kernels named 16. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -19,7 +20,7 @@ static int attn_pack(DExec *e, int i, DPtr src, int64_t rows, int64_t D, int64_t
   c.src = src, c.dst = e->val[i], c.rank = 2, c.dst_off = col;
   c.ext[0] = rows, c.ext[1] = D;
   c.src_st[0] = D, c.src_st[1] = 1, c.dst_st[0] = W, c.dst_st[1] = 1;
-  return dx_copy_launch(e, i, &c);
+  return dx_copy_launch(e, i, &c, e->st[i]); /* the scratch has the result's dtype */
 }
 
 /* The operands, sizes, causality and scale (0: 1/sqrt(D)) of attention node i (forward or
@@ -35,6 +36,7 @@ static int attn_args(DExec *e, int i, const int64_t *sym, int has_mask, KaAttn *
   a->mask = has_mask ? e->val[n->in[3]] : 0;
   a->B = (int)sq[0], a->H = (int)sq[1], a->Sq = (int)sq[2], a->Sk = (int)sk[2], a->D = (int)sq[3];
   a->causal = (int)ir_get_i(n, "causal");
+  a->bf16 = e->st[i]; /* q k v (dO) and the result share it (dexec_dtype.c): the kernels named 16 */
   double scale = ir_get_f(n, "scale");
   a->scale = (float)(scale != 0 ? scale : 1.0 / sqrt((double)a->D));
   return 1;
@@ -55,19 +57,21 @@ static int attn_grad(DExec *e, int i, const int64_t *sym) {
   a.o = o, a.lse = lse, a.delta = delta;
   char name[32];
   unsigned gq = (unsigned)((a.Sq + 15) / 16), gk = (unsigned)((a.Sk + 31) / 32);
-  snprintf(name, sizeof name, "k_attn_fwd_d%d", a.D);
+  const char *t = a.bf16 ? "16" : "";
+  snprintf(name, sizeof name, "k_attn_fwd%s_d%d", t, a.D);
   ok = ok && dx_launch(e, i, KMOD_ATTENTION, name, gq, (unsigned)a.H, (unsigned)a.B, 128, 0, &a);
-  ok = ok && dx_launch(e, i, KMOD_ATTENTION, "k_attn_bwd_pre", dev_grid(e->dev, rq * 32, 256), 1, 1, 256, 0, &a);
+  ok = ok && dx_launch(e, i, KMOD_ATTENTION, a.bf16 ? "k_attn_bwd_pre16" : "k_attn_bwd_pre", dev_grid(e->dev, rq * 32, 256), 1,
+                       1, 256, 0, &a);
   if (ok && wrt != 2) {
     ok = wrt == 1 || dx_scratch(e, i, rq * D, &dq, 0);
     a.dq = wrt == 1 ? e->val[i] : dq;
-    snprintf(name, sizeof name, "k_attn_bwd_dq_d%d", a.D);
+    snprintf(name, sizeof name, "k_attn_bwd_dq%s_d%d", t, a.D);
     ok = ok && dx_launch(e, i, KMOD_ATTENTION, name, gq, (unsigned)a.H, (unsigned)a.B, 128, 0, &a);
   }
   if (ok && wrt != 1) {
     ok = dx_scratch(e, i, rk * D, &dk, 0) && dx_scratch(e, i, rk * D, &dv, 0);
     a.dk = dk, a.dv = dv;
-    snprintf(name, sizeof name, "k_attn_bwd_dkdv_d%d", a.D);
+    snprintf(name, sizeof name, "k_attn_bwd_dkdv%s_d%d", t, a.D);
     ok = ok && dx_launch(e, i, KMOD_ATTENTION, name, gk, (unsigned)a.H, (unsigned)a.B, 128, 0, &a);
     int64_t kc = wrt == 0 ? D : 0;
     ok = ok && (wrt != 0 || attn_pack(e, i, dq, rq, D, W, 0)) && attn_pack(e, i, dk, rk, D, W, kc) &&
@@ -92,7 +96,7 @@ int dx_attn(DExec *e, int i, const int64_t *sym) {
   if (!dx_scratch(e, i, (int64_t)a.B * a.H * a.Sq, &lse, 0)) return 0;
   a.lse = lse;
   char name[32];
-  snprintf(name, sizeof name, "k_attn_fwd_d%d", a.D);
+  snprintf(name, sizeof name, "k_attn_fwd%s_d%d", a.bf16 ? "16" : "", a.D);
   int ok = dx_launch(e, i, KMOD_ATTENTION, name, (unsigned)((a.Sq + 15) / 16), (unsigned)a.H, (unsigned)a.B, 128, 0, &a);
   dev_free(e->dev, lse);
   return ok;

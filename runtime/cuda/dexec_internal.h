@@ -26,17 +26,31 @@ int dx_is_norm_group(const DExec *e, const DGroup *g);
  * bias node into *bias; DEV_EPI_NONE otherwise. */
 int dx_epilogue(const DExec *e, const DGroup *g, int *bias);
 
+/* Storage dtypes (dexec_dtype.c): decides e->st / e->in16 from the plan's kinds (before the
+ * kernels are compiled); dx_dtype_check: is that decision still valid for the final plan?
+ * dx_dtype_note: counts an allocation of node's value into the run's byte statistics. */
+int dx_act16_on(const DExec *e); /* bf16 mode, activations not refused (MAMC_CUDA_BF16_ACT=0) */
+int dx_dtype_plan(DExec *e);
+int dx_dtype_check(const DExec *e);
+void dx_dtype_note(DExec *e, int node, uint64_t bytes);
+int64_t dx_dtype_count(const DExec *e); /* values stored as bf16 (materialised: not views, not
+                                         * fused kernels' internal values) */
+/* bytes an element of node's value: 2 when stored as bf16, else 4 */
+static inline int dx_esize(const DExec *e, int node) { return e->st[node] ? 2 : 4; }
+
 /* Launches a hand-written kernel for node (dev_launch; errors under the node's name). */
 int dx_launch(DExec *e, int node, int mod, const char *name, unsigned gx, unsigned gy, unsigned gz,
               unsigned block, unsigned smem, const void *args);
 /* A scratch device buffer of `floats` 4-byte elements (zeroed when zero); the caller frees it. */
 int dx_scratch(DExec *e, int node, int64_t floats, DPtr *p, int zero);
-/* k_copy_nd with argument block c, for node i. */
-int dx_copy_launch(DExec *e, int i, KaCopy *c);
+/* k_copy_nd with argument block c, for node i: into node i's storage dtype from src16's (1: the
+ * source is bf16), converting where they differ (k_copy_nd16, k_copy_cvt). */
+int dx_copy_launch(DExec *e, int i, KaCopy *c, int src16);
 
 /* Run-time, one node (or group) each; 1 ok, 0 with e->err. */
-/* matmul node i into out; epi (DevEpilogue) with bias[N]: the epilogue in the same product */
-int dx_gemm(DExec *e, int i, const int64_t *sym, DPtr out, int epi, DPtr bias);
+/* matmul node i into node out's buffer (i itself, or an epilogue group's last node); epi
+ * (DevEpilogue) with bias[N]: the epilogue in the same product. Stored dtypes from e->st. */
+int dx_gemm(DExec *e, int i, const int64_t *sym, int out, int epi, DPtr bias);
 int dx_summed(DExec *e, int i, const int64_t *sym);
 int dx_copy(DExec *e, int i, const int64_t *sym);
 int dx_gather(DExec *e, int i, const int64_t *sym);

@@ -1,7 +1,10 @@
 /* dexec_ops.c — each node kind of the device executor (dexec.h), on device buffers: the
- * matrix products' descriptors, data movement, cross-entropy, the hand-written norms, and the
- * host fallback (attention and linear attention: dexec_attn.c). Shapes are evaluated per run; every kernel's
- * argument block is kargs.h's. */
+ * matrix products' descriptors, data movement, cross-entropy and the hand-written norms
+ * (attention and linear attention: dexec_attn.c; the host fallback: dexec_run.c). Shapes are evaluated per run; every kernel's
+ * argument block is kargs.h's. Values stored as bf16 (e->st, dexec_dtype.c) reach products
+ * (a16/b16/c16), copies (k_copy_nd16; k_copy_cvt where operand and result differ: copies
+ * are where a value changes storage dtype) and cross-entropy's logits (k_xent_rows16); the
+ * norm and gather kernels only ever see f32. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -155,8 +158,10 @@ int dx_epilogue(const DExec *e, const DGroup *g, int *bias) {
   return epi;
 }
 
-int dx_gemm(DExec *e, int i, const int64_t *sym, DPtr out, int epi, DPtr bias) {
+int dx_gemm(DExec *e, int i, const int64_t *sym, int out_node, int epi, DPtr bias) {
   const IrNode *n = N(e, i);
+  DPtr out = e->val[out_node];
+  int a16 = e->st[n->in[0]], b16 = e->st[n->in[1]], c16 = e->st[out_node];
   int ta = (int)ir_get_i(n, "ta"), tb = (int)ir_get_i(n, "tb");
   int64_t sa[IR_MAX_RANK], sb[IR_MAX_RANK], so[IR_MAX_RANK];
   int ra = dx_shape(e, n->in[0], sym, sa), rb = dx_shape(e, n->in[1], sym, sb), ro = dx_shape(e, i, sym, so);
@@ -165,7 +170,8 @@ int dx_gemm(DExec *e, int i, const int64_t *sym, DPtr out, int epi, DPtr bias) {
   for (int d = 0; d < ro - 2; d++) batch *= so[d];
   for (int d = 0; d < ra - 2; d++) ba *= sa[d];
   for (int d = 0; d < rb - 2; d++) bb *= sb[d];
-  DevGemm g = {e->val[n->in[0]], e->val[n->in[1]], out, M, N, K, 1, M * K, K * N, M * N, ta, tb, 0, e->bf16, epi, bias};
+  DevGemm g = {e->val[n->in[0]], e->val[n->in[1]], out, M, N, K, 1, M * K, K * N, M * N, ta, tb, 0, e->bf16, epi, bias,
+               a16, b16, c16};
   e->stats.gemm_flops += 2.0 * (double)M * (double)N * (double)K * (double)batch;
   int same = ra == rb && ra == ro;
   for (int d = 0; same && d < ro - 2; d++) same = sa[d] == so[d] && sb[d] == so[d];
@@ -185,9 +191,9 @@ int dx_gemm(DExec *e, int i, const int64_t *sym, DPtr out, int epi, DPtr bias) {
         if (db >= 0) ob += (sb[db] == 1 ? 0 : idx[d]) * mb, mb *= sb[db];
       }
       DevGemm h = g;
-      h.A = g.A + (uint64_t)(oa * M * K * 4);
-      h.B = g.B + (uint64_t)(ob * K * N * 4);
-      h.C = g.C + (uint64_t)(it * M * N * 4);
+      h.A = g.A + (uint64_t)(oa * M * K * (a16 ? 2 : 4));
+      h.B = g.B + (uint64_t)(ob * K * N * (b16 ? 2 : 4));
+      h.C = g.C + (uint64_t)(it * M * N * (c16 ? 2 : 4));
       if (!dev_gemm(e->dev, &h)) return dx_dev_fail(e, i);
       for (int d = ro - 3; d >= 0 && ++idx[d] == so[d]; d--) idx[d] = 0;
     }
@@ -203,7 +209,8 @@ int dx_summed(DExec *e, int i, const int64_t *sym) {
   int64_t K = sa[ra - 1], Nn = sb[rb - 1], rows = 1;
   for (int d = 0; d < ra - 1; d++) rows *= sa[d];
   if (!dx_alloc(e, i, sym)) return 0;
-  DevGemm g = {e->val[m->in[0]], e->val[m->in[1]], e->val[i], K, Nn, rows, 1, 0, 0, 0, 1, 0, 0, e->bf16, 0, 0};
+  DevGemm g = {e->val[m->in[0]], e->val[m->in[1]], e->val[i], K, Nn, rows, 1, 0, 0, 0, 1, 0, 0, e->bf16, 0, 0,
+               e->st[m->in[0]], e->st[m->in[1]], e->st[i]};
   e->stats.gemm_flops += 2.0 * (double)K * (double)Nn * (double)rows;
   return dev_gemm(e->dev, &g) || dx_dev_fail(e, i);
 }
@@ -215,11 +222,14 @@ static void strides(const int64_t *sh, int r, int64_t *st) {
   for (int d = r - 1; d >= 0; d--) st[d] = s, s *= sh[d];
 }
 
-int dx_copy_launch(DExec *e, int i, KaCopy *c) {
+int dx_copy_launch(DExec *e, int i, KaCopy *c, int src16) {
   c->n = 1;
   for (int d = 0; d < c->rank; d++) c->n *= c->ext[d];
   if (c->n <= 0) return 1;
-  return dx_launch(e, i, KMOD_MOVE, "k_copy_nd", dev_grid(e->dev, c->n, 256), 1, 1, 256, 0, c);
+  int dst16 = e->st[i];
+  c->cvt = src16 == dst16 ? 0 : dst16 ? 1 : 2; /* a copy is where a value changes storage dtype */
+  const char *k = c->cvt ? "k_copy_cvt" : dst16 ? "k_copy_nd16" : "k_copy_nd";
+  return dx_launch(e, i, KMOD_MOVE, k, dev_grid(e->dev, c->n, 256), 1, 1, 256, 0, c);
 }
 
 /* slice range as the interpreter's slice_range: start/end from the end when negative */
@@ -250,7 +260,7 @@ int dx_copy(DExec *e, int i, const int64_t *sym) {
       c.src_off = 0;
       c.dst_off = at * st_o[axis];
       for (int d = 0; d < rx; d++) c.ext[d] = sx[d], c.src_st[d] = st_x[d], c.dst_st[d] = st_o[d];
-      if (!dx_copy_launch(e, i, &c)) return 0;
+      if (!dx_copy_launch(e, i, &c, e->st[n->in[k]])) return 0;
       at += sx[axis];
     }
     return 1;
@@ -263,12 +273,12 @@ int dx_copy(DExec *e, int i, const int64_t *sym) {
     if (axis < 0) axis += ro;
     int64_t s, step;
     slice_range(n, so[axis], &s, &step);
-    if (!dev_zero(e->dev, c.dst, (uint64_t)rt_numel(ro, so) * 4)) return dx_dev_fail(e, i);
+    if (!dev_zero(e->dev, c.dst, (uint64_t)rt_numel(ro, so) * (uint64_t)dx_esize(e, i))) return dx_dev_fail(e, i);
     c.rank = rx;
     c.dst_off = s * st_o[axis];
     for (int d = 0; d < rx; d++) c.ext[d] = sx[d], c.src_st[d] = st_x[d], c.dst_st[d] = st_o[d];
     c.dst_st[axis] *= step;
-    return dx_copy_launch(e, i, &c);
+    return dx_copy_launch(e, i, &c, e->st[n->in[0]]);
   }
   c.rank = ro;
   for (int d = 0; d < ro; d++) c.ext[d] = so[d], c.dst_st[d] = st_o[d];
@@ -289,7 +299,7 @@ int dx_copy(DExec *e, int i, const int64_t *sym) {
       c.src_st[d] = dx < 0 || sx[dx] == 1 ? 0 : st_x[dx];
     }
   }
-  return dx_copy_launch(e, i, &c);
+  return dx_copy_launch(e, i, &c, e->st[n->in[0]]);
 }
 
 int dx_gather(DExec *e, int i, const int64_t *sym) {
@@ -331,11 +341,12 @@ int dx_xent(DExec *e, int i, const int64_t *sym) {
   memset(&a, 0, sizeof a);
   a.logits = e->val[n->in[0]], a.tg = e->val[n->in[1]], a.out = e->val[i];
   a.rows = rows, a.V = V, a.ignore = (int)ir_get_i(n, "ignore"), a.smoothing = (float)ir_get_f(n, "smoothing");
+  a.bf16 = e->st[n->in[0]]; /* logits stored as bf16: k_xent_rows16 */
   DPtr loss, cnt;
   if (!dx_scratch(e, i, rows, &loss, 0)) return 0;
   if (!dx_scratch(e, i, rows + 1, &cnt, 0)) return dev_free(e->dev, loss), 0;
   a.row_loss = loss, a.row_cnt = cnt;
-  int ok = dx_launch(e, i, KMOD_XENT, "k_xent_rows", dev_grid(e->dev, rows, 1), 1, 1, 256, 0, &a) &&
+  int ok = dx_launch(e, i, KMOD_XENT, a.bf16 ? "k_xent_rows16" : "k_xent_rows", dev_grid(e->dev, rows, 1), 1, 1, 256, 0, &a) &&
            dx_launch(e, i, KMOD_XENT, "k_xent_sum", 1, 1, 1, 256, 0, &a);
   dev_free(e->dev, loss);
   dev_free(e->dev, cnt);
@@ -372,33 +383,4 @@ int dx_norm_group(DExec *e, const DGroup *g, const int64_t *sym) {
   }
   int64_t warps = a.rows * (a.groups > 1 ? a.groups : 1);
   return dx_launch(e, last, KMOD_NORM, "k_norm_fwd", dev_grid(e->dev, warps * 32, 256), 1, 1, 256, 0, &a);
-}
-
-/* ---- the host fallback -------------------------------------------------------------------------------- */
-
-int dx_host(DExec *e, int i, const int64_t *sym, const InterpCx *cx) {
-  const IrNode *n = N(e, i);
-  Tensor ins[16], out;
-  const Tensor *pin[16];
-  int nin = n->nin < 16 ? n->nin : 16, ok = 1;
-  memset(ins, 0, sizeof ins);
-  memset(&out, 0, sizeof out);
-  for (int k = 0; ok && k < nin; k++) {
-    int o = n->in[k];
-    int64_t sh[IR_MAX_RANK];
-    int r = dx_shape(e, o, sym, sh);
-    DType dt = dt_of(e, o) == DT_I32 ? DT_I32 : DT_F32;
-    ok = rt_tensor_alloc(&ins[k], dt, r, sh) || dx_fail(e, i, "out of memory");
-    ok = ok && (dev_d2h(e->dev, ins[k].data, e->val[o], (uint64_t)ins[k].n * 4) || dx_dev_fail(e, i));
-    pin[k] = &ins[k];
-  }
-  InterpCx c = *cx;
-  c.fdt = DT_F32;
-  c.err[0] = 0;
-  ok = ok && (interp_node(e->p, G(e), i, sym, pin, &out, &c) || dx_fail(e, i, "%s", c.err));
-  ok = ok && (dtype_size(out.dt) == 4 || dx_fail(e, i, "an 8-byte result on the host path"));
-  ok = ok && dx_alloc(e, i, sym) && (dev_h2d(e->dev, e->val[i], out.data, (uint64_t)out.n * 4) || dx_dev_fail(e, i));
-  for (int k = 0; k < nin; k++) rt_tensor_free(&ins[k]);
-  rt_tensor_free(&out);
-  return ok;
 }

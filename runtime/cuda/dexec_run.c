@@ -1,7 +1,9 @@
 /* dexec_run.c — the device executor's run loop (dexec.h): inputs staged through page-locked
  * buffers, parameters read in place, each planned node run (dexec_ops.c, dexec_attn.c), value
  * lifetimes (reference counts shared by views: a buffer is freed when its last reader ran),
- * and the outputs handed to the caller as soon as they are computed. */
+ * the outputs handed to the caller as soon as they are computed, and the host fallback (a
+ * node run by the interpreter: operands down, widened from bf16 where stored so, the result
+ * up, rounded to bf16 where stored so). */
 #include <stdlib.h>
 #include <time.h>
 
@@ -55,7 +57,7 @@ int dexec_stage(DExec *e, const int64_t *sym, const Tensor *inputs) {
   return 1;
 }
 
-static int run_input(DExec *e, int i, int k, const Tensor *in, const int64_t *sym) {
+static int run_input(DExec *e, int i, int k, const Tensor *in, const int64_t *sym) { /* inputs are never bf16 */
   size_t bytes = (size_t)in->n * 4;
   return stage_input(e, i, k, in, sym) && dx_alloc(e, i, sym) &&
          (dev_h2d(e->dev, e->val[i], e->stage[k], bytes) || dx_dev_fail(e, i));
@@ -85,14 +87,14 @@ static int run_group(DExec *e, DGroup *gr, const int64_t *sym, const InterpCx *c
   if (gr->epi && !gr->epi_off) { /* the product and its epilogue in one cuBLASLt call */
     int last = gr->first + gr->count - 1;
     if (!dx_alloc(e, last, sym)) return 0;
-    if (dx_gemm(e, gr->root, sym, e->val[last], gr->epi, e->val[gr->bias])) return 1;
+    if (dx_gemm(e, gr->root, sym, last, gr->epi, e->val[gr->bias])) return 1;
     if (!e->dev->gemm_epi_refused) return 0;
     if (getenv("MAMC_DEBUG_CUDA"))
       fprintf(stderr, "mamc: cuda: group at %%%d: no epilogue: %s\n", gr->first, e->dev->L.err);
     gr->epi_off = 1; /* from now on: the product, then the generated kernel */
     dx_release(e, last);
   }
-  if (gr->root >= 0 && !(dx_alloc(e, gr->root, sym) && dx_gemm(e, gr->root, sym, e->val[gr->root], 0, 0))) return 0;
+  if (gr->root >= 0 && !(dx_alloc(e, gr->root, sym) && dx_gemm(e, gr->root, sym, gr->root, 0, 0))) return 0;
   const CgKernel *k = &gr->k.k;
   DPtr bufs[CG_MAX_BUFS];
   int64_t store[CG_MAX_BUFS][IR_MAX_RANK], dims[CG_MAX_DIMS];
@@ -139,6 +141,7 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
   dexec_release(e);
   e->stats.host_nodes = 0;
   e->stats.gemm_flops = 0;
+  e->stats.act_bytes16 = e->stats.act_bytes32 = 0;
   for (int i = 0; i < e->n;) {
     int last = i, ok = 1;
     switch (e->kind[i]) {
@@ -152,7 +155,7 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
       ok = run_group(e, gr, sym, cx);
       break;
     }
-    case DN_GEMM: ok = dx_alloc(e, i, sym) && dx_gemm(e, i, sym, e->val[i], 0, 0); break;
+    case DN_GEMM: ok = dx_alloc(e, i, sym) && dx_gemm(e, i, sym, i, 0, 0); break;
     case DN_SUMMED: ok = dx_summed(e, i, sym); break;
     case DN_COPY: ok = dx_copy(e, i, sym); break;
     case DN_GATHER:
@@ -189,4 +192,48 @@ DPtr dexec_output(const DExec *e, int k, const int64_t *sym, int64_t *n) {
   int node = G(e)->outputs.v[k].node;
   if (n) *n = dx_numel(e, node, sym);
   return e->val[node];
+}
+
+/* ---- the host fallback -------------------------------------------------------------------------------- */
+
+int dx_host(DExec *e, int i, const int64_t *sym, const InterpCx *cx) {
+  const IrNode *n = &G(e)->nodes.v[i];
+  Tensor ins[16], out;
+  const Tensor *pin[16];
+  int nin = n->nin < 16 ? n->nin : 16, ok = 1;
+  uint16_t *h16 = NULL;
+  memset(ins, 0, sizeof ins);
+  memset(&out, 0, sizeof out);
+  for (int k = 0; ok && k < nin; k++) {
+    int o = n->in[k];
+    int64_t sh[IR_MAX_RANK];
+    int r = dx_shape(e, o, sym, sh);
+    DType dt = G(e)->nodes.v[o].type.dt == DT_I32 ? DT_I32 : DT_F32;
+    ok = rt_tensor_alloc(&ins[k], dt, r, sh) || dx_fail(e, i, "out of memory");
+    if (ok && e->st[o]) { /* bf16 storage: down as bf16, widened here */
+      ok = (h16 = realloc(h16, (size_t)(ins[k].n + 1) * 2)) != NULL || dx_fail(e, i, "out of memory");
+      ok = ok && (dev_d2h(e->dev, h16, e->val[o], (uint64_t)ins[k].n * 2) || dx_dev_fail(e, i));
+      for (int64_t j = 0; ok && j < ins[k].n; j++) ((float *)ins[k].data)[j] = (float)rt_bf16_to_f64(h16[j]);
+    } else {
+      ok = ok && (dev_d2h(e->dev, ins[k].data, e->val[o], (uint64_t)ins[k].n * 4) || dx_dev_fail(e, i));
+    }
+    pin[k] = &ins[k];
+  }
+  InterpCx c = *cx;
+  c.fdt = DT_F32;
+  c.err[0] = 0;
+  ok = ok && (interp_node(e->p, G(e), i, sym, pin, &out, &c) || dx_fail(e, i, "%s", c.err));
+  ok = ok && (dtype_size(out.dt) == 4 || dx_fail(e, i, "an 8-byte result on the host path"));
+  ok = ok && dx_alloc(e, i, sym);
+  if (ok && e->st[i]) { /* rounded to bf16 (nearest even) on the way up */
+    ok = (h16 = realloc(h16, (size_t)(out.n + 1) * 2)) != NULL || dx_fail(e, i, "out of memory");
+    for (int64_t j = 0; ok && j < out.n; j++) h16[j] = rt_bf16_from_f64(((const float *)out.data)[j]);
+    ok = ok && (dev_h2d(e->dev, e->val[i], h16, (uint64_t)out.n * 2) || dx_dev_fail(e, i));
+  } else if (ok) {
+    ok = dev_h2d(e->dev, e->val[i], out.data, (uint64_t)out.n * 4) || dx_dev_fail(e, i);
+  }
+  for (int k = 0; k < nin; k++) rt_tensor_free(&ins[k]);
+  rt_tensor_free(&out);
+  free(h16);
+  return ok;
 }

@@ -32,9 +32,11 @@
  * On path (b) the task runs and the step's end are captured into CUDA graphs once their shapes
  * repeat, and replayed (dtrain_graph.c).
  * Which GPU: cuda:N; else MAMC_CUDA_DEVICE; else, one per process of a node, the process's
- * local rank (dist_local_rank) mod the number of GPUs (dev_open_for_rank). Products take bf16
- * operands with train.precision: bf16 (f32 accumulate; parameters, moments, sums and every
- * other value f32).
+ * local rank (dist_local_rank) mod the number of GPUs (dev_open_for_rank). With
+ * train.precision: bf16 products take bf16 operands (f32 accumulate) and the activations
+ * derived from them are stored as bf16 (dexec_dtype.c); parameters, moments, sums, gradients
+ * of parameters and losses stay f32. The device line says "activations" and how many values
+ * are bf16; device_stats the activation bytes of each task's last eager train run by dtype.
  * Never silently on the CPU: a device that fails is an error. MAMC_CUDA_EMU=1 opens the host
  * emulation of dev.h instead of a GPU (the tests here; tests/cuda/dtrain_test.sh).
  * Metrics (rank 0's JSONL): a {"type": "device"} line at the first run (which device and
@@ -215,10 +217,11 @@ int tdev_open(Trainer *t, Diag *d) {
 static void announce(Trainer *t) {
   TDev *x = t->dev;
   x->announced = 1;
-  int64_t host = 0, kernels = 0;
+  int64_t host = 0, kernels = 0, values16 = 0;
   for (int k = 0; k < t->ntasks; k++)
     if (x->tasks[k].has_train) {
       host += x->tasks[k].train.stats.kind_count[DN_HOST];
+      values16 += x->tasks[k].train.stats.values16;
       for (int c = DN_GROUP; c < DN_HOST; c++) kernels += x->tasks[k].train.stats.kind_count[c];
     }
   int ncap = 0, nown = 0, n = t->opts.dist ? dist_size(t->opts.dist) : 1;
@@ -240,10 +243,10 @@ static void announce(Trainer *t) {
            "\"ordinals\": [%s], \"precision\": \"%s\"%s, \"step\": \"%s\", \"staged_because\": \"%s\", "
            "\"graphs\": \"%s\", \"graphs_because\": \"%s\", \"graph_cap\": %d, \"capturable_tasks\": %d, "
            "\"owned_tasks\": %d, \"device_nodes\": %lld, \"host_nodes\": %lld, \"collectives\": \"%s\", "
-           "\"collectives_because\": \"%s\"}",
+           "\"collectives_because\": \"%s\", \"activations\": \"%s\", \"bf16_values\": %lld}",
            name, x->dev.emu, x->dev.ordinal, x->local_rank, ords, x->bf16 ? "bf16" : "fp32", note, x->on_device ? "device" : "staged", x->why_staged,
            x->graphs_on ? "on" : "off", x->graphs_why, x->graph_cap, ncap, nown, (long long)kernels, (long long)host,
-           x->nc.kind[0] ? x->nc.kind : "none", x->nc.why);
+           x->nc.kind[0] ? x->nc.kind : "none", x->nc.why, values16 ? "bf16" : "fp32", (long long)values16);
   trainer_log(t, line);
 }
 
@@ -343,7 +346,10 @@ void tdev_free(Trainer *t) {
       int n = x->nstep_s - 1;
       median = n % 2 ? x->step_s[1 + n / 2] : 0.5 * (x->step_s[n / 2] + x->step_s[1 + n / 2]);
     }
-    char line[1200], f[32] = "null", m[32] = "null"; /* NaN as null: the line stays JSON */
+    char line[1400], f[32] = "null", m[32] = "null"; /* NaN as null: the line stays JSON */
+    int64_t a16 = 0, a32 = 0; /* activation bytes of each task's last eager train run (dexec.h) */
+    for (int k = 0; x->tasks && k < t->ntasks; k++)
+      if (x->tasks[k].has_train) a16 += x->tasks[k].train.stats.act_bytes16, a32 += x->tasks[k].train.stats.act_bytes32;
     if (!isnan(first)) snprintf(f, sizeof f, "%.3f", 1e3 * first);
     if (!isnan(median)) snprintf(m, sizeof m, "%.3f", 1e3 * median);
     snprintf(line, sizeof line,
@@ -352,12 +358,12 @@ void tdev_free(Trainer *t) {
              "\"step_seconds\": %.3f, \"first_step_ms\": %s, \"median_step_ms\": %s, \"graph_replays\": %lld, "
              "\"graph_captures\": %lld, \"eager_runs\": %lld, \"graph_invalidated\": %lld, \"graph_evicted\": %lld, "
              "\"graph_failed\": %lld, \"step_end_replays\": %lld, \"exchange_seconds\": %.3f, "
-             "\"collective_sets\": %d}",
+             "\"collective_sets\": %d, \"activation_bytes_bf16\": %lld, \"activation_bytes_f32\": %lld}",
              (long long)x->train_runs, (long long)x->eval_runs, (long long)x->device_steps, (long long)x->staged_steps,
              (long long)x->uploads, (long long)x->downloads, x->run_seconds, x->step_seconds, f, m,
              (long long)x->g_replays, (long long)x->g_captures, (long long)x->g_eager, (long long)x->g_invalid,
              (long long)x->g_evicted, (long long)x->g_failed, (long long)x->end_replays, x->xchg_seconds,
-             x->nc.nsets);
+             x->nc.nsets, (long long)a16, (long long)a32);
     trainer_log(t, line);
   }
   free(x->step_s);

@@ -15,6 +15,22 @@
 
 #define P(T, x) ((T *)(uintptr_t)(x))
 
+/* k_copy_nd16 (cvt -1: 2-byte elements) and k_copy_cvt (1: f32 to bf16, 2: bf16 to f32) */
+static void copy_nd16(const KaCopy *a, int cvt) {
+  for (long long i = 0; i < a->n; i++) {
+    long long t = i, so = a->src_off, d = a->dst_off;
+    for (int ax = a->rank - 1; ax >= 0; ax--) {
+      long long x = t % a->ext[ax];
+      t /= a->ext[ax];
+      so += x * a->src_st[ax];
+      d += x * a->dst_st[ax];
+    }
+    if (cvt < 0) P(uint16_t, a->dst)[d] = P(const uint16_t, a->src)[so];
+    else if (cvt == 1) P(uint16_t, a->dst)[d] = rt_bf16_from_f64(P(const float, a->src)[so]);
+    else P(float, a->dst)[d] = (float)rt_bf16_to_f64(P(const uint16_t, a->src)[so]);
+  }
+}
+
 static void copy_nd(const KaCopy *a) {
   const uint32_t *src = P(const uint32_t, a->src);
   uint32_t *dst = P(uint32_t, a->dst);
@@ -84,7 +100,11 @@ static void norm_fwd(const KaNorm *a) {
 }
 
 static void xent(const KaXent *a, int kind) {
-  const float *x0 = P(const float, a->logits);
+  float *wide = NULL; /* k_xent_rows16: the bf16 logits widened */
+  if (kind == 0 && a->bf16 && (wide = malloc(sizeof(float) * (size_t)(a->rows * a->V + 1))))
+    for (long long i = 0; i < a->rows * a->V; i++) wide[i] = (float)rt_bf16_to_f64(P(const uint16_t, a->logits)[i]);
+  if (kind == 0 && a->bf16 && !wide) return;
+  const float *x0 = wide ? wide : P(const float, a->logits);
   float *loss = P(float, a->row_loss), *cnt = P(float, a->row_cnt);
   if (kind == 1) {
     double l = 0, c = 0;
@@ -111,6 +131,7 @@ static void xent(const KaXent *a, int kind) {
         P(float, a->dlogits)[r * a->V + j] = (float)((exp(x[j] - lse) - ((j == t ? 1 - a->smoothing : 0) + u)) * scale);
     }
   }
+  free(wide);
 }
 
 /* attention: kind 0 forward (o, lse), 1 delta, 2 dq, 3 dk and dv */
@@ -181,6 +202,32 @@ static void attn(const KaAttn *a, int kind) {
   free(s);
 }
 
+/* the kernels named 16 (a->bf16): q k v o dO widened into f32 copies, the f32 reference, and
+ * its o / dq / dk / dv rounded to nearest even into the bf16 buffers */
+static void attn16(const KaAttn *a, int kind) {
+  int64_t nq = (int64_t)a->B * a->H * a->Sq * a->D, nk = (int64_t)a->B * a->H * a->Sk * a->D;
+  KaAttn f = *a;
+  uint64_t *slot[8] = {&f.q, &f.k, &f.v, &f.o, &f.dO, &f.dq, &f.dk, &f.dv};
+  const uint64_t orig[8] = {a->q, a->k, a->v, a->o, a->dO, a->dq, a->dk, a->dv};
+  int64_t len[8] = {nq, nk, nk, nq, nq, nq, nk, nk};
+  int in[8] = {kind != 1, kind != 1, kind != 1, kind == 1, kind >= 1, 0, 0, 0};
+  int out[8] = {0, 0, 0, kind == 0, 0, kind == 2, kind == 3, kind == 3};
+  float *tmp[8] = {0};
+  int ok = 1;
+  for (int t = 0; t < 8; t++) {
+    if (!in[t] && !out[t]) continue;
+    if (!(tmp[t] = malloc(sizeof(float) * (size_t)(len[t] + 1)))) ok = 0;
+    for (int64_t i = 0; ok && in[t] && i < len[t]; i++) tmp[t][i] = (float)rt_bf16_to_f64(P(const uint16_t, *slot[t])[i]);
+  }
+  for (int t = 0; t < 8; t++)
+    if (tmp[t]) *slot[t] = (uint64_t)(uintptr_t)tmp[t];
+  if (ok) attn(&f, kind);
+  for (int t = 0; t < 8; t++) {
+    for (int64_t i = 0; ok && out[t] && i < len[t]; i++) P(uint16_t, orig[t])[i] = rt_bf16_from_f64(tmp[t][i]);
+    free(tmp[t]);
+  }
+}
+
 /* AdamW: kind 0 sqnorm parts, 1 sqnorm final, 2 update */
 static void adam(const KaAdam *a, int kind) {
   const KaAdamTensor *T = P(const KaAdamTensor, a->tensors);
@@ -234,7 +281,9 @@ static const Ref refs[] = {
     {"k_xent_sum", 8},     {"k_xent_grad", 9},    {"k_attn_fwd_d32", 10},     {"k_attn_fwd_d64", 10},
     {"k_attn_fwd_d128", 10}, {"k_attn_bwd_pre", 11}, {"k_attn_bwd_dq_d32", 12}, {"k_attn_bwd_dq_d64", 12},
     {"k_attn_bwd_dkdv_d32", 13}, {"k_attn_bwd_dkdv_d64", 13}, {"k_sqnorm", 14}, {"k_sqnorm_final", 15},
-    {"k_adamw", 16},
+    {"k_adamw", 16},       {"k_copy_nd16", 17},    {"k_copy_cvt", 18},    {"k_xent_rows16", 7},    {"k_attn_fwd16_d32", 10},
+    {"k_attn_fwd16_d64", 10}, {"k_attn_fwd16_d128", 10}, {"k_attn_bwd_pre16", 11}, {"k_attn_bwd_dq16_d32", 12},
+    {"k_attn_bwd_dq16_d64", 12}, {"k_attn_bwd_dkdv16_d32", 13}, {"k_attn_bwd_dkdv16_d64", 13},
 };
 
 int kref_has(const char *name) {
@@ -258,13 +307,15 @@ int kref_launch(const char *name, const void *args) {
   case 7: xent(args, 0); break;
   case 8: xent(args, 1); break;
   case 9: xent(args, 2); break;
-  case 10: attn(args, 0); break;
-  case 11: attn(args, 1); break;
-  case 12: attn(args, 2); break;
-  case 13: attn(args, 3); break;
+  case 10:
+  case 11:
+  case 12:
+  case 13: (((const KaAttn *)args)->bf16 ? attn16 : attn)(args, kind - 10); break;
   case 14: adam(args, 0); break;
   case 15: adam(args, 1); break;
   case 16: adam(args, 2); break;
+  case 17: copy_nd16(args, -1); break;
+  case 18: copy_nd16(args, ((const KaCopy *)args)->cvt); break;
   default: return 0;
   }
   return 1;

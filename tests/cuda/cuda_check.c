@@ -79,6 +79,16 @@ static double nerr_floor(const float *d, const double *r, int64_t n, int *finite
 
 static double nerr(const float *d, const double *r, int64_t n, int *finite) { return nerr_floor(d, r, n, finite, 0); }
 
+/* relative error in the 2-norm, ||d - r|| / max(||r||, floor sqrt(n)): the bf16 graphs' measure
+ * (rounding to 8 bits is relative per element: the max-norm of a small tensor is one element) */
+static double nerr2_floor(const float *d, const double *r, int64_t n, double floor_) {
+  double sd = 0, sr = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (isfinite(r[i])) sd += (d[i] - r[i]) * (d[i] - r[i]), sr += r[i] * r[i];
+  double den = sqrt(sr) > floor_ * sqrt((double)n) ? sqrt(sr) : floor_ * sqrt((double)n);
+  return den > 0 ? sqrt(sd) / den : sqrt(sd);
+}
+
 static double nerr_f(const float *d, const float *r, int64_t n, int *finite) {
   double *rr = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
   if (!rr) return INFINITY;
@@ -406,7 +416,7 @@ static void check_gemm(Ck *c) {
         }
     DPtr dA = up(c, A, (size_t)na * 4), dB = up(c, B, (size_t)nbb * 4), dC = up(c, C, (size_t)nc * 4);
     DPtr dbias = epi ? up(c, bias, (size_t)N * 4) : 0;
-    DevGemm g = {dA, dB, dC, M, N, K, nb, bA ? 0 : M * K, K * N, M * N, ta, tb, acc, bf, epi, dbias};
+    DevGemm g = {dA, dB, dC, M, N, K, nb, bA ? 0 : M * K, K * N, M * N, ta, tb, acc, bf, epi, dbias, 0, 0, 0};
     int ok = dA && dB && dC && (!epi || dbias) && dev_gemm(&c->dev, &g) && down(c, R, dC, (size_t)nc * 4);
     if (!ok) fprintf(stderr, "cuda_check: gemm: %s\n", c->dev.L.err);
     int fin = 0;
@@ -419,6 +429,55 @@ static void check_gemm(Ck *c) {
     result(c, "gemm", what, e, bf ? 1e-5 * sqrt((double)K) + 1e-5 : 1e-5, ok && fin, bf ? "(operands rounded to bf16 in the reference too)" : NULL);
     dev_free(&c->dev, dA), dev_free(&c->dev, dB), dev_free(&c->dev, dC), dev_free(&c->dev, dbias);
     free(A), free(B), free(C), free(R), free(ref), free(bias);
+  }
+}
+
+/* products over stored bf16 (DevGemm.a16 / b16 / c16: the executor's bf16 activations): A and B
+ * uploaded as bf16, C written as bf16 where c16; the reference takes the same bf16 operands and
+ * rounds its f64 result to bf16 where the device does */
+static void check_gemm16(Ck *c) {
+  struct {
+    int64_t M, N, K, batch;
+    int ta, tb, a16, b16, c16, epi;
+  } cases[] = {{64, 96, 128, 1, 0, 0, 1, 0, 0, 0},  {33, 17, 70, 3, 1, 0, 0, 1, 1, 0},
+               {77, 50, 300, 1, 0, 1, 1, 1, 1, 0},  {128, 256, 512, 1, 0, 0, 1, 1, 1, DEV_EPI_BIAS_GELU},
+               {31, 45, 64, 4, 0, 1, 1, 1, 0, 0},   {64, 96, 128, 2, 0, 0, 1, 0, 1, DEV_EPI_BIAS}};
+  for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+    int64_t M = cases[ci].M, N = cases[ci].N, K = cases[ci].K, nb = cases[ci].batch, na = nb * M * K, nbb = nb * K * N,
+            nc = nb * M * N;
+    int ta = cases[ci].ta, tb = cases[ci].tb, a16 = cases[ci].a16, b16 = cases[ci].b16, c16 = cases[ci].c16, epi = cases[ci].epi;
+    float *A = malloc((size_t)na * 4), *B = malloc((size_t)nbb * 4), *R = malloc((size_t)nc * 4), *bias = malloc((size_t)N * 4);
+    uint16_t *A16 = malloc((size_t)na * 2), *B16 = malloc((size_t)nbb * 2), *C16 = malloc((size_t)nc * 2);
+    double *ref = malloc((size_t)nc * 8);
+    fill(A, na, 160 + ci, 1), fill(B, nbb, 170 + ci, 1), fill(bias, N, 190 + ci, 1);
+    for (int64_t i = 0; i < na; i++) A16[i] = rt_bf16_from_f64(A[i]), A[i] = (float)rt_bf16_to_f64(A16[i]);
+    for (int64_t i = 0; i < nbb; i++) B16[i] = rt_bf16_from_f64(B[i]), B[i] = (float)rt_bf16_to_f64(B16[i]);
+    for (int64_t b = 0; b < nb; b++)
+      for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+          double x = 0;
+          const float *a = A + b * M * K, *bb = B + b * K * N;
+          for (int64_t k = 0; k < K; k++) x += (double)(ta ? a[k * M + i] : a[i * K + k]) * (tb ? bb[j * K + k] : bb[k * N + j]);
+          if (epi) x += bias[j];
+          if (epi == DEV_EPI_BIAS_GELU) x = 0.5 * x * (1.0 + tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x)));
+          ref[b * M * N + i * N + j] = c16 ? rt_bf16_to_f64(rt_bf16_from_f64(x)) : x;
+        }
+    DPtr dA = a16 ? up(c, A16, (size_t)na * 2) : up(c, A, (size_t)na * 4), dB = b16 ? up(c, B16, (size_t)nbb * 2) : up(c, B, (size_t)nbb * 4);
+    DPtr dC = up(c, R, (size_t)nc * (c16 ? 2 : 4)), dbias = epi ? up(c, bias, (size_t)N * 4) : 0;
+    DevGemm g = {dA, dB, dC, M, N, K, nb, M * K, K * N, M * N, ta, tb, 0, 1, epi, dbias, a16, b16, c16};
+    int ok = dA && dB && dC && (!epi || dbias) && dev_gemm(&c->dev, &g) && down(c, c16 ? (void *)C16 : (void *)R, dC, (size_t)nc * (c16 ? 2 : 4));
+    if (!ok) fprintf(stderr, "cuda_check: gemm16: %s\n", c->dev.L.err);
+    for (int64_t i = 0; ok && c16 && i < nc; i++) R[i] = (float)rt_bf16_to_f64(C16[i]);
+    int fin = 0;
+    double e = ok ? nerr(R, ref, nc, &fin) : INFINITY;
+    char what[120];
+    snprintf(what, sizeof what, "dev_gemm stored%s%s%s M%lld N%lld K%lld batch %lld%s%s%s", a16 ? " A16" : "", b16 ? " B16" : "",
+             c16 ? " C16" : "", (long long)M, (long long)N, (long long)K, (long long)nb, ta ? " ta" : "", tb ? " tb" : "",
+             epi == DEV_EPI_BIAS_GELU ? " +bias gelu" : epi ? " +bias" : "");
+    /* a bf16 C: one rounding of the result (half an ulp, 2^-9, normwise) besides f32 accumulation */
+    result(c, "gemm", what, e, (c16 ? 4e-3 : 0) + 1e-5 * sqrt((double)K) + 1e-5, ok && fin, "bf16 storage (a16/b16/c16)");
+    dev_free(&c->dev, dA), dev_free(&c->dev, dB), dev_free(&c->dev, dC), dev_free(&c->dev, dbias);
+    free(A), free(B), free(R), free(bias), free(A16), free(B16), free(C16), free(ref);
   }
 }
 
@@ -476,7 +535,10 @@ static void free_params(Ck *c, DParams *dp) {
   free(dp->wb);
 }
 
-static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, const char *what, int bf16) {
+/* bf16 (precision: bf16 on the device: bf16 products and activations, dexec_dtype.c): errors in
+ * the 2-norm, the loss 1e-2, each gradient 2e-2, all gradients together 1e-2 (relative, + 8x the
+ * CPU's f32 error). *act: the run's activation bytes (as stored) when not NULL. */
+static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, const char *what, int bf16, int64_t *act) {
   const IrGraph *g = &p->graphs.v[gi];
   ParamStore ps;
   char err[256];
@@ -502,7 +564,7 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
     snprintf(w, sizeof w, "%s (%s)", what, prog);
     result(c, "graph", w, INFINITY, 0, 0, err);
   }
-  double worst = 0, tol_worst = 0, gmax = 0;
+  double worst = 0, tol_worst = 0, gmax = 0, gsd = 0, gsr = 0, e_loss = -1;
   int all_fin = 1, nout = 0;
   /* a gradient that is zero in exact arithmetic (a key bias under softmax) is rounding noise:
    * errors are relative to at least 1e-3 of the largest reference value of the graph */
@@ -531,7 +593,12 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
     for (int64_t j = 0; j < n; j++) r32[j] = (float)rt_tensor_get(&v32[node], j);
     int fin = 0, f32fin = 0;
     double e_dev = nerr_floor(h, r64, n, &fin, 1e-3 * gmax), e_cpu = nerr_floor(r32, r64, n, &f32fin, 1e-3 * gmax);
-    double tol = (bf16 ? 1e-2 : 1e-5) + 8 * e_cpu;
+    if (bf16) e_dev = nerr2_floor(h, r64, n, 1e-3 * gmax), e_cpu = nerr2_floor(r32, r64, n, 1e-3 * gmax);
+    int is_loss = strcmp(g->outputs.v[k].name, "loss") == 0;
+    double tol = (bf16 ? (is_loss ? 1e-2 : 2e-2) : 1e-5) + 8 * e_cpu;
+    if (is_loss) e_loss = e_dev;
+    for (int64_t j = 0; bf16 && !is_loss && j < n; j++) /* all gradients together */
+      if (isfinite(r64[j])) gsd += (h[j] - r64[j]) * (h[j] - r64[j]), gsr += r64[j] * r64[j];
     all_fin &= fin;
     if (e_dev / tol > (tol_worst > 0 ? worst / tol_worst : -1)) worst = e_dev, tol_worst = tol, worst_name = g->outputs.v[k].name;
     if (e_dev > tol || !fin) {
@@ -547,9 +614,18 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
     snprintf(w, sizeof w, "%s: %d outputs%s", what, nout, bf16 ? " (bf16 products)" : "");
     int epi = 0;
     for (int k = 0; k < e.ngroups; k++) epi += e.groups[k].epi && !e.groups[k].epi_off;
-    snprintf(note, sizeof note, "worst %s; %lld nodes on the host; %d GEMM epilogues", worst_name,
-             (long long)e.stats.host_nodes, epi);
+    int at = snprintf(note, sizeof note, "worst %s; %lld nodes on the host; %d GEMM epilogues", worst_name,
+                      (long long)e.stats.host_nodes, epi);
+    if (bf16) /* activation bytes: as stored, and what the same values take in f32 */
+      snprintf(note + at, sizeof note - (size_t)at, "; loss err %.1e; activations %.0f%% of f32's", e_loss,
+               100.0 * (double)(e.stats.act_bytes16 + e.stats.act_bytes32) /
+                   (double)(2 * e.stats.act_bytes16 + e.stats.act_bytes32 + 1));
     result(c, "graph", w, worst, tol_worst > 0 ? tol_worst : 1e-5, all_fin, note);
+    if (bf16 && gsr > 0) {
+      snprintf(w, sizeof w, "%s: all gradients together (bf16)", what);
+      result(c, "graph", w, sqrt(gsd / gsr), 1e-2, all_fin, "relative, 2-norm");
+    }
+    if (act) *act = e.stats.act_bytes16 + e.stats.act_bytes32;
   }
   if (inited) dexec_free(&e);
   free_params(c, &dp);
@@ -577,10 +653,16 @@ static void check_graphs(Ck *c) {
     for (int gi = 0; gi < ng && !over_budget(c); gi++) {
       char what[160];
       snprintf(what, sizeof what, "%s train @%s", programs[i][0] + 9, ex.train->graphs.v[gi].task);
-      check_graph(c, programs[i][0], ex.train, gi, what, 0);
-      if (!c->emu) check_graph(c, programs[i][0], ex.train, gi, what, 1);
+      int64_t a32 = 0, a16 = 0;
+      check_graph(c, programs[i][0], ex.train, gi, what, 0, &a32);
+      check_graph(c, programs[i][0], ex.train, gi, what, 1, &a16); /* bf16: products and activations */
+      if (a32 > 0) { /* bf16 activations: at most 60% of the f32 plan's activation bytes */
+        char w[200];
+        snprintf(w, sizeof w, "%s: bf16 activation bytes / f32's", what);
+        result(c, "graph", w, (double)a16 / (double)a32, 0.6, 1, NULL);
+      }
       snprintf(what, sizeof what, "%s eval @%s", programs[i][0] + 9, ex.eval->graphs.v[gi].task);
-      check_graph(c, programs[i][0], ex.eval, gi, what, 0);
+      check_graph(c, programs[i][0], ex.eval, gi, what, 0, NULL);
     }
     example_free(&ex);
   }
@@ -791,6 +873,7 @@ int main(int argc, char **argv) {
     double t = now();
     check_kernels(c);
     check_gemm(c);
+    check_gemm16(c);
     printf("(kernels and products: %.1f s)\n", now() - t);
     check_graphs(c);
   }

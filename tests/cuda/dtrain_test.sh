@@ -9,8 +9,9 @@
 #      within 1e-4 relative, final parameters within 1e-4 normwise; the metrics' device lines
 #      say the device ran every step (the check fails if the CPU ran them);
 #      precision: bf16 — the CPU ignores it (bit-identical to its fp32 run); on the device the
-#      products take bf16 operands: losses within 1e-2 of the CPU's, not equal to the f32
-#      device run's, and the device line says bf16;
+#      products take bf16 operands and activations are stored as bf16 (dexec_dtype.c): losses
+#      within 1e-2 of the CPU's, not equal to the f32 device run's, the device line says bf16
+#      (precision and activations; the f32 run's: fp32 and no bf16 bytes);
 #   2. resuming a device run from its step-8 checkpoint ends bit-identical to the straight run
 #      (parameters and moments down at the save, up again at the load);
 #   3. examples/lm.mam with DEPT outer rounds every 4 steps (staged: the rounds run on the host),
@@ -21,7 +22,8 @@
 #      record at each launch): graphs.mam (every node on the device) on a generated corpus of a
 #      few sentence lengths, 2 tasks, validation, 24 steps: graphs on, graphs capped at 1 per
 #      task (evictions), and MAMC_CUDA_GRAPHS=0 end bit-identical (losses, norms, parameters);
-#      the device_stats line counts replays, captures and eager runs; every capture failing
+#      the device_stats line counts replays, captures and eager runs; with precision: bf16 (bf16
+#      activations) graphs on and off bit-identical too; every capture failing
 #      (MAMC_CUDA_EMU_CAPTURE_FAIL) falls back to eager runs, still equal; on the sample (3 tasks,
 #      30 steps) graphs invalidated by moved staging buffers are captured again, still equal.
 # --mpi: instead, on 2 processes (mpirun -np 2):
@@ -216,7 +218,8 @@ config 1
 T="$MAMC train $root/tests/dist/tiny.mam --config tiny1.yaml"
 if run cpu $T; then
   if run dev env MAMC_CUDA_EMU=1 $T --device cuda; then
-    check device dev.jsonl step=device emulated=1 train_runs=15 device_steps=15 staged_steps=0 eval_runs=8
+    check device dev.jsonl step=device emulated=1 train_runs=15 device_steps=15 staged_steps=0 eval_runs=8 \
+      activations=fp32 bf16_values=0 activation_bytes_bf16=0
     check metrics cpu.jsonl dev.jsonl 1e-4
     check ckpt cpu dev 1e-4
   fi
@@ -233,7 +236,8 @@ if run cpu $T; then
     check ckpt cpu cpubf 0 --all
   fi
   if run devbf env MAMC_CUDA_EMU=1 $B --device cuda; then
-    check device devbf.jsonl step=device precision=bf16 train_runs=15
+    check device devbf.jsonl step=device precision=bf16 train_runs=15 activations=bf16 'bf16_values>0' \
+      'activation_bytes_bf16>0'
     check metrics cpu.jsonl devbf.jsonl 1e-2
     [ -f dev.jsonl ] && check differ dev.jsonl devbf.jsonl 1e-5
   fi
@@ -316,6 +320,16 @@ if run gon env MAMC_CUDA_EMU=1 $G && run gcap env MAMC_CUDA_EMU=1 MAMC_CUDA_GRAP
   check metrics goff.jsonl gcap.jsonl 0
   check ckpt goff gon 0 --all
   check ckpt goff gcap 0 --all
+fi
+# bf16 activations (precision: bf16) replayed from CUDA graphs: on and off bit-identical, and not
+# the f32 run's
+sed 's/^train: {/train: {precision: bf16, /' graphs.yaml > graphsb.yaml
+GB="$MAMC train $here/graphs.mam --config graphsb.yaml --device cuda"
+if run gbon env MAMC_CUDA_EMU=1 $GB && run gboff env MAMC_CUDA_EMU=1 MAMC_CUDA_GRAPHS=0 $GB; then
+  check device gbon.jsonl graphs=on activations=bf16 graph_failed=0 'graph_replays>0' 'activation_bytes_bf16>0'
+  check metrics gboff.jsonl gbon.jsonl 0
+  check ckpt gboff gbon 0 --all
+  [ -f gon.jsonl ] && check differ gon.jsonl gbon.jsonl 1e-6
 fi
 # every capture fails (injected at its end, after the gradient callbacks' host bookkeeping): one
 # warning line, the host's token sums rolled back, eager runs — still bit-identical

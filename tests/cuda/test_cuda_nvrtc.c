@@ -4,8 +4,10 @@
  *      the file) as a cubin for sm_90 and as PTX for compute_90, and every `__global__` kernel
  *      of its source is an entry of the PTX (a kernel the executor launches by name exists);
  *   2. every example program's training and evaluation graphs planned by the device executor
- *      (dexec_init on a compile-only device, f32 and bf16 products): every fused kernel it
- *      generates compiles, in the executor's own chunks, through the kernel cache.
+ *      (dexec_init on a compile-only device, f32, and bf16: products and activations, whose
+ *      generated kernels load and store bf16 buffers): every fused kernel it generates
+ *      compiles, in the executor's own chunks, through the kernel cache; every bf16 training
+ *      plan stores some activations as bf16.
  * It prints each graph's plan (kinds, and the ops left on the host) — docs/gpu.md's table.
  * Skipped (77) when NVRTC cannot be loaded. MAMC_CUDA_CACHE names a cache folder to warm
  * (default: a temporary one, removed). */
@@ -79,6 +81,7 @@ static void hand_written(Dev *dev) {
 }
 
 static int graphs_done, host_ops;
+static int64_t values16; /* values stored as bf16 in the bf16 plans (dexec_dtype.c) */
 
 static void plan_program(Dev *dev, const IrProgram *p, const char *what, int bf16) {
   for (int gi = 0; gi < p->graphs.n; gi++) {
@@ -87,6 +90,10 @@ static void plan_program(Dev *dev, const IrProgram *p, const char *what, int bf1
     CHECK_MSG(ok, "%s @%s: %s", what, p->graphs.v[gi].task, e.err);
     if (!ok) continue;
     graphs_done++;
+    if (bf16) { /* bf16 activations: the generated kernels' bf16 variants were compiled above */
+      values16 += e.stats.values16;
+      CHECK_MSG(e.stats.values16 > 0, "%s @%s: no bf16 activations in the bf16 plan", what, p->graphs.v[gi].task);
+    }
     if (!bf16) {
       StrBuf b;
       sb_init(&b);
@@ -140,9 +147,9 @@ int main(int argc, char **argv) {
     }
     example_free(&ex);
   }
-  printf("%d graphs planned and compiled (%d programs); %d nodes would run on the host; kernel cache: %d compiled, %d "
-         "hits, %.1f s in NVRTC\n",
-         graphs_done, loaded, host_ops, dev.kc.misses, dev.kc.hits, dev.kc.compile_seconds);
+  printf("%d graphs planned and compiled (%d programs); %d nodes would run on the host; %lld values stored as bf16 "
+         "in the bf16 plans; kernel cache: %d compiled, %d hits, %.1f s in NVRTC\n",
+         graphs_done, loaded, host_ops, (long long)values16, dev.kc.misses, dev.kc.hits, dev.kc.compile_seconds);
   dev_close(&dev);
   if (own) test_rm_dir(tmp);
   return test_done();

@@ -8,6 +8,9 @@
 //   k_attn_bwd_dq_d{32,64}       dq = scale dS k                        grid (Sq/16, H, B), 128 threads
 //   k_attn_bwd_dkdv_d{32,64}     dk = scale dS^T q, dv = P^T dO         grid (Sk/32, H, B), 128 threads
 //   with P = exp(scale q k^T - lse) on visible pairs, dS = P (dO v^T - delta).
+//   k_attn_fwd16_d*, k_attn_bwd_pre16, k_attn_bwd_dq16_d*, k_attn_bwd_dkdv16_d*: the same with q,
+//   k, v, o, dO, dq, dk, dv stored as bf16 (the executor's bf16 activations: widened on load,
+//   rounded to nearest even on store; lse, delta, the mask and all arithmetic stay f32).
 //
 // f32 on CUDA cores (no tensor cores yet). Layout per block: a tile of 32 keys (K, V) in
 // shared memory, rows padded to D + 1 floats so that lane j reading key j's row is free of bank
@@ -17,6 +20,11 @@
 #define ATT_KT 32   // keys per tile
 #define ATT_QT 16   // queries per block (4 warps x 4)
 
+KDEV float att_ld(const float *p, long long i) { return p[i]; }
+KDEV float att_ld(const unsigned short *p, long long i) { return from_bf16(p[i]); }
+KDEV void att_st(float *p, long long i, float v) { p[i] = v; }
+KDEV void att_st(unsigned short *p, long long i, float v) { p[i] = to_bf16(v); }
+
 KDEV bool att_visible(const KaAttn &a, int b, int i, int j) {
   if (j >= a.Sk) return false;
   if (a.causal && j > i + (a.Sk - a.Sq)) return false;
@@ -25,18 +33,20 @@ KDEV bool att_visible(const KaAttn &a, int b, int i, int j) {
 }
 
 // load keys [k0, k0 + 32) of slice bh into Ks / Vs ([32][D + 1]); rows past Sk are zero
-template <int D>
-KDEV void att_load_kv(const KaAttn &a, long long bh, int k0, float *Ks, float *Vs, const float *kp, const float *vp) {
+template <int D, typename T>
+KDEV void att_load_kv(const KaAttn &a, long long bh, int k0, float *Ks, float *Vs, const T *kp, const T *vp) {
   for (int t = threadIdx.x; t < ATT_KT * D; t += blockDim.x) {
     int j = t / D, e = t - j * D, kj = k0 + j;
     bool in = kj < a.Sk;
-    Ks[j * (D + 1) + e] = in ? kp[(bh * a.Sk + kj) * D + e] : 0.0f;
-    Vs[j * (D + 1) + e] = in ? vp[(bh * a.Sk + kj) * D + e] : 0.0f;
+    Ks[j * (D + 1) + e] = in ? att_ld(kp, (bh * a.Sk + kj) * D + e) : 0.0f;
+    Vs[j * (D + 1) + e] = in ? att_ld(vp, (bh * a.Sk + kj) * D + e) : 0.0f;
   }
 }
 
-template <int D>
+template <int D, typename T>
 KDEV void attn_fwd(const KaAttn &a) {
+  const T *Q = (const T *)a.q, *K = (const T *)a.k, *V = (const T *)a.v;
+  T *O = (T *)a.o;
   constexpr int C = D / 32;  // output dims per lane
   __shared__ float Ks[ATT_KT * (D + 1)], Vs[ATT_KT * (D + 1)], Qs[ATT_QT * D];
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
@@ -44,7 +54,7 @@ KDEV void attn_fwd(const KaAttn &a) {
   const long long bh = (long long)b * a.H + h;
   for (int t = threadIdx.x; t < ATT_QT * D; t += blockDim.x) {
     int i = q0 + t / D;
-    Qs[t] = i < a.Sq ? a.q[(bh * a.Sq + i) * D + t % D] : 0.0f;
+    Qs[t] = i < a.Sq ? att_ld(Q, (bh * a.Sq + i) * D + t % D) : 0.0f;
   }
   float m[4], l[4], acc[4][C];
   for (int r = 0; r < 4; r++) {
@@ -56,7 +66,7 @@ KDEV void attn_fwd(const KaAttn &a) {
   int kend = a.causal ? min(a.Sk, qlast + (a.Sk - a.Sq) + 1) : a.Sk;
   for (int k0 = 0; k0 < kend; k0 += ATT_KT) {
     __syncthreads();
-    att_load_kv<D>(a, bh, k0, Ks, Vs, a.k, a.v);
+    att_load_kv<D, T>(a, bh, k0, Ks, Vs, K, V);
     __syncthreads();
     for (int r = 0; r < 4; r++) {
       int qi = w * 4 + r, i = q0 + qi;
@@ -81,30 +91,39 @@ KDEV void attn_fwd(const KaAttn &a) {
     int i = q0 + w * 4 + r;
     if (i >= a.Sq) break;
     float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
-    for (int c = 0; c < C; c++) a.o[(bh * a.Sq + i) * D + lane + 32 * c] = acc[r][c] * inv;
+    for (int c = 0; c < C; c++) att_st(O, (bh * a.Sq + i) * D + lane + 32 * c, acc[r][c] * inv);
     if (lane == 0 && a.lse) a.lse[bh * a.Sq + i] = l[r] > 0 ? m[r] + logf(l[r]) : -__int_as_float(0x7f800000);
   }
 }
 
-extern "C" __global__ void __launch_bounds__(128) k_attn_fwd_d32(KaAttn a) { attn_fwd<32>(a); }
-extern "C" __global__ void __launch_bounds__(128) k_attn_fwd_d64(KaAttn a) { attn_fwd<64>(a); }
-extern "C" __global__ void __launch_bounds__(128) k_attn_fwd_d128(KaAttn a) { attn_fwd<128>(a); }
+typedef unsigned short att_bf16;
+extern "C" __global__ void __launch_bounds__(128) k_attn_fwd_d32(KaAttn a) { attn_fwd<32, float>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_attn_fwd_d64(KaAttn a) { attn_fwd<64, float>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_attn_fwd_d128(KaAttn a) { attn_fwd<128, float>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_attn_fwd16_d32(KaAttn a) { attn_fwd<32, att_bf16>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_attn_fwd16_d64(KaAttn a) { attn_fwd<64, att_bf16>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_attn_fwd16_d128(KaAttn a) { attn_fwd<128, att_bf16>(a); }
 
 // delta[row] = sum_e dO[row, e] o[row, e] over rows = B H Sq of width a.D
-extern "C" __global__ void k_attn_bwd_pre(KaAttn a) {
+template <typename T>
+KDEV void attn_bwd_pre(const KaAttn &a) {
+  const T *dO = (const T *)a.dO, *o = (const T *)a.o;
   const int D = a.D;
   const int lane = threadIdx.x & 31;
   const long long rows = (long long)a.B * a.H * a.Sq;
   for (long long r = gtid() >> 5; r < rows; r += gstride() >> 5) {
     float s = 0;
-    for (int e = lane; e < D; e += 32) s += a.dO[r * D + e] * a.o[r * D + e];
+    for (int e = lane; e < D; e += 32) s += att_ld(dO, r * D + e) * att_ld(o, r * D + e);
     s = warp_sum(s);
     if (lane == 0) a.delta[r] = s;
   }
 }
+extern "C" __global__ void k_attn_bwd_pre(KaAttn a) { attn_bwd_pre<float>(a); }
+extern "C" __global__ void k_attn_bwd_pre16(KaAttn a) { attn_bwd_pre<att_bf16>(a); }
 
-template <int D>
+template <int D, typename T>
 KDEV void attn_bwd_dq(const KaAttn &a) {
+  const T *Q = (const T *)a.q, *K = (const T *)a.k, *V = (const T *)a.v, *dO = (const T *)a.dO;
   constexpr int C = D / 32;
   __shared__ float Ks[ATT_KT * (D + 1)], Vs[ATT_KT * (D + 1)], Qs[ATT_QT * D], Gs[ATT_QT * D];
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
@@ -112,8 +131,8 @@ KDEV void attn_bwd_dq(const KaAttn &a) {
   const long long bh = (long long)b * a.H + h;
   for (int t = threadIdx.x; t < ATT_QT * D; t += blockDim.x) {
     int i = q0 + t / D;
-    Qs[t] = i < a.Sq ? a.q[(bh * a.Sq + i) * D + t % D] : 0.0f;
-    Gs[t] = i < a.Sq ? a.dO[(bh * a.Sq + i) * D + t % D] : 0.0f;
+    Qs[t] = i < a.Sq ? att_ld(Q, (bh * a.Sq + i) * D + t % D) : 0.0f;
+    Gs[t] = i < a.Sq ? att_ld(dO, (bh * a.Sq + i) * D + t % D) : 0.0f;
   }
   float acc[4][C], lse[4], dl[4];
   for (int r = 0; r < 4; r++) {
@@ -126,7 +145,7 @@ KDEV void attn_bwd_dq(const KaAttn &a) {
   int kend = a.causal ? min(a.Sk, qlast + (a.Sk - a.Sq) + 1) : a.Sk;
   for (int k0 = 0; k0 < kend; k0 += ATT_KT) {
     __syncthreads();
-    att_load_kv<D>(a, bh, k0, Ks, Vs, a.k, a.v);
+    att_load_kv<D, T>(a, bh, k0, Ks, Vs, K, V);
     __syncthreads();
     for (int r = 0; r < 4; r++) {
       int qi = w * 4 + r, i = q0 + qi;
@@ -147,23 +166,26 @@ KDEV void attn_bwd_dq(const KaAttn &a) {
   for (int r = 0; r < 4; r++) {
     int i = q0 + w * 4 + r;
     if (i >= a.Sq) break;
-    for (int c = 0; c < C; c++) a.dq[(bh * a.Sq + i) * D + lane + 32 * c] = acc[r][c] * a.scale;
+    for (int c = 0; c < C; c++) att_st((T *)a.dq, (bh * a.Sq + i) * D + lane + 32 * c, acc[r][c] * a.scale);
   }
 }
 
-extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dq_d32(KaAttn a) { attn_bwd_dq<32>(a); }
-extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dq_d64(KaAttn a) { attn_bwd_dq<64>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dq_d32(KaAttn a) { attn_bwd_dq<32, float>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dq_d64(KaAttn a) { attn_bwd_dq<64, float>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dq16_d32(KaAttn a) { attn_bwd_dq<32, att_bf16>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dq16_d64(KaAttn a) { attn_bwd_dq<64, att_bf16>(a); }
 
 // lane j of every warp owns key k0 + j: its dk and dv rows live in registers; warp w takes
 // queries w, w + 4, ...; the four warps' sums meet in shared memory at the end.
-template <int D>
+template <int D, typename T>
 KDEV void attn_bwd_dkdv(const KaAttn &a) {
+  const T *Q = (const T *)a.q, *K = (const T *)a.k, *V = (const T *)a.v, *dO = (const T *)a.dO;
   __shared__ float sm[4 * ATT_KT * D];  // K and V tiles first, the warps' partial sums after
   float *Ks = sm, *Vs = sm + ATT_KT * (D + 1);
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
   const int b = blockIdx.z, h = blockIdx.y, k0 = blockIdx.x * ATT_KT, kj = k0 + lane;
   const long long bh = (long long)b * a.H + h;
-  att_load_kv<D>(a, bh, k0, Ks, Vs, a.k, a.v);
+  att_load_kv<D, T>(a, bh, k0, Ks, Vs, K, V);
   __syncthreads();
   const float *kr = Ks + lane * (D + 1), *vr = Vs + lane * (D + 1);
   float dk[D], dv[D];
@@ -173,23 +195,24 @@ KDEV void attn_bwd_dkdv(const KaAttn &a) {
   }
   int istart = a.causal ? max(0, k0 - (a.Sk - a.Sq)) : 0;
   for (int i = istart + w; i < a.Sq; i += 4) {
-    const float *qi = a.q + (bh * a.Sq + i) * D, *gi = a.dO + (bh * a.Sq + i) * D;
+    const T *qi = Q + (bh * a.Sq + i) * D, *gi = dO + (bh * a.Sq + i) * D;
     float lse = a.lse[bh * a.Sq + i], dl = a.delta[bh * a.Sq + i];
     bool vis = att_visible(a, b, i, kj) && lse != -__int_as_float(0x7f800000);
     float s = 0, dp = 0;
     for (int e = 0; e < D; e++) {
-      s += qi[e] * kr[e];
-      dp += gi[e] * vr[e];
+      s += att_ld(qi, e) * kr[e];
+      dp += att_ld(gi, e) * vr[e];
     }
     float p = vis ? expf(s * a.scale - lse) : 0.0f, ds = p * (dp - dl) * a.scale;
     if (__any_sync(KFULL, p != 0.0f))
       for (int e = 0; e < D; e++) {
-        dv[e] += p * gi[e];
-        dk[e] += ds * qi[e];
+        dv[e] += p * att_ld(gi, e);
+        dk[e] += ds * att_ld(qi, e);
       }
   }
   for (int pass = 0; pass < 2; pass++) {
-    float *acc = pass ? dv : dk, *dst = pass ? a.dv : a.dk;
+    float *acc = pass ? dv : dk;
+    T *dst = (T *)(pass ? a.dv : a.dk);
     __syncthreads();
     for (int e = 0; e < D; e++) sm[(w * ATT_KT + lane) * D + e] = acc[e];
     __syncthreads();
@@ -198,10 +221,12 @@ KDEV void attn_bwd_dkdv(const KaAttn &a) {
       if (k0 + j >= a.Sk) continue;
       float s = 0;
       for (int ww = 0; ww < 4; ww++) s += sm[(ww * ATT_KT + j) * D + e];
-      dst[(bh * a.Sk + k0 + j) * D + e] = s;
+      att_st(dst, (bh * a.Sk + k0 + j) * D + e, s);
     }
   }
 }
 
-extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dkdv_d32(KaAttn a) { attn_bwd_dkdv<32>(a); }
-extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dkdv_d64(KaAttn a) { attn_bwd_dkdv<64>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dkdv_d32(KaAttn a) { attn_bwd_dkdv<32, float>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dkdv_d64(KaAttn a) { attn_bwd_dkdv<64, float>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dkdv16_d32(KaAttn a) { attn_bwd_dkdv<32, att_bf16>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dkdv16_d64(KaAttn a) { attn_bwd_dkdv<64, att_bf16>(a); }

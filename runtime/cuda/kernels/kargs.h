@@ -20,12 +20,14 @@ enum { KA_MAX_RANK = 8, KA_ADAM_CHUNK = 4096 };
 /* move.cu ------------------------------------------------------------------------------------
  * k_copy_nd: for every index i of the iteration shape ext[rank] (n elements in all),
  *   dst[dst_off + sum_a i_a dst_st[a]] = src[src_off + sum_a i_a src_st[a]]      (4-byte elements)
- * (transpose, slice, expand: src strides; pad, concat: dst strides into a zeroed output) */
+ * (transpose, slice, expand: src strides; pad, concat: dst strides into a zeroed output)
+ * k_copy_nd16: the same over 2-byte elements (bf16); k_copy_cvt: converting, cvt 1: f32 src to
+ * bf16 dst (nearest even), 2: bf16 src to f32 dst (offsets and strides in elements of each) */
 typedef struct KaCopy {
   KP(const float) src;
   KP(float) dst;
   long long n, src_off, dst_off;
-  int rank, pad_;
+  int rank, cvt;
   long long ext[KA_MAX_RANK], src_st[KA_MAX_RANK], dst_st[KA_MAX_RANK];
 } KaCopy;
 
@@ -70,7 +72,8 @@ typedef struct KaAttn {
   KP(float) dk;
   KP(float) dv;
   int B, H, Sq, Sk, causal, D;
-  float scale, pad_;
+  float scale;
+  int bf16; /* the kernels named 16 (q k v o dO dq dk dv in bf16) set it: the CPU references read it */
 } KaAttn;
 
 /* linattn.cu -----------------------------------------------------------------------------------
@@ -138,7 +141,7 @@ typedef struct KaXent {
   KP(const float) g;
   KP(float) dlogits;
   long long rows, V;
-  int ignore, pad_;
+  int ignore, bf16; /* bf16: k_xent_rows16 (logits stored as bf16) sets it; the CPU reference reads it */
   float smoothing, pad2_;
 } KaXent;
 

@@ -2,7 +2,10 @@
 //   k_copy_nd     strided n-d copy: transpose, slice, expand (src strides), pad, concat (dst strides)
 //   k_gather      rows of a table by i32 ids       k_scatter_add  rows added back (atomic)
 //   k_axpy k_fill k_to_bf16                        vectors
-// Elements are 4 bytes (f32 or i32: the copies move bits). One thread per element, grid-stride.
+//   k_copy_nd16   k_copy_nd over 2-byte elements (bf16 activations: strides and offsets in elements)
+//   k_copy_cvt    k_copy_nd converting f32 -> bf16 (cvt 1, nearest even) or bf16 -> f32 (cvt 2)
+// Elements are 4 bytes (f32 or i32: the copies move bits) unless named 16. One thread per element,
+// grid-stride.
 
 extern "C" __global__ void k_copy_nd(KaCopy a) {
   const unsigned int *src = (const unsigned int *)a.src;
@@ -16,6 +19,35 @@ extern "C" __global__ void k_copy_nd(KaCopy a) {
       d += x * a.dst_st[ax];
     }
     dst[d] = src[so];
+  }
+}
+
+extern "C" __global__ void k_copy_nd16(KaCopy a) {
+  const unsigned short *src = (const unsigned short *)a.src;
+  unsigned short *dst = (unsigned short *)a.dst;
+  for (long long i = gtid(); i < a.n; i += gstride()) {
+    long long t = i, so = a.src_off, d = a.dst_off;
+    for (int ax = a.rank - 1; ax >= 0; ax--) {
+      long long e = a.ext[ax], x = t % e;
+      t /= e;
+      so += x * a.src_st[ax];
+      d += x * a.dst_st[ax];
+    }
+    dst[d] = src[so];
+  }
+}
+
+extern "C" __global__ void k_copy_cvt(KaCopy a) {
+  for (long long i = gtid(); i < a.n; i += gstride()) {
+    long long t = i, so = a.src_off, d = a.dst_off;
+    for (int ax = a.rank - 1; ax >= 0; ax--) {
+      long long e = a.ext[ax], x = t % e;
+      t /= e;
+      so += x * a.src_st[ax];
+      d += x * a.dst_st[ax];
+    }
+    if (a.cvt == 1) ((unsigned short *)a.dst)[d] = to_bf16(((const float *)a.src)[so]);
+    else ((float *)a.dst)[d] = from_bf16(((const unsigned short *)a.src)[so]);
   }
 }
 

@@ -5,6 +5,8 @@
 //   k_xent_sum   one block: out[0] = sum(row_loss) / max(1, sum(row_cnt)), fixed order;
 //                row_cnt[rows] = that count (row_cnt has rows + 1 floats)
 //   k_xent_grad  one block per row: dlogits = (softmax - q) * counted * g / count
+//   k_xent_rows16  k_xent_rows over logits stored as bf16 (the executor's bf16 activations;
+//                widened on load, every sum in f32)
 // Block size: 256 threads (the launcher's).
 
 KDEV float block_reduce(float v, int is_max, float *sh) {
@@ -18,14 +20,18 @@ KDEV float block_reduce(float v, int is_max, float *sh) {
   return r;
 }
 
+KDEV float xent_ld(const float *x, long long j) { return x[j]; }
+KDEV float xent_ld(const unsigned short *x, long long j) { return from_bf16(x[j]); }
+
 // per row: m = max, lse = m + log(sum exp(x - m)), sx = sum x
-KDEV void row_stats(const float *x, long long V, float *sh, float *m_out, float *lse_out, float *sx_out) {
+template <typename T>
+KDEV void row_stats(const T *x, long long V, float *sh, float *m_out, float *lse_out, float *sx_out) {
   float m = -__int_as_float(0x7f800000), z = 0, sx = 0;
-  for (long long j = threadIdx.x; j < V; j += blockDim.x) m = fmaxf(m, x[j]);
+  for (long long j = threadIdx.x; j < V; j += blockDim.x) m = fmaxf(m, xent_ld(x, j));
   m = block_reduce(m, 1, sh);
   for (long long j = threadIdx.x; j < V; j += blockDim.x) {
-    z += expf(x[j] - m);
-    sx += x[j];
+    z += expf(xent_ld(x, j) - m);
+    sx += xent_ld(x, j);
   }
   z = block_reduce(z, 0, sh);
   sx = block_reduce(sx, 0, sh);
@@ -34,16 +40,17 @@ KDEV void row_stats(const float *x, long long V, float *sh, float *m_out, float 
   *sx_out = sx;
 }
 
-extern "C" __global__ void k_xent_rows(KaXent a) {
+template <typename T>
+KDEV void xent_rows(const KaXent &a) {
   __shared__ float sh[32];
   for (long long r = blockIdx.x; r < a.rows; r += gridDim.x) {
-    const float *x = a.logits + r * a.V;
+    const T *x = (const T *)a.logits + r * a.V;
     int t = a.tg[r];
     float m, lse, sx;
     row_stats(x, a.V, sh, &m, &lse, &sx);
     if (threadIdx.x == 0) {
       int counted = t != a.ignore && t >= 0 && t < a.V;
-      float nll = counted ? lse - x[t] : 0.0f;
+      float nll = counted ? lse - xent_ld(x, t) : 0.0f;
       float smooth = a.smoothing > 0 ? lse - sx / (float)a.V : 0.0f;
       a.row_loss[r] = counted ? (1.0f - a.smoothing) * nll + a.smoothing * smooth : 0.0f;
       a.row_cnt[r] = counted ? 1.0f : 0.0f;
@@ -51,6 +58,9 @@ extern "C" __global__ void k_xent_rows(KaXent a) {
     __syncthreads();
   }
 }
+
+extern "C" __global__ void k_xent_rows(KaXent a) { xent_rows<float>(a); }
+extern "C" __global__ void k_xent_rows16(KaXent a) { xent_rows<unsigned short>(a); }
 
 extern "C" __global__ void k_xent_sum(KaXent a) {
   __shared__ float sh[32];
