@@ -15,16 +15,24 @@
 
 #define P(T, x) ((T *)(uintptr_t)(x))
 
+/* the source and destination element offsets of the copy's i-th element (row-major over ext) */
+static void nd_offsets(const KaCopy *a, long long i, long long *so, long long *d) {
+  long long t = i;
+  *so = a->src_off;
+  *d = a->dst_off;
+  for (int ax = a->rank - 1; ax >= 0; ax--) {
+    long long x = t % a->ext[ax];
+    t /= a->ext[ax];
+    *so += x * a->src_st[ax];
+    *d += x * a->dst_st[ax];
+  }
+}
+
 /* k_copy_nd16 (cvt -1: 2-byte elements) and k_copy_cvt (1: f32 to bf16, 2: bf16 to f32) */
 static void copy_nd16(const KaCopy *a, int cvt) {
   for (long long i = 0; i < a->n; i++) {
-    long long t = i, so = a->src_off, d = a->dst_off;
-    for (int ax = a->rank - 1; ax >= 0; ax--) {
-      long long x = t % a->ext[ax];
-      t /= a->ext[ax];
-      so += x * a->src_st[ax];
-      d += x * a->dst_st[ax];
-    }
+    long long so, d;
+    nd_offsets(a, i, &so, &d);
     if (cvt < 0) P(uint16_t, a->dst)[d] = P(const uint16_t, a->src)[so];
     else if (cvt == 1) P(uint16_t, a->dst)[d] = rt_bf16_from_f64(P(const float, a->src)[so]);
     else P(float, a->dst)[d] = (float)rt_bf16_to_f64(P(const uint16_t, a->src)[so]);
@@ -35,13 +43,8 @@ static void copy_nd(const KaCopy *a) {
   const uint32_t *src = P(const uint32_t, a->src);
   uint32_t *dst = P(uint32_t, a->dst);
   for (long long i = 0; i < a->n; i++) {
-    long long t = i, so = a->src_off, d = a->dst_off;
-    for (int ax = a->rank - 1; ax >= 0; ax--) {
-      long long x = t % a->ext[ax];
-      t /= a->ext[ax];
-      so += x * a->src_st[ax];
-      d += x * a->dst_st[ax];
-    }
+    long long so, d;
+    nd_offsets(a, i, &so, &d);
     dst[d] = src[so];
   }
 }

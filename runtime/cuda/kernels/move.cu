@@ -7,17 +7,25 @@
 // Elements are 4 bytes (f32 or i32: the copies move bits) unless named 16. One thread per element,
 // grid-stride.
 
+// the source and destination element offsets of the copy's i-th element (row-major over ext)
+__device__ __forceinline__ void nd_offsets(const KaCopy &a, long long i, long long *so, long long *d) {
+  long long t = i;
+  *so = a.src_off;
+  *d = a.dst_off;
+  for (int ax = a.rank - 1; ax >= 0; ax--) {
+    long long e = a.ext[ax], x = t % e;
+    t /= e;
+    *so += x * a.src_st[ax];
+    *d += x * a.dst_st[ax];
+  }
+}
+
 extern "C" __global__ void k_copy_nd(KaCopy a) {
   const unsigned int *src = (const unsigned int *)a.src;
   unsigned int *dst = (unsigned int *)a.dst;
   for (long long i = gtid(); i < a.n; i += gstride()) {
-    long long t = i, so = a.src_off, d = a.dst_off;
-    for (int ax = a.rank - 1; ax >= 0; ax--) {
-      long long e = a.ext[ax], x = t % e;
-      t /= e;
-      so += x * a.src_st[ax];
-      d += x * a.dst_st[ax];
-    }
+    long long so, d;
+    nd_offsets(a, i, &so, &d);
     dst[d] = src[so];
   }
 }
@@ -26,26 +34,16 @@ extern "C" __global__ void k_copy_nd16(KaCopy a) {
   const unsigned short *src = (const unsigned short *)a.src;
   unsigned short *dst = (unsigned short *)a.dst;
   for (long long i = gtid(); i < a.n; i += gstride()) {
-    long long t = i, so = a.src_off, d = a.dst_off;
-    for (int ax = a.rank - 1; ax >= 0; ax--) {
-      long long e = a.ext[ax], x = t % e;
-      t /= e;
-      so += x * a.src_st[ax];
-      d += x * a.dst_st[ax];
-    }
+    long long so, d;
+    nd_offsets(a, i, &so, &d);
     dst[d] = src[so];
   }
 }
 
 extern "C" __global__ void k_copy_cvt(KaCopy a) {
   for (long long i = gtid(); i < a.n; i += gstride()) {
-    long long t = i, so = a.src_off, d = a.dst_off;
-    for (int ax = a.rank - 1; ax >= 0; ax--) {
-      long long e = a.ext[ax], x = t % e;
-      t /= e;
-      so += x * a.src_st[ax];
-      d += x * a.dst_st[ax];
-    }
+    long long so, d;
+    nd_offsets(a, i, &so, &d);
     if (a.cvt == 1) ((unsigned short *)a.dst)[d] = to_bf16(((const float *)a.src)[so]);
     else ((float *)a.dst)[d] = from_bf16(((const unsigned short *)a.src)[so]);
   }
