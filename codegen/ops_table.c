@@ -218,6 +218,7 @@ static int cg_rmsnorm(CgRuleCx *c) {
 #define RULE_RMSNORM {CG_NORM, cg_rmsnorm, NULL}
 #define RULE_GROUPNORM NO("splits the last axis into groups: needs split axes, not lowered yet")
 #define RULE_CROSS_ENTROPY NO("reads logits at data-dependent targets and reduces to a scalar mean")
+#define RULE_CROSS_ENTROPY_GRAD NO("a row kernel: the row's softmax statistics before its elements")
 #define RULE_DROPOUT {CG_EW, cg_dropout, NULL}
 #define RULE_SOFTMAX_ATTENTION NO("attention is a runtime kernel (matrix products inside)")
 #define RULE_SOFTMAX_ATTENTION_GRAD NO("attention is a runtime kernel (matrix products inside)")

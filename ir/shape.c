@@ -434,6 +434,15 @@ static int ir_shape_cross_entropy(ShapeCx *c) {
   return 1;
 }
 
+/* logits, targets as cross_entropy's, g a scalar of the logits' dtype -> the logits' type */
+static int ir_shape_cross_entropy_grad(ShapeCx *c) {
+  const IrType *lg = in_type(c, 0), *g = in_type(c, 2);
+  if (!ir_shape_cross_entropy(c)) return 0;
+  if (g->rank != 0 || g->dt != lg->dt) return fail(c, "the upstream gradient must be a %s scalar, got %s", dtype_name(lg->dt), tt(c, g).s);
+  c->n->type = *lg;
+  return 1;
+}
+
 /* q, k, v and the optional key mask (operand `mask`, -1 none) of the softmax attentions */
 static int attention_operands(ShapeCx *c, int mask) {
   const IrType *q = in_type(c, 0), *k = in_type(c, 1), *v = in_type(c, 2);

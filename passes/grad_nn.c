@@ -8,7 +8,9 @@
  *   rmsnorm      xh = x r, r = rsqrt(mean(x^2) + eps);  dx = r (gh - xh mean(gh xh))
  *   groupnorm    layernorm's formulas within each group of C/groups channels
  *   cross_entropy  dlogits = (softmax(logits) - q) * mask * g / count, q = (1 - s) onehot + s/V,
- *                onehot = [iota == target], mask = [target != ignore], count = max(sum(mask), 1)
+ *                onehot = [iota == target], mask = [target != ignore], count = max(sum(mask), 1):
+ *                one cross_entropy_grad node (bwd = fused, the default), or those primitives
+ *                (bwd = composed: the oracle)
  */
 #include "grad.h"
 
@@ -92,6 +94,11 @@ int grad_GROUPNORM(GradCx *c, int y, int g) {
 int grad_CROSS_ENTROPY(GradCx *c, int y, int g) {
   IrNode n = gx_node(c, y);
   int logits = n.in[0], tg = n.in[1];
+  if (ir_get_i(&n, "bwd") == 0) { /* fused: one row pass, no probability matrix */
+    int in[3] = {logits, tg, g};
+    gx_acc(c, logits, gx_op(c, OP_CROSS_ENTROPY_GRAD, 3, in, &n, NULL));
+    return 1;
+  }
   IrType lt = gx_ty(c, logits), tt = gx_ty(c, tg), it = lt, t1 = tt;
   DType dt = lt.dt;
   double s = ir_get_f(&n, "smoothing");

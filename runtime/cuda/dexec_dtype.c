@@ -16,7 +16,8 @@
  *                its operand is f32, a view of a bf16 buffer, the host fallback) and every
  *                reader can read it (cuBLASLt operands, generated kernels, copies, views that
  *                are bf16 themselves, softmax attention when q, k, v (dO) and its result all are
- *                (the kernels named 16), cross-entropy's logits (k_xent_rows16), the host
+ *                (the kernels named 16), cross-entropy's logits (k_xent_rows16), its
+ *                gradient's logits when its result is bf16 too (k_xent_grad16), the host
  *                fallback; not: the hand-written norm, linear-attention and gather/scatter
  *                kernels, an attention mask, or an epilogue's bias). Those constraints are solved by dropping candidates until none
  *                changes (a monotone fixed point).
@@ -52,20 +53,23 @@ static int *group_of(const DExec *e) {
   return gof;
 }
 
-/* Is operand k of node i the key mask of a softmax attention (forward: q k v [mask]; gradient:
- * q k v [mask] dO)? */
-static int attn_mask(const IrNode *nd, int k) {
+/* Is operand k of node i one whose dtype its kernel fixes at f32 whatever the others are: the
+ * key mask of a softmax attention (forward: q k v [mask]; gradient: q k v [mask] dO), the
+ * targets and the upstream scalar of cross_entropy_grad (logits targets g)? */
+static int f32_operand(const IrNode *nd, int k) {
+  if (nd->op == OP_CROSS_ENTROPY_GRAD) return k > 0;
   return k == 3 && ((nd->op == OP_SOFTMAX_ATTENTION && nd->nin > 3) || (nd->op == OP_SOFTMAX_ATTENTION_GRAD && nd->nin > 4));
 }
 
 /* Can node i's producer write bf16? 0 no, 1 yes, 2 only if its operands are bf16 (views;
- * softmax attention: q k v [dO], the mask apart) */
+ * softmax attention: q k v [dO], the mask apart; cross_entropy_grad: the logits) */
 static int writer(const DExec *e, const int *gof, int i) {
   if (gof[i] >= 0) return e->groups[gof[i]].norm ? 0 : 1;
   switch (e->kind[i]) {
   case DN_GEMM:
   case DN_COPY: /* converting where operand and result differ (k_copy_cvt) */
   case DN_HOST: return 1;
+  case DN_XENT: return G(e)->nodes.v[i].op == OP_CROSS_ENTROPY_GRAD ? 2 : 0; /* k_xent_grad16 */
   case DN_VIEW:
   case DN_ATTN: return 2;
   default: return 0;
@@ -88,11 +92,13 @@ static int reader(const DExec *e, const int *gof, int r, int v) {
   case DN_COPY:
   case DN_HOST: return 1;
   case DN_VIEW: return 2;
-  case DN_XENT: return G(e)->nodes.v[r].in[0] == v; /* the logits (k_xent_rows16); loss: f32 */
+  case DN_XENT: /* the logits (k_xent_rows16; k_xent_grad16 where its result is bf16 too) */
+    if (G(e)->nodes.v[r].in[0] != v) return 0;
+    return G(e)->nodes.v[r].op == OP_CROSS_ENTROPY_GRAD ? 2 : 1;
   case DN_ATTN: {
     const IrNode *nd = &G(e)->nodes.v[r];
     for (int k = 0; k < nd->nin; k++)
-      if (nd->in[k] == v && attn_mask(nd, k)) return 0;
+      if (nd->in[k] == v && f32_operand(nd, k)) return 0;
     return 2;
   }
   default: return 0;
@@ -131,7 +137,7 @@ static int constrain(const DExec *e, const int *gof, const int *ro, const int *r
     if (!cand[i]) continue;
     const IrNode *nd = &g->nodes.v[i];
     int w = writer(e, gof, i), ok = w != 0 || (check && e->kind[i] == DN_NONE && gof[i] < 0);
-    for (int k = 0; ok && w == 2 && k < nd->nin; k++) ok = attn_mask(nd, k) || cand[nd->in[k]];
+    for (int k = 0; ok && w == 2 && k < nd->nin; k++) ok = f32_operand(nd, k) || cand[nd->in[k]];
     for (int q = ro[i]; ok && q < ro[i + 1]; q++) {
       int r = rd[q], a = reader(e, gof, r, i);
       ok = a == 1 || (a == 2 && cand[r]);

@@ -3,7 +3,8 @@
  * (attention and linear attention: dexec_attn.c; the host fallback: dexec_run.c). Shapes are evaluated per run; every kernel's
  * argument block is kargs.h's. Values stored as bf16 (e->st, dexec_dtype.c) reach products
  * (a16/b16/c16), copies (k_copy_nd16; k_copy_cvt where operand and result differ: copies
- * are where a value changes storage dtype) and cross-entropy's logits (k_xent_rows16); the
+ * are where a value changes storage dtype) and cross-entropy's logits (k_xent_rows16; its
+ * gradient's logits and result, k_xent_grad16); the
  * norm and gather kernels only ever see f32. */
 #include <math.h>
 #include <stdlib.h>
@@ -89,6 +90,7 @@ DKind dx_plan_node(const DExec *e, int i, const char **why) {
     if (e->dev->emu && !w) w = "no host emulation of the chunked kernels";
     break;
   case OP_CROSS_ENTROPY:
+  case OP_CROSS_ENTROPY_GRAD:
     k = dt_of(e, n->in[0]) == DT_F32 && dt_of(e, n->in[1]) == DT_I32 ? DN_XENT : DN_HOST;
     w = "non-f32 logits";
     break;
@@ -341,7 +343,18 @@ int dx_xent(DExec *e, int i, const int64_t *sym) {
   memset(&a, 0, sizeof a);
   a.logits = e->val[n->in[0]], a.tg = e->val[n->in[1]], a.out = e->val[i];
   a.rows = rows, a.V = V, a.ignore = (int)ir_get_i(n, "ignore"), a.smoothing = (float)ir_get_f(n, "smoothing");
-  a.bf16 = e->st[n->in[0]]; /* logits stored as bf16: k_xent_rows16 */
+  a.bf16 = e->st[n->in[0]]; /* logits stored as bf16: k_xent_rows16, k_xent_grad16 (dlogits too) */
+  if (n->op == OP_CROSS_ENTROPY_GRAD) { /* the count, then one pass per row */
+    DPtr cnt;
+    if (e->st[i] != a.bf16) return dx_fail(e, i, "logits and their gradient stored in different dtypes (a planning bug)");
+    a.dlogits = a.out, a.g = e->val[n->in[2]];
+    if (!dx_scratch(e, i, rows + 1, &cnt, 0)) return 0;
+    a.row_cnt = cnt;
+    int ok = dx_launch(e, i, KMOD_XENT, "k_xent_count", 1, 1, 1, 256, 0, &a) &&
+             dx_launch(e, i, KMOD_XENT, a.bf16 ? "k_xent_grad16" : "k_xent_grad", dev_grid(e->dev, rows, 1), 1, 1, 256, 0, &a);
+    dev_free(e->dev, cnt);
+    return ok;
+  }
   DPtr loss, cnt;
   if (!dx_scratch(e, i, rows, &loss, 0)) return 0;
   if (!dx_scratch(e, i, rows + 1, &cnt, 0)) return dev_free(e->dev, loss), 0;

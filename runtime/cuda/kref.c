@@ -102,13 +102,20 @@ static void norm_fwd(const KaNorm *a) {
   }
 }
 
+/* kind 0 k_xent_rows, 1 k_xent_sum, 2 k_xent_grad, 3 k_xent_count */
 static void xent(const KaXent *a, int kind) {
-  float *wide = NULL; /* k_xent_rows16: the bf16 logits widened */
-  if (kind == 0 && a->bf16 && (wide = malloc(sizeof(float) * (size_t)(a->rows * a->V + 1))))
+  float *wide = NULL; /* k_xent_rows16, k_xent_grad16: the bf16 logits widened */
+  if ((kind == 0 || kind == 2) && a->bf16 && (wide = malloc(sizeof(float) * (size_t)(a->rows * a->V + 1))))
     for (long long i = 0; i < a->rows * a->V; i++) wide[i] = (float)rt_bf16_to_f64(P(const uint16_t, a->logits)[i]);
-  if (kind == 0 && a->bf16 && !wide) return;
+  if ((kind == 0 || kind == 2) && a->bf16 && !wide) return;
   const float *x0 = wide ? wide : P(const float, a->logits);
   float *loss = P(float, a->row_loss), *cnt = P(float, a->row_cnt);
+  if (kind == 3) {
+    long long c = 0;
+    for (long long r = 0; r < a->rows; r++) c += P(const int, a->tg)[r] != a->ignore;
+    cnt[a->rows] = (float)(c > 1 ? c : 1);
+    return;
+  }
   if (kind == 1) {
     double l = 0, c = 0;
     for (long long r = 0; r < a->rows; r++) l += loss[r], c += cnt[r];
@@ -130,8 +137,13 @@ static void xent(const KaXent *a, int kind) {
       cnt[r] = counted ? 1.0f : 0.0f;
     } else {
       double scale = t != a->ignore ? P(const float, a->g)[0] / cnt[a->rows] : 0.0, u = a->smoothing / (double)a->V;
-      for (long long j = 0; j < a->V; j++)
-        P(float, a->dlogits)[r * a->V + j] = (float)((exp(x[j] - lse) - ((j == t ? 1 - a->smoothing : 0) + u)) * scale);
+      for (long long j = 0; j < a->V; j++) {
+        double dx = (exp(x[j] - lse) - ((j == t ? 1 - a->smoothing : 0) + u)) * scale;
+        if (a->bf16)
+          P(uint16_t, a->dlogits)[r * a->V + j] = rt_bf16_from_f64(dx);
+        else
+          P(float, a->dlogits)[r * a->V + j] = (float)dx;
+      }
     }
   }
   free(wide);
@@ -287,6 +299,7 @@ static const Ref refs[] = {
     {"k_adamw", 16},       {"k_copy_nd16", 17},    {"k_copy_cvt", 18},    {"k_xent_rows16", 7},    {"k_attn_fwd16_d32", 10},
     {"k_attn_fwd16_d64", 10}, {"k_attn_fwd16_d128", 10}, {"k_attn_bwd_pre16", 11}, {"k_attn_bwd_dq16_d32", 12},
     {"k_attn_bwd_dq16_d64", 12}, {"k_attn_bwd_dkdv16_d32", 13}, {"k_attn_bwd_dkdv16_d64", 13},
+    {"k_xent_grad16", 9},  {"k_xent_count", 19},
 };
 
 int kref_has(const char *name) {
@@ -319,6 +332,7 @@ int kref_launch(const char *name, const void *args) {
   case 16: adam(args, 2); break;
   case 17: copy_nd16(args, -1); break;
   case 18: copy_nd16(args, ((const KaCopy *)args)->cvt); break;
+  case 19: xent(args, 3); break;
   default: return 0;
   }
   return 1;

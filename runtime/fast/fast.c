@@ -72,7 +72,7 @@ int fast_node(const IrProgram *p, const IrGraph *g, int node, const int64_t *sym
   unsigned f = op_info(n->op)->flags;
   if (f & F_EW) return fast_ew(&c);
   if (f & F_REDUCE) return fast_reduce(&c);
-  if ((f & F_NORM) || n->op == OP_CROSS_ENTROPY) return fast_rows(&c);
+  if ((f & F_NORM) || (f & F_LOSS)) return fast_rows(&c); /* the cross-entropies */
   if (n->op == OP_SOFTMAX_ATTENTION) return fast_attention(&c);
   if (n->op == OP_SOFTMAX_ATTENTION_GRAD) return fast_attention_grad(&c);
   if (f & F_ATTN) return fast_linear_attention(&c); /* the three linear-attention ops */

@@ -1,8 +1,9 @@
 /* fast_rows.c — row kernels over the last axis, f32 with f64 row statistics: softmax,
- * log_softmax, layernorm, rmsnorm, and cross_entropy (log-softmax of each row read at its
- * target, with label smoothing and an ignored id). Other axes: the interpreter.
+ * log_softmax, layernorm, rmsnorm, cross_entropy (log-softmax of each row read at its
+ * target, with label smoothing and an ignored id) and its gradient (cross_entropy_grad). Other axes: the interpreter.
  * Shapes: x[..., C] viewed as [N, C]. Semantics follow runtime/interp/norm.c and loss.c. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "fast_internal.h"
 #include "fast_math.h"
@@ -137,6 +138,34 @@ static int cross_entropy(FastCx *c) {
   return 1;
 }
 
+/* cross_entropy_grad: each counted row's softmax written straight into the result, then
+ * (p - q) * g / count in place (the probabilities are never a separate matrix) */
+static int cross_entropy_grad(FastCx *c) {
+  const Tensor *x = c->in[0], *t = c->in[1], *gt = c->in[2];
+  if (x->dt != DT_F32 || t->dt != DT_I32 || gt->dt != DT_F32) return -1;
+  int64_t C = x->shape[x->rank - 1], N = C ? x->n / C : 0, ignore = ir_get_i(c->n, "ignore"), count = 0;
+  double s = ir_get_f(c->n, "smoothing");
+  const int32_t *tg = t->data;
+  for (int64_t i = 0; i < N; i++) count += tg[i] != ignore;
+  if (!fast_alloc_out(c, DT_F32)) return 0;
+  const float *a = x->data;
+  float *o = c->out->data, sc = (float)(((const float *)gt->data)[0] / (double)(count > 1 ? count : 1));
+  float u = (float)(s / (double)C), hit = (float)(1 - s + s / (double)C);
+  for (int64_t i = 0; i < N; i++) {
+    float *O = o + i * C;
+    if (tg[i] == ignore) {
+      memset(O, 0, (size_t)C * sizeof *O);
+      continue;
+    }
+    const float *A = a + i * C;
+    float iz = (float)(1.0 / exp_row(O, A, C, row_max(A, C)));
+    float pt = tg[i] >= 0 && tg[i] < C ? O[tg[i]] * iz : 0;
+    for (int64_t j = 0; j < C; j++) O[j] = (O[j] * iz - u) * sc;
+    if (tg[i] >= 0 && tg[i] < C) O[tg[i]] = (pt - hit) * sc;
+  }
+  return 1;
+}
+
 int fast_rows(FastCx *c) {
   if (c->in[0]->dt != DT_F32 || c->in[0]->rank < 1) return -1;
   switch (c->n->op) {
@@ -145,6 +174,7 @@ int fast_rows(FastCx *c) {
   case OP_LAYERNORM: return norm_rows(c, 0);
   case OP_RMSNORM: return norm_rows(c, 1);
   case OP_CROSS_ENTROPY: return cross_entropy(c);
+  case OP_CROSS_ENTROPY_GRAD: return cross_entropy_grad(c);
   default: return -1;
   }
 }

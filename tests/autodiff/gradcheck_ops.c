@@ -342,12 +342,15 @@ static void t_norm(Op op) {
     }
 }
 
+/* reps 0-5 through cross_entropy_grad (the default), 6-11 the same cases composed */
 static void t_cross_entropy(Op op) {
-  for (int rep = 0; rep < 6; rep++) {
+  for (int rep = 0; rep < 12; rep++) {
     GC c;
+    int composed = rep >= 6;
+    rep %= 6;
     double s = rep & 1 ? 0.1 : 0;
     int64_t V = gc_int(2, 6), ignore = rep & 2 ? 0 : -1;
-    gc_begin(&c, op, "V %lld smoothing %g ignore %lld", (long long)V, s, (long long)ignore);
+    gc_begin(&c, op, "V %lld smoothing %g ignore %lld%s", (long long)V, s, (long long)ignore, composed ? ", composed" : "");
     Dim d[3] = {gc_sym(&c, "B", gc_int(1, 3)), gc_sym(&c, "T", gc_int(1, 3)), cd(V)};
     int r = rep == 5 ? 1 : 2; /* rep 5: targets[T] */
     int lg = gc_in(&c, DT_F32, r + 1, d + 2 - r), tg = gc_in(&c, DT_I32, r, d + 2 - r);
@@ -356,8 +359,10 @@ static void t_cross_entropy(Op op) {
     IrNode *n = gc_op(&c, op, 2, (int[]){lg, tg});
     if (s > 0) ir_set_f(n, "smoothing", s);
     if (ignore != -1) ir_set_i(n, "ignore", ignore);
+    if (composed) ir_set_enum(n, "bwd", "composed");
     gc_check(&c);
     gc_end(&c);
+    rep += 6 * composed;
   }
 }
 

@@ -22,7 +22,7 @@ static const Op unsupported[] = {
     OP_SLICE, OP_PAD,              /* start offsets (and zero fill) are not in the access model */
     OP_CONCAT, OP_GATHER, OP_SCATTER_ADD, /* several or data-dependent sources per index */
     OP_GROUPNORM,                  /* needs the last axis split into groups */
-    OP_CROSS_ENTROPY,              /* data-dependent reads, a scalar mean */
+    OP_CROSS_ENTROPY, OP_CROSS_ENTROPY_GRAD, /* data-dependent reads, a scalar mean; a row kernel */
     OP_SOFTMAX_ATTENTION, OP_SOFTMAX_ATTENTION_GRAD, OP_LINEAR_ATTENTION, /* runtime kernels around matrix products */
     OP_LINEAR_ATTENTION_STATE, OP_LINEAR_ATTENTION_GRAD,
     OP_ALLREDUCE, OP_REDUCE_SCATTER, OP_ALLGATHER, OP_BROADCAST, OP_OUTER_SYNC, /* collectives */

@@ -273,6 +273,41 @@ static void check_kernels(Ck *c) {
     kt_compare(c, &t, dl, rows * V, "k_xent_grad dlogits [70, 1000]", 1e-5);
     kt_free(c, &t);
   }
+  /* cross_entropy_grad without the loss (k_xent_count, then k_xent_grad / k_xent_grad16: logits
+   * and dlogits stored as bf16): rows 70 (some ignored), V 1000, smoothing 0.1 */
+  for (int bf = 0; bf < 2; bf++) {
+    long long rows = 70, V = 1000;
+    float *logits = kt_buf(&t, (size_t)(rows * V * 4), 1, 15);
+    uint16_t *l16 = kt_buf(&t, (size_t)(rows * V * 2), 0, 0), *d16 = kt_buf(&t, (size_t)(rows * V * 2), 0, 0);
+    for (long long i = 0; i < rows * V; i++) l16[i] = rt_bf16_from_f64(logits[i] * 4);
+    int *tg = kt_buf(&t, (size_t)rows * 4, 0, 0);
+    for (int i = 0; i < rows; i++) tg[i] = (int)(rng_u64(16, (uint64_t)i) % (uint64_t)V) * (i % 5 != 2);
+    float *rc = kt_buf(&t, (size_t)(rows + 1) * 4, 0, 0), *g = kt_buf(&t, 4, 0, 0);
+    float *dl = kt_buf(&t, (size_t)(rows * V * 4), 0, 0);
+    g[0] = -1.25f;
+    if (!kt_upload(c, &t)) goto done;
+    KaXent a = {0};
+    a.logits = (uint64_t)(uintptr_t)(bf ? (void *)l16 : (void *)logits), a.tg = (uint64_t)(uintptr_t)tg;
+    a.row_cnt = (uint64_t)(uintptr_t)rc, a.g = (uint64_t)(uintptr_t)g, a.bf16 = bf;
+    a.dlogits = (uint64_t)(uintptr_t)(bf ? (void *)d16 : (void *)dl), a.rows = rows, a.V = V, a.ignore = 0, a.smoothing = 0.1f;
+    RUN(KMOD_XENT, "k_xent_count", 1, 1, 1, 256, a);
+    kt_compare(c, &t, rc, rows + 1, "k_xent_count [70] targets", 0);
+    if (!bf) {
+      RUN(KMOD_XENT, "k_xent_grad", dev_grid(dev, rows, 1), 1, 1, 256, a);
+      kt_compare(c, &t, dl, rows * V, "k_xent_count + k_xent_grad dlogits [70, 1000]", 1e-5);
+    } else {
+      RUN(KMOD_XENT, "k_xent_grad16", dev_grid(dev, rows, 1), 1, 1, 256, a);
+      float *got = kt_result(c, &t, d16), *w_dev = malloc(sizeof(float) * (size_t)(rows * V)),
+            *w_ref = malloc(sizeof(float) * (size_t)(rows * V));
+      int fin = 0;
+      for (long long i = 0; got && w_dev && w_ref && i < rows * V; i++)
+        w_dev[i] = (float)rt_bf16_to_f64(((uint16_t *)got)[i]), w_ref[i] = (float)rt_bf16_to_f64(d16[i]);
+      double e = got && w_dev && w_ref ? nerr_f(w_dev, w_ref, rows * V, &fin) : INFINITY;
+      result(c, "kernel", "k_xent_grad16 dlogits [70, 1000] (bf16 logits and dlogits)", e, 1e-2, got && fin, NULL);
+      free(got), free(w_dev), free(w_ref);
+    }
+    kt_free(c, &t);
+  }
   /* attention forward (D 32, 64, 128) and backward (D 32, 64): B 2, H 3, Sq 45, Sk 45 / 77 */
   for (int v = 0; v < 6; v++) {
     int D = v < 2 ? 32 : v < 4 ? 64 : 128, causal = v % 2, B = 2, H = 3, Sq = 45, Sk = causal ? 45 : 77;

@@ -1,5 +1,5 @@
-/* ops_nn.c — op-vs-reference tests of softmax / log_softmax, the norms, cross_entropy,
- * softmax_attention and softmax_attention_grad (the linear attentions: ops_linattn.c).
+/* ops_nn.c — op-vs-reference tests of softmax / log_softmax, the norms, cross_entropy (and its
+ * gradient), softmax_attention and softmax_attention_grad (the linear attentions: ops_linattn.c).
  * References are written per output element with explicit index arithmetic.
  */
 #include <math.h>
@@ -99,10 +99,26 @@ static void t_cross_entropy(Op op) {
     for (int64_t i = 0; i < c.x[lg].n; i++) h_f(&c.x[lg])[i] *= 4;
     for (int64_t i = 0; i < c.x[tg].n; i++)
       h_i(&c.x[tg])[i] = (int32_t)(all_ignored || h_int(0, 3) == 0 ? ignore : h_int(0, V - 1));
-    IrNode *n = case_op(&c, op, 2, (int[]){lg, tg});
+    int grad = op == OP_CROSS_ENTROPY_GRAD, gy = grad ? case_in(&c, DT_F32, 0, NULL) : -1;
+    IrNode *n = case_op(&c, op, 2 + grad, (int[]){lg, tg, gy});
     if (s > 0) ir_set_f(n, "smoothing", s);
     if (ignore != -1) ir_set_i(n, "ignore", ignore);
-    if (case_infer(&c)) {
+    if (grad && case_infer(&c)) { /* (softmax - q) * [t != ignore] * g / max(1, count) */
+      Tensor ref;
+      h_alloc(&ref, DT_F64, tr + 1, c.x[lg].shape);
+      int64_t count = 0;
+      for (int64_t p = 0; p < c.x[tg].n; p++) count += h_i(&c.x[tg])[p] != ignore;
+      double g = h_f(&c.x[gy])[0] / (double)(count ? count : 1);
+      for (int64_t p = 0; p < c.x[tg].n; p++) {
+        int64_t t = h_i(&c.x[tg])[p];
+        const double *x = h_f(&c.x[lg]) + p * V;
+        double z = 0;
+        for (int64_t j = 0; j < V; j++) z += exp(x[j]);
+        for (int64_t j = 0; j < V; j++)
+          h_f(&ref)[p * V + j] = t == ignore ? 0 : (exp(x[j]) / z - (j == t ? 1 - s : 0) - s / (double)V) * g;
+      }
+      case_check(&c, &ref);
+    } else if (case_infer(&c)) {
       Tensor ref;
       h_alloc(&ref, DT_F64, 0, NULL);
       double total = 0;
@@ -293,7 +309,7 @@ static void t_softmax_attention_grad(Op op) {
 void register_nn(OpTest *t) {
   t[OP_SOFTMAX] = t[OP_LOG_SOFTMAX] = t_softmax;
   t[OP_LAYERNORM] = t[OP_RMSNORM] = t[OP_GROUPNORM] = t_norm;
-  t[OP_CROSS_ENTROPY] = t_cross_entropy;
+  t[OP_CROSS_ENTROPY] = t[OP_CROSS_ENTROPY_GRAD] = t_cross_entropy;
   t[OP_SOFTMAX_ATTENTION] = t_softmax_attention;
   t[OP_SOFTMAX_ATTENTION_GRAD] = t_softmax_attention_grad;
 }

@@ -252,6 +252,12 @@ static void build_zoo(IrProgram *p, int *seen) {
   ir_set_f(N(&b, ce), "smoothing", 0.1);
   ir_set_i(N(&b, ce), "ignore", 0);
   inf(&b, ce);
+  int ceg = mk(&b, OP_CROSS_ENTROPY_GRAD, 3, logits, s2, ce);
+  ir_set_f(N(&b, ceg), "smoothing", 0.1);
+  inf(&b, ceg);
+  int cec = mk(&b, OP_CROSS_ENTROPY, 2, ceg, s2); /* autodiff through primitives */
+  ir_set_enum(N(&b, cec), "bwd", "composed");
+  inf(&b, cec);
   /* attention */
   int sa = mk(&b, OP_SOFTMAX_ATTENTION, 4, q, q, q, mask);
   ir_set_i(N(&b, sa), "causal", 1);

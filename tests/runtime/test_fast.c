@@ -193,6 +193,12 @@ static void row_cases(void) {
     ir_set_i(&t.g->nodes.v[id], "ignore", 0);
     snprintf(what, sizeof what, "cross_entropy V %lld, smoothing, ignore", (long long)lens[l]);
     check(&t, id, what, (int)lens[l]);
+    int gin[3] = {in[0], in[1], input(&t, DT_F32, 0, NULL)};
+    id = ir_node_add(&t.p, t.g, OP_CROSS_ENTROPY_GRAD, 3, gin);
+    ir_set_f(&t.g->nodes.v[id], "smoothing", 0.1);
+    ir_set_i(&t.g->nodes.v[id], "ignore", 0);
+    snprintf(what, sizeof what, "cross_entropy_grad V %lld, smoothing, ignore", (long long)lens[l]);
+    check(&t, id, what, (int)lens[l]);
     arena_free(&t.a);
   }
 }

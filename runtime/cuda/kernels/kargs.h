@@ -131,7 +131,8 @@ typedef struct KaLinPack {
  * k_xent_sum: out[0] = sum loss / max(1, sum cnt) (one block, fixed order: deterministic), and
  *   that count in row_cnt[rows] (row_cnt holds rows + 1 floats)
  * k_xent_grad: dlogits[r, j] = (softmax_j - q_j) * [t != ignore] * g[0] / count, with
- *   q = (1 - s) onehot(t) + s / V (the gradient rule of passes/grad_nn.c), count from cnt. */
+ *   q = (1 - s) onehot(t) + s / V (cross_entropy_grad), count from cnt[rows] (k_xent_sum or
+ *   k_xent_count). k_xent_grad16: logits and dlogits stored as bf16. */
 typedef struct KaXent {
   KP(const float) logits;
   KP(const int) tg;
@@ -141,7 +142,7 @@ typedef struct KaXent {
   KP(const float) g;
   KP(float) dlogits;
   long long rows, V;
-  int ignore, bf16; /* bf16: k_xent_rows16 (logits stored as bf16) sets it; the CPU reference reads it */
+  int ignore, bf16; /* bf16: k_xent_rows16 / _grad16 (logits, dlogits as bf16) set it; the CPU reference reads it */
   float smoothing, pad2_;
 } KaXent;
 

@@ -4,9 +4,12 @@
 //                target's logit -> row_loss[r], row_cnt[r]
 //   k_xent_sum   one block: out[0] = sum(row_loss) / max(1, sum(row_cnt)), fixed order;
 //                row_cnt[rows] = that count (row_cnt has rows + 1 floats)
+//   k_xent_count one block: row_cnt[rows] = max(1, targets != ignore) (cross_entropy_grad
+//                without the loss: the count k_xent_sum leaves there otherwise)
 //   k_xent_grad  one block per row: dlogits = (softmax - q) * counted * g / count
-//   k_xent_rows16  k_xent_rows over logits stored as bf16 (the executor's bf16 activations;
-//                widened on load, every sum in f32)
+//   k_xent_rows16, k_xent_grad16  the same over logits (and dlogits) stored as bf16 (the
+//                executor's bf16 activations; widened on load, every sum in f32, dlogits
+//                rounded to nearest even on store)
 // Block size: 256 threads (the launcher's).
 
 KDEV float block_reduce(float v, int is_max, float *sh) {
@@ -77,13 +80,28 @@ extern "C" __global__ void k_xent_sum(KaXent a) {
   }
 }
 
-// needs row_cnt[rows + 1] from k_xent_rows and k_xent_sum (the count in row_cnt[rows])
-extern "C" __global__ void k_xent_grad(KaXent a) {
+KDEV void xent_st(float *x, long long j, float v) { x[j] = v; }
+KDEV void xent_st(unsigned short *x, long long j, float v) { x[j] = to_bf16(v); }
+
+// row_cnt[rows] = max(1, the targets != ignore): the count cross_entropy_grad divides by
+// when the loss was not computed in the same run (one block)
+extern "C" __global__ void k_xent_count(KaXent a) {
+  __shared__ float sh[32];
+  float c = 0;
+  for (long long r = threadIdx.x; r < a.rows; r += blockDim.x) c += a.tg[r] != a.ignore ? 1.0f : 0.0f;
+  c = block_reduce(c, 0, sh);
+  if (threadIdx.x == 0) a.row_cnt[a.rows] = c > 1.0f ? c : 1.0f;
+}
+
+// needs the count in row_cnt[rows] (k_xent_sum or k_xent_count); T: the logits' and
+// dlogits' storage (bf16 both, or f32 both)
+template <typename T>
+KDEV void xent_grad(const KaXent &a) {
   __shared__ float sh[32];
   const float count = a.row_cnt[a.rows];
   for (long long r = blockIdx.x; r < a.rows; r += gridDim.x) {
-    const float *x = a.logits + r * a.V;
-    float *dx = a.dlogits + r * a.V;
+    const T *x = (const T *)a.logits + r * a.V;
+    T *dx = (T *)a.dlogits + r * a.V;
     int t = a.tg[r];
     float m, lse, sx;
     row_stats(x, a.V, sh, &m, &lse, &sx);
@@ -91,8 +109,11 @@ extern "C" __global__ void k_xent_grad(KaXent a) {
     float scale = counted ? a.g[0] / count : 0.0f, u = a.smoothing / (float)a.V;
     for (long long j = threadIdx.x; j < a.V; j += blockDim.x) {
       float q = (j == t ? 1.0f - a.smoothing : 0.0f) + u;
-      dx[j] = (expf(x[j] - lse) - q) * scale;
+      xent_st(dx, j, (expf(xent_ld(x, j) - lse) - q) * scale);
     }
     __syncthreads();
   }
 }
+
+extern "C" __global__ void k_xent_grad(KaXent a) { xent_grad<float>(a); }
+extern "C" __global__ void k_xent_grad16(KaXent a) { xent_grad<unsigned short>(a); }
