@@ -255,8 +255,9 @@ int dev_launch(Dev *dev, int mod, const char *name, unsigned gx, unsigned gy, un
   if (dev->compile_only) return fail(dev, "kernel %s: a compile-only device runs nothing", name);
   if (dev->emu) {
     if (!gx || !gy || !gz) return 1;
-    if (!kref_has(name)) return fail(dev, "kernel %s has no host emulation", name);
+    if (!dev_has_kernel(dev, name)) return fail(dev, "kernel %s has no host emulation", name);
     if (dev->capturing) return dev_emu_rec_launch(dev, mod, name, gx, gy, gz, block, smem, args);
+    if (dev->emu_run) return dev->emu_run(name, gx, gy, gz, block, smem, args, dev->L.err, sizeof dev->L.err);
     return kref_launch(name, args) || fail(dev, "kernel %s has no host emulation", name);
   }
   if (!dev->mod[mod] && !dev_load_modules(dev)) return 0;
@@ -280,7 +281,9 @@ int dev_launch(Dev *dev, int mod, const char *name, unsigned gx, unsigned gy, un
   return 1;
 }
 
-int dev_has_kernel(const Dev *dev, const char *name) { return !dev->emu || kref_has(name); }
+int dev_has_kernel(const Dev *dev, const char *name) {
+  return !dev->emu || (dev->emu_has ? dev->emu_has(name) : kref_has(name));
+}
 
 unsigned dev_grid(const Dev *dev, int64_t n, int per_block) {
   int64_t g = (n + per_block - 1) / per_block, cap = (int64_t)(dev->sms > 0 ? dev->sms : 1) * 32;

@@ -91,6 +91,11 @@ typedef struct Dev {
                                  * operation, or at its end when it has fewer (tests of the fallback
                                  * to eager runs) */
   double module_seconds;        /* loading hand-written modules (NVRTC or cache) */
+  /* emu: when set (tests: tests/cuda/kemu), the hand-written kernels run from their own CUDA
+   * source emulated on the host instead of their CPU references (kref.c) */
+  int (*emu_has)(const char *name);
+  int (*emu_run)(const char *name, unsigned gx, unsigned gy, unsigned gz, unsigned block, unsigned smem,
+                 const void *args, char *err, size_t errlen);
 } Dev;
 
 /* Opens GPU `ordinal` (-1: MAMC_CUDA_DEVICE or 0): driver, NVRTC, cuBLASLt, a context and a

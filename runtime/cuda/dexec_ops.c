@@ -86,8 +86,8 @@ DKind dx_plan_node(const DExec *e, int i, const char **why) {
   case OP_SOFTMAX_ATTENTION_GRAD: k = attn_ok(e, i, &w) ? DN_ATTN : DN_HOST; break;
   case OP_LINEAR_ATTENTION:
   case OP_LINEAR_ATTENTION_GRAD:
-    k = linattn_ok(e, i, &w) && !e->dev->emu ? DN_LINATTN : DN_HOST;
-    if (e->dev->emu && !w) w = "no host emulation of the chunked kernels";
+    k = linattn_ok(e, i, &w) && dev_has_kernel(e->dev, "k_la_fwd") ? DN_LINATTN : DN_HOST;
+    if (k == DN_HOST && !w) w = "no host emulation of the chunked kernels";
     break;
   case OP_CROSS_ENTROPY:
   case OP_CROSS_ENTROPY_GRAD:

@@ -14,7 +14,10 @@
  * and every value finite where the reference is.
  * Modes: default a GPU (MAMC_CUDA_DEVICE); exit 77 (skipped) when there is none or no driver.
  * --emu: the host emulation of dev.h (no GPU: the executor's bookkeeping, products and views,
- * with the kernels' CPU references) — a unit test here. --out DIR: check.tsv / bench.tsv.
+ * with the kernels' CPU references) — a unit test here (test_cuda_emu). Built as
+ * test_cuda_kemu (MAMC_KEMU), --emu runs the hand-written kernels' own CUDA source in the host
+ * block emulator (tests/cuda/kemu) instead: part 1 then checks the real kernels against kref.c,
+ * and the graphs run them too (DiJiang's k_la_* included, which kref.c lacks). --out DIR: check.tsv / bench.tsv.
  * --budget S: stop starting new parts after S seconds. --only SUBSTR: graphs whose program
  * path contains SUBSTR. Exit 0 when every check passed, 1 otherwise. */
 #include <math.h>
@@ -27,6 +30,9 @@
 #include "examples.h"
 #include "kernels/kargs.h"
 #include "kref.h"
+#ifdef MAMC_KEMU
+#include "kemu/kemu_api.h"
+#endif
 #include "params.h"
 #include "rng.h"
 
@@ -886,6 +892,10 @@ int main(int argc, char **argv) {
   }
   if (c->emu) {
     dev_open_emu(&c->dev);
+#ifdef MAMC_KEMU /* test_cuda_kemu: the kernels' own CUDA source, emulated, against kref.c */
+    c->dev.emu_has = kemu_has, c->dev.emu_run = kemu_launch;
+    printf("kernels: their CUDA source in the host block emulator (tests/cuda/kemu)\n");
+#endif
   } else if (!dev_open(&c->dev, -1)) {
     int none = strncmp(c->dev.L.err, "no CUDA device", 14) == 0;
     printf("%s: %s\n", none ? "skipped" : "cannot open the GPU", c->dev.L.err);

@@ -3,6 +3,9 @@
 // here includes a header). Warp reductions, bf16 rounding, grid-stride loops.
 #define KDEV static __device__ __forceinline__
 #define KFULL 0xffffffffu
+#ifndef KSMEM_DYN // dynamic shared memory (tests/cuda/kemu runs these kernels on the host: a buffer there)
+#define KSMEM_DYN(T, name) extern __shared__ T name[]
+#endif
 
 KDEV float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(KFULL, v, o);

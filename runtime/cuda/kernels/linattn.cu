@@ -95,7 +95,7 @@ KDEV float la_mask(const KaLin &a, const double *b, int i, int j) {
 
 // forward (o set: o += the attention) and/or chunk-start states (states set); S kept per block
 extern "C" __global__ void __launch_bounds__(128) k_la_fwd(KaLin a) {
-  extern __shared__ float sm[];
+  KSMEM_DYN(float, sm);
   const int m = a.m, mp = m + 1, e0 = blockIdx.y * LA_DVB;
   const long long bh = blockIdx.x;
   float *Q = sm, *K = Q + LA_C * mp, *V = K + LA_C * mp, *S = V + LA_C * LA_DVB, *A = S + m * LA_DVB;
@@ -154,7 +154,7 @@ extern "C" __global__ void __launch_bounds__(128) k_la_fwd(KaLin a) {
 
 // backward of one direction; needs the chunk-start states of k_la_fwd (same flags)
 extern "C" __global__ void __launch_bounds__(128) k_la_bwd(KaLin a) {
-  extern __shared__ float sm[];
+  KSMEM_DYN(float, sm);
   const int m = a.m, mp = m + 1, e0 = blockIdx.y * LA_DVB, CP = LA_C + 1;
   const long long bh = blockIdx.x;
   float *Q = sm, *K = Q + LA_C * mp, *V = K + LA_C * mp, *G = V + LA_C * LA_DVB, *R = G + LA_C * LA_DVB;

@@ -1,0 +1,82 @@
+// kemu.h — the CUDA built-ins the hand-written kernels use (runtime/cuda/kernels/*.cu), for
+// compiling their source as host C++ and running it in kemu.cc's block emulator: each CUDA
+// thread of a block is a fiber; __syncthreads and the warp-synchronous calls (shuffles,
+// __any_sync) switch fibers, so the kernels' shared memory, barriers and warp exchanges run
+// as written. Only tests include this (tests/cuda/kemu_*.cc); see kemu_api.h.
+#ifndef MAMC_KEMU_H
+#define MAMC_KEMU_H
+
+#include <math.h> // expf, logf, fmaxf, sqrtf: the global C functions, as in device code
+#include <cstdint>
+#include <cstring>
+
+#define __CUDACC_RTC__ 1 // kargs.h: typed pointers, no includes
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __launch_bounds__(n)
+#define __shared__ static // blocks run one after another: one copy per block (see kemu.cc)
+#define KSMEM_DYN(T, name) T *name = (T *)kemu_dyn_smem()
+
+struct uint3 {
+  unsigned x, y, z;
+};
+typedef uint3 dim3;
+extern uint3 threadIdx, blockIdx;
+extern dim3 blockDim, gridDim;
+
+void *kemu_dyn_smem();
+void kemu_syncthreads();
+uint64_t kemu_warp_exchange(uint64_t bits, int kind, int arg, unsigned mask); // kind: 0 xor, 1 idx, 2 up, 3 any
+
+static inline void __syncthreads() { kemu_syncthreads(); }
+
+template <typename T> static inline T kemu_shfl(unsigned mask, T v, int kind, int arg) {
+  uint64_t b = 0;
+  std::memcpy(&b, &v, sizeof v);
+  b = kemu_warp_exchange(b, kind, arg, mask);
+  T r;
+  std::memcpy(&r, &b, sizeof r);
+  return r;
+}
+template <typename T> static inline T __shfl_xor_sync(unsigned m, T v, int lane_mask) { return kemu_shfl(m, v, 0, lane_mask); }
+template <typename T> static inline T __shfl_sync(unsigned m, T v, int src) { return kemu_shfl(m, v, 1, src); }
+template <typename T> static inline T __shfl_up_sync(unsigned m, T v, unsigned d) { return kemu_shfl(m, v, 2, (int)d); }
+static inline int __any_sync(unsigned m, int pred) { return (int)kemu_warp_exchange(pred != 0, 3, 0, m); }
+
+// fibers switch only at the calls above: an atomic is a plain read-modify-write
+template <typename T> static inline T atomicAdd(T *p, T v) {
+  T old = *p;
+  *p = old + v;
+  return old;
+}
+
+static inline float __int_as_float(int i) {
+  float f;
+  std::memcpy(&f, &i, 4);
+  return f;
+}
+static inline float __uint_as_float(unsigned u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+static inline unsigned __float_as_uint(float f) {
+  unsigned u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+template <typename T> static inline T min(T a, T b) { return b < a ? b : a; }
+template <typename T> static inline T max(T a, T b) { return a < b ? b : a; }
+
+// One table per kernel module (kemu_<module>.cc): name -> a call with the argument block
+typedef struct KemuKernel {
+  const char *name;
+  void (*run)(const void *args);
+} KemuKernel;
+// Runs k (kemu_api.h's kemu_launch without the lookup: kemu_self.cc's kernels)
+int kemu_run(const KemuKernel *k, unsigned gx, unsigned gy, unsigned gz, unsigned block, unsigned smem, const void *args,
+             char *err, size_t errlen);
+#define KEMU_K(ns, name, Ka) {#name, [](const void *a) { ns::name(*(const ns::Ka *)a); }}
+
+#endif

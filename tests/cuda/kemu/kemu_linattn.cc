@@ -1,0 +1,17 @@
+// kemu_linattn.cc — runtime/cuda/kernels/linattn.cu compiled for the host block emulator (kemu.h),
+// in its own namespace (as NVRTC compiles each module alone), and its table of kernels.
+#include "kemu.h"
+
+namespace kemu_linattn {
+#include "kargs.h"
+#include "common.cuh"
+#include "linattn.cu"
+} // namespace kemu_linattn
+
+extern "C" const KemuKernel kemu_tab_linattn[] = {
+    KEMU_K(kemu_linattn, k_la_features, KaLin),
+    KEMU_K(kemu_linattn, k_la_fwd, KaLin),
+    KEMU_K(kemu_linattn, k_la_bwd, KaLin),
+    KEMU_K(kemu_linattn, k_la_pack, KaLinPack),
+    KEMU_K(kemu_linattn, k_la_scan, KaLinPack),
+    {nullptr, nullptr}};
