@@ -54,8 +54,16 @@ double optim_clip_scale(double norm, double max_norm) {
 
 void optim_update(const OptimOpts *o, Tensor *w, const Tensor *g, Tensor *m, Tensor *v, int64_t t, double lr,
                   double gscale) {
+  OptimItem it = {w, g, m, v, t};
+  optim_update_all(o, &it, 1, lr, gscale, NULL); /* f32: optim_fast.c's loops; otherwise the range below */
+}
+
+/* The generic update (any mix of f32 and f64 storage); optim_fast.c's f32 loops compute the
+ * same expressions. */
+void optim_update_range(const OptimOpts *o, Tensor *w, const Tensor *g, Tensor *m, Tensor *v, int64_t t,
+                        double lr, double gscale, int64_t lo, int64_t hi) {
   if (o->kind == OPT_SGD) {
-    for (int64_t i = 0; i < w->n; i++) {
+    for (int64_t i = lo; i < hi; i++) {
       double gi = LOAD(g, i) * gscale + o->weight_decay * LOAD(w, i);
       double mi = o->momentum > 0 ? o->momentum * LOAD(m, i) + gi : gi;
       STORE(m, i, mi);
@@ -67,7 +75,7 @@ void optim_update(const OptimOpts *o, Tensor *w, const Tensor *g, Tensor *m, Ten
   double c1 = 1.0 - pow(b1, (double)t), c2 = 1.0 - pow(b2, (double)t);
   double step = lr / c1, decay = o->kind == OPT_ADAMW ? 1.0 - lr * o->weight_decay : 1.0;
   double l2 = o->kind == OPT_ADAM ? o->weight_decay : 0.0;
-  for (int64_t i = 0; i < w->n; i++) {
+  for (int64_t i = lo; i < hi; i++) {
     double wi = LOAD(w, i), gi = LOAD(g, i) * gscale + l2 * wi;
     double mi = b1 * LOAD(m, i) + (1 - b1) * gi;
     double vi = b2 * LOAD(v, i) + (1 - b2) * gi * gi;

@@ -42,5 +42,38 @@ double optim_clip_scale(double norm, double max_norm);
  * as w; v unused by SGD), at the module's step t (1-based) and learning rate lr. */
 void optim_update(const OptimOpts *o, Tensor *w, const Tensor *g, Tensor *m, Tensor *v, int64_t t, double lr,
                   double gscale);
+/* optim_update on elements [lo, hi) only (any split gives the same bits: elements are independent). */
+void optim_update_range(const OptimOpts *o, Tensor *w, const Tensor *g, Tensor *m, Tensor *v, int64_t t,
+                        double lr, double gscale, int64_t lo, int64_t hi);
+
+/* ---- the batched, threaded path (optim_fast.c) ---------------------------------------------------
+ * The same bits as optim_update / optim_sq_norm: loops specialised for f32 storage compute the
+ * same f64 expressions per element, in the same order; work is split between the threads of
+ * pool (NULL: the caller's alone) where the split cannot change a result. */
+struct Pool;
+
+/* One parameter of a batched update: w, its gradient g, state m, v, and its module's step t. */
+typedef struct OptimItem {
+  Tensor *w;
+  const Tensor *g;
+  Tensor *m, *v;
+  int64_t t;
+} OptimItem;
+
+/* optim_update(o, it[i].w, it[i].g, it[i].m, it[i].v, it[i].t, lr, gscale) for every i < n; the
+ * elements of all items together are split in contiguous ranges between the threads. */
+void optim_update_all(const OptimOpts *o, const OptimItem *it, int n, double lr, double gscale,
+                      struct Pool *pool);
+
+/* One f32 gradient of optim_scale_sq_norms: in g, the factor; out, the sum of squares. */
+typedef struct OptimNormItem {
+  Tensor *g;
+  float scale;
+  double sq;
+} OptimNormItem;
+
+/* For every item: g *= scale elementwise in f32, then sq = optim_sq_norm(g) (each tensor summed
+ * in element order by one thread; several tensors interleaved to hide the additions' latency). */
+void optim_scale_sq_norms(OptimNormItem *it, int n, struct Pool *pool);
 
 #endif

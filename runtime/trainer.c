@@ -134,7 +134,10 @@ Trainer *trainer_new(const IrProgram *train, const IrProgram *eval, const TrainT
   if (!tdept_setup(t, d)) goto fail; /* DEPT TRIM: each task's vocabulary rows */
   t->module_steps = calloc((size_t)train->modules.n + 1, sizeof(int64_t));
   t->seen_run = calloc((size_t)train->modules.n + 1, sizeof(int64_t));
-  if (!t->module_steps || !t->seen_run) goto fail_oom;
+  t->norm_items = calloc((size_t)t->params.n + 1, sizeof(OptimNormItem));
+  t->opt_items = calloc((size_t)t->params.n + 1, sizeof(OptimItem));
+  t->gsq = calloc((size_t)t->params.n + 1, sizeof(double));
+  if (!t->module_steps || !t->seen_run || !t->norm_items || !t->opt_items || !t->gsq) goto fail_oom;
   if (!tbuckets_setup(t, d)) goto fail;
   if (o->device && !tdev_open(t, d)) goto fail; /* train.device: cuda (runtime/cuda/dtrain.c) */
   if (!tguard_setup(t)) goto fail_oom;
@@ -206,6 +209,9 @@ void trainer_free(Trainer *t) {
   free(t->seen_run);
   if (t->metrics) fclose(t->metrics);
   free(t->module_steps);
+  free(t->norm_items);
+  free(t->opt_items);
+  free(t->gsq);
   free(t->tasks);
   free(t->toks);
   arena_free(&t->arena);
@@ -336,15 +342,15 @@ static int finish_step(Trainer *t, const int *task_of_rank, double *grad_norm, d
   if (!tbuckets_finish(t, d)) return 0;
   double t1 = mono_seconds();
   t->comm_seconds += t1 - t0;
-  int M = t->train->modules.n;
-  for (int m = 0; m < M; m++) {
+  int M = t->train->modules.n, nn = 0;
+  for (int m = 0; m < M; m++) { /* normalise, and each gradient's sum of squares (for tsync_norm) */
     if (!t->held[m] || t->wsum[m] <= 0) continue;
     float inv = (float)(1.0 / t->wsum[m]);
-    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) {
-      float *a = t->gsum.t[q].data;
-      for (int64_t i = 0; i < t->gsum.t[q].n; i++) a[i] *= inv;
-    }
+    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++)
+      t->norm_items[nn++] = (OptimNormItem){&t->gsum.t[q], inv, 0};
   }
+  optim_scale_sq_norms(t->norm_items, nn, t->pool);
+  for (int k = 0; k < nn; k++) t->gsq[t->norm_items[k].g - t->gsum.t] = t->norm_items[k].sq;
   double norm;
   if (!tsync_norm(t, &norm, &t->world_payload, d)) return 0;
   double scale = optim_clip_scale(norm, t->opts.clip);
@@ -358,15 +364,16 @@ static int finish_step(Trainer *t, const int *task_of_rank, double *grad_norm, d
       return 0;
     }
   }
+  int nu = 0;
   for (int m = 0; !skip && m < M; m++) {
     if (!t->held[m] || t->wsum[m] <= 0) continue;
     int64_t ms = ++t->module_steps[m];
     for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) {
-      Tensor *p = &t->params.t[q];
       if (t->train->modules.v[m].params.v[q - t->params.first[m]].frozen) continue;
-      optim_update(&t->opts.opt, p, &t->gsum.t[q], &t->m.t[q], &t->v.t[q], ms, lr, scale);
+      t->opt_items[nu++] = (OptimItem){&t->params.t[q], &t->gsum.t[q], &t->m.t[q], &t->v.t[q], ms};
     }
   }
+  optim_update_all(&t->opts.opt, t->opt_items, nu, lr, scale, t->pool); /* optim_update on each, batched */
   if (skip) reset_sums(t, 1); /* before a round ends: the skipped step's tokens are not the round's */
   if (t->has_outer && !tsync_outer(t, step, d)) return 0;
   if (!skip) reset_sums(t, 0);

@@ -106,6 +106,9 @@ struct Trainer {
   double *round_runs;        /* per rank: the task runs it did in this round, then per rank the
                               * payload it sent in the round's exchange (logged) */
   int64_t *module_steps;     /* per module instance: optimizer steps taken */
+  OptimNormItem *norm_items; /* finish_step's scratch, params.n entries each: the gradients it */
+  OptimItem *opt_items;      /* normalises and the parameters it updates (optim_fast.c) */
+  double *gsq;               /* per ParamStore index: the step's normalised gradient's sum of squares */
   CgCpu *jit;                /* CPU JIT session for the fusion groups (NULL: built without LLVM) */
   struct TDev *dev;          /* train.device: cuda (runtime/cuda/dtrain*.c); NULL: the CPU */
   Pool *pool;                /* threads for the fused kernels */

@@ -211,18 +211,19 @@ fail:
  * its holders), summed over the world, plus this rank's own replicas of the modules that are
  * not exchanged every step (outer rounds, local: a DEPT worker clips its inner steps by its
  * own norm, whatever the other workers do) — with, in the same reduction, the gradient
- * payload bytes every rank sent this step (*world_payload). */
+ * payload bytes every rank sent this step (*world_payload). Each gradient's sum of squares is
+ * t->gsq[q], which finish_step computed as it normalised the gradient (optim_scale_sq_norms). */
 int tsync_norm(Trainer *t, double *norm, int64_t *world_payload, Diag *d) {
   double sq = 0, own = 0;
   for (int m = 0; m < t->train->modules.n; m++) {
     if (!t->held[m] || t->wsum[m] <= 0) continue;
     const TGroup *g = &t->groups[t->group_of[m]];
     if (!g->exchanged && !t->emulate) { /* outer, local: this rank's own replica (DEPT's inner steps) */
-      for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) own += optim_sq_norm(&t->gsum.t[q]);
+      for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) own += t->gsq[q];
       continue;
     }
     if (!t->emulate && t->opts.dist && g->holders[0] != t->rank) continue;
-    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) sq += optim_sq_norm(&t->gsum.t[q]);
+    for (int q = t->params.first[m]; q < t->params.first[m + 1]; q++) sq += t->gsq[q];
   }
   char err[512];
   /* v[2]: processes that saw a non-finite loss or local gradient (the numerical guard decides
