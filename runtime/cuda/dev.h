@@ -58,6 +58,7 @@ typedef struct DevAlloc {
 typedef struct DevCg {  /* one compiled fusion kernel */
   CgKernel k;           /* buffers and dims (codegen.h); k.fn set in emu mode */
   CUfunction fn;        /* cuda mode */
+  void *emu_fn;         /* emu mode with Dev.emu_cg_build: the kernel's CUDA text built for the host */
 } DevCg;
 
 typedef struct Dev {
@@ -96,6 +97,13 @@ typedef struct Dev {
   int (*emu_has)(const char *name);
   int (*emu_run)(const char *name, unsigned gx, unsigned gy, unsigned gz, unsigned block, unsigned smem,
                  const void *args, char *err, size_t errlen);
+  /* emu, when set (tests): the generated kernels' CUDA text too (cg_cuda_print_kernel, as NVRTC
+   * would get it) is built for the host: build gets a source of n kernels and returns a handle
+   * per name; run launches one over `grid` blocks of 256 threads with the argument block `arg`
+   * (CgArgs: bufs, then dims) and the range [begin, end), as cuLaunchKernel would */
+  int (*emu_cg_build)(const char *src, int n, const char *const *names, void **fns, char *err, size_t errlen);
+  int (*emu_cg_run)(void *fn, unsigned grid, unsigned block, const void *arg, long long begin, long long end,
+                    char *err, size_t errlen);
 } Dev;
 
 /* Opens GPU `ordinal` (-1: MAMC_CUDA_DEVICE or 0): driver, NVRTC, cuBLASLt, a context and a

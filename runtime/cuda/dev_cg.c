@@ -4,7 +4,7 @@
  * deterministic, so a warm kernel cache answers every one), loaded with cuModuleLoadData.
  * Kernels are named by the hash of their KIR text: identical groups anywhere share one
  * compiled function (Dev keeps them across executors). Emu mode compiles the same KIR with
- * the CPU JIT instead. Buffers the caller stores as bf16 (in16 / out16 by node) are marked
+ * the CPU JIT instead, or, where a test installed Dev.emu_cg_build, hands it the CUDA text. Buffers the caller stores as bf16 (in16 / out16 by node) are marked
  * in the KIR (KBuf.bf16) before it is named and printed. */
 #include <pthread.h>
 #include <stdlib.h>
@@ -127,6 +127,33 @@ static int compile_chunks(Dev *dev, Chunk *ch, int n) {
 
 static int cmp_name(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
+/* Emu mode with Dev.emu_cg_build: the CUDA text of every lowered kernel (each name once), built
+ * in one go for the host; each gets its handle. */
+static int emu_build(Dev *dev, int n, const Kir *kirs, DevCg *out, const char *ok) {
+  const char **names = calloc((size_t)(n ? n : 1), sizeof *names);
+  void **fns = calloc((size_t)(n ? n : 1), sizeof *fns);
+  int m = 0, res = names && fns;
+  StrBuf b;
+  sb_init(&b);
+  cg_cuda_prelude(&b);
+  for (int i = 0; res && i < n; i++) {
+    int dup = !ok[i];
+    for (int j = 0; j < m && !dup; j++) dup = strcmp(names[j], out[i].k.name) == 0;
+    if (dup) continue;
+    names[m++] = out[i].k.name;
+    cg_cuda_print_kernel(&b, &kirs[i], out[i].k.name);
+  }
+  if (res && (b.failed || !b.s)) res = 0, snprintf(dev->L.err, sizeof dev->L.err, "out of memory");
+  if (res && m) res = dev->emu_cg_build(b.s, m, names, fns, dev->L.err, sizeof dev->L.err);
+  for (int i = 0; res && i < n; i++)
+    for (int j = 0; ok[i] && j < m; j++)
+      if (strcmp(names[j], out[i].k.name) == 0) out[i].emu_fn = fns[j];
+  sb_free(&b);
+  free(names);
+  free(fns);
+  return res;
+}
+
 int dev_cg_compile(Dev *dev, const IrProgram *p, const IrGraph *g, int n, const int *const *members,
                    const int *nmembers, const unsigned char *in16, const unsigned char *out16, DevCg *out, char *ok,
                    char (*why)[256]) {
@@ -148,7 +175,7 @@ int dev_cg_compile(Dev *dev, const IrProgram *p, const IrGraph *g, int n, const 
       kb->bf16 = st && kb->t == KT_F32 && st[kb->node];
     }
     ok[i] = ok[i] && cg_describe(&kirs[i], &out[i].k, err, sizeof err);
-    if (ok[i] && dev->emu) {
+    if (ok[i] && dev->emu && !dev->emu_cg_build) {
       ok[i] = dev->jit && cg_cpu_compile_kir(dev->jit, &kirs[i], &out[i].k, err, sizeof err);
       if (!dev->jit) snprintf(err, sizeof err, "no CPU JIT in this build (emulation runs the nodes one by one)");
     }
@@ -158,6 +185,7 @@ int dev_cg_compile(Dev *dev, const IrProgram *p, const IrGraph *g, int n, const 
     for (int j = 0; j < nmissing && !dup; j++) dup = strcmp(missing[j], out[i].k.name) == 0;
     if (!dup) missing[nmissing++] = out[i].k.name;
   }
+  if (dev->emu && dev->emu_cg_build && !emu_build(dev, n, kirs, out, ok)) res = 0;
   if (nmissing) {
     qsort(missing, (size_t)nmissing, sizeof *missing, cmp_name);
     int nch = (nmissing + CHUNK - 1) / CHUNK;
@@ -212,7 +240,7 @@ int dev_cg_launch(Dev *dev, const DevCg *k, const DPtr *bufs, const int64_t *dim
   if (dev->compile_only) return snprintf(dev->L.err, sizeof dev->L.err, "a compile-only device runs nothing"), 0;
   if (outer <= 0) return 1;
   if (dev->emu && dev->capturing) return dev_emu_rec_cg(dev, k, bufs, dims);
-  if (dev->emu) {
+  if (dev->emu && !k->emu_fn) {
     void *b[CG_MAX_BUFS];
     for (int i = 0; i < k->k.nbufs; i++) b[i] = (void *)(uintptr_t)bufs[i];
     k->k.fn(b, dims, 0, outer);
@@ -229,6 +257,7 @@ int dev_cg_launch(Dev *dev, const DevCg *k, const DPtr *bufs, const int64_t *dim
   void *params[3] = {arg, &begin, &end};
   int64_t threads = k->k.row ? outer * 32 : outer;
   unsigned grid = dev_grid(dev, threads, 256);
+  if (dev->emu) return dev->emu_cg_run(k->emu_fn, grid, 256, arg, begin, end, dev->L.err, sizeof dev->L.err);
   if (!CU_OK(&dev->L, cuLaunchKernel(k->fn, grid, 1, 1, 256, 1, 1, 0, dev->stream, params, NULL))) {
     size_t m = strlen(dev->L.err);
     snprintf(dev->L.err + m, sizeof dev->L.err - m, "\n(generated kernel %s, %lld %s)", k->k.name, (long long)outer,

@@ -894,7 +894,8 @@ int main(int argc, char **argv) {
     dev_open_emu(&c->dev);
 #ifdef MAMC_KEMU /* test_cuda_kemu: the kernels' own CUDA source, emulated, against kref.c */
     c->dev.emu_has = kemu_has, c->dev.emu_run = kemu_launch;
-    printf("kernels: their CUDA source in the host block emulator (tests/cuda/kemu)\n");
+    c->dev.emu_cg_build = kemu_cg_build, c->dev.emu_cg_run = kemu_cg_run;
+    printf("kernels: their CUDA source, hand-written and generated, in the host block emulator (tests/cuda/kemu)\n");
 #endif
   } else if (!dev_open(&c->dev, -1)) {
     int none = strncmp(c->dev.L.err, "no CUDA device", 14) == 0;
@@ -921,6 +922,14 @@ int main(int argc, char **argv) {
     check_gemm16(c);
     printf("(kernels and products: %.1f s)\n", now() - t);
     check_graphs(c);
+#ifdef MAMC_KEMU /* the graphs ran generated kernels from their CUDA text, not through the CPU JIT */
+    int nk = 0;
+    long long nl = 0;
+    kemu_cg_stats(&nk, &nl);
+    char note[96];
+    snprintf(note, sizeof note, "%d kernels built by the C++ compiler, %lld launches", nk, nl);
+    result(c, "kemu", "generated kernels run from their CUDA text", nk > 0 && nl > 0 ? 0 : 1, 0, 1, note);
+#endif
   }
   if (c->bench) run_bench(c);
   printf("%s: %d of %d checks passed (%.1f s; kernel cache: %d compiled, %d hits, %.1f s in NVRTC)\n",

@@ -51,6 +51,14 @@ template <typename T> static inline T atomicAdd(T *p, T v) {
   return old;
 }
 
+static inline double __longlong_as_double(long long i) {
+  double d;
+  std::memcpy(&d, &i, 8);
+  return d;
+}
+// truncating conversions, saturating, NaN -> 0 (the PTX cvt.rzi semantics)
+static inline int __float2int_rz(float x) { return x != x ? 0 : x >= 2147483647.0f ? 2147483647 : x <= -2147483648.0f ? (-2147483647 - 1) : (int)x; }
+static inline int __double2int_rz(double x) { return x != x ? 0 : x >= 2147483647.0 ? 2147483647 : x <= -2147483648.0 ? (-2147483647 - 1) : (int)x; }
 static inline float __int_as_float(int i) {
   float f;
   std::memcpy(&f, &i, 4);

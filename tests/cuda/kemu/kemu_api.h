@@ -22,6 +22,14 @@ int kemu_launch(const char *name, unsigned gx, unsigned gy, unsigned gz, unsigne
                 char *err, size_t errlen);
 /* Names of every kernel compiled in, NULL-terminated. */
 const char *const *kemu_names(void);
+/* Generated kernels (kemu_cg.cc; Dev.emu_cg_build / emu_cg_run): builds the CUDA text `src`
+ * holding kernels names[0..n) with the C++ compiler and returns a handle per name; runs one
+ * over `grid` blocks of `block` threads with its CgArgs block and range. 0 with a message. */
+int kemu_cg_build(const char *src, int n, const char *const *names, void **fns, char *err, size_t errlen);
+int kemu_cg_run(void *fn, unsigned grid, unsigned block, const void *arg, long long begin, long long end, char *err,
+                size_t errlen);
+/* How many generated kernels were built, and launched, so far. */
+void kemu_cg_stats(int *kernels, long long *launches);
 
 #ifdef __cplusplus
 }
