@@ -679,7 +679,9 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
 
 static const char *const programs[][2] = {{"examples/lm.mam", "examples/lm.yaml"},
                                           {"examples/shared.mam", "examples/shared.yaml"},
-                                          {"examples/modular.mam", "examples/modular.yaml"}};
+                                          {"examples/modular.mam", "examples/modular.yaml"},
+                                          {"examples/multi.mam", "examples/multi.yaml"},
+                                          {"bench/gpu_tiny.mam", "bench/gpu_tiny.yaml"}};
 
 static void check_graphs(Ck *c) {
   for (size_t i = 0; i < sizeof programs / sizeof *programs && !over_budget(c); i++) {
@@ -693,7 +695,8 @@ static void check_graphs(Ck *c) {
     int ng = ex.train->graphs.n < 2 ? ex.train->graphs.n : 2; /* two tasks per program: enough, and fast */
     for (int gi = 0; gi < ng && !over_budget(c); gi++) {
       char what[160];
-      snprintf(what, sizeof what, "%s train @%s", programs[i][0] + 9, ex.train->graphs.v[gi].task);
+      const char *file = strrchr(programs[i][0], '/') + 1;
+      snprintf(what, sizeof what, "%s train @%s", file, ex.train->graphs.v[gi].task);
       int64_t a32 = 0, a16 = 0;
       check_graph(c, programs[i][0], ex.train, gi, what, 0, &a32);
       check_graph(c, programs[i][0], ex.train, gi, what, 1, &a16); /* bf16: products and activations */
@@ -702,7 +705,7 @@ static void check_graphs(Ck *c) {
         snprintf(w, sizeof w, "%s: bf16 activation bytes / f32's", what);
         result(c, "graph", w, (double)a16 / (double)a32, 0.6, 1, NULL);
       }
-      snprintf(what, sizeof what, "%s eval @%s", programs[i][0] + 9, ex.eval->graphs.v[gi].task);
+      snprintf(what, sizeof what, "%s eval @%s", file, ex.eval->graphs.v[gi].task);
       check_graph(c, programs[i][0], ex.eval, gi, what, 0, NULL);
     }
     example_free(&ex);
