@@ -114,7 +114,8 @@ void dev_close(Dev *dev) {
 void dev_describe(Dev *dev, StrBuf *b) {
   CuLib *L = &dev->L;
   if (dev->emu) {
-    sb_printf(b, "device: host emulation (no GPU; generated kernels %s)\n", dev->jit ? "through the CPU JIT" : "on the host");
+    sb_printf(b, "device: host emulation (no GPU; generated kernels %s)\n",
+              dev->emu_cg_build ? "from their CUDA text, emulated" : dev->jit ? "through the CPU JIT" : "on the host");
     return;
   }
   int drv = 0;

@@ -6,6 +6,9 @@
 //                        one; the lanes' values are exchanged through a per-warp slot array,
 //                        double-buffered by generation (a lane released from one exchange cannot
 //                        overwrite the slots before the others have read them).
+// Threads run in index order, or from the last with KEMU_SCHEDULE=reverse: a kernel that reads
+// what another thread writes without a barrier between them reads stale data under one of the
+// two orders (test_cuda_kemu_reverse runs the checks both ways).
 // A round in which nobody can run and no barrier is complete is a deadlock (reported). Because
 // fibers switch only at those calls, `__shared__` is `static` (one copy, reused by the next
 // block: kernels that read shared memory before writing it show stale values, as on a GPU)
@@ -106,12 +109,16 @@ int run_block() {
   std::fill(L.gen.begin(), L.gen.end(), 0u);
   uint32_t nan = 0x7fc00bad;
   for (size_t i = 0; i + 4 <= L.smem.size(); i += 4) memcpy(&L.smem[i], &nan, 4);
+  static const char *order = getenv("KEMU_SCHEDULE");
+  int rev = order && !strcmp(order, "reverse");
   for (;;) {
-    for (int t = 0; t < L.n; t++)
+    for (int i = 0; i < L.n; i++) {
+      int t = rev ? L.n - 1 - i : i;
       if (L.f[t].state == RUN) {
         set_thread(t);
         swapcontext(&L.sched, &L.f[t].ctx);
       }
+    }
     int live = 0;
     for (int t = 0; t < L.n; t++) live += L.f[t].state != DONE;
     if (!live) return 1;
