@@ -24,6 +24,8 @@
 #            median of the others) go into the summary -> $OUT/train.txt
 #   bench    cuda_check --bench-only: attention kernels and the tiny / mt / attn steps, CUDA
 #            events, median of 10 after warm-up -> $OUT/bench.tsv
+#            then each step profiled (an event around every kernel: the 25 longest steps
+#            and the share of each kind) -> $OUT/profile.txt
 #   torch    .deps/torch_ref.py (eager, torch.compile) -> $OUT/torch.json
 #   table    bench/gpu_table.py: one table side by side -> $OUT/table.md
 # Everything is logged to $OUT/gpu.log; $OUT/summary.txt lists each part's status.

@@ -323,6 +323,7 @@ void dexec_release(DExec *e) {
 
 void dexec_free(DExec *e) {
   dexec_release(e);
+  dx_prof_free(e);
   for (int i = 0; i < e->ninputs && e->stage; i++) dev_host_free(e->dev, e->stage[i]);
   free(e->stage);
   free(e->stage_cap);

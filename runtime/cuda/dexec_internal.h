@@ -17,6 +17,11 @@ void dx_release(DExec *e, int j);
 int dx_fail(DExec *e, int node, const char *fmt, ...) MAMC_PRINTF(3, 4);
 /* The device library's last error (dev->L.err) under the node's name; returns 0. */
 int dx_dev_fail(DExec *e, int node);
+/* profiling (dexec_prof.c): an event before (after = 0) or after step `first`; after a run,
+ * the times read and added up; freeing */
+int dx_prof_mark(DExec *e, int first, int after);
+int dx_prof_collect(DExec *e, const int64_t *sym);
+void dx_prof_free(DExec *e);
 
 /* Plan-time: can the device run node i by itself (kinds DN_GEMM .. DN_XENT)? why: the reason. */
 DKind dx_plan_node(const DExec *e, int i, const char **why);

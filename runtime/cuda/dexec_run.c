@@ -144,6 +144,12 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
   e->stats.act_bytes16 = e->stats.act_bytes32 = 0;
   for (int i = 0; i < e->n;) {
     int last = i, ok = 1;
+    DKind kd = e->kind[i];
+    int timed = e->prof && kd != DN_NONE && kd != DN_INPUT && kd != DN_PARAM && kd != DN_VIEW;
+    if (timed && !dx_prof_mark(e, i, 0)) {
+      dexec_release(e);
+      return 0;
+    }
     switch (e->kind[i]) {
     case DN_NONE: break;
     case DN_INPUT: ok = run_input(e, i, ninput, &inputs[ninput], sym), ninput++; break;
@@ -172,6 +178,7 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
     }
     default: ok = dx_fail(e, i, "no plan (internal error)");
     }
+    if (ok && timed) ok = dx_prof_mark(e, i, 1);
     if (!ok) {
       dexec_release(e);
       return 0;
@@ -185,6 +192,10 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
   }
   (void)g;
   e->stats.runs++;
+  if (e->prof && !dx_prof_collect(e, sym)) {
+    dexec_release(e);
+    return 0;
+  }
   return 1;
 }
 

@@ -598,8 +598,21 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
   ok = ok && (interp_graph(p, g, r.sym, r.in, &ps, v64, &c64) || (snprintf(err, sizeof err, "interp f64: %s", c64.err), 0));
   int inited = ok && dexec_init(&e, &c->dev, p, gi, bf16);
   if (ok && !inited) snprintf(err, sizeof err, "dexec_init: %.200s", e.err);
-  ok = inited && (dexec_run(&e, r.sym, r.in, &dp, &cd) || (snprintf(err, sizeof err, "dexec_run: %.200s", e.err), 0));
+  int prof = inited && !bf16 && !act; /* eval graphs run profiled: the events change no number */
+  if (prof && !dexec_profile_on(&e)) ok = 0, snprintf(err, sizeof err, "dexec_profile_on: %.200s", e.err);
+  ok = ok && inited && (dexec_run(&e, r.sym, r.in, &dp, &cd) || (snprintf(err, sizeof err, "dexec_run: %.200s", e.err), 0));
   ok = ok && (dev_sync(&c->dev) || (snprintf(err, sizeof err, "%.200s", c->dev.L.err), 0));
+  if (ok && prof) { /* every step timed, and the times add up to something */
+    double ms = 0;
+    int steps = dexec_profile_steps(&e, &ms), want = 0;
+    for (int i = 0; i < e.n; i++)
+      want += e.kind[i] != DN_NONE && e.kind[i] != DN_INPUT && e.kind[i] != DN_PARAM && e.kind[i] != DN_VIEW &&
+              (e.kind[i] != DN_GROUP || e.groups[e.grp[i]].first == i);
+    char w[200], note[96];
+    snprintf(w, sizeof w, "%s: profiled steps", what);
+    snprintf(note, sizeof note, "%d of %d steps timed, %.3f ms in all", steps, want, ms);
+    result(c, "graph", w, steps == want && ms > 0 ? 0 : 1, 0, 1, note);
+  }
   if (!ok) {
     char w[200];
     snprintf(w, sizeof w, "%s (%s)", what, prog);
@@ -732,6 +745,26 @@ typedef struct Workload {
   int bf16;
 } Workload;
 
+/* Where the step's time goes: 3 runs with an event around every step (dexec_prof.c), the 25
+ * longest steps into OUT/profile.txt (and stdout); the total is checked to be positive. */
+static void profile(Ck *c, DExec *e, const Run *r, const DParams *dp, const InterpCx *cx, const char *name) {
+  int ok = dexec_profile_on(e);
+  for (int i = 0; ok && i < 3; i++) ok = dexec_run(e, r->sym, r->in, dp, cx);
+  ok = ok && dev_sync(&c->dev);
+  StrBuf b;
+  sb_init(&b);
+  dexec_profile_report(e, &b, 25);
+  printf("profile of %s: %s", name, ok && b.s ? b.s : e->err);
+  if (ok && c->outdir && b.s) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/profile.txt", c->outdir);
+    FILE *f = fopen(path, "a");
+    if (f) fprintf(f, "== %s\n%s\n", name, b.s), fclose(f);
+  }
+  sb_free(&b);
+  if (!ok) bench_line(c, name, -1, -1, 0, "profiling failed");
+}
+
 static void bench_workload(Ck *c, const Workload *w) {
   Example ex;
   if (access(w->mam, R_OK) != 0 || !example_load(&ex, w->mam, w->yaml)) {
@@ -789,6 +822,7 @@ static void bench_workload(Ck *c, const Workload *w) {
              (long long)w->B, (long long)w->S, (long long)w->T, reps, (long long)e.stats.host_nodes, sb.s ? sb.s : "");
     sb_free(&sb);
     bench_line(c, w->name, ms[reps / 2], first, e.stats.gemm_flops, note);
+    profile(c, &e, &r, &dp, &cx, w->name);
   } else {
     bench_line(c, w->name, -1, first, 0, e.err[0] ? e.err : c->dev.L.err);
   }

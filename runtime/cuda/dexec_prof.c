@@ -1,0 +1,130 @@
+/* dexec_prof.c — where a run's device time goes (dexec.h: dexec_profile_on / _report): with
+ * profiling on, dexec_run records a CUDA event before and after every planned step (a fused
+ * group, a product, a hand-written kernel's node, a host fallback; host wall time in the
+ * emulation), and after the run reads them and adds each step's time to its node. The report
+ * lists the steps by total time with their share of the profiled runs' sum. Events between
+ * every step cost a few microseconds each: profile in runs of their own, not the timed ones. */
+#include <stdlib.h>
+
+#include "dexec_internal.h"
+
+struct DProf {
+  DevEvent *before, *after; /* per node (the step's first node) */
+  char *rec;                /* per node: recorded in this run */
+  double *ms;               /* per node: total over the profiled runs */
+  int64_t *calls;
+  char (*label)[96];        /* per node: what ran, with the shapes of its first profiled run */
+  int runs;
+};
+
+static const IrGraph *G(const DExec *e) { return &e->p->graphs.v[e->graph]; }
+
+int dexec_profile_on(DExec *e) {
+  if (e->prof) return 1;
+  struct DProf *p = calloc(1, sizeof *p);
+  size_t n = (size_t)e->n + 1;
+  if (p) {
+    p->before = calloc(n, sizeof *p->before), p->after = calloc(n, sizeof *p->after), p->rec = calloc(n, 1);
+    p->ms = calloc(n, sizeof *p->ms), p->calls = calloc(n, sizeof *p->calls), p->label = calloc(n, sizeof *p->label);
+  }
+  if (!p || !p->before || !p->after || !p->rec || !p->ms || !p->calls || !p->label) {
+    e->prof = p;
+    dx_prof_free(e);
+    return snprintf(e->err, sizeof e->err, "out of memory"), 0;
+  }
+  e->prof = p;
+  return 1;
+}
+
+void dx_prof_free(DExec *e) {
+  struct DProf *p = e->prof;
+  if (!p) return;
+  for (int i = 0; p->before && p->after && i <= e->n; i++) dev_event_free(e->dev, &p->before[i]), dev_event_free(e->dev, &p->after[i]);
+  free(p->before), free(p->after), free(p->rec), free(p->ms), free(p->calls), free(p->label);
+  free(p);
+  e->prof = NULL;
+}
+
+/* the step's text: its kind, its ops (a group's first few), its result's shape */
+static void label(DExec *e, int first, int last, const int64_t *sym, char *out, size_t n) {
+  const IrGraph *g = G(e);
+  int64_t sh[IR_MAX_RANK];
+  char ops[64] = "", shape[48];
+  size_t o = 0;
+  for (int j = first; j <= last && o + 16 < sizeof ops; j++) {
+    if (g->nodes.v[j].op == OP_CONST || g->nodes.v[j].op == OP_PARAM) continue;
+    o += (size_t)snprintf(ops + o, sizeof ops - o, "%s%s", o ? "+" : "", op_info(g->nodes.v[j].op)->name);
+  }
+  if (o + 16 >= sizeof ops) snprintf(ops + sizeof ops - 4, 4, "...");
+  int r = dx_shape(e, last, sym, sh);
+  rt_shape_str(shape, sizeof shape, r, sh);
+  const char *kind = dexec_kind_name(e->kind[first]);
+  if (e->kind[first] == DN_GROUP && e->groups[e->grp[first]].epi) kind = "gemm+epi";
+  snprintf(out, n, "%-8s %%%d %s %s", kind, last, ops, shape);
+}
+
+int dx_prof_mark(DExec *e, int first, int after) {
+  struct DProf *p = e->prof;
+  if (e->dev->capturing) return 1; /* a captured run is not profiled (its events would be replayed) */
+  if (!dev_event_record(e->dev, after ? &p->after[first] : &p->before[first])) return dx_dev_fail(e, first);
+  if (after) p->rec[first] = 1;
+  return 1;
+}
+
+int dx_prof_collect(DExec *e, const int64_t *sym) {
+  struct DProf *p = e->prof;
+  const IrGraph *g = G(e);
+  for (int i = 0; i < e->n; i++) {
+    if (!p->rec[i]) continue;
+    double ms = 0;
+    if (!dev_event_ms(e->dev, &p->before[i], &p->after[i], &ms)) return dx_dev_fail(e, i);
+    int last = e->kind[i] == DN_GROUP ? e->groups[e->grp[i]].first + e->groups[e->grp[i]].count - 1 : i;
+    if (!p->calls[i]) label(e, i, last, sym, p->label[i], sizeof p->label[i]);
+    p->ms[i] += ms;
+    p->calls[i]++;
+    p->rec[i] = 0;
+  }
+  p->runs++;
+  (void)g;
+  return 1;
+}
+
+static const double *cmp_ms;
+static int by_ms(const void *a, const void *b) {
+  double x = cmp_ms[*(const int *)a], y = cmp_ms[*(const int *)b];
+  return x > y ? -1 : x < y ? 1 : *(const int *)a - *(const int *)b;
+}
+
+void dexec_profile_report(const DExec *e, StrBuf *b, int top) {
+  const struct DProf *p = e->prof;
+  if (!p || !p->runs) {
+    sb_puts(b, "(no profiled runs)\n");
+    return;
+  }
+  int *idx = malloc(sizeof(int) * ((size_t)e->n + 1)), m = 0;
+  double total = 0, kinds[DN_KIND_COUNT + 1] = {0};
+  for (int i = 0; idx && i < e->n; i++)
+    if (p->calls[i]) idx[m++] = i, total += p->ms[i], kinds[e->kind[i]] += p->ms[i];
+  if (!idx) return;
+  cmp_ms = p->ms;
+  qsort(idx, (size_t)m, sizeof *idx, by_ms);
+  sb_printf(b, "%d profiled runs, %.3f ms a run in %d steps; by kind:", p->runs, total / p->runs, m);
+  for (int k = 0; k < DN_KIND_COUNT; k++)
+    if (kinds[k] > 0) sb_printf(b, " %s %.1f%%", dexec_kind_name((DKind)k), 100 * kinds[k] / total);
+  sb_puts(b, "\n   ms/run      %  step\n");
+  for (int j = 0; j < m && j < top; j++) {
+    int i = idx[j];
+    sb_printf(b, "%9.4f %6.2f  %s\n", p->ms[i] / p->runs, total > 0 ? 100 * p->ms[i] / total : 0, p->label[i]);
+  }
+  free(idx);
+}
+
+int dexec_profile_steps(const DExec *e, double *ms_per_run) {
+  const struct DProf *p = e->prof;
+  int m = 0;
+  double total = 0;
+  for (int i = 0; p && p->runs && i < e->n; i++)
+    if (p->calls[i]) m++, total += p->ms[i];
+  *ms_per_run = p && p->runs ? total / p->runs : 0;
+  return m;
+}
