@@ -49,6 +49,7 @@ def find(prefix, mode):
 # mamc workload -> (torch prefix, eager mode suffix, compile mode suffix)
 pairs = [
     ("mt step (bf16)", "train mt", "bf16", "compile"),
+    ("mt step (bf16, flash attention)", "train mt", "bf16", "compile"),
     ("mt step (f32)", "train mt", "fp32", None),
     ("tiny step (bf16)", "train tiny", "bf16", "compile"),
     ("tiny step (f32)", "train tiny", "bf16", "compile"),

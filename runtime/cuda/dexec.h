@@ -82,6 +82,8 @@ typedef struct DExecStats {
                                  * outputs) stored as bf16, and as 4-byte f32/i32 */
   int64_t values16;             /* of the plan: values stored as bf16 (buffers, not views or
                                  * fused kernels' internal values) */
+  int64_t attn_flash, attn_gemm; /* of the last run: softmax attention nodes run by the flash
+                                 * kernels, and as products (dexec_attn.c) */
 } DExecStats;
 
 typedef struct DExec {

@@ -1,10 +1,12 @@
 /* dexec_attn.c — the device executor's attention nodes (dexec.h): softmax_attention
  * (k_attn_fwd), softmax_attention_grad (k_attn_fwd again for o and lse, k_attn_bwd_*, packed
- * with k_copy_nd) and the chunked linear attention forward/backward (k_la_*). Which shapes
+ * with k_copy_nd) — or both as batched products around two row kernels (use_gemm below) — and
+ * the chunked linear attention forward/backward (k_la_*). Which shapes
  * run here is decided at plan time (dexec_ops.c: attn_ok, linattn_ok). Softmax attention whose
  * operands and result are bf16 activations (dexec_dtype.c) runs the kernels named 16. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dexec_internal.h"
 #include "linattn.h"
@@ -42,6 +44,82 @@ static int attn_args(DExec *e, int i, const int64_t *sym, int has_mask, KaAttn *
   return 1;
 }
 
+/* ---- the products' form: S = q k^T, P = softmax (k_attn_softmax), o = P v through cuBLASLt ----
+ * (tensor cores; the [B H, Sq, Sk] matrices stored: S/P, and dP/dS in the backward). Which form
+ * runs: MAMC_CUDA_ATTN=flash | gemm | auto (default): auto takes the products where one [B H,
+ * Sq, Sk] f32 matrix fits in 256 MiB, and always where the flash kernels lack the head dim. */
+static int use_gemm(const KaAttn *a, int64_t Dv, int grad) {
+  const char *m = getenv("MAMC_CUDA_ATTN");
+  int flash_ok = a->D == Dv && (a->D == 32 || a->D == 64 || (a->D == 128 && !grad));
+  if (!flash_ok || (m && !strcmp(m, "gemm"))) return 1;
+  if (m && !strcmp(m, "flash")) return 0;
+  return (double)a->B * a->H * a->Sq * a->Sk * 4 <= 256.0 * (1 << 20);
+}
+
+/* one batched product over the B H heads: C[b] = op(A[b]) op(B[b]), [M, N] each */
+static int head_gemm(DExec *e, int i, DPtr A, int a16, int ta, DPtr B, int b16, int tb, DPtr C, int c16, int64_t M,
+                     int64_t N, int64_t K, int64_t BH) {
+  DevGemm g = {A, B, C, M, N, K, BH, M * K, K * N, M * N, ta, tb, 0, e->bf16, 0, 0, a16, b16, c16};
+  e->stats.gemm_flops += 2.0 * (double)M * (double)N * (double)K * (double)BH;
+  return dev_gemm(e->dev, &g) || dx_dev_fail(e, i);
+}
+
+static int row_kernel(DExec *e, int i, const char *name, KaAttn *a) {
+  int64_t rows = (int64_t)a->B * a->H * a->Sq;
+  return dx_launch(e, i, KMOD_ATTENTION, name, dev_grid(e->dev, rows * 32, 256), 1, 1, 256, 0, a);
+}
+
+/* forward: o = softmax(scale q k^T) v into node i's result */
+static int attn_fwd_gemm(DExec *e, int i, KaAttn *a, int64_t Dv) {
+  int64_t BH = (int64_t)a->B * a->H;
+  DPtr S;
+  if (!dx_scratch(e, i, BH * a->Sq * a->Sk, &S, 0)) return 0;
+  a->s = S, a->lse = 0;
+  int q16 = a->bf16, ok = head_gemm(e, i, a->q, q16, 0, a->k, q16, 1, S, 0, a->Sq, a->Sk, a->D, BH) &&
+                          row_kernel(e, i, "k_attn_softmax", a) &&
+                          head_gemm(e, i, S, 0, 0, a->v, q16, 0, a->o, e->st[i], a->Sq, Dv, a->Sk, BH);
+  dev_free(e->dev, S);
+  return ok;
+}
+
+/* backward: P again, dv = P^T dO, dP = dO v^T, dS (k_attn_dsoftmax), dq = dS k, dk = dS^T q;
+ * scratch in the result's dtype, packed as the flash form packs (wrt all: dq | dk | dv) */
+static int attn_grad_gemm(DExec *e, int i, KaAttn *a, int64_t Dv, int wrt) {
+  int64_t BH = (int64_t)a->B * a->H, D = a->D, rq = BH * a->Sq, rk = BH * a->Sk;
+  int64_t W = wrt == 1 ? D : wrt == 2 ? D + Dv : 2 * D + Dv;
+  int x16 = a->bf16, r16 = e->st[i];
+  DPtr S = 0, dP = 0, dq = 0, dk = 0, dv = 0;
+  int ok = dx_scratch(e, i, rq * a->Sk, &S, 0) && dx_scratch(e, i, rq * a->Sk, &dP, 0);
+  a->s = S, a->ds = dP, a->lse = 0;
+  ok = ok && head_gemm(e, i, a->q, x16, 0, a->k, x16, 1, S, 0, a->Sq, a->Sk, D, BH) && row_kernel(e, i, "k_attn_softmax", a);
+  ok = ok && head_gemm(e, i, a->dO, x16, 0, a->v, x16, 1, dP, 0, a->Sq, a->Sk, Dv, BH) &&
+       row_kernel(e, i, "k_attn_dsoftmax", a);
+  if (ok && wrt != 2) {
+    ok = wrt == 1 || dx_scratch(e, i, rq * D, &dq, 0);
+    ok = ok && head_gemm(e, i, dP, 0, 0, a->k, x16, 0, wrt == 1 ? e->val[i] : dq, r16, a->Sq, D, a->Sk, BH);
+  }
+  if (ok && wrt != 1) {
+    ok = dx_scratch(e, i, rk * D, &dk, 0) && dx_scratch(e, i, rk * Dv, &dv, 0) &&
+         head_gemm(e, i, dP, 0, 1, a->q, x16, 0, dk, r16, a->Sk, D, a->Sq, BH) &&
+         head_gemm(e, i, S, 0, 1, a->dO, x16, 0, dv, r16, a->Sk, Dv, a->Sq, BH);
+    int64_t kc = wrt == 0 ? D : 0;
+    ok = ok && (wrt != 0 || attn_pack(e, i, dq, rq, D, W, 0)) && attn_pack(e, i, dk, rk, D, W, kc) &&
+         attn_pack(e, i, dv, rk, Dv, W, kc + D);
+  }
+  dev_free(e->dev, S);
+  dev_free(e->dev, dP);
+  dev_free(e->dev, dq);
+  dev_free(e->dev, dk);
+  dev_free(e->dev, dv);
+  return ok;
+}
+
+static int64_t v_dim(DExec *e, int i, const int64_t *sym) {
+  int64_t sv[IR_MAX_RANK];
+  dx_shape(e, N(e, i)->in[2], sym, sv);
+  return sv[3];
+}
+
 /* softmax_attention_grad (D = Dv = 32 or 64): the forward again for o and lse (k_attn_fwd),
  * delta = rowsum(dO o) (k_attn_bwd_pre), then k_attn_bwd_dq (wrt all, q: straight into the
  * result for q) and k_attn_bwd_dkdv (all, kv) into scratch, packed with k_copy_nd. */
@@ -51,6 +129,9 @@ static int attn_grad(DExec *e, int i, const int64_t *sym) {
   KaAttn a;
   if (!attn_args(e, i, sym, nin > 4, &a)) return 0;
   a.dO = e->val[n->in[nin - 1]];
+  int64_t Dv = v_dim(e, i, sym);
+  if (use_gemm(&a, Dv, 1)) return e->stats.attn_gemm++, attn_grad_gemm(e, i, &a, Dv, wrt);
+  e->stats.attn_flash++;
   int64_t D = a.D, rq = (int64_t)a.B * a.H * a.Sq, rk = (int64_t)a.B * a.H * a.Sk, W = wrt == 1 ? D : wrt == 2 ? 2 * D : 3 * D;
   DPtr o = 0, lse = 0, delta = 0, dq = 0, dk = 0, dv = 0;
   int ok = dx_scratch(e, i, rq * D, &o, 0) && dx_scratch(e, i, rq, &lse, 0) && dx_scratch(e, i, rq, &delta, 0);
@@ -92,6 +173,9 @@ int dx_attn(DExec *e, int i, const int64_t *sym) {
   KaAttn a;
   if (!attn_args(e, i, sym, n->nin > 3, &a)) return 0;
   a.o = e->val[i];
+  int64_t Dv = v_dim(e, i, sym);
+  if (use_gemm(&a, Dv, 0)) return e->stats.attn_gemm++, attn_fwd_gemm(e, i, &a, Dv);
+  e->stats.attn_flash++;
   DPtr lse;
   if (!dx_scratch(e, i, (int64_t)a.B * a.H * a.Sq, &lse, 0)) return 0;
   a.lse = lse;

@@ -149,6 +149,30 @@ static void xent(const KaXent *a, int kind) {
   free(wide);
 }
 
+static int visible(const KaAttn *a, int b, int i, int j);
+
+/* k_attn_softmax (dsoft 0) and k_attn_dsoftmax (1): the row kernels of the products' form */
+static void attn_rows(const KaAttn *a, int dsoft) {
+  for (long long r = 0; r < (long long)a->B * a->H * a->Sq; r++) {
+    int i = (int)(r % a->Sq), b = (int)(r / ((long long)a->H * a->Sq));
+    float *s = P(float, a->s) + r * a->Sk;
+    if (dsoft) {
+      float *d = P(float, a->ds) + r * a->Sk;
+      double delta = 0;
+      for (int j = 0; j < a->Sk; j++) delta += (double)s[j] * d[j];
+      for (int j = 0; j < a->Sk; j++) d[j] = (float)(a->scale * s[j] * (d[j] - delta));
+      continue;
+    }
+    double m = -INFINITY, z = 0;
+    for (int j = 0; j < a->Sk; j++)
+      if (visible(a, b, i, j)) m = fmax(m, (double)a->scale * s[j]);
+    for (int j = 0; j < a->Sk; j++)
+      if (visible(a, b, i, j)) z += exp((double)a->scale * s[j] - m);
+    for (int j = 0; j < a->Sk; j++) s[j] = visible(a, b, i, j) && z > 0 ? (float)(exp((double)a->scale * s[j] - m) / z) : 0.0f;
+    if (a->lse) P(float, a->lse)[r] = z > 0 ? (float)(m + log(z)) : -INFINITY;
+  }
+}
+
 /* attention: kind 0 forward (o, lse), 1 delta, 2 dq, 3 dk and dv */
 static int visible(const KaAttn *a, int b, int i, int j) {
   if (a->causal && j > i + (a->Sk - a->Sq)) return 0;
@@ -299,7 +323,7 @@ static const Ref refs[] = {
     {"k_adamw", 16},       {"k_copy_nd16", 17},    {"k_copy_cvt", 18},    {"k_xent_rows16", 7},    {"k_attn_fwd16_d32", 10},
     {"k_attn_fwd16_d64", 10}, {"k_attn_fwd16_d128", 10}, {"k_attn_bwd_pre16", 11}, {"k_attn_bwd_dq16_d32", 12},
     {"k_attn_bwd_dq16_d64", 12}, {"k_attn_bwd_dkdv16_d32", 13}, {"k_attn_bwd_dkdv16_d64", 13},
-    {"k_xent_grad16", 9},  {"k_xent_count", 19},
+    {"k_xent_grad16", 9},  {"k_xent_count", 19},  {"k_attn_softmax", 20}, {"k_attn_dsoftmax", 21},
 };
 
 int kref_has(const char *name) {
@@ -333,6 +357,8 @@ int kref_launch(const char *name, const void *args) {
   case 17: copy_nd16(args, -1); break;
   case 18: copy_nd16(args, ((const KaCopy *)args)->cvt); break;
   case 19: xent(args, 3); break;
+  case 20: attn_rows(args, 0); break;
+  case 21: attn_rows(args, 1); break;
   default: return 0;
   }
   return 1;

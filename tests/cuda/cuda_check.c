@@ -352,6 +352,30 @@ static void check_kernels(Ck *c) {
     }
     kt_free(c, &t);
   }
+  /* the products' form's row kernels: k_attn_softmax (causal with Sq < Sk and > Sk: the first
+   * queries see no key; a key mask with a batch that masks every key) and k_attn_dsoftmax */
+  for (int v = 0; v < 3; v++) {
+    int B = 2, H = 3, Sq = v == 2 ? 50 : 37, Sk = v == 2 ? 40 : 70, causal = v != 1;
+    size_t ns = (size_t)B * H * Sq * Sk;
+    float *sc = kt_buf(&t, ns * 4, 1, 21), *ds = kt_buf(&t, ns * 4, 1, 22), *lse = kt_buf(&t, (size_t)B * H * Sq * 4, 0, 0);
+    float *mask = kt_buf(&t, (size_t)B * Sk * 4, 0, 0);
+    for (int i = 0; i < B * Sk; i++) mask[i] = i >= Sk ? 0.0f : (i % 7) != 3; /* batch 1: every key masked */
+    if (!kt_upload(c, &t)) goto done;
+    KaAttn a = {0};
+    a.s = (uint64_t)(uintptr_t)sc, a.ds = (uint64_t)(uintptr_t)ds, a.lse = (uint64_t)(uintptr_t)lse;
+    a.mask = v == 1 ? (uint64_t)(uintptr_t)mask : 0;
+    a.B = B, a.H = H, a.Sq = Sq, a.Sk = Sk, a.causal = causal, a.D = 64, a.scale = 0.125f;
+    char what[96];
+    RUN(KMOD_ATTENTION, "k_attn_softmax", dev_grid(dev, (int64_t)B * H * Sq * 32, 256), 1, 1, 256, a);
+    snprintf(what, sizeof what, "k_attn_softmax %s Sq%d Sk%d: P", v == 1 ? "key mask" : "causal", Sq, Sk);
+    kt_compare(c, &t, sc, (int64_t)ns, what, 1e-5);
+    snprintf(what, sizeof what, "k_attn_softmax %s Sq%d Sk%d: lse", v == 1 ? "key mask" : "causal", Sq, Sk);
+    kt_compare(c, &t, lse, (int64_t)B * H * Sq, what, 1e-5);
+    RUN(KMOD_ATTENTION, "k_attn_dsoftmax", dev_grid(dev, (int64_t)B * H * Sq * 32, 256), 1, 1, 256, a);
+    snprintf(what, sizeof what, "k_attn_dsoftmax Sq%d Sk%d: dS", Sq, Sk);
+    kt_compare(c, &t, ds, (int64_t)ns, what, 1e-5);
+    kt_free(c, &t);
+  }
   /* AdamW over three tensors of two modules (one not trained), with clipping */
   {
     long long sizes[3] = {5000, 300, 9000};
@@ -664,12 +688,12 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
     free(h), free(r64), free(r32);
   }
   if (ok) {
-    char w[200], note[200];
+    char w[200], note[300];
     snprintf(w, sizeof w, "%s: %d outputs%s", what, nout, bf16 ? " (bf16 products)" : "");
     int epi = 0;
     for (int k = 0; k < e.ngroups; k++) epi += e.groups[k].epi && !e.groups[k].epi_off;
-    int at = snprintf(note, sizeof note, "worst %s; %lld nodes on the host; %d GEMM epilogues", worst_name,
-                      (long long)e.stats.host_nodes, epi);
+    int at = snprintf(note, sizeof note, "worst %s; %lld nodes on the host; %d GEMM epilogues; attention %lld flash, %lld products",
+                      worst_name, (long long)e.stats.host_nodes, epi, (long long)e.stats.attn_flash, (long long)e.stats.attn_gemm);
     if (bf16) /* activation bytes: as stored, and what the same values take in f32 */
       snprintf(note + at, sizeof note - (size_t)at, "; loss err %.1e; activations %.0f%% of f32's", e_loss,
                100.0 * (double)(e.stats.act_bytes16 + e.stats.act_bytes32) /
@@ -743,6 +767,7 @@ typedef struct Workload {
   const char *name, *mam, *yaml;
   int64_t B, S, T; /* the input sizes: src [B, S], tgt [B, T] */
   int bf16;
+  const char *attn; /* MAMC_CUDA_ATTN for this workload (NULL: the default, auto) */
 } Workload;
 
 /* Where the step's time goes: 3 runs with an event around every step (dexec_prof.c), the 25
@@ -849,7 +874,7 @@ static void bench_attention(Ck *c, int T) {
     fill(h, (int64_t)n, 1, 1);
     ok = dev_h2d(dev, q, h, n * 4) && dev_h2d(dev, k, h, n * 4) && dev_h2d(dev, v, h, n * 4) && dev_h2d(dev, dO, h, n * 4);
   }
-  KaAttn a = {q, k, v, 0, o, lse, dO, delta, dq, dk, dv, B, H, T, T, 1, D, (float)(1.0 / sqrt((double)D)), 0};
+  KaAttn a = {q, k, v, 0, o, lse, dO, delta, dq, dk, dv, 0, 0, B, H, T, T, 1, D, (float)(1.0 / sqrt((double)D)), 0};
   double fw[64], bw[64];
   int reps = c->reps < 64 ? c->reps : 64;
   DevEvent e0 = {0}, e1 = {0}, e2 = {0};
@@ -888,13 +913,14 @@ static void bench_attention(Ck *c, int T) {
 
 static void run_bench(Ck *c) {
   const Workload ws[] = {
-      {"tiny step (f32)", "bench/gpu_tiny.mam", "bench/gpu_tiny.yaml", 8, 64, 65, 0},
-      {"tiny step (bf16)", "bench/gpu_tiny.mam", "bench/gpu_tiny.yaml", 8, 64, 65, 1},
-      {"mt step (bf16)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 1},
-      {"mt step (f32)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 0},
-      {"attn dijiang layer T=1024", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 1025, 0},
-      {"attn dijiang layer T=4096", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 4097, 0},
-      {"attn dijiang layer T=16384", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 16385, 0},
+      {"tiny step (f32)", "bench/gpu_tiny.mam", "bench/gpu_tiny.yaml", 8, 64, 65, 0, NULL},
+      {"tiny step (bf16)", "bench/gpu_tiny.mam", "bench/gpu_tiny.yaml", 8, 64, 65, 1, NULL},
+      {"mt step (bf16)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 1, NULL},
+      {"mt step (bf16, flash attention)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 1, "flash"},
+      {"mt step (f32)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 0, NULL},
+      {"attn dijiang layer T=1024", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 1025, 0, NULL},
+      {"attn dijiang layer T=4096", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 4097, 0, NULL},
+      {"attn dijiang layer T=16384", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 16385, 0, NULL},
   };
   int Ts[] = {1024, 4096, 16384};
   for (int i = 0; i < 3 && !over_budget(c) && !c->emu; i++) bench_attention(c, Ts[i]);
@@ -904,7 +930,9 @@ static void run_bench(Ck *c) {
       continue;
     }
     if (c->only && !strstr(ws[i].name, c->only)) continue;
+    if (ws[i].attn) setenv("MAMC_CUDA_ATTN", ws[i].attn, 1);
     bench_workload(c, &ws[i]);
+    if (ws[i].attn) unsetenv("MAMC_CUDA_ATTN");
   }
 }
 

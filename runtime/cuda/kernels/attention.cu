@@ -8,6 +8,10 @@
 //   k_attn_bwd_dq_d{32,64}       dq = scale dS k                        grid (Sq/16, H, B), 128 threads
 //   k_attn_bwd_dkdv_d{32,64}     dk = scale dS^T q, dv = P^T dO         grid (Sk/32, H, B), 128 threads
 //   with P = exp(scale q k^T - lse) on visible pairs, dS = P (dO v^T - delta).
+//   k_attn_softmax               s = softmax(scale s) on visible keys   a warp per query row
+//   k_attn_dsoftmax              ds = scale s (ds - rowsum(s ds))       a warp per query row
+//   (the two row kernels of the products' form, dexec_attn.c: S = q k^T, P, o = P v; dV = P^T dO,
+//   dP = dO v^T, dS, dq = dS k, dk = dS^T q through cuBLASLt, the [Sq, Sk] matrices stored)
 //   k_attn_fwd16_d*, k_attn_bwd_pre16, k_attn_bwd_dq16_d*, k_attn_bwd_dkdv16_d*: the same with q,
 //   k, v, o, dO, dq, dk, dv stored as bf16 (the executor's bf16 activations: widened on load,
 //   rounded to nearest even on store; lse, delta, the mask and all arithmetic stay f32).
@@ -230,3 +234,44 @@ extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dkdv_d32(KaAttn a) 
 extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dkdv_d64(KaAttn a) { attn_bwd_dkdv<64, float>(a); }
 extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dkdv16_d32(KaAttn a) { attn_bwd_dkdv<32, att_bf16>(a); }
 extern "C" __global__ void __launch_bounds__(128) k_attn_bwd_dkdv16_d64(KaAttn a) { attn_bwd_dkdv<64, att_bf16>(a); }
+
+// one warp per row r of a.s [B H Sq, Sk]: the scores of query i = r % Sq of batch b become its
+// probabilities over the keys it sees (causal: j <= i + Sk - Sq; a.mask[b, j] != 0), 0 elsewhere
+// (every entry of a row that sees none); a.lse[r] = its log-sum-exp (-inf: none) where set
+extern "C" __global__ void k_attn_softmax(KaAttn a) {
+  const int lane = threadIdx.x & 31;
+  const long long rows = (long long)a.B * a.H * a.Sq;
+  for (long long r = gtid() >> 5; r < rows; r += gstride() >> 5) {
+    const int i = (int)(r % a.Sq);
+    const long long b = r / ((long long)a.H * a.Sq);
+    float *s = a.s + r * a.Sk;
+    const float *mk = a.mask ? a.mask + b * a.Sk : 0;
+    const int jend = a.causal ? min(a.Sk, i + (a.Sk - a.Sq) + 1) : a.Sk;
+    float m = -__int_as_float(0x7f800000);
+    for (int j = lane; j < jend; j += 32)
+      if (!mk || mk[j] != 0.0f) m = fmaxf(m, a.scale * s[j]);
+    m = warp_max(m);
+    float z = 0;
+    for (int j = lane; j < jend; j += 32)
+      if (!mk || mk[j] != 0.0f) z += expf(a.scale * s[j] - m);
+    z = warp_sum(z);
+    const float inv = z > 0 ? 1.0f / z : 0.0f;
+    for (int j = lane; j < a.Sk; j += 32) s[j] = j < jend && (!mk || mk[j] != 0.0f) && z > 0 ? expf(a.scale * s[j] - m) * inv : 0.0f;
+    if (lane == 0 && a.lse) a.lse[r] = z > 0 ? m + logf(z) : -__int_as_float(0x7f800000);
+  }
+}
+
+// one warp per row r: a.ds [B H Sq, Sk] holds dP = dO v^T; it becomes dS = scale P (dP - delta)
+// with delta = sum_j P dP (= rowsum(dO o)) and P = a.s
+extern "C" __global__ void k_attn_dsoftmax(KaAttn a) {
+  const int lane = threadIdx.x & 31;
+  const long long rows = (long long)a.B * a.H * a.Sq;
+  for (long long r = gtid() >> 5; r < rows; r += gstride() >> 5) {
+    const float *p = a.s + r * a.Sk;
+    float *d = a.ds + r * a.Sk;
+    float delta = 0;
+    for (int j = lane; j < a.Sk; j += 32) delta += p[j] * d[j];
+    delta = warp_sum(delta);
+    for (int j = lane; j < a.Sk; j += 32) d[j] = a.scale * p[j] * (d[j] - delta);
+  }
+}

@@ -71,6 +71,8 @@ typedef struct KaAttn {
   KP(float) dq;
   KP(float) dk;
   KP(float) dv;
+  KP(float) s;  /* k_attn_softmax, k_attn_dsoftmax: scores -> probabilities [B H Sq, Sk], in place */
+  KP(float) ds; /* k_attn_dsoftmax: dP -> dS = scale P (dP - rowsum(P dP)) [B H Sq, Sk], in place */
   int B, H, Sq, Sk, causal, D;
   float scale;
   int bf16; /* the kernels named 16 (q k v o dO dq dk dv in bf16) set it: the CPU references read it */

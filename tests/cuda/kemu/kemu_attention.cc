@@ -25,4 +25,6 @@ extern "C" const KemuKernel kemu_tab_attention[] = {
     KEMU_K(kemu_attention, k_attn_bwd_dkdv_d64, KaAttn),
     KEMU_K(kemu_attention, k_attn_bwd_dkdv16_d32, KaAttn),
     KEMU_K(kemu_attention, k_attn_bwd_dkdv16_d64, KaAttn),
+    KEMU_K(kemu_attention, k_attn_softmax, KaAttn),
+    KEMU_K(kemu_attention, k_attn_dsoftmax, KaAttn),
     {nullptr, nullptr}};
