@@ -53,6 +53,9 @@ pairs = [
     ("mt step (f32)", "train mt", "fp32", None),
     ("tiny step (bf16)", "train tiny", "bf16", "compile"),
     ("tiny step (f32)", "train tiny", "bf16", "compile"),
+    ("mt step (bf16, CUDA graph)", "train mt", "bf16", "compile"),
+    ("tiny step (bf16, CUDA graph)", "train tiny", "bf16", "compile"),
+    ("tiny step (f32, CUDA graph)", "train tiny", "bf16", "compile"),
 ]
 for T in (1024, 4096, 16384):
     pairs.append((f"attn softmax fwd+bwd T={T}", f"attn softmax (flash sdpa) causal fwd+bwd T={T}", "", None))

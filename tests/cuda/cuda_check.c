@@ -790,6 +790,34 @@ static void profile(Ck *c, DExec *e, const Run *r, const DParams *dp, const Inte
   if (!ok) bench_line(c, name, -1, -1, 0, "profiling failed");
 }
 
+/* The step as the trainer runs it once shapes repeat: one run captured into a CUDA graph
+ * (dtrain_graph.c), then replayed: median of reps after 2 warm-up replays -> "NAME, CUDA graph" */
+static void bench_graph(Ck *c, DExec *e, const Run *r, const DParams *dp, const InterpCx *cx, const char *name, int reps) {
+  DevGraph gr;
+  memset(&gr, 0, sizeof gr);
+  char what[160];
+  snprintf(what, sizeof what, "%.*s, CUDA graph)", (int)strlen(name) - 1, name); /* "tiny step (f32)" -> "tiny step (f32, CUDA graph)" */
+  int ok = dexec_stage(e, r->sym, r->in) && dev_capture_begin(&c->dev);
+  if (ok && !(ok = dexec_run(e, r->sym, r->in, dp, cx))) dev_capture_abort(&c->dev);
+  else if (ok && !(ok = dev_capture_end(&c->dev, &gr))) dev_capture_abort(&c->dev);
+  for (int i = 0; ok && i < 2; i++) ok = dev_graph_launch(&c->dev, &gr);
+  double *ms = calloc((size_t)reps, sizeof *ms);
+  DevEvent a = {0}, b = {0};
+  for (int i = 0; ok && ms && i < reps; i++)
+    ok = dev_event_record(&c->dev, &a) && dev_graph_launch(&c->dev, &gr) && dev_event_record(&c->dev, &b) &&
+         dev_event_ms(&c->dev, &a, &b, &ms[i]);
+  if (ok && ms) {
+    qsort(ms, (size_t)reps, sizeof *ms, cmp_d);
+    bench_line(c, what, ms[reps / 2], -1, e->stats.gemm_flops, "the step captured once, replayed");
+  } else {
+    bench_line(c, what, -1, -1, 0, e->err[0] ? e->err : c->dev.L.err);
+  }
+  free(ms);
+  dev_event_free(&c->dev, &a), dev_event_free(&c->dev, &b);
+  if (gr.ok) dev_graph_free(&c->dev, &gr);
+  dexec_release(e);
+}
+
 static void bench_workload(Ck *c, const Workload *w) {
   Example ex;
   if (access(w->mam, R_OK) != 0 || !example_load(&ex, w->mam, w->yaml)) {
@@ -847,6 +875,7 @@ static void bench_workload(Ck *c, const Workload *w) {
              (long long)w->B, (long long)w->S, (long long)w->T, reps, (long long)e.stats.host_nodes, sb.s ? sb.s : "");
     sb_free(&sb);
     bench_line(c, w->name, ms[reps / 2], first, e.stats.gemm_flops, note);
+    if (e.capturable) bench_graph(c, &e, &r, &dp, &cx, w->name, reps);
     profile(c, &e, &r, &dp, &cx, w->name);
   } else {
     bench_line(c, w->name, -1, first, 0, e.err[0] ? e.err : c->dev.L.err);
