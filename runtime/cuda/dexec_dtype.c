@@ -2,7 +2,8 @@
  * DExec.st): which activations are stored as bf16 (2 bytes an element) and which stay f32,
  * decided once per plan, as AMP decides per op, from a small policy:
  *
- *   f32 always   parameters, inputs, every graph output (losses, gradients of parameters:
+ *   f32 always   parameters (but those read by products only: their bf16 copy, below), inputs,
+ *                every graph output (losses, gradients of parameters:
  *                what the host and the optimizer read), i32/f64 values, and the results of
  *                reductions (reduce_sum/mean/max), softmax, log_softmax and cross-entropy
  *                (whose logits may be bf16: AMP's f32 cross-entropy over bf16 logits);
@@ -21,6 +22,11 @@
  *                fallback; not: the hand-written norm, linear-attention and gather/scatter
  *                kernels, an attention mask, or an epilogue's bias). Those constraints are solved by dropping candidates until none
  *                changes (a monotone fixed point).
+ * A parameter read by matrix products only (weights; not biases, gains or embeddings read by a
+ * gather) is bf16 too: the executor reads the bf16 copy the trainer keeps (DParams.wb, written by
+ * k_adamw beside the f32 master weight, and at every upload) or, without one, rounds it once a
+ * run (k_to_bf16) instead of once a product — the same numbers either way, since products round
+ * their operands to bf16 anyway. MAMC_CUDA_BF16_WEIGHTS=0 keeps parameters f32.
  * Arithmetic is f32 everywhere (kernels widen on load and round to nearest even on store;
  * products accumulate in f32). MAMC_CUDA_BF16_ACT=0 keeps every activation f32 (bf16
  * products only, as before). f32 mode stores nothing in bf16. With bf16 activations the
@@ -68,6 +74,7 @@ static int writer(const DExec *e, const int *gof, int i) {
   switch (e->kind[i]) {
   case DN_GEMM:
   case DN_COPY: /* converting where operand and result differ (k_copy_cvt) */
+  case DN_PARAM: /* its bf16 copy (DParams.wb, kept by k_adamw) or one rounded per run */
   case DN_HOST: return 1;
   case DN_XENT: return G(e)->nodes.v[i].op == OP_CROSS_ENTROPY_GRAD ? 2 : 0; /* k_xent_grad16 */
   case DN_VIEW:
@@ -174,7 +181,8 @@ int dx_dtype_plan(DExec *e) {
     d[i] = nd->op == OP_MATMUL;
     for (int k = 0; !d[i] && k < nd->nin; k++) d[i] = d[nd->in[k]];
     d[i] = d[i] && nd->type.dt == DT_F32 && !f32_op(nd->op);
-    int gemm_only = ro[i + 1] > ro[i] && nd->type.dt == DT_F32 && nd->op != OP_PARAM && nd->op != OP_INPUT;
+    int gemm_only = ro[i + 1] > ro[i] && nd->type.dt == DT_F32 && nd->op != OP_INPUT &&
+                    (nd->op != OP_PARAM || !(getenv("MAMC_CUDA_BF16_WEIGHTS") && !strcmp(getenv("MAMC_CUDA_BF16_WEIGHTS"), "0")));
     for (int q = ro[i]; gemm_only && q < ro[i + 1]; q++) /* products round it to bf16 anyway */
       gemm_only = g->nodes.v[rd[q]].op == OP_MATMUL && reader(e, gof, rd[q], i) == 1;
     c[i] = (d[i] || gemm_only) && e->last_use[i] != n;

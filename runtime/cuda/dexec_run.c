@@ -63,14 +63,21 @@ static int run_input(DExec *e, int i, int k, const Tensor *in, const int64_t *sy
          (dev_h2d(e->dev, e->val[i], e->stage[k], bytes) || dx_dev_fail(e, i));
 }
 
-static int run_param(DExec *e, int i, const DParams *ps) {
+/* a parameter read in place; one stored as bf16 (dexec_dtype.c: read by products only) from its
+ * kept bf16 copy, else rounded into a buffer of this run (freed at its last use) */
+static int run_param(DExec *e, int i, const DParams *ps, const int64_t *sym) {
   const IrNode *nd = &G(e)->nodes.v[i];
   int q = ps && nd->module < e->p->modules.n ? ps->first[nd->module] + nd->param : -1;
   if (q < 0 || q >= ps->n || !ps->w[q])
     return dx_fail(e, i, "this process holds no value for parameter %s of module %s",
                    e->p->modules.v[nd->module].params.v[nd->param].name, e->p->modules.v[nd->module].name);
-  e->val[i] = ps->w[q];
-  return 1;
+  if (!e->st[i]) return e->val[i] = ps->w[q], 1;
+  if (ps->wb && ps->wb[q]) return e->val[i] = ps->wb[q], 1;
+  if (!dx_alloc(e, i, sym)) return 0;
+  KaVec a;
+  memset(&a, 0, sizeof a);
+  a.x = ps->w[q], a.yb = e->val[i], a.n = dx_numel(e, i, sym);
+  return dx_launch(e, i, KMOD_MOVE, "k_to_bf16", dev_grid(e->dev, a.n, 256), 1, 1, 256, 0, &a);
 }
 
 static int run_view(DExec *e, int i) {
@@ -154,7 +161,7 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
     switch (e->kind[i]) {
     case DN_NONE: break;
     case DN_INPUT: ok = run_input(e, i, ninput, &inputs[ninput], sym), ninput++; break;
-    case DN_PARAM: ok = run_param(e, i, ps); break;
+    case DN_PARAM: ok = run_param(e, i, ps, sym); break;
     case DN_VIEW: ok = run_view(e, i); break;
     case DN_GROUP: {
       DGroup *gr = &e->groups[e->grp[i]];

@@ -34,7 +34,9 @@
  * Which GPU: cuda:N; else MAMC_CUDA_DEVICE; else, one per process of a node, the process's
  * local rank (dist_local_rank) mod the number of GPUs (dev_open_for_rank). With
  * train.precision: bf16 products take bf16 operands (f32 accumulate) and the activations
- * derived from them are stored as bf16 (dexec_dtype.c); parameters, moments, sums, gradients
+ * derived from them are stored as bf16 (dexec_dtype.c); every parameter has a bf16 copy
+ * (DParams.wb: made at each upload, rewritten by k_adamw beside the f32 weight) that products
+ * read (MAMC_CUDA_BF16_WEIGHTS=0: none, products round the weight); parameters, moments, sums, gradients
  * of parameters and losses stay f32. The device line says "activations" and how many values
  * are bf16; device_stats the activation bytes of each task's last eager train run by dtype.
  * Never silently on the CPU: a device that fails is an error. MAMC_CUDA_EMU=1 opens the host
@@ -63,6 +65,12 @@ int tdev_upload(Trainer *t, char *err, size_t n) {
   for (int q = 0; q < t->params.n; q++) {
     if (!x->p.w[q]) continue;
     int ok = dev_h2d(&x->dev, x->p.w[q], t->params.t[q].data, bytes_of(&t->params.t[q]));
+    if (ok && x->p.wb[q]) { /* its bf16 copy, as k_adamw keeps it after every update */
+      KaVec a;
+      memset(&a, 0, sizeof a);
+      a.x = x->p.w[q], a.yb = x->p.wb[q], a.n = t->params.t[q].n;
+      ok = dev_launch(&x->dev, KMOD_MOVE, "k_to_bf16", dev_grid(&x->dev, a.n, 256), 1, 1, 256, 0, &a);
+    }
     if (ok && x->on_device)
       ok = dev_h2d(&x->dev, x->m[q], t->m.t[q].data, bytes_of(&t->m.t[q])) &&
            dev_h2d(&x->dev, x->v[q], t->v.t[q].data, bytes_of(&t->v.t[q]));
@@ -175,14 +183,16 @@ int tdev_open(Trainer *t, Diag *d) {
   x->p.n = t->params.n;
   x->p.first = t->params.first;
   x->p.w = calloc((size_t)t->params.n + 1, sizeof(DPtr));
-  x->p.wb = calloc((size_t)t->params.n + 1, sizeof(DPtr)); /* no bf16 copies: products round their operands */
+  x->p.wb = calloc((size_t)t->params.n + 1, sizeof(DPtr)); /* bf16 copies (precision: bf16), for products */
+  const char *wenv = getenv("MAMC_CUDA_BF16_WEIGHTS");
+  int keep16 = x->bf16 && !(wenv && strcmp(wenv, "0") == 0);
   if (!x->tasks || !x->p.w || !x->p.wb) return diag_plain(d, "out of memory"), 0;
   int64_t most = 1;
   for (int q = 0; q < t->params.n; q++) {
     const Tensor *w = &t->params.t[q];
     if (!w->data) continue; /* a module this process does not hold */
     if (w->dt != DT_F32) return diag_plain(d, "train.device: cuda: parameters must be f32"), 0;
-    if (!dev_alloc(&x->dev, bytes_of(w), &x->p.w[q])) {
+    if (!dev_alloc(&x->dev, bytes_of(w), &x->p.w[q]) || (keep16 && !dev_alloc(&x->dev, (uint64_t)w->n * 2, &x->p.wb[q]))) {
       tdev_fail(t, err, sizeof err, "allocating the parameters");
       return diag_plain(d, "%s", err), 0;
     }

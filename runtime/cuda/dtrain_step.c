@@ -38,7 +38,7 @@ static int make_table(Trainer *t, TDevTable *tb, const int *qs, const int *mod, 
   long long c = 0;
   for (int i = 0; ok && i < nq; i++) {
     int q = qs[i];
-    ts[i] = (KaAdamTensor){x->p.w[q], x->g[q], x->m[q], x->v[q], 0, t->params.t[q].n, mod[i], 0};
+    ts[i] = (KaAdamTensor){x->p.w[q], x->g[q], x->m[q], x->v[q], x->p.wb[q], t->params.t[q].n, mod[i], 0};
     for (long long s = 0; s < t->params.t[q].n; s += KA_ADAM_CHUNK) tab[c] = i, start[c++] = s;
   }
   tb->ntensors = nq;

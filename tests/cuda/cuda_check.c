@@ -694,10 +694,13 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
     for (int k = 0; k < e.ngroups; k++) epi += e.groups[k].epi && !e.groups[k].epi_off;
     int at = snprintf(note, sizeof note, "worst %s; %lld nodes on the host; %d GEMM epilogues; attention %lld flash, %lld products",
                       worst_name, (long long)e.stats.host_nodes, epi, (long long)e.stats.attn_flash, (long long)e.stats.attn_gemm);
+    int w16 = 0, wall = 0; /* parameters read as bf16 (products only), of all */
+    for (int k = 0; k < e.n; k++)
+      if (g->nodes.v[k].op == OP_PARAM) wall++, w16 += e.st[k];
     if (bf16) /* activation bytes: as stored, and what the same values take in f32 */
-      snprintf(note + at, sizeof note - (size_t)at, "; loss err %.1e; activations %.0f%% of f32's", e_loss,
-               100.0 * (double)(e.stats.act_bytes16 + e.stats.act_bytes32) /
-                   (double)(2 * e.stats.act_bytes16 + e.stats.act_bytes32 + 1));
+      snprintf(note + at, sizeof note - (size_t)at, "; loss err %.1e; activations %.0f%% of f32's; weights bf16 %d of %d",
+               e_loss, 100.0 * (double)(e.stats.act_bytes16 + e.stats.act_bytes32) /
+                           (double)(2 * e.stats.act_bytes16 + e.stats.act_bytes32 + 1), w16, wall);
     result(c, "graph", w, worst, tol_worst > 0 ? tol_worst : 1e-5, all_fin, note);
     if (bf16 && gsr > 0) {
       snprintf(w, sizeof w, "%s: all gradients together (bf16)", what);

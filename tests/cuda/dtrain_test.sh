@@ -240,6 +240,18 @@ if run cpu $T; then
       'activation_bytes_bf16>0'
     check metrics cpu.jsonl devbf.jsonl 1e-2
     [ -f dev.jsonl ] && check differ dev.jsonl devbf.jsonl 1e-5
+    # the weights' bf16 copies (made at upload, kept by k_adamw) against products rounding the
+    # f32 weights themselves: the same numbers, bit for bit; and the same on the staged path
+    # (host optimizer, copies remade at every upload)
+    if run devbfw0 env MAMC_CUDA_EMU=1 MAMC_CUDA_BF16_WEIGHTS=0 $B --device cuda; then
+      check metrics devbf.jsonl devbfw0.jsonl 0
+      check ckpt devbf devbfw0 0 --all
+    fi
+    if run stbf env MAMC_CUDA_EMU=1 MAMC_CUDA_STAGED=1 $B --device cuda &&
+       run stbfw0 env MAMC_CUDA_EMU=1 MAMC_CUDA_STAGED=1 MAMC_CUDA_BF16_WEIGHTS=0 $B --device cuda; then
+      check metrics stbf.jsonl stbfw0.jsonl 0
+      check ckpt stbf stbfw0 0 --all
+    fi
   fi
   # 2. resume on the device: bit-identical to the straight device run
   if run first env MAMC_CUDA_EMU=1 $T --device cuda --steps 8 &&
