@@ -25,6 +25,21 @@ static int attn_pack(DExec *e, int i, DPtr src, int64_t rows, int64_t D, int64_t
   return dx_copy_launch(e, i, &c, e->st[i]); /* the scratch has the result's dtype */
 }
 
+/* a gradient's dk and dv scratch (and dq's, wrt all) into node i's packed result of row width W:
+ * dq | dk | dv (wrt all), dk | dv (wrt kv) */
+static int pack_kv(DExec *e, int i, int wrt, DPtr dq, DPtr dk, DPtr dv, int64_t rq, int64_t rk, int64_t D, int64_t Dv,
+                   int64_t W) {
+  int64_t kc = wrt == 0 ? D : 0;
+  return (wrt != 0 || attn_pack(e, i, dq, rq, D, W, 0)) && attn_pack(e, i, dk, rk, D, W, kc) &&
+         attn_pack(e, i, dv, rk, Dv, W, kc + D);
+}
+
+static void free3(DExec *e, DPtr a, DPtr b, DPtr c) {
+  dev_free(e->dev, a);
+  dev_free(e->dev, b);
+  dev_free(e->dev, c);
+}
+
 /* The operands, sizes, causality and scale (0: 1/sqrt(D)) of attention node i (forward or
  * gradient: q, k, v[, mask], ...) into *a, and node i's output buffer. */
 static int attn_args(DExec *e, int i, const int64_t *sym, int has_mask, KaAttn *a) {
@@ -102,15 +117,11 @@ static int attn_grad_gemm(DExec *e, int i, KaAttn *a, int64_t Dv, int wrt) {
     ok = dx_scratch(e, i, rk * D, &dk, 0) && dx_scratch(e, i, rk * Dv, &dv, 0) &&
          head_gemm(e, i, dP, 0, 1, a->q, x16, 0, dk, r16, a->Sk, D, a->Sq, BH) &&
          head_gemm(e, i, S, 0, 1, a->dO, x16, 0, dv, r16, a->Sk, Dv, a->Sq, BH);
-    int64_t kc = wrt == 0 ? D : 0;
-    ok = ok && (wrt != 0 || attn_pack(e, i, dq, rq, D, W, 0)) && attn_pack(e, i, dk, rk, D, W, kc) &&
-         attn_pack(e, i, dv, rk, Dv, W, kc + D);
+    ok = ok && pack_kv(e, i, wrt, dq, dk, dv, rq, rk, D, Dv, W);
   }
   dev_free(e->dev, S);
   dev_free(e->dev, dP);
-  dev_free(e->dev, dq);
-  dev_free(e->dev, dk);
-  dev_free(e->dev, dv);
+  free3(e, dq, dk, dv);
   return ok;
 }
 
@@ -154,16 +165,12 @@ static int attn_grad(DExec *e, int i, const int64_t *sym) {
     a.dk = dk, a.dv = dv;
     snprintf(name, sizeof name, "k_attn_bwd_dkdv%s_d%d", t, a.D);
     ok = ok && dx_launch(e, i, KMOD_ATTENTION, name, gk, (unsigned)a.H, (unsigned)a.B, 128, 0, &a);
-    int64_t kc = wrt == 0 ? D : 0;
-    ok = ok && (wrt != 0 || attn_pack(e, i, dq, rq, D, W, 0)) && attn_pack(e, i, dk, rk, D, W, kc) &&
-         attn_pack(e, i, dv, rk, D, W, kc + D);
+    ok = ok && pack_kv(e, i, wrt, dq, dk, dv, rq, rk, D, D, W);
   }
   dev_free(e->dev, o);
   dev_free(e->dev, lse);
   dev_free(e->dev, delta);
-  dev_free(e->dev, dq);
-  dev_free(e->dev, dk);
-  dev_free(e->dev, dv);
+  free3(e, dq, dk, dv);
   return ok;
 }
 
