@@ -1,0 +1,228 @@
+/* cuda_bench.c — the GPU check's timing part (cuda_check --bench): the benchmark workloads'
+ * training steps (bench/gpu_*.mam) eager and as replayed CUDA graphs, with a per-step profile,
+ * and the softmax attention kernels, timed with CUDA events (median of --reps after warm-up)
+ * into OUT/bench.tsv and OUT/profile.txt. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cuda_check.h"
+#include "examples.h"
+#include "kernels/kargs.h"
+
+/* ---- timing ---------------------------------------------------------------------------------------------- */
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void bench_line(Ck *c, const char *name, double med, double first, double flops, const char *note) {
+  double tf = med > 0 ? flops / (med * 1e-3) / 1e12 : 0;
+  printf("bench   %-36s median %9.3f ms  first %8.1f ms  %7.1f TFLOP/s  %s\n", name, med, first, tf, note ? note : "");
+  if (c->btsv) fprintf(c->btsv, "%s\t%.4f\t%.1f\t%.4g\t%.2f\t%s\n", name, med, first, flops, tf, note ? note : "");
+  fflush(stdout);
+}
+
+typedef struct Workload {
+  const char *name, *mam, *yaml;
+  int64_t B, S, T; /* the input sizes: src [B, S], tgt [B, T] */
+  int bf16;
+  const char *attn; /* MAMC_CUDA_ATTN for this workload (NULL: the default, auto) */
+} Workload;
+
+/* Where the step's time goes: 3 runs with an event around every step (dexec_prof.c), the 25
+ * longest steps into OUT/profile.txt (and stdout); the total is checked to be positive. */
+static void profile(Ck *c, DExec *e, const Run *r, const DParams *dp, const InterpCx *cx, const char *name) {
+  int ok = dexec_profile_on(e);
+  for (int i = 0; ok && i < 3; i++) ok = dexec_run(e, r->sym, r->in, dp, cx);
+  ok = ok && dev_sync(&c->dev);
+  StrBuf b;
+  sb_init(&b);
+  dexec_profile_report(e, &b, 25);
+  printf("profile of %s: %s", name, ok && b.s ? b.s : e->err);
+  if (ok && c->outdir && b.s) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/profile.txt", c->outdir);
+    FILE *f = fopen(path, "a");
+    if (f) fprintf(f, "== %s\n%s\n", name, b.s), fclose(f);
+  }
+  sb_free(&b);
+  if (!ok) bench_line(c, name, -1, -1, 0, "profiling failed");
+}
+
+/* The step as the trainer runs it once shapes repeat: one run captured into a CUDA graph
+ * (dtrain_graph.c), then replayed: median of reps after 2 warm-up replays -> "NAME, CUDA graph" */
+static void bench_graph(Ck *c, DExec *e, const Run *r, const DParams *dp, const InterpCx *cx, const char *name, int reps) {
+  DevGraph gr;
+  memset(&gr, 0, sizeof gr);
+  char what[160];
+  snprintf(what, sizeof what, "%.*s, CUDA graph)", (int)strlen(name) - 1, name); /* "tiny step (f32)" -> "tiny step (f32, CUDA graph)" */
+  int ok = dexec_stage(e, r->sym, r->in) && dev_capture_begin(&c->dev);
+  if (ok && !(ok = dexec_run(e, r->sym, r->in, dp, cx))) dev_capture_abort(&c->dev);
+  else if (ok && !(ok = dev_capture_end(&c->dev, &gr))) dev_capture_abort(&c->dev);
+  for (int i = 0; ok && i < 2; i++) ok = dev_graph_launch(&c->dev, &gr);
+  double *ms = calloc((size_t)reps, sizeof *ms);
+  DevEvent a = {0}, b = {0};
+  for (int i = 0; ok && ms && i < reps; i++)
+    ok = dev_event_record(&c->dev, &a) && dev_graph_launch(&c->dev, &gr) && dev_event_record(&c->dev, &b) &&
+         dev_event_ms(&c->dev, &a, &b, &ms[i]);
+  if (ok && ms) {
+    qsort(ms, (size_t)reps, sizeof *ms, cmp_d);
+    bench_line(c, what, ms[reps / 2], -1, e->stats.gemm_flops, "the step captured once, replayed");
+  } else {
+    bench_line(c, what, -1, -1, 0, e->err[0] ? e->err : c->dev.L.err);
+  }
+  free(ms);
+  dev_event_free(&c->dev, &a), dev_event_free(&c->dev, &b);
+  if (gr.ok) dev_graph_free(&c->dev, &gr);
+  dexec_release(e);
+}
+
+static void bench_workload(Ck *c, const Workload *w) {
+  Example ex;
+  if (access(w->mam, R_OK) != 0 || !example_load(&ex, w->mam, w->yaml)) {
+    bench_line(c, w->name, -1, -1, 0, "does not compile");
+    if (access(w->mam, R_OK) == 0) example_free(&ex);
+    return;
+  }
+  const IrProgram *p = ex.train;
+  const IrGraph *g = &p->graphs.v[0];
+  double t0 = now();
+  ParamStore ps;
+  char err[256];
+  DParams dp = {0};
+  DExec e;
+  memset(&e, 0, sizeof e);
+  Run r = {0};
+  int64_t fixed[64] = {0};
+  /* bind B, S, T by the inputs' declared dims: src [B, S], tgt [B, T] */
+  for (int i = 0, k = 0; i < g->nodes.n; i++) {
+    const IrNode *n = &g->nodes.v[i];
+    if (n->op != OP_INPUT || n->type.rank != 2) continue;
+    int last = k == 0 && 1 < 2 ? 0 : 1;
+    (void)last;
+    if (n->type.d[0].sym >= 0 && n->type.d[0].sym < 64) fixed[n->type.d[0].sym] = w->B;
+    if (n->type.d[1].sym >= 0 && n->type.d[1].sym < 64) fixed[n->type.d[1].sym] = k == 0 && w->S ? w->S : w->T;
+    k++;
+  }
+  int ok = rt_params_init(&ps, p, 7, DT_F32, err, sizeof err);
+  if (!ok) {
+    bench_line(c, w->name, -1, -1, 0, err);
+    example_free(&ex);
+    return;
+  }
+  ok = make_run(p, g, &r, fixed, 3) && upload_params(c, &ps, &dp) && dexec_init(&e, &c->dev, p, 0, w->bf16);
+  InterpCx cx = {DT_F32, 5, 1, 1, {0}};
+  double first = 0;
+  ok = ok && dexec_run(&e, r.sym, r.in, &dp, &cx) && dev_sync(&c->dev);
+  first = (now() - t0) * 1e3;
+  for (int i = 0; ok && i < 2; i++) ok = dexec_run(&e, r.sym, r.in, &dp, &cx); /* warm-up */
+  int reps = c->reps;
+  double *ms = calloc((size_t)reps, sizeof *ms);
+  DevEvent a = {0}, b = {0};
+  for (int i = 0; ok && i < reps && ms; i++) {
+    ok = dev_event_record(&c->dev, &a) && dexec_run(&e, r.sym, r.in, &dp, &cx) && dev_event_record(&c->dev, &b) &&
+         dev_event_ms(&c->dev, &a, &b, &ms[i]);
+    if (over_budget(c) && i >= 2) reps = i + 1;
+  }
+  if (ok && ms) {
+    qsort(ms, (size_t)reps, sizeof *ms, cmp_d);
+    char note[256];
+    StrBuf sb;
+    sb_init(&sb);
+    dexec_summary(&e, &sb);
+    snprintf(note, sizeof note, "%s B%lld S%lld T%lld, %d reps; host nodes %lld; %.180s", w->bf16 ? "bf16" : "f32",
+             (long long)w->B, (long long)w->S, (long long)w->T, reps, (long long)e.stats.host_nodes, sb.s ? sb.s : "");
+    sb_free(&sb);
+    bench_line(c, w->name, ms[reps / 2], first, e.stats.gemm_flops, note);
+    if (e.capturable) bench_graph(c, &e, &r, &dp, &cx, w->name, reps);
+    profile(c, &e, &r, &dp, &cx, w->name);
+  } else {
+    bench_line(c, w->name, -1, first, 0, e.err[0] ? e.err : c->dev.L.err);
+  }
+  free(ms);
+  dev_event_free(&c->dev, &a), dev_event_free(&c->dev, &b);
+  if (e.n) dexec_free(&e);
+  free_params(c, &dp);
+  free_run(&r);
+  rt_params_free(&ps);
+  example_free(&ex);
+}
+
+/* softmax attention forward + backward with the hand-written kernels: B 4, H 16, D 64, causal */
+static void bench_attention(Ck *c, int T) {
+  int B = 4, H = 16, D = 64;
+  size_t n = (size_t)B * H * T * D, rows = (size_t)B * H * T;
+  DPtr q, k, v, o, lse, dO, delta, dq, dk, dv;
+  Dev *dev = &c->dev;
+  int ok = dev_alloc(dev, n * 4, &q) && dev_alloc(dev, n * 4, &k) && dev_alloc(dev, n * 4, &v) && dev_alloc(dev, n * 4, &o) &&
+           dev_alloc(dev, rows * 4, &lse) && dev_alloc(dev, n * 4, &dO) && dev_alloc(dev, rows * 4, &delta) &&
+           dev_alloc(dev, n * 4, &dq) && dev_alloc(dev, n * 4, &dk) && dev_alloc(dev, n * 4, &dv);
+  float *h = ok ? malloc(n * 4) : NULL;
+  if (h) {
+    fill(h, (int64_t)n, 1, 1);
+    ok = dev_h2d(dev, q, h, n * 4) && dev_h2d(dev, k, h, n * 4) && dev_h2d(dev, v, h, n * 4) && dev_h2d(dev, dO, h, n * 4);
+  }
+  KaAttn a = {q, k, v, 0, o, lse, dO, delta, dq, dk, dv, 0, 0, B, H, T, T, 1, D, (float)(1.0 / sqrt((double)D)), 0};
+  double fw[64], bw[64];
+  int reps = c->reps < 64 ? c->reps : 64;
+  DevEvent e0 = {0}, e1 = {0}, e2 = {0};
+  for (int i = -2; ok && i < reps; i++) {
+    ok = dev_event_record(dev, &e0) &&
+         dev_launch(dev, KMOD_ATTENTION, "k_attn_fwd_d64", (unsigned)((T + 15) / 16), (unsigned)H, (unsigned)B, 128, 0, &a) &&
+         dev_event_record(dev, &e1) &&
+         dev_launch(dev, KMOD_ATTENTION, "k_attn_bwd_pre", dev_grid(dev, (int64_t)rows * 32, 256), 1, 1, 256, 0, &a) &&
+         dev_launch(dev, KMOD_ATTENTION, "k_attn_bwd_dq_d64", (unsigned)((T + 15) / 16), (unsigned)H, (unsigned)B, 128, 0, &a) &&
+         dev_launch(dev, KMOD_ATTENTION, "k_attn_bwd_dkdv_d64", (unsigned)((T + 31) / 32), (unsigned)H, (unsigned)B, 128, 0, &a) &&
+         dev_event_record(dev, &e2);
+    double x = 0, y = 0;
+    ok = ok && dev_event_ms(dev, &e0, &e1, &x) && dev_event_ms(dev, &e1, &e2, &y);
+    if (i >= 0) fw[i] = x, bw[i] = y;
+    if (over_budget(c) && i >= 2) reps = i + 1;
+  }
+  char name[64], note[128];
+  if (ok) {
+    qsort(fw, (size_t)reps, sizeof *fw, cmp_d);
+    qsort(bw, (size_t)reps, sizeof *bw, cmp_d);
+    double fl = 4.0 * B * H * (double)T * T * D / 2; /* causal: half of the 2 products */
+    snprintf(note, sizeof note, "f32 causal B4 H16 D64, %d reps", reps);
+    snprintf(name, sizeof name, "attn softmax fwd T=%d", T);
+    bench_line(c, name, fw[reps / 2], -1, fl, note);
+    snprintf(name, sizeof name, "attn softmax fwd+bwd T=%d", T);
+    bench_line(c, name, fw[reps / 2] + bw[reps / 2], -1, 3.5 * fl, note);
+  } else {
+    snprintf(name, sizeof name, "attn softmax T=%d", T);
+    bench_line(c, name, -1, -1, 0, dev->L.err);
+  }
+  free(h);
+  dev_event_free(dev, &e0), dev_event_free(dev, &e1), dev_event_free(dev, &e2);
+  DPtr all[] = {q, k, v, o, lse, dO, delta, dq, dk, dv};
+  for (size_t i = 0; ok && i < sizeof all / sizeof *all; i++) dev_free(dev, all[i]);
+}
+
+void run_bench(Ck *c) {
+  const Workload ws[] = {
+      {"tiny step (f32)", "bench/gpu_tiny.mam", "bench/gpu_tiny.yaml", 8, 64, 65, 0, NULL},
+      {"tiny step (bf16)", "bench/gpu_tiny.mam", "bench/gpu_tiny.yaml", 8, 64, 65, 1, NULL},
+      {"mt step (bf16)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 1, NULL},
+      {"mt step (bf16, flash attention)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 1, "flash"},
+      {"mt step (f32)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 0, NULL},
+      {"attn dijiang layer T=1024", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 1025, 0, NULL},
+      {"attn dijiang layer T=4096", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 4097, 0, NULL},
+      {"attn dijiang layer T=16384", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 16385, 0, NULL},
+  };
+  int Ts[] = {1024, 4096, 16384};
+  for (int i = 0; i < 3 && !over_budget(c) && !c->emu; i++) bench_attention(c, Ts[i]);
+  for (size_t i = 0; i < sizeof ws / sizeof *ws; i++) {
+    if (over_budget(c)) {
+      bench_line(c, ws[i].name, -1, -1, 0, "skipped: over the time budget");
+      continue;
+    }
+    if (c->only && !strstr(ws[i].name, c->only)) continue;
+    if (ws[i].attn) setenv("MAMC_CUDA_ATTN", ws[i].attn, 1);
+    bench_workload(c, &ws[i]);
+    if (ws[i].attn) unsetenv("MAMC_CUDA_ATTN");
+  }
+}
