@@ -142,6 +142,8 @@ void dexec_release(DExec *e);
  * activations, how many values are bf16 and the last run's activation bytes by dtype. */
 void dexec_summary(const DExec *e, StrBuf *b);
 const char *dexec_kind_name(DKind k);
+/* Whether bf16 plans read weights as bf16 (their kept copy): not with MAMC_CUDA_BF16_WEIGHTS=0 */
+int dexec_bf16_weights(void);
 
 /* Profiling (dexec_prof.c): after dexec_profile_on, every run records a CUDA event around each
  * planned step (host time in the emulation) and adds the step's time to it; the report lists

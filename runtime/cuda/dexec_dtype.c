@@ -155,6 +155,11 @@ static int constrain(const DExec *e, const int *gof, const int *ro, const int *r
   return changed;
 }
 
+int dexec_bf16_weights(void) {
+  const char *env = getenv("MAMC_CUDA_BF16_WEIGHTS");
+  return !(env && strcmp(env, "0") == 0);
+}
+
 int dx_act16_on(const DExec *e) {
   const char *env = getenv("MAMC_CUDA_BF16_ACT");
   return e->bf16 && !e->no_act16 && !(env && strcmp(env, "0") == 0);
@@ -176,13 +181,13 @@ int dx_dtype_plan(DExec *e) {
     free(gof), free(ro), free(rd);
     return dx_fail(e, -1, "out of memory");
   }
+  int w16 = dexec_bf16_weights();
   for (int i = 0; i < n; i++) {
     const IrNode *nd = &g->nodes.v[i];
     d[i] = nd->op == OP_MATMUL;
     for (int k = 0; !d[i] && k < nd->nin; k++) d[i] = d[nd->in[k]];
     d[i] = d[i] && nd->type.dt == DT_F32 && !f32_op(nd->op);
-    int gemm_only = ro[i + 1] > ro[i] && nd->type.dt == DT_F32 && nd->op != OP_INPUT &&
-                    (nd->op != OP_PARAM || !(getenv("MAMC_CUDA_BF16_WEIGHTS") && !strcmp(getenv("MAMC_CUDA_BF16_WEIGHTS"), "0")));
+    int gemm_only = ro[i + 1] > ro[i] && nd->type.dt == DT_F32 && nd->op != OP_INPUT && (nd->op != OP_PARAM || w16);
     for (int q = ro[i]; gemm_only && q < ro[i + 1]; q++) /* products round it to bf16 anyway */
       gemm_only = g->nodes.v[rd[q]].op == OP_MATMUL && reader(e, gof, rd[q], i) == 1;
     c[i] = (d[i] || gemm_only) && e->last_use[i] != n;

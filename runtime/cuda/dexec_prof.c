@@ -73,7 +73,6 @@ int dx_prof_mark(DExec *e, int first, int after) {
 
 int dx_prof_collect(DExec *e, const int64_t *sym) {
   struct DProf *p = e->prof;
-  const IrGraph *g = G(e);
   for (int i = 0; i < e->n; i++) {
     if (!p->rec[i]) continue;
     double ms = 0;
@@ -85,7 +84,6 @@ int dx_prof_collect(DExec *e, const int64_t *sym) {
     p->rec[i] = 0;
   }
   p->runs++;
-  (void)g;
   return 1;
 }
 

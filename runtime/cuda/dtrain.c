@@ -184,8 +184,7 @@ int tdev_open(Trainer *t, Diag *d) {
   x->p.first = t->params.first;
   x->p.w = calloc((size_t)t->params.n + 1, sizeof(DPtr));
   x->p.wb = calloc((size_t)t->params.n + 1, sizeof(DPtr)); /* bf16 copies (precision: bf16), for products */
-  const char *wenv = getenv("MAMC_CUDA_BF16_WEIGHTS");
-  int keep16 = x->bf16 && !(wenv && strcmp(wenv, "0") == 0);
+  int keep16 = x->bf16 && dexec_bf16_weights();
   if (!x->tasks || !x->p.w || !x->p.wb) return diag_plain(d, "out of memory"), 0;
   int64_t most = 1;
   for (int q = 0; q < t->params.n; q++) {

@@ -20,9 +20,11 @@ __device__ __forceinline__ void nd_offsets(const KaCopy &a, long long i, long lo
   }
 }
 
-extern "C" __global__ void k_copy_nd(KaCopy a) {
-  const unsigned int *src = (const unsigned int *)a.src;
-  unsigned int *dst = (unsigned int *)a.dst;
+// the copy over elements of T's size (the bits move unchanged)
+template <typename T>
+KDEV void copy_nd(const KaCopy &a) {
+  const T *src = (const T *)a.src;
+  T *dst = (T *)a.dst;
   for (long long i = gtid(); i < a.n; i += gstride()) {
     long long so, d;
     nd_offsets(a, i, &so, &d);
@@ -30,15 +32,8 @@ extern "C" __global__ void k_copy_nd(KaCopy a) {
   }
 }
 
-extern "C" __global__ void k_copy_nd16(KaCopy a) {
-  const unsigned short *src = (const unsigned short *)a.src;
-  unsigned short *dst = (unsigned short *)a.dst;
-  for (long long i = gtid(); i < a.n; i += gstride()) {
-    long long so, d;
-    nd_offsets(a, i, &so, &d);
-    dst[d] = src[so];
-  }
-}
+extern "C" __global__ void k_copy_nd(KaCopy a) { copy_nd<unsigned int>(a); }
+extern "C" __global__ void k_copy_nd16(KaCopy a) { copy_nd<unsigned short>(a); }
 
 extern "C" __global__ void k_copy_cvt(KaCopy a) {
   for (long long i = gtid(); i < a.n; i += gstride()) {
