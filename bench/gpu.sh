@@ -22,10 +22,11 @@
 #            the median step time of graphs on over off; 5 with precision: bf16 against the CPU
 #            (1e-2); gpu_mt.mam 30 steps on the GPU: the loss falls; the step times (first step,
 #            median of the others) go into the summary -> $OUT/train.txt
-#   bench    cuda_check --bench-only: attention kernels and the tiny / mt / attn steps, CUDA
-#            events, median of 10 after warm-up (each step eager, and captured once into a CUDA
-#            graph and replayed, as the trainer runs repeated shapes; the mt step also with the
-#            flash attention kernels instead of the products' form) -> $OUT/bench.tsv
+#   bench    cuda_check --bench-only: attention kernels (f32 on CUDA cores, bf16 on tensor
+#            cores) and the tiny / mt / attn steps, CUDA events, median of 10 after warm-up (each
+#            step eager, and captured once into a CUDA graph and replayed, as the trainer runs
+#            repeated shapes; the mt step also with attention as products instead of the
+#            tensor-core flash kernels) -> $OUT/bench.tsv
 #            then each step profiled (an event around every kernel: the 25 longest steps
 #            and the share of each kind) -> $OUT/profile.txt
 #   torch    .deps/torch_ref.py (eager, torch.compile) -> $OUT/torch.json

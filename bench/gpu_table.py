@@ -49,7 +49,7 @@ def find(prefix, mode):
 # mamc workload -> (torch prefix, eager mode suffix, compile mode suffix)
 pairs = [
     ("mt step (bf16)", "train mt", "bf16", "compile"),
-    ("mt step (bf16, flash attention)", "train mt", "bf16", "compile"),
+    ("mt step (bf16, attention as products)", "train mt", "bf16", "compile"),
     ("mt step (f32)", "train mt", "fp32", None),
     ("tiny step (bf16)", "train tiny", "bf16", "compile"),
     ("tiny step (f32)", "train tiny", "bf16", "compile"),
@@ -58,6 +58,7 @@ pairs = [
     ("tiny step (f32, CUDA graph)", "train tiny", "bf16", "compile"),
 ]
 for T in (1024, 4096, 16384):
+    pairs.append((f"attn softmax fwd+bwd T={T} (bf16, tensor cores)", f"attn softmax (flash sdpa) causal fwd+bwd T={T}", "", None))
     pairs.append((f"attn softmax fwd+bwd T={T}", f"attn softmax (flash sdpa) causal fwd+bwd T={T}", "", None))
     pairs.append((f"attn dijiang layer T={T}", f"attn dct-linear chunked eager fwd+bwd T={T}", "",
                   f"attn dct-linear chunked compile fwd+bwd T={T}"))

@@ -84,6 +84,7 @@ typedef struct DExecStats {
                                  * fused kernels' internal values) */
   int64_t attn_flash, attn_gemm; /* of the last run: softmax attention nodes run by the flash
                                  * kernels, and as products (dexec_attn.c) */
+  int64_t attn_tc;              /* of those flash ones: on tensor cores (attention_tc.cu) */
 } DExecStats;
 
 typedef struct DExec {

@@ -3,7 +3,8 @@
  * with k_copy_nd) — or both as batched products around two row kernels (use_gemm below) — and
  * the chunked linear attention forward/backward (k_la_*). Which shapes
  * run here is decided at plan time (dexec_ops.c: attn_ok, linattn_ok). Softmax attention whose
- * operands and result are bf16 activations (dexec_dtype.c) runs the kernels named 16. */
+ * operands and result are bf16 activations (dexec_dtype.c) runs the kernels named 16, or those
+ * of attention_tc.cu on tensor cores (use_tc). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,15 +60,25 @@ static int attn_args(DExec *e, int i, const int64_t *sym, int has_mask, KaAttn *
   return 1;
 }
 
+/* The flash form on tensor cores (attention_tc.cu, k_fa_*: mma.sync, bf16 in, f32 accumulate):
+ * for bf16 operands with D = Dv = 32 or 64, on compute capability 8.0 or later (the host
+ * emulation: always, so that the tests run them); MAMC_CUDA_ATTN_TC=0 keeps attention.cu's. Where
+ * it applies, auto (below) takes it over the products at every size. */
+static int use_tc(const DExec *e, const KaAttn *a, int64_t Dv) {
+  const char *env = getenv("MAMC_CUDA_ATTN_TC");
+  if (env && !strcmp(env, "0")) return 0;
+  return a->bf16 && a->D == Dv && (a->D == 32 || a->D == 64) && (e->dev->emu || e->dev->cc >= 80);
+}
+
 /* ---- the products' form: S = q k^T, P = softmax (k_attn_softmax), o = P v through cuBLASLt ----
  * (tensor cores; the [B H, Sq, Sk] matrices stored: S/P, and dP/dS in the backward). Which form
  * runs: MAMC_CUDA_ATTN=flash | gemm | auto (default): auto takes the products where one [B H,
  * Sq, Sk] f32 matrix fits in 256 MiB, and always where the flash kernels lack the head dim. */
-static int use_gemm(const KaAttn *a, int64_t Dv, int grad) {
+static int use_gemm(const DExec *e, const KaAttn *a, int64_t Dv, int grad) {
   const char *m = getenv("MAMC_CUDA_ATTN");
   int flash_ok = a->D == Dv && (a->D == 32 || a->D == 64 || (a->D == 128 && !grad));
   if (!flash_ok || (m && !strcmp(m, "gemm"))) return 1;
-  if (m && !strcmp(m, "flash")) return 0;
+  if ((m && !strcmp(m, "flash")) || use_tc(e, a, Dv)) return 0;
   return (double)a->B * a->H * a->Sq * a->Sk * 4 <= 256.0 * (1 << 20);
 }
 
@@ -125,6 +136,17 @@ static int attn_grad_gemm(DExec *e, int i, KaAttn *a, int64_t Dv, int wrt) {
   return ok;
 }
 
+/* one flash kernel, part "fwd" or "bwd_dq" (a block per tile of queries) or "bwd_dkdv" (per tile
+ * of keys): attention.cu's (16 queries, 32 keys; named 16 for bf16) or on tensor cores (64) */
+static int flash_launch(DExec *e, int i, const char *part, int over_keys, int tc, KaAttn *a) {
+  char name[40];
+  int tile = tc ? 64 : over_keys ? 32 : 16, n = over_keys ? a->Sk : a->Sq;
+  if (tc) snprintf(name, sizeof name, "k_fa_%s_d%d", part, a->D);
+  else snprintf(name, sizeof name, "k_attn_%s%s_d%d", part, a->bf16 ? "16" : "", a->D);
+  return dx_launch(e, i, tc ? KMOD_ATTENTION_TC : KMOD_ATTENTION, name, (unsigned)((n + tile - 1) / tile), (unsigned)a->H,
+                   (unsigned)a->B, 128, 0, a);
+}
+
 static int64_t v_dim(DExec *e, int i, const int64_t *sym) {
   int64_t sv[IR_MAX_RANK];
   dx_shape(e, N(e, i)->in[2], sym, sv);
@@ -141,31 +163,25 @@ static int attn_grad(DExec *e, int i, const int64_t *sym) {
   if (!attn_args(e, i, sym, nin > 4, &a)) return 0;
   a.dO = e->val[n->in[nin - 1]];
   int64_t Dv = v_dim(e, i, sym);
-  if (use_gemm(&a, Dv, 1)) return e->stats.attn_gemm++, attn_grad_gemm(e, i, &a, Dv, wrt);
-  e->stats.attn_flash++;
+  if (use_gemm(e, &a, Dv, 1)) return e->stats.attn_gemm++, attn_grad_gemm(e, i, &a, Dv, wrt);
+  int tc = use_tc(e, &a, Dv);
+  e->stats.attn_flash++, e->stats.attn_tc += tc;
   int64_t D = a.D, rq = (int64_t)a.B * a.H * a.Sq, rk = (int64_t)a.B * a.H * a.Sk, W = wrt == 1 ? D : wrt == 2 ? 2 * D : 3 * D;
   DPtr o = 0, lse = 0, delta = 0, dq = 0, dk = 0, dv = 0;
   int ok = dx_scratch(e, i, rq * D, &o, 0) && dx_scratch(e, i, rq, &lse, 0) && dx_scratch(e, i, rq, &delta, 0);
   a.o = o, a.lse = lse, a.delta = delta;
-  char name[32];
-  unsigned gq = (unsigned)((a.Sq + 15) / 16), gk = (unsigned)((a.Sk + 31) / 32);
-  const char *t = a.bf16 ? "16" : "";
-  snprintf(name, sizeof name, "k_attn_fwd%s_d%d", t, a.D);
-  ok = ok && dx_launch(e, i, KMOD_ATTENTION, name, gq, (unsigned)a.H, (unsigned)a.B, 128, 0, &a);
+  ok = ok && flash_launch(e, i, "fwd", 0, tc, &a);
   ok = ok && dx_launch(e, i, KMOD_ATTENTION, a.bf16 ? "k_attn_bwd_pre16" : "k_attn_bwd_pre", dev_grid(e->dev, rq * 32, 256), 1,
                        1, 256, 0, &a);
   if (ok && wrt != 2) {
     ok = wrt == 1 || dx_scratch(e, i, rq * D, &dq, 0);
     a.dq = wrt == 1 ? e->val[i] : dq;
-    snprintf(name, sizeof name, "k_attn_bwd_dq%s_d%d", t, a.D);
-    ok = ok && dx_launch(e, i, KMOD_ATTENTION, name, gq, (unsigned)a.H, (unsigned)a.B, 128, 0, &a);
+    ok = ok && flash_launch(e, i, "bwd_dq", 0, tc, &a);
   }
   if (ok && wrt != 1) {
     ok = dx_scratch(e, i, rk * D, &dk, 0) && dx_scratch(e, i, rk * D, &dv, 0);
     a.dk = dk, a.dv = dv;
-    snprintf(name, sizeof name, "k_attn_bwd_dkdv%s_d%d", t, a.D);
-    ok = ok && dx_launch(e, i, KMOD_ATTENTION, name, gk, (unsigned)a.H, (unsigned)a.B, 128, 0, &a);
-    ok = ok && pack_kv(e, i, wrt, dq, dk, dv, rq, rk, D, D, W);
+    ok = ok && flash_launch(e, i, "bwd_dkdv", 1, tc, &a) && pack_kv(e, i, wrt, dq, dk, dv, rq, rk, D, D, W);
   }
   dev_free(e->dev, o);
   dev_free(e->dev, lse);
@@ -181,14 +197,13 @@ int dx_attn(DExec *e, int i, const int64_t *sym) {
   if (!attn_args(e, i, sym, n->nin > 3, &a)) return 0;
   a.o = e->val[i];
   int64_t Dv = v_dim(e, i, sym);
-  if (use_gemm(&a, Dv, 0)) return e->stats.attn_gemm++, attn_fwd_gemm(e, i, &a, Dv);
-  e->stats.attn_flash++;
+  if (use_gemm(e, &a, Dv, 0)) return e->stats.attn_gemm++, attn_fwd_gemm(e, i, &a, Dv);
+  int tc = use_tc(e, &a, Dv);
+  e->stats.attn_flash++, e->stats.attn_tc += tc;
   DPtr lse;
   if (!dx_scratch(e, i, (int64_t)a.B * a.H * a.Sq, &lse, 0)) return 0;
   a.lse = lse;
-  char name[32];
-  snprintf(name, sizeof name, "k_attn_fwd%s_d%d", a.bf16 ? "16" : "", a.D);
-  int ok = dx_launch(e, i, KMOD_ATTENTION, name, (unsigned)((a.Sq + 15) / 16), (unsigned)a.H, (unsigned)a.B, 128, 0, &a);
+  int ok = flash_launch(e, i, "fwd", 0, tc, &a);
   dev_free(e->dev, lse);
   return ok;
 }

@@ -324,6 +324,8 @@ static const Ref refs[] = {
     {"k_attn_fwd16_d64", 10}, {"k_attn_fwd16_d128", 10}, {"k_attn_bwd_pre16", 11}, {"k_attn_bwd_dq16_d32", 12},
     {"k_attn_bwd_dq16_d64", 12}, {"k_attn_bwd_dkdv16_d32", 13}, {"k_attn_bwd_dkdv16_d64", 13},
     {"k_xent_grad16", 9},  {"k_xent_count", 19},  {"k_attn_softmax", 20}, {"k_attn_dsoftmax", 21},
+    {"k_fa_fwd_d32", 10}, {"k_fa_fwd_d64", 10}, {"k_fa_bwd_dq_d32", 12}, {"k_fa_bwd_dq_d64", 12}, {"k_fa_bwd_dkdv_d32", 13},
+    {"k_fa_bwd_dkdv_d64", 13},
 };
 
 int kref_has(const char *name) {

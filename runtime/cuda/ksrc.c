@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const modules[KMOD_COUNT] = {"move", "norm", "xent", "adamw", "attention", "linattn"};
+static const char *const modules[KMOD_COUNT] = {"move", "norm", "xent", "adamw", "attention", "linattn", "attention_tc"};
 
 const char *ksrc_get(const char *name) {
   for (const KSource *s = ksrc_files; s->name; s++)

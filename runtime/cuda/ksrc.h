@@ -15,7 +15,7 @@ extern const KSource ksrc_files[]; /* ends with {0, 0} */
 const char *ksrc_get(const char *name);
 
 /* The module names (kernel files without ".cu"), in a fixed order. */
-enum { KMOD_MOVE, KMOD_NORM, KMOD_XENT, KMOD_ADAMW, KMOD_ATTENTION, KMOD_LINATTN, KMOD_COUNT };
+enum { KMOD_MOVE, KMOD_NORM, KMOD_XENT, KMOD_ADAMW, KMOD_ATTENTION, KMOD_LINATTN, KMOD_ATTENTION_TC, KMOD_COUNT };
 const char *ksrc_module_name(int mod);
 
 /* malloc'd text of module `mod` (kargs.h + common.cuh + <name>.cu); NULL when out of memory. */

@@ -10,6 +10,7 @@
 #include "cuda_check.h"
 #include "examples.h"
 #include "kernels/kargs.h"
+#include "tensor.h"
 
 /* ---- timing ---------------------------------------------------------------------------------------------- */
 
@@ -151,52 +152,63 @@ static void bench_workload(Ck *c, const Workload *w) {
   example_free(&ex);
 }
 
-/* softmax attention forward + backward with the hand-written kernels: B 4, H 16, D 64, causal */
-static void bench_attention(Ck *c, int T) {
+/* softmax attention forward + backward with the hand-written kernels: B 4, H 16, D 64, causal;
+ * tc 0: attention.cu's f32 kernels (CUDA cores), 1: attention_tc.cu's bf16 ones (tensor cores) */
+static void bench_attention(Ck *c, int T, int tc) {
   int B = 4, H = 16, D = 64;
-  size_t n = (size_t)B * H * T * D, rows = (size_t)B * H * T;
+  size_t n = (size_t)B * H * T * D, rows = (size_t)B * H * T, es = tc ? 2 : 4;
   DPtr q, k, v, o, lse, dO, delta, dq, dk, dv;
   Dev *dev = &c->dev;
-  int ok = dev_alloc(dev, n * 4, &q) && dev_alloc(dev, n * 4, &k) && dev_alloc(dev, n * 4, &v) && dev_alloc(dev, n * 4, &o) &&
-           dev_alloc(dev, rows * 4, &lse) && dev_alloc(dev, n * 4, &dO) && dev_alloc(dev, rows * 4, &delta) &&
-           dev_alloc(dev, n * 4, &dq) && dev_alloc(dev, n * 4, &dk) && dev_alloc(dev, n * 4, &dv);
+  int ok = dev_alloc(dev, n * es, &q) && dev_alloc(dev, n * es, &k) && dev_alloc(dev, n * es, &v) &&
+           dev_alloc(dev, n * es, &o) && dev_alloc(dev, rows * 4, &lse) && dev_alloc(dev, n * es, &dO) &&
+           dev_alloc(dev, rows * 4, &delta) && dev_alloc(dev, n * es, &dq) && dev_alloc(dev, n * es, &dk) &&
+           dev_alloc(dev, n * es, &dv);
   float *h = ok ? malloc(n * 4) : NULL;
-  if (h) {
+  uint16_t *h16 = h && tc ? malloc(n * 2) : NULL;
+  ok = ok && h && (h16 || !tc);
+  if (ok) {
     fill(h, (int64_t)n, 1, 1);
-    ok = dev_h2d(dev, q, h, n * 4) && dev_h2d(dev, k, h, n * 4) && dev_h2d(dev, v, h, n * 4) && dev_h2d(dev, dO, h, n * 4);
+    for (size_t i = 0; h16 && i < n; i++) h16[i] = rt_bf16_from_f64(h[i]);
+    const void *src = tc ? (const void *)h16 : (const void *)h;
+    ok = dev_h2d(dev, q, src, n * es) && dev_h2d(dev, k, src, n * es) && dev_h2d(dev, v, src, n * es) &&
+         dev_h2d(dev, dO, src, n * es);
   }
-  KaAttn a = {q, k, v, 0, o, lse, dO, delta, dq, dk, dv, 0, 0, B, H, T, T, 1, D, (float)(1.0 / sqrt((double)D)), 0};
+  KaAttn a = {q, k, v, 0, o, lse, dO, delta, dq, dk, dv, 0, 0, B, H, T, T, 1, D, (float)(1.0 / sqrt((double)D)), tc};
+  int mod = tc ? KMOD_ATTENTION_TC : KMOD_ATTENTION;
+  unsigned gq = (unsigned)(tc ? (T + 63) / 64 : (T + 15) / 16), gk = (unsigned)(tc ? (T + 63) / 64 : (T + 31) / 32);
   double fw[64], bw[64];
   int reps = c->reps < 64 ? c->reps : 64;
   DevEvent e0 = {0}, e1 = {0}, e2 = {0};
   for (int i = -2; ok && i < reps; i++) {
     ok = dev_event_record(dev, &e0) &&
-         dev_launch(dev, KMOD_ATTENTION, "k_attn_fwd_d64", (unsigned)((T + 15) / 16), (unsigned)H, (unsigned)B, 128, 0, &a) &&
+         dev_launch(dev, mod, tc ? "k_fa_fwd_d64" : "k_attn_fwd_d64", gq, (unsigned)H, (unsigned)B, 128, 0, &a) &&
          dev_event_record(dev, &e1) &&
-         dev_launch(dev, KMOD_ATTENTION, "k_attn_bwd_pre", dev_grid(dev, (int64_t)rows * 32, 256), 1, 1, 256, 0, &a) &&
-         dev_launch(dev, KMOD_ATTENTION, "k_attn_bwd_dq_d64", (unsigned)((T + 15) / 16), (unsigned)H, (unsigned)B, 128, 0, &a) &&
-         dev_launch(dev, KMOD_ATTENTION, "k_attn_bwd_dkdv_d64", (unsigned)((T + 31) / 32), (unsigned)H, (unsigned)B, 128, 0, &a) &&
+         dev_launch(dev, KMOD_ATTENTION, tc ? "k_attn_bwd_pre16" : "k_attn_bwd_pre", dev_grid(dev, (int64_t)rows * 32, 256), 1,
+                    1, 256, 0, &a) &&
+         dev_launch(dev, mod, tc ? "k_fa_bwd_dq_d64" : "k_attn_bwd_dq_d64", gq, (unsigned)H, (unsigned)B, 128, 0, &a) &&
+         dev_launch(dev, mod, tc ? "k_fa_bwd_dkdv_d64" : "k_attn_bwd_dkdv_d64", gk, (unsigned)H, (unsigned)B, 128, 0, &a) &&
          dev_event_record(dev, &e2);
     double x = 0, y = 0;
     ok = ok && dev_event_ms(dev, &e0, &e1, &x) && dev_event_ms(dev, &e1, &e2, &y);
     if (i >= 0) fw[i] = x, bw[i] = y;
     if (over_budget(c) && i >= 2) reps = i + 1;
   }
-  char name[64], note[128];
+  char name[80], note[128];
+  const char *form = tc ? " (bf16, tensor cores)" : "";
   if (ok) {
     qsort(fw, (size_t)reps, sizeof *fw, cmp_d);
     qsort(bw, (size_t)reps, sizeof *bw, cmp_d);
     double fl = 4.0 * B * H * (double)T * T * D / 2; /* causal: half of the 2 products */
-    snprintf(note, sizeof note, "f32 causal B4 H16 D64, %d reps", reps);
-    snprintf(name, sizeof name, "attn softmax fwd T=%d", T);
+    snprintf(note, sizeof note, "%s causal B4 H16 D64, %d reps", tc ? "bf16 mma.sync" : "f32 CUDA cores", reps);
+    snprintf(name, sizeof name, "attn softmax fwd T=%d%s", T, form);
     bench_line(c, name, fw[reps / 2], -1, fl, note);
-    snprintf(name, sizeof name, "attn softmax fwd+bwd T=%d", T);
+    snprintf(name, sizeof name, "attn softmax fwd+bwd T=%d%s", T, form);
     bench_line(c, name, fw[reps / 2] + bw[reps / 2], -1, 3.5 * fl, note);
   } else {
-    snprintf(name, sizeof name, "attn softmax T=%d", T);
+    snprintf(name, sizeof name, "attn softmax T=%d%s", T, form);
     bench_line(c, name, -1, -1, 0, dev->L.err);
   }
-  free(h);
+  free(h), free(h16);
   dev_event_free(dev, &e0), dev_event_free(dev, &e1), dev_event_free(dev, &e2);
   DPtr all[] = {q, k, v, o, lse, dO, delta, dq, dk, dv};
   for (size_t i = 0; ok && i < sizeof all / sizeof *all; i++) dev_free(dev, all[i]);
@@ -207,14 +219,14 @@ void run_bench(Ck *c) {
       {"tiny step (f32)", "bench/gpu_tiny.mam", "bench/gpu_tiny.yaml", 8, 64, 65, 0, NULL},
       {"tiny step (bf16)", "bench/gpu_tiny.mam", "bench/gpu_tiny.yaml", 8, 64, 65, 1, NULL},
       {"mt step (bf16)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 1, NULL},
-      {"mt step (bf16, flash attention)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 1, "flash"},
+      {"mt step (bf16, attention as products)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 1, "gemm"},
       {"mt step (f32)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 0, NULL},
       {"attn dijiang layer T=1024", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 1025, 0, NULL},
       {"attn dijiang layer T=4096", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 4097, 0, NULL},
       {"attn dijiang layer T=16384", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 16385, 0, NULL},
   };
   int Ts[] = {1024, 4096, 16384};
-  for (int i = 0; i < 3 && !over_budget(c) && !c->emu; i++) bench_attention(c, Ts[i]);
+  for (int i = 0; i < 6 && !over_budget(c) && !c->emu; i++) bench_attention(c, Ts[i % 3], i >= 3);
   for (size_t i = 0; i < sizeof ws / sizeof *ws; i++) {
     if (over_budget(c)) {
       bench_line(c, ws[i].name, -1, -1, 0, "skipped: over the time budget");

@@ -178,6 +178,27 @@ static void kt_compare(Ck *c, const KTest *t, const void *h, int64_t n, const ch
   free(d);
 }
 
+/* kt_compare for bf16 buffers: both sides widened to f32 */
+static void kt_compare16(Ck *c, const KTest *t, const uint16_t *h, int64_t n, const char *what, double tol) {
+  float *got = kt_result(c, t, h), *wd = malloc(sizeof(float) * (size_t)(n + 1)), *wr = malloc(sizeof(float) * (size_t)(n + 1));
+  int fin = 0;
+  for (int64_t i = 0; got && wd && wr && i < n; i++)
+    wd[i] = (float)rt_bf16_to_f64(((const uint16_t *)got)[i]), wr[i] = (float)rt_bf16_to_f64(h[i]);
+  double e = got && wd && wr ? nerr_f(wd, wr, n, &fin) : INFINITY;
+  result(c, "kernel", what, e, tol, got && fin, NULL);
+  free(got), free(wd), free(wr);
+}
+
+/* n bf16 values drawn from a normal distribution */
+static uint16_t *kt_buf16(KTest *t, int64_t n, uint64_t seed) {
+  uint16_t *h = kt_buf(t, (size_t)n * 2, 0, 0);
+  float *f = malloc(sizeof(float) * (size_t)(n + 1));
+  if (f) fill(f, n, seed, 1.0);
+  for (int64_t i = 0; f && i < n; i++) h[i] = rt_bf16_from_f64(f[i]);
+  free(f);
+  return h;
+}
+
 static int launch2(Ck *c, int mod, const char *name, unsigned gx, unsigned gy, unsigned gz, unsigned block, const void *dargs,
                    const void *hargs) {
   if (!dev_launch(&c->dev, mod, name, gx, gy, gz, block, 0, dargs)) {
@@ -297,14 +318,7 @@ static void check_kernels(Ck *c) {
       kt_compare(c, &t, dl, rows * V, "k_xent_count + k_xent_grad dlogits [70, 1000]", 1e-5);
     } else {
       RUN(KMOD_XENT, "k_xent_grad16", dev_grid(dev, rows, 1), 1, 1, 256, a);
-      float *got = kt_result(c, &t, d16), *w_dev = malloc(sizeof(float) * (size_t)(rows * V)),
-            *w_ref = malloc(sizeof(float) * (size_t)(rows * V));
-      int fin = 0;
-      for (long long i = 0; got && w_dev && w_ref && i < rows * V; i++)
-        w_dev[i] = (float)rt_bf16_to_f64(((uint16_t *)got)[i]), w_ref[i] = (float)rt_bf16_to_f64(d16[i]);
-      double e = got && w_dev && w_ref ? nerr_f(w_dev, w_ref, rows * V, &fin) : INFINITY;
-      result(c, "kernel", "k_xent_grad16 dlogits [70, 1000] (bf16 logits and dlogits)", e, 1e-2, got && fin, NULL);
-      free(got), free(w_dev), free(w_ref);
+      kt_compare16(c, &t, d16, rows * V, "k_xent_grad16 dlogits [70, 1000] (bf16 logits and dlogits)", 1e-2);
     }
     kt_free(c, &t);
   }
@@ -343,6 +357,42 @@ static void check_kernels(Ck *c) {
       kt_compare(c, &t, dk, (int64_t)nk, what, 1e-5);
       snprintf(what, sizeof what, "k_attn_bwd_* d%d %s: dv", D, causal ? "causal" : "key mask");
       kt_compare(c, &t, dv, (int64_t)nk, what, 1e-5);
+    }
+    kt_free(c, &t);
+  }
+  /* the tensor-core kernels (attention_tc.cu; bf16): a key mask; causal with Sq > Sk (the first
+   * queries see no key) and Sq < Sk over three key tiles; two query tiles */
+  for (int v = 0; v < 4; v++) {
+    static const int cfg[4][4] = {{32, 0, 45, 77}, {64, 1, 70, 45}, {64, 1, 45, 150}, {32, 1, 100, 100}}; /* D causal Sq Sk */
+    int D = cfg[v][0], causal = cfg[v][1], Sq = cfg[v][2], Sk = cfg[v][3], B = 2, H = 2;
+    int64_t nq = (int64_t)B * H * Sq * D, nk = (int64_t)B * H * Sk * D;
+    uint16_t *q = kt_buf16(&t, nq, 31), *k = kt_buf16(&t, nk, 32), *vv = kt_buf16(&t, nk, 33), *dO = kt_buf16(&t, nq, 34);
+    float *mask = kt_buf(&t, (size_t)B * Sk * 4, 0, 0), *lse = kt_buf(&t, (size_t)B * H * Sq * 4, 0, 0);
+    float *delta = kt_buf(&t, (size_t)B * H * Sq * 4, 0, 0);
+    for (int i = 0; i < B * Sk; i++) mask[i] = (i % Sk) % 7 != 3;
+    uint16_t *o = kt_buf(&t, (size_t)nq * 2, 0, 0), *dq = kt_buf(&t, (size_t)nq * 2, 0, 0);
+    uint16_t *dk = kt_buf(&t, (size_t)nk * 2, 0, 0), *dv = kt_buf(&t, (size_t)nk * 2, 0, 0);
+    if (!kt_upload(c, &t)) goto done;
+    KaAttn a = {0};
+    a.q = (uint64_t)(uintptr_t)q, a.k = (uint64_t)(uintptr_t)k, a.v = (uint64_t)(uintptr_t)vv;
+    a.mask = causal ? 0 : (uint64_t)(uintptr_t)mask, a.o = (uint64_t)(uintptr_t)o, a.lse = (uint64_t)(uintptr_t)lse;
+    a.dO = (uint64_t)(uintptr_t)dO, a.delta = (uint64_t)(uintptr_t)delta, a.dq = (uint64_t)(uintptr_t)dq;
+    a.dk = (uint64_t)(uintptr_t)dk, a.dv = (uint64_t)(uintptr_t)dv, a.bf16 = 1;
+    a.B = B, a.H = H, a.Sq = Sq, a.Sk = Sk, a.causal = causal, a.D = D, a.scale = (float)(1.0 / sqrt((double)D));
+    char name[48], what[96];
+    unsigned gq = (unsigned)((Sq + 63) / 64), gk = (unsigned)((Sk + 63) / 64);
+    snprintf(name, sizeof name, "k_fa_fwd_d%d", D);
+    RUN(KMOD_ATTENTION_TC, name, gq, (unsigned)H, (unsigned)B, 128, a);
+    RUN(KMOD_ATTENTION, "k_attn_bwd_pre16", dev_grid(dev, (int64_t)B * H * Sq * 32, 256), 1, 1, 256, a);
+    snprintf(name, sizeof name, "k_fa_bwd_dq_d%d", D);
+    RUN(KMOD_ATTENTION_TC, name, gq, (unsigned)H, (unsigned)B, 128, a);
+    snprintf(name, sizeof name, "k_fa_bwd_dkdv_d%d", D);
+    RUN(KMOD_ATTENTION_TC, name, gk, (unsigned)H, (unsigned)B, 128, a);
+    uint16_t *res[4] = {o, dq, dk, dv};
+    for (int r = 0; r < 4; r++) {
+      snprintf(what, sizeof what, "k_fa_* d%d %s Sq%d Sk%d: %s", D, causal ? "causal" : "key mask", Sq, Sk,
+               (const char *[]){"o", "dq", "dk", "dv"}[r]);
+      kt_compare16(c, &t, res[r], r < 2 ? nq : nk, what, 1e-2);
     }
     kt_free(c, &t);
   }

@@ -16,7 +16,7 @@
 //   k, v, o, dO, dq, dk, dv stored as bf16 (the executor's bf16 activations: widened on load,
 //   rounded to nearest even on store; lse, delta, the mask and all arithmetic stay f32).
 //
-// f32 on CUDA cores (no tensor cores yet). Layout per block: a tile of 32 keys (K, V) in
+// f32 on CUDA cores (bf16 operands on sm_80+ run attention_tc.cu's tensor-core kernels instead). Layout per block: a tile of 32 keys (K, V) in
 // shared memory, rows padded to D + 1 floats so that lane j reading key j's row is free of bank
 // conflicts; each warp owns 4 queries of a 16-query tile; lane j scores key j of the tile, and
 // accumulates output dims lane, lane + 32, ... with the probabilities broadcast by shuffles.

@@ -156,7 +156,7 @@ uint64_t kemu_warp_exchange(uint64_t bits, int kind, int arg, unsigned mask) {
   }
 }
 
-#define KEMU_MODULES(X) X(move) X(norm) X(xent) X(adamw) X(attention) X(linattn)
+#define KEMU_MODULES(X) X(move) X(norm) X(xent) X(adamw) X(attention) X(linattn) X(attention_tc)
 #define DECL(m) extern "C" const KemuKernel kemu_tab_##m[];
 KEMU_MODULES(DECL)
 #define TAB(m) kemu_tab_##m,

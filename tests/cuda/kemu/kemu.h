@@ -11,6 +11,7 @@
 #include <cstring>
 
 #define __CUDACC_RTC__ 1 // kargs.h: typed pointers, no includes
+#define KEMU_HOST 1      // attention_tc.cu: its mma.sync is kemu_mma_bf16_16816 below
 #define __global__
 #define __device__
 #define __forceinline__ inline
@@ -76,6 +77,34 @@ static inline unsigned __float_as_uint(float f) {
 }
 template <typename T> static inline T min(T a, T b) { return b < a ? b : a; }
 template <typename T> static inline T max(T a, T b) { return a < b ? b : a; }
+
+// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 for the calling warp, c += A B, with the
+// PTX ISA's fragment layouts (lane = 4 g + t; attention_tc.cu's header lists them): every lane
+// posts its A and B words, the warp meets, each lane computes its four results from all the
+// posts (products exact in f32, summed in k order), and the warp meets again before a lane may
+// post the next product's words.
+struct KemuMmaPost {
+  unsigned a[4], b[2];
+};
+static inline float kemu_bf16_at(unsigned word, int half) { return __uint_as_float((word >> (16 * half)) << 16); }
+static inline void kemu_mma_bf16_16816(float c[4], const unsigned a[4], const unsigned b[2]) {
+  static KemuMmaPost post[1024];
+  const int tid = (int)threadIdx.x, w0 = tid & ~31, lane = tid & 31, g = lane >> 2, t = lane & 3;
+  std::memcpy(post[tid].a, a, sizeof post[tid].a);
+  std::memcpy(post[tid].b, b, sizeof post[tid].b);
+  kemu_warp_exchange(0, 1, 0, 0xffffffffu);
+  for (int r = 0; r < 2; r++)
+    for (int cc = 0; cc < 2; cc++) {
+      const int row = g + 8 * r, col = 2 * t + cc;
+      float acc = c[2 * r + cc];
+      for (int k = 0; k < 16; k++) {
+        const KemuMmaPost &pa = post[w0 + (row & 7) * 4 + ((k & 7) >> 1)], &pb = post[w0 + col * 4 + ((k & 7) >> 1)];
+        acc += kemu_bf16_at(pa.a[(row >> 3) + 2 * (k >> 3)], k & 1) * kemu_bf16_at(pb.b[k >> 3], k & 1);
+      }
+      c[2 * r + cc] = acc;
+    }
+  kemu_warp_exchange(0, 1, 0, 0xffffffffu);
+}
 
 // One table per kernel module (kemu_<module>.cc): name -> a call with the argument block
 typedef struct KemuKernel {

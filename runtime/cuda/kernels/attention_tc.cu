@@ -1,0 +1,286 @@
+// attention_tc.cu — softmax attention on tensor cores: the flash-style forward and backward of
+// attention.cu for bf16 q, k, v, o, dO, dq, dk, dv (argument block KaAttn, the same semantics),
+// with every product a warp-wide mma.sync.m16n8k16 (bf16 in, f32 accumulate; sm_80 and later:
+// the host picks these kernels only there, dexec_attn.c). D (= Dv) is 32 or 64.
+//
+//   k_fa_fwd_d{32,64}        o, lse                         grid (Sq/64, H, B), 128 threads
+//   k_fa_bwd_dq_d{32,64}     dq = scale dS k                grid (Sq/64, H, B), 128 threads
+//   k_fa_bwd_dkdv_d{32,64}   dk = scale dS^T q, dv = P^T dO grid (Sk/64, H, B), 128 threads
+//   (delta = rowsum(dO o) comes first from attention.cu's k_attn_bwd_pre16)
+//
+// Each warp owns 16 rows (queries; keys in dkdv) and keeps them as mma A fragments in
+// registers; the block walks the other side in tiles of 64 rows staged in shared memory as
+// 32-bit words (two bf16), each row padded by 4 words so that the fragment loads (8 rows x 4
+// words, or 8 columns of 2 rows) fall in distinct banks. A product's f32 result fragment is
+// the A fragment of the next product once rounded to bf16 (the P v and dS k steps), so P and dS
+// never leave registers. Online softmax per row as in attention.cu; the rows of a result
+// fragment are spread over a quad of lanes (shuffles xor 1, 2).
+//
+// Fragment layouts (PTX ISA, "Matrix Fragments for mma.m16n8k16"): lane = 4 g + t;
+//   A 16x16 (row-major): a[0] = A[g][2t, 2t+1], a[1] = A[g+8][2t..], a[2] = A[g][2t+8..], a[3] = A[g+8][2t+8..]
+//   B 16x8 (k x n):      b[0] = B[2t, 2t+1][g], b[1] = B[2t+8, 2t+9][g]
+//   C 16x8 (f32):        c[0..1] = C[g][2t, 2t+1], c[2..3] = C[g+8][2t, 2t+1]
+// (two bf16 in a word: the lower index in the low half). tests/cuda/kemu/kemu.h emulates the
+// instruction with exactly these layouts, so the host tests run this file as written.
+
+#define FA_ROWS 64 // rows per block (4 warps x 16) and per staged tile
+
+#ifdef KEMU_HOST
+#define fa_mma kemu_mma_bf16_16816
+#else
+// c += A B for one warp
+KDEV void fa_mma(float c[4], const unsigned a[4], const unsigned b[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+  __trap();
+#endif
+}
+#endif
+
+KDEV unsigned fa_pack(float lo, float hi) { return (unsigned)to_bf16(lo) | ((unsigned)to_bf16(hi) << 16); }
+
+// element [r][c] of a staged tile (rows of W words) as bf16 bits
+KDEV unsigned fa_half(const unsigned *S, int W, int r, int c) { return (S[r * W + (c >> 1)] >> ((c & 1) * 16)) & 0xffffu; }
+// B fragment word of a tile read as k x n = rows x columns: rows r, r + 1 of column c
+KDEV unsigned fa_colpair(const unsigned *S, int W, int r, int c) { return fa_half(S, W, r, c) | (fa_half(S, W, r + 1, c) << 16); }
+
+// whether key j exists and the key mask keeps it (staged per tile: Ms below)
+KDEV bool fa_key_ok(const KaAttn &a, int b, int j) { return j < a.Sk && (!a.mask || a.mask[(long long)b * a.Sk + j] != 0.0f); }
+// query i sees key j, given the key's fa_key_ok
+KDEV bool fa_sees(const KaAttn &a, bool key_ok, int i, int j) { return key_ok && i < a.Sq && (!a.causal || j <= i + (a.Sk - a.Sq)); }
+
+// exp of a value <= 0 (scores less their row's maximum or log-sum-exp): the fast approximation
+// (ex2.approx; the host emulation has expf)
+#ifdef KEMU_HOST
+#define FA_EXP(x) expf(x)
+#else
+#define FA_EXP(x) __expf(x)
+#endif
+
+// rows [r0, r0 + 64) of slice bh of G ([.., n, D] bf16, n rows a slice) into S; rows past n are zero
+template <int D>
+KDEV void fa_stage(unsigned *S, const unsigned *G, long long bh, int r0, int n) {
+  constexpr int WD = D / 2, W = WD + 4;
+  for (int x = threadIdx.x; x < FA_ROWS * WD; x += blockDim.x) {
+    int r = x / WD, c = x - r * WD;
+    S[r * W + c] = r0 + r < n ? G[(bh * n + r0 + r) * WD + c] : 0u;
+  }
+}
+
+// rows r0 + g, r0 + g + 8 of slice bh of G as A fragments f[D/16][4] (rows past n: zero)
+template <int D>
+KDEV void fa_rows(unsigned f[][4], const unsigned *G, long long bh, int r0, int n) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const unsigned *p0 = G + (bh * n + r0 + g) * (D / 2), *p1 = p0 + 8 * (D / 2);
+  bool in0 = r0 + g < n, in1 = r0 + g + 8 < n;
+  for (int kk = 0; kk < D / 16; kk++) {
+    f[kk][0] = in0 ? p0[kk * 8 + t] : 0u;
+    f[kk][1] = in1 ? p1[kk * 8 + t] : 0u;
+    f[kk][2] = in0 ? p0[kk * 8 + t + 4] : 0u;
+    f[kk][3] = in1 ? p1[kk * 8 + t + 4] : 0u;
+  }
+}
+
+// s[j] (16 x 8 block j of the 16 x 64 result) = A B^T with A = f (16 x D), B = the staged tile's rows
+template <int D>
+KDEV void fa_scores(float s[8][4], const unsigned f[][4], const unsigned *S) {
+  constexpr int W = D / 2 + 4;
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  for (int j = 0; j < 8; j++) {
+    s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+    for (int kk = 0; kk < D / 16; kk++) {
+      unsigned b[2] = {S[(8 * j + g) * W + kk * 8 + t], S[(8 * j + g) * W + kk * 8 + t + 4]};
+      fa_mma(s[j], f[kk], b);
+    }
+  }
+}
+
+// acc (16 x D) += P T with P = p (16 x 64, f32 fragments, rounded to bf16 here), T = the staged tile
+template <int D>
+KDEV void fa_accum(float acc[][4], const float p[8][4], const unsigned *S) {
+  constexpr int W = D / 2 + 4;
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  for (int kk = 0; kk < 4; kk++) {
+    const unsigned a[4] = {fa_pack(p[2 * kk][0], p[2 * kk][1]), fa_pack(p[2 * kk][2], p[2 * kk][3]),
+                           fa_pack(p[2 * kk + 1][0], p[2 * kk + 1][1]), fa_pack(p[2 * kk + 1][2], p[2 * kk + 1][3])};
+    for (int n = 0; n < D / 8; n++) {
+      unsigned b[2] = {fa_colpair(S, W, 16 * kk + 2 * t, 8 * n + g), fa_colpair(S, W, 16 * kk + 2 * t + 8, 8 * n + g)};
+      fa_mma(acc[n], a, b);
+    }
+  }
+}
+
+// rows r0 + g, r0 + g + 8 of the 16 x D fragments acc, times mul, into slice bh of G (rows past n: not stored)
+template <int D>
+KDEV void fa_store(unsigned *G, long long bh, int r0, int n, const float acc[][4], float mul0, float mul1) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  for (int n8 = 0; n8 < D / 8; n8++) {
+    if (r0 + g < n) G[(bh * n + r0 + g) * (D / 2) + 4 * n8 + t] = fa_pack(acc[n8][0] * mul0, acc[n8][1] * mul0);
+    if (r0 + g + 8 < n) G[(bh * n + r0 + g + 8) * (D / 2) + 4 * n8 + t] = fa_pack(acc[n8][2] * mul1, acc[n8][3] * mul1);
+  }
+}
+
+KDEV float fa_quad_max(float v) {
+  v = fmaxf(v, __shfl_xor_sync(KFULL, v, 1));
+  return fmaxf(v, __shfl_xor_sync(KFULL, v, 2));
+}
+KDEV float fa_quad_sum(float v) {
+  v += __shfl_xor_sync(KFULL, v, 1);
+  return v + __shfl_xor_sync(KFULL, v, 2);
+}
+
+#define FA_NEG_INF (-__int_as_float(0x7f800000))
+
+// keys [k0, k0 + 64) of slice bh: k and v rows into Ks and Vs, whether each exists and the mask
+// keeps it into Ms (the block's previous readers done first)
+template <int D>
+KDEV void fa_stage_keys(const KaAttn &a, int b, long long bh, int k0, unsigned *Ks, unsigned *Vs, bool *Ms) {
+  __syncthreads();
+  fa_stage<D>(Ks, (const unsigned *)a.k, bh, k0, a.Sk);
+  fa_stage<D>(Vs, (const unsigned *)a.v, bh, k0, a.Sk);
+  if (threadIdx.x < FA_ROWS) Ms[threadIdx.x] = fa_key_ok(a, b, k0 + threadIdx.x);
+  __syncthreads();
+}
+
+// the end of the keys that the block of queries [q0, q0 + 64) sees
+KDEV int fa_key_end(const KaAttn &a, int q0) {
+  return a.causal ? min(a.Sk, min(q0 + FA_ROWS, a.Sq) - 1 + (a.Sk - a.Sq) + 1) : a.Sk;
+}
+
+template <int D>
+KDEV void fa_fwd(const KaAttn &a) {
+  constexpr int W = D / 2 + 4;
+  __shared__ unsigned Ks[FA_ROWS * W], Vs[FA_ROWS * W];
+  __shared__ bool Ms[FA_ROWS];
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+  const int b = blockIdx.z, q0 = blockIdx.x * FA_ROWS, qw = q0 + 16 * w;
+  const long long bh = (long long)b * a.H + blockIdx.y;
+  unsigned qf[D / 16][4];
+  fa_rows<D>(qf, (const unsigned *)a.q, bh, qw, a.Sq);
+  float acc[D / 8][4], m[2] = {FA_NEG_INF, FA_NEG_INF}, l[2] = {0.0f, 0.0f};
+  for (int n = 0; n < D / 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
+  for (int k0 = 0; k0 < fa_key_end(a, q0); k0 += FA_ROWS) {
+    fa_stage_keys<D>(a, b, bh, k0, Ks, Vs, Ms);
+    float s[8][4], mx[2] = {FA_NEG_INF, FA_NEG_INF};
+    fa_scores<D>(s, qf, Ks);
+    for (int j = 0; j < 8; j++)
+      for (int c = 0; c < 4; c++) {
+        int jj = 8 * j + 2 * t + (c & 1);
+        bool vis = fa_sees(a, Ms[jj], qw + g + 8 * (c >> 1), k0 + jj);
+        s[j][c] = vis ? s[j][c] * a.scale : FA_NEG_INF;
+        mx[c >> 1] = fmaxf(mx[c >> 1], s[j][c]);
+      }
+    float base[2];
+    for (int r = 0; r < 2; r++) {
+      float mn = fmaxf(m[r], fa_quad_max(mx[r]));
+      float corr = m[r] == FA_NEG_INF ? 0.0f : FA_EXP(m[r] - mn); // nothing seen yet: acc and l are 0
+      base[r] = mn == FA_NEG_INF ? 0.0f : mn;                    // nothing visible: every p is exp(-inf) = 0
+      m[r] = mn, l[r] *= corr;
+      for (int n = 0; n < D / 8; n++) acc[n][2 * r] *= corr, acc[n][2 * r + 1] *= corr;
+    }
+    for (int j = 0; j < 8; j++)
+      for (int c = 0; c < 4; c++) {
+        s[j][c] = FA_EXP(s[j][c] - base[c >> 1]);
+        l[c >> 1] += s[j][c];
+      }
+    fa_accum<D>(acc, s, Vs);
+  }
+  for (int r = 0; r < 2; r++) l[r] = fa_quad_sum(l[r]);
+  fa_store<D>((unsigned *)a.o, bh, qw, a.Sq, acc, l[0] > 0 ? 1.0f / l[0] : 0.0f, l[1] > 0 ? 1.0f / l[1] : 0.0f);
+  for (int r = 0; r < 2 && a.lse; r++) {
+    int i = qw + g + 8 * r;
+    if (t == 0 && i < a.Sq) a.lse[bh * a.Sq + i] = l[r] > 0 ? m[r] + logf(l[r]) : FA_NEG_INF;
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(128) k_fa_fwd_d32(KaAttn a) { fa_fwd<32>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_fa_fwd_d64(KaAttn a) { fa_fwd<64>(a); }
+
+// P = exp(scale s - lse) on visible pairs (0 elsewhere) into s; dS = P (dP - delta) into dp.
+// Element c of block j is row (query) i(j, c) and column (key) k(j, c) of the caller's tiles.
+#define FA_DS(KEY_OK, QI, KJ, LSE, DL)                                                          \
+  for (int j = 0; j < 8; j++)                                                                   \
+    for (int c = 0; c < 4; c++) {                                                               \
+      float lse_ = (LSE), p = 0.0f;                                                             \
+      if (lse_ != FA_NEG_INF && fa_sees(a, (KEY_OK), (QI), (KJ))) p = FA_EXP(s[j][c] * a.scale - lse_); \
+      s[j][c] = p;                                                                              \
+      dp[j][c] = p * (dp[j][c] - (DL));                                                         \
+    }
+
+template <int D>
+KDEV void fa_bwd_dq(const KaAttn &a) {
+  constexpr int W = D / 2 + 4;
+  __shared__ unsigned Ks[FA_ROWS * W], Vs[FA_ROWS * W];
+  __shared__ bool Ms[FA_ROWS];
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+  const int b = blockIdx.z, q0 = blockIdx.x * FA_ROWS, qw = q0 + 16 * w;
+  const long long bh = (long long)b * a.H + blockIdx.y;
+  unsigned qf[D / 16][4], gf[D / 16][4];
+  fa_rows<D>(qf, (const unsigned *)a.q, bh, qw, a.Sq);
+  fa_rows<D>(gf, (const unsigned *)a.dO, bh, qw, a.Sq);
+  float lse[2], dl[2], acc[D / 8][4];
+  for (int r = 0; r < 2; r++) {
+    int i = qw + g + 8 * r;
+    lse[r] = i < a.Sq ? a.lse[bh * a.Sq + i] : FA_NEG_INF;
+    dl[r] = i < a.Sq ? a.delta[bh * a.Sq + i] : 0.0f;
+  }
+  for (int n = 0; n < D / 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
+  for (int k0 = 0; k0 < fa_key_end(a, q0); k0 += FA_ROWS) {
+    fa_stage_keys<D>(a, b, bh, k0, Ks, Vs, Ms);
+    float s[8][4], dp[8][4];
+    fa_scores<D>(s, qf, Ks);
+    fa_scores<D>(dp, gf, Vs);
+    FA_DS(Ms[8 * j + 2 * t + (c & 1)], qw + g + 8 * (c >> 1), k0 + 8 * j + 2 * t + (c & 1), lse[c >> 1], dl[c >> 1])
+    fa_accum<D>(acc, dp, Ks);
+  }
+  fa_store<D>((unsigned *)a.dq, bh, qw, a.Sq, acc, a.scale, a.scale);
+}
+
+extern "C" __global__ void __launch_bounds__(128) k_fa_bwd_dq_d32(KaAttn a) { fa_bwd_dq<32>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_fa_bwd_dq_d64(KaAttn a) { fa_bwd_dq<64>(a); }
+
+// the transposed view: each warp's 16 keys are the A rows; S^T = k q^T and dP^T = v dO^T over a
+// tile of 64 queries; dv += P^T dO, dk += dS^T q
+template <int D>
+KDEV void fa_bwd_dkdv(const KaAttn &a) {
+  constexpr int W = D / 2 + 4;
+  __shared__ unsigned Qs[FA_ROWS * W], Gs[FA_ROWS * W];
+  __shared__ float Ls[FA_ROWS], Dls[FA_ROWS];
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+  const int b = blockIdx.z, k0 = blockIdx.x * FA_ROWS, kw = k0 + 16 * w;
+  const long long bh = (long long)b * a.H + blockIdx.y;
+  unsigned kf[D / 16][4], vf[D / 16][4];
+  fa_rows<D>(kf, (const unsigned *)a.k, bh, kw, a.Sk);
+  fa_rows<D>(vf, (const unsigned *)a.v, bh, kw, a.Sk);
+  const bool kok[2] = {fa_key_ok(a, b, kw + g), fa_key_ok(a, b, kw + g + 8)};
+  float dk[D / 8][4], dv[D / 8][4];
+  for (int n = 0; n < D / 8; n++)
+    for (int c = 0; c < 4; c++) dk[n][c] = dv[n][c] = 0.0f;
+  const int istart = a.causal ? max(0, k0 - (a.Sk - a.Sq)) : 0;
+  for (int i0 = istart; i0 < a.Sq; i0 += FA_ROWS) {
+    __syncthreads();
+    fa_stage<D>(Qs, (const unsigned *)a.q, bh, i0, a.Sq);
+    fa_stage<D>(Gs, (const unsigned *)a.dO, bh, i0, a.Sq);
+    for (int x = threadIdx.x; x < FA_ROWS; x += blockDim.x) {
+      bool in = i0 + x < a.Sq;
+      Ls[x] = in ? a.lse[bh * a.Sq + i0 + x] : FA_NEG_INF;
+      Dls[x] = in ? a.delta[bh * a.Sq + i0 + x] : 0.0f;
+    }
+    __syncthreads();
+    float s[8][4], dp[8][4];
+    fa_scores<D>(s, kf, Qs);
+    fa_scores<D>(dp, vf, Gs);
+    FA_DS(kok[c >> 1], i0 + 8 * j + 2 * t + (c & 1), kw + g + 8 * (c >> 1), Ls[8 * j + 2 * t + (c & 1)],
+          Dls[8 * j + 2 * t + (c & 1)])
+    fa_accum<D>(dv, s, Gs);
+    fa_accum<D>(dk, dp, Qs);
+  }
+  fa_store<D>((unsigned *)a.dk, bh, kw, a.Sk, dk, a.scale, a.scale);
+  fa_store<D>((unsigned *)a.dv, bh, kw, a.Sk, dv, 1.0f, 1.0f);
+}
+
+extern "C" __global__ void __launch_bounds__(128) k_fa_bwd_dkdv_d32(KaAttn a) { fa_bwd_dkdv<32>(a); }
+extern "C" __global__ void __launch_bounds__(128) k_fa_bwd_dkdv_d64(KaAttn a) { fa_bwd_dkdv<64>(a); }
