@@ -31,7 +31,7 @@
 #include "kir.h"
 
 /* ---- kernel description ------------------------------------------------------------------ */
-enum { CG_MAX_BUFS = 32, CG_MAX_DIMS = 64 };
+enum { CG_MAX_BUFS = 32, CG_MAX_DIMS = 64, CG_COL_WARPS = 16 };
 
 typedef void (*CgFn)(void *const *bufs, const int64_t *dims, int64_t begin, int64_t end);
 
@@ -66,6 +66,8 @@ typedef struct CgKernel {
   CgFn fn;              /* set by cg_cpu_compile; NULL otherwise */
   char name[24];        /* k_<hash of the KIR text> */
   int row;              /* 0: [begin, end) counts output elements; 1: it counts rows */
+  int cols;             /* row kernels printed for columns (kir_columns): on a GPU, blocks of
+                         * CG_COL_WARPS warps, 32 rows of the output a block */
   int nbufs, nin;       /* bufs[0 .. nin) inputs, then outputs */
   CgBufInfo bufs[CG_MAX_BUFS];
   int ndims;            /* length of the dims array */
@@ -102,7 +104,9 @@ int64_t cg_outer(const CgKernel *k, const int64_t *dims);
  *   struct CgArgs { void *bufs[nbufs]; long long dims[ndims]; }
  * (the same buffers and dims as the CPU convention). A grid-stride loop covers the outer
  * range: a thread per element (elementwise) or a warp of 32 threads per row (row kernels:
- * launch 32 * rows threads, a multiple of 32 per block). */
+ * launch 32 * rows threads, a multiple of 32 per block), or for column reductions
+ * (CgKernel.cols) a block of 32 * CG_COL_WARPS threads per 32 rows (launch exactly that
+ * block size: lane l takes row o0 + l, warp w every CG_COL_WARPS-th reduced index from w). */
 void cg_cuda_print(StrBuf *b, const Kir *k, const char *name);
 /* The two halves of cg_cuda_print, to put several kernels in one translation unit: the
  * prelude once, then each kernel (struct and entry point). */

@@ -11,8 +11,11 @@
  * flat index is split into the axes' indices) or one warp per row (row kernels: the 32 lanes
  * take every 32nd element of each pass over the reduced axes, coalesced along the last axis,
  * and combine their partial sums / maxima with shuffles; lane 0 stores the row values). A
- * row kernel is launched with 32 threads per row (runtime/cuda/dev_cg.c). Sums therefore add
- * in another order than the CPU's (f32 sums of strided partials).
+ * row kernel is launched with 32 threads per row (runtime/cuda/dev_cg.c). A column reduction
+ * (kir_columns: sums over the rows of [rows, N], a bias gradient) would read 32 rows apart in
+ * every lane so: it is printed with a block per 32 outputs instead (columns() below: lanes on
+ * neighbouring outputs, warps splitting the reduced range, launched with CG_COL_WARPS warps a
+ * block). Sums therefore add in another order than the CPU's (f32 sums of strided partials).
  * A buffer stored as bf16 (KBuf.bf16) is an `unsigned short` array: loads widen it to float
  * (cg_bf2f), stores round to nearest even (cg_f2bf, NaN kept quiet, as k_to_bf16); those
  * helpers are printed, once per translation unit, before the first kernel that needs them,
@@ -262,8 +265,10 @@ static void stores(Pr *P, int row) {
 }
 
 /* one pass over the reduced axes of a row, the 32 lanes of the row's warp taking every 32nd
- * element (flat index over the reduced axes, split into them) */
-static void red_nest(Pr *P, int pass, int body) {
+ * element (flat index over the reduced axes, split into them) and combining their partial
+ * results by shuffles; columns mode (cols): the warps of the block take every CG_COL_WARPS-th
+ * element from their index w_, each lane for its own row, and combine nothing here */
+static void red_nest(Pr *P, int pass, int body, int cols) {
   const Kir *k = P->k;
   int nk = k->naxes - k->nred;
   unsigned red = 0;
@@ -276,7 +281,8 @@ static void red_nest(Pr *P, int pass, int body) {
   sb_init(&n);
   sb_puts(&n, "1LL");
   for (int ax = nk; ax < k->naxes; ax++) sb_printf(&n, " * d%d", k->ext[ax]);
-  open_scope(P, "for (long long r_ = lane_; r_ < %s; r_ += 32)", n.s);
+  if (cols) open_scope(P, "for (long long r_ = w_; r_ < %s; r_ += %d)", n.s, CG_COL_WARPS);
+  else open_scope(P, "for (long long r_ = lane_; r_ < %s; r_ += 32)", n.s);
   sb_free(&n);
   line(P, "long long t_ = r_;");
   for (int ax = k->naxes - 1; ax > nk; ax--) {
@@ -295,7 +301,7 @@ static void red_nest(Pr *P, int pass, int body) {
   }
   if (body) stores(P, 0);
   close_scope(P);
-  for (int i = 0; i < k->accs.n && !body; i++) { /* combine the lanes' partial results */
+  for (int i = 0; i < k->accs.n && !body && !cols; i++) { /* combine the lanes' partial results */
     const KAcc *a = &k->accs.v[i];
     if (a->level != pass) continue;
     if (a->op == KACC_SUM)
@@ -303,6 +309,50 @@ static void red_nest(Pr *P, int pass, int body) {
     else
       line(P, "for (int s_ = 16; s_ > 0; s_ >>= 1) a%d = cg_max(a%d, __shfl_xor_sync(0xffffffffu, a%d, s_));", i, i, i);
   }
+}
+
+static void acc_init(Pr *P, int pass) {
+  for (int i = 0; i < P->k->accs.n; i++) {
+    const KAcc *a = &P->k->accs.v[i];
+    if (a->level != pass) continue;
+    char init[64];
+    if (a->t == KT_I32)
+      snprintf(init, sizeof init, "%s", a->op == KACC_MAX ? "(-2147483647 - 1)" : "0");
+    else
+      literal(init, sizeof init, a->t, a->op == KACC_MAX ? -INFINITY : 0.0);
+    line(P, "%s a%d = %s;", ktype_c(a->t), i, init);
+  }
+}
+
+/* A column reduction (kir_columns: one pass, row stores only, memory contiguous along the
+ * kept axes): a block takes 32 consecutive rows o0_ + lane_, its CG_COL_WARPS warps split
+ * each row's reduced range (coalesced: a warp's lanes read 32 neighbouring rows' elements),
+ * the warps' partial results meet in shared memory and warp 0 adds them in warp order
+ * (deterministic) and stores. Lanes past the end compute row o0_ again and store nothing.
+ * Opens the grid-stride loop over blocks of rows; the caller closes it. */
+static void columns(Pr *P) {
+  const Kir *k = P->k;
+  line(P, "const int lane_ = threadIdx.x & 31, w_ = threadIdx.x >> 5;");
+  for (int i = 0; i < k->accs.n; i++) line(P, "__shared__ %s s%d_[%d][33];", ktype_c(k->accs.v[i].t), i, CG_COL_WARPS);
+  open_scope(P, "for (long long o0_ = begin + (long long)blockIdx.x * 32; o0_ < end; o0_ += (long long)gridDim.x * 32)");
+  line(P, "const long long o = o0_ + lane_ < end ? o0_ + lane_ : o0_;");
+  split(P, "o", k->naxes - k->nred);
+  acc_init(P, 0);
+  red_nest(P, 0, 0, 1);
+  for (int i = 0; i < k->accs.n; i++) line(P, "s%d_[w_][lane_] = a%d;", i, i);
+  line(P, "__syncthreads();");
+  open_scope(P, "if (w_ == 0)");
+  for (int i = 0; i < k->accs.n; i++) {
+    if (k->accs.v[i].op == KACC_SUM)
+      line(P, "for (int s_ = 1; s_ < %d; s_++) a%d = a%d + s%d_[s_][lane_];", CG_COL_WARPS, i, i, i);
+    else
+      line(P, "for (int s_ = 1; s_ < %d; s_++) a%d = cg_max(a%d, s%d_[s_][lane_]);", CG_COL_WARPS, i, i, i);
+  }
+  open_scope(P, "if (o0_ + lane_ < end)");
+  stores(P, 1);
+  close_scope(P);
+  close_scope(P);
+  line(P, "__syncthreads();"); /* the caller closes the loop */
 }
 
 void cg_cuda_prelude(StrBuf *b) { sb_puts(b, prelude); }
@@ -335,7 +385,11 @@ void cg_cuda_print_kernel(StrBuf *b, const Kir *k, const char *name) {
     }
   sb_printf(b, "struct CgArgs_%s { void *bufs[%d]; long long dims[%d]; };\n", name, k->bufs.n ? k->bufs.n : 1,
             k->dims.n ? k->dims.n : 1);
-  sb_printf(b, "extern \"C\" __global__ void %s(CgArgs_%s a, long long begin, long long end) {\n", name, name);
+  if (kir_columns(k)) /* launched with exactly this block size (dev_cg.c) */
+    sb_printf(b, "extern \"C\" __global__ void __launch_bounds__(%d) %s(CgArgs_%s a, long long begin, long long end) {\n",
+              32 * CG_COL_WARPS, name, name);
+  else
+    sb_printf(b, "extern \"C\" __global__ void %s(CgArgs_%s a, long long begin, long long end) {\n", name, name);
   P.indent = 1;
   for (int i = 0; i < k->bufs.n; i++) {
     const char *ct = k->bufs.v[i].bf16 ? "unsigned short" : ktype_c(k->bufs.v[i].t);
@@ -346,22 +400,15 @@ void cg_cuda_print_kernel(StrBuf *b, const Kir *k, const char *name) {
     open_scope(&P, "for (long long o = begin + (long long)blockIdx.x * blockDim.x + threadIdx.x; o < end; o += (long long)gridDim.x * blockDim.x)");
     split(&P, "o", k->naxes);
     stores(&P, 0);
+  } else if (kir_columns(k)) {
+    columns(&P);
   } else { /* a warp per row: every lane runs the row's loop (warp-uniform trip counts) */
     line(&P, "const int lane_ = threadIdx.x & 31;");
     open_scope(&P, "for (long long o = begin + (((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5); o < end; o += ((long long)gridDim.x * blockDim.x) >> 5)");
     split(&P, "o", k->naxes - k->nred);
     for (int p = 0; p < k->npasses; p++) {
-      for (int i = 0; i < k->accs.n; i++) {
-        const KAcc *a = &k->accs.v[i];
-        if (a->level != p) continue;
-        char init[64];
-        if (a->t == KT_I32)
-          snprintf(init, sizeof init, "%s", a->op == KACC_MAX ? "(-2147483647 - 1)" : "0");
-        else
-          literal(init, sizeof init, a->t, a->op == KACC_MAX ? -INFINITY : 0.0);
-        line(&P, "%s a%d = %s;", ktype_c(a->t), i, init);
-      }
-      red_nest(&P, p, 0);
+      acc_init(&P, p);
+      red_nest(&P, p, 0, 0);
     }
     int rows = 0, elem = 0;
     for (int s = 0; s < k->stores.n; s++) rows |= k->stores.v[s].row, elem |= !k->stores.v[s].row;
@@ -370,7 +417,7 @@ void cg_cuda_print_kernel(StrBuf *b, const Kir *k, const char *name) {
       stores(&P, 1);
       close_scope(&P);
     }
-    if (elem) red_nest(&P, k->npasses, 1);
+    if (elem) red_nest(&P, k->npasses, 1, 0);
   }
   close_scope(&P);
   sb_puts(b, "}\n");

@@ -109,6 +109,18 @@ int kir_op(Kir *k, KOp op, KType t, int a, int b, int c) {
   return kir_expr(k, (KExpr){.kind = KE_OP, .t = t, .op = op, .a = {a, b, c}});
 }
 
+int kir_columns(const Kir *k) {
+  int nk = k->naxes - k->nred, kept_inner = 0;
+  if (!k->row || k->npasses != 1 || nk < 1 || k->nred < 1) return 0;
+  for (int s = 0; s < k->stores.n; s++)
+    if (!k->stores.v[s].row) return 0;
+  for (int a = 0; a < k->acc.n; a++) {
+    if (k->acc.v[a].st[k->naxes - 1] == KST_ONE) return 0; /* contiguous along a row: a warp per row */
+    if (k->acc.v[a].st[nk - 1] == KST_ONE) kept_inner = 1;
+  }
+  return kept_inner;
+}
+
 void kir_analyze(const Kir *k, unsigned *axes, int *level) {
   for (int i = 0; i < k->e.n; i++) {
     const KExpr *e = &k->e.v[i];

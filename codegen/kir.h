@@ -188,6 +188,12 @@ int kir_rand(Kir *k, const KRand *r);                     /* returns the KE_RAND
  *            it can be computed once pass level[i] - 1 has finished. */
 void kir_analyze(const Kir *k, unsigned *axes, int *level);
 
+/* Whether a row kernel reduces columns: one pass of accumulators, stores only per row, and its
+ * memory contiguous along the innermost kept axis rather than along the reduced ones (a bias
+ * or a norm's gain gradient: sums over the rows of [rows, N]). The CUDA printer gives such
+ * kernels a block per 32 consecutive rows of the output instead of a warp per row. */
+int kir_columns(const Kir *k);
+
 /* Text form: the golden-file format and (with comments = 0) the compile cache key. Comments
  * name the graph values of buffers ("; %12"); nothing else depends on the graph. */
 void kir_print(StrBuf *b, const Kir *k, int comments);

@@ -255,10 +255,12 @@ int dev_cg_launch(Dev *dev, const DevCg *k, const DPtr *bufs, const int64_t *dim
   (void)nd;
   long long begin = 0, end = outer;
   void *params[3] = {arg, &begin, &end};
-  int64_t threads = k->k.row ? outer * 32 : outer;
-  unsigned grid = dev_grid(dev, threads, 256);
-  if (dev->emu) return dev->emu_cg_run(k->emu_fn, grid, 256, arg, begin, end, dev->L.err, sizeof dev->L.err);
-  if (!CU_OK(&dev->L, cuLaunchKernel(k->fn, grid, 1, 1, 256, 1, 1, 0, dev->stream, params, NULL))) {
+  /* a thread per element, a warp per row, or (columns) a block of CG_COL_WARPS warps per 32 rows */
+  unsigned block = k->k.cols ? 32 * CG_COL_WARPS : 256;
+  int64_t threads = k->k.cols ? (outer + 31) / 32 * block : k->k.row ? outer * 32 : outer;
+  unsigned grid = dev_grid(dev, threads, (int)block);
+  if (dev->emu) return dev->emu_cg_run(k->emu_fn, grid, block, arg, begin, end, dev->L.err, sizeof dev->L.err);
+  if (!CU_OK(&dev->L, cuLaunchKernel(k->fn, grid, 1, 1, block, 1, 1, 0, dev->stream, params, NULL))) {
     size_t m = strlen(dev->L.err);
     snprintf(dev->L.err + m, sizeof dev->L.err - m, "\n(generated kernel %s, %lld %s)", k->k.name, (long long)outer,
              k->k.row ? "rows" : "elements");

@@ -28,8 +28,11 @@ static void check_case(CgCase *c, void *ctx) {
   sb_init(&b);
   cg_cuda_print(&b, &k, name);
   int ok = !b.failed && b.s;
-  snprintf(want, sizeof want, "extern \"C\" __global__ void %s(CgArgs_%s a, long long begin, long long end)", name, name);
-  ok = ok && count_of(b.s, want) == 1 && count_of(b.s, "{") == count_of(b.s, "}");
+  snprintf(want, sizeof want, " %s(CgArgs_%s a, long long begin, long long end)", name, name);
+  ok = ok && count_of(b.s, want) == 1 && count_of(b.s, "extern \"C\" __global__ void ") == 1 &&
+       count_of(b.s, "{") == count_of(b.s, "}");
+  /* column reductions: a block per 32 rows, launched with a fixed block size (their bounds) */
+  ok = ok && (count_of(b.s, "__launch_bounds__") == 1) == kir_columns(&k) && (strstr(b.s, "s0_[") != NULL) == kir_columns(&k);
   for (int i = 0; ok && i < k.bufs.n; i++) {
     snprintf(want, sizeof want, "b%d[", i);
     ok = strstr(b.s, want) != NULL || k.bufs.v[i].type.rank < 0;
