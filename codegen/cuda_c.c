@@ -236,16 +236,38 @@ static void close_scope(Pr *P) {
   line(P, "}");
 }
 
-/* split flat index `v` over axes [0, n) into i0 .. i{n-1} */
-static void split(Pr *P, const char *v, int n) {
-  if (n == 0) return;
-  line(P, "long long t_ = %s;", v);
-  for (int ax = n - 1; ax > 0; ax--) {
-    line(P, "const long long i%d = t_ %% d%d;", ax, P->k->ext[ax]);
-    line(P, "t_ /= d%d;", P->k->ext[ax]);
+/* split flat index `v` (< `range`) over axes [a0, a1) into i{a0} .. i{a1-1}, the last axis
+ * fastest. Divisions by the runtime extents are the costly part of an elementwise kernel (a
+ * 64-bit one is a long software routine on the GPU): where the range fits in 31 bits (a
+ * warp-uniform test, nearly always true) they are 32-bit unsigned ones. */
+static void split_axes(Pr *P, const char *v, const char *range, int a0, int a1) {
+  if (a1 <= a0) return;
+  if (a1 - a0 == 1) {
+    line(P, "const long long i%d = %s;", a0, v);
+    return;
   }
-  line(P, "const long long i0 = t_;");
+  StrBuf decl;
+  sb_init(&decl);
+  for (int ax = a0; ax < a1; ax++) sb_printf(&decl, "%si%d", ax > a0 ? ", " : "", ax);
+  line(P, "long long %s;", decl.s);
+  sb_free(&decl);
+  for (int wide = 0; wide < 2; wide++) {
+    const char *T = wide ? "long long" : "unsigned", *C = wide ? "" : "(unsigned)";
+    if (!wide) line(P, "if (%s <= 2147483647LL) {", range);
+    else line(P, "} else {");
+    P->indent++;
+    line(P, "%s t_ = (%s)(%s);", T, T, v);
+    for (int ax = a1 - 1; ax > a0; ax--) {
+      line(P, "i%d = t_ %% %sd%d;", ax, C, P->k->ext[ax]);
+      line(P, "t_ /= %sd%d;", C, P->k->ext[ax]);
+    }
+    line(P, "i%d = t_;", a0);
+    P->indent--;
+  }
+  line(P, "}");
 }
+
+static void split(Pr *P, const char *v, int n) { split_axes(P, v, "end", 0, n); }
 
 static void stores(Pr *P, int row) {
   const Kir *k = P->k;
@@ -283,13 +305,8 @@ static void red_nest(Pr *P, int pass, int body, int cols) {
   for (int ax = nk; ax < k->naxes; ax++) sb_printf(&n, " * d%d", k->ext[ax]);
   if (cols) open_scope(P, "for (long long r_ = w_; r_ < %s; r_ += %d)", n.s, CG_COL_WARPS);
   else open_scope(P, "for (long long r_ = lane_; r_ < %s; r_ += 32)", n.s);
+  split_axes(P, "r_", n.s, nk, k->naxes);
   sb_free(&n);
-  line(P, "long long t_ = r_;");
-  for (int ax = k->naxes - 1; ax > nk; ax--) {
-    line(P, "const long long i%d = t_ %% d%d;", ax, k->ext[ax]);
-    line(P, "t_ /= d%d;", k->ext[ax]);
-  }
-  line(P, "const long long i%d = t_;", nk);
   for (int i = 0; i < k->accs.n && !body; i++) {
     const KAcc *a = &k->accs.v[i];
     if (a->level != pass) continue;
