@@ -183,8 +183,14 @@ void dev_cg_cache_free(Dev *dev);
  * as bf16 (the f32 result rounded to nearest even, after the epilogue; needs accumulate 0).
  * A and B are then taken as bf16 by cuBLASLt directly (the other operand, if f32, still goes
  * through scratch), C/D's layout is bf16; compute and bias stay f32. Emu mode the same on the
- * host. */
-typedef enum { DEV_EPI_NONE, DEV_EPI_BIAS, DEV_EPI_BIAS_GELU, DEV_EPI_BIAS_RELU } DevEpilogue;
+ * host.
+ * DEV_EPI_BIAS_GELU_AUX (cuBLASLt's GELU_AUX_BIAS; through dev_gemm_aux only): C = gelu(x) as
+ * DEV_EPI_BIAS_GELU, and the pre-activation x = op(A) op(B) + bias into aux too (what a training
+ * graph's gelu gradient reads), laid out as C (leading dim N, batch stride sC) in C's dtype
+ * (cuBLASLt's aux type is D's); cuBLASLt wants the aux leading dim a multiple of 8 and the aux
+ * 16-byte aligned: else, as when it has no algorithm, a refusal (gemm_epi_refused, nothing
+ * queued). ReLU has no such form here: RELU_AUX_BIAS stores a bitmask, not the pre-activation. */
+typedef enum { DEV_EPI_NONE, DEV_EPI_BIAS, DEV_EPI_BIAS_GELU, DEV_EPI_BIAS_RELU, DEV_EPI_BIAS_GELU_AUX } DevEpilogue;
 typedef struct DevGemm {
   DPtr A, B, C;
   int64_t M, N, K, batch;
@@ -195,6 +201,8 @@ typedef struct DevGemm {
   int a16, b16, c16;            /* A, B stored as bf16; C written as bf16 (see above) */
 } DevGemm;
 int dev_gemm(Dev *dev, const DevGemm *g);
+/* dev_gemm with the aux output of DEV_EPI_BIAS_GELU_AUX (0 for every other epilogue) */
+int dev_gemm_aux(Dev *dev, const DevGemm *g, DPtr aux);
 void dev_gemm_cache_free(Dev *dev);
 
 /* ---- events and graphs -------------------------------------------------------------------------------- */
@@ -228,7 +236,7 @@ int dev_emu_rec_copy(Dev *dev, int kind, DPtr dst, DPtr src, const void *hsrc, u
 int dev_emu_rec_launch(Dev *dev, int mod, const char *name, unsigned gx, unsigned gy, unsigned gz, unsigned block,
                        unsigned smem, const void *args);
 int dev_emu_rec_cg(Dev *dev, const DevCg *k, const DPtr *bufs, const int64_t *dims);
-int dev_emu_rec_gemm(Dev *dev, const DevGemm *g);
+int dev_emu_rec_gemm(Dev *dev, const DevGemm *g, DPtr aux);
 void dev_emu_pin(Dev *dev, void *p, size_t n);
 void dev_emu_unpin(Dev *dev, void *p);
 void dev_emu_free_all(Dev *dev);  /* dev_close: the pinned registry and an unfinished record */

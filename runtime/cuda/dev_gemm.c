@@ -7,7 +7,10 @@
  * Epilogues (bias, bias + GELU, bias + ReLU: DevGemm.epilogue) are cuBLASLt's: the bias vector
  * is per output column of our row-major C, i.e. per row of Lt's column-major D (length m = N),
  * the same for every batch item (bias batch stride 0); its pointer is set on the cached
- * descriptor before each call. Emu mode applies them on the host after the product.
+ * descriptor before each call. GELU_AUX_BIAS (dev_gemm_aux) also writes the pre-activation into
+ * an aux matrix laid out as C (Lt: ld m = N, batch stride sC, D's dtype); its pointer, like the
+ * bias's, is set per call (its alignment, which the heuristic depends on, is in the key's).
+ * Emu mode applies them on the host after the product.
  * Emu mode runs the same descriptor on the CPU (la_gemm; bf16 operands rounded the same way).
  * Operands already stored as bf16 (a16, b16: the executor's bf16 activations) go to cuBLASLt
  * as they are; a bf16 C (c16) is a bf16 C/D layout (f32 compute and scale, the bias f32 when
@@ -57,8 +60,8 @@ void dev_gemm_cache_free(Dev *dev) {
 }
 
 /* the largest power of two (<= 256) dividing every address and batch stride in bytes */
-static int alignment(const DevGemm *g, int esize_ab) {
-  uint64_t v = g->A | g->B | g->C | (uint64_t)(g->sA * esize_ab) | (uint64_t)(g->sB * esize_ab) |
+static int alignment(const DevGemm *g, DPtr aux, int esize_ab) {
+  uint64_t v = g->A | g->B | g->C | aux | (uint64_t)(g->sA * esize_ab) | (uint64_t)(g->sB * esize_ab) |
                (uint64_t)(g->sC * (g->c16 ? 2 : 4));
   int a = 256;
   while (a > 1 && (v % (uint64_t)a)) a >>= 1;
@@ -75,20 +78,28 @@ static int layout(Dev *dev, cublasLtMatrixLayout_t *l, cudaDataType_t t, int64_t
          LT_OK(L, cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride));
 }
 
-static int set_epilogue(CuLib *L, cublasLtMatmulDesc_t op, int epi, DPtr bias) {
-  cublasLtEpilogue_t ep = epi == DEV_EPI_BIAS_GELU   ? CUBLASLT_EPILOGUE_GELU_BIAS
-                          : epi == DEV_EPI_BIAS_RELU ? CUBLASLT_EPILOGUE_RELU_BIAS
-                                                     : CUBLASLT_EPILOGUE_BIAS;
+/* the epilogue's attributes on a new descriptor; GELU_AUX: the aux matrix as C (ld N, stride sC) */
+static int set_epilogue(CuLib *L, cublasLtMatmulDesc_t op, const GemmKey *k, DPtr bias, DPtr aux) {
+  int epi = k->epilogue;
+  cublasLtEpilogue_t ep = epi == DEV_EPI_BIAS_GELU       ? CUBLASLT_EPILOGUE_GELU_BIAS
+                          : epi == DEV_EPI_BIAS_GELU_AUX ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS
+                          : epi == DEV_EPI_BIAS_RELU     ? CUBLASLT_EPILOGUE_RELU_BIAS
+                                                         : CUBLASLT_EPILOGUE_BIAS;
   cudaDataType_t bt = CUDA_R_32F;
-  int64_t bstride = 0;
-  const void *bp = (const void *)(uintptr_t)bias;
-  return LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &ep, sizeof ep)) &&
-         LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt)) &&
-         LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE, &bstride, sizeof bstride)) &&
-         LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp, sizeof bp));
+  int64_t bstride = 0, ld = k->N, astride = k->sC;
+  const void *bp = (const void *)(uintptr_t)bias, *ap = (const void *)(uintptr_t)aux;
+  int ok = LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &ep, sizeof ep)) &&
+           LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt)) &&
+           LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE, &bstride, sizeof bstride)) &&
+           LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp, sizeof bp));
+  if (ok && epi == DEV_EPI_BIAS_GELU_AUX)
+    ok = LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &ap, sizeof ap)) &&
+         LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ld, sizeof ld)) &&
+         LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_BATCH_STRIDE, &astride, sizeof astride));
+  return ok;
 }
 
-static GemmEntry *entry_for(Dev *dev, const GemmKey *k, DPtr bias) {
+static GemmEntry *entry_for(Dev *dev, const GemmKey *k, DPtr bias, DPtr aux) {
   CuLib *L = &dev->L;
   struct DevGemmCache *c = dev->gemm_cache;
   if (!c && !(c = dev->gemm_cache = calloc(1, sizeof *c))) return NULL;
@@ -110,7 +121,7 @@ static GemmEntry *entry_for(Dev *dev, const GemmKey *k, DPtr bias) {
       !LT_OK(L, cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa)) ||
       !LT_OK(L, cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb)))
     return NULL;
-  if (k->epilogue && !set_epilogue(L, e->op, k->epilogue, bias)) {
+  if (k->epilogue && !set_epilogue(L, e->op, k, bias, aux)) {
     L->cublasLtMatmulDescDestroy(e->op);
     dev->gemm_epi_refused = 1;
     return NULL;
@@ -179,7 +190,13 @@ static const float *emu_operand(DPtr base, int64_t item, int64_t n, int stored16
   return t;
 }
 
-static int emu_gemm(Dev *dev, const DevGemm *g) {
+/* the GELU_AUX epilogue's aux item b: x (the pre-activation) in C's dtype */
+static void emu_aux(const DevGemm *g, DPtr aux, int64_t b, int64_t i, double x) {
+  if (g->c16) ((uint16_t *)(uintptr_t)aux)[b * g->sC + i] = rt_bf16_from_f64((float)x);
+  else ((float *)(uintptr_t)aux)[b * g->sC + i] = (float)x;
+}
+
+static int emu_gemm(Dev *dev, const DevGemm *g, DPtr aux) {
   int bf = g->bf16 || g->a16 || g->b16;
   for (int64_t b = 0; b < g->batch; b++) {
     float *ta = NULL, *tb = NULL, *tc = NULL;
@@ -193,12 +210,14 @@ static int emu_gemm(Dev *dev, const DevGemm *g) {
     }
     la_gemm(g->ta, g->tb, g->M, g->N, g->K, 1.0f, A, g->ta ? g->M : g->K, B, g->tb ? g->K : g->N,
             g->accumulate ? 1.0f : 0.0f, C, g->N);
-    if (g->epilogue) { /* the epilogue on the f32 product, as cuBLASLt: act(x + bias) */
+    if (g->epilogue) { /* the epilogue on the f32 product, as cuBLASLt: act(x + bias) (x to aux first) */
       const float *bias = (const float *)(uintptr_t)g->bias;
+      int gelu = g->epilogue == DEV_EPI_BIAS_GELU || g->epilogue == DEV_EPI_BIAS_GELU_AUX;
       for (int64_t r = 0; r < g->M; r++)
         for (int64_t c = 0; c < g->N; c++) {
-          double x = (double)C[r * g->N + c] + bias[c];
-          if (g->epilogue == DEV_EPI_BIAS_GELU) x = 0.5 * x * (1.0 + tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x)));
+          double x = (double)(float)((double)C[r * g->N + c] + bias[c]); /* an f32 sum, as on the device */
+          if (g->epilogue == DEV_EPI_BIAS_GELU_AUX) emu_aux(g, aux, b, r * g->N + c, x);
+          if (gelu) x = 0.5 * x * (1.0 + tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x)));
           else if (g->epilogue == DEV_EPI_BIAS_RELU) x = x > 0 ? x : 0;
           C[r * g->N + c] = (float)x;
         }
@@ -212,10 +231,22 @@ static int emu_gemm(Dev *dev, const DevGemm *g) {
   return 1;
 }
 
-int dev_gemm(Dev *dev, const DevGemm *g) {
+int dev_gemm(Dev *dev, const DevGemm *g) { return dev_gemm_aux(dev, g, 0); }
+
+int dev_gemm_aux(Dev *dev, const DevGemm *g, DPtr aux) {
   dev->gemm_epi_refused = 0;
   if (g->epilogue && (g->accumulate || !g->bias)) {
     snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm: an epilogue needs a bias and no accumulation");
+    return 0;
+  }
+  if ((g->epilogue == DEV_EPI_BIAS_GELU_AUX) != (aux != 0)) {
+    snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm: an aux output is for the GELU_AUX epilogue (and it needs one)");
+    return 0;
+  }
+  if (aux && (g->N % 8 || aux % 16)) { /* cuBLASLt's: the aux leading dim a multiple of 8, aligned */
+    snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm: GELU_AUX needs N (%lld) a multiple of 8 and the aux 16-byte aligned",
+             (long long)g->N);
+    dev->gemm_epi_refused = 1;
     return 0;
   }
   if (g->c16 && g->accumulate) {
@@ -235,8 +266,8 @@ int dev_gemm(Dev *dev, const DevGemm *g) {
     dev->gemm_epi_refused = 1;
     return 0;
   }
-  if (dev->emu && dev->capturing) return dev_emu_rec_gemm(dev, g);
-  if (dev->emu) return emu_gemm(dev, g);
+  if (dev->emu && dev->capturing) return dev_emu_rec_gemm(dev, g, aux);
+  if (dev->emu) return emu_gemm(dev, g, aux);
   DevGemm h = *g;
   DPtr ab = 0, bb = 0;
   h.bf16 = g->bf16 || g->a16 || g->b16; /* a bf16-stored operand makes the product bf16 */
@@ -250,13 +281,15 @@ int dev_gemm(Dev *dev, const DevGemm *g) {
     if (ab) h.A = ab;
     if (bb) h.B = bb;
   }
-  GemmKey k = {h.M, h.N, h.K, h.batch, h.sA, h.sB, h.sC, h.ta, h.tb, h.accumulate, h.bf16, alignment(&h, h.bf16 ? 2 : 4),
-               h.epilogue, h.c16, 0};
-  GemmEntry *e = entry_for(dev, &k, h.bias);
+  GemmKey k = {h.M, h.N, h.K, h.batch, h.sA, h.sB, h.sC, h.ta, h.tb, h.accumulate, h.bf16,
+               alignment(&h, aux, h.bf16 ? 2 : 4), h.epilogue, h.c16, 0};
+  GemmEntry *e = entry_for(dev, &k, h.bias, aux);
   float one = 1, beta = g->accumulate ? 1.0f : 0.0f;
-  const void *bp = (const void *)(uintptr_t)h.bias;
+  const void *bp = (const void *)(uintptr_t)h.bias, *ap = (const void *)(uintptr_t)aux;
   int ok = e && (!h.epilogue || LT_OK(&dev->L, cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
                                                                                 &bp, sizeof bp)));
+  ok = ok && (!aux || LT_OK(&dev->L, cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER,
+                                                                        &ap, sizeof ap)));
   ok = ok && LT_OK(&dev->L, cublasLtMatmul(dev->lt, e->op, &one, (const void *)(uintptr_t)h.B, e->a,
                                                (const void *)(uintptr_t)h.A, e->b, &beta, (const void *)(uintptr_t)h.C,
                                                e->c, (void *)(uintptr_t)h.C, e->c, &e->algo,

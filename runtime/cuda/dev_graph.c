@@ -22,7 +22,7 @@ enum { OP_COPY, OP_LAUNCH, OP_CG, OP_GEMM };
 
 typedef struct EmuOp {
   int kind, sub;            /* OP_COPY: sub 0 h2d, 1 d2d, 2 zero; OP_LAUNCH: sub = module */
-  DPtr dst, src;
+  DPtr dst, src;             /* OP_GEMM: dst is the GELU_AUX epilogue's aux output (or 0) */
   const void *hsrc;
   uint64_t n;
   char name[64];            /* (a copy: callers may format it into a local buffer) */
@@ -123,6 +123,7 @@ static size_t args_size(const char *name) {
   } t[] = {{"k_copy_", sizeof(KaCopy)},   {"k_gather", sizeof(KaGather)}, {"k_scatter_add", sizeof(KaGather)},
            {"k_axpy", sizeof(KaVec)},     {"k_fill", sizeof(KaVec)},     {"k_to_bf16", sizeof(KaVec)},
            {"k_norm_", sizeof(KaNorm)},   {"k_xent_", sizeof(KaXent)},   {"k_attn_", sizeof(KaAttn)},
+           {"k_fa_", sizeof(KaAttn)}, /* attention_tc.cu's tensor-core kernels */
            {"k_sqnorm", sizeof(KaAdam)},  {"k_adamw", sizeof(KaAdam)},   {"k_la_pack", sizeof(KaLinPack)},
            {"k_la_", sizeof(KaLin)}};
   for (size_t i = 0; i < sizeof t / sizeof *t; i++)
@@ -159,10 +160,10 @@ int dev_emu_rec_cg(Dev *dev, const DevCg *k, const DPtr *bufs, const int64_t *di
   return 1;
 }
 
-int dev_emu_rec_gemm(Dev *dev, const DevGemm *g) {
+int dev_emu_rec_gemm(Dev *dev, const DevGemm *g, DPtr aux) {
   EmuOp *o = rec_push(dev);
   if (!o) return 0;
-  *o = (EmuOp){.kind = OP_GEMM, .gm = *g};
+  *o = (EmuOp){.kind = OP_GEMM, .gm = *g, .dst = aux};
   return 1;
 }
 
@@ -179,7 +180,7 @@ static int emu_replay(Dev *dev, const DevEmuRec *r) {
     case OP_CG:
       ok = dev_cg_launch(dev, o->k, (const DPtr *)o->blob, (const int64_t *)((char *)o->blob + sizeof(DPtr) * CG_MAX_BUFS));
       break;
-    case OP_GEMM: ok = dev_gemm(dev, &o->gm); break;
+    case OP_GEMM: ok = dev_gemm_aux(dev, &o->gm, o->dst); break;
     default: ok = fail(dev, "emulated graph: bad record (internal error)");
     }
     if (!ok) return 0;

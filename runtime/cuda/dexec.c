@@ -177,6 +177,22 @@ static void plan_alone(DExec *e, int i) {
             why ? why : "");
 }
 
+/* Group gi (a fusion group with a matmul root) as a product with a cuBLASLt epilogue where
+ * dx_epilogue finds one; members after those the product computes (the tail: a gelu's
+ * derivative in a training graph) become a group of their own, run after it. The fusion pass
+ * made them one group; only here are they two (so MAMC_CUDA_EPILOGUE=0 leaves them one). */
+static void split_epilogue(DExec *e, int gi) {
+  DGroup *gr = &e->groups[gi];
+  int cover = gr->count;
+  gr->epi = dx_epilogue(e, gr, &gr->bias, &cover);
+  if (!gr->epi || cover >= gr->count) return;
+  int first = gr->first + cover, count = gr->count - cover;
+  gr->count = cover;
+  int ti = add_group(e, first, count, -1);
+  e->kind[first] = DN_GROUP;
+  e->grp[first] = ti;
+}
+
 static int plan(DExec *e) {
   const IrGraph *g = G(e);
   int n = e->n;
@@ -200,10 +216,15 @@ static int plan(DExec *e) {
     /* bf16 activations: {[add], norm} groups become generated kernels, which read and write bf16 */
     if (root < 0 && !dx_act16_on(e) && dx_is_norm_group(e, &e->groups[gi]) && !forced_host(g->nodes.v[j - 1].op))
       e->groups[gi].norm = 1;
-    if (root >= 0) e->groups[gi].epi = dx_epilogue(e, &e->groups[gi], &e->groups[gi].bias);
+    if (root >= 0) split_epilogue(e, gi);
     i = j;
   }
-  int ok = dx_dtype_plan(e) && compile_groups(e, 0, retry);
+  int ok = dx_dtype_plan(e);
+  for (int k = 0; ok && k < e->ngroups; k++) { /* cuBLASLt writes GELU_AUX's aux in D's dtype */
+    DGroup *gr = &e->groups[k];
+    if (gr->epi == DEV_EPI_BIAS_GELU_AUX && e->st[gr->root + 1] != e->st[gr->root + 2]) gr->epi = DEV_EPI_NONE;
+  }
+  ok = ok && compile_groups(e, 0, retry);
   int before = e->ngroups;
   for (int i = 0; ok && i < n; i++) { /* what failed: members of a fused group alone; a single node on the host */
     if (!retry[i]) continue;
@@ -353,13 +374,14 @@ void dexec_summary(const DExec *e, StrBuf *b) {
     sb_printf(b, "%s%s %lld", first ? "" : ", ", dexec_kind_name((DKind)k), (long long)e->stats.kind_count[k]);
     first = 0;
   }
-  int fused = 0, norm = 0, epi = 0;
+  int fused = 0, norm = 0, epi = 0, aux = 0;
   for (int k = 0; k < e->ngroups; k++) {
     fused += e->groups[k].count > 1 && !e->groups[k].norm;
     norm += e->groups[k].norm;
     epi += e->groups[k].epi && !e->groups[k].epi_off;
+    aux += e->groups[k].epi == DEV_EPI_BIAS_GELU_AUX && !e->groups[k].epi_off;
   }
-  sb_printf(b, " (fused groups %d, hand-written norm groups %d, GEMM epilogues %d)", fused, norm, epi);
+  sb_printf(b, " (fused groups %d, hand-written norm groups %d, GEMM epilogues %d, %d of them gelu + aux)", fused, norm, epi, aux);
   if (e->stats.values16 || e->bf16)
     sb_printf(b, "; bf16 activations: %lld values%s", (long long)e->stats.values16, e->no_act16 ? " (refused: planned f32)" : "");
   if (e->stats.runs && (e->stats.act_bytes16 || e->bf16))

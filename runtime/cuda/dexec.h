@@ -15,6 +15,10 @@
  *                    outside, is one cuBLASLt product with the BIAS / GELU_BIAS / RELU_BIAS
  *                    epilogue and no generated kernel (its kernel is still compiled: the
  *                    fallback where cuBLASLt has no algorithm with the epilogue for a shape).
+ *                    In training graphs the group goes on past the gelu (its derivative,
+ *                    which reads the add): the product then takes {matmul, add, gelu} with
+ *                    GELU_AUX_BIAS (gelu's value, and the add's as its aux output, in the same
+ *                    dtype) and the rest of the group runs after it as a group of its own.
  *                    MAMC_CUDA_EPILOGUE=0 turns that off.
  *   matmul           cuBLASLt (dev_gemm.c): flattened rows, strided batches, or per item;
  *                    reduce_sum(matmul(a, b, ta)) over the batch axes (a weight gradient) as
@@ -67,7 +71,8 @@ typedef struct DGroup {
   int norm;                 /* 1: run by k_norm_fwd (norm groups of the {[add], layernorm|rmsnorm} form) */
   int single;               /* a node outside any fusion group, run as a kernel of its own */
   int epi, bias;            /* epi (DevEpilogue): the group is root + add(bias[N]) (+ gelu | relu), run
-                             * as one cuBLASLt product with that epilogue; bias: the bias node */
+                             * as one cuBLASLt product with that epilogue (GELU_AUX: the add's value
+                             * too, read after the group); bias: the bias node */
   int epi_off;              /* cuBLASLt refused the epilogue: the product, then the generated kernel */
   DevCg k;
 } DGroup;

@@ -27,9 +27,11 @@ void dx_prof_free(DExec *e);
 DKind dx_plan_node(const DExec *e, int i, const char **why);
 /* Is group g of the {[add], layernorm | rmsnorm} form k_norm_fwd runs? */
 int dx_is_norm_group(const DExec *e, const DGroup *g);
-/* Is group g (root >= 0) a product with a cuBLASLt epilogue (dexec.h)? Its DevEpilogue, and the
- * bias node into *bias; DEV_EPI_NONE otherwise. */
-int dx_epilogue(const DExec *e, const DGroup *g, int *bias);
+/* Is group g (root >= 0) a product with a cuBLASLt epilogue (dexec.h)? Its DevEpilogue, the
+ * bias node into *bias and into *cover how many members from the root the product computes (2:
+ * root, add; 3: with the activation; the rest, the tail, then runs as a group of its own);
+ * DEV_EPI_NONE otherwise. */
+int dx_epilogue(const DExec *e, const DGroup *g, int *bias, int *cover);
 
 /* Storage dtypes (dexec_dtype.c): decides e->st / e->in16 from the plan's kinds (before the
  * kernels are compiled); dx_dtype_check: is that decision still valid for the final plan?
@@ -54,8 +56,9 @@ int dx_copy_launch(DExec *e, int i, KaCopy *c, int src16);
 
 /* Run-time, one node (or group) each; 1 ok, 0 with e->err. */
 /* matmul node i into node out's buffer (i itself, or an epilogue group's last node); epi
- * (DevEpilogue) with bias[N]: the epilogue in the same product. Stored dtypes from e->st. */
-int dx_gemm(DExec *e, int i, const int64_t *sym, int out, int epi, DPtr bias);
+ * (DevEpilogue) with bias[N]: the epilogue in the same product; aux: GELU_AUX's pre-activation
+ * output (the add node's buffer; else 0). Stored dtypes from e->st. */
+int dx_gemm(DExec *e, int i, const int64_t *sym, int out, int epi, DPtr bias, DPtr aux);
 int dx_summed(DExec *e, int i, const int64_t *sym);
 int dx_copy(DExec *e, int i, const int64_t *sym);
 int dx_gather(DExec *e, int i, const int64_t *sym);

@@ -129,10 +129,15 @@ int dx_is_norm_group(const DExec *e, const DGroup *g) {
 
 /* ---- matrix products ------------------------------------------------------------------------------ */
 
-int dx_epilogue(const DExec *e, const DGroup *g, int *bias) {
+/* The group's members from the root: root, add(root, bias[N]) [, gelu | relu of the add], then
+ * the rest (the tail). In a training graph the fusion pass puts the gelu's derivative, which
+ * reads the add, into the same group: the product then writes gelu(x) and x (GELU_AUX_BIAS's
+ * aux) and the tail runs as a kernel of its own. ReLU is never split so: RELU_AUX_BIAS keeps a
+ * bitmask, not the pre-activation its readers want. */
+int dx_epilogue(const DExec *e, const DGroup *g, int *bias, int *cover) {
   const char *env = getenv("MAMC_CUDA_EPILOGUE");
-  if ((env && strcmp(env, "0") == 0) || g->root != g->first || g->count < 2 || g->count > 3) return DEV_EPI_NONE;
-  int last = g->first + g->count - 1, root = g->root;
+  if ((env && strcmp(env, "0") == 0) || g->root != g->first || g->count < 2) return DEV_EPI_NONE;
+  int end = g->first + g->count - 1, root = g->root;
   const IrNode *m = N(e, root), *ad = N(e, root + 1);
   const IrType *mt = &m->type;
   if (mt->dt != DT_F32 || ad->op != OP_ADD || ad->nin != 2 || ad->type.dt != DT_F32 || ad->type.rank != mt->rank)
@@ -143,19 +148,30 @@ int dx_epilogue(const DExec *e, const DGroup *g, int *bias) {
   if (b < 0 || b == root) return DEV_EPI_NONE;
   const IrType *bt = &N(e, b)->type;
   if (bt->dt != DT_F32 || bt->rank != 1 || !dim_eq(bt->d[0], mt->d[mt->rank - 1])) return DEV_EPI_NONE;
-  int epi = DEV_EPI_BIAS;
-  if (g->count == 3) {
-    const IrNode *act = N(e, last);
+  int epi = DEV_EPI_BIAS, last = root + 1;
+  if (g->count >= 3) {
+    const IrNode *act = N(e, root + 2);
     if ((act->op != OP_GELU && act->op != OP_RELU) || act->in[0] != root + 1 || act->type.dt != DT_F32) return DEV_EPI_NONE;
     epi = act->op == OP_GELU ? DEV_EPI_BIAS_GELU : DEV_EPI_BIAS_RELU;
+    last = root + 2;
   }
-  for (int j = root; j < last; j++) /* only the last member is read outside (and is no graph output before) */
-    if (e->last_use[j] > last) return DEV_EPI_NONE;
+  if (e->last_use[root] > root + 1) return DEV_EPI_NONE; /* the product itself is read by the add only */
+  if (last < end || (last > root + 1 && e->last_use[root + 1] > last)) { /* a tail, or the add read after */
+    if (epi != DEV_EPI_BIAS_GELU) return DEV_EPI_NONE;
+    for (int j = last + 1; j <= end; j++) /* a leading reshape of a tail would read the add's storage */
+      if (N(e, j)->op == OP_RESHAPE) return DEV_EPI_NONE;
+    if (e->last_use[root + 1] > last) { /* the add's value is wanted: GELU_AUX_BIAS's aux */
+      Dim n = mt->d[mt->rank - 1];
+      if (dim_is_const(n) && n.add % 8) return DEV_EPI_NONE; /* cuBLASLt's aux ld (a symbolic N: per run) */
+      epi = DEV_EPI_BIAS_GELU_AUX;
+    }
+  }
   *bias = b;
+  *cover = last - root + 1;
   return epi;
 }
 
-int dx_gemm(DExec *e, int i, const int64_t *sym, int out_node, int epi, DPtr bias) {
+int dx_gemm(DExec *e, int i, const int64_t *sym, int out_node, int epi, DPtr bias, DPtr aux) {
   const IrNode *n = N(e, i);
   DPtr out = e->val[out_node];
   int a16 = e->st[n->in[0]], b16 = e->st[n->in[1]], c16 = e->st[out_node];
@@ -191,12 +207,13 @@ int dx_gemm(DExec *e, int i, const int64_t *sym, int out_node, int epi, DPtr bia
       h.A = g.A + (uint64_t)(oa * M * K * (a16 ? 2 : 4));
       h.B = g.B + (uint64_t)(ob * K * N * (b16 ? 2 : 4));
       h.C = g.C + (uint64_t)(it * M * N * (c16 ? 2 : 4));
-      if (!dev_gemm(e->dev, &h)) return dx_dev_fail(e, i);
+      DPtr ha = aux ? aux + (uint64_t)(it * M * N * (c16 ? 2 : 4)) : 0; /* laid out as C */
+      if (!dev_gemm_aux(e->dev, &h, ha)) return dx_dev_fail(e, i);
       for (int d = ro - 3; d >= 0 && ++idx[d] == so[d]; d--) idx[d] = 0;
     }
     return 1;
   }
-  return dev_gemm(e->dev, &g) || dx_dev_fail(e, i);
+  return dev_gemm_aux(e->dev, &g, aux) || dx_dev_fail(e, i);
 }
 
 int dx_summed(DExec *e, int i, const int64_t *sym) {

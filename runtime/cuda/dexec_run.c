@@ -92,16 +92,17 @@ static int run_group(DExec *e, DGroup *gr, const int64_t *sym, const InterpCx *c
   const IrGraph *g = G(e);
   if (gr->norm) return dx_norm_group(e, gr, sym);
   if (gr->epi && !gr->epi_off) { /* the product and its epilogue in one cuBLASLt call */
-    int last = gr->first + gr->count - 1;
-    if (!dx_alloc(e, last, sym)) return 0;
-    if (dx_gemm(e, gr->root, sym, last, gr->epi, e->val[gr->bias])) return 1;
+    int last = gr->first + gr->count - 1, aux = gr->epi == DEV_EPI_BIAS_GELU_AUX ? gr->root + 1 : -1;
+    if (!dx_alloc(e, last, sym) || (aux >= 0 && !dx_alloc(e, aux, sym))) return 0;
+    if (dx_gemm(e, gr->root, sym, last, gr->epi, e->val[gr->bias], aux >= 0 ? e->val[aux] : 0)) return 1;
     if (!e->dev->gemm_epi_refused) return 0;
     if (getenv("MAMC_DEBUG_CUDA"))
       fprintf(stderr, "mamc: cuda: group at %%%d: no epilogue: %s\n", gr->first, e->dev->L.err);
     gr->epi_off = 1; /* from now on: the product, then the generated kernel */
     dx_release(e, last);
+    if (aux >= 0) dx_release(e, aux);
   }
-  if (gr->root >= 0 && !(dx_alloc(e, gr->root, sym) && dx_gemm(e, gr->root, sym, gr->root, 0, 0))) return 0;
+  if (gr->root >= 0 && !(dx_alloc(e, gr->root, sym) && dx_gemm(e, gr->root, sym, gr->root, 0, 0, 0))) return 0;
   const CgKernel *k = &gr->k.k;
   DPtr bufs[CG_MAX_BUFS];
   int64_t store[CG_MAX_BUFS][IR_MAX_RANK], dims[CG_MAX_DIMS];
@@ -169,7 +170,7 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
       ok = run_group(e, gr, sym, cx);
       break;
     }
-    case DN_GEMM: ok = dx_alloc(e, i, sym) && dx_gemm(e, i, sym, i, 0, 0); break;
+    case DN_GEMM: ok = dx_alloc(e, i, sym) && dx_gemm(e, i, sym, i, 0, 0, 0); break;
     case DN_SUMMED: ok = dx_summed(e, i, sym); break;
     case DN_COPY: ok = dx_copy(e, i, sym); break;
     case DN_GATHER:

@@ -498,15 +498,17 @@ static void check_gemm(Ck *c) {
                {40, 24, 56, 1, 1, 1, 1, 0, 0, 0},     {31, 45, 64, 5, 0, 0, 0, 0, 0, 0},  {31, 45, 64, 4, 0, 1, 0, 0, 1, 0},
                {128, 256, 512, 1, 0, 0, 0, 1, 0, 0},  {77, 50, 300, 3, 1, 0, 0, 1, 0, 0}, {512, 512, 2048, 1, 0, 1, 0, 1, 0, 0},
                {64, 96, 128, 1, 0, 0, 0, 0, 0, DEV_EPI_BIAS}, {33, 17, 70, 1, 1, 0, 0, 0, 0, DEV_EPI_BIAS_GELU},
-               {31, 45, 64, 5, 0, 1, 0, 0, 0, DEV_EPI_BIAS_RELU}, {128, 256, 512, 1, 0, 0, 0, 1, 0, DEV_EPI_BIAS_GELU}};
+               {31, 45, 64, 5, 0, 1, 0, 0, 0, DEV_EPI_BIAS_RELU}, {128, 256, 512, 1, 0, 0, 0, 1, 0, DEV_EPI_BIAS_GELU},
+               {64, 96, 128, 1, 0, 0, 0, 0, 0, DEV_EPI_BIAS_GELU_AUX}, {31, 48, 64, 5, 0, 1, 0, 0, 0, DEV_EPI_BIAS_GELU_AUX},
+               {128, 256, 512, 1, 0, 0, 0, 1, 0, DEV_EPI_BIAS_GELU_AUX}};
   for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
     int64_t M = cases[ci].M, N = cases[ci].N, K = cases[ci].K, nb = cases[ci].batch;
     int ta = cases[ci].ta, tb = cases[ci].tb, acc = cases[ci].acc, bf = cases[ci].bf16, bA = cases[ci].bcastA;
     int epi = cases[ci].epi;
     int64_t na = (bA ? 1 : nb) * M * K, nbb = nb * K * N, nc = nb * M * N;
     float *A = malloc((size_t)na * 4), *B = malloc((size_t)nbb * 4), *C = malloc((size_t)nc * 4), *R = malloc((size_t)nc * 4);
-    float *bias = malloc((size_t)N * 4);
-    double *ref = malloc((size_t)nc * 8);
+    float *bias = malloc((size_t)N * 4), *X = malloc((size_t)nc * 4);
+    double *ref = malloc((size_t)nc * 8), *refx = malloc((size_t)nc * 8); /* refx: GELU_AUX's pre-activation */
     fill(A, na, 60 + ci, 1), fill(B, nbb, 70 + ci, 1), fill(C, nc, 80 + ci, 1), fill(bias, N, 90 + ci, 1);
     for (int64_t b = 0; b < nb; b++)
       for (int64_t i = 0; i < M; i++)
@@ -519,25 +521,33 @@ static void check_gemm(Ck *c) {
             s += x * y;
           }
           if (epi) s += bias[j];
-          if (epi == DEV_EPI_BIAS_GELU) s = 0.5 * s * (1.0 + tanh(0.79788456080286535588 * (s + 0.044715 * s * s * s)));
+          refx[b * M * N + i * N + j] = s;
+          if (epi == DEV_EPI_BIAS_GELU || epi == DEV_EPI_BIAS_GELU_AUX)
+            s = 0.5 * s * (1.0 + tanh(0.79788456080286535588 * (s + 0.044715 * s * s * s)));
           if (epi == DEV_EPI_BIAS_RELU) s = s > 0 ? s : 0;
           ref[b * M * N + i * N + j] = s;
         }
     DPtr dA = up(c, A, (size_t)na * 4), dB = up(c, B, (size_t)nbb * 4), dC = up(c, C, (size_t)nc * 4);
-    DPtr dbias = epi ? up(c, bias, (size_t)N * 4) : 0;
+    DPtr dbias = epi ? up(c, bias, (size_t)N * 4) : 0, dX = epi == DEV_EPI_BIAS_GELU_AUX ? up(c, C, (size_t)nc * 4) : 0;
     DevGemm g = {dA, dB, dC, M, N, K, nb, bA ? 0 : M * K, K * N, M * N, ta, tb, acc, bf, epi, dbias, 0, 0, 0};
-    int ok = dA && dB && dC && (!epi || dbias) && dev_gemm(&c->dev, &g) && down(c, R, dC, (size_t)nc * 4);
+    int ok = dA && dB && dC && (!epi || dbias) && (epi != DEV_EPI_BIAS_GELU_AUX || dX) && dev_gemm_aux(&c->dev, &g, dX) &&
+             down(c, R, dC, (size_t)nc * 4) && (!dX || down(c, X, dX, (size_t)nc * 4));
     if (!ok) fprintf(stderr, "cuda_check: gemm: %s\n", c->dev.L.err);
     int fin = 0;
     double e = ok ? nerr(R, ref, nc, &fin) : INFINITY;
     char what[120];
-    static const char *const epis[] = {"", " +bias", " +bias gelu", " +bias relu"};
+    static const char *const epis[] = {"", " +bias", " +bias gelu", " +bias relu", " +bias gelu (aux)"};
     snprintf(what, sizeof what, "dev_gemm %s M%lld N%lld K%lld batch %lld%s%s%s%s%s", bf ? "bf16" : "f32", (long long)M,
              (long long)N, (long long)K, (long long)nb, ta ? " ta" : "", tb ? " tb" : "", acc ? " +C" : "",
              bA ? " A broadcast" : "", epis[epi]);
     result(c, "gemm", what, e, bf ? 1e-5 * sqrt((double)K) + 1e-5 : 1e-5, ok && fin, bf ? "(operands rounded to bf16 in the reference too)" : NULL);
-    dev_free(&c->dev, dA), dev_free(&c->dev, dB), dev_free(&c->dev, dC), dev_free(&c->dev, dbias);
-    free(A), free(B), free(C), free(R), free(ref), free(bias);
+    if (dX) { /* GELU_AUX_BIAS's second output: the pre-activation, as C */
+      double ex = ok ? nerr(X, refx, nc, &fin) : INFINITY;
+      snprintf(what + strlen(what), sizeof what - strlen(what), ": aux = x");
+      result(c, "gemm", what, ex, bf ? 1e-5 * sqrt((double)K) + 1e-5 : 1e-5, ok && fin, "the pre-activation op(A) op(B) + bias");
+    }
+    dev_free(&c->dev, dA), dev_free(&c->dev, dB), dev_free(&c->dev, dC), dev_free(&c->dev, dbias), dev_free(&c->dev, dX);
+    free(A), free(B), free(C), free(R), free(ref), free(refx), free(bias), free(X);
   }
 }
 
@@ -550,14 +560,15 @@ static void check_gemm16(Ck *c) {
     int ta, tb, a16, b16, c16, epi;
   } cases[] = {{64, 96, 128, 1, 0, 0, 1, 0, 0, 0},  {33, 17, 70, 3, 1, 0, 0, 1, 1, 0},
                {77, 50, 300, 1, 0, 1, 1, 1, 1, 0},  {128, 256, 512, 1, 0, 0, 1, 1, 1, DEV_EPI_BIAS_GELU},
-               {31, 45, 64, 4, 0, 1, 1, 1, 0, 0},   {64, 96, 128, 2, 0, 0, 1, 0, 1, DEV_EPI_BIAS}};
+               {31, 45, 64, 4, 0, 1, 1, 1, 0, 0},   {64, 96, 128, 2, 0, 0, 1, 0, 1, DEV_EPI_BIAS},
+               {64, 96, 128, 2, 0, 0, 1, 1, 1, DEV_EPI_BIAS_GELU_AUX}};
   for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
     int64_t M = cases[ci].M, N = cases[ci].N, K = cases[ci].K, nb = cases[ci].batch, na = nb * M * K, nbb = nb * K * N,
             nc = nb * M * N;
     int ta = cases[ci].ta, tb = cases[ci].tb, a16 = cases[ci].a16, b16 = cases[ci].b16, c16 = cases[ci].c16, epi = cases[ci].epi;
     float *A = malloc((size_t)na * 4), *B = malloc((size_t)nbb * 4), *R = malloc((size_t)nc * 4), *bias = malloc((size_t)N * 4);
-    uint16_t *A16 = malloc((size_t)na * 2), *B16 = malloc((size_t)nbb * 2), *C16 = malloc((size_t)nc * 2);
-    double *ref = malloc((size_t)nc * 8);
+    uint16_t *A16 = malloc((size_t)na * 2), *B16 = malloc((size_t)nbb * 2), *C16 = malloc((size_t)nc * 2), *X16 = malloc((size_t)nc * 2);
+    double *ref = malloc((size_t)nc * 8), *refx = malloc((size_t)nc * 8); /* refx: GELU_AUX's pre-activation */
     fill(A, na, 160 + ci, 1), fill(B, nbb, 170 + ci, 1), fill(bias, N, 190 + ci, 1);
     for (int64_t i = 0; i < na; i++) A16[i] = rt_bf16_from_f64(A[i]), A[i] = (float)rt_bf16_to_f64(A16[i]);
     for (int64_t i = 0; i < nbb; i++) B16[i] = rt_bf16_from_f64(B[i]), B[i] = (float)rt_bf16_to_f64(B16[i]);
@@ -568,13 +579,18 @@ static void check_gemm16(Ck *c) {
           const float *a = A + b * M * K, *bb = B + b * K * N;
           for (int64_t k = 0; k < K; k++) x += (double)(ta ? a[k * M + i] : a[i * K + k]) * (tb ? bb[j * K + k] : bb[k * N + j]);
           if (epi) x += bias[j];
-          if (epi == DEV_EPI_BIAS_GELU) x = 0.5 * x * (1.0 + tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x)));
+          refx[b * M * N + i * N + j] = c16 ? rt_bf16_to_f64(rt_bf16_from_f64(x)) : x;
+          if (epi == DEV_EPI_BIAS_GELU || epi == DEV_EPI_BIAS_GELU_AUX)
+            x = 0.5 * x * (1.0 + tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x)));
           ref[b * M * N + i * N + j] = c16 ? rt_bf16_to_f64(rt_bf16_from_f64(x)) : x;
         }
     DPtr dA = a16 ? up(c, A16, (size_t)na * 2) : up(c, A, (size_t)na * 4), dB = b16 ? up(c, B16, (size_t)nbb * 2) : up(c, B, (size_t)nbb * 4);
     DPtr dC = up(c, R, (size_t)nc * (c16 ? 2 : 4)), dbias = epi ? up(c, bias, (size_t)N * 4) : 0;
+    DPtr dX = epi == DEV_EPI_BIAS_GELU_AUX ? up(c, R, (size_t)nc * (c16 ? 2 : 4)) : 0; /* the aux: as C */
     DevGemm g = {dA, dB, dC, M, N, K, nb, M * K, K * N, M * N, ta, tb, 0, 1, epi, dbias, a16, b16, c16};
-    int ok = dA && dB && dC && (!epi || dbias) && dev_gemm(&c->dev, &g) && down(c, c16 ? (void *)C16 : (void *)R, dC, (size_t)nc * (c16 ? 2 : 4));
+    int ok = dA && dB && dC && (!epi || dbias) && (epi != DEV_EPI_BIAS_GELU_AUX || dX) && dev_gemm_aux(&c->dev, &g, dX) &&
+             (!dX || down(c, c16 ? (void *)X16 : (void *)R, dX, (size_t)nc * (c16 ? 2 : 4))) &&
+             down(c, c16 ? (void *)C16 : (void *)R, dC, (size_t)nc * (c16 ? 2 : 4));
     if (!ok) fprintf(stderr, "cuda_check: gemm16: %s\n", c->dev.L.err);
     for (int64_t i = 0; ok && c16 && i < nc; i++) R[i] = (float)rt_bf16_to_f64(C16[i]);
     int fin = 0;
@@ -582,11 +598,17 @@ static void check_gemm16(Ck *c) {
     char what[120];
     snprintf(what, sizeof what, "dev_gemm stored%s%s%s M%lld N%lld K%lld batch %lld%s%s%s", a16 ? " A16" : "", b16 ? " B16" : "",
              c16 ? " C16" : "", (long long)M, (long long)N, (long long)K, (long long)nb, ta ? " ta" : "", tb ? " tb" : "",
-             epi == DEV_EPI_BIAS_GELU ? " +bias gelu" : epi ? " +bias" : "");
+             epi == DEV_EPI_BIAS_GELU ? " +bias gelu" : epi == DEV_EPI_BIAS_GELU_AUX ? " +bias gelu (aux)" : epi ? " +bias" : "");
     /* a bf16 C: one rounding of the result (half an ulp, 2^-9, normwise) besides f32 accumulation */
     result(c, "gemm", what, e, (c16 ? 4e-3 : 0) + 1e-5 * sqrt((double)K) + 1e-5, ok && fin, "bf16 storage (a16/b16/c16)");
-    dev_free(&c->dev, dA), dev_free(&c->dev, dB), dev_free(&c->dev, dC), dev_free(&c->dev, dbias);
-    free(A), free(B), free(R), free(bias), free(A16), free(B16), free(C16), free(ref);
+    if (dX && c16) { /* GELU_AUX_BIAS's second output, the pre-activation: bf16 as C */
+      for (int64_t i = 0; ok && i < nc; i++) R[i] = (float)rt_bf16_to_f64(X16[i]);
+      double ex = ok ? nerr(R, refx, nc, &fin) : INFINITY;
+      snprintf(what + strlen(what), sizeof what - strlen(what), ": aux = x");
+      result(c, "gemm", what, ex, 4e-3 + 1e-5 * sqrt((double)K) + 1e-5, ok && fin, "the pre-activation, stored as C (bf16)");
+    }
+    dev_free(&c->dev, dA), dev_free(&c->dev, dB), dev_free(&c->dev, dC), dev_free(&c->dev, dbias), dev_free(&c->dev, dX);
+    free(A), free(B), free(R), free(bias), free(A16), free(B16), free(C16), free(X16), free(ref), free(refx);
   }
 }
 
@@ -729,10 +751,14 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
   if (ok) {
     char w[200], note[300];
     snprintf(w, sizeof w, "%s: %d outputs%s", what, nout, bf16 ? " (bf16 products)" : "");
-    int epi = 0;
-    for (int k = 0; k < e.ngroups; k++) epi += e.groups[k].epi && !e.groups[k].epi_off;
-    int at = snprintf(note, sizeof note, "worst %s; %lld nodes on the host; %d GEMM epilogues; attention %lld flash, %lld products",
-                      worst_name, (long long)e.stats.host_nodes, epi, (long long)e.stats.attn_flash, (long long)e.stats.attn_gemm);
+    int epi = 0, aux = 0; /* aux: GELU_AUX_BIAS (the pre-activation, which gelu's derivative reads, written too) */
+    for (int k = 0; k < e.ngroups; k++) {
+      epi += e.groups[k].epi && !e.groups[k].epi_off;
+      aux += e.groups[k].epi == DEV_EPI_BIAS_GELU_AUX && !e.groups[k].epi_off;
+    }
+    int at = snprintf(note, sizeof note, "worst %s; %lld nodes on the host; %d GEMM epilogues (%d gelu + aux); attention %lld flash (%lld tensor cores), %lld products",
+                      worst_name, (long long)e.stats.host_nodes, epi, aux, (long long)e.stats.attn_flash, (long long)e.stats.attn_tc,
+                      (long long)e.stats.attn_gemm);
     int w16 = 0, wall = 0; /* parameters read as bf16 (products only), of all */
     for (int k = 0; k < e.n; k++)
       if (g->nodes.v[k].op == OP_PARAM) wall++, w16 += e.st[k];
