@@ -90,6 +90,7 @@ typedef struct DExecStats {
   int64_t attn_flash, attn_gemm; /* of the last run: softmax attention nodes run by the flash
                                  * kernels, and as products (dexec_attn.c) */
   int64_t attn_tc;              /* of those flash ones: on tensor cores (attention_tc.cu) */
+  int64_t copies, copies_v16;   /* of the last run: k_copy_* launches, and of those in 16-byte elements */
 } DExecStats;
 
 typedef struct DExec {

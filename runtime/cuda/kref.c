@@ -39,13 +39,14 @@ static void copy_nd16(const KaCopy *a, int cvt) {
   }
 }
 
-static void copy_nd(const KaCopy *a) {
-  const uint32_t *src = P(const uint32_t, a->src);
-  uint32_t *dst = P(uint32_t, a->dst);
+/* k_copy_nd (4-byte elements) and k_copy_nd_v16 (16-byte ones): the bits move unchanged */
+static void copy_nd(const KaCopy *a, size_t es) {
+  const char *src = P(const char, a->src);
+  char *dst = P(char, a->dst);
   for (long long i = 0; i < a->n; i++) {
     long long so, d;
     nd_offsets(a, i, &so, &d);
-    dst[d] = src[so];
+    memcpy(dst + d * (long long)es, src + so * (long long)es, es);
   }
 }
 
@@ -324,7 +325,7 @@ static const Ref refs[] = {
     {"k_attn_fwd16_d64", 10}, {"k_attn_fwd16_d128", 10}, {"k_attn_bwd_pre16", 11}, {"k_attn_bwd_dq16_d32", 12},
     {"k_attn_bwd_dq16_d64", 12}, {"k_attn_bwd_dkdv16_d32", 13}, {"k_attn_bwd_dkdv16_d64", 13},
     {"k_xent_grad16", 9},  {"k_xent_count", 19},  {"k_attn_softmax", 20}, {"k_attn_dsoftmax", 21},
-    {"k_fa_fwd_d32", 10}, {"k_fa_fwd_d64", 10}, {"k_fa_bwd_dq_d32", 12}, {"k_fa_bwd_dq_d64", 12}, {"k_fa_bwd_dkdv_d32", 13},
+    {"k_copy_nd_v16", 22}, {"k_fa_fwd_d32", 10}, {"k_fa_fwd_d64", 10}, {"k_fa_bwd_dq_d32", 12}, {"k_fa_bwd_dq_d64", 12}, {"k_fa_bwd_dkdv_d32", 13},
     {"k_fa_bwd_dkdv_d64", 13},
 };
 
@@ -339,7 +340,7 @@ int kref_launch(const char *name, const void *args) {
   for (size_t i = 0; i < sizeof refs / sizeof *refs; i++)
     if (strcmp(refs[i].name, name) == 0) kind = refs[i].kind;
   switch (kind) {
-  case 0: copy_nd(args); break;
+  case 0: copy_nd(args, 4); break;
   case 1: gather(args, 0); break;
   case 2: gather(args, 1); break;
   case 3: vec(args, 0); break;
@@ -361,6 +362,7 @@ int kref_launch(const char *name, const void *args) {
   case 19: xent(args, 3); break;
   case 20: attn_rows(args, 0); break;
   case 21: attn_rows(args, 1); break;
+  case 22: copy_nd(args, 16); break;
   default: return 0;
   }
   return 1;

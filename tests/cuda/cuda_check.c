@@ -223,9 +223,10 @@ static int launch2(Ck *c, int mod, const char *name, unsigned gx, unsigned gy, u
 static void check_kernels(Ck *c) {
   KTest t = {0};
   Dev *dev = &c->dev;
-  /* copy_nd as a transpose [3, 5, 7] -> [7, 3, 5] */
+  /* copy_nd as a transpose [3, 5, 7] -> [7, 3, 5] (and over 16-byte elements) */
   {
     float *src = kt_buf(&t, 105 * 4, 1, 1), *dst = kt_buf(&t, 105 * 4, 0, 0);
+    float *s4 = kt_buf(&t, 420 * 4, 1, 2), *d4 = kt_buf(&t, 420 * 4, 0, 0);
     if (!kt_upload(c, &t)) goto done;
     KaCopy a = {0};
     a.src = (uint64_t)(uintptr_t)src, a.dst = (uint64_t)(uintptr_t)dst, a.n = 105, a.rank = 3;
@@ -233,6 +234,10 @@ static void check_kernels(Ck *c) {
     for (int i = 0; i < 3; i++) a.ext[i] = ext[i], a.src_st[i] = sst[i], a.dst_st[i] = dst_st[i];
     RUN(KMOD_MOVE, "k_copy_nd", dev_grid(dev, 105, 256), 1, 1, 256, a);
     kt_compare(c, &t, dst, 105, "k_copy_nd transpose [3,5,7] -> [7,3,5]", 0);
+    /* the same transpose over 16-byte elements, [3, 5, 7, 4] floats (k_copy_nd_v16: the last axis moves 4 at a time) */
+    a.src = (uint64_t)(uintptr_t)s4, a.dst = (uint64_t)(uintptr_t)d4;
+    RUN(KMOD_MOVE, "k_copy_nd_v16", dev_grid(dev, 105, 256), 1, 1, 256, a);
+    kt_compare(c, &t, d4, 420, "k_copy_nd_v16 transpose [3,5,7,4] -> [7,3,5,4] (16-byte elements)", 0);
     kt_free(c, &t);
   }
   /* gather / scatter_add: 300 ids (some out of range) into a 50 x 96 table */
@@ -749,16 +754,16 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
     free(h), free(r64), free(r32);
   }
   if (ok) {
-    char w[200], note[300];
+    char w[200], note[400];
     snprintf(w, sizeof w, "%s: %d outputs%s", what, nout, bf16 ? " (bf16 products)" : "");
     int epi = 0, aux = 0; /* aux: GELU_AUX_BIAS (the pre-activation, which gelu's derivative reads, written too) */
     for (int k = 0; k < e.ngroups; k++) {
       epi += e.groups[k].epi && !e.groups[k].epi_off;
       aux += e.groups[k].epi == DEV_EPI_BIAS_GELU_AUX && !e.groups[k].epi_off;
     }
-    int at = snprintf(note, sizeof note, "worst %s; %lld nodes on the host; %d GEMM epilogues (%d gelu + aux); attention %lld flash (%lld tensor cores), %lld products",
+    int at = snprintf(note, sizeof note, "worst %s; %lld nodes on the host; %d GEMM epilogues (%d gelu + aux); attention %lld flash (%lld tensor cores), %lld products; copies %lld (%lld of 16-byte elements)",
                       worst_name, (long long)e.stats.host_nodes, epi, aux, (long long)e.stats.attn_flash, (long long)e.stats.attn_tc,
-                      (long long)e.stats.attn_gemm);
+                      (long long)e.stats.attn_gemm, (long long)e.stats.copies, (long long)e.stats.copies_v16);
     int w16 = 0, wall = 0; /* parameters read as bf16 (products only), of all */
     for (int k = 0; k < e.n; k++)
       if (g->nodes.v[k].op == OP_PARAM) wall++, w16 += e.st[k];

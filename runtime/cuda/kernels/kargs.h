@@ -21,7 +21,8 @@ enum { KA_MAX_RANK = 8, KA_ADAM_CHUNK = 4096 };
  * k_copy_nd: for every index i of the iteration shape ext[rank] (n elements in all),
  *   dst[dst_off + sum_a i_a dst_st[a]] = src[src_off + sum_a i_a src_st[a]]      (4-byte elements)
  * (transpose, slice, expand: src strides; pad, concat: dst strides into a zeroed output)
- * k_copy_nd16: the same over 2-byte elements (bf16); k_copy_cvt: converting, cvt 1: f32 src to
+ * k_copy_nd16: the same over 2-byte elements (bf16), k_copy_nd_v16 over 16-byte ones (offsets,
+ * strides and the addresses multiples of 16 bytes); k_copy_cvt: converting, cvt 1: f32 src to
  * bf16 dst (nearest even), 2: bf16 src to f32 dst (offsets and strides in elements of each) */
 typedef struct KaCopy {
   KP(const float) src;

@@ -3,20 +3,36 @@
 //   k_gather      rows of a table by i32 ids       k_scatter_add  rows added back (atomic)
 //   k_axpy k_fill k_to_bf16                        vectors
 //   k_copy_nd16   k_copy_nd over 2-byte elements (bf16 activations: strides and offsets in elements)
+//   k_copy_nd_v16 k_copy_nd over 16-byte elements (the host's vectorised form of a copy whose
+//                 innermost axis is contiguous on both sides: dexec_ops.c, dx_copy_launch)
 //   k_copy_cvt    k_copy_nd converting f32 -> bf16 (cvt 1, nearest even) or bf16 -> f32 (cvt 2)
 // Elements are 4 bytes (f32 or i32: the copies move bits) unless named 16. One thread per element,
 // grid-stride.
 
-// the source and destination element offsets of the copy's i-th element (row-major over ext)
-__device__ __forceinline__ void nd_offsets(const KaCopy &a, long long i, long long *so, long long *d) {
-  long long t = i;
+// the source and destination element offsets of the copy's i-th element (row-major over ext);
+// I: the index arithmetic's type (unsigned where the copy has fewer than 2^31 elements: a
+// 64-bit division is a long software routine on the GPU)
+template <typename I>
+KDEV void nd_offsets(const KaCopy &a, I i, long long *so, long long *d) {
   *so = a.src_off;
   *d = a.dst_off;
-  for (int ax = a.rank - 1; ax >= 0; ax--) {
-    long long e = a.ext[ax], x = t % e;
-    t /= e;
-    *so += x * a.src_st[ax];
-    *d += x * a.dst_st[ax];
+  for (int ax = a.rank - 1; ax > 0; ax--) {
+    I e = (I)a.ext[ax], x = i % e;
+    i /= e;
+    *so += (long long)x * a.src_st[ax];
+    *d += (long long)x * a.dst_st[ax];
+  }
+  if (a.rank > 0) *so += (long long)i * a.src_st[0], *d += (long long)i * a.dst_st[0];
+}
+
+// copy element i of the copy (f: the element's move, given its source and destination offsets)
+template <typename F>
+KDEV void copy_each(const KaCopy &a, F f) {
+  for (long long i = gtid(); i < a.n; i += gstride()) {
+    long long so, d;
+    if (a.n <= 0x7fffffffLL) nd_offsets<unsigned>(a, (unsigned)i, &so, &d);
+    else nd_offsets<long long>(a, i, &so, &d);
+    f(so, d);
   }
 }
 
@@ -25,23 +41,18 @@ template <typename T>
 KDEV void copy_nd(const KaCopy &a) {
   const T *src = (const T *)a.src;
   T *dst = (T *)a.dst;
-  for (long long i = gtid(); i < a.n; i += gstride()) {
-    long long so, d;
-    nd_offsets(a, i, &so, &d);
-    dst[d] = src[so];
-  }
+  copy_each(a, [&](long long so, long long d) { dst[d] = src[so]; });
 }
 
 extern "C" __global__ void k_copy_nd(KaCopy a) { copy_nd<unsigned int>(a); }
 extern "C" __global__ void k_copy_nd16(KaCopy a) { copy_nd<unsigned short>(a); }
+extern "C" __global__ void k_copy_nd_v16(KaCopy a) { copy_nd<uint4>(a); }
 
 extern "C" __global__ void k_copy_cvt(KaCopy a) {
-  for (long long i = gtid(); i < a.n; i += gstride()) {
-    long long so, d;
-    nd_offsets(a, i, &so, &d);
+  copy_each(a, [&](long long so, long long d) {
     if (a.cvt == 1) ((unsigned short *)a.dst)[d] = to_bf16(((const float *)a.src)[so]);
     else ((float *)a.dst)[d] = from_bf16(((const unsigned short *)a.src)[so]);
-  }
+  });
 }
 
 extern "C" __global__ void k_gather(KaGather a) {

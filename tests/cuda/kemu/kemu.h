@@ -22,6 +22,9 @@
 struct uint3 {
   unsigned x, y, z;
 };
+struct uint4 {
+  unsigned x, y, z, w;
+};
 typedef uint3 dim3;
 extern uint3 threadIdx, blockIdx;
 extern dim3 blockDim, gridDim;

@@ -11,6 +11,7 @@ namespace kemu_move {
 extern "C" const KemuKernel kemu_tab_move[] = {
     KEMU_K(kemu_move, k_copy_nd, KaCopy),
     KEMU_K(kemu_move, k_copy_nd16, KaCopy),
+    KEMU_K(kemu_move, k_copy_nd_v16, KaCopy),
     KEMU_K(kemu_move, k_copy_cvt, KaCopy),
     KEMU_K(kemu_move, k_gather, KaGather),
     KEMU_K(kemu_move, k_scatter_add, KaGather),
