@@ -23,7 +23,7 @@
 #            (1e-2); gpu_mt.mam 30 steps on the GPU: the loss falls; the step times (first step,
 #            median of the others) go into the summary -> $OUT/train.txt
 #   bench    cuda_check --bench-only: attention kernels (f32 on CUDA cores, bf16 on tensor
-#            cores) and the tiny / mt / attn steps, CUDA events, median of 10 after warm-up (each
+#            cores; DiJiang's core as torch_ref.py times it) and the tiny / mt / attn steps, CUDA events, median of 10 after warm-up (each
 #            step eager, and captured once into a CUDA graph and replayed, as the trainer runs
 #            repeated shapes; the mt step also with attention as products instead of the
 #            tensor-core flash kernels) -> $OUT/bench.tsv

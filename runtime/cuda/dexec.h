@@ -151,6 +151,9 @@ void dexec_summary(const DExec *e, StrBuf *b);
 const char *dexec_kind_name(DKind k);
 /* Whether bf16 plans read weights as bf16 (their kept copy): not with MAMC_CUDA_BF16_WEIGHTS=0 */
 int dexec_bf16_weights(void);
+/* The dynamic shared memory (bytes) of the linear-attention kernels for m features: k_la_local
+ * and k_la_out (grad 0), k_la_grad (grad 1) — for callers that launch them directly (benchmarks) */
+unsigned dexec_la_smem(int m, int grad);
 
 /* Profiling (dexec_prof.c): after dexec_profile_on, every run records a CUDA event around each
  * planned step (host time in the emulation) and adds the step's time to it; the report lists

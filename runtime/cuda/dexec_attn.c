@@ -208,12 +208,20 @@ int dx_attn(DExec *e, int i, const int64_t *sym) {
   return ok;
 }
 
-/* shared memory of k_la_fwd / k_la_bwd for m features (linattn.cu's layout) */
-static unsigned la_smem(int m, int bwd) {
+/* shared memory of k_la_local / k_la_out (0) and k_la_grad (1) for m features (linattn.cu's layout) */
+unsigned dexec_la_smem(int m, int bwd) {
   int C = 32, DVB = 32, mp = m + 1;
   int floats = bwd ? 2 * C * mp + 2 * C * DVB + 2 * m * DVB + 2 * C * (C + 1) + 3 * C + 2 * C
                    : 2 * C * mp + C * DVB + m * DVB + C * (C + 1) + 3 * C + 2 * C;
   return (unsigned)floats * 4;
+}
+
+/* every chunk's start state of one direction: part 0 the forward state (states), 1 the reverse
+ * state of the backward (rstates): each chunk's own sum, then carried across the chunks */
+static int la_states(DExec *e, int i, KaLin *a, int part, int NT, unsigned gy) {
+  a->part = part;
+  return dx_launch(e, i, KMOD_LINATTN, "k_la_local", (unsigned)a->BH, gy, (unsigned)NT, 128, dexec_la_smem(a->m, 0), a) &&
+         dx_launch(e, i, KMOD_LINATTN, "k_la_carry", dev_grid(e->dev, a->BH * a->m * a->dv_w, 256), 1, 1, 256, 0, a);
 }
 
 int dx_linattn(DExec *e, int i, const int64_t *sym) {
@@ -235,9 +243,11 @@ int dx_linattn(DExec *e, int i, const int64_t *sym) {
   a.lg = la.gate == LA_GATE_LEARNED ? e->val[n->in[la.g]] : 0;
   a.beta = la.gate == LA_GATE_LEARNED ? e->val[n->in[la.beta]] : 0;
   a.v = e->val[n->in[la.v]];
-  DPtr fq = 0, fk = 0, states = 0, dq = 0, dkb = 0, dv = 0, scr = 0;
+  DPtr fq = 0, fk = 0, states = 0, rstates = 0, decays = 0, dq = 0, dkb = 0, dv = 0, scr = 0;
   int ok = dx_alloc(e, i, sym), NT = (int)((T + 31) / 32);
   unsigned gy = (unsigned)((Dv + 31) / 32);
+  ok = ok && dx_scratch(e, i, BH * NT * (int64_t)m * Dv, &states, 0) && dx_scratch(e, i, BH * NT, &decays, 0);
+  a.states = states, a.decays = decays;
   if (!grad && ok) {
     if (la.feature != LA_FEAT_NONE) { /* phi(q), phi(k) */
       a.P = e->val[n->in[la.proj]];
@@ -257,21 +267,20 @@ int dx_linattn(DExec *e, int i, const int64_t *sym) {
     ok = ok && (dev_zero(e->dev, a.o, (uint64_t)(BH * T * Dv) * 4) || dx_dev_fail(e, i));
     for (int pass = 0; ok && pass < (la.causal ? 1 : 2); pass++) {
       a.reverse = a.strict = pass;
-      ok = dx_launch(e, i, KMOD_LINATTN, "k_la_fwd", (unsigned)BH, gy, 1, 128, la_smem(m, 0), &a);
+      ok = la_states(e, i, &a, 0, NT, gy) && dx_launch(e, i, KMOD_LINATTN, "k_la_out", (unsigned)BH, gy, (unsigned)NT, 128,
+                                                       dexec_la_smem(m, 0), &a);
     }
   } else if (ok) {
     a.q = e->val[n->in[la.q]];
     a.k = e->val[n->in[la.k]];
     a.dO = e->val[n->in[la.dout]];
-    ok = dx_scratch(e, i, BH * NT * (int64_t)m * Dv, &states, 0) && dx_scratch(e, i, BH * T * m, &dq, 1) &&
+    ok = ok && dx_scratch(e, i, BH * NT * (int64_t)m * Dv, &rstates, 0) && dx_scratch(e, i, BH * T * m, &dq, 1) &&
          dx_scratch(e, i, BH * T * m, &dkb, 1) && dx_scratch(e, i, BH * T * Dv, &dv, 1);
-    a.states = states, a.dq = dq, a.dkb = dkb, a.dv = dv;
+    a.rstates = rstates, a.dq = dq, a.dkb = dkb, a.dv = dv;
     for (int pass = 0; ok && pass < (la.causal ? 1 : 2); pass++) {
       a.reverse = a.strict = pass;
-      KaLin f = a;
-      f.o = 0;
-      ok = dx_launch(e, i, KMOD_LINATTN, "k_la_fwd", (unsigned)BH, gy, 1, 128, la_smem(m, 0), &f) &&
-           dx_launch(e, i, KMOD_LINATTN, "k_la_bwd", (unsigned)BH, gy, 1, 128, la_smem(m, 1), &a);
+      ok = la_states(e, i, &a, 0, NT, gy) && la_states(e, i, &a, 1, NT, gy) &&
+           dx_launch(e, i, KMOD_LINATTN, "k_la_grad", (unsigned)BH, gy, (unsigned)NT, 128, dexec_la_smem(m, 1), &a);
     }
     KaLinPack pk = {a.q, a.k, a.beta, dq, dkb, dv, e->val[i], 0, BH, (int)T, m, (int)Dv, (int)Dv,
                     la.gate == LA_GATE_LEARNED, 0};
@@ -283,6 +292,8 @@ int dx_linattn(DExec *e, int i, const int64_t *sym) {
   dev_free(e->dev, fq);
   dev_free(e->dev, fk);
   dev_free(e->dev, states);
+  dev_free(e->dev, rstates);
+  dev_free(e->dev, decays);
   dev_free(e->dev, dq);
   dev_free(e->dev, dkb);
   dev_free(e->dev, dv);

@@ -81,7 +81,7 @@ DKind dx_plan_node(const DExec *e, int i, const char **why) {
   case OP_SOFTMAX_ATTENTION_GRAD: k = attn_ok(e, i, &w) ? DN_ATTN : DN_HOST; break;
   case OP_LINEAR_ATTENTION:
   case OP_LINEAR_ATTENTION_GRAD:
-    k = linattn_ok(e, i, &w) && dev_has_kernel(e->dev, "k_la_fwd") ? DN_LINATTN : DN_HOST;
+    k = linattn_ok(e, i, &w) && dev_has_kernel(e->dev, "k_la_out") ? DN_LINATTN : DN_HOST;
     if (k == DN_HOST && !w) w = "no host emulation of the chunked kernels";
     break;
   case OP_CROSS_ENTROPY:

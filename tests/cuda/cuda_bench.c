@@ -214,6 +214,80 @@ static void bench_attention(Ck *c, int T, int tc) {
   for (size_t i = 0; ok && i < sizeof all / sizeof *all; i++) dev_free(dev, all[i]);
 }
 
+/* DiJiang's attention core as ../shared/bench/torch_ref.py times it (its `lin`): DCT features
+ * of q and k (softmax(w (x C))), causal linear attention without gates, forward + backward, f32,
+ * B 4, H 16, D 64, 64 features, on the hand-written kernels (linattn.cu) launched as the
+ * executor does (dexec_attn.c). Not included: the feature maps' own backward (generated
+ * kernels and products in a graph; autograd's in PyTorch's number). */
+static void bench_linattn(Ck *c, int T) {
+  const int B = 4, H = 16, D = 64, m = 64, NT = (T + 31) / 32;
+  const int64_t BH = (int64_t)B * H, nx = BH * T * D, nst = BH * NT * m * D;
+  Dev *dev = &c->dev;
+  DPtr q = 0, k = 0, v = 0, P = 0, fw = 0, fq = 0, fk = 0, o = 0, dO = 0, dq = 0, dkb = 0, dv = 0, st = 0, rst = 0, dec = 0;
+  int ok = dev_alloc(dev, nx * 4, &q) && dev_alloc(dev, nx * 4, &k) && dev_alloc(dev, nx * 4, &v) &&
+           dev_alloc(dev, (uint64_t)D * m * 4, &P) && dev_alloc(dev, (uint64_t)m * 4, &fw) && dev_alloc(dev, nx * 4, &fq) &&
+           dev_alloc(dev, nx * 4, &fk) && dev_alloc(dev, nx * 4, &o) && dev_alloc(dev, nx * 4, &dO) &&
+           dev_alloc(dev, nx * 4, &dq) && dev_alloc(dev, nx * 4, &dkb) && dev_alloc(dev, nx * 4, &dv) &&
+           dev_alloc(dev, (uint64_t)nst * 4, &st) && dev_alloc(dev, (uint64_t)nst * 4, &rst) &&
+           dev_alloc(dev, (uint64_t)BH * NT * 4, &dec);
+  float *h = ok ? malloc((size_t)nx * 4) : NULL;
+  ok = ok && h;
+  if (ok) {
+    fill(h, nx, 5, 1);
+    ok = dev_h2d(dev, q, h, (size_t)nx * 4) && dev_h2d(dev, k, h, (size_t)nx * 4) && dev_h2d(dev, v, h, (size_t)nx * 4) &&
+         dev_h2d(dev, dO, h, (size_t)nx * 4) && dev_h2d(dev, P, h, (size_t)D * m * 4) && dev_h2d(dev, fw, h, (size_t)m * 4);
+  }
+  KaLin a;
+  memset(&a, 0, sizeof a);
+  a.P = P, a.fw = fw, a.feature = 0, a.rows = BH * T, a.BH = BH, a.H = H, a.T = T, a.D = D, a.m = m, a.dv_w = D;
+  a.q = fq, a.k = fk, a.v = v, a.o = o, a.dO = dO, a.dq = dq, a.dkb = dkb, a.dv = dv, a.states = st, a.rstates = rst;
+  a.decays = dec;
+  unsigned gy = (unsigned)((D + 31) / 32), s0 = dexec_la_smem(m, 0), s1 = dexec_la_smem(m, 1);
+  unsigned gf = dev_grid(dev, a.rows * 32, 256), gc = dev_grid(dev, BH * m * D, 256);
+  double fwd[64], bwd[64];
+  int reps = c->reps < 64 ? c->reps : 64;
+  DevEvent e0 = {0}, e1 = {0}, e2 = {0};
+#define LA(name, gx, gyy, gz, blk, smem) dev_launch(dev, KMOD_LINATTN, name, gx, gyy, gz, blk, smem, &a)
+  for (int i = -2; ok && i < reps; i++) {
+    KaLin f = a;
+    ok = dev_event_record(dev, &e0);
+    a.x = q, a.out = fq;
+    ok = ok && LA("k_la_features", gf, 1, 1, 256, 0);
+    a.x = k, a.out = fk;
+    ok = ok && LA("k_la_features", gf, 1, 1, 256, 0) && dev_zero(dev, o, (uint64_t)nx * 4);
+    a.part = 0;
+    ok = ok && LA("k_la_local", (unsigned)BH, gy, (unsigned)NT, 128, s0) && LA("k_la_carry", gc, 1, 1, 256, 0) &&
+         LA("k_la_out", (unsigned)BH, gy, (unsigned)NT, 128, s0) && dev_event_record(dev, &e1);
+    ok = ok && dev_zero(dev, dq, (uint64_t)nx * 4) && dev_zero(dev, dkb, (uint64_t)nx * 4) && dev_zero(dev, dv, (uint64_t)nx * 4);
+    ok = ok && LA("k_la_local", (unsigned)BH, gy, (unsigned)NT, 128, s0) && LA("k_la_carry", gc, 1, 1, 256, 0);
+    a.part = 1;
+    ok = ok && LA("k_la_local", (unsigned)BH, gy, (unsigned)NT, 128, s0) && LA("k_la_carry", gc, 1, 1, 256, 0) &&
+         LA("k_la_grad", (unsigned)BH, gy, (unsigned)NT, 128, s1) && dev_event_record(dev, &e2);
+    double x = 0, y = 0;
+    ok = ok && dev_event_ms(dev, &e0, &e1, &x) && dev_event_ms(dev, &e1, &e2, &y);
+    if (i >= 0) fwd[i] = x, bwd[i] = y;
+    if (over_budget(c) && i >= 2) reps = i + 1;
+    a = f;
+  }
+#undef LA
+  char name[80], note[160];
+  if (ok) {
+    qsort(fwd, (size_t)reps, sizeof *fwd, cmp_d);
+    qsort(bwd, (size_t)reps, sizeof *bwd, cmp_d);
+    snprintf(note, sizeof note, "f32 causal B4 H16 D64 m64, no gates; fwd %.3f ms; feature-map backward not included; %d reps",
+             fwd[reps / 2], reps);
+    snprintf(name, sizeof name, "attn dijiang core fwd+bwd T=%d", T);
+    bench_line(c, name, fwd[reps / 2] + bwd[reps / 2], -1, 0, note);
+  } else {
+    snprintf(name, sizeof name, "attn dijiang core T=%d", T);
+    bench_line(c, name, -1, -1, 0, dev->L.err);
+  }
+  free(h);
+  dev_event_free(dev, &e0), dev_event_free(dev, &e1), dev_event_free(dev, &e2);
+  DPtr all[] = {q, k, v, P, fw, fq, fk, o, dO, dq, dkb, dv, st, rst, dec};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++) dev_free(dev, all[i]);
+}
+
 void run_bench(Ck *c) {
   const Workload ws[] = {
       {"tiny step (f32)", "bench/gpu_tiny.mam", "bench/gpu_tiny.yaml", 8, 64, 65, 0, NULL},
@@ -227,6 +301,7 @@ void run_bench(Ck *c) {
   };
   int Ts[] = {1024, 4096, 16384};
   for (int i = 0; i < 6 && !over_budget(c) && !c->emu; i++) bench_attention(c, Ts[i % 3], i >= 3);
+  for (int i = 0; i < 3 && !over_budget(c) && !c->emu; i++) bench_linattn(c, Ts[i]);
   for (size_t i = 0; i < sizeof ws / sizeof *ws; i++) {
     if (over_budget(c)) {
       bench_line(c, ws[i].name, -1, -1, 0, "skipped: over the time budget");

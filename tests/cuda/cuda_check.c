@@ -669,7 +669,8 @@ void free_params(Ck *c, DParams *dp) {
 /* bf16 (precision: bf16 on the device: bf16 products and activations, dexec_dtype.c): errors in
  * the 2-norm, the loss 1e-2, each gradient 2e-2, all gradients together 1e-2 (relative, + 8x the
  * CPU's f32 error). *act: the run's activation bytes (as stored) when not NULL. */
-static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, const char *what, int bf16, int64_t *act) {
+static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, const char *what, int bf16, int64_t *act,
+                        const int64_t *fixed) {
   const IrGraph *g = &p->graphs.v[gi];
   ParamStore ps;
   char err[256];
@@ -682,7 +683,7 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
   DExec e;
   memset(&e, 0, sizeof e);
   Tensor *v32 = calloc((size_t)g->nodes.n + 1, sizeof *v32), *v64 = calloc((size_t)g->nodes.n + 1, sizeof *v64);
-  int ok = make_run(p, g, &r, NULL, 99) && upload_params(c, &ps, &dp);
+  int ok = make_run(p, g, &r, fixed, 99) && upload_params(c, &ps, &dp);
   InterpCx c32 = {DT_F32, 5, 1, 1, {0}}, c64 = {DT_F64, 5, 1, 1, {0}}, cd = c32;
   ok = ok && (interp_graph(p, g, r.sym, r.in, &ps, v32, &c32) || (snprintf(err, sizeof err, "interp f32: %s", c32.err), 0));
   ok = ok && (interp_graph(p, g, r.sym, r.in, &ps, v64, &c64) || (snprintf(err, sizeof err, "interp f64: %s", c64.err), 0));
@@ -787,36 +788,48 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
   rt_params_free(&ps);
 }
 
-static const char *const programs[][2] = {{"examples/lm.mam", "examples/lm.yaml"},
-                                          {"examples/shared.mam", "examples/shared.yaml"},
-                                          {"examples/modular.mam", "examples/modular.yaml"},
-                                          {"examples/multi.mam", "examples/multi.yaml"},
-                                          {"bench/gpu_tiny.mam", "bench/gpu_tiny.yaml"}};
+/* the programs whose graphs are checked, the length of their sequence symbols (0: make_run's
+ * 7, 9, ...; linattn.mam's 73 makes three chunks of DiJiang's 32 positions), and whether bf16
+ * is checked too: not for linattn.mam, whose gradients in bf16 are off by up to 0.5 (relative,
+ * per gradient) from the f64 interpreter's over 73 positions, as much with bf16 products alone
+ * (MAMC_CUDA_BF16_ACT=0) and the same with the chunk-sequential kernels before: bf16's rounding
+ * of the feature maps' products amplified, not the f32 kernels it is there to check */
+static const struct {
+  const char *mam, *yaml;
+  int seq, bf16;
+} programs[] = {{"examples/lm.mam", "examples/lm.yaml", 0, 1},
+                {"examples/shared.mam", "examples/shared.yaml", 0, 1},
+                {"examples/modular.mam", "examples/modular.yaml", 0, 1},
+                {"examples/multi.mam", "examples/multi.yaml", 0, 1},
+                {"bench/gpu_tiny.mam", "bench/gpu_tiny.yaml", 0, 1},
+                {"tests/cuda/linattn.mam", "tests/cuda/linattn.yaml", 73, 0}};
 
 static void check_graphs(Ck *c) {
   for (size_t i = 0; i < sizeof programs / sizeof *programs && !over_budget(c); i++) {
-    if (c->only && !strstr(programs[i][0], c->only)) continue;
+    if (c->only && !strstr(programs[i].mam, c->only)) continue;
     Example ex;
-    if (!example_load(&ex, programs[i][0], programs[i][1])) {
-      result(c, "graph", programs[i][0], INFINITY, 0, 0, "does not compile");
+    if (!example_load(&ex, programs[i].mam, programs[i].yaml)) {
+      result(c, "graph", programs[i].mam, INFINITY, 0, 0, "does not compile");
       example_free(&ex);
       continue;
     }
     int ng = ex.train->graphs.n < 2 ? ex.train->graphs.n : 2; /* two tasks per program: enough, and fast */
+    int64_t fix[64] = {0}, *fixed = programs[i].seq ? fix : NULL;
+    for (int k = 1; k < ex.train->syms.n && k < 64; k++) fix[k] = programs[i].seq + 2 * (k - 1);
     for (int gi = 0; gi < ng && !over_budget(c); gi++) {
       char what[160];
-      const char *file = strrchr(programs[i][0], '/') + 1;
+      const char *file = strrchr(programs[i].mam, '/') + 1;
       snprintf(what, sizeof what, "%s train @%s", file, ex.train->graphs.v[gi].task);
       int64_t a32 = 0, a16 = 0;
-      check_graph(c, programs[i][0], ex.train, gi, what, 0, &a32);
-      check_graph(c, programs[i][0], ex.train, gi, what, 1, &a16); /* bf16: products and activations */
-      if (a32 > 0) { /* bf16 activations: at most 60% of the f32 plan's activation bytes */
+      check_graph(c, programs[i].mam, ex.train, gi, what, 0, &a32, fixed);
+      if (programs[i].bf16) check_graph(c, programs[i].mam, ex.train, gi, what, 1, &a16, fixed); /* bf16: products and activations */
+      if (a32 > 0 && programs[i].bf16) { /* bf16 activations: at most 60% of the f32 plan's activation bytes */
         char w[200];
         snprintf(w, sizeof w, "%s: bf16 activation bytes / f32's", what);
         result(c, "graph", w, (double)a16 / (double)a32, 0.6, 1, NULL);
       }
       snprintf(what, sizeof what, "%s eval @%s", file, ex.eval->graphs.v[gi].task);
-      check_graph(c, programs[i][0], ex.eval, gi, what, 0, NULL);
+      check_graph(c, programs[i].mam, ex.eval, gi, what, 0, NULL, fixed);
     }
     example_free(&ex);
   }

@@ -82,15 +82,18 @@ typedef struct KaAttn {
 /* linattn.cu -----------------------------------------------------------------------------------
  * k_la_features: phi of every row: x[rows, D] -> out[rows, m] with P[D, m] and (dct)
  *   softmax_j(w_j (x P)_j), (dct_exp) d_j exp(t_j (x P)_j) — w / t in fw, d in fd.
- * k_la_fwd / k_la_bwd: the chunked causal core on feature-mapped operands, one (b, h) slice
- * and a slice of DVB value columns per block (state S[m, DVB] in shared memory):
+ * k_la_local, k_la_carry, k_la_out / k_la_grad: the chunked causal core on feature-mapped
+ * operands, a block per (b, h) slice, slice of DVB value columns and chunk of 32 positions:
  *   q[BH, T, m], k[BH, T, m], v[BH, T, dv], lg[BH, T] (log-gates; 0 = none), beta[BH, T] (0 = 1),
  *   gamma_log: the decay's ln gamma_h per head (gate decay; used when lg is 0 and decay set)
  *   reverse: positions run T-1 .. 0 (the anti-causal half of a bidirectional attention);
  *   strict: a position does not see itself.
  *   fwd: o[BH, T, dv] += the attention;  bwd: dq[BH, T, m], dkb[BH, T, m] (gradient of beta k),
  *   dv[BH, T, dv] += their parts given dO[BH, T, dv] (atomics: the value slices add up);
- *   states[BH, nchunks, m, dv]: scratch for the chunk-start states (bwd). */
+ *   states, rstates[BH, nchunks, m, dv]: the chunks' start states, forward and reverse (each
+ *   chunk's own sum first, k_la_local; carried across chunks in place, k_la_carry);
+ *   decays[BH, nchunks]: each chunk's e^{sum of its log-gates}; part: which state (0 forward,
+ *   1 reverse) k_la_local and k_la_carry work on. */
 typedef struct KaLin {
   KP(const float) x;
   KP(const float) P;
@@ -108,8 +111,10 @@ typedef struct KaLin {
   KP(float) dkb;
   KP(float) dv;
   KP(float) states;
+  KP(float) rstates;
+  KP(float) decays;
   long long rows, BH;
-  int H, T, D, m, dv_w, feature, decay, reverse, strict, pad_;
+  int H, T, D, m, dv_w, feature, decay, reverse, strict, part;
 } KaLin;
 
 /* k_la_pack: the packed gradient of linear_attention_grad from the cores' sums:

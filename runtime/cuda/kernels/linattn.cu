@@ -93,141 +93,159 @@ KDEV float la_mask(const KaLin &a, const double *b, int i, int j) {
   return (j < i || (j == i && !a.strict)) ? (float)exp(b[i] - b[j]) : 0.0f;
 }
 
-// forward (o set: o += the attention) and/or chunk-start states (states set); S kept per block
-extern "C" __global__ void __launch_bounds__(128) k_la_fwd(KaLin a) {
-  KSMEM_DYN(float, sm);
-  const int m = a.m, mp = m + 1, e0 = blockIdx.y * LA_DVB;
-  const long long bh = blockIdx.x;
-  float *Q = sm, *K = Q + LA_C * mp, *V = K + LA_C * mp, *S = V + LA_C * LA_DVB, *A = S + m * LA_DVB;
-  float *eb = A + LA_C * (LA_C + 1), *wl = eb + LA_C, *bt = wl + LA_C;
-  double *b = (double *)(void *)(bt + LA_C + (LA_C & 1));
-  for (int t = threadIdx.x; t < m * LA_DVB; t += blockDim.x) S[t] = 0;
+// Chunks run in parallel (grid z = the chunk): the states that carry attention from chunk to
+// chunk are summed per chunk (k_la_local), carried across chunks by a scan per state element
+// (k_la_carry: the only sequential part, NT steps of one multiply-add), and then each chunk
+// computes its output (k_la_out) or its gradients (k_la_grad) from its start state alone.
+
+// rows t0 .. t0 + L - 1 of x[BH, T, w] (columns c0 .. c0 + nc - 1) into X[C][ld]; zeros elsewhere
+KDEV void la_rows(const KaLin &a, long long bh, int t0, int L, const float *x, int w, int c0, int nc, float *X, int ld) {
+  for (int t = threadIdx.x; t < LA_C * nc; t += blockDim.x) {
+    int i = t / nc, c = t - i * nc;
+    X[i * ld + c] = i < L && x && c0 + c < w ? x[(bh * a.T + la_pos(a, t0 + i)) * w + c0 + c] : 0.0f;
+  }
+}
+
+// state slot [m, DVB columns from e0] of chunk n of st[BH, NT, m, dv]
+KDEV long long la_slot(const KaLin &a, long long bh, int n, int k, int e) {
   const int NT = (a.T + LA_C - 1) / LA_C;
-  for (int n = 0; n < NT; n++) {
-    const int t0 = n * LA_C, L = min(LA_C, a.T - t0);
-    __syncthreads();
-    for (int t = threadIdx.x; t < LA_C * m; t += blockDim.x) {
-      int i = t / m, k = t - i * m;
-      long long p = (bh * a.T + la_pos(a, t0 + i)) * m + k;
-      Q[i * mp + k] = i < L && a.q ? a.q[p] : 0.0f;
-      K[i * mp + k] = i < L ? a.k[p] : 0.0f;
-    }
-    for (int t = threadIdx.x; t < LA_C * LA_DVB; t += blockDim.x) {
-      int i = t / LA_DVB, e = t - i * LA_DVB;
-      V[t] = i < L && e0 + e < a.dv_w ? a.v[(bh * a.T + la_pos(a, t0 + i)) * a.dv_w + e0 + e] : 0.0f;
-    }
-    if (a.states)
-      for (int t = threadIdx.x; t < m * LA_DVB; t += blockDim.x) {
-        int k = t / LA_DVB, e = t - k * LA_DVB;
-        if (e0 + e < a.dv_w) a.states[((bh * NT + n) * m + k) * a.dv_w + e0 + e] = S[t];
-      }
-    la_gates(a, bh, t0, L, b, eb, wl, bt);
-    __syncthreads();
-    if (a.o) {
-      for (int t = threadIdx.x; t < LA_C * LA_C; t += blockDim.x) {  // A = (Q K^T) * M * beta
-        int i = t / LA_C, j = t - i * LA_C;
-        float s = 0;
-        if (i < L && j <= i)
-          for (int k = 0; k < m; k++) s += Q[i * mp + k] * K[j * mp + k];
-        A[i * (LA_C + 1) + j] = i < L && j < L ? s * la_mask(a, b, i, j) * bt[j] : 0.0f;
-      }
-      __syncthreads();
-      for (int t = threadIdx.x; t < LA_C * LA_DVB; t += blockDim.x) {  // O += e^b Q S + A V
-        int i = t / LA_DVB, e = t - i * LA_DVB;
-        if (i >= L || e0 + e >= a.dv_w) continue;
-        float inter = 0, intra = 0;
-        for (int k = 0; k < m; k++) inter += Q[i * mp + k] * S[k * LA_DVB + e];
-        for (int j = 0; j <= i; j++) intra += A[i * (LA_C + 1) + j] * V[j * LA_DVB + e];
-        a.o[(bh * a.T + la_pos(a, t0 + i)) * a.dv_w + e0 + e] += eb[i] * inter + intra;
-      }
-      __syncthreads();
-    }
-    const float eL = eb[L - 1];  // S <- e^{b_last} S + (K * wl * beta)^T V
-    for (int t = threadIdx.x; t < m * LA_DVB; t += blockDim.x) {
-      int k = t / LA_DVB, e = t - k * LA_DVB;
-      float s = 0;
-      for (int j = 0; j < L; j++) s += K[j * mp + k] * wl[j] * bt[j] * V[j * LA_DVB + e];
-      S[t] = eL * S[t] + s;
+  return ((bh * NT + n) * a.m + k) * a.dv_w + e;
+}
+
+// part 0: states[n] = (K_n * e^{b_last - b} beta)^T V_n; part 1: rstates[n] = (Q_n * e^b)^T dO_n;
+// decays[n] = e^{b_last} of the chunk. Grid (BH, value slices, NT).
+extern "C" __global__ void __launch_bounds__(128) k_la_local(KaLin a) {
+  KSMEM_DYN(float, sm);
+  const int m = a.m, mp = m + 1, e0 = blockIdx.y * LA_DVB, n = blockIdx.z, t0 = n * LA_C, L = min(LA_C, a.T - t0);
+  const long long bh = blockIdx.x;
+  float *X = sm, *Y = X + LA_C * mp, *eb = Y + LA_C * LA_DVB, *wl = eb + LA_C, *bt = wl + LA_C;
+  double *b = (double *)(void *)(bt + LA_C + (LA_C & 1));
+  la_rows(a, bh, t0, L, a.part ? a.q : a.k, m, 0, m, X, mp);
+  la_rows(a, bh, t0, L, a.part ? a.dO : a.v, a.dv_w, e0, LA_DVB, Y, LA_DVB);
+  la_gates(a, bh, t0, L, b, eb, wl, bt);
+  __syncthreads();
+  if (threadIdx.x == 0 && blockIdx.y == 0) a.decays[bh * gridDim.z + n] = eb[L - 1];
+  float *dst = a.part ? a.rstates : a.states;
+  for (int t = threadIdx.x; t < m * LA_DVB; t += blockDim.x) {
+    int k = t / LA_DVB, e = t - k * LA_DVB;
+    if (e0 + e >= a.dv_w) continue;
+    float s = 0;
+    for (int j = 0; j < L; j++) s += X[j * mp + k] * (a.part ? eb[j] : wl[j] * bt[j]) * Y[j * LA_DVB + e];
+    dst[la_slot(a, bh, n, k, e0 + e)] = s;
+  }
+}
+
+// the chunks' sums into each chunk's start state, a thread per (slice, state element):
+// part 0 forward, S_0 = 0, S_{n+1} = e^{b_last,n} S_n + states[n]; part 1 backward (the
+// reverse state), R_{NT-1} = 0, R_{n-1} = e^{b_last,n} R_n + rstates[n] — in place
+extern "C" __global__ void k_la_carry(KaLin a) {
+  const int NT = (a.T + LA_C - 1) / LA_C;
+  const long long per = (long long)a.m * a.dv_w, total = a.BH * per;
+  float *st = a.part ? a.rstates : a.states;
+  for (long long x = gtid(); x < total; x += gstride()) {
+    const long long bh = x / per, off = x - bh * per;
+    float s = 0;
+    for (int i = 0; i < NT; i++) {
+      const int n = a.part ? NT - 1 - i : i;
+      float *p = st + (bh * NT + n) * per + off, u = *p;
+      *p = s;
+      s = a.decays[bh * NT + n] * s + u;
     }
   }
 }
 
-// backward of one direction; needs the chunk-start states of k_la_fwd (same flags)
-extern "C" __global__ void __launch_bounds__(128) k_la_bwd(KaLin a) {
+// o += the attention of chunk n (grid z) given its start state (states[n], k_la_carry's)
+extern "C" __global__ void __launch_bounds__(128) k_la_out(KaLin a) {
   KSMEM_DYN(float, sm);
-  const int m = a.m, mp = m + 1, e0 = blockIdx.y * LA_DVB, CP = LA_C + 1;
+  const int m = a.m, mp = m + 1, e0 = blockIdx.y * LA_DVB, n = blockIdx.z, t0 = n * LA_C, L = min(LA_C, a.T - t0);
+  const long long bh = blockIdx.x;
+  float *Q = sm, *K = Q + LA_C * mp, *V = K + LA_C * mp, *S = V + LA_C * LA_DVB, *A = S + m * LA_DVB;
+  float *eb = A + LA_C * (LA_C + 1), *wl = eb + LA_C, *bt = wl + LA_C;
+  double *b = (double *)(void *)(bt + LA_C + (LA_C & 1));
+  la_rows(a, bh, t0, L, a.q, m, 0, m, Q, mp);
+  la_rows(a, bh, t0, L, a.k, m, 0, m, K, mp);
+  la_rows(a, bh, t0, L, a.v, a.dv_w, e0, LA_DVB, V, LA_DVB);
+  for (int t = threadIdx.x; t < m * LA_DVB; t += blockDim.x) {
+    int k = t / LA_DVB, e = t - k * LA_DVB;
+    S[t] = e0 + e < a.dv_w ? a.states[la_slot(a, bh, n, k, e0 + e)] : 0.0f;
+  }
+  la_gates(a, bh, t0, L, b, eb, wl, bt);
+  __syncthreads();
+  for (int t = threadIdx.x; t < LA_C * LA_C; t += blockDim.x) {  // A = (Q K^T) * M * beta
+    int i = t / LA_C, j = t - i * LA_C;
+    float s = 0;
+    if (i < L && j <= i)
+      for (int k = 0; k < m; k++) s += Q[i * mp + k] * K[j * mp + k];
+    A[i * (LA_C + 1) + j] = i < L && j < L ? s * la_mask(a, b, i, j) * bt[j] : 0.0f;
+  }
+  __syncthreads();
+  for (int t = threadIdx.x; t < LA_C * LA_DVB; t += blockDim.x) {  // O += e^b Q S + A V
+    int i = t / LA_DVB, e = t - i * LA_DVB;
+    if (i >= L || e0 + e >= a.dv_w) continue;
+    float inter = 0, intra = 0;
+    for (int k = 0; k < m; k++) inter += Q[i * mp + k] * S[k * LA_DVB + e];
+    for (int j = 0; j <= i; j++) intra += A[i * (LA_C + 1) + j] * V[j * LA_DVB + e];
+    a.o[(bh * a.T + la_pos(a, t0 + i)) * a.dv_w + e0 + e] += eb[i] * inter + intra;
+  }
+}
+
+// the gradients of chunk n (grid z) given its start states: S_n (states) and the reverse
+// state R_n (rstates); dq, dkb by atomics (the value slices add up), dv per slice
+extern "C" __global__ void __launch_bounds__(128) k_la_grad(KaLin a) {
+  KSMEM_DYN(float, sm);
+  const int m = a.m, mp = m + 1, e0 = blockIdx.y * LA_DVB, CP = LA_C + 1, n = blockIdx.z, t0 = n * LA_C;
+  const int L = min(LA_C, a.T - t0);
   const long long bh = blockIdx.x;
   float *Q = sm, *K = Q + LA_C * mp, *V = K + LA_C * mp, *G = V + LA_C * LA_DVB, *R = G + LA_C * LA_DVB;
   float *Sn = R + m * LA_DVB, *P = Sn + m * LA_DVB, *A = P + LA_C * CP, *eb = A + LA_C * CP, *wl = eb + LA_C;
   float *bt = wl + LA_C;
   double *b = (double *)(void *)(bt + LA_C + (LA_C & 1));
-  for (int t = threadIdx.x; t < m * LA_DVB; t += blockDim.x) R[t] = 0;
-  const int NT = (a.T + LA_C - 1) / LA_C;
-  for (int n = NT - 1; n >= 0; n--) {
-    const int t0 = n * LA_C, L = min(LA_C, a.T - t0);
-    __syncthreads();
-    for (int t = threadIdx.x; t < LA_C * m; t += blockDim.x) {
-      int i = t / m, k = t - i * m;
-      long long p = (bh * a.T + la_pos(a, t0 + i)) * m + k;
-      Q[i * mp + k] = i < L ? a.q[p] : 0.0f;
-      K[i * mp + k] = i < L ? a.k[p] : 0.0f;
+  la_rows(a, bh, t0, L, a.q, m, 0, m, Q, mp);
+  la_rows(a, bh, t0, L, a.k, m, 0, m, K, mp);
+  la_rows(a, bh, t0, L, a.v, a.dv_w, e0, LA_DVB, V, LA_DVB);
+  la_rows(a, bh, t0, L, a.dO, a.dv_w, e0, LA_DVB, G, LA_DVB);
+  for (int t = threadIdx.x; t < m * LA_DVB; t += blockDim.x) {
+    int k = t / LA_DVB, e = t - k * LA_DVB;
+    bool in = e0 + e < a.dv_w;
+    Sn[t] = in ? a.states[la_slot(a, bh, n, k, e0 + e)] : 0.0f;
+    R[t] = in ? a.rstates[la_slot(a, bh, n, k, e0 + e)] : 0.0f;
+  }
+  la_gates(a, bh, t0, L, b, eb, wl, bt);
+  __syncthreads();
+  for (int t = threadIdx.x; t < LA_C * LA_C; t += blockDim.x) {  // P = (dO V^T) * M, A = (Q K^T) * M * beta
+    int i = t / LA_C, j = t - i * LA_C;
+    float p = 0, s = 0, mk = i < L && j < L ? la_mask(a, b, i, j) : 0.0f;
+    if (mk != 0) {
+      for (int e = 0; e < LA_DVB; e++) p += G[i * LA_DVB + e] * V[j * LA_DVB + e];
+      for (int k = 0; k < m; k++) s += Q[i * mp + k] * K[j * mp + k];
     }
-    for (int t = threadIdx.x; t < LA_C * LA_DVB; t += blockDim.x) {
-      int i = t / LA_DVB, e = t - i * LA_DVB;
-      bool in = i < L && e0 + e < a.dv_w;
-      long long p = (bh * a.T + la_pos(a, t0 + i)) * a.dv_w + e0 + e;
-      V[t] = in ? a.v[p] : 0.0f;
-      G[t] = in ? a.dO[p] : 0.0f;
+    P[i * CP + j] = p * mk;
+    A[i * CP + j] = s * mk * bt[j];
+  }
+  __syncthreads();
+  for (int t = threadIdx.x; t < LA_C * m; t += blockDim.x) {  // dQ and dK' rows of this chunk
+    int i = t / m, k = t - i * m;
+    if (i >= L) continue;
+    float dq = 0, dk = 0, x = 0, y = 0;
+    for (int j = 0; j < L; j++) {
+      dq += P[i * CP + j] * bt[j] * K[j * mp + k];
+      dk += P[j * CP + i] * Q[j * mp + k];
     }
-    for (int t = threadIdx.x; t < m * LA_DVB; t += blockDim.x) {
-      int k = t / LA_DVB, e = t - k * LA_DVB;
-      Sn[t] = e0 + e < a.dv_w ? a.states[((bh * NT + n) * m + k) * a.dv_w + e0 + e] : 0.0f;
+    for (int e = 0; e < LA_DVB; e++) {
+      x += G[i * LA_DVB + e] * Sn[k * LA_DVB + e];
+      y += V[i * LA_DVB + e] * R[k * LA_DVB + e];
     }
-    la_gates(a, bh, t0, L, b, eb, wl, bt);
-    __syncthreads();
-    for (int t = threadIdx.x; t < LA_C * LA_C; t += blockDim.x) {  // P = (dO V^T) * M, A = (Q K^T) * M * beta
-      int i = t / LA_C, j = t - i * LA_C;
-      float p = 0, s = 0, mk = i < L && j < L ? la_mask(a, b, i, j) : 0.0f;
-      if (mk != 0) {
-        for (int e = 0; e < LA_DVB; e++) p += G[i * LA_DVB + e] * V[j * LA_DVB + e];
-        for (int k = 0; k < m; k++) s += Q[i * mp + k] * K[j * mp + k];
-      }
-      P[i * CP + j] = p * mk;
-      A[i * CP + j] = s * mk * bt[j];
-    }
-    __syncthreads();
-    for (int t = threadIdx.x; t < LA_C * m; t += blockDim.x) {  // dQ and dK' rows of this chunk
-      int i = t / m, k = t - i * m;
-      if (i >= L) continue;
-      float dq = 0, dk = 0, x = 0, y = 0;
-      for (int j = 0; j < L; j++) {
-        dq += P[i * CP + j] * bt[j] * K[j * mp + k];
-        dk += P[j * CP + i] * Q[j * mp + k];
-      }
-      for (int e = 0; e < LA_DVB; e++) {
-        x += G[i * LA_DVB + e] * Sn[k * LA_DVB + e];
-        y += V[i * LA_DVB + e] * R[k * LA_DVB + e];
-      }
-      long long p = (bh * a.T + la_pos(a, t0 + i)) * m + k;
-      atomicAdd(&a.dq[p], dq + eb[i] * x);
-      atomicAdd(&a.dkb[p], dk + wl[i] * y);
-    }
-    for (int t = threadIdx.x; t < LA_C * LA_DVB; t += blockDim.x) {  // dV rows (exact per column slice)
-      int i = t / LA_DVB, e = t - i * LA_DVB;
-      if (i >= L || e0 + e >= a.dv_w) continue;
-      float s = 0, r = 0;
-      for (int j = 0; j < L; j++) s += A[j * CP + i] * G[j * LA_DVB + e];
-      for (int k = 0; k < m; k++) r += K[i * mp + k] * R[k * LA_DVB + e];
-      a.dv[(bh * a.T + la_pos(a, t0 + i)) * a.dv_w + e0 + e] += s + wl[i] * bt[i] * r;
-    }
-    __syncthreads();
-    const float eL = eb[L - 1];  // R <- e^{b_last} R + (Q e^b)^T dO
-    for (int t = threadIdx.x; t < m * LA_DVB; t += blockDim.x) {
-      int k = t / LA_DVB, e = t - k * LA_DVB;
-      float s = 0;
-      for (int i = 0; i < L; i++) s += Q[i * mp + k] * eb[i] * G[i * LA_DVB + e];
-      R[t] = eL * R[t] + s;
-    }
+    long long p = (bh * a.T + la_pos(a, t0 + i)) * m + k;
+    atomicAdd(&a.dq[p], dq + eb[i] * x);
+    atomicAdd(&a.dkb[p], dk + wl[i] * y);
+  }
+  for (int t = threadIdx.x; t < LA_C * LA_DVB; t += blockDim.x) {  // dV rows (exact per column slice)
+    int i = t / LA_DVB, e = t - i * LA_DVB;
+    if (i >= L || e0 + e >= a.dv_w) continue;
+    float s = 0, r = 0;
+    for (int j = 0; j < L; j++) s += A[j * CP + i] * G[j * LA_DVB + e];
+    for (int k = 0; k < m; k++) r += K[i * mp + k] * R[k * LA_DVB + e];
+    a.dv[(bh * a.T + la_pos(a, t0 + i)) * a.dv_w + e0 + e] += s + wl[i] * bt[i] * r;
   }
 }
 

@@ -10,8 +10,10 @@ namespace kemu_linattn {
 
 extern "C" const KemuKernel kemu_tab_linattn[] = {
     KEMU_K(kemu_linattn, k_la_features, KaLin),
-    KEMU_K(kemu_linattn, k_la_fwd, KaLin),
-    KEMU_K(kemu_linattn, k_la_bwd, KaLin),
+    KEMU_K(kemu_linattn, k_la_local, KaLin),
+    KEMU_K(kemu_linattn, k_la_carry, KaLin),
+    KEMU_K(kemu_linattn, k_la_out, KaLin),
+    KEMU_K(kemu_linattn, k_la_grad, KaLin),
     KEMU_K(kemu_linattn, k_la_pack, KaLinPack),
     KEMU_K(kemu_linattn, k_la_scan, KaLinPack),
     {nullptr, nullptr}};
