@@ -366,10 +366,12 @@ static void check_kernels(Ck *c) {
     kt_free(c, &t);
   }
   /* the tensor-core kernels (attention_tc.cu; bf16): a key mask; causal with Sq > Sk (the first
-   * queries see no key) and Sq < Sk over three key tiles; two query tiles */
-  for (int v = 0; v < 4; v++) {
-    static const int cfg[4][4] = {{32, 0, 45, 77}, {64, 1, 70, 45}, {64, 1, 45, 150}, {32, 1, 100, 100}}; /* D causal Sq Sk */
-    int D = cfg[v][0], causal = cfg[v][1], Sq = cfg[v][2], Sk = cfg[v][3], B = 2, H = 2;
+   * queries see no key) and Sq < Sk over three key tiles; two query tiles; neither mask nor
+   * causality, and causal over three tiles (the tiles every query sees whole: the fast path) */
+  for (int v = 0; v < 6; v++) {
+    static const int cfg[6][4] = {{32, 0, 45, 77},  {64, 1, 70, 45},   {64, 1, 45, 150},
+                                  {32, 1, 100, 100}, {64, 2, 140, 128}, {32, 1, 192, 192}}; /* D causal(2: no mask) Sq Sk */
+    int D = cfg[v][0], causal = cfg[v][1] == 1, nomask = cfg[v][1] == 2, Sq = cfg[v][2], Sk = cfg[v][3], B = 2, H = 2;
     int64_t nq = (int64_t)B * H * Sq * D, nk = (int64_t)B * H * Sk * D;
     uint16_t *q = kt_buf16(&t, nq, 31), *k = kt_buf16(&t, nk, 32), *vv = kt_buf16(&t, nk, 33), *dO = kt_buf16(&t, nq, 34);
     float *mask = kt_buf(&t, (size_t)B * Sk * 4, 0, 0), *lse = kt_buf(&t, (size_t)B * H * Sq * 4, 0, 0);
@@ -380,7 +382,7 @@ static void check_kernels(Ck *c) {
     if (!kt_upload(c, &t)) goto done;
     KaAttn a = {0};
     a.q = (uint64_t)(uintptr_t)q, a.k = (uint64_t)(uintptr_t)k, a.v = (uint64_t)(uintptr_t)vv;
-    a.mask = causal ? 0 : (uint64_t)(uintptr_t)mask, a.o = (uint64_t)(uintptr_t)o, a.lse = (uint64_t)(uintptr_t)lse;
+    a.mask = causal || nomask ? 0 : (uint64_t)(uintptr_t)mask, a.o = (uint64_t)(uintptr_t)o, a.lse = (uint64_t)(uintptr_t)lse;
     a.dO = (uint64_t)(uintptr_t)dO, a.delta = (uint64_t)(uintptr_t)delta, a.dq = (uint64_t)(uintptr_t)dq;
     a.dk = (uint64_t)(uintptr_t)dk, a.dv = (uint64_t)(uintptr_t)dv, a.bf16 = 1;
     a.B = B, a.H = H, a.Sq = Sq, a.Sk = Sk, a.causal = causal, a.D = D, a.scale = (float)(1.0 / sqrt((double)D));
@@ -395,7 +397,7 @@ static void check_kernels(Ck *c) {
     RUN(KMOD_ATTENTION_TC, name, gk, (unsigned)H, (unsigned)B, 128, a);
     uint16_t *res[4] = {o, dq, dk, dv};
     for (int r = 0; r < 4; r++) {
-      snprintf(what, sizeof what, "k_fa_* d%d %s Sq%d Sk%d: %s", D, causal ? "causal" : "key mask", Sq, Sk,
+      snprintf(what, sizeof what, "k_fa_* d%d %s Sq%d Sk%d: %s", D, causal ? "causal" : nomask ? "all keys" : "key mask", Sq, Sk,
                (const char *[]){"o", "dq", "dk", "dv"}[r]);
       kt_compare16(c, &t, res[r], r < 2 ? nq : nk, what, 1e-2);
     }

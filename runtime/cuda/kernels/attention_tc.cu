@@ -51,6 +51,11 @@ KDEV unsigned fa_colpair(const unsigned *S, int W, int r, int c) { return fa_hal
 KDEV bool fa_key_ok(const KaAttn &a, int b, int j) { return j < a.Sk && (!a.mask || a.mask[(long long)b * a.Sk + j] != 0.0f); }
 // query i sees key j, given the key's fa_key_ok
 KDEV bool fa_sees(const KaAttn &a, bool key_ok, int i, int j) { return key_ok && i < a.Sq && (!a.causal || j <= i + (a.Sk - a.Sq)); }
+// whether queries [i0, i0 + ni) all exist and see all keys [j0, j0 + nj) (no key mask): the
+// block of scores needs no per-element test (a warp-uniform fast path)
+KDEV bool fa_all_see(const KaAttn &a, int i0, int ni, int j0, int nj) {
+  return !a.mask && i0 + ni <= a.Sq && j0 + nj <= a.Sk && (!a.causal || j0 + nj - 1 <= i0 + (a.Sk - a.Sq));
+}
 
 // exp of a value <= 0 (scores less their row's maximum or log-sum-exp): the fast approximation
 // (ex2.approx; the host emulation has expf)
@@ -166,10 +171,11 @@ KDEV void fa_fwd(const KaAttn &a) {
     fa_stage_keys<D>(a, b, bh, k0, Ks, Vs, Ms);
     float s[8][4], mx[2] = {FA_NEG_INF, FA_NEG_INF};
     fa_scores<D>(s, qf, Ks);
+    const bool all = fa_all_see(a, qw, 16, k0, FA_ROWS);
     for (int j = 0; j < 8; j++)
       for (int c = 0; c < 4; c++) {
         int jj = 8 * j + 2 * t + (c & 1);
-        bool vis = fa_sees(a, Ms[jj], qw + g + 8 * (c >> 1), k0 + jj);
+        bool vis = all || fa_sees(a, Ms[jj], qw + g + 8 * (c >> 1), k0 + jj);
         s[j][c] = vis ? s[j][c] * a.scale : FA_NEG_INF;
         mx[c >> 1] = fmaxf(mx[c >> 1], s[j][c]);
       }
@@ -201,11 +207,12 @@ extern "C" __global__ void __launch_bounds__(128) k_fa_fwd_d64(KaAttn a) { fa_fw
 
 // P = exp(scale s - lse) on visible pairs (0 elsewhere) into s; dS = P (dP - delta) into dp.
 // Element c of block j is row (query) i(j, c) and column (key) k(j, c) of the caller's tiles.
-#define FA_DS(KEY_OK, QI, KJ, LSE, DL)                                                          \
+// ALL: every pair visible (fa_all_see; then every lse is finite)
+#define FA_DS(ALL, KEY_OK, QI, KJ, LSE, DL)                                                     \
   for (int j = 0; j < 8; j++)                                                                   \
     for (int c = 0; c < 4; c++) {                                                               \
       float lse_ = (LSE), p = 0.0f;                                                             \
-      if (lse_ != FA_NEG_INF && fa_sees(a, (KEY_OK), (QI), (KJ))) p = FA_EXP(s[j][c] * a.scale - lse_); \
+      if ((ALL) || (lse_ != FA_NEG_INF && fa_sees(a, (KEY_OK), (QI), (KJ)))) p = FA_EXP(s[j][c] * a.scale - lse_); \
       s[j][c] = p;                                                                              \
       dp[j][c] = p * (dp[j][c] - (DL));                                                         \
     }
@@ -233,7 +240,8 @@ KDEV void fa_bwd_dq(const KaAttn &a) {
     float s[8][4], dp[8][4];
     fa_scores<D>(s, qf, Ks);
     fa_scores<D>(dp, gf, Vs);
-    FA_DS(Ms[8 * j + 2 * t + (c & 1)], qw + g + 8 * (c >> 1), k0 + 8 * j + 2 * t + (c & 1), lse[c >> 1], dl[c >> 1])
+    const bool all = fa_all_see(a, qw, 16, k0, FA_ROWS);
+    FA_DS(all, Ms[8 * j + 2 * t + (c & 1)], qw + g + 8 * (c >> 1), k0 + 8 * j + 2 * t + (c & 1), lse[c >> 1], dl[c >> 1])
     fa_accum<D>(acc, dp, Ks);
   }
   fa_store<D>((unsigned *)a.dq, bh, qw, a.Sq, acc, a.scale, a.scale);
@@ -273,7 +281,8 @@ KDEV void fa_bwd_dkdv(const KaAttn &a) {
     float s[8][4], dp[8][4];
     fa_scores<D>(s, kf, Qs);
     fa_scores<D>(dp, vf, Gs);
-    FA_DS(kok[c >> 1], i0 + 8 * j + 2 * t + (c & 1), kw + g + 8 * (c >> 1), Ls[8 * j + 2 * t + (c & 1)],
+    const bool all = fa_all_see(a, i0, FA_ROWS, kw, 16);
+    FA_DS(all, kok[c >> 1], i0 + 8 * j + 2 * t + (c & 1), kw + g + 8 * (c >> 1), Ls[8 * j + 2 * t + (c & 1)],
           Dls[8 * j + 2 * t + (c & 1)])
     fa_accum<D>(dv, s, Gs);
     fa_accum<D>(dk, dp, Qs);
