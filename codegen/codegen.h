@@ -96,13 +96,17 @@ int cg_fill_dims(const CgKernel *k, const int64_t *const *shapes, const int64_t 
 
 /* The number of outer iterations: call fn over [0, cg_outer(k, dims)) in any split. */
 int64_t cg_outer(const CgKernel *k, const int64_t *dims);
+/* Division by d (1 <= d < 2^31) as a multiply: m | s << 32 with, for every 0 <= n < 2^31,
+ * n / d == (((n * m) >> 32) + n) >> s (m < 2^32, s = ceil(log2 d)); 0 for other d. The CUDA
+ * kernels' index splits take it per dims slot (CgArgs.mg: cuda_c.c's cg_udiv). */
+uint64_t cg_div_magic(int64_t d);
 
 /* ---- CUDA C (codegen/cuda_c.c) -----------------------------------------------------------
  * Appends one translation unit: a prelude of overloaded cg_* helpers, then
  *   extern "C" __global__ void <name>(CgArgs a, long long begin, long long end)
  * where CgArgs holds the buffer pointers (bufs[i], typed) and the dims by value:
- *   struct CgArgs { void *bufs[nbufs]; long long dims[ndims]; }
- * (the same buffers and dims as the CPU convention). A grid-stride loop covers the outer
+ *   struct CgArgs { void *bufs[nbufs]; long long dims[ndims]; unsigned long long mg[ndims]; }
+ * (the same buffers and dims as the CPU convention; mg[k] = cg_div_magic(dims[k])). A grid-stride loop covers the outer
  * range: a thread per element (elementwise) or a warp of 32 threads per row (row kernels:
  * launch 32 * rows threads, a multiple of 32 per block), or for column reductions
  * (CgKernel.cols) a block of 32 * CG_COL_WARPS threads per 32 rows (launch exactly that

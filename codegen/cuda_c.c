@@ -56,6 +56,9 @@ static const char prelude[] =
     "CG_DEV int cg_max(int a, int b) { return a > b ? a : b; }\n"
     "CG_DEV int cg_min(int a, int b) { return a < b ? a : b; }\n"
     "CG_DEV int cg_f2i(float x) { return __float2int_rz(x); }   // saturating, NaN -> 0\n"
+    "CG_DEV unsigned cg_udiv(unsigned n, unsigned long long mg) {   // n / d, n < 2^31 (codegen.h: cg_div_magic)\n"
+    "  return (__umulhi(n, (unsigned)mg) + n) >> (unsigned)(mg >> 32);\n"
+    "}\n"
     "CG_DEV int cg_f2i(double x) { return __double2int_rz(x); }\n"
     "CG_DEV unsigned long long cg_mix(unsigned long long z) {   // runtime/rng.h\n"
     "  z += 0x9e3779b97f4a7c15ULL;\n"
@@ -238,8 +241,9 @@ static void close_scope(Pr *P) {
 
 /* split flat index `v` (< `range`) over axes [a0, a1) into i{a0} .. i{a1-1}, the last axis
  * fastest. Divisions by the runtime extents are the costly part of an elementwise kernel (a
- * 64-bit one is a long software routine on the GPU): where the range fits in 31 bits (a
- * warp-uniform test, nearly always true) they are 32-bit unsigned ones. */
+ * 64-bit one is a long software routine on the GPU, a 32-bit one a dozen instructions): where
+ * the range fits in 31 bits (a warp-uniform test, nearly always true) each is a multiply by the
+ * extent's magic number from the caller (cg_udiv, codegen.h's cg_div_magic). */
 static void split_axes(Pr *P, const char *v, const char *range, int a0, int a1) {
   if (a1 <= a0) return;
   if (a1 - a0 == 1) {
@@ -252,14 +256,20 @@ static void split_axes(Pr *P, const char *v, const char *range, int a0, int a1) 
   line(P, "long long %s;", decl.s);
   sb_free(&decl);
   for (int wide = 0; wide < 2; wide++) {
-    const char *T = wide ? "long long" : "unsigned", *C = wide ? "" : "(unsigned)";
+    const char *T = wide ? "long long" : "unsigned";
     if (!wide) line(P, "if (%s <= 2147483647LL) {", range);
     else line(P, "} else {");
     P->indent++;
     line(P, "%s t_ = (%s)(%s);", T, T, v);
     for (int ax = a1 - 1; ax > a0; ax--) {
-      line(P, "i%d = t_ %% %sd%d;", ax, C, P->k->ext[ax]);
-      line(P, "t_ /= %sd%d;", C, P->k->ext[ax]);
+      if (wide) {
+        line(P, "i%d = t_ %% d%d;", ax, P->k->ext[ax]);
+        line(P, "t_ /= d%d;", P->k->ext[ax]);
+      } else { /* the quotient as a multiply (cg_udiv), the remainder from it */
+        line(P, "const unsigned q%d_ = cg_udiv(t_, a.mg[%d]);", ax, P->k->ext[ax]);
+        line(P, "i%d = t_ - q%d_ * (unsigned)d%d;", ax, ax, P->k->ext[ax]);
+        line(P, "t_ = q%d_;", ax);
+      }
     }
     line(P, "i%d = t_;", a0);
     P->indent--;
@@ -400,8 +410,8 @@ void cg_cuda_print_kernel(StrBuf *b, const Kir *k, const char *name) {
       sb_puts(b, bf16_helpers);
       break;
     }
-  sb_printf(b, "struct CgArgs_%s { void *bufs[%d]; long long dims[%d]; };\n", name, k->bufs.n ? k->bufs.n : 1,
-            k->dims.n ? k->dims.n : 1);
+  sb_printf(b, "struct CgArgs_%s { void *bufs[%d]; long long dims[%d]; unsigned long long mg[%d]; };\n", name,
+            k->bufs.n ? k->bufs.n : 1, k->dims.n ? k->dims.n : 1, k->dims.n ? k->dims.n : 1);
   if (kir_columns(k)) /* launched with exactly this block size (dev_cg.c) */
     sb_printf(b, "extern \"C\" __global__ void __launch_bounds__(%d) %s(CgArgs_%s a, long long begin, long long end) {\n",
               32 * CG_COL_WARPS, name, name);

@@ -93,6 +93,14 @@ int cg_fill_dims(const CgKernel *k, const int64_t *const *shapes, const int64_t 
   return 1;
 }
 
+uint64_t cg_div_magic(int64_t d) {
+  if (d < 1 || d > 2147483647) return 0;
+  unsigned s = 0;
+  while (((int64_t)1 << s) < d) s++;
+  uint64_t m = (((uint64_t)1 << 32) * (((uint64_t)1 << s) - (uint64_t)d)) / (uint64_t)d + 1;
+  return (m & 0xffffffffu) | ((uint64_t)s << 32);
+}
+
 int64_t cg_outer(const CgKernel *k, const int64_t *dims) {
   int64_t n = 1;
   for (int i = 0; i < k->nouter; i++) n *= dims[k->outer[i]];

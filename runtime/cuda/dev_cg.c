@@ -246,13 +246,13 @@ int dev_cg_launch(Dev *dev, const DevCg *k, const DPtr *bufs, const int64_t *dim
     k->k.fn(b, dims, 0, outer);
     return 1;
   }
-  /* CgArgs_<name> { void *bufs[nbufs]; long long dims[ndims]; } by value (at least one of each) */
-  uint64_t arg[CG_MAX_BUFS + CG_MAX_DIMS];
+  /* CgArgs_<name> { void *bufs[nbufs]; long long dims[ndims]; unsigned long long mg[ndims]; } by
+   * value (at least one of each; mg: each dims value's division magic, cg_div_magic) */
+  uint64_t arg[CG_MAX_BUFS + 2 * CG_MAX_DIMS];
   int nb = k->k.nbufs ? k->k.nbufs : 1, nd = k->k.ndims ? k->k.ndims : 1;
   memset(arg, 0, sizeof arg);
   for (int i = 0; i < k->k.nbufs; i++) arg[i] = bufs[i];
-  for (int i = 0; i < k->k.ndims; i++) arg[nb + i] = (uint64_t)dims[i];
-  (void)nd;
+  for (int i = 0; i < k->k.ndims; i++) arg[nb + i] = (uint64_t)dims[i], arg[nb + nd + i] = cg_div_magic(dims[i]);
   long long begin = 0, end = outer;
   void *params[3] = {arg, &begin, &end};
   /* a thread per element, a warp per row, or (columns) a block of CG_COL_WARPS warps per 32 rows */

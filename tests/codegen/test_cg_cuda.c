@@ -58,7 +58,36 @@ static void check_case(CgCase *c, void *ctx) {
   kir_free(&k);
 }
 
+/* cg_div_magic against true division, as cuda_c.c's cg_udiv computes it: small divisors, powers
+ * of two and their neighbours, the largest, random ones; dividends at the edges and drawn */
+static void check_magic(void) {
+  int64_t ds[4096];
+  int nd = 0, bad = 0;
+  for (int64_t d = 1; d <= 1000; d++) ds[nd++] = d;
+  for (int k = 1; k < 31; k++) ds[nd++] = ((int64_t)1 << k) - 1, ds[nd++] = (int64_t)1 << k, ds[nd++] = ((int64_t)1 << k) + 1;
+  ds[nd++] = 2147483647;
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  while (nd < 4096) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    ds[nd++] = 1 + (int64_t)((x >> 33) % 2147483647ull);
+  }
+  for (int i = 0; i < nd; i++) {
+    uint64_t mg = cg_div_magic(ds[i]), m = mg & 0xffffffffu, sh = mg >> 32;
+    uint64_t ns[8] = {0, 1, (uint64_t)ds[i] - 1, (uint64_t)ds[i], 2147483646, 2147483647, 0, 0};
+    for (int j = 0; j < 64; j++) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      uint64_t n = j < 6 ? ns[j] : (x >> 33) % 2147483648ull;
+      if (n > 2147483647ull) continue;
+      uint64_t q = ((((n * m) >> 32) + n) >> sh);
+      if (q != n / (uint64_t)ds[i] && bad++ < 5) printf("NOT OK magic: %llu / %lld gives %llu\n", (unsigned long long)n, (long long)ds[i], (unsigned long long)q);
+    }
+  }
+  CHECK_MSG(bad == 0 && cg_div_magic(0) == 0 && cg_div_magic(2147483648LL) == 0, "%d wrong quotients", bad);
+  printf("%s division magic for %d divisors\n", bad ? "NOT OK" : "OK", nd);
+}
+
 int main(void) {
+  check_magic();
   int nk = 0;
   int n = cg_cases_each(cg_cases_seed(), check_case, &nk);
   printf("%s CUDA C for %d of %d cases\n", nk == n ? "OK" : "NOT OK", nk, n);
