@@ -111,8 +111,10 @@ static TGraph *bucket(Trainer *t, TDevTask *dt, const int64_t *sym) {
 
 static int eager(Trainer *t, DExec *e, const int64_t *sym, const Tensor *in, InterpCx *cx, DPtr *loss) {
   TDev *x = t->dev;
+  x->pend.count = 0;
   if (!dexec_run(e, sym, in, &x->p, cx))
     return snprintf(cx->err, sizeof cx->err, "on the device: %s", e->err), 0;
+  tdev_sums_flush(t);
   if (x->cb_failed) {
     dexec_release(e);
     return snprintf(cx->err, sizeof cx->err, "on the device: %s", x->cb_err), 0;
@@ -182,7 +184,9 @@ static int capture(Trainer *t, TDevTask *dt, TGraph *b, const int64_t *sym, cons
   char err[1100] = "";
   int ok = dev_capture_begin(dev);
   if (!ok) snprintf(err, sizeof err, "%s", dev->L.err);
+  x->pend.count = 0;
   if (ok && !(ok = dexec_run(e, sym, in, &x->p, cx))) snprintf(err, sizeof err, "%s", e->err);
+  if (ok) tdev_sums_flush(t);
   if (ok && x->cb_failed) ok = 0, snprintf(err, sizeof err, "%s", x->cb_err);
   DPtr lp = ok ? tdev_loss_addr(e, sym) : 0;
   if (ok && !(ok = dev_capture_end(dev, &b->g))) snprintf(err, sizeof err, "%s", dev->L.err);

@@ -83,6 +83,7 @@ struct TDev {
   uint64_t clock;
   DPtr tok_d;                 /* path (b): this run's target tokens (k_axpy's a_dev: not baked into a graph) */
   int *rec_outs, nrec, cap_rec, recording; /* gradient outputs seen while capturing */
+  KaAxpyN pend;               /* path (b): this run's gradients not yet added to their sums (k_axpy_n) */
   TGraphSlot norm_g, upd_g;
   int64_t g_replays, g_captures, g_eager, g_invalid, g_evicted, g_failed, end_replays;
   int warned;
@@ -102,6 +103,7 @@ DPtr tdev_loss_addr(const DExec *e, const int64_t *sym); /* the "loss" output's 
 int tdev_step_setup(Trainer *t, char *err, size_t n); /* path (b) state, after the parameters are up */
 void tdev_step_free(Trainer *t);
 void tdev_on_output_device(void *user, int output, DPtr value, int64_t n); /* (b) gradient callback */
+int tdev_sums_flush(Trainer *t); /* (b) the pending gradients into their sums, after a run (0: x->cb_err) */
 void tdev_count_tokens(Trainer *t, int output); /* (b) the host's token sums for a gradient output */
 
 /* dtrain_xchg.c (path (b), several processes) */

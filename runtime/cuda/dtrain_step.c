@@ -1,8 +1,9 @@
 /* dtrain_step.c — path (b) of train.device: cuda (dtrain.c says when): the step's end on the
  * device, with the semantics of trainer.c's finish_step and trainer_buckets.c's sums:
  *   - each gradient of the backward pass is added, times its batch's target tokens, into the
- *     parameter's device-resident sum (k_axpy); the tokens go into wsum on the host, once per
- *     module and task run (as tbuckets_on_output);
+ *     parameter's device-resident sum (k_axpy_n: up to KA_AXPY_N gradients a launch, at the end
+ *     of the run — the executor keeps graph outputs to the end); the tokens go into wsum on the
+ *     host, once per module and task run (as tbuckets_on_output);
  *   - inv[m] = 1 / wsum[m] (0 for a module that did not train); the global norm of the
  *     normalised sums over every held parameter, frozen ones included (k_sqnorm + k_sqnorm_final,
  *     f64, chunk order: deterministic), comes back to the host (8 bytes);
@@ -118,18 +119,9 @@ void tdev_on_output_device(void *user, int output, DPtr value, int64_t n) {
              (long long)n, (long long)t->params.t[q].n, x->g[q] ? "" : " not held here");
     return;
   }
-  KaVec a;
-  memset(&a, 0, sizeof a);
-  a.y = x->g[q];
-  a.x = value;
-  a.n = n;
-  a.a = 1.0f;
-  a.a_dev = x->tok_d; /* gsum += tokens * gradient, as tbuckets_on_output (tokens: tdev_run put them there) */
-  if (!dev_launch(&x->dev, KMOD_MOVE, "k_axpy", dev_grid(&x->dev, n, 256), 1, 1, 256, 0, &a)) {
-    x->cb_failed = 1;
-    snprintf(x->cb_err, sizeof x->cb_err, "adding gradient %s: %s", out->name, x->dev.L.err);
-    return;
-  }
+  KaAxpyN *a = &x->pend; /* gsum += tokens * gradient, as tbuckets_on_output (tokens: tdev_run put them there) */
+  if (a->count == KA_AXPY_N && !tdev_sums_flush(t)) return;
+  a->y[a->count] = x->g[q], a->x[a->count] = value, a->n[a->count] = n, a->count++;
   if (x->recording) { /* a capture: a replay repeats the token sums below (dtrain_graph.c) */
     if (x->nrec == x->cap_rec) {
       int cap = x->cap_rec ? 2 * x->cap_rec : 64;
@@ -145,6 +137,22 @@ void tdev_on_output_device(void *user, int output, DPtr value, int64_t n) {
     x->rec_outs[x->nrec++] = output;
   }
   tdev_count_tokens(t, output);
+}
+
+int tdev_sums_flush(Trainer *t) {
+  TDev *x = t->dev;
+  KaAxpyN *a = &x->pend;
+  if (a->count == 0) return 1;
+  int64_t most = 0;
+  for (int j = 0; j < a->count; j++) most = a->n[j] > most ? a->n[j] : most;
+  a->a = 1.0f, a->a_dev = x->tok_d;
+  int ok = dev_launch(&x->dev, KMOD_MOVE, "k_axpy_n", dev_grid(&x->dev, most, 256), (unsigned)a->count, 1, 256, 0, a);
+  a->count = 0;
+  if (!ok) {
+    x->cb_failed = 1;
+    snprintf(x->cb_err, sizeof x->cb_err, "adding the gradients to their sums: %s", x->dev.L.err);
+  }
+  return ok;
 }
 
 void tdev_count_tokens(Trainer *t, int output) {

@@ -73,6 +73,13 @@ static void vec(const KaVec *a, int kind) {
   }
 }
 
+static void axpy_n(const KaAxpyN *a) {
+  for (int j = 0; j < a->count; j++) {
+    KaVec v = {a->y[j], a->x[j], 0, a->a_dev, a->n[j], a->a, 0};
+    vec(&v, 0);
+  }
+}
+
 static void norm_fwd(const KaNorm *a) {
   const long long G = a->groups > 1 ? a->groups : 1, W = a->C / G, C = a->C;
   for (long long rg = 0; rg < a->rows * G; rg++) { /* one (row, group) */
@@ -325,7 +332,7 @@ static const Ref refs[] = {
     {"k_attn_fwd16_d64", 10}, {"k_attn_fwd16_d128", 10}, {"k_attn_bwd_pre16", 11}, {"k_attn_bwd_dq16_d32", 12},
     {"k_attn_bwd_dq16_d64", 12}, {"k_attn_bwd_dkdv16_d32", 13}, {"k_attn_bwd_dkdv16_d64", 13},
     {"k_xent_grad16", 9},  {"k_xent_count", 19},  {"k_attn_softmax", 20}, {"k_attn_dsoftmax", 21},
-    {"k_copy_nd_v16", 22}, {"k_fa_fwd_d32", 10}, {"k_fa_fwd_d64", 10}, {"k_fa_bwd_dq_d32", 12}, {"k_fa_bwd_dq_d64", 12}, {"k_fa_bwd_dkdv_d32", 13},
+    {"k_copy_nd_v16", 22}, {"k_axpy_n", 23}, {"k_fa_fwd_d32", 10}, {"k_fa_fwd_d64", 10}, {"k_fa_bwd_dq_d32", 12}, {"k_fa_bwd_dq_d64", 12}, {"k_fa_bwd_dkdv_d32", 13},
     {"k_fa_bwd_dkdv_d64", 13},
 };
 
@@ -363,6 +370,7 @@ int kref_launch(const char *name, const void *args) {
   case 20: attn_rows(args, 0); break;
   case 21: attn_rows(args, 1); break;
   case 22: copy_nd(args, 16); break;
+  case 23: axpy_n(args); break;
   default: return 0;
   }
   return 1;

@@ -240,6 +240,21 @@ static void check_kernels(Ck *c) {
     kt_compare(c, &t, d4, 420, "k_copy_nd_v16 transpose [3,5,7,4] -> [7,3,5,4] (16-byte elements)", 0);
     kt_free(c, &t);
   }
+  /* k_axpy_n: three vectors of different lengths (the trainer's gradient sums), a scale on the device */
+  {
+    long long ns[3] = {1000, 37, 4099};
+    float *ys[3], *xs[3], *sc = kt_buf(&t, 4, 0, 0);
+    for (int j = 0; j < 3; j++) ys[j] = kt_buf(&t, (size_t)ns[j] * 4, 1, 40 + j), xs[j] = kt_buf(&t, (size_t)ns[j] * 4, 1, 50 + j);
+    sc[0] = 37.0f;
+    if (!kt_upload(c, &t)) goto done;
+    KaAxpyN a;
+    memset(&a, 0, sizeof a);
+    for (int j = 0; j < 3; j++) a.y[j] = (uint64_t)(uintptr_t)ys[j], a.x[j] = (uint64_t)(uintptr_t)xs[j], a.n[j] = ns[j];
+    a.count = 3, a.a = 0.5f, a.a_dev = (uint64_t)(uintptr_t)sc;
+    RUN(KMOD_MOVE, "k_axpy_n", dev_grid(dev, 4099, 256), 3, 1, 256, a);
+    for (int j = 0; j < 3; j++) kt_compare(c, &t, ys[j], ns[j], "k_axpy_n y[j] += a * a_dev * x[j], three lengths", 1e-6);
+    kt_free(c, &t);
+  }
   /* gather / scatter_add: 300 ids (some out of range) into a 50 x 96 table */
   for (int sc = 0; sc < 2; sc++) {
     long long V = 50, row = 96, nids = 300;

@@ -42,6 +42,19 @@ typedef struct KaGather {
   long long nids, row, V;
 } KaGather;
 
+/* k_axpy_n: k_axpy over `count` vectors at once, vector j of the grid's y-blocks: y[j][i] +=
+ * a * x[j][i] for i < n[j] (a times *a_dev when set) — the trainer's per-gradient sums in one
+ * launch (by value: a CUDA graph keeps its copy) */
+enum { KA_AXPY_N = 96 };
+typedef struct KaAxpyN {
+  KP(float) y[KA_AXPY_N];
+  KP(const float) x[KA_AXPY_N];
+  long long n[KA_AXPY_N];
+  KP(const float) a_dev;
+  int count;
+  float a;
+} KaAxpyN;
+
 /* k_axpy: y[i] += a * x[i] (a = scale, times *a_dev when a_dev is set)
  * k_fill: y[i] = a
  * k_to_bf16: yb[i] = bf16(x[i]) (round to nearest even) */

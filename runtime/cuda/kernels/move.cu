@@ -1,7 +1,7 @@
 // move.cu — data movement and small vector kernels (argument blocks: kargs.h):
 //   k_copy_nd     strided n-d copy: transpose, slice, expand (src strides), pad, concat (dst strides)
 //   k_gather      rows of a table by i32 ids       k_scatter_add  rows added back (atomic)
-//   k_axpy k_fill k_to_bf16                        vectors
+//   k_axpy k_fill k_to_bf16                        vectors; k_axpy_n: k_axpy over many vectors
 //   k_copy_nd16   k_copy_nd over 2-byte elements (bf16 activations: strides and offsets in elements)
 //   k_copy_nd_v16 k_copy_nd over 16-byte elements (the host's vectorised form of a copy whose
 //                 innermost axis is contiguous on both sides: dexec_ops.c, dx_copy_launch)
@@ -76,6 +76,14 @@ extern "C" __global__ void k_scatter_add(KaGather a) {
 extern "C" __global__ void k_axpy(KaVec a) {
   float s = a.a_dev ? a.a * a.a_dev[0] : a.a;
   for (long long i = gtid(); i < a.n; i += gstride()) a.y[i] += s * a.x[i];
+}
+
+extern "C" __global__ void k_axpy_n(KaAxpyN a) {
+  const int j = blockIdx.y;
+  if (j >= a.count) return;
+  float s = a.a_dev ? a.a * a.a_dev[0] : a.a, *y = a.y[j];
+  const float *x = a.x[j];
+  for (long long i = gtid(); i < a.n[j]; i += gstride()) y[i] += s * x[i];
 }
 
 extern "C" __global__ void k_fill(KaVec a) {

@@ -16,6 +16,7 @@ extern "C" const KemuKernel kemu_tab_move[] = {
     KEMU_K(kemu_move, k_gather, KaGather),
     KEMU_K(kemu_move, k_scatter_add, KaGather),
     KEMU_K(kemu_move, k_axpy, KaVec),
+    KEMU_K(kemu_move, k_axpy_n, KaAxpyN),
     KEMU_K(kemu_move, k_fill, KaVec),
     KEMU_K(kemu_move, k_to_bf16, KaVec),
     {nullptr, nullptr}};
