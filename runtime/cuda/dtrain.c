@@ -11,8 +11,8 @@
  * The step's end takes one of two paths, chosen once at tdev_open:
  *  (b) on the device (dtrain_step.c) — AdamW or Adam, no outer-synchronised (DEPT) module
  *      (with several processes, no locally synchronised one either): each gradient is added,
- *      times its batch's target tokens, into a device-resident sum (k_axpy) as the backward
- *      pass produces it; with several processes the sums of the exchanged buckets go down to
+ *      times its batch's target tokens, into a device-resident sum (k_axpy_n, all of a run's
+ *      gradients in one launch at its end); with several processes the sums of the exchanged buckets go down to
  *      host buffers after the task runs, through the host path's own bucket exchange
  *      (tbuckets_finish), and back up, and the norm is summed over the world as tsync_norm
  *      does (dtrain_xchg.c); the global norm (k_sqnorm), clipping and AdamW with per-module
@@ -282,7 +282,7 @@ int tdev_run(Trainer *t, int k, int eval, const int64_t *sym, const Tensor *in, 
   x->cb_failed = 0;
   DPtr lp = 0;
   if (!eval && x->on_device) { /* path (b): eager, or a CUDA graph captured / replayed */
-    if (!dev_h2d(&x->dev, x->tok_d, &t->cur_tokens, 4)) /* k_axpy's scale, read on the device */
+    if (!dev_h2d(&x->dev, x->tok_d, &t->cur_tokens, 4)) /* k_axpy_n's scale, read on the device */
       return snprintf(cx->err, sizeof cx->err, "on the device: the batch's tokens: %s", x->dev.L.err), 0;
     if (!tgraph_run(t, k, sym, in, cx, &lp)) return 0;
   } else {

@@ -13,7 +13,7 @@
  *     addresses; parameters, gradient sums, moments and the optimizer's tables never move;
  *   - staging: the executor's staging buffers did not move (DExec.stage_gen);
  *   - scalars that change per run come from device memory, updated before the launch: the
- *     batch's target tokens (k_axpy's a_dev = TDev.tok_d), 1/tokens per module, the step counts
+ *     batch's target tokens (k_axpy_n's a_dev = TDev.tok_d), 1/tokens per module, the step counts
  *     and lr/clip of AdamW (KaAdam's inv, steps, step);
  *   - plans with host nodes or dropout (the step number is a kernel argument) are never
  *     captured (DExec.capturable).

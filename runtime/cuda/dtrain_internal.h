@@ -81,7 +81,7 @@ struct TDev {
   int graphs_on, graph_cap, graph_keys;  /* graphs per task (LRU), shape buckets remembered per task */
   char graphs_why[160];       /* why off */
   uint64_t clock;
-  DPtr tok_d;                 /* path (b): this run's target tokens (k_axpy's a_dev: not baked into a graph) */
+  DPtr tok_d;                 /* path (b): this run's target tokens (k_axpy_n's a_dev: not baked into a graph) */
   int *rec_outs, nrec, cap_rec, recording; /* gradient outputs seen while capturing */
   KaAxpyN pend;               /* path (b): this run's gradients not yet added to their sums (k_axpy_n) */
   TGraphSlot norm_g, upd_g;
