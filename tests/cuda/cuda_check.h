@@ -1,5 +1,5 @@
-/* cuda_check.h — what the GPU check's two files share (cuda_check.c: the checks and main;
- * cuda_bench.c: the timing part). Test code only. */
+/* cuda_check.h — what the GPU check's files share (cuda_check.c: products, graphs and main;
+ * cuda_kcheck.c: the hand-written kernels; cuda_bench.c: the timing part). Test code only. */
 #ifndef MAMC_TESTS_CUDA_CHECK_H
 #define MAMC_TESTS_CUDA_CHECK_H
 
@@ -31,6 +31,13 @@ int make_run(const IrProgram *p, const IrGraph *g, Run *r, const int64_t *fixed,
 void free_run(Run *r);
 int upload_params(Ck *c, const ParamStore *ps, DParams *dp);
 void free_params(Ck *c, DParams *dp);
+/* host <-> device copies of the check (a message on stderr when they fail) */
+DPtr ck_up(Ck *c, const void *h, size_t bytes);
+int ck_down(Ck *c, void *h, DPtr p, size_t bytes);
+/* the relative 2-norm error of d against r (n values); *finite: whether d is all finite */
+double nerr_f(const float *d, const float *r, int64_t n, int *finite);
+/* part 1 (cuda_kcheck.c): every hand-written kernel against its CPU reference */
+void check_kernels(Ck *c);
 /* the timing part (cuda_bench.c): workloads, attention kernels, profiles -> bench.tsv, profile.txt */
 void run_bench(Ck *c);
 
