@@ -72,9 +72,9 @@ KDEV void attn_fwd(const KaAttn &a) {
     __syncthreads();
     att_load_kv<D, T>(a, bh, k0, Ks, Vs, K, V);
     __syncthreads();
-    for (int r = 0; r < 4; r++) {
+    KUNROLL for (int r = 0; r < 4; r++) {
       int qi = w * 4 + r, i = q0 + qi;
-      if (i >= a.Sq) break;
+      if (i >= a.Sq) continue; // (not break: the loop unrolls, its arrays stay in registers)
       bool vis = att_visible(a, b, i, k0 + lane);
       float s = 0;
       for (int e = 0; e < D; e++) s += Qs[qi * D + e] * Ks[lane * (D + 1) + e];
@@ -93,7 +93,7 @@ KDEV void attn_fwd(const KaAttn &a) {
   }
   for (int r = 0; r < 4; r++) {
     int i = q0 + w * 4 + r;
-    if (i >= a.Sq) break;
+    if (i >= a.Sq) continue; // (not break: the loop unrolls, its arrays stay in registers)
     float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
     for (int c = 0; c < C; c++) att_st(O, (bh * a.Sq + i) * D + lane + 32 * c, acc[r][c] * inv);
     if (lane == 0 && a.lse) a.lse[bh * a.Sq + i] = l[r] > 0 ? m[r] + logf(l[r]) : -__int_as_float(0x7f800000);
@@ -151,9 +151,9 @@ KDEV void attn_bwd_dq(const KaAttn &a) {
     __syncthreads();
     att_load_kv<D, T>(a, bh, k0, Ks, Vs, K, V);
     __syncthreads();
-    for (int r = 0; r < 4; r++) {
+    KUNROLL for (int r = 0; r < 4; r++) {
       int qi = w * 4 + r, i = q0 + qi;
-      if (i >= a.Sq) break;
+      if (i >= a.Sq) continue; // (not break: the loop unrolls, its arrays stay in registers)
       bool vis = att_visible(a, b, i, k0 + lane) && lse[r] != -__int_as_float(0x7f800000);
       float s = 0, dp = 0;
       for (int e = 0; e < D; e++) {
@@ -169,7 +169,7 @@ KDEV void attn_bwd_dq(const KaAttn &a) {
   }
   for (int r = 0; r < 4; r++) {
     int i = q0 + w * 4 + r;
-    if (i >= a.Sq) break;
+    if (i >= a.Sq) continue; // (not break: the loop unrolls, its arrays stay in registers)
     for (int c = 0; c < C; c++) att_st((T *)a.dq, (bh * a.Sq + i) * D + lane + 32 * c, acc[r][c] * a.scale);
   }
 }
@@ -192,8 +192,8 @@ KDEV void attn_bwd_dkdv(const KaAttn &a) {
   att_load_kv<D, T>(a, bh, k0, Ks, Vs, K, V);
   __syncthreads();
   const float *kr = Ks + lane * (D + 1), *vr = Vs + lane * (D + 1);
-  float dk[D], dv[D];
-  for (int e = 0; e < D; e++) {
+  float dk[D], dv[D]; // registers: every loop over them unrolls
+  KUNROLL for (int e = 0; e < D; e++) {
     dk[e] = 0;
     dv[e] = 0;
   }
@@ -209,16 +209,15 @@ KDEV void attn_bwd_dkdv(const KaAttn &a) {
     }
     float p = vis ? expf(s * a.scale - lse) : 0.0f, ds = p * (dp - dl) * a.scale;
     if (__any_sync(KFULL, p != 0.0f))
-      for (int e = 0; e < D; e++) {
+      KUNROLL for (int e = 0; e < D; e++) {
         dv[e] += p * att_ld(gi, e);
         dk[e] += ds * att_ld(qi, e);
       }
   }
   for (int pass = 0; pass < 2; pass++) {
-    float *acc = pass ? dv : dk;
     T *dst = (T *)(pass ? a.dv : a.dk);
     __syncthreads();
-    for (int e = 0; e < D; e++) sm[(w * ATT_KT + lane) * D + e] = acc[e];
+    KUNROLL for (int e = 0; e < D; e++) sm[(w * ATT_KT + lane) * D + e] = pass ? dv[e] : dk[e];
     __syncthreads();
     for (int t = threadIdx.x; t < ATT_KT * D; t += blockDim.x) {
       int j = t / D, e = t - j * D;

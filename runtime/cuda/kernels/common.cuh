@@ -3,6 +3,11 @@
 // here includes a header). Warp reductions, bf16 rounding, grid-stride loops.
 #define KDEV static __device__ __forceinline__
 #define KFULL 0xffffffffu
+#ifdef KEMU_HOST // (the host compiler has no use for it)
+#define KUNROLL
+#else
+#define KUNROLL _Pragma("unroll") // a loop whose arrays must stay in registers
+#endif
 #ifndef KSMEM_DYN // dynamic shared memory (tests/cuda/kemu runs these kernels on the host: a buffer there)
 #define KSMEM_DYN(T, name) extern __shared__ T name[]
 #endif
