@@ -36,6 +36,43 @@ static int kernel_names(const char *src, char names[][64], int max) {
   return n;
 }
 
+/* What ptxas says of every kernel of module src for sm_90 (NVRTC with --ptxas-options=-v): no
+ * stack frame and no spills — a kernel whose per-thread arrays fall out of registers (a loop
+ * over them that does not unroll) runs from local memory, several times slower. */
+static void no_local_memory(Dev *dev, const char *file, const char *src) {
+  CuLib *L = &dev->L;
+  const char *opts[] = {"--gpu-architecture=sm_90", "--std=c++17", "--ptxas-options=-v"};
+  nvrtcProgram prog;
+  char *log = NULL;
+  size_t logn = 0;
+  int ok = L->nvrtcCreateProgram(&prog, src, file, 0, NULL, NULL) == NVRTC_SUCCESS;
+  if (ok) {
+    ok = L->nvrtcCompileProgram(prog, 3, opts) == NVRTC_SUCCESS && L->nvrtcGetProgramLogSize(prog, &logn) == NVRTC_SUCCESS &&
+         (log = malloc(logn + 1)) && L->nvrtcGetProgramLog(prog, log) == NVRTC_SUCCESS;
+    L->nvrtcDestroyProgram(&prog);
+  }
+  CHECK_MSG(ok, "%s: compiling with ptxas -v", file);
+  if (!ok) return free(log);
+  log[logn] = 0;
+  int kernels = 0, bad = 0;
+  for (const char *p = strstr(log, "Function properties for "); p; p = strstr(p + 1, "Function properties for ")) {
+    char fn[96] = "";
+    long st = -1, sp = -1, ld = -1;
+    sscanf(p, "Function properties for %95s", fn);
+    const char *q = strchr(p, '\n');
+    /* the next line: "ptxas         .     0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads" */
+    if (q && sscanf(q + 1, "%*[^0-9]%ld bytes stack frame, %ld bytes spill stores, %ld bytes spill loads", &st, &sp, &ld) == 3)
+      kernels++;
+    if (st != 0 || sp != 0 || ld != 0) {
+      bad++;
+      CHECK_MSG(0, "%s: %s: %ld bytes stack frame, %ld bytes spill stores, %ld loads (ptxas -v)", file, fn, st, sp, ld);
+    }
+  }
+  CHECK_MSG(kernels > 0, "%s: ptxas -v printed no function properties:\n%.400s", file, log);
+  printf("ok %-14s %2d kernels without local memory (ptxas -v, sm_90)%s\n", file, kernels, bad ? ": NOT" : "");
+  free(log);
+}
+
 static void hand_written(Dev *dev) {
   int total = 0;
   for (int m = 0; m < KMOD_COUNT; m++) {
@@ -64,6 +101,7 @@ static void hand_written(Dev *dev) {
     }
     if (ok) free(b.data);
     printf("ok %-14s %2d kernels (sm_90 cubin, compute_90 PTX)\n", file, nk);
+    no_local_memory(dev, file, src);
     total += nk;
     free(src);
   }

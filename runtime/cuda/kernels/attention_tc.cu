@@ -180,7 +180,7 @@ KDEV void fa_fwd(const KaAttn &a) {
         mx[c >> 1] = fmaxf(mx[c >> 1], s[j][c]);
       }
     float base[2];
-    for (int r = 0; r < 2; r++) {
+    KUNROLL for (int r = 0; r < 2; r++) {
       float mn = fmaxf(m[r], fa_quad_max(mx[r]));
       float corr = m[r] == FA_NEG_INF ? 0.0f : FA_EXP(m[r] - mn); // nothing seen yet: acc and l are 0
       base[r] = mn == FA_NEG_INF ? 0.0f : mn;                    // nothing visible: every p is exp(-inf) = 0
@@ -194,11 +194,11 @@ KDEV void fa_fwd(const KaAttn &a) {
       }
     fa_accum<D>(acc, s, Vs);
   }
-  for (int r = 0; r < 2; r++) l[r] = fa_quad_sum(l[r]);
+  KUNROLL for (int r = 0; r < 2; r++) l[r] = fa_quad_sum(l[r]);
   fa_store<D>((unsigned *)a.o, bh, qw, a.Sq, acc, l[0] > 0 ? 1.0f / l[0] : 0.0f, l[1] > 0 ? 1.0f / l[1] : 0.0f);
-  for (int r = 0; r < 2 && a.lse; r++) {
+  KUNROLL for (int r = 0; r < 2; r++) {
     int i = qw + g + 8 * r;
-    if (t == 0 && i < a.Sq) a.lse[bh * a.Sq + i] = l[r] > 0 ? m[r] + logf(l[r]) : FA_NEG_INF;
+    if (a.lse && t == 0 && i < a.Sq) a.lse[bh * a.Sq + i] = l[r] > 0 ? m[r] + logf(l[r]) : FA_NEG_INF;
   }
 }
 
@@ -229,7 +229,7 @@ KDEV void fa_bwd_dq(const KaAttn &a) {
   fa_rows<D>(qf, (const unsigned *)a.q, bh, qw, a.Sq);
   fa_rows<D>(gf, (const unsigned *)a.dO, bh, qw, a.Sq);
   float lse[2], dl[2], acc[D / 8][4];
-  for (int r = 0; r < 2; r++) {
+  KUNROLL for (int r = 0; r < 2; r++) {
     int i = qw + g + 8 * r;
     lse[r] = i < a.Sq ? a.lse[bh * a.Sq + i] : FA_NEG_INF;
     dl[r] = i < a.Sq ? a.delta[bh * a.Sq + i] : 0.0f;
