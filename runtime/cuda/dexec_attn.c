@@ -72,8 +72,9 @@ static int use_tc(const DExec *e, const KaAttn *a, int64_t Dv) {
 
 /* ---- the products' form: S = q k^T, P = softmax (k_attn_softmax), o = P v through cuBLASLt ----
  * (tensor cores; the [B H, Sq, Sk] matrices stored: S/P, and dP/dS in the backward). Which form
- * runs: MAMC_CUDA_ATTN=flash | gemm | auto (default): auto takes the products where one [B H,
- * Sq, Sk] f32 matrix fits in 256 MiB, and always where the flash kernels lack the head dim. */
+ * runs: MAMC_CUDA_ATTN=flash | gemm | auto (default): auto takes the tensor-core flash kernels
+ * where they apply (use_tc), else the products where one [B H, Sq, Sk] f32 matrix fits in
+ * 256 MiB, and always where the flash kernels lack the head dim. */
 static int use_gemm(const DExec *e, const KaAttn *a, int64_t Dv, int grad) {
   const char *m = getenv("MAMC_CUDA_ATTN");
   int flash_ok = a->D == Dv && (a->D == 32 || a->D == 64 || (a->D == 128 && !grad));
