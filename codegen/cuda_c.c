@@ -75,9 +75,15 @@ static const char bf16_helpers[] =
     "#define CG_BF16_HELPERS\n"
     "CG_DEV float cg_bf2f(unsigned short h) { return __uint_as_float((unsigned)h << 16); }\n"
     "CG_DEV unsigned short cg_f2bf(float x) {   // round to nearest even; NaN stays a quiet NaN\n"
+    "#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800   // one cvt (its NaN: the canonical one)\n"
+    "  unsigned short h;\n"
+    "  asm(\"cvt.rn.bf16.f32 %0, %1;\" : \"=h\"(h) : \"f\"(x));\n"
+    "  return h;\n"
+    "#else\n"
     "  unsigned u = __float_as_uint(x);\n"
     "  if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40);\n"
     "  return (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);\n"
+    "#endif\n"
     "}\n"
     "#endif\n";
 

@@ -24,12 +24,19 @@ KDEV float warp_max(float v) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(KFULL, v, o));
   return v;
 }
-// f32 -> bf16 bits, round to nearest even; NaN stays a (quiet) NaN
+// f32 -> bf16 bits, round to nearest even; NaN stays a (quiet) NaN (sm_80+: one cvt, whose NaN
+// is the canonical one)
 KDEV unsigned short to_bf16(float f) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  unsigned short h;
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(f));
+  return h;
+#else
   unsigned int u = __float_as_uint(f);
   if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40);
   u += 0x7fffu + ((u >> 16) & 1u);
   return (unsigned short)(u >> 16);
+#endif
 }
 KDEV float from_bf16(unsigned short b) { return __uint_as_float((unsigned int)b << 16); }
 KDEV long long gtid() { return (long long)blockIdx.x * blockDim.x + threadIdx.x; }
