@@ -52,7 +52,10 @@ static void no_local_memory(Dev *dev, const char *file, const char *src) {
     L->nvrtcDestroyProgram(&prog);
   }
   CHECK_MSG(ok, "%s: compiling with ptxas -v", file);
-  if (!ok) return free(log);
+  if (!ok) {
+    free(log);
+    return;
+  }
   log[logn] = 0;
   int kernels = 0, bad = 0;
   for (const char *p = strstr(log, "Function properties for "); p; p = strstr(p + 1, "Function properties for ")) {
