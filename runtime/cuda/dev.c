@@ -214,7 +214,7 @@ static void *mod_compile(void *arg) {
   char name[32];
   snprintf(name, sizeof name, "mamc_%s", ksrc_module_name(j->mod));
   j->ok = src && kc_get(&j->kc, src, name, &j->dev->target, NULL, 0, &j->blob);
-  if (!src) snprintf(j->L.err, sizeof j->L.err, "kernel source %s.cu missing or out of memory", ksrc_module_name(j->mod));
+  if (!src) snprintf(j->L.err, sizeof j->L.err, "kernel sources of module %s missing, or out of memory", ksrc_module_name(j->mod));
   free(src);
   return NULL;
 }

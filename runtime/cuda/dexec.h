@@ -91,6 +91,8 @@ typedef struct DExecStats {
                                  * kernels, and as products (dexec_attn.c) */
   int64_t attn_tc;              /* of those flash ones: on tensor cores (attention_tc.cu) */
   int64_t copies, copies_v16;   /* of the last run: k_copy_* launches, and of those in 16-byte elements */
+  int64_t linattn, linattn_tc;  /* of the last run: linear attention nodes (forward and gradient),
+                                 * and of those on tensor cores (linattn_tc.cu) */
 } DExecStats;
 
 typedef struct DExec {
@@ -154,6 +156,12 @@ int dexec_bf16_weights(void);
 /* The dynamic shared memory (bytes) of the linear-attention kernels for m features: k_la_local
  * and k_la_out (grad 0), k_la_grad (grad 1) — for callers that launch them directly (benchmarks) */
 unsigned dexec_la_smem(int m, int grad);
+/* The same for the tensor-core kernels (linattn_tc.cu) with dv value columns: kind 0
+ * k_la_local_tc, 1 k_la_out_tc, 2 k_la_grad_tc, 3 k_la_features_tc (D: its input width) */
+unsigned dexec_la_tc_smem(int m, int dv, int D, int kind);
+/* Whether DiJiang's kernels run on tensor cores on dev (linattn_tc.cu: compute capability 8.0+,
+ * or the emulation; m, dv, D <= 64; not with MAMC_CUDA_LA_TC=0) */
+int dexec_la_tc(const Dev *dev, int m, int dv, int D);
 
 /* Profiling (dexec_prof.c): after dexec_profile_on, every run records a CUDA event around each
  * planned step (host time in the emulation) and adds the step's time to it; the report lists

@@ -1,8 +1,7 @@
 /* dexec_attn.c — the device executor's attention nodes (dexec.h): softmax_attention
  * (k_attn_fwd), softmax_attention_grad (k_attn_fwd again for o and lse, k_attn_bwd_*, packed
- * with k_copy_nd) — or both as batched products around two row kernels (use_gemm below) — and
- * the chunked linear attention forward/backward (k_la_*). Which shapes
- * run here is decided at plan time (dexec_ops.c: attn_ok, linattn_ok). Softmax attention whose
+ * with k_copy_nd) — or both as batched products around two row kernels (use_gemm below). Which
+ * shapes run here is decided at plan time (dexec_ops.c: attn_ok). Softmax attention whose
  * operands and result are bf16 activations (dexec_dtype.c) runs the kernels named 16, or those
  * of attention_tc.cu on tensor cores (use_tc). */
 #include <math.h>
@@ -10,7 +9,6 @@
 #include <string.h>
 
 #include "dexec_internal.h"
-#include "linattn.h"
 
 static const IrNode *N(const DExec *e, int i) { return &e->p->graphs.v[e->graph].nodes.v[i]; }
 
@@ -206,98 +204,5 @@ int dx_attn(DExec *e, int i, const int64_t *sym) {
   a.lse = lse;
   int ok = flash_launch(e, i, "fwd", 0, tc, &a);
   dev_free(e->dev, lse);
-  return ok;
-}
-
-/* shared memory of k_la_local / k_la_out (0) and k_la_grad (1) for m features (linattn.cu's layout) */
-unsigned dexec_la_smem(int m, int bwd) {
-  int C = 32, DVB = 32, mp = m + 1;
-  int floats = bwd ? 2 * C * mp + 2 * C * DVB + 2 * m * DVB + 2 * C * (C + 1) + 3 * C + 2 * C
-                   : 2 * C * mp + C * DVB + m * DVB + C * (C + 1) + 3 * C + 2 * C;
-  return (unsigned)floats * 4;
-}
-
-/* every chunk's start state of one direction: part 0 the forward state (states), 1 the reverse
- * state of the backward (rstates): each chunk's own sum, then carried across the chunks */
-static int la_states(DExec *e, int i, KaLin *a, int part, int NT, unsigned gy) {
-  a->part = part;
-  return dx_launch(e, i, KMOD_LINATTN, "k_la_local", (unsigned)a->BH, gy, (unsigned)NT, 128, dexec_la_smem(a->m, 0), a) &&
-         dx_launch(e, i, KMOD_LINATTN, "k_la_carry", dev_grid(e->dev, a->BH * a->m * a->dv_w, 256), 1, 1, 256, 0, a);
-}
-
-int dx_linattn(DExec *e, int i, const int64_t *sym) {
-  const IrNode *n = N(e, i);
-  LinAttn la;
-  char err[256];
-  if (!ir_linattn_read(n, &la, err, sizeof err)) return dx_fail(e, i, "%s", err);
-  int64_t sk[IR_MAX_RANK], sv[IR_MAX_RANK];
-  dx_shape(e, n->in[la.k], sym, sk);
-  dx_shape(e, n->in[la.v], sym, sv);
-  int64_t BH = sk[0] * sk[1], T = sk[2], D = sk[3], Dv = sv[3];
-  int m = (int)(la.proj >= 0 ? dx_numel(e, n->in[la.proj], sym) / D : D);
-  int grad = n->op == OP_LINEAR_ATTENTION_GRAD;
-  if (grad) m = (int)D; /* q~, k~ come feature-mapped */
-  KaLin a;
-  memset(&a, 0, sizeof a);
-  a.BH = BH, a.H = (int)sk[1], a.T = (int)T, a.D = (int)D, a.m = m, a.dv_w = (int)Dv;
-  a.decay = la.gate == LA_GATE_DECAY;
-  a.lg = la.gate == LA_GATE_LEARNED ? e->val[n->in[la.g]] : 0;
-  a.beta = la.gate == LA_GATE_LEARNED ? e->val[n->in[la.beta]] : 0;
-  a.v = e->val[n->in[la.v]];
-  DPtr fq = 0, fk = 0, states = 0, rstates = 0, decays = 0, dq = 0, dkb = 0, dv = 0, scr = 0;
-  int ok = dx_alloc(e, i, sym), NT = (int)((T + 31) / 32);
-  unsigned gy = (unsigned)((Dv + 31) / 32);
-  ok = ok && dx_scratch(e, i, BH * NT * (int64_t)m * Dv, &states, 0) && dx_scratch(e, i, BH * NT, &decays, 0);
-  a.states = states, a.decays = decays;
-  if (!grad && ok) {
-    if (la.feature != LA_FEAT_NONE) { /* phi(q), phi(k) */
-      a.P = e->val[n->in[la.proj]];
-      a.fw = e->val[n->in[la.fw]];
-      a.fd = la.fd >= 0 ? e->val[n->in[la.fd]] : 0;
-      a.feature = la.feature == LA_FEAT_DCT ? 0 : 1;
-      a.rows = BH * T;
-      ok = dx_scratch(e, i, BH * T * m, &fq, 0) && dx_scratch(e, i, BH * T * m, &fk, 0);
-      a.x = e->val[n->in[la.q]], a.out = fq;
-      ok = ok && dx_launch(e, i, KMOD_LINATTN, "k_la_features", dev_grid(e->dev, a.rows * 32, 256), 1, 1, 256, 0, &a);
-      a.x = e->val[n->in[la.k]], a.out = fk;
-      ok = ok && dx_launch(e, i, KMOD_LINATTN, "k_la_features", dev_grid(e->dev, a.rows * 32, 256), 1, 1, 256, 0, &a);
-    }
-    a.q = fq ? fq : e->val[n->in[la.q]];
-    a.k = fk ? fk : e->val[n->in[la.k]];
-    a.o = e->val[i];
-    ok = ok && (dev_zero(e->dev, a.o, (uint64_t)(BH * T * Dv) * 4) || dx_dev_fail(e, i));
-    for (int pass = 0; ok && pass < (la.causal ? 1 : 2); pass++) {
-      a.reverse = a.strict = pass;
-      ok = la_states(e, i, &a, 0, NT, gy) && dx_launch(e, i, KMOD_LINATTN, "k_la_out", (unsigned)BH, gy, (unsigned)NT, 128,
-                                                       dexec_la_smem(m, 0), &a);
-    }
-  } else if (ok) {
-    a.q = e->val[n->in[la.q]];
-    a.k = e->val[n->in[la.k]];
-    a.dO = e->val[n->in[la.dout]];
-    ok = ok && dx_scratch(e, i, BH * NT * (int64_t)m * Dv, &rstates, 0) && dx_scratch(e, i, BH * T * m, &dq, 1) &&
-         dx_scratch(e, i, BH * T * m, &dkb, 1) && dx_scratch(e, i, BH * T * Dv, &dv, 1);
-    a.rstates = rstates, a.dq = dq, a.dkb = dkb, a.dv = dv;
-    for (int pass = 0; ok && pass < (la.causal ? 1 : 2); pass++) {
-      a.reverse = a.strict = pass;
-      ok = la_states(e, i, &a, 0, NT, gy) && la_states(e, i, &a, 1, NT, gy) &&
-           dx_launch(e, i, KMOD_LINATTN, "k_la_grad", (unsigned)BH, gy, (unsigned)NT, 128, dexec_la_smem(m, 1), &a);
-    }
-    KaLinPack pk = {a.q, a.k, a.beta, dq, dkb, dv, e->val[i], 0, BH, (int)T, m, (int)Dv, (int)Dv,
-                    la.gate == LA_GATE_LEARNED, 0};
-    if (ok && pk.learned) ok = dx_scratch(e, i, BH * T, &scr, 0);
-    pk.scratch = scr;
-    ok = ok && dx_launch(e, i, KMOD_LINATTN, "k_la_pack", dev_grid(e->dev, BH * T * 32, 256), 1, 1, 256, 0, &pk);
-    if (ok && pk.learned) ok = dx_launch(e, i, KMOD_LINATTN, "k_la_scan", dev_grid(e->dev, BH, 64), 1, 1, 64, 0, &pk);
-  }
-  dev_free(e->dev, fq);
-  dev_free(e->dev, fk);
-  dev_free(e->dev, states);
-  dev_free(e->dev, rstates);
-  dev_free(e->dev, decays);
-  dev_free(e->dev, dq);
-  dev_free(e->dev, dkb);
-  dev_free(e->dev, dv);
-  dev_free(e->dev, scr);
   return ok;
 }

@@ -152,6 +152,7 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
   e->stats.act_bytes16 = e->stats.act_bytes32 = 0;
   e->stats.attn_flash = e->stats.attn_gemm = e->stats.attn_tc = 0;
   e->stats.copies = e->stats.copies_v16 = 0;
+  e->stats.linattn = e->stats.linattn_tc = 0;
   for (int i = 0; i < e->n;) {
     int last = i, ok = 1;
     DKind kd = e->kind[i];

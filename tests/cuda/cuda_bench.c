@@ -216,10 +216,11 @@ static void bench_attention(Ck *c, int T, int tc) {
 
 /* DiJiang's attention core as ../shared/bench/torch_ref.py times it (its `lin`): DCT features
  * of q and k (softmax(w (x C))), causal linear attention without gates, forward + backward, f32,
- * B 4, H 16, D 64, 64 features, on the hand-written kernels (linattn.cu) launched as the
- * executor does (dexec_attn.c). Not included: the feature maps' own backward (generated
+ * B 4, H 16, D 64, 64 features, on the hand-written kernels launched as the executor does
+ * (dexec_linattn.c): tc 1 linattn_tc.cu's (tensor cores, 3xTF32: the executor's choice on
+ * sm_80+), 0 linattn.cu's (CUDA cores). Not included: the feature maps' own backward (generated
  * kernels and products in a graph; autograd's in PyTorch's number). */
-static void bench_linattn(Ck *c, int T) {
+static void bench_linattn(Ck *c, int T, int tc) {
   const int B = 4, H = 16, D = 64, m = 64, NT = (T + 31) / 32;
   const int64_t BH = (int64_t)B * H, nx = BH * T * D, nst = BH * NT * m * D;
   Dev *dev = &c->dev;
@@ -242,27 +243,32 @@ static void bench_linattn(Ck *c, int T) {
   a.P = P, a.fw = fw, a.feature = 0, a.rows = BH * T, a.BH = BH, a.H = H, a.T = T, a.D = D, a.m = m, a.dv_w = D;
   a.q = fq, a.k = fk, a.v = v, a.o = o, a.dO = dO, a.dq = dq, a.dkb = dkb, a.dv = dv, a.states = st, a.rstates = rst;
   a.decays = dec;
-  unsigned gy = (unsigned)((D + 31) / 32), s0 = dexec_la_smem(m, 0), s1 = dexec_la_smem(m, 1);
-  unsigned gf = dev_grid(dev, a.rows * 32, 256), gc = dev_grid(dev, BH * m * D, 256);
+  /* per kernel: name, grid x, y, block, shared memory (grid z: the chunks, or 1) */
+  const unsigned gy = tc ? 1 : (unsigned)((D + 31) / 32), blk = tc ? 128 : 256;
+  const unsigned gf = tc ? (unsigned)((a.rows + 63) / 64) : dev_grid(dev, a.rows * 32, 256), gc = dev_grid(dev, BH * m * D, 256);
+  const unsigned sf = tc ? dexec_la_tc_smem(m, D, D, 3) : 0, sl = tc ? dexec_la_tc_smem(m, D, D, 0) : dexec_la_smem(m, 0);
+  const unsigned so = tc ? dexec_la_tc_smem(m, D, D, 1) : dexec_la_smem(m, 0), sg = tc ? dexec_la_tc_smem(m, D, D, 2) : dexec_la_smem(m, 1);
+  const char *kf = tc ? "k_la_features_tc" : "k_la_features", *kl = tc ? "k_la_local_tc" : "k_la_local";
+  const char *ko = tc ? "k_la_out_tc" : "k_la_out", *kg = tc ? "k_la_grad_tc" : "k_la_grad";
   double fwd[64], bwd[64];
   int reps = c->reps < 64 ? c->reps : 64;
   DevEvent e0 = {0}, e1 = {0}, e2 = {0};
-#define LA(name, gx, gyy, gz, blk, smem) dev_launch(dev, KMOD_LINATTN, name, gx, gyy, gz, blk, smem, &a)
+#define LA(name, gx, gyy, gz, b, smem) dev_launch(dev, KMOD_LINATTN, name, gx, gyy, gz, b, smem, &a)
   for (int i = -2; ok && i < reps; i++) {
     KaLin f = a;
     ok = dev_event_record(dev, &e0);
     a.x = q, a.out = fq;
-    ok = ok && LA("k_la_features", gf, 1, 1, 256, 0);
+    ok = ok && LA(kf, gf, 1, 1, blk, sf);
     a.x = k, a.out = fk;
-    ok = ok && LA("k_la_features", gf, 1, 1, 256, 0) && dev_zero(dev, o, (uint64_t)nx * 4);
+    ok = ok && LA(kf, gf, 1, 1, blk, sf) && dev_zero(dev, o, (uint64_t)nx * 4);
     a.part = 0;
-    ok = ok && LA("k_la_local", (unsigned)BH, gy, (unsigned)NT, 128, s0) && LA("k_la_carry", gc, 1, 1, 256, 0) &&
-         LA("k_la_out", (unsigned)BH, gy, (unsigned)NT, 128, s0) && dev_event_record(dev, &e1);
+    ok = ok && LA(kl, (unsigned)BH, gy, (unsigned)NT, 128, sl) && LA("k_la_carry", gc, 1, 1, 256, 0) &&
+         LA(ko, (unsigned)BH, gy, (unsigned)NT, 128, so) && dev_event_record(dev, &e1);
     ok = ok && dev_zero(dev, dq, (uint64_t)nx * 4) && dev_zero(dev, dkb, (uint64_t)nx * 4) && dev_zero(dev, dv, (uint64_t)nx * 4);
-    ok = ok && LA("k_la_local", (unsigned)BH, gy, (unsigned)NT, 128, s0) && LA("k_la_carry", gc, 1, 1, 256, 0);
+    ok = ok && LA(kl, (unsigned)BH, gy, (unsigned)NT, 128, sl) && LA("k_la_carry", gc, 1, 1, 256, 0);
     a.part = 1;
-    ok = ok && LA("k_la_local", (unsigned)BH, gy, (unsigned)NT, 128, s0) && LA("k_la_carry", gc, 1, 1, 256, 0) &&
-         LA("k_la_grad", (unsigned)BH, gy, (unsigned)NT, 128, s1) && dev_event_record(dev, &e2);
+    ok = ok && LA(kl, (unsigned)BH, gy, (unsigned)NT, 128, sl) && LA("k_la_carry", gc, 1, 1, 256, 0) &&
+         LA(kg, (unsigned)BH, gy, (unsigned)NT, 128, sg) && dev_event_record(dev, &e2);
     double x = 0, y = 0;
     ok = ok && dev_event_ms(dev, &e0, &e1, &x) && dev_event_ms(dev, &e1, &e2, &y);
     if (i >= 0) fwd[i] = x, bwd[i] = y;
@@ -270,16 +276,17 @@ static void bench_linattn(Ck *c, int T) {
     a = f;
   }
 #undef LA
-  char name[80], note[160];
+  char name[96], note[192];
+  const char *form = tc ? "" : " (CUDA cores)";
   if (ok) {
     qsort(fwd, (size_t)reps, sizeof *fwd, cmp_d);
     qsort(bwd, (size_t)reps, sizeof *bwd, cmp_d);
-    snprintf(note, sizeof note, "f32 causal B4 H16 D64 m64, no gates; fwd %.3f ms; feature-map backward not included; %d reps",
-             fwd[reps / 2], reps);
-    snprintf(name, sizeof name, "attn dijiang core fwd+bwd T=%d", T);
+    snprintf(note, sizeof note, "f32 causal B4 H16 D64 m64, no gates, %s; fwd %.3f ms; feature-map backward not included; %d reps",
+             tc ? "3xTF32 mma.sync" : "f32 FMA", fwd[reps / 2], reps);
+    snprintf(name, sizeof name, "attn dijiang core fwd+bwd T=%d%s", T, form);
     bench_line(c, name, fwd[reps / 2] + bwd[reps / 2], -1, 0, note);
   } else {
-    snprintf(name, sizeof name, "attn dijiang core T=%d", T);
+    snprintf(name, sizeof name, "attn dijiang core T=%d%s", T, form);
     bench_line(c, name, -1, -1, 0, dev->L.err);
   }
   free(h);
@@ -313,6 +320,7 @@ void run_bench(Ck *c) {
   }
   int Ts[] = {1024, 4096, 16384};
   for (int i = 0; i < 3 && !over_budget(c) && !c->emu; i++) bench_attention(c, Ts[i], 1);
-  for (int i = 0; i < 3 && !over_budget(c) && !c->emu; i++) bench_linattn(c, Ts[i]);
+  for (int i = 0; i < 3 && !over_budget(c) && !c->emu; i++) bench_linattn(c, Ts[i], dexec_la_tc(&c->dev, 64, 64, 64));
+  for (int i = 0; i < 3 && !over_budget(c) && !c->emu && dexec_la_tc(&c->dev, 64, 64, 64); i++) bench_linattn(c, Ts[i], 0);
   for (int i = 0; i < 3 && !over_budget(c) && !c->emu; i++) bench_attention(c, Ts[i], 0);
 }

@@ -377,7 +377,7 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
     free(h), free(r64), free(r32);
   }
   if (ok) {
-    char w[200], note[400];
+    char w[200], note[640];
     snprintf(w, sizeof w, "%s: %d outputs%s", what, nout, bf16 ? " (bf16 products)" : "");
     int epi = 0, aux = 0; /* aux: GELU_AUX_BIAS (the pre-activation, which gelu's derivative reads, written too) */
     for (int k = 0; k < e.ngroups; k++) {
@@ -387,6 +387,11 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
     int at = snprintf(note, sizeof note, "worst %s; %lld nodes on the host; %d GEMM epilogues (%d gelu + aux); attention %lld flash (%lld tensor cores), %lld products; copies %lld (%lld of 16-byte elements)",
                       worst_name, (long long)e.stats.host_nodes, epi, aux, (long long)e.stats.attn_flash, (long long)e.stats.attn_tc,
                       (long long)e.stats.attn_gemm, (long long)e.stats.copies, (long long)e.stats.copies_v16);
+    if (at > (int)sizeof note - 1) at = (int)sizeof note - 1;
+    if (e.stats.linattn)
+      at += snprintf(note + at, sizeof note - (size_t)at, "; linear attention %lld (%lld tensor cores)", (long long)e.stats.linattn,
+                     (long long)e.stats.linattn_tc);
+    if (at > (int)sizeof note - 1) at = (int)sizeof note - 1;
     int w16 = 0, wall = 0; /* parameters read as bf16 (products only), of all */
     for (int k = 0; k < e.n; k++)
       if (g->nodes.v[k].op == OP_PARAM) wall++, w16 += e.st[k];

@@ -80,13 +80,12 @@ static void hand_written(Dev *dev) {
   int total = 0;
   for (int m = 0; m < KMOD_COUNT; m++) {
     char file[64];
-    snprintf(file, sizeof file, "%s.cu", ksrc_module_name(m));
-    const char *text = ksrc_get(file);
+    snprintf(file, sizeof file, "%s", ksrc_module_name(m));
     char *src = ksrc_module(m);
-    CHECK_MSG(text && src, "module %s is not embedded", file);
-    if (!text || !src) continue;
+    CHECK_MSG(src != NULL, "module %s: a kernel file is not embedded", file);
+    if (!src) continue;
     char names[64][64];
-    int nk = kernel_names(text, names, 64);
+    int nk = kernel_names(src, names, 64);
     CHECK_MSG(nk > 0, "%s: no kernels found", file);
     KTarget cubin = {90, 0}, ptx = {90, 1};
     KBlob b;
@@ -108,15 +107,12 @@ static void hand_written(Dev *dev) {
     total += nk;
     free(src);
   }
-  for (const KSource *s = ksrc_files; s->name; s++) /* every embedded .cu is a module */
+  for (const KSource *s = ksrc_files; s->name; s++) /* every embedded .cu is in a module */
     if (strstr(s->name, ".cu") && !strstr(s->name, ".cuh")) {
       int found = 0;
-      for (int m = 0; m < KMOD_COUNT && !found; m++) {
-        char file[64];
-        snprintf(file, sizeof file, "%s.cu", ksrc_module_name(m));
-        found = strcmp(file, s->name) == 0;
-      }
-      CHECK_MSG(found, "kernel file %s is embedded but no module compiles it (ksrc.h's list)", s->name);
+      for (int m = 0; m < KMOD_COUNT && !found; m++)
+        for (int f = 0; ksrc_module_file(m, f) && !found; f++) found = strcmp(ksrc_module_file(m, f), s->name) == 0;
+      CHECK_MSG(found, "kernel file %s is embedded but no module compiles it (ksrc.c's list)", s->name);
     }
   printf("%d hand-written kernels in %d modules\n", total, KMOD_COUNT);
 }

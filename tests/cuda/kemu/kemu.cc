@@ -13,7 +13,8 @@
 // fibers switch only at those calls, `__shared__` is `static` (one copy, reused by the next
 // block: kernels that read shared memory before writing it show stale values, as on a GPU)
 // and atomics are plain read-modify-writes. Dynamic shared memory is filled with NaN bit
-// patterns at each block's start.
+// patterns at each block's start, and so is a guard of 4 KiB past its end, which must still
+// hold them when the block ends (a write past the launch's size is reported).
 #include <ucontext.h>
 
 #include <cstdio>
@@ -30,7 +31,8 @@ dim3 blockDim, gridDim;
 namespace {
 
 enum State { RUN, WAIT_BLOCK, WAIT_WARP, DONE };
-enum { LANES = 32, STACK = 128 << 10 };
+enum { LANES = 32, STACK = 128 << 10, SMEM_GUARD = 4096 };
+const uint32_t SMEM_FILL = 0x7fc00bad; // a NaN
 
 struct Fiber {
   ucontext_t ctx;
@@ -107,8 +109,7 @@ int run_block() {
     f.state = RUN;
   }
   std::fill(L.gen.begin(), L.gen.end(), 0u);
-  uint32_t nan = 0x7fc00bad;
-  for (size_t i = 0; i + 4 <= L.smem.size(); i += 4) memcpy(&L.smem[i], &nan, 4);
+  for (size_t i = 0; i + 4 <= L.smem.size(); i += 4) memcpy(&L.smem[i], &SMEM_FILL, 4);
   static const char *order = getenv("KEMU_SCHEDULE");
   int rev = order && !strcmp(order, "reverse");
   for (;;) {
@@ -198,7 +199,7 @@ int kemu_run(const KemuKernel *k, unsigned gx, unsigned gy, unsigned gz, unsigne
   if (L.stacks.size() < (size_t)block * STACK) L.stacks.resize((size_t)block * STACK);
   int warps = ((int)block + LANES - 1) / LANES;
   L.slot[0].assign((size_t)warps * LANES, 0), L.slot[1].assign((size_t)warps * LANES, 0), L.gen.assign(warps, 0);
-  L.smem.assign(smem, 0);
+  L.smem.assign((size_t)smem + SMEM_GUARD, 0); /* the guard: run_block fills it with NaNs, which must stay */
   blockDim = {block, 1, 1}, gridDim = {gx, gy, gz};
   int ok = 1;
   for (unsigned z = 0; ok && z < gz; z++)
@@ -206,6 +207,9 @@ int kemu_run(const KemuKernel *k, unsigned gx, unsigned gy, unsigned gz, unsigne
       for (unsigned x = 0; ok && x < gx; x++) {
         blockIdx = {x, y, z};
         ok = run_block() && !L.err[0];
+        for (size_t i = smem; ok && i + 4 <= L.smem.size(); i += 4)
+          if (memcmp(&L.smem[i], &SMEM_FILL, 4) != 0)
+            snprintf(L.err, sizeof L.err, "block (%u,%u,%u) wrote past its %u bytes of dynamic shared memory", x, y, z, smem), ok = 0;
       }
   if (!ok) snprintf(err, errlen, "kemu: %s: %s", name, L.err[0] ? L.err : "failed");
   return ok;

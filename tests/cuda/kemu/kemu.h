@@ -11,7 +11,7 @@
 #include <cstring>
 
 #define __CUDACC_RTC__ 1 // kargs.h: typed pointers, no includes
-#define KEMU_HOST 1      // attention_tc.cu: its mma.sync is kemu_mma_bf16_16816 below
+#define KEMU_HOST 1      // attention_tc.cu, linattn_tc.cu: their mma.sync and cvt are the kemu_ functions below
 #define __global__
 #define __device__
 #define __forceinline__ inline
@@ -104,6 +104,43 @@ static inline void kemu_mma_bf16_16816(float c[4], const unsigned a[4], const un
       for (int k = 0; k < 16; k++) {
         const KemuMmaPost &pa = post[w0 + (row & 7) * 4 + ((k & 7) >> 1)], &pb = post[w0 + col * 4 + ((k & 7) >> 1)];
         acc += kemu_bf16_at(pa.a[(row >> 3) + 2 * (k >> 3)], k & 1) * kemu_bf16_at(pb.b[k >> 3], k & 1);
+      }
+      c[2 * r + cc] = acc;
+    }
+  kemu_warp_exchange(0, 1, 0, 0xffffffffu);
+}
+
+// TF32 (linattn_tc.cu's products): cvt.rna.tf32.f32 — round the f32 to 10 mantissa bits, to
+// nearest with ties away from zero, the low 13 bits of the result zero; NaN stays NaN
+static inline unsigned kemu_cvt_tf32(float x) {
+  unsigned u = __float_as_uint(x);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fffffffu;
+  return (u + 0x1000u) & 0xffffe000u;
+}
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 for the calling warp, c += A B, with the PTX
+// ISA's fragment layouts ("Matrix Fragments for mma.m16n8k8", .tf32; lane = 4 g + t):
+//   A 16x8: a[0] = A[g][t], a[1] = A[g+8][t], a[2] = A[g][t+4], a[3] = A[g+8][t+4]
+//   B 8x8:  b[0] = B[t][g], b[1] = B[t+4][g]
+//   C 16x8: c[0..1] = C[g][2t, 2t+1], c[2..3] = C[g+8][2t, 2t+1]
+// The tensor cores read only a tf32 operand's upper 19 bits: so does this (a kernel that passes
+// raw f32 words loses their low mantissa bits here too). Products exact, summed in k order.
+struct KemuMmaPost32 {
+  unsigned a[4], b[2];
+};
+static inline void kemu_mma_tf32_1688(float c[4], const unsigned a[4], const unsigned b[2]) {
+  static KemuMmaPost32 post[1024];
+  const int tid = (int)threadIdx.x, w0 = tid & ~31, lane = tid & 31, g = lane >> 2, t = lane & 3;
+  std::memcpy(post[tid].a, a, sizeof post[tid].a);
+  std::memcpy(post[tid].b, b, sizeof post[tid].b);
+  kemu_warp_exchange(0, 1, 0, 0xffffffffu);
+  for (int r = 0; r < 2; r++)
+    for (int cc = 0; cc < 2; cc++) {
+      const int row = g + 8 * r, col = 2 * t + cc;
+      float acc = c[2 * r + cc];
+      for (int k = 0; k < 8; k++) {
+        unsigned x = post[w0 + (row & 7) * 4 + (k & 3)].a[(row >> 3) + 2 * (k >> 2)];
+        unsigned y = post[w0 + col * 4 + (k & 3)].b[k >> 2];
+        acc += __uint_as_float(x & 0xffffe000u) * __uint_as_float(y & 0xffffe000u);
       }
       c[2 * r + cc] = acc;
     }
