@@ -162,6 +162,8 @@ unsigned dexec_la_tc_smem(int m, int dv, int D, int kind);
 /* Whether DiJiang's kernels run on tensor cores on dev (linattn_tc.cu: compute capability 8.0+,
  * or the emulation; m, dv, D <= 64; not with MAMC_CUDA_LA_TC=0) */
 int dexec_la_tc(const Dev *dev, int m, int dv, int D);
+/* Chunks of 32 positions a segment for those kernels, for BH slices of NT chunks */
+int dexec_la_seg(int64_t BH, int NT);
 
 /* Profiling (dexec_prof.c): after dexec_profile_on, every run records a CUDA event around each
  * planned step (host time in the emulation) and adds the step's time to it; the report lists

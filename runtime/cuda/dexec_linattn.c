@@ -25,9 +25,9 @@ unsigned dexec_la_smem(int m, int bwd) {
 unsigned dexec_la_tc_smem(int m, int dv, int D, int kind) {
   const int C = 32, wm = (m + 15) & ~15, wv = (dv + 15) & ~15, wd = (D + 15) & ~15, lm = wm + 4, lv = wv + 4;
   const int scores = C * (C + 4), gates = 3 * C + 2 * C; /* eb, wl, beta; the f64 cumulative gates */
-  int floats = kind == 0   ? C * lm + C * lv + gates
-               : kind == 1 ? 2 * C * lm + C * lv + wm * lv + scores + gates
-               : kind == 2 ? 2 * C * lm + 2 * C * lv + 2 * wm * lv + 2 * scores + gates
+  int floats = kind == 0   ? C * lm + C * lv + wm * lv + gates
+               : kind == 1 ? 3 * C * lm + C * lv + wm * lv + scores + gates
+               : kind == 2 ? 3 * C * lm + 2 * C * lv + wm * lv + 2 * scores + gates
                            : wd * lm + 64 * (wd + 4);
   return (unsigned)floats * 4;
 }
@@ -41,11 +41,24 @@ int dexec_la_tc(const Dev *dev, int m, int dv, int D) {
   return (dev->emu || dev->cc >= 80) && m <= 64 && dv <= 64 && D <= 64;
 }
 
-/* every chunk's start state of one direction: part 0 the forward state (states), 1 the reverse
- * state of the backward (rstates): each chunk's own sum, then carried across the chunks */
+/* Chunks a segment for the tensor-core kernels (each block walks a segment's chunks in order,
+ * and only the segments' states go through memory): enough segments for about 1024 blocks,
+ * 8 an H200 multiprocessor; MAMC_CUDA_LA_SEG=N sets it (the tests walk segments of 2) */
+int dexec_la_seg(int64_t BH, int NT) {
+  const char *env = getenv("MAMC_CUDA_LA_SEG");
+  if (env && atoi(env) > 0) return atoi(env);
+  int64_t want = (1024 + BH - 1) / BH; /* segments a slice */
+  return want >= NT ? 1 : (int)((NT + want - 1) / want);
+}
+
+/* the states' groups: segments (tensor cores) or chunks */
+static int la_groups(const KaLin *a, int NT) { return a->seg > 1 ? (NT + a->seg - 1) / a->seg : NT; }
+
+/* every group's start state of one direction: part 0 the forward state (states), 1 the reverse
+ * state of the backward (rstates): each group's own sum, then carried across the groups */
 static int la_states(DExec *e, int i, KaLin *a, int part, int NT, unsigned gy, int tc) {
   a->part = part;
-  int ok = tc ? dx_launch(e, i, KMOD_LINATTN, "k_la_local_tc", (unsigned)a->BH, 1, (unsigned)NT, 128,
+  int ok = tc ? dx_launch(e, i, KMOD_LINATTN, "k_la_local_tc", (unsigned)a->BH, (unsigned)la_groups(a, NT), 1, 128,
                           dexec_la_tc_smem(a->m, a->dv_w, a->D, 0), a)
               : dx_launch(e, i, KMOD_LINATTN, "k_la_local", (unsigned)a->BH, gy, (unsigned)NT, 128, dexec_la_smem(a->m, 0), a);
   return ok && dx_launch(e, i, KMOD_LINATTN, "k_la_carry", dev_grid(e->dev, a->BH * a->m * a->dv_w, 256), 1, 1, 256, 0, a);
@@ -60,12 +73,13 @@ static int la_features(DExec *e, int i, KaLin *a, DPtr x, DPtr out, int tc) {
   return dx_launch(e, i, KMOD_LINATTN, "k_la_features", dev_grid(e->dev, a->rows * 32, 256), 1, 1, 256, 0, a);
 }
 
-/* one direction of the core: o += (forward), or dq, dkb, dv += (grad) */
+/* one direction of the core: o += (forward), or dq, dkb, dv += (grad); the tensor-core kernels
+ * store instead (=) where a->acc is 0 */
 static int la_core(DExec *e, int i, KaLin *a, int grad, int NT, unsigned gy, int tc) {
   const unsigned BH = (unsigned)a->BH;
   if (!la_states(e, i, a, 0, NT, gy, tc) || (grad && !la_states(e, i, a, 1, NT, gy, tc))) return 0;
   if (tc)
-    return dx_launch(e, i, KMOD_LINATTN, grad ? "k_la_grad_tc" : "k_la_out_tc", BH, 1, (unsigned)NT, 128,
+    return dx_launch(e, i, KMOD_LINATTN, grad ? "k_la_grad_tc" : "k_la_out_tc", BH, (unsigned)la_groups(a, NT), 1, 128,
                      dexec_la_tc_smem(a->m, a->dv_w, a->D, grad ? 2 : 1), a);
   return dx_launch(e, i, KMOD_LINATTN, grad ? "k_la_grad" : "k_la_out", BH, gy, (unsigned)NT, 128, dexec_la_smem(a->m, grad), a);
 }
@@ -95,7 +109,9 @@ int dx_linattn(DExec *e, int i, const int64_t *sym) {
   unsigned gy = (unsigned)((Dv + 31) / 32);
   const int tc = dexec_la_tc(e->dev, m, (int)Dv, (int)D);
   e->stats.linattn++, e->stats.linattn_tc += tc;
-  ok = ok && dx_scratch(e, i, BH * NT * (int64_t)m * Dv, &states, 0) && dx_scratch(e, i, BH * NT, &decays, 0);
+  a.seg = tc ? dexec_la_seg(BH, NT) : 1;
+  const int64_t ng = la_groups(&a, NT);
+  ok = ok && dx_scratch(e, i, BH * ng * (int64_t)m * Dv, &states, 0) && dx_scratch(e, i, BH * ng, &decays, 0);
   a.states = states, a.decays = decays;
   if (!grad && ok) {
     if (la.feature != LA_FEAT_NONE) { /* phi(q), phi(k) */
@@ -110,20 +126,20 @@ int dx_linattn(DExec *e, int i, const int64_t *sym) {
     a.q = fq ? fq : e->val[n->in[la.q]];
     a.k = fk ? fk : e->val[n->in[la.k]];
     a.o = e->val[i];
-    ok = ok && (dev_zero(e->dev, a.o, (uint64_t)(BH * T * Dv) * 4) || dx_dev_fail(e, i));
+    ok = ok && (tc || dev_zero(e->dev, a.o, (uint64_t)(BH * T * Dv) * 4) || dx_dev_fail(e, i));
     for (int pass = 0; ok && pass < (la.causal ? 1 : 2); pass++) {
-      a.reverse = a.strict = pass;
+      a.reverse = a.strict = a.acc = pass;
       ok = la_core(e, i, &a, 0, NT, gy, tc);
     }
   } else if (ok) {
     a.q = e->val[n->in[la.q]];
     a.k = e->val[n->in[la.k]];
     a.dO = e->val[n->in[la.dout]];
-    ok = ok && dx_scratch(e, i, BH * NT * (int64_t)m * Dv, &rstates, 0) && dx_scratch(e, i, BH * T * m, &dq, 1) &&
-         dx_scratch(e, i, BH * T * m, &dkb, 1) && dx_scratch(e, i, BH * T * Dv, &dv, 1);
+    ok = ok && dx_scratch(e, i, BH * ng * (int64_t)m * Dv, &rstates, 0) && dx_scratch(e, i, BH * T * m, &dq, !tc) &&
+         dx_scratch(e, i, BH * T * m, &dkb, !tc) && dx_scratch(e, i, BH * T * Dv, &dv, !tc);
     a.rstates = rstates, a.dq = dq, a.dkb = dkb, a.dv = dv;
     for (int pass = 0; ok && pass < (la.causal ? 1 : 2); pass++) {
-      a.reverse = a.strict = pass;
+      a.reverse = a.strict = a.acc = pass;
       ok = la_core(e, i, &a, 1, NT, gy, tc);
     }
     KaLinPack pk = {a.q, a.k, a.beta, dq, dkb, dv, e->val[i], 0, BH, (int)T, m, (int)Dv, (int)Dv,

@@ -106,7 +106,12 @@ typedef struct KaAttn {
  *   states, rstates[BH, nchunks, m, dv]: the chunks' start states, forward and reverse (each
  *   chunk's own sum first, k_la_local; carried across chunks in place, k_la_carry);
  *   decays[BH, nchunks]: each chunk's e^{sum of its log-gates}; part: which state (0 forward,
- *   1 reverse) k_la_local and k_la_carry work on. */
+ *   1 reverse) k_la_local and k_la_carry work on.
+ * linattn_tc.cu's k_la_*_tc: the same on tensor cores, a block per (b, h) slice and segment of
+ *   seg chunks (every value column): the states are the segments' (states, rstates[BH, nseg,
+ *   m, dv], decays[BH, nseg]; k_la_carry carries them), and each block walks its segment's
+ *   chunks in order with the running state in shared memory. acc 0: o, dq, dkb, dv are
+ *   stored (=), 1: added (+=). seg 0 or 1 (linattn.cu's kernels): a segment is a chunk. */
 typedef struct KaLin {
   KP(const float) x;
   KP(const float) P;
@@ -127,7 +132,7 @@ typedef struct KaLin {
   KP(float) rstates;
   KP(float) decays;
   long long rows, BH;
-  int H, T, D, m, dv_w, feature, decay, reverse, strict, part;
+  int H, T, D, m, dv_w, feature, decay, reverse, strict, part, seg, acc;
 } KaLin;
 
 /* k_la_pack: the packed gradient of linear_attention_grad from the cores' sums:

@@ -106,10 +106,15 @@ KDEV void la_rows(const KaLin &a, long long bh, int t0, int L, const float *x, i
   }
 }
 
-// state slot [m, DVB columns from e0] of chunk n of st[BH, NT, m, dv]
-KDEV long long la_slot(const KaLin &a, long long bh, int n, int k, int e) {
+// the states' groups of chunks: segments of a.seg chunks (linattn_tc.cu), or each chunk
+KDEV int la_groups(const KaLin &a) {
   const int NT = (a.T + LA_C - 1) / LA_C;
-  return ((bh * NT + n) * a.m + k) * a.dv_w + e;
+  return a.seg > 1 ? (NT + a.seg - 1) / a.seg : NT;
+}
+
+// state slot [m, DVB columns from e0] of group n of st[BH, groups, m, dv]
+KDEV long long la_slot(const KaLin &a, long long bh, int n, int k, int e) {
+  return ((bh * la_groups(a) + n) * a.m + k) * a.dv_w + e;
 }
 
 // part 0: states[n] = (K_n * e^{b_last - b} beta)^T V_n; part 1: rstates[n] = (Q_n * e^b)^T dO_n;
@@ -135,11 +140,11 @@ extern "C" __global__ void __launch_bounds__(128) k_la_local(KaLin a) {
   }
 }
 
-// the chunks' sums into each chunk's start state, a thread per (slice, state element):
-// part 0 forward, S_0 = 0, S_{n+1} = e^{b_last,n} S_n + states[n]; part 1 backward (the
-// reverse state), R_{NT-1} = 0, R_{n-1} = e^{b_last,n} R_n + rstates[n] — in place
+// the chunks' (or segments': la_groups) sums into each one's start state, a thread per (slice,
+// state element): part 0 forward, S_0 = 0, S_{n+1} = e^{b_last,n} S_n + states[n]; part 1
+// backward (the reverse state), R_{NT-1} = 0, R_{n-1} = e^{b_last,n} R_n + rstates[n] — in place
 extern "C" __global__ void k_la_carry(KaLin a) {
-  const int NT = (a.T + LA_C - 1) / LA_C;
+  const int NT = la_groups(a);
   const long long per = (long long)a.m * a.dv_w, total = a.BH * per;
   float *st = a.part ? a.rstates : a.states;
   for (long long x = gtid(); x < total; x += gstride()) {

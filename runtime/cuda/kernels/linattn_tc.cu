@@ -6,13 +6,16 @@
 // argument block KaLin, gates (la_gates), chunk of LA_C = 32 positions and state layout, so
 // k_la_carry carries these kernels' chunk states too. The algorithm is linattn.cu's header's.
 //
-//   k_la_features_tc  phi(x) of 64 rows                                grid rows / 64
-//   k_la_local_tc     a chunk's state sum: part 0 S_n, part 1 R_n       grid (BH, 1, NT)
-//   k_la_out_tc       o += a chunk's attention from its start state    grid (BH, 1, NT)
-//   k_la_grad_tc      dq, dkb, dv += a chunk's gradients               grid (BH, 1, NT)
-// 128 threads (4 warps); m, dv_w and D at most 64 (the host checks). A block covers every
-// feature and value column of its chunk, so no two blocks add into one element: plain +=
-// where linattn.cu needs atomics, and no product is computed twice.
+//   k_la_features_tc  phi(x) of 64 rows                                  grid rows / 64
+//   k_la_local_tc     a segment's state sum: part 0 S, part 1 R            grid (BH, segments)
+//   k_la_out_tc       o of a segment's chunks from its start state       grid (BH, segments)
+//   k_la_grad_tc      dq, dkb, dv of a segment's chunks                  grid (BH, segments)
+// 128 threads (4 warps); m, dv_w and D at most 64 (the host checks). A segment is a.seg chunks
+// (dexec_la_seg: enough segments to fill the GPU): its block walks them in order, carrying the
+// state in shared memory, so only the segments' states go through global memory (with a
+// state per chunk, as linattn.cu keeps, those are most of the traffic at T = 16k). A block
+// covers every feature and value column, so no two blocks write one element: results are
+// stored (or added, a.acc) without atomics, and nothing is zeroed first.
 //
 // Products are cut into units of 16 rows x 32 columns (four 16x8 mma tiles); a block's warps
 // take the units in turn. lt_prod reads both operands from shared memory through row and
@@ -203,131 +206,227 @@ extern "C" __global__ void __launch_bounds__(128) k_la_features_tc(KaLin a) {
 #undef LT_EACH_Z
 }
 
-// part 0: states[n] = (K_n * e^{b_last - b} beta)^T V_n; part 1: rstates[n] = (Q_n * e^b)^T dO_n;
-// decays[n] = e^{b_last} of the chunk
+// ---- the chunked core, a segment of chunks a block ----------------------------------------
+// Per chunk n of the segment (gates e^b, e^{b_last - b}, beta and d_n = e^{b_last} of la_gates):
+//   S_{n+1} = d_n S_n + Kw_n^T V_n   with Kw = K * e^{b_last - b} beta   (forward state)
+//   R_{n-1} = d_n R_n + Qe_n^T G_n   with Qe = Q * e^b, G = dO          (reverse state)
+// The state lives in shared memory (S[wm][lv]) while the block walks its chunks; each warp
+// computes its units of the next state in registers, and writes them back after a barrier.
+
+// la_gates of chunk n
+KDEV void lt_gates(const KaLin &a, long long bh, int n, double *b, float *eb, float *wl, float *bt) {
+  la_gates(a, bh, n * LA_C, min(LA_C, a.T - n * LA_C), b, eb, wl, bt);
+}
+
+// the chunks [*n0, *n1) of this block's segment (grid y)
+KDEV void lt_segment(const KaLin &a, int *n0, int *n1) {
+  const int NT = (a.T + LA_C - 1) / LA_C;
+  *n0 = blockIdx.y * a.seg;
+  *n1 = min(NT, *n0 + a.seg);
+}
+
+// c = the unit of S[.][ld] times s (from shared memory, in the C fragment layout)
+KDEV void lt_load(float c[4][4], LtUnit u, const float *S, int ld, float s) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  KUNROLL for (int j = 0; j < 4; j++) {
+    if (j >= u.nt) continue;
+    KUNROLL for (int q = 0; q < 4; q++) c[j][q] = s * S[(u.r0 + g + 8 * (q >> 1)) * ld + u.n0 + 8 * j + 2 * t + (q & 1)];
+  }
+}
+KDEV void lt_save(float c[4][4], LtUnit u, float *S, int ld) {
+  lt_each(c, u, [&](int i, int j, float v) { S[i * ld + j] = v; });
+}
+
+// the state units of warp w (u = w, w + 4: at most 8 units of 64 x 64) after chunk n:
+// st[s] = d S + X^T Y (X: Kw or Qe, Y: V or G; all in shared memory)
+KDEV void lt_state_next(float st[2][4][4], int w, int wm, int wv, const float *S, int lv, float d, const float *X, int lm,
+                        const float *Y) {
+  KUNROLL for (int s = 0; s < 2; s++) {
+    const int u = w + 4 * s;
+    if (u >= lt_units(wm, wv)) continue;
+    const LtUnit un = lt_unit(u, wm, wv);
+    lt_load(st[s], un, S, lv, d);
+    lt_prod(st[s], un.nt, X + un.r0, 1, lm, Y + un.n0, lv, 1, LA_C);
+  }
+}
+KDEV void lt_state_save(float st[2][4][4], int w, int wm, int wv, float *S, int lv) {
+  KUNROLL for (int s = 0; s < 2; s++) {
+    const int u = w + 4 * s;
+    if (u < lt_units(wm, wv)) lt_save(st[s], lt_unit(u, wm, wv), S, lv);
+  }
+}
+
+// y (row i of a chunk's output, column e) = v, or += v (a.acc)
+KDEV void lt_put(const KaLin &a, float *y, long long bh, int t0, int i, int w, int e, float v) {
+  float *p = y + (bh * a.T + la_pos(a, t0 + i)) * w + e;
+  *p = a.acc ? *p + v : v;
+}
+
+// part 0: states[g] = the segment's sum of Kw_n^T V_n (decayed to its end), part 1: rstates[g] =
+// that of Qe_n^T G_n walking from its end; decays[g] = the product of its chunks' d_n. The sum
+// waits in shared memory while la_gates runs (its f64 exp is a call: registers live across
+// it spill)
 extern "C" __global__ void __launch_bounds__(128) k_la_local_tc(KaLin a) {
   KSMEM_DYN(float, sm);
-  const int wm = LT_PAD(a.m), wv = LT_PAD(a.dv_w), lm = wm + 4, lv = wv + 4, n = blockIdx.z, t0 = n * LA_C;
-  const int L = min(LA_C, a.T - t0), w = threadIdx.x >> 5;
+  const int wm = LT_PAD(a.m), wv = LT_PAD(a.dv_w), lm = wm + 4, lv = wv + 4, w = threadIdx.x >> 5;
   const long long bh = blockIdx.x;
-  float *X = sm, *Y = X + LA_C * lm, *eb = Y + LA_C * lv, *wl = eb + LA_C, *bt = wl + LA_C;
+  float *X = sm, *Y = X + LA_C * lm, *S = Y + LA_C * lv, *eb = S + wm * lv, *wl = eb + LA_C, *bt = wl + LA_C;
   double *b = (double *)(void *)(bt + LA_C);
-  la_gates(a, bh, t0, L, b, eb, wl, bt);
-  __syncthreads();
-  if (threadIdx.x == 0) a.decays[bh * gridDim.z + n] = eb[L - 1];
-  if (a.part) {
-    lt_rows(a, bh, t0, L, a.q, a.m, wm, X, lm, eb, 0);
-    lt_rows(a, bh, t0, L, a.dO, a.dv_w, wv, Y, lv, 0, 0);
-  } else {
-    lt_rows(a, bh, t0, L, a.k, a.m, wm, X, lm, wl, bt);
-    lt_rows(a, bh, t0, L, a.v, a.dv_w, wv, Y, lv, 0, 0);
+  int n0, n1;
+  lt_segment(a, &n0, &n1);
+  for (int e = threadIdx.x; e < wm * lv; e += blockDim.x) S[e] = 0.0f;
+  float dall = 1.0f;
+  for (int i = 0; i < n1 - n0; i++) {
+    __syncthreads();  // the last chunk's readers are done, the sum written
+    lt_gates(a, bh, a.part ? n1 - 1 - i : n0 + i, b, eb, wl, bt);
+    __syncthreads();
+    // (computed again after the call: live across it, they would spill)
+    const int n = a.part ? n1 - 1 - i : n0 + i, t0 = n * LA_C, L = min(LA_C, a.T - t0);
+    if (a.part) {
+      lt_rows(a, bh, t0, L, a.q, a.m, wm, X, lm, eb, 0);
+      lt_rows(a, bh, t0, L, a.dO, a.dv_w, wv, Y, lv, 0, 0);
+    } else {
+      lt_rows(a, bh, t0, L, a.k, a.m, wm, X, lm, wl, bt);
+      lt_rows(a, bh, t0, L, a.v, a.dv_w, wv, Y, lv, 0, 0);
+    }
+    __syncthreads();
+    const float d = eb[L - 1];
+    dall *= d;
+    float st[2][4][4];
+    lt_state_next(st, w, wm, wv, S, lv, d, X, lm, Y);  // a warp reads and writes its own units only
+    lt_state_save(st, w, wm, wv, S, lv);
   }
   __syncthreads();
   float *dst = a.part ? a.rstates : a.states;
-  for (int u = w; u < lt_units(wm, wv); u += 4) {
-    const LtUnit un = lt_unit(u, wm, wv);
-    float c[4][4];
-    lt_zero(c);
-    lt_prod(c, un.nt, X + un.r0, 1, lm, Y + un.n0, lv, 1, LA_C);  // X^T Y
-    lt_each(c, un, [&](int k, int e, float v) {
-      if (k < a.m && e < a.dv_w) dst[la_slot(a, bh, n, k, e)] = v;
-    });
+  for (int e = threadIdx.x; e < a.m * a.dv_w; e += blockDim.x) {
+    const int k = e / a.dv_w, c = e - k * a.dv_w;
+    dst[la_slot(a, bh, blockIdx.y, k, c)] = S[k * lv + c];
   }
+  if (threadIdx.x == 0) a.decays[bh * gridDim.y + blockIdx.y] = dall;
 }
 
-// o += the attention of chunk n (grid z) given its start state (states[n], k_la_carry's):
-// A = (Q Kb^T) * M with Kb = beta K, then O = diag(e^b) Q S + A V
+// o (=, or += with a.acc) the attention of the segment's chunks from its start state (states[g],
+// k_la_carry's): per chunk A = (Q Kb^T) * M with Kb = beta K, O = diag(e^b) Q S + A V
 extern "C" __global__ void __launch_bounds__(128) k_la_out_tc(KaLin a) {
   KSMEM_DYN(float, sm);
-  const int wm = LT_PAD(a.m), wv = LT_PAD(a.dv_w), lm = wm + 4, lv = wv + 4, n = blockIdx.z, t0 = n * LA_C;
-  const int L = min(LA_C, a.T - t0), w = threadIdx.x >> 5;
+  const int wm = LT_PAD(a.m), wv = LT_PAD(a.dv_w), lm = wm + 4, lv = wv + 4, w = threadIdx.x >> 5;
   const long long bh = blockIdx.x;
-  float *Q = sm, *Kb = Q + LA_C * lm, *V = Kb + LA_C * lm, *S = V + LA_C * lv, *A = S + wm * lv;
+  float *Q = sm, *Kb = Q + LA_C * lm, *Kw = Kb + LA_C * lm, *V = Kw + LA_C * lm, *S = V + LA_C * lv, *A = S + wm * lv;
   float *eb = A + LA_C * LT_AL, *wl = eb + LA_C, *bt = wl + LA_C;
   double *b = (double *)(void *)(bt + LA_C);
-  la_gates(a, bh, t0, L, b, eb, wl, bt);
-  __syncthreads();
-  lt_rows(a, bh, t0, L, a.q, a.m, wm, Q, lm, 0, 0);
-  lt_rows(a, bh, t0, L, a.k, a.m, wm, Kb, lm, bt, 0);
-  lt_rows(a, bh, t0, L, a.v, a.dv_w, wv, V, lv, 0, 0);
-  lt_state(a, bh, n, a.states, wm, wv, S, lv);
-  __syncthreads();
-  if (w < lt_units(LA_C, LA_C)) {
-    const LtUnit un = lt_unit(w, LA_C, LA_C);
-    float c[4][4];
-    lt_zero(c);
-    lt_prod(c, un.nt, Q + un.r0 * lm, lm, 1, Kb + un.n0 * lm, 1, lm, wm);  // Q Kb^T
-    lt_each(c, un, [&](int i, int j, float v) { A[i * LT_AL + j] = v * lt_mask(a, b, i, j, L); });
-  }
-  __syncthreads();
-  for (int u = w; u < lt_units(LA_C, wv); u += 4) {
-    const LtUnit un = lt_unit(u, LA_C, wv);
-    float c[4][4];
-    lt_zero(c);
-    lt_prod(c, un.nt, Q + un.r0 * lm, lm, 1, S + un.n0, lv, 1, wm);  // Q S
-    lt_scale_rows(c, eb, un.r0);
-    lt_prod(c, un.nt, A + un.r0 * LT_AL, LT_AL, 1, V + un.n0, lv, 1, LA_C);  // + A V
-    lt_each(c, un, [&](int i, int e, float v) {
-      if (i < L && e < a.dv_w) a.o[(bh * a.T + la_pos(a, t0 + i)) * a.dv_w + e] += v;
-    });
+  int n0, n1;
+  lt_segment(a, &n0, &n1);
+  lt_state(a, bh, blockIdx.y, a.states, wm, wv, S, lv);
+  for (int n = n0; n < n1; n++) {
+    const int t0 = n * LA_C, L = min(LA_C, a.T - t0);
+    __syncthreads();  // the last chunk's readers are done, the state written
+    la_gates(a, bh, t0, L, b, eb, wl, bt);
+    __syncthreads();
+    lt_rows(a, bh, t0, L, a.q, a.m, wm, Q, lm, 0, 0);
+    lt_rows(a, bh, t0, L, a.k, a.m, wm, Kb, lm, bt, 0);
+    if (n + 1 < n1) lt_rows(a, bh, t0, L, a.k, a.m, wm, Kw, lm, wl, bt);
+    lt_rows(a, bh, t0, L, a.v, a.dv_w, wv, V, lv, 0, 0);
+    __syncthreads();
+    if (w < lt_units(LA_C, LA_C)) {
+      const LtUnit un = lt_unit(w, LA_C, LA_C);
+      float c[4][4];
+      lt_zero(c);
+      lt_prod(c, un.nt, Q + un.r0 * lm, lm, 1, Kb + un.n0 * lm, 1, lm, wm);  // Q Kb^T
+      lt_each(c, un, [&](int i, int j, float v) { A[i * LT_AL + j] = v * lt_mask(a, b, i, j, L); });
+    }
+    __syncthreads();
+    for (int u = w; u < lt_units(LA_C, wv); u += 4) {
+      const LtUnit un = lt_unit(u, LA_C, wv);
+      float c[4][4];
+      lt_zero(c);
+      lt_prod(c, un.nt, Q + un.r0 * lm, lm, 1, S + un.n0, lv, 1, wm);  // Q S
+      lt_scale_rows(c, eb, un.r0);
+      lt_prod(c, un.nt, A + un.r0 * LT_AL, LT_AL, 1, V + un.n0, lv, 1, LA_C);  // + A V
+      lt_each(c, un, [&](int i, int e, float v) {
+        if (i < L && e < a.dv_w) lt_put(a, a.o, bh, t0, i, a.dv_w, e, v);
+      });
+    }
+    if (n + 1 < n1) {  // S <- d S + Kw^T V
+      float st[2][4][4];
+      lt_state_next(st, w, wm, wv, S, lv, eb[L - 1], Kw, lm, V);
+      __syncthreads();
+      lt_state_save(st, w, wm, wv, S, lv);
+    }
   }
 }
 
-// the gradients of chunk n (grid z) given its start states S_n (states) and R_n (rstates), with
-// G = dO_n, Kb = beta K, P = (G V^T) * M, A = (Q Kb^T) * M:
-//   dq  += diag(e^b) G S^T + P Kb
-//   dkb += diag(e^{b_last - b}) V R^T + P^T Q
-//   dv  += diag(e^{b_last - b}) Kb R + A^T G
+// the gradients of the segment's chunks given its start states: S (states[g], walking forward)
+// and R (rstates[g], walking back from its end); per chunk, with G = dO, Kb = beta K,
+// P = (G V^T) * M, A = (Q Kb^T) * M:
+//   dq  = diag(e^b) G S^T + P Kb                   (the forward walk)
+//   dkb = diag(e^{b_last - b}) V R^T + P^T Q       (the backward walk)
+//   dv  = diag(e^{b_last - b}) Kb R + A^T G
+// (=, or += with a.acc)
 extern "C" __global__ void __launch_bounds__(128) k_la_grad_tc(KaLin a) {
   KSMEM_DYN(float, sm);
-  const int wm = LT_PAD(a.m), wv = LT_PAD(a.dv_w), lm = wm + 4, lv = wv + 4, n = blockIdx.z, t0 = n * LA_C;
-  const int L = min(LA_C, a.T - t0), w = threadIdx.x >> 5;
+  const int wm = LT_PAD(a.m), wv = LT_PAD(a.dv_w), lm = wm + 4, lv = wv + 4, w = threadIdx.x >> 5;
   const long long bh = blockIdx.x;
-  float *Q = sm, *Kb = Q + LA_C * lm, *V = Kb + LA_C * lm, *G = V + LA_C * lv, *S = G + LA_C * lv, *R = S + wm * lv;
-  float *P = R + wm * lv, *A = P + LA_C * LT_AL, *eb = A + LA_C * LT_AL, *wl = eb + LA_C, *bt = wl + LA_C;
+  float *Q = sm, *Kb = Q + LA_C * lm, *X = Kb + LA_C * lm, *V = X + LA_C * lm, *G = V + LA_C * lv, *S = G + LA_C * lv;
+  float *P = S + wm * lv, *A = P + LA_C * LT_AL, *eb = A + LA_C * LT_AL, *wl = eb + LA_C, *bt = wl + LA_C;
   double *b = (double *)(void *)(bt + LA_C);
-  la_gates(a, bh, t0, L, b, eb, wl, bt);
-  __syncthreads();
-  lt_rows(a, bh, t0, L, a.q, a.m, wm, Q, lm, 0, 0);
-  lt_rows(a, bh, t0, L, a.k, a.m, wm, Kb, lm, bt, 0);
-  lt_rows(a, bh, t0, L, a.v, a.dv_w, wv, V, lv, 0, 0);
-  lt_rows(a, bh, t0, L, a.dO, a.dv_w, wv, G, lv, 0, 0);
-  lt_state(a, bh, n, a.states, wm, wv, S, lv);
-  lt_state(a, bh, n, a.rstates, wm, wv, R, lv);
-  __syncthreads();
-  {  // warps 0, 1: P; warps 2, 3: A (a unit each)
-    const LtUnit un = lt_unit(w & 1, LA_C, LA_C);
-    float c[4][4];
-    lt_zero(c);
-    if (w < 2) lt_prod(c, un.nt, G + un.r0 * lv, lv, 1, V + un.n0 * lv, 1, lv, wv);  // G V^T
-    else lt_prod(c, un.nt, Q + un.r0 * lm, lm, 1, Kb + un.n0 * lm, 1, lm, wm);      // Q Kb^T
-    float *to = w < 2 ? P : A;
-    lt_each(c, un, [&](int i, int j, float v) { to[i * LT_AL + j] = v * lt_mask(a, b, i, j, L); });
-  }
-  __syncthreads();
+  int n0, n1;
+  lt_segment(a, &n0, &n1);
   const int nq = lt_units(LA_C, wm), nv = lt_units(LA_C, wv);
-  for (int u = w; u < 2 * nq + nv; u += 4) {
-    const int out = u < nq ? 0 : u < 2 * nq ? 1 : 2;
-    const LtUnit un = lt_unit(u - out * nq, LA_C, out < 2 ? wm : wv);
-    float c[4][4];
-    lt_zero(c);
-    if (out == 0) {
-      lt_prod(c, un.nt, G + un.r0 * lv, lv, 1, S + un.n0 * lv, 1, lv, wv);  // G S^T
-      lt_scale_rows(c, eb, un.r0);
-      lt_prod(c, un.nt, P + un.r0 * LT_AL, LT_AL, 1, Kb + un.n0, lm, 1, LA_C);  // + P Kb
-    } else if (out == 1) {
-      lt_prod(c, un.nt, V + un.r0 * lv, lv, 1, R + un.n0 * lv, 1, lv, wv);  // V R^T
-      lt_scale_rows(c, wl, un.r0);
-      lt_prod(c, un.nt, P + un.r0, 1, LT_AL, Q + un.n0, lm, 1, LA_C);  // + P^T Q
-    } else {
-      lt_prod(c, un.nt, Kb + un.r0 * lm, lm, 1, R + un.n0, lv, 1, wm);  // Kb R
-      lt_scale_rows(c, wl, un.r0);
-      lt_prod(c, un.nt, A + un.r0, 1, LT_AL, G + un.n0, lv, 1, LA_C);  // + A^T G
+  for (int dir = 0; dir < 2; dir++) {  // 0: forward (S, dq), 1: backward (R, dkb and dv)
+    __syncthreads();
+    lt_state(a, bh, blockIdx.y, dir ? a.rstates : a.states, wm, wv, S, lv);
+    for (int i = 0; i < n1 - n0; i++) {
+      const int n = dir ? n1 - 1 - i : n0 + i, t0 = n * LA_C, L = min(LA_C, a.T - t0);
+      const bool more = i + 1 < n1 - n0;
+      __syncthreads();
+      la_gates(a, bh, t0, L, b, eb, wl, bt);
+      __syncthreads();
+      lt_rows(a, bh, t0, L, a.q, a.m, wm, Q, lm, 0, 0);
+      lt_rows(a, bh, t0, L, a.k, a.m, wm, Kb, lm, bt, 0);
+      if (more) lt_rows(a, bh, t0, L, dir ? a.q : a.k, a.m, wm, X, lm, dir ? eb : wl, dir ? 0 : bt);  // Qe or Kw
+      lt_rows(a, bh, t0, L, a.v, a.dv_w, wv, V, lv, 0, 0);
+      lt_rows(a, bh, t0, L, a.dO, a.dv_w, wv, G, lv, 0, 0);
+      __syncthreads();
+      if (w < 2 || dir) {  // warps 0, 1: P; 2, 3: A (the backward walk)
+        const LtUnit un = lt_unit(w & 1, LA_C, LA_C);
+        float c[4][4];
+        lt_zero(c);
+        if (w < 2) lt_prod(c, un.nt, G + un.r0 * lv, lv, 1, V + un.n0 * lv, 1, lv, wv);  // G V^T
+        else lt_prod(c, un.nt, Q + un.r0 * lm, lm, 1, Kb + un.n0 * lm, 1, lm, wm);      // Q Kb^T
+        float *to = w < 2 ? P : A;
+        lt_each(c, un, [&](int ii, int j, float v) { to[ii * LT_AL + j] = v * lt_mask(a, b, ii, j, L); });
+      }
+      __syncthreads();
+      for (int u = w; u < (dir ? nq + nv : nq); u += 4) {
+        const int out = dir == 0 ? 0 : u < nq ? 1 : 2;
+        const LtUnit un = lt_unit(out == 2 ? u - nq : u, LA_C, out < 2 ? wm : wv);
+        float c[4][4];
+        lt_zero(c);
+        if (out == 0) {
+          lt_prod(c, un.nt, G + un.r0 * lv, lv, 1, S + un.n0 * lv, 1, lv, wv);  // G S^T
+          lt_scale_rows(c, eb, un.r0);
+          lt_prod(c, un.nt, P + un.r0 * LT_AL, LT_AL, 1, Kb + un.n0, lm, 1, LA_C);  // + P Kb
+        } else if (out == 1) {
+          lt_prod(c, un.nt, V + un.r0 * lv, lv, 1, S + un.n0 * lv, 1, lv, wv);  // V R^T
+          lt_scale_rows(c, wl, un.r0);
+          lt_prod(c, un.nt, P + un.r0, 1, LT_AL, Q + un.n0, lm, 1, LA_C);  // + P^T Q
+        } else {
+          lt_prod(c, un.nt, Kb + un.r0 * lm, lm, 1, S + un.n0, lv, 1, wm);  // Kb R
+          lt_scale_rows(c, wl, un.r0);
+          lt_prod(c, un.nt, A + un.r0, 1, LT_AL, G + un.n0, lv, 1, LA_C);  // + A^T G
+        }
+        float *dst = out == 0 ? a.dq : out == 1 ? a.dkb : a.dv;
+        const int width = out < 2 ? a.m : a.dv_w;
+        lt_each(c, un, [&](int ii, int e, float v) {
+          if (ii < L && e < width) lt_put(a, dst, bh, t0, ii, width, e, v);
+        });
+      }
+      if (more) {  // S <- d S + Kw^T V, or R <- d R + Qe^T G
+        float st[2][4][4];
+        lt_state_next(st, w, wm, wv, S, lv, eb[L - 1], X, lm, dir ? G : V);
+        __syncthreads();
+        lt_state_save(st, w, wm, wv, S, lv);
+      }
     }
-    float *dst = out == 0 ? a.dq : out == 1 ? a.dkb : a.dv;
-    const int width = out < 2 ? a.m : a.dv_w;
-    lt_each(c, un, [&](int i, int e, float v) {
-      if (i < L && e < width) dst[(bh * a.T + la_pos(a, t0 + i)) * width + e] += v;
-    });
   }
 }
