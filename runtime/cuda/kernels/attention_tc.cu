@@ -10,18 +10,25 @@
 //
 // Each warp owns 16 rows (queries; keys in dkdv) and keeps them as mma A fragments in
 // registers; the block walks the other side in tiles of 64 rows staged in shared memory as
-// 32-bit words (two bf16), each row padded by 4 words so that the fragment loads (8 rows x 4
-// words, or 8 columns of 2 rows) fall in distinct banks. A product's f32 result fragment is
-// the A fragment of the next product once rounded to bf16 (the P v and dS k steps), so P and dS
-// never leave registers. Online softmax per row as in attention.cu; the rows of a result
-// fragment are spread over a quad of lanes (shuffles xor 1, 2).
+// 32-bit words (two bf16), each row padded by 4 words: rows of 80 or 144 bytes, 16-byte
+// aligned, and the 8 rows of an 8x8 matrix in distinct banks. The B fragments come from the
+// tile by ldmatrix.x4 (fa_ldsm; four 8x8 matrices, the B fragments of two n-blocks): plain for
+// the scores (B = the tile's rows transposed, k = feature), .trans for P v, dS k, P^T dO and
+// dS^T q (B = the tile, k = row). fwd and dq double-buffer their key tiles: the next tile's k
+// and v rows are copied by cp.async (16-byte copies, when k and v are 16-byte aligned) while
+// this one is computed (fa_next_keys); dkdv stages its query tiles by plain loads and stores
+// between barriers. A product's f32 result fragment is the A fragment of the next
+// product once rounded to bf16 (the P v and dS k steps), so P and dS never leave registers.
+// Online softmax per row as in attention.cu; the rows of a result fragment are spread over a
+// quad of lanes (shuffles xor 1, 2).
 //
 // Fragment layouts (PTX ISA, "Matrix Fragments for mma.m16n8k16"): lane = 4 g + t;
 //   A 16x16 (row-major): a[0] = A[g][2t, 2t+1], a[1] = A[g+8][2t..], a[2] = A[g][2t+8..], a[3] = A[g+8][2t+8..]
 //   B 16x8 (k x n):      b[0] = B[2t, 2t+1][g], b[1] = B[2t+8, 2t+9][g]
 //   C 16x8 (f32):        c[0..1] = C[g][2t, 2t+1], c[2..3] = C[g+8][2t, 2t+1]
-// (two bf16 in a word: the lower index in the low half). tests/cuda/kemu/kemu.h emulates the
-// instruction with exactly these layouts, so the host tests run this file as written.
+// (two bf16 in a word: the lower index in the low half). tests/cuda/kemu/kemu.h emulates mma
+// and ldmatrix with exactly these layouts (and cp.async as a synchronous copy), so the host tests
+// run this file as written.
 
 #define FA_ROWS 64 // rows per block (4 warps x 16) and per staged tile
 
@@ -40,12 +47,75 @@ KDEV void fa_mma(float c[4], const unsigned a[4], const unsigned b[2]) {
 }
 #endif
 
-KDEV unsigned fa_pack(float lo, float hi) { return (unsigned)to_bf16(lo) | ((unsigned)to_bf16(hi) << 16); }
+// r[i] = this lane's word of 8x8 bf16 matrix i, i < 4 (ldmatrix.sync.aligned.m8n8.x4, PTX ISA
+// "Warp-level matrix load instruction: ldmatrix"): lane 8 i + r passes the start of row r of
+// matrix i (16 bytes, 16-byte aligned, in shared memory) as a base (fa_saddr) and a word offset;
+// lane 4 g + t receives row g, columns 2t, 2t + 1, or with trans (the rows in memory are the
+// matrix's columns) rows 2t, 2t + 1 of column g; the lower index in the low half. kemu.h
+// emulates it with these layouts. The base is a 32-bit shared-window address on the GPU, found
+// once per tile product (cvta), so that each load is an immediate offset from one register.
+#ifdef KEMU_HOST
+typedef const unsigned *FaSmem;
+KDEV FaSmem fa_saddr(const unsigned *p) { return p; }
+KDEV void fa_ldsm(unsigned r[4], FaSmem base, int words, bool trans) { kemu_ldmatrix_x4(r, base + words, trans); }
+#else
+typedef unsigned FaSmem;
+KDEV FaSmem fa_saddr(const unsigned *p) {
+  unsigned a;
+  asm("{ .reg .u64 t;\n cvta.to.shared.u64 t, %1;\n cvt.u32.u64 %0, t; }\n" : "=r"(a) : "l"(p));
+  return a;
+}
+KDEV void fa_ldsm(unsigned r[4], FaSmem base, int words, bool trans) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if (trans)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(base + 4u * (unsigned)words));
+  else
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(base + 4u * (unsigned)words));
+#else
+  __trap();
+#endif
+}
+#endif
 
-// element [r][c] of a staged tile (rows of W words) as bf16 bits
-KDEV unsigned fa_half(const unsigned *S, int W, int r, int c) { return (S[r * W + (c >> 1)] >> ((c & 1) * 16)) & 0xffffu; }
-// B fragment word of a tile read as k x n = rows x columns: rows r, r + 1 of column c
-KDEV unsigned fa_colpair(const unsigned *S, int W, int r, int c) { return fa_half(S, W, r, c) | (fa_half(S, W, r + 1, c) << 16); }
+// 16 bytes from global to shared memory without passing through registers (cp.async.cg, PTX
+// ISA "cp.async"), asynchronous: fa_cp_commit closes this thread's group of copies, and
+// fa_cp_wait<N> returns once at most N of its groups are pending ("cp.async.commit_group",
+// "cp.async.wait_group"); other threads' copies need a barrier after their waits. Both
+// addresses 16-byte aligned. kemu.h copies at once.
+#ifdef KEMU_HOST
+KDEV void fa_cp16(FaSmem base, int words, const unsigned *src) { kemu_cp_async16((void *)(base + words), src); }
+KDEV void fa_cp_commit() { kemu_cp_async_commit(); }
+template <int N> KDEV void fa_cp_wait() { kemu_cp_async_wait(N); }
+#else
+KDEV void fa_cp16(FaSmem base, int words, const unsigned *src) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(base + 4u * (unsigned)words), "l"(src) : "memory");
+#else
+  __trap();
+#endif
+}
+KDEV void fa_cp_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#else
+  __trap();
+#endif
+}
+template <int N> KDEV void fa_cp_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#else
+  __trap();
+#endif
+}
+#endif
+KDEV bool fa_aligned16(const void *p) { return ((unsigned long long)p & 15u) == 0; }
+
+KDEV unsigned fa_pack(float lo, float hi) { return (unsigned)to_bf16(lo) | ((unsigned)to_bf16(hi) << 16); }
 
 // whether key j exists and the key mask keeps it (staged per tile: Ms below)
 KDEV bool fa_key_ok(const KaAttn &a, int b, int j) { return j < a.Sk && (!a.mask || a.mask[(long long)b * a.Sk + j] != 0.0f); }
@@ -75,6 +145,22 @@ KDEV void fa_stage(unsigned *S, const unsigned *G, long long bh, int r0, int n) 
   }
 }
 
+// fa_stage by cp.async where G is 16-byte aligned (async; else plain loads and stores), in
+// 16-byte pieces; rows past n: zero (plain stores). The caller commits, waits and syncs.
+template <int D>
+KDEV void fa_stage_cp(unsigned *S, const unsigned *G, long long bh, int r0, int n, bool async) {
+  constexpr int WD = D / 2, W = WD + 4, C = WD / 4; // C pieces a row
+  const FaSmem Sa = fa_saddr(S);
+  for (int x = threadIdx.x; x < FA_ROWS * C; x += blockDim.x) {
+    const int r = x / C, c = x - r * C;
+    unsigned *d = S + r * W + 4 * c;
+    const unsigned *g = G + (bh * n + r0 + r) * WD + 4 * c;
+    if (r0 + r >= n) d[0] = d[1] = d[2] = d[3] = 0u;
+    else if (async) fa_cp16(Sa, r * W + 4 * c, g);
+    else d[0] = g[0], d[1] = g[1], d[2] = g[2], d[3] = g[3];
+  }
+}
+
 // rows r0 + g, r0 + g + 8 of slice bh of G as A fragments f[D/16][4] (rows past n: zero)
 template <int D>
 KDEV void fa_rows(unsigned f[][4], const unsigned *G, long long bh, int r0, int n) {
@@ -89,31 +175,42 @@ KDEV void fa_rows(unsigned f[][4], const unsigned *G, long long bh, int r0, int 
   }
 }
 
-// s[j] (16 x 8 block j of the 16 x 64 result) = A B^T with A = f (16 x D), B = the staged tile's rows
+// s[j] (16 x 8 block j of the 16 x 64 result) = A B^T with A = f (16 x D), B = the staged tile's
+// rows: the B fragments of k-step kk for blocks 2 jp and 2 jp + 1 are one ldmatrix of the tile's
+// rows 16 jp + lane % 8 (+ 8 for lanes 16-31), words 8 kk (+ 4 for lanes 8-15 and 24-31):
+// b = r[0..1] for block 2 jp, r[2..3] for 2 jp + 1 (k-steps outermost: fewer registers live)
 template <int D>
 KDEV void fa_scores(float s[8][4], const unsigned f[][4], const unsigned *S) {
   constexpr int W = D / 2 + 4;
-  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  for (int j = 0; j < 8; j++) {
-    s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
-    for (int kk = 0; kk < D / 16; kk++) {
-      unsigned b[2] = {S[(8 * j + g) * W + kk * 8 + t], S[(8 * j + g) * W + kk * 8 + t + 4]};
-      fa_mma(s[j], f[kk], b);
+  const int lane = threadIdx.x & 31;
+  const FaSmem p = fa_saddr(S + ((lane & 7) + 8 * (lane >> 4)) * W + 4 * ((lane >> 3) & 1));
+  KUNROLL for (int j = 0; j < 8; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+  KUNROLL for (int kk = 0; kk < D / 16; kk++)
+    KUNROLL for (int jp = 0; jp < 4; jp++) {
+      unsigned r[4];
+      fa_ldsm(r, p, 16 * jp * W + 8 * kk, false);
+      fa_mma(s[2 * jp], f[kk], r);
+      fa_mma(s[2 * jp + 1], f[kk], r + 2);
     }
-  }
 }
 
-// acc (16 x D) += P T with P = p (16 x 64, f32 fragments, rounded to bf16 here), T = the staged tile
+// acc (16 x D) += P T with P = p (16 x 64, f32 fragments, rounded to bf16 here), T = the staged
+// tile (k x n = rows x columns): T's fragments for k in [16 kk, 16 kk + 16) and n in [16 h, 16 h +
+// 16) are one transposed ldmatrix, lanes 0-15 at rows 16 kk + lane, words 8 h, lanes 16-31 at
+// words 8 h + 4: b = r[0..1] for the columns 16 h .. 16 h + 7, r[2..3] for the next 8
 template <int D>
 KDEV void fa_accum(float acc[][4], const float p[8][4], const unsigned *S) {
   constexpr int W = D / 2 + 4;
-  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  for (int kk = 0; kk < 4; kk++) {
+  const int lane = threadIdx.x & 31;
+  const FaSmem pt = fa_saddr(S + (lane & 15) * W + 4 * (lane >> 4));
+  KUNROLL for (int kk = 0; kk < 4; kk++) {
     const unsigned a[4] = {fa_pack(p[2 * kk][0], p[2 * kk][1]), fa_pack(p[2 * kk][2], p[2 * kk][3]),
                            fa_pack(p[2 * kk + 1][0], p[2 * kk + 1][1]), fa_pack(p[2 * kk + 1][2], p[2 * kk + 1][3])};
-    for (int n = 0; n < D / 8; n++) {
-      unsigned b[2] = {fa_colpair(S, W, 16 * kk + 2 * t, 8 * n + g), fa_colpair(S, W, 16 * kk + 2 * t + 8, 8 * n + g)};
-      fa_mma(acc[n], a, b);
+    KUNROLL for (int h = 0; h < D / 16; h++) {
+      unsigned r[4];
+      fa_ldsm(r, pt, 16 * kk * W + 8 * h, true);
+      fa_mma(acc[2 * h], a, r);
+      fa_mma(acc[2 * h + 1], a, r + 2);
     }
   }
 }
@@ -139,14 +236,29 @@ KDEV float fa_quad_sum(float v) {
 
 #define FA_NEG_INF (-__int_as_float(0x7f800000))
 
-// keys [k0, k0 + 64) of slice bh: k and v rows into Ks and Vs, whether each exists and the mask
-// keeps it into Ms (the block's previous readers done first)
+// keys [k0, k0 + 64) of slice bh: k and v rows into Ks and Vs (fa_stage_cp: one group of
+// copies, committed), whether each exists and the mask keeps it into Ms. The block's previous
+// readers of these buffers are done; the caller waits (fa_cp_wait) and syncs before reading them.
 template <int D>
-KDEV void fa_stage_keys(const KaAttn &a, int b, long long bh, int k0, unsigned *Ks, unsigned *Vs, bool *Ms) {
-  __syncthreads();
-  fa_stage<D>(Ks, (const unsigned *)a.k, bh, k0, a.Sk);
-  fa_stage<D>(Vs, (const unsigned *)a.v, bh, k0, a.Sk);
+KDEV void fa_stage_keys(const KaAttn &a, int b, long long bh, int k0, unsigned *Ks, unsigned *Vs, bool *Ms, bool async) {
+  fa_stage_cp<D>(Ks, (const unsigned *)a.k, bh, k0, a.Sk, async);
+  fa_stage_cp<D>(Vs, (const unsigned *)a.v, bh, k0, a.Sk, async);
+  fa_cp_commit();
   if (threadIdx.x < FA_ROWS) Ms[threadIdx.x] = fa_key_ok(a, b, k0 + threadIdx.x);
+}
+
+// Key tiles are double-buffered (fa_fwd, fa_bwd_dq): tile k0 is in buffers (k0 / 64) % 2. At its
+// start the next tile's copies go to the other buffers (the barrier that ended tile k0 - 64 freed
+// them) and tile k0's are awaited, by this thread, then by all (the barrier)
+template <int D>
+KDEV void fa_next_keys(const KaAttn &a, int b, long long bh, int k0, int kend, unsigned *Kn, unsigned *Vn, bool *Mn,
+                       bool async) {
+  if (k0 + FA_ROWS < kend) {
+    fa_stage_keys<D>(a, b, bh, k0 + FA_ROWS, Kn, Vn, Mn, async);
+    fa_cp_wait<1>();
+  } else {
+    fa_cp_wait<0>();
+  }
   __syncthreads();
 }
 
@@ -158,8 +270,9 @@ KDEV int fa_key_end(const KaAttn &a, int q0) {
 template <int D>
 KDEV void fa_fwd(const KaAttn &a) {
   constexpr int W = D / 2 + 4;
-  __shared__ unsigned Ks[FA_ROWS * W], Vs[FA_ROWS * W];
-  __shared__ bool Ms[FA_ROWS];
+  // two buffers each (fa_next_keys); 16-byte rows for fa_ldsm and fa_cp16
+  alignas(16) __shared__ unsigned Ks[2][FA_ROWS * W], Vs[2][FA_ROWS * W];
+  __shared__ bool Ms[2][FA_ROWS];
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
   const int b = blockIdx.z, q0 = blockIdx.x * FA_ROWS, qw = q0 + 16 * w;
   const long long bh = (long long)b * a.H + blockIdx.y;
@@ -167,15 +280,19 @@ KDEV void fa_fwd(const KaAttn &a) {
   fa_rows<D>(qf, (const unsigned *)a.q, bh, qw, a.Sq);
   float acc[D / 8][4], m[2] = {FA_NEG_INF, FA_NEG_INF}, l[2] = {0.0f, 0.0f};
   for (int n = 0; n < D / 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
-  for (int k0 = 0; k0 < fa_key_end(a, q0); k0 += FA_ROWS) {
-    fa_stage_keys<D>(a, b, bh, k0, Ks, Vs, Ms);
+  const int kend = fa_key_end(a, q0);
+  const bool async = fa_aligned16(a.k) && fa_aligned16(a.v);
+  if (kend > 0) fa_stage_keys<D>(a, b, bh, 0, Ks[0], Vs[0], Ms[0], async);
+  for (int k0 = 0; k0 < kend; k0 += FA_ROWS) {
+    const int cur = (k0 / FA_ROWS) & 1;
+    fa_next_keys<D>(a, b, bh, k0, kend, Ks[cur ^ 1], Vs[cur ^ 1], Ms[cur ^ 1], async);
     float s[8][4], mx[2] = {FA_NEG_INF, FA_NEG_INF};
-    fa_scores<D>(s, qf, Ks);
+    fa_scores<D>(s, qf, Ks[cur]);
     const bool all = fa_all_see(a, qw, 16, k0, FA_ROWS);
     for (int j = 0; j < 8; j++)
       for (int c = 0; c < 4; c++) {
         int jj = 8 * j + 2 * t + (c & 1);
-        bool vis = all || fa_sees(a, Ms[jj], qw + g + 8 * (c >> 1), k0 + jj);
+        bool vis = all || fa_sees(a, Ms[cur][jj], qw + g + 8 * (c >> 1), k0 + jj);
         s[j][c] = vis ? s[j][c] * a.scale : FA_NEG_INF;
         mx[c >> 1] = fmaxf(mx[c >> 1], s[j][c]);
       }
@@ -192,7 +309,8 @@ KDEV void fa_fwd(const KaAttn &a) {
         s[j][c] = FA_EXP(s[j][c] - base[c >> 1]);
         l[c >> 1] += s[j][c];
       }
-    fa_accum<D>(acc, s, Vs);
+    fa_accum<D>(acc, s, Vs[cur]);
+    __syncthreads(); // every warp done with tile k0's buffers: tile k0 + 128 takes them
   }
   KUNROLL for (int r = 0; r < 2; r++) l[r] = fa_quad_sum(l[r]);
   fa_store<D>((unsigned *)a.o, bh, qw, a.Sq, acc, l[0] > 0 ? 1.0f / l[0] : 0.0f, l[1] > 0 ? 1.0f / l[1] : 0.0f);
@@ -203,7 +321,9 @@ KDEV void fa_fwd(const KaAttn &a) {
 }
 
 extern "C" __global__ void __launch_bounds__(128) k_fa_fwd_d32(KaAttn a) { fa_fwd<32>(a); }
-extern "C" __global__ void __launch_bounds__(128) k_fa_fwd_d64(KaAttn a) { fa_fwd<64>(a); }
+// (128, 4): 4 blocks an SM, i.e. at most 128 registers, which it fits without spilling (ptxas
+// took 130 with the ldmatrix loads before cp.async; test_cuda_nvrtc checks for spills)
+extern "C" __global__ void __launch_bounds__(128, 4) k_fa_fwd_d64(KaAttn a) { fa_fwd<64>(a); }
 
 // P = exp(scale s - lse) on visible pairs (0 elsewhere) into s; dS = P (dP - delta) into dp.
 // Element c of block j is row (query) i(j, c) and column (key) k(j, c) of the caller's tiles.
@@ -220,8 +340,9 @@ extern "C" __global__ void __launch_bounds__(128) k_fa_fwd_d64(KaAttn a) { fa_fw
 template <int D>
 KDEV void fa_bwd_dq(const KaAttn &a) {
   constexpr int W = D / 2 + 4;
-  __shared__ unsigned Ks[FA_ROWS * W], Vs[FA_ROWS * W];
-  __shared__ bool Ms[FA_ROWS];
+  // two buffers each (fa_next_keys); 16-byte rows for fa_ldsm and fa_cp16
+  alignas(16) __shared__ unsigned Ks[2][FA_ROWS * W], Vs[2][FA_ROWS * W];
+  __shared__ bool Ms[2][FA_ROWS];
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
   const int b = blockIdx.z, q0 = blockIdx.x * FA_ROWS, qw = q0 + 16 * w;
   const long long bh = (long long)b * a.H + blockIdx.y;
@@ -235,14 +356,20 @@ KDEV void fa_bwd_dq(const KaAttn &a) {
     dl[r] = i < a.Sq ? a.delta[bh * a.Sq + i] : 0.0f;
   }
   for (int n = 0; n < D / 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
-  for (int k0 = 0; k0 < fa_key_end(a, q0); k0 += FA_ROWS) {
-    fa_stage_keys<D>(a, b, bh, k0, Ks, Vs, Ms);
+  const int kend = fa_key_end(a, q0);
+  const bool async = fa_aligned16(a.k) && fa_aligned16(a.v);
+  if (kend > 0) fa_stage_keys<D>(a, b, bh, 0, Ks[0], Vs[0], Ms[0], async);
+  for (int k0 = 0; k0 < kend; k0 += FA_ROWS) {
+    const int cur = (k0 / FA_ROWS) & 1;
+    fa_next_keys<D>(a, b, bh, k0, kend, Ks[cur ^ 1], Vs[cur ^ 1], Ms[cur ^ 1], async);
     float s[8][4], dp[8][4];
-    fa_scores<D>(s, qf, Ks);
-    fa_scores<D>(dp, gf, Vs);
+    fa_scores<D>(s, qf, Ks[cur]);
+    fa_scores<D>(dp, gf, Vs[cur]);
     const bool all = fa_all_see(a, qw, 16, k0, FA_ROWS);
-    FA_DS(all, Ms[8 * j + 2 * t + (c & 1)], qw + g + 8 * (c >> 1), k0 + 8 * j + 2 * t + (c & 1), lse[c >> 1], dl[c >> 1])
-    fa_accum<D>(acc, dp, Ks);
+    FA_DS(all, Ms[cur][8 * j + 2 * t + (c & 1)], qw + g + 8 * (c >> 1), k0 + 8 * j + 2 * t + (c & 1), lse[c >> 1],
+          dl[c >> 1])
+    fa_accum<D>(acc, dp, Ks[cur]);
+    __syncthreads(); // every warp done with tile k0's buffers: tile k0 + 128 takes them
   }
   fa_store<D>((unsigned *)a.dq, bh, qw, a.Sq, acc, a.scale, a.scale);
 }
@@ -255,7 +382,7 @@ extern "C" __global__ void __launch_bounds__(128) k_fa_bwd_dq_d64(KaAttn a) { fa
 template <int D>
 KDEV void fa_bwd_dkdv(const KaAttn &a) {
   constexpr int W = D / 2 + 4;
-  __shared__ unsigned Qs[FA_ROWS * W], Gs[FA_ROWS * W];
+  alignas(16) __shared__ unsigned Qs[FA_ROWS * W], Gs[FA_ROWS * W]; // 16-byte rows for fa_ldsm
   __shared__ float Ls[FA_ROWS], Dls[FA_ROWS];
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
   const int b = blockIdx.z, k0 = blockIdx.x * FA_ROWS, kw = k0 + 16 * w;

@@ -8,6 +8,8 @@
 
 #include <math.h> // expf, logf, fmaxf, sqrtf: the global C functions, as in device code
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #define __CUDACC_RTC__ 1 // kargs.h: typed pointers, no includes
@@ -81,6 +83,65 @@ static inline unsigned __float_as_uint(float f) {
 static inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((unsigned long long)a * b) >> 32); }
 template <typename T> static inline T min(T a, T b) { return b < a ? b : a; }
 template <typename T> static inline T max(T a, T b) { return a < b ? b : a; }
+
+// ---- ldmatrix, cp.async (attention_tc.cu's B fragments and tile staging) -------------------------
+// ldmatrix.sync.aligned.m8n8.x4{.trans}.shared.b16 for the calling warp, as the PTX ISA says
+// (section "Warp-level matrix load instruction: ldmatrix": its table of addresses by .num and
+// Figure "ldmatrix fragment layout for one 8x8 Matrix with 16-bit elements"): four 8x8 matrices
+// of 16-bit elements; lane 8 i + r passes the address of row r of matrix i (16 bytes, 16-byte
+// aligned); lane 4 g + t receives in r[i] matrix i's row g, elements 2t and 2t + 1 (the word at
+// byte 4t of that row), or with trans (the matrix read column-major) elements (row 2t, column g)
+// and (row 2t + 1, column g); the lower index in the low half. Real uses agree: a B 16x8 (k x n)
+// fragment pair stored k-major is one .x4.trans with lanes 0-15 at k rows 0-15 of column n0 and
+// lanes 16-31 at column n0 + 8 (r[0..1], r[2..3]: the two b[0..1]). Every lane posts its row
+// address, the warp meets, each lane gathers its words, and the warp meets again before a lane
+// may post the next call's.
+static inline void kemu_ldmatrix_x4(unsigned r[4], const void *row_ptr, bool trans) {
+  static const unsigned char *post[1024];
+  static bool post_trans[1024];
+  const int tid = (int)threadIdx.x, w0 = tid & ~31, lane = tid & 31, g = lane >> 2, t = lane & 3;
+  if ((uintptr_t)row_ptr & 15) {
+    fprintf(stderr, "kemu: ldmatrix: thread %d: row address %p is not 16-byte aligned\n", tid, row_ptr);
+    abort();
+  }
+  post[tid] = (const unsigned char *)row_ptr, post_trans[tid] = trans;
+  kemu_warp_exchange(0, 1, 0, 0xffffffffu);
+  for (int l = 0; l < 32; l++)
+    if (post_trans[w0 + l] != trans) {
+      fprintf(stderr, "kemu: ldmatrix: thread %d: lanes of a warp disagree on .trans\n", tid);
+      abort();
+    }
+  for (int i = 0; i < 4; i++) {
+    const unsigned char *const *row = &post[w0 + 8 * i];
+    if (!trans) {
+      std::memcpy(&r[i], row[g] + 4 * t, 4);
+    } else {
+      uint16_t lo, hi;
+      std::memcpy(&lo, row[2 * t] + 2 * g, 2);
+      std::memcpy(&hi, row[2 * t + 1] + 2 * g, 2);
+      r[i] = (unsigned)lo | (unsigned)hi << 16;
+    }
+  }
+  kemu_warp_exchange(0, 1, 0, 0xffffffffu);
+}
+// cp.async.cg.shared.global [dst], [src], 16 (attention_tc.cu's tile staging): here a synchronous
+// 16-byte copy, so commit_group and wait_group have nothing to do. Not caught, then: a missing
+// wait_group; nor, in attention_tc.cu (its warps meet at every mma, so run in step here), a
+// missing barrier before a buffer is refilled (tried: the checks pass without it). Both
+// addresses must be 16-byte aligned, as on the GPU.
+static inline void kemu_cp_async16(void *dst, const void *src) {
+  if (((uintptr_t)dst | (uintptr_t)src) & 15) {
+    fprintf(stderr, "kemu: cp.async: thread %u: %p <- %p not 16-byte aligned\n", threadIdx.x, dst, src);
+    abort();
+  }
+  std::memcpy(dst, src, 16);
+}
+static inline void kemu_cp_async_commit() {}
+static inline void kemu_cp_async_wait(int) {}
+// __launch_bounds__ with a minimum of blocks per SM too (attention_tc.cu's k_fa_fwd_d64)
+#undef __launch_bounds__
+#define __launch_bounds__(...)
+// ---- end ldmatrix, cp.async ---------------------------------------------------------------------
 
 // mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 for the calling warp, c += A B, with the
 // PTX ISA's fragment layouts (lane = 4 g + t; attention_tc.cu's header lists them): every lane
