@@ -381,7 +381,7 @@ extern "C" __global__ void __launch_bounds__(128) k_la_grad_tc(KaLin a) {
       __syncthreads();
       la_gates(a, bh, t0, L, b, eb, wl, bt);
       __syncthreads();
-      lt_rows(a, bh, t0, L, a.q, a.m, wm, Q, lm, 0, 0);
+      if (dir) lt_rows(a, bh, t0, L, a.q, a.m, wm, Q, lm, 0, 0);  // (the forward walk has no use for q)
       lt_rows(a, bh, t0, L, a.k, a.m, wm, Kb, lm, bt, 0);
       if (more) lt_rows(a, bh, t0, L, dir ? a.q : a.k, a.m, wm, X, lm, dir ? eb : wl, dir ? 0 : bt);  // Qe or Kw
       lt_rows(a, bh, t0, L, a.v, a.dv_w, wv, V, lv, 0, 0);
