@@ -62,8 +62,10 @@ for T in (1024, 4096, 16384):
     pairs.append((f"attn softmax fwd+bwd T={T}", f"attn softmax (flash sdpa) causal fwd+bwd T={T}", "", None))
     # the core as torch_ref.py times it (features + causal linear attention); the layer row
     # (projections, embedding, loss too) is listed below the pairs, with no torch number
-    pairs.append((f"attn dijiang core fwd+bwd T={T}", f"attn dct-linear chunked eager fwd+bwd T={T}", "",
-                  f"attn dct-linear chunked compile fwd+bwd T={T}"))
+    # (tensor cores: linattn_tc.cu, the default on sm_80+; then linattn.cu's CUDA-core kernels)
+    for form in ("", " (CUDA cores)"):
+        pairs.append((f"attn dijiang core fwd+bwd T={T}{form}", f"attn dct-linear chunked eager fwd+bwd T={T}", "",
+                      f"attn dct-linear chunked compile fwd+bwd T={T}"))
 
 def fmt(x, f="{:.3f}"):
     return f.format(x) if x is not None else "-"
