@@ -153,18 +153,6 @@ void dexec_summary(const DExec *e, StrBuf *b);
 const char *dexec_kind_name(DKind k);
 /* Whether bf16 plans read weights as bf16 (their kept copy): not with MAMC_CUDA_BF16_WEIGHTS=0 */
 int dexec_bf16_weights(void);
-/* The dynamic shared memory (bytes) of the linear-attention kernels for m features: k_la_local
- * and k_la_out (grad 0), k_la_grad (grad 1) — for callers that launch them directly (benchmarks) */
-unsigned dexec_la_smem(int m, int grad);
-/* The same for the tensor-core kernels (linattn_tc.cu) with dv value columns: kind 0
- * k_la_local_tc, 1 k_la_out_tc, 2 k_la_grad_tc, 3 k_la_features_tc (D: its input width) */
-unsigned dexec_la_tc_smem(int m, int dv, int D, int kind);
-/* Whether DiJiang's kernels run on tensor cores on dev (linattn_tc.cu: compute capability 8.0+,
- * or the emulation; m, dv, D <= 64; not with MAMC_CUDA_LA_TC=0) */
-int dexec_la_tc(const Dev *dev, int m, int dv, int D);
-/* Chunks of 32 positions a segment for those kernels, for BH slices of NT chunks */
-int dexec_la_seg(int64_t BH, int NT);
-
 /* Profiling (dexec_prof.c): after dexec_profile_on, every run records a CUDA event around each
  * planned step (host time in the emulation) and adds the step's time to it; the report lists
  * the `top` steps by total time (kind, ops, shape) and the share of each kind. Costs a few

@@ -10,6 +10,7 @@
 #include "cuda_check.h"
 #include "examples.h"
 #include "kernels/kargs.h"
+#include "la_dev.h"
 #include "tensor.h"
 
 /* ---- timing ---------------------------------------------------------------------------------------------- */
@@ -217,7 +218,7 @@ static void bench_attention(Ck *c, int T, int tc) {
 /* DiJiang's attention core as ../shared/bench/torch_ref.py times it (its `lin`): DCT features
  * of q and k (softmax(w (x C))), causal linear attention without gates, forward + backward, f32,
  * B 4, H 16, D 64, 64 features, on the hand-written kernels launched as the executor does
- * (dexec_linattn.c): tc 1 linattn_tc.cu's (tensor cores, 3xTF32: the executor's choice on
+ * (la_dev.c): tc 1 linattn_tc.cu's (tensor cores, 3xTF32: the executor's choice on
  * sm_80+), 0 linattn.cu's (CUDA cores). Not included: the feature maps' own backward (generated
  * kernels and products in a graph; autograd's in PyTorch's number). */
 static void bench_linattn(Ck *c, int T, int tc) {
@@ -243,43 +244,21 @@ static void bench_linattn(Ck *c, int T, int tc) {
   a.P = P, a.fw = fw, a.feature = 0, a.rows = BH * T, a.BH = BH, a.H = H, a.T = T, a.D = D, a.m = m, a.dv_w = D;
   a.q = fq, a.k = fk, a.v = v, a.o = o, a.dO = dO, a.dq = dq, a.dkb = dkb, a.dv = dv, a.states = st, a.rstates = rst;
   a.decays = dec;
-  /* per kernel: name, grids, block, shared memory: the core's grid (BH, segments, 1) on tensor
-   * cores (o, dq, dkb, dv stored: nothing to zero), (BH, value slices, chunks) on CUDA cores */
-  a.seg = tc ? dexec_la_seg(BH, NT) : 1;
-  const unsigned ng = (unsigned)((NT + a.seg - 1) / a.seg), gy = tc ? ng : (unsigned)((D + 31) / 32), gz = tc ? 1 : (unsigned)NT;
-  const unsigned blk = tc ? 128 : 256;
-  const unsigned gf = tc ? (unsigned)((a.rows + 63) / 64) : dev_grid(dev, a.rows * 32, 256), gc = dev_grid(dev, BH * m * D, 256);
-  const unsigned sf = tc ? dexec_la_tc_smem(m, D, D, 3) : 0, sl = tc ? dexec_la_tc_smem(m, D, D, 0) : dexec_la_smem(m, 0);
-  const unsigned so = tc ? dexec_la_tc_smem(m, D, D, 1) : dexec_la_smem(m, 0), sg = tc ? dexec_la_tc_smem(m, D, D, 2) : dexec_la_smem(m, 1);
-  const char *kf = tc ? "k_la_features_tc" : "k_la_features", *kl = tc ? "k_la_local_tc" : "k_la_local";
-  const char *ko = tc ? "k_la_out_tc" : "k_la_out", *kg = tc ? "k_la_grad_tc" : "k_la_grad";
+  a.seg = tc ? la_dev_seg(BH, NT) : 1;
   double fwd[64], bwd[64];
   int reps = c->reps < 64 ? c->reps : 64;
   DevEvent e0 = {0}, e1 = {0}, e2 = {0};
-#define LA(name, gx, gyy, gz, b, smem) dev_launch(dev, KMOD_LINATTN, name, gx, gyy, gz, b, smem, &a)
   for (int i = -2; ok && i < reps; i++) {
     KaLin f = a;
-    ok = dev_event_record(dev, &e0);
-    a.x = q, a.out = fq;
-    ok = ok && LA(kf, gf, 1, 1, blk, sf);
-    a.x = k, a.out = fk;
-    ok = ok && LA(kf, gf, 1, 1, blk, sf) && (tc || dev_zero(dev, o, (uint64_t)nx * 4));
-    a.part = 0;
-    ok = ok && LA(kl, (unsigned)BH, gy, gz, 128, sl) && LA("k_la_carry", gc, 1, 1, 256, 0) &&
-         LA(ko, (unsigned)BH, gy, gz, 128, so) && dev_event_record(dev, &e1);
-    ok = ok && (tc || (dev_zero(dev, dq, (uint64_t)nx * 4) && dev_zero(dev, dkb, (uint64_t)nx * 4) &&
-                       dev_zero(dev, dv, (uint64_t)nx * 4)));
-    ok = ok && LA(kl, (unsigned)BH, gy, gz, 128, sl) && LA("k_la_carry", gc, 1, 1, 256, 0);
-    a.part = 1;
-    ok = ok && LA(kl, (unsigned)BH, gy, gz, 128, sl) && LA("k_la_carry", gc, 1, 1, 256, 0) &&
-         LA(kg, (unsigned)BH, gy, gz, 128, sg) && dev_event_record(dev, &e2);
+    ok = dev_event_record(dev, &e0) && la_dev_features(dev, &a, tc, q, fq) && la_dev_features(dev, &a, tc, k, fk) &&
+         la_dev_core(dev, &a, tc, 0, 0) && dev_event_record(dev, &e1) && la_dev_core(dev, &a, tc, 1, 0) &&
+         dev_event_record(dev, &e2);
     double x = 0, y = 0;
     ok = ok && dev_event_ms(dev, &e0, &e1, &x) && dev_event_ms(dev, &e1, &e2, &y);
     if (i >= 0) fwd[i] = x, bwd[i] = y;
     if (over_budget(c) && i >= 2) reps = i + 1;
     a = f;
   }
-#undef LA
   char name[96], note[192];
   const char *form = tc ? "" : " (CUDA cores)";
   if (ok) {
@@ -326,7 +305,7 @@ void run_bench(Ck *c) {
   }
   int Ts[] = {1024, 4096, 16384};
   for (int i = 0; i < 3 && !over_budget(c) && !c->emu; i++) bench_attention(c, Ts[i], 1);
-  for (int i = 0; i < 3 && !over_budget(c) && !c->emu; i++) bench_linattn(c, Ts[i], dexec_la_tc(&c->dev, 64, 64, 64));
-  for (int i = 0; i < 3 && !over_budget(c) && !c->emu && dexec_la_tc(&c->dev, 64, 64, 64); i++) bench_linattn(c, Ts[i], 0);
+  for (int i = 0; i < 3 && !over_budget(c) && !c->emu; i++) bench_linattn(c, Ts[i], la_dev_tc(&c->dev, 64, 64, 64));
+  for (int i = 0; i < 3 && !over_budget(c) && !c->emu && la_dev_tc(&c->dev, 64, 64, 64); i++) bench_linattn(c, Ts[i], 0);
   for (int i = 0; i < 3 && !over_budget(c) && !c->emu; i++) bench_attention(c, Ts[i], 0);
 }

@@ -511,6 +511,7 @@ int main(int argc, char **argv) {
     double t = now();
     if (!graphs_only) {
       check_kernels(c);
+      check_linattn(c);
       check_gemm(c);
       check_gemm16(c);
       printf("(kernels and products: %.1f s)\n", now() - t);

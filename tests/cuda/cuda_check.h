@@ -1,5 +1,6 @@
 /* cuda_check.h — what the GPU check's files share (cuda_check.c: products, graphs and main;
- * cuda_kcheck.c: the hand-written kernels; cuda_bench.c: the timing part). Test code only. */
+ * cuda_kcheck.c, cuda_lacheck.c: the hand-written kernels; cuda_bench.c: the timing part).
+ * Test code only. */
 #ifndef MAMC_TESTS_CUDA_CHECK_H
 #define MAMC_TESTS_CUDA_CHECK_H
 
@@ -38,6 +39,8 @@ int ck_down(Ck *c, void *h, DPtr p, size_t bytes);
 double nerr_f(const float *d, const float *r, int64_t n, int *finite);
 /* part 1 (cuda_kcheck.c): every hand-written kernel against its CPU reference */
 void check_kernels(Ck *c);
+/* part 1, DiJiang (cuda_lacheck.c): la_dev.c's sequences, every form, against runtime/fast's core */
+void check_linattn(Ck *c);
 /* the timing part (cuda_bench.c): workloads, attention kernels, profiles -> bench.tsv, profile.txt */
 void run_bench(Ck *c);
 
