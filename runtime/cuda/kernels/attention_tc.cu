@@ -14,10 +14,9 @@
 // aligned, and the 8 rows of an 8x8 matrix in distinct banks. The B fragments come from the
 // tile by ldmatrix.x4 (fa_ldsm; four 8x8 matrices, the B fragments of two n-blocks): plain for
 // the scores (B = the tile's rows transposed, k = feature), .trans for P v, dS k, P^T dO and
-// dS^T q (B = the tile, k = row). fwd and dq double-buffer their key tiles: the next tile's k
-// and v rows are copied by cp.async (16-byte copies, when k and v are 16-byte aligned) while
-// this one is computed (fa_next_keys); dkdv stages its query tiles by plain loads and stores
-// between barriers. A product's f32 result fragment is the A fragment of the next
+// dS^T q (B = the tile, k = row). The tiles are double-buffered: the next tile's rows (k and v in
+// fwd and dq, q and dO in dkdv) are copied by cp.async (16-byte copies, when the operands are
+// 16-byte aligned) while this one is computed (fa_next_keys, fa_stage_queries). A product's f32 result fragment is the A fragment of the next
 // product once rounded to bf16 (the P v and dS k steps), so P and dS never leave registers.
 // Online softmax per row as in attention.cu; the rows of a result fragment are spread over a
 // quad of lanes (shuffles xor 1, 2).
@@ -135,18 +134,9 @@ KDEV bool fa_all_see(const KaAttn &a, int i0, int ni, int j0, int nj) {
 #define FA_EXP(x) __expf(x)
 #endif
 
-// rows [r0, r0 + 64) of slice bh of G ([.., n, D] bf16, n rows a slice) into S; rows past n are zero
-template <int D>
-KDEV void fa_stage(unsigned *S, const unsigned *G, long long bh, int r0, int n) {
-  constexpr int WD = D / 2, W = WD + 4;
-  for (int x = threadIdx.x; x < FA_ROWS * WD; x += blockDim.x) {
-    int r = x / WD, c = x - r * WD;
-    S[r * W + c] = r0 + r < n ? G[(bh * n + r0 + r) * WD + c] : 0u;
-  }
-}
-
-// fa_stage by cp.async where G is 16-byte aligned (async; else plain loads and stores), in
-// 16-byte pieces; rows past n: zero (plain stores). The caller commits, waits and syncs.
+// rows [r0, r0 + 64) of slice bh of G ([.., n, D] bf16, n rows a slice) into S, in 16-byte
+// pieces: by cp.async where G is 16-byte aligned (async; else plain loads and stores); rows
+// past n: zero (plain stores). The caller commits, waits and syncs.
 template <int D>
 KDEV void fa_stage_cp(unsigned *S, const unsigned *G, long long bh, int r0, int n, bool async) {
   constexpr int WD = D / 2, W = WD + 4, C = WD / 4; // C pieces a row
@@ -260,6 +250,22 @@ KDEV void fa_next_keys(const KaAttn &a, int b, long long bh, int k0, int kend, u
     fa_cp_wait<0>();
   }
   __syncthreads();
+}
+
+// queries [i0, i0 + 64) of slice bh for dkdv: q and dO rows into Qs and Gs (fa_stage_cp: one
+// group of copies, committed), their lse and delta into Ls and Dls (plain; rows past Sq: -inf, 0).
+// The caller waits (fa_cp_wait) and syncs before reading them.
+template <int D>
+KDEV void fa_stage_queries(const KaAttn &a, long long bh, int i0, unsigned *Qs, unsigned *Gs, float *Ls, float *Dls,
+                           bool async) {
+  fa_stage_cp<D>(Qs, (const unsigned *)a.q, bh, i0, a.Sq, async);
+  fa_stage_cp<D>(Gs, (const unsigned *)a.dO, bh, i0, a.Sq, async);
+  fa_cp_commit();
+  for (int x = threadIdx.x; x < FA_ROWS; x += blockDim.x) {
+    const bool in = i0 + x < a.Sq;
+    Ls[x] = in ? a.lse[bh * a.Sq + i0 + x] : FA_NEG_INF;
+    Dls[x] = in ? a.delta[bh * a.Sq + i0 + x] : 0.0f;
+  }
 }
 
 // the end of the keys that the block of queries [q0, q0 + 64) sees
@@ -382,8 +388,9 @@ extern "C" __global__ void __launch_bounds__(128) k_fa_bwd_dq_d64(KaAttn a) { fa
 template <int D>
 KDEV void fa_bwd_dkdv(const KaAttn &a) {
   constexpr int W = D / 2 + 4;
-  alignas(16) __shared__ unsigned Qs[FA_ROWS * W], Gs[FA_ROWS * W]; // 16-byte rows for fa_ldsm
-  __shared__ float Ls[FA_ROWS], Dls[FA_ROWS];
+  // two buffers each, as fa_fwd's keys: the next query tile's q and dO rows by cp.async
+  alignas(16) __shared__ unsigned Qs[2][FA_ROWS * W], Gs[2][FA_ROWS * W];
+  __shared__ float Ls[2][FA_ROWS], Dls[2][FA_ROWS];
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
   const int b = blockIdx.z, k0 = blockIdx.x * FA_ROWS, kw = k0 + 16 * w;
   const long long bh = (long long)b * a.H + blockIdx.y;
@@ -395,24 +402,26 @@ KDEV void fa_bwd_dkdv(const KaAttn &a) {
   for (int n = 0; n < D / 8; n++)
     for (int c = 0; c < 4; c++) dk[n][c] = dv[n][c] = 0.0f;
   const int istart = a.causal ? max(0, k0 - (a.Sk - a.Sq)) : 0;
+  const bool async = fa_aligned16(a.q) && fa_aligned16(a.dO);
+  if (istart < a.Sq) fa_stage_queries<D>(a, bh, istart, Qs[0], Gs[0], Ls[0], Dls[0], async);
   for (int i0 = istart; i0 < a.Sq; i0 += FA_ROWS) {
-    __syncthreads();
-    fa_stage<D>(Qs, (const unsigned *)a.q, bh, i0, a.Sq);
-    fa_stage<D>(Gs, (const unsigned *)a.dO, bh, i0, a.Sq);
-    for (int x = threadIdx.x; x < FA_ROWS; x += blockDim.x) {
-      bool in = i0 + x < a.Sq;
-      Ls[x] = in ? a.lse[bh * a.Sq + i0 + x] : FA_NEG_INF;
-      Dls[x] = in ? a.delta[bh * a.Sq + i0 + x] : 0.0f;
+    const int cur = ((i0 - istart) / FA_ROWS) & 1;
+    if (i0 + FA_ROWS < a.Sq) { // the next tile into the other buffers (freed by the last barrier)
+      fa_stage_queries<D>(a, bh, i0 + FA_ROWS, Qs[cur ^ 1], Gs[cur ^ 1], Ls[cur ^ 1], Dls[cur ^ 1], async);
+      fa_cp_wait<1>();
+    } else {
+      fa_cp_wait<0>();
     }
     __syncthreads();
     float s[8][4], dp[8][4];
-    fa_scores<D>(s, kf, Qs);
-    fa_scores<D>(dp, vf, Gs);
+    fa_scores<D>(s, kf, Qs[cur]);
+    fa_scores<D>(dp, vf, Gs[cur]);
     const bool all = fa_all_see(a, i0, FA_ROWS, kw, 16);
-    FA_DS(all, kok[c >> 1], i0 + 8 * j + 2 * t + (c & 1), kw + g + 8 * (c >> 1), Ls[8 * j + 2 * t + (c & 1)],
-          Dls[8 * j + 2 * t + (c & 1)])
-    fa_accum<D>(dv, s, Gs);
-    fa_accum<D>(dk, dp, Qs);
+    FA_DS(all, kok[c >> 1], i0 + 8 * j + 2 * t + (c & 1), kw + g + 8 * (c >> 1), Ls[cur][8 * j + 2 * t + (c & 1)],
+          Dls[cur][8 * j + 2 * t + (c & 1)])
+    fa_accum<D>(dv, s, Gs[cur]);
+    fa_accum<D>(dk, dp, Qs[cur]);
+    __syncthreads(); // every warp done with tile i0's buffers: tile i0 + 128 takes them
   }
   fa_store<D>((unsigned *)a.dk, bh, kw, a.Sk, dk, a.scale, a.scale);
   fa_store<D>((unsigned *)a.dv, bh, kw, a.Sk, dv, 1.0f, 1.0f);
