@@ -1,6 +1,6 @@
 /* dexec.c — the device executor's plan (dexec.h): which way each node runs, the compilation
  * of its kernels, and the executor's lifetime. The run loop is dexec_run.c's; the node kinds
- * themselves are dexec_ops.c's and dexec_attn.c's. */
+ * themselves are dexec_ops.c's, dexec_copy.c's, dexec_attn.c's and dexec_linattn.c's. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <time.h>
@@ -9,7 +9,8 @@
 
 static const char *const kind_names[DN_KIND_COUNT] = {"none",   "input",   "param", "view",       "kernel",
                                                       "gemm",   "summed gemm", "copy", "gather", "scatter",
-                                                      "attention", "linear attention", "cross-entropy", "host"};
+                                                      "attention", "linear attention", "cross-entropy", "host",
+                                                      "folded copy"};
 
 const char *dexec_kind_name(DKind k) { return k < DN_KIND_COUNT ? kind_names[k] : "?"; }
 
@@ -309,6 +310,7 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
     dexec_free(e);
     return init(e, dev, p, graph, bf16, 1);
   }
+  if (ok) dx_fold_copies(e);
   if (ok && !dev->emu && !dev_load_modules(dev)) ok = dx_fail(e, -1, "%s", dev->L.err);
   if (!ok) {
     char keep[1024];

@@ -63,7 +63,7 @@ typedef void (*DExecOutputFn)(void *user, int output, DPtr value, int64_t n);
 
 typedef enum {
   DN_NONE, DN_INPUT, DN_PARAM, DN_VIEW, DN_GROUP, DN_GEMM, DN_SUMMED, DN_COPY, DN_GATHER, DN_SCATTER,
-  DN_ATTN, DN_LINATTN, DN_XENT, DN_HOST, DN_KIND_COUNT
+  DN_ATTN, DN_LINATTN, DN_XENT, DN_HOST, DN_FOLD, DN_KIND_COUNT
 } DKind;
 
 typedef struct DGroup {

@@ -1,5 +1,6 @@
 /* dexec_internal.h — what dexec.c (planning), dexec_run.c (the run loop, value lifetimes),
- * dexec_ops.c and dexec_attn.c (each node kind on the device) share. Not a public header. */
+ * dexec_ops.c, dexec_copy.c, dexec_attn.c and dexec_linattn.c (each node kind on the device)
+ * share. Not a public header. */
 #ifndef MAMC_DEXEC_INTERNAL_H
 #define MAMC_DEXEC_INTERNAL_H
 
@@ -53,6 +54,10 @@ int dx_scratch(DExec *e, int node, int64_t floats, DPtr *p, int zero);
 /* k_copy_nd with argument block c, for node i: into node i's storage dtype from src16's (1: the
  * source is bf16), converting where they differ (k_copy_nd16, k_copy_cvt). */
 int dx_copy_launch(DExec *e, int i, KaCopy *c, int src16);
+/* Plan time, after the storage dtypes (dexec_copy.c): transposes, slices and expands read only
+ * by copies become DN_FOLD (not run; their readers read through them); MAMC_CUDA_FOLD_COPIES=0
+ * keeps every copy. */
+void dx_fold_copies(DExec *e);
 
 /* Run-time, one node (or group) each; 1 ok, 0 with e->err. */
 /* matmul node i into node out's buffer (i itself, or an epilogue group's last node); epi

@@ -1,6 +1,7 @@
 /* dexec_ops.c — each node kind of the device executor (dexec.h), on device buffers: the
- * matrix products' descriptors, data movement, cross-entropy and the hand-written norms
- * (attention and linear attention: dexec_attn.c; the host fallback: dexec_run.c). Shapes are evaluated per run; every kernel's
+ * matrix products' descriptors, gather and scatter, cross-entropy and the hand-written norms
+ * (copies: dexec_copy.c; attention: dexec_attn.c, dexec_linattn.c; the host fallback:
+ * dexec_run.c). Shapes are evaluated per run; every kernel's
  * argument block is kargs.h's. Values stored as bf16 (e->st, dexec_dtype.c) reach products
  * (a16/b16/c16), copies (k_copy_nd16; k_copy_cvt where operand and result differ: copies
  * are where a value changes storage dtype) and cross-entropy's logits (k_xent_rows16; its
@@ -229,121 +230,7 @@ int dx_summed(DExec *e, int i, const int64_t *sym) {
   return dev_gemm(e->dev, &g) || dx_dev_fail(e, i);
 }
 
-/* ---- movement ----------------------------------------------------------------------------------- */
-
-static void strides(const int64_t *sh, int r, int64_t *st) {
-  int64_t s = 1;
-  for (int d = r - 1; d >= 0; d--) st[d] = s, s *= sh[d];
-}
-
-/* c in its cheapest equivalent form: axes of extent 1 dropped, neighbours merged where both
- * sides are contiguous across them (fewer divisions per element); 1 when it can then move
- * 16-byte elements (V of `es` bytes each: the innermost axis contiguous on both sides and
- * every offset, stride, extent and address a multiple of V), rewritten so. */
-static int copy_canon(KaCopy *c, int es) {
-  int r = 0;
-  for (int d = 0; d < c->rank; d++)
-    if (c->ext[d] != 1) c->ext[r] = c->ext[d], c->src_st[r] = c->src_st[d], c->dst_st[r] = c->dst_st[d], r++;
-  c->rank = r;
-  for (int d = r - 2; d >= 0; d--) { /* merge d + 1 into d */
-    if (c->src_st[d] != c->src_st[d + 1] * c->ext[d + 1] || c->dst_st[d] != c->dst_st[d + 1] * c->ext[d + 1]) continue;
-    c->ext[d] *= c->ext[d + 1], c->src_st[d] = c->src_st[d + 1], c->dst_st[d] = c->dst_st[d + 1];
-    for (int k = d + 1; k < c->rank - 1; k++)
-      c->ext[k] = c->ext[k + 1], c->src_st[k] = c->src_st[k + 1], c->dst_st[k] = c->dst_st[k + 1];
-    c->rank--;
-  }
-  int64_t V = 16 / es;
-  if (c->cvt || c->rank < 1 || c->src_st[c->rank - 1] != 1 || c->dst_st[c->rank - 1] != 1 || c->ext[c->rank - 1] % V ||
-      c->src_off % V || c->dst_off % V || c->src % 16 || c->dst % 16)
-    return 0;
-  for (int d = 0; d < c->rank - 1; d++)
-    if (c->src_st[d] % V || c->dst_st[d] % V) return 0;
-  for (int d = 0; d < c->rank - 1; d++) c->src_st[d] /= V, c->dst_st[d] /= V;
-  c->ext[c->rank - 1] /= V, c->src_off /= V, c->dst_off /= V, c->n /= V;
-  return 1;
-}
-
-int dx_copy_launch(DExec *e, int i, KaCopy *c, int src16) {
-  c->n = 1;
-  for (int d = 0; d < c->rank; d++) c->n *= c->ext[d];
-  if (c->n <= 0) return 1;
-  int dst16 = e->st[i];
-  c->cvt = src16 == dst16 ? 0 : dst16 ? 1 : 2; /* a copy is where a value changes storage dtype */
-  const char *k = c->cvt ? "k_copy_cvt" : dst16 ? "k_copy_nd16" : "k_copy_nd";
-  if (copy_canon(c, dst16 ? 2 : 4)) k = "k_copy_nd_v16", e->stats.copies_v16++;
-  e->stats.copies++;
-  return dx_launch(e, i, KMOD_MOVE, k, dev_grid(e->dev, c->n, 256), 1, 1, 256, 0, c);
-}
-
-/* slice range as the interpreter's slice_range: start/end from the end when negative */
-static void slice_range(const IrNode *n, int64_t len, int64_t *s, int64_t *step) {
-  int64_t start = ir_get_i(n, "start");
-  *s = start < 0 ? start + len : start;
-  *step = ir_get_i(n, "step");
-}
-
-int dx_copy(DExec *e, int i, const int64_t *sym) {
-  const IrNode *n = N(e, i);
-  int64_t so[IR_MAX_RANK], sx[IR_MAX_RANK], st_o[IR_MAX_RANK], st_x[IR_MAX_RANK];
-  int ro = dx_shape(e, i, sym, so);
-  if (!dx_alloc(e, i, sym)) return 0;
-  strides(so, ro, st_o);
-  KaCopy c;
-  memset(&c, 0, sizeof c);
-  c.dst = e->val[i];
-  if (n->op == OP_CONCAT) {
-    int axis = (int)ir_get_i(n, "axis");
-    if (axis < 0) axis += ro;
-    int64_t at = 0;
-    for (int k = 0; k < n->nin; k++) {
-      int rx = dx_shape(e, n->in[k], sym, sx);
-      strides(sx, rx, st_x);
-      c.src = e->val[n->in[k]];
-      c.rank = rx;
-      c.src_off = 0;
-      c.dst_off = at * st_o[axis];
-      for (int d = 0; d < rx; d++) c.ext[d] = sx[d], c.src_st[d] = st_x[d], c.dst_st[d] = st_o[d];
-      if (!dx_copy_launch(e, i, &c, e->st[n->in[k]])) return 0;
-      at += sx[axis];
-    }
-    return 1;
-  }
-  int rx = dx_shape(e, n->in[0], sym, sx);
-  strides(sx, rx, st_x);
-  c.src = e->val[n->in[0]];
-  if (n->op == OP_PAD) { /* zero, then the operand where the same slice of the result reads */
-    int axis = (int)ir_get_i(n, "axis");
-    if (axis < 0) axis += ro;
-    int64_t s, step;
-    slice_range(n, so[axis], &s, &step);
-    if (!dev_zero(e->dev, c.dst, (uint64_t)rt_numel(ro, so) * (uint64_t)dx_esize(e, i))) return dx_dev_fail(e, i);
-    c.rank = rx;
-    c.dst_off = s * st_o[axis];
-    for (int d = 0; d < rx; d++) c.ext[d] = sx[d], c.src_st[d] = st_x[d], c.dst_st[d] = st_o[d];
-    c.dst_st[axis] *= step;
-    return dx_copy_launch(e, i, &c, e->st[n->in[0]]);
-  }
-  c.rank = ro;
-  for (int d = 0; d < ro; d++) c.ext[d] = so[d], c.dst_st[d] = st_o[d];
-  if (n->op == OP_TRANSPOSE) {
-    const AttrVal *perm = ir_get(n, "perm");
-    for (int d = 0; d < ro; d++) c.src_st[d] = st_x[perm->ints[d]];
-  } else if (n->op == OP_SLICE) {
-    int axis = (int)ir_get_i(n, "axis");
-    if (axis < 0) axis += rx;
-    int64_t s, step;
-    slice_range(n, sx[axis], &s, &step);
-    for (int d = 0; d < ro; d++) c.src_st[d] = st_x[d];
-    c.src_off = s * st_x[axis];
-    c.src_st[axis] *= step;
-  } else { /* expand: NumPy broadcasting, dims aligned right */
-    for (int d = 0; d < ro; d++) {
-      int dx = d - (ro - rx);
-      c.src_st[d] = dx < 0 || sx[dx] == 1 ? 0 : st_x[dx];
-    }
-  }
-  return dx_copy_launch(e, i, &c, e->st[n->in[0]]);
-}
+/* ---- gather, scatter (copies: dexec_copy.c) ------------------------------------------------- */
 
 int dx_gather(DExec *e, int i, const int64_t *sym) {
   const IrNode *n = N(e, i);

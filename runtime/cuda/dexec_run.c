@@ -156,13 +156,14 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
   for (int i = 0; i < e->n;) {
     int last = i, ok = 1;
     DKind kd = e->kind[i];
-    int timed = e->prof && kd != DN_NONE && kd != DN_INPUT && kd != DN_PARAM && kd != DN_VIEW;
+    int timed = e->prof && kd != DN_NONE && kd != DN_INPUT && kd != DN_PARAM && kd != DN_VIEW && kd != DN_FOLD;
     if (timed && !dx_prof_mark(e, i, 0)) {
       dexec_release(e);
       return 0;
     }
     switch (e->kind[i]) {
-    case DN_NONE: break;
+    case DN_NONE:
+    case DN_FOLD: break; /* a folded copy: its readers read its operand (dexec_copy.c) */
     case DN_INPUT: ok = run_input(e, i, ninput, &inputs[ninput], sym), ninput++; break;
     case DN_PARAM: ok = run_param(e, i, ps, sym); break;
     case DN_VIEW: ok = run_view(e, i); break;

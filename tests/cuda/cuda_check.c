@@ -320,7 +320,7 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
     int steps = dexec_profile_steps(&e, &ms), want = 0;
     for (int i = 0; i < e.n; i++)
       want += e.kind[i] != DN_NONE && e.kind[i] != DN_INPUT && e.kind[i] != DN_PARAM && e.kind[i] != DN_VIEW &&
-              (e.kind[i] != DN_GROUP || e.groups[e.grp[i]].first == i);
+              e.kind[i] != DN_FOLD && (e.kind[i] != DN_GROUP || e.groups[e.grp[i]].first == i);
     char w[200], note[96];
     snprintf(w, sizeof w, "%s: profiled steps", what);
     snprintf(note, sizeof note, "%d of %d steps timed, %.3f ms in all", steps, want, ms);
