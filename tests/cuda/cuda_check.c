@@ -11,6 +11,8 @@
  * Tolerances (normwise: max |device - ref64| / max |ref64|, ref64 the f64 interpreter or
  * reference): f32 1e-5, bf16 1e-2, each plus 8x the f32 interpreter's own error where there is
  * one (random inputs can be ill-conditioned; the CPU's f32 rounding bounds what is reachable);
+ * linattn.mam's bf16 against the f64 interpreter rounded to bf16 where the device rounds
+ * (interp_bf16: its exact gradients are too ill-conditioned for bf16, see programs[]);
  * and every value finite where the reference is.
  * Modes: default a GPU (MAMC_CUDA_DEVICE); exit 77 (skipped) when there is none or no driver.
  * --emu: the host emulation of dev.h (no GPU: the executor's bookkeeping, products and views,
@@ -288,11 +290,14 @@ void free_params(Ck *c, DParams *dp) {
   free(dp->wb);
 }
 
-/* bf16 (precision: bf16 on the device: bf16 products and activations, dexec_dtype.c): errors in
- * the 2-norm, the loss 1e-2, each gradient 2e-2, all gradients together 1e-2 (relative, + 8x the
- * CPU's f32 error). *act: the run's activation bytes (as stored) when not NULL. */
-static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, const char *what, int bf16, int64_t *act,
-                        const int64_t *fixed) {
+/* bf16 (precision: bf16 on the device: bf16 products and activations, dexec_dtype.c; bf16 == 2:
+ * products only, planned under MAMC_CUDA_BF16_ACT=0): errors in the 2-norm, the loss 1e-2, each
+ * gradient 2e-2, all gradients together 1e-2 (relative, + 8x the CPU's f32 error); ref16: against
+ * interp_bf16's reference instead (f64 rounded to bf16 where the device rounds; the f32 error,
+ * interp_bf16's in f32), every output and all gradients together 2e-3 products only, 1e-2 with
+ * bf16 activations. *act: the run's activation bytes (as stored) when not NULL. */
+static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, const char *what, int bf16, int ref16,
+                        int64_t *act, const int64_t *fixed) {
   const IrGraph *g = &p->graphs.v[gi];
   ParamStore ps;
   char err[256];
@@ -309,8 +314,19 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
   InterpCx c32 = {DT_F32, 5, 1, 1, {0}}, c64 = {DT_F64, 5, 1, 1, {0}}, cd = c32;
   ok = ok && (interp_graph(p, g, r.sym, r.in, &ps, v32, &c32) || (snprintf(err, sizeof err, "interp f32: %s", c32.err), 0));
   ok = ok && (interp_graph(p, g, r.sym, r.in, &ps, v64, &c64) || (snprintf(err, sizeof err, "interp f64: %s", c64.err), 0));
-  int inited = ok && dexec_init(&e, &c->dev, p, gi, bf16);
+  const char *env = bf16 == 2 ? getenv("MAMC_CUDA_BF16_ACT") : NULL;
+  char *was = env ? strdup(env) : NULL;
+  if (bf16 == 2) setenv("MAMC_CUDA_BF16_ACT", "0", 1); /* read by dexec_init's plan only */
+  int inited = ok && dexec_init(&e, &c->dev, p, gi, bf16 != 0);
+  if (bf16 == 2) was ? setenv("MAMC_CUDA_BF16_ACT", was, 1) : unsetenv("MAMC_CUDA_BF16_ACT");
+  free(was);
   if (ok && !inited) snprintf(err, sizeof err, "dexec_init: %.200s", e.err);
+  if (ok && inited && ref16) { /* the references rounded as e's plan rounds */
+    interp_values_free(v32, g->nodes.n);
+    interp_values_free(v64, g->nodes.n);
+    ok = (interp_bf16(p, g, r.sym, r.in, &ps, &e, v32, &c32) || (snprintf(err, sizeof err, "interp_bf16 f32: %s", c32.err), 0)) &&
+         (interp_bf16(p, g, r.sym, r.in, &ps, &e, v64, &c64) || (snprintf(err, sizeof err, "interp_bf16 f64: %s", c64.err), 0));
+  }
   int prof = inited && !bf16 && !act; /* eval graphs run profiled: the events change no number */
   if (prof && !dexec_profile_on(&e)) ok = 0, snprintf(err, sizeof err, "dexec_profile_on: %.200s", e.err);
   ok = ok && inited && (dexec_run(&e, r.sym, r.in, &dp, &cd) || (snprintf(err, sizeof err, "dexec_run: %.200s", e.err), 0));
@@ -362,7 +378,7 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
     double e_dev = nerr_floor(h, r64, n, &fin, 1e-3 * gmax), e_cpu = nerr_floor(r32, r64, n, &f32fin, 1e-3 * gmax);
     if (bf16) e_dev = nerr2_floor(h, r64, n, 1e-3 * gmax), e_cpu = nerr2_floor(r32, r64, n, 1e-3 * gmax);
     int is_loss = strcmp(g->outputs.v[k].name, "loss") == 0;
-    double tol = (bf16 ? (is_loss ? 1e-2 : 2e-2) : 1e-5) + 8 * e_cpu;
+    double tol = (ref16 ? (bf16 == 2 ? 2e-3 : 1e-2) : bf16 ? (is_loss ? 1e-2 : 2e-2) : 1e-5) + 8 * e_cpu;
     if (is_loss) e_loss = e_dev;
     for (int64_t j = 0; bf16 && !is_loss && j < n; j++) /* all gradients together */
       if (isfinite(r64[j])) gsd += (h[j] - r64[j]) * (h[j] - r64[j]), gsr += r64[j] * r64[j];
@@ -378,7 +394,8 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
   }
   if (ok) {
     char w[200], note[640];
-    snprintf(w, sizeof w, "%s: %d outputs%s", what, nout, bf16 ? " (bf16 products)" : "");
+    snprintf(w, sizeof w, "%s: %d outputs%s%s", what, nout, bf16 == 2 ? " (bf16 products only)" : bf16 ? " (bf16 products)" : "",
+             ref16 ? " against f64 rounded as the device" : "");
     int epi = 0, aux = 0; /* aux: GELU_AUX_BIAS (the pre-activation, which gelu's derivative reads, written too) */
     for (int k = 0; k < e.ngroups; k++) {
       epi += e.groups[k].epi && !e.groups[k].epi_off;
@@ -401,8 +418,9 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
                            (double)(2 * e.stats.act_bytes16 + e.stats.act_bytes32 + 1), w16, wall);
     result(c, "graph", w, worst, tol_worst > 0 ? tol_worst : 1e-5, all_fin, note);
     if (bf16 && gsr > 0) {
-      snprintf(w, sizeof w, "%s: all gradients together (bf16)", what);
-      result(c, "graph", w, sqrt(gsd / gsr), 1e-2, all_fin, "relative, 2-norm");
+      snprintf(w, sizeof w, "%s: all gradients together (bf16%s)", what, bf16 == 2 ? " products only" : "");
+      result(c, "graph", w, sqrt(gsd / gsr), ref16 && bf16 == 2 ? 2e-3 : 1e-2, all_fin,
+             ref16 ? "relative, 2-norm, against f64 rounded as the device" : "relative, 2-norm");
     }
     if (act) *act = e.stats.act_bytes16 + e.stats.act_bytes32;
   }
@@ -416,11 +434,18 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
 }
 
 /* the programs whose graphs are checked, the length of their sequence symbols (0: make_run's
- * 7, 9, ...; linattn.mam's 73 makes three chunks of DiJiang's 32 positions), and whether bf16
- * is checked too: not for linattn.mam, whose gradients in bf16 are off by up to 0.5 (relative,
- * per gradient) from the f64 interpreter's over 73 positions, as much with bf16 products alone
- * (MAMC_CUDA_BF16_ACT=0) and the same with the chunk-sequential kernels before: bf16's rounding
- * of the feature maps' products amplified, not the f32 kernels it is there to check */
+ * 7, 9, ...; linattn.mam's 73 makes three chunks of DiJiang's 32 positions), and how bf16 is
+ * checked: 1 against the f64 interpreter; 2 (linattn.mam) products only and products with
+ * activations, each against interp_bf16's reference. linattn.mam's gradients are conditioned
+ * too badly for the first: DiJiang's merge is a GroupNorm over groups of `heads` = 2 channels
+ * (eps 1e-5), whose output is about sign(x1 - x2) and whose derivative, eps / (d^2 + eps)^1.5
+ * with d = (x1 - x2) / 2, is large only where |d| is near sqrt(eps), a few of its 2304 groups per
+ * layer here; rounding the values products take to bf16 (2^-9 relative) moves d there by as
+ * much. The f64 interpreter itself, with only its products' operands rounded to bf16 (which the
+ * device's bf16 products do), is 0.41 (relative, 2-norm) off its exact gradients (grad.both.wv.b;
+ * 0.19 all together), with its parameters scaled by 1 + 2^-9 u (u uniform in +-1) 0.07 to 0.25:
+ * as far as the device in bf16 (0.41 products only, 0.52 with activations). The same program
+ * with GroupNorm(groups: 1) is 5e-3 off in bf16 and passes the plain check. */
 static const struct {
   const char *mam, *yaml;
   int seq, bf16;
@@ -429,7 +454,7 @@ static const struct {
                 {"examples/modular.mam", "examples/modular.yaml", 0, 1},
                 {"examples/multi.mam", "examples/multi.yaml", 0, 1},
                 {"bench/gpu_tiny.mam", "bench/gpu_tiny.yaml", 0, 1},
-                {"tests/cuda/linattn.mam", "tests/cuda/linattn.yaml", 73, 0}};
+                {"tests/cuda/linattn.mam", "tests/cuda/linattn.yaml", 73, 2}};
 
 static void check_graphs(Ck *c) {
   for (size_t i = 0; i < sizeof programs / sizeof *programs && !over_budget(c); i++) {
@@ -448,15 +473,19 @@ static void check_graphs(Ck *c) {
       const char *file = strrchr(programs[i].mam, '/') + 1;
       snprintf(what, sizeof what, "%s train @%s", file, ex.train->graphs.v[gi].task);
       int64_t a32 = 0, a16 = 0;
-      check_graph(c, programs[i].mam, ex.train, gi, what, 0, &a32, fixed);
-      if (programs[i].bf16) check_graph(c, programs[i].mam, ex.train, gi, what, 1, &a16, fixed); /* bf16: products and activations */
-      if (a32 > 0 && programs[i].bf16) { /* bf16 activations: at most 60% of the f32 plan's activation bytes */
+      check_graph(c, programs[i].mam, ex.train, gi, what, 0, 0, &a32, fixed);
+      if (programs[i].bf16) /* bf16: products and activations */
+        check_graph(c, programs[i].mam, ex.train, gi, what, 1, programs[i].bf16 == 2, &a16, fixed);
+      if (programs[i].bf16 == 2) /* bf16 products only */
+        check_graph(c, programs[i].mam, ex.train, gi, what, 2, 1, NULL, fixed);
+      if (a32 > 0 && programs[i].bf16 == 1) { /* bf16 activations: at most 60% of the f32 plan's activation bytes
+                                                * (not linattn.mam's: 60.4%, its DiJiang kernels read and write f32) */
         char w[200];
         snprintf(w, sizeof w, "%s: bf16 activation bytes / f32's", what);
         result(c, "graph", w, (double)a16 / (double)a32, 0.6, 1, NULL);
       }
       snprintf(what, sizeof what, "%s eval @%s", file, ex.eval->graphs.v[gi].task);
-      check_graph(c, programs[i].mam, ex.eval, gi, what, 0, NULL, fixed);
+      check_graph(c, programs[i].mam, ex.eval, gi, what, 0, 0, NULL, fixed);
     }
     example_free(&ex);
   }

@@ -41,6 +41,10 @@ double nerr_f(const float *d, const float *r, int64_t n, int *finite);
 void check_kernels(Ck *c);
 /* part 1, DiJiang (cuda_lacheck.c): la_dev.c's sequences, every form, against runtime/fast's core */
 void check_linattn(Ck *c);
+/* cuda_ref16.c: the interpreter (cx's dtype) over graph g rounded to bf16 where e's plan rounds:
+ * every product's operands, each value e stores as bf16; into values[g's nodes] (freed on failure) */
+int interp_bf16(const IrProgram *p, const IrGraph *g, const int64_t *sym, const Tensor *inputs, const ParamStore *ps,
+                const DExec *e, Tensor *values, InterpCx *cx);
 /* the timing part (cuda_bench.c): workloads, attention kernels, profiles -> bench.tsv, profile.txt */
 void run_bench(Ck *c);
 
