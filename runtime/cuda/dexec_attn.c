@@ -154,7 +154,8 @@ static int64_t v_dim(DExec *e, int i, const int64_t *sym) {
 
 /* softmax_attention_grad (D = Dv = 32 or 64): the forward again for o and lse (k_attn_fwd),
  * delta = rowsum(dO o) (k_attn_bwd_pre), then k_attn_bwd_dq (wrt all, q: straight into the
- * result for q) and k_attn_bwd_dkdv (all, kv) into scratch, packed with k_copy_nd. */
+ * result for q) and k_attn_bwd_dkdv (all, kv) into scratch, packed with k_copy_nd; the
+ * tensor-core kernels write every part straight into the packed result (KaAttn.ldg). */
 static int attn_grad(DExec *e, int i, const int64_t *sym) {
   const IrNode *n = N(e, i);
   int nin = n->nin, wrt = (int)ir_get_i(n, "wrt"); /* 0 all, 1 q, 2 kv */
@@ -172,15 +173,22 @@ static int attn_grad(DExec *e, int i, const int64_t *sym) {
   ok = ok && flash_launch(e, i, "fwd", 0, tc, &a);
   ok = ok && dx_launch(e, i, KMOD_ATTENTION, a.bf16 ? "k_attn_bwd_pre16" : "k_attn_bwd_pre", dev_grid(e->dev, rq * 32, 256), 1,
                        1, 256, 0, &a);
-  if (ok && wrt != 2) {
-    ok = wrt == 1 || dx_scratch(e, i, rq * D, &dq, 0);
-    a.dq = wrt == 1 ? e->val[i] : dq;
-    ok = ok && flash_launch(e, i, "bwd_dq", 0, tc, &a);
-  }
-  if (ok && wrt != 1) {
-    ok = dx_scratch(e, i, rk * D, &dk, 0) && dx_scratch(e, i, rk * D, &dv, 0);
-    a.dk = dk, a.dv = dv;
-    ok = ok && flash_launch(e, i, "bwd_dkdv", 1, tc, &a) && pack_kv(e, i, wrt, dq, dk, dv, rq, rk, D, D, W);
+  if (tc) { /* straight into the packed result, rows of W (bf16: the result's dtype is q's) */
+    DPtr r = e->val[i];
+    a.ldg = (int)W;
+    a.dq = r, a.dk = r + (uint64_t)(wrt == 2 ? 0 : D) * 2, a.dv = a.dk + (uint64_t)D * 2;
+    ok = ok && (wrt == 2 || flash_launch(e, i, "bwd_dq", 0, tc, &a)) && (wrt == 1 || flash_launch(e, i, "bwd_dkdv", 1, tc, &a));
+  } else {
+    if (ok && wrt != 2) {
+      ok = wrt == 1 || dx_scratch(e, i, rq * D, &dq, 0);
+      a.dq = wrt == 1 ? e->val[i] : dq;
+      ok = ok && flash_launch(e, i, "bwd_dq", 0, tc, &a);
+    }
+    if (ok && wrt != 1) {
+      ok = dx_scratch(e, i, rk * D, &dk, 0) && dx_scratch(e, i, rk * D, &dv, 0);
+      a.dk = dk, a.dv = dv;
+      ok = ok && flash_launch(e, i, "bwd_dkdv", 1, tc, &a) && pack_kv(e, i, wrt, dq, dk, dv, rq, rk, D, D, W);
+    }
   }
   dev_free(e->dev, o);
   dev_free(e->dev, lse);

@@ -249,8 +249,11 @@ static void attn(const KaAttn *a, int kind) {
   free(s);
 }
 
+static int64_t t_ld(const KaAttn *a) { return a->ldg > 0 ? a->ldg : a->D; }
+
 /* the kernels named 16 (a->bf16): q k v o dO widened into f32 copies, the f32 reference, and
- * its o / dq / dk / dv rounded to nearest even into the bf16 buffers */
+ * its o / dq / dk / dv rounded to nearest even into the bf16 buffers (dq, dk, dv in rows of
+ * a->ldg where set: attention_tc.cu's, into a packed result) */
 static void attn16(const KaAttn *a, int kind) {
   int64_t nq = (int64_t)a->B * a->H * a->Sq * a->D, nk = (int64_t)a->B * a->H * a->Sk * a->D;
   KaAttn f = *a;
@@ -269,8 +272,9 @@ static void attn16(const KaAttn *a, int kind) {
   for (int t = 0; t < 8; t++)
     if (tmp[t]) *slot[t] = (uint64_t)(uintptr_t)tmp[t];
   if (ok) attn(&f, kind);
+  const int64_t D = a->D, ld = t_ld(a); /* dq, dk, dv in rows of ld (a packed result's) */
   for (int t = 0; t < 8; t++) {
-    for (int64_t i = 0; ok && out[t] && i < len[t]; i++) P(uint16_t, orig[t])[i] = rt_bf16_from_f64(tmp[t][i]);
+    for (int64_t i = 0; ok && out[t] && i < len[t]; i++) P(uint16_t, orig[t])[t >= 5 ? i / D * ld + i % D : i] = rt_bf16_from_f64(tmp[t][i]);
     free(tmp[t]);
   }
 }

@@ -174,7 +174,7 @@ static void bench_attention(Ck *c, int T, int tc) {
     ok = dev_h2d(dev, q, src, n * es) && dev_h2d(dev, k, src, n * es) && dev_h2d(dev, v, src, n * es) &&
          dev_h2d(dev, dO, src, n * es);
   }
-  KaAttn a = {q, k, v, 0, o, lse, dO, delta, dq, dk, dv, 0, 0, B, H, T, T, 1, D, (float)(1.0 / sqrt((double)D)), tc};
+  KaAttn a = {q, k, v, 0, o, lse, dO, delta, dq, dk, dv, 0, 0, B, H, T, T, 1, D, (float)(1.0 / sqrt((double)D)), tc, 0, 0};
   int mod = tc ? KMOD_ATTENTION_TC : KMOD_ATTENTION;
   unsigned gq = (unsigned)(tc ? (T + 63) / 64 : (T + 15) / 16), gk = (unsigned)(tc ? (T + 63) / 64 : (T + 31) / 32);
   double fw[64], bw[64];

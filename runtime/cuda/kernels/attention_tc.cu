@@ -205,15 +205,18 @@ KDEV void fa_accum(float acc[][4], const float p[8][4], const unsigned *S) {
   }
 }
 
-// rows r0 + g, r0 + g + 8 of the 16 x D fragments acc, times mul, into slice bh of G (rows past n: not stored)
+// rows r0 + g, r0 + g + 8 of the 16 x D fragments acc, times mul, into slice bh of G, rows of ld
+// bf16 (D, or a packed gradient's row: KaAttn.ldg); rows past n: not stored
 template <int D>
-KDEV void fa_store(unsigned *G, long long bh, int r0, int n, const float acc[][4], float mul0, float mul1) {
+KDEV void fa_store(unsigned *G, long long bh, int r0, int n, int ld, const float acc[][4], float mul0, float mul1) {
   const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const long long W = ld / 2;
   for (int n8 = 0; n8 < D / 8; n8++) {
-    if (r0 + g < n) G[(bh * n + r0 + g) * (D / 2) + 4 * n8 + t] = fa_pack(acc[n8][0] * mul0, acc[n8][1] * mul0);
-    if (r0 + g + 8 < n) G[(bh * n + r0 + g + 8) * (D / 2) + 4 * n8 + t] = fa_pack(acc[n8][2] * mul1, acc[n8][3] * mul1);
+    if (r0 + g < n) G[(bh * n + r0 + g) * W + 4 * n8 + t] = fa_pack(acc[n8][0] * mul0, acc[n8][1] * mul0);
+    if (r0 + g + 8 < n) G[(bh * n + r0 + g + 8) * W + 4 * n8 + t] = fa_pack(acc[n8][2] * mul1, acc[n8][3] * mul1);
   }
 }
+KDEV int fa_ldg(const KaAttn &a) { return a.ldg > 0 ? a.ldg : a.D; }
 
 KDEV float fa_quad_max(float v) {
   v = fmaxf(v, __shfl_xor_sync(KFULL, v, 1));
@@ -319,7 +322,7 @@ KDEV void fa_fwd(const KaAttn &a) {
     __syncthreads(); // every warp done with tile k0's buffers: tile k0 + 128 takes them
   }
   KUNROLL for (int r = 0; r < 2; r++) l[r] = fa_quad_sum(l[r]);
-  fa_store<D>((unsigned *)a.o, bh, qw, a.Sq, acc, l[0] > 0 ? 1.0f / l[0] : 0.0f, l[1] > 0 ? 1.0f / l[1] : 0.0f);
+  fa_store<D>((unsigned *)a.o, bh, qw, a.Sq, D, acc, l[0] > 0 ? 1.0f / l[0] : 0.0f, l[1] > 0 ? 1.0f / l[1] : 0.0f);
   KUNROLL for (int r = 0; r < 2; r++) {
     int i = qw + g + 8 * r;
     if (a.lse && t == 0 && i < a.Sq) a.lse[bh * a.Sq + i] = l[r] > 0 ? m[r] + logf(l[r]) : FA_NEG_INF;
@@ -377,7 +380,7 @@ KDEV void fa_bwd_dq(const KaAttn &a) {
     fa_accum<D>(acc, dp, Ks[cur]);
     __syncthreads(); // every warp done with tile k0's buffers: tile k0 + 128 takes them
   }
-  fa_store<D>((unsigned *)a.dq, bh, qw, a.Sq, acc, a.scale, a.scale);
+  fa_store<D>((unsigned *)a.dq, bh, qw, a.Sq, fa_ldg(a), acc, a.scale, a.scale);
 }
 
 extern "C" __global__ void __launch_bounds__(128) k_fa_bwd_dq_d32(KaAttn a) { fa_bwd_dq<32>(a); }
@@ -423,8 +426,8 @@ KDEV void fa_bwd_dkdv(const KaAttn &a) {
     fa_accum<D>(dk, dp, Qs[cur]);
     __syncthreads(); // every warp done with tile i0's buffers: tile i0 + 128 takes them
   }
-  fa_store<D>((unsigned *)a.dk, bh, kw, a.Sk, dk, a.scale, a.scale);
-  fa_store<D>((unsigned *)a.dv, bh, kw, a.Sk, dv, 1.0f, 1.0f);
+  fa_store<D>((unsigned *)a.dk, bh, kw, a.Sk, fa_ldg(a), dk, a.scale, a.scale);
+  fa_store<D>((unsigned *)a.dv, bh, kw, a.Sk, fa_ldg(a), dv, 1.0f, 1.0f);
 }
 
 extern "C" __global__ void __launch_bounds__(128) k_fa_bwd_dkdv_d32(KaAttn a) { fa_bwd_dkdv<32>(a); }

@@ -90,6 +90,8 @@ typedef struct KaAttn {
   int B, H, Sq, Sk, causal, D;
   float scale;
   int bf16; /* the kernels named 16 (q k v o dO dq dk dv in bf16) set it: the CPU references read it */
+  int ldg;  /* attention_tc.cu's backward: dq, dk, dv rows of ldg elements (0: D), a packed result's */
+  int pad_;
 } KaAttn;
 
 /* linattn.cu -----------------------------------------------------------------------------------
