@@ -151,24 +151,28 @@ static inline void kemu_cp_async_wait(int) {}
 struct KemuMmaPost {
   unsigned a[4], b[2];
 };
-static inline float kemu_bf16_at(unsigned word, int half) { return __uint_as_float((word >> (16 * half)) << 16); }
-static inline void kemu_mma_bf16_16816(float c[4], const unsigned a[4], const unsigned b[2]) {
+// one warp-wide mma (the layouts: the caller's dot): every lane posts its A and B words, the
+// warp meets, each of the lane's four results is dot(the warp's posts, row, column, c) (lane =
+// 4 g + t: rows g, g + 8, columns 2t, 2t + 1), and the warp meets again
+template <typename Dot> static inline void kemu_mma_warp(float c[4], const unsigned a[4], const unsigned b[2], Dot dot) {
   static KemuMmaPost post[1024];
   const int tid = (int)threadIdx.x, w0 = tid & ~31, lane = tid & 31, g = lane >> 2, t = lane & 3;
   std::memcpy(post[tid].a, a, sizeof post[tid].a);
   std::memcpy(post[tid].b, b, sizeof post[tid].b);
   kemu_warp_exchange(0, 1, 0, 0xffffffffu);
   for (int r = 0; r < 2; r++)
-    for (int cc = 0; cc < 2; cc++) {
-      const int row = g + 8 * r, col = 2 * t + cc;
-      float acc = c[2 * r + cc];
-      for (int k = 0; k < 16; k++) {
-        const KemuMmaPost &pa = post[w0 + (row & 7) * 4 + ((k & 7) >> 1)], &pb = post[w0 + col * 4 + ((k & 7) >> 1)];
-        acc += kemu_bf16_at(pa.a[(row >> 3) + 2 * (k >> 3)], k & 1) * kemu_bf16_at(pb.b[k >> 3], k & 1);
-      }
-      c[2 * r + cc] = acc;
-    }
+    for (int cc = 0; cc < 2; cc++) c[2 * r + cc] = dot(post + w0, g + 8 * r, 2 * t + cc, c[2 * r + cc]);
   kemu_warp_exchange(0, 1, 0, 0xffffffffu);
+}
+static inline float kemu_bf16_at(unsigned word, int half) { return __uint_as_float((word >> (16 * half)) << 16); }
+static inline void kemu_mma_bf16_16816(float c[4], const unsigned a[4], const unsigned b[2]) {
+  kemu_mma_warp(c, a, b, [](const KemuMmaPost *p, int row, int col, float acc) {
+    for (int k = 0; k < 16; k++) {
+      const KemuMmaPost &pa = p[(row & 7) * 4 + ((k & 7) >> 1)], &pb = p[col * 4 + ((k & 7) >> 1)];
+      acc += kemu_bf16_at(pa.a[(row >> 3) + 2 * (k >> 3)], k & 1) * kemu_bf16_at(pb.b[k >> 3], k & 1);
+    }
+    return acc;
+  });
 }
 
 // TF32 (linattn_tc.cu's products): cvt.rna.tf32.f32 — round the f32 to 10 mantissa bits, to
@@ -185,27 +189,14 @@ static inline unsigned kemu_cvt_tf32(float x) {
 //   C 16x8: c[0..1] = C[g][2t, 2t+1], c[2..3] = C[g+8][2t, 2t+1]
 // The tensor cores read only a tf32 operand's upper 19 bits: so does this (a kernel that passes
 // raw f32 words loses their low mantissa bits here too). Products exact, summed in k order.
-struct KemuMmaPost32 {
-  unsigned a[4], b[2];
-};
 static inline void kemu_mma_tf32_1688(float c[4], const unsigned a[4], const unsigned b[2]) {
-  static KemuMmaPost32 post[1024];
-  const int tid = (int)threadIdx.x, w0 = tid & ~31, lane = tid & 31, g = lane >> 2, t = lane & 3;
-  std::memcpy(post[tid].a, a, sizeof post[tid].a);
-  std::memcpy(post[tid].b, b, sizeof post[tid].b);
-  kemu_warp_exchange(0, 1, 0, 0xffffffffu);
-  for (int r = 0; r < 2; r++)
-    for (int cc = 0; cc < 2; cc++) {
-      const int row = g + 8 * r, col = 2 * t + cc;
-      float acc = c[2 * r + cc];
-      for (int k = 0; k < 8; k++) {
-        unsigned x = post[w0 + (row & 7) * 4 + (k & 3)].a[(row >> 3) + 2 * (k >> 2)];
-        unsigned y = post[w0 + col * 4 + (k & 3)].b[k >> 2];
-        acc += __uint_as_float(x & 0xffffe000u) * __uint_as_float(y & 0xffffe000u);
-      }
-      c[2 * r + cc] = acc;
+  kemu_mma_warp(c, a, b, [](const KemuMmaPost *p, int row, int col, float acc) {
+    for (int k = 0; k < 8; k++) {
+      unsigned x = p[(row & 7) * 4 + (k & 3)].a[(row >> 3) + 2 * (k >> 2)], y = p[col * 4 + (k & 3)].b[k >> 2];
+      acc += __uint_as_float(x & 0xffffe000u) * __uint_as_float(y & 0xffffe000u);
     }
-  kemu_warp_exchange(0, 1, 0, 0xffffffffu);
+    return acc;
+  });
 }
 
 // One table per kernel module (kemu_<module>.cc): name -> a call with the argument block
