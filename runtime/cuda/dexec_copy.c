@@ -107,7 +107,8 @@ static DPtr copy_view(const DExec *e, int x, const int64_t *sym, int64_t *off, i
 
 void dx_fold_copies(DExec *e) {
   const IrGraph *g = G(e);
-  if (getenv("MAMC_CUDA_FOLD_COPIES") && !strcmp(getenv("MAMC_CUDA_FOLD_COPIES"), "0")) return;
+  const char *env = getenv("MAMC_CUDA_FOLD_COPIES");
+  if (env && !strcmp(env, "0")) return;
   int *copy_readers = calloc((size_t)e->n + 1, sizeof *copy_readers), *readers = calloc((size_t)e->n + 1, sizeof *readers);
   if (!copy_readers || !readers) { /* folding is an optimisation: without memory, none */
     free(copy_readers), free(readers);

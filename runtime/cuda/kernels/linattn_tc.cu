@@ -124,18 +124,21 @@ KDEV void lt_each(float c[4][4], LtUnit u, F f) {
 }
 
 // chunk rows t0 .. t0 + LA_C - 1 of x[BH, T, w] into X[LA_C][ld] times s1[i] s2[i] (either may
-// be null); zero past w (up to wp) and past L rows
+// be null), and when X2 is set the same rows times s3[i] into X2 too (one read of x for both);
+// zero past w (up to wp) and past L rows
 KDEV void lt_rows(const KaLin &a, long long bh, int t0, int L, const float *x, int w, int wp, float *X, int ld,
-                  const float *s1, const float *s2) {
+                  const float *s1, const float *s2, float *X2 = 0, const float *s3 = 0) {
   for (int e = threadIdx.x; e < LA_C * wp; e += blockDim.x) {
     const int i = e / wp, c = e - i * wp;
-    float v = 0.0f;
+    float v = 0.0f, v2 = 0.0f;
     if (i < L && c < w) {
       v = x[(bh * a.T + la_pos(a, t0 + i)) * w + c];
       if (s1) v *= s1[i];
       if (s2) v *= s2[i];
+      if (X2) v2 = v * s3[i];
     }
     X[i * ld + c] = v;
+    if (X2) X2[i * ld + c] = v2;
   }
 }
 
@@ -323,8 +326,7 @@ extern "C" __global__ void __launch_bounds__(128) k_la_out_tc(KaLin a) {
     la_gates(a, bh, t0, L, b, eb, wl, bt);
     __syncthreads();
     lt_rows(a, bh, t0, L, a.q, a.m, wm, Q, lm, 0, 0);
-    lt_rows(a, bh, t0, L, a.k, a.m, wm, Kb, lm, bt, 0);
-    if (n + 1 < n1) lt_rows(a, bh, t0, L, a.k, a.m, wm, Kw, lm, wl, bt);
+    lt_rows(a, bh, t0, L, a.k, a.m, wm, Kb, lm, bt, 0, n + 1 < n1 ? Kw : 0, wl);  // Kw = Kb e^{b_last - b}
     lt_rows(a, bh, t0, L, a.v, a.dv_w, wv, V, lv, 0, 0);
     __syncthreads();
     if (w < lt_units(LA_C, LA_C)) {
@@ -381,9 +383,10 @@ extern "C" __global__ void __launch_bounds__(128) k_la_grad_tc(KaLin a) {
       __syncthreads();
       la_gates(a, bh, t0, L, b, eb, wl, bt);
       __syncthreads();
-      if (dir) lt_rows(a, bh, t0, L, a.q, a.m, wm, Q, lm, 0, 0);  // (the forward walk has no use for q)
-      lt_rows(a, bh, t0, L, a.k, a.m, wm, Kb, lm, bt, 0);
-      if (more) lt_rows(a, bh, t0, L, dir ? a.q : a.k, a.m, wm, X, lm, dir ? eb : wl, dir ? 0 : bt);  // Qe or Kw
+      // X: Qe = Q e^b (backward walk) or Kw = Kb e^{b_last - b} (forward), for the next state;
+      // the forward walk has no use for q
+      if (dir) lt_rows(a, bh, t0, L, a.q, a.m, wm, Q, lm, 0, 0, more ? X : 0, eb);
+      lt_rows(a, bh, t0, L, a.k, a.m, wm, Kb, lm, bt, 0, more && !dir ? X : 0, wl);
       lt_rows(a, bh, t0, L, a.v, a.dv_w, wv, V, lv, 0, 0);
       lt_rows(a, bh, t0, L, a.dO, a.dv_w, wv, G, lv, 0, 0);
       __syncthreads();
