@@ -10,7 +10,7 @@
 static const char *const kind_names[DN_KIND_COUNT] = {"none",   "input",   "param", "view",       "kernel",
                                                       "gemm",   "summed gemm", "copy", "gather", "scatter",
                                                       "attention", "linear attention", "cross-entropy", "host",
-                                                      "folded copy"};
+                                                      "folded copy", "written by its producer"};
 
 const char *dexec_kind_name(DKind k) { return k < DN_KIND_COUNT ? kind_names[k] : "?"; }
 
@@ -262,6 +262,7 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
   e->base = malloc(N * sizeof *e->base);
   e->refs = calloc(N, sizeof *e->refs);
   e->val = calloc(N, sizeof *e->val);
+  e->into = malloc(3 * N * sizeof *e->into);
   e->mem = calloc(N, sizeof *e->mem);
   e->out_first = malloc(N * sizeof *e->out_first);
   e->out_next = malloc(((size_t)g->outputs.n + 1) * sizeof *e->out_next);
@@ -269,11 +270,12 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
   e->in16 = calloc(N, 1);
   int *uses = calloc(N, sizeof *uses);
   if (!e->kind || !e->grp || !e->groups || !e->last_use || !e->forward || !e->summed || !e->base || !e->refs ||
-      !e->val || !e->mem || !e->out_first || !e->out_next || !e->st || !e->in16 || !uses) {
+      !e->val || !e->into || !e->mem || !e->out_first || !e->out_next || !e->st || !e->in16 || !uses) {
     free(uses);
     dexec_free(e);
     return dx_fail(e, -1, "out of memory");
   }
+  for (int i = 0; i < 3 * n; i++) e->into[i] = -1;
   for (int i = 0; i < n; i++) {
     e->grp[i] = -1;
     e->base[i] = -1;
@@ -311,6 +313,7 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
     return init(e, dev, p, graph, bf16, 1);
   }
   if (ok) dx_fold_copies(e);
+  if (ok) dx_fold_attn_io(e);
   if (ok && !dev->emu && !dev_load_modules(dev)) ok = dx_fail(e, -1, "%s", dev->L.err);
   if (!ok) {
     char keep[1024];
@@ -359,6 +362,7 @@ void dexec_free(DExec *e) {
   free(e->base);
   free(e->refs);
   free(e->val);
+  free(e->into);
   free(e->mem);
   free(e->out_first);
   free(e->out_next);

@@ -63,7 +63,7 @@ typedef void (*DExecOutputFn)(void *user, int output, DPtr value, int64_t n);
 
 typedef enum {
   DN_NONE, DN_INPUT, DN_PARAM, DN_VIEW, DN_GROUP, DN_GEMM, DN_SUMMED, DN_COPY, DN_GATHER, DN_SCATTER,
-  DN_ATTN, DN_LINATTN, DN_XENT, DN_HOST, DN_FOLD, DN_KIND_COUNT
+  DN_ATTN, DN_LINATTN, DN_XENT, DN_HOST, DN_FOLD, DN_INTO, DN_KIND_COUNT
 } DKind;
 
 typedef struct DGroup {
@@ -115,6 +115,8 @@ typedef struct DExec {
   int *base;                /* per node: the node whose allocation holds its value (views), or -1 */
   int *refs;                /* per allocating node: live nodes sharing its buffer */
   DPtr *val;                /* per node: device address of its value (0: none) */
+  int *into;                /* per attention node, 3 each: the DN_INTO nodes whose buffers receive
+                             * its result (o, or a gradient's dq | dk | dv parts), or -1 */
   DPtr *mem;                /* per allocating node: its allocation (freed when refs drops to 0) */
   int *out_first, *out_next;
   DExecOutputFn on_output;

@@ -39,16 +39,43 @@ static void free3(DExec *e, DPtr a, DPtr b, DPtr c) {
   dev_free(e->dev, c);
 }
 
+/* Operand x of an attention node: its address, and where its rows lie (*L: packed, or the
+ * strides of the transpose folded into the reading, dexec_attn_io.c) */
+static DPtr rows_in(const DExec *e, int x, const int64_t *sym, KaRows *L) {
+  int64_t off, st[IR_MAX_RANK];
+  memset(L, 0, sizeof *L);
+  if (e->kind[x] != DN_FOLD) return e->val[x];
+  DPtr p = dx_view(e, x, sym, &off, st);
+  L->b = st[0], L->h = st[1], L->r = st[2];
+  return p + (uint64_t)off * (uint64_t)dx_esize(e, x);
+}
+
+/* The buffer of DN_INTO node t (a transpose, D innermost: dexec_attn_io.c), allocated, and
+ * where the rows of the attention result it transposes lie in it (*L) */
+static DPtr rows_into(DExec *e, int t, const int64_t *sym, KaRows *L) {
+  int64_t sh[IR_MAX_RANK], st[IR_MAX_RANK], s = 1, at[4];
+  int r = dx_shape(e, t, sym, sh);
+  for (int d = r - 1; d >= 0; d--) st[d] = s, s *= sh[d];
+  const AttrVal *perm = ir_get(N(e, t), "perm");
+  for (int d = 0; d < 4; d++) at[perm->ints[d]] = st[d]; /* t's axis d is the result's perm[d] */
+  L->b = at[0], L->h = at[1], L->r = at[2];
+  return dx_alloc(e, t, sym) ? e->val[t] : 0;
+}
+
+static int packed(const KaRows *L) { return L->r == 0; }
+
 /* The operands, sizes, causality and scale (0: 1/sqrt(D)) of attention node i (forward or
- * gradient: q, k, v[, mask], ...) into *a, and node i's output buffer. */
+ * gradient: q, k, v[, mask], ...) into *a; node i's output buffer where it has one (none when
+ * its results go straight into transposes' buffers: e->into). */
 static int attn_args(DExec *e, int i, const int64_t *sym, int has_mask, KaAttn *a) {
   const IrNode *n = N(e, i);
   int64_t sq[IR_MAX_RANK], sk[IR_MAX_RANK];
   dx_shape(e, n->in[0], sym, sq);
   dx_shape(e, n->in[1], sym, sk);
-  if (!dx_alloc(e, i, sym)) return 0;
+  if (e->into[3 * i] < 0 && !dx_alloc(e, i, sym)) return 0;
   memset(a, 0, sizeof *a);
-  a->q = e->val[n->in[0]], a->k = e->val[n->in[1]], a->v = e->val[n->in[2]];
+  a->q = rows_in(e, n->in[0], sym, &a->lq), a->k = rows_in(e, n->in[1], sym, &a->lk);
+  a->v = rows_in(e, n->in[2], sym, &a->lv);
   a->mask = has_mask ? e->val[n->in[3]] : 0;
   a->B = (int)sq[0], a->H = (int)sq[1], a->Sq = (int)sq[2], a->Sk = (int)sk[2], a->D = (int)sq[3];
   a->causal = (int)ir_get_i(n, "causal");
@@ -60,24 +87,20 @@ static int attn_args(DExec *e, int i, const int64_t *sym, int has_mask, KaAttn *
 
 /* The flash form on tensor cores (attention_tc.cu, k_fa_*: mma.sync, bf16 in, f32 accumulate):
  * for bf16 operands with D = Dv = 32 or 64, on compute capability 8.0 or later (the host
- * emulation: always, so that the tests run them); MAMC_CUDA_ATTN_TC=0 keeps attention.cu's. Where
- * it applies, auto (below) takes it over the products at every size. */
-static int use_tc(const DExec *e, const KaAttn *a, int64_t Dv) {
-  const char *env = getenv("MAMC_CUDA_ATTN_TC");
-  if (env && !strcmp(env, "0")) return 0;
-  return a->bf16 && a->D == Dv && (a->D == 32 || a->D == 64) && (e->dev->emu || e->dev->cc >= 80);
-}
+ * emulation: always, so that the tests run them); MAMC_CUDA_ATTN_TC=0 keeps attention.cu's
+ * (dx_attn_tc). Where it applies, auto (below) takes it over the products at every size. */
+static int use_tc(const DExec *e, int i) { return dx_attn_tc(e, i); }
 
 /* ---- the products' form: S = q k^T, P = softmax (k_attn_softmax), o = P v through cuBLASLt ----
  * (tensor cores; the [B H, Sq, Sk] matrices stored: S/P, and dP/dS in the backward). Which form
  * runs: MAMC_CUDA_ATTN=flash | gemm | auto (default): auto takes the tensor-core flash kernels
  * where they apply (use_tc), else the products where one [B H, Sq, Sk] f32 matrix fits in
  * 256 MiB, and always where the flash kernels lack the head dim. */
-static int use_gemm(const DExec *e, const KaAttn *a, int64_t Dv, int grad) {
+static int use_gemm(const DExec *e, int i, const KaAttn *a, int64_t Dv, int grad) {
   const char *m = getenv("MAMC_CUDA_ATTN");
   int flash_ok = a->D == Dv && (a->D == 32 || a->D == 64 || (a->D == 128 && !grad));
   if (!flash_ok || (m && !strcmp(m, "gemm"))) return 1;
-  if ((m && !strcmp(m, "flash")) || use_tc(e, a, Dv)) return 0;
+  if ((m && !strcmp(m, "flash")) || use_tc(e, i)) return 0;
   return (double)a->B * a->H * a->Sq * a->Sk * 4 <= 256.0 * (1 << 20);
 }
 
@@ -152,19 +175,31 @@ static int64_t v_dim(DExec *e, int i, const int64_t *sym) {
   return sv[3];
 }
 
+/* softmax_attention_grad's part p (dq, dk, dv; of width D in a packed result of W: wrt all dq |
+ * dk | dv, kv dk | dv, q dq) on tensor cores: into the packed result (rows of W), or into the
+ * transpose that alone reads it (e->into) */
+static DPtr part_out(DExec *e, int i, const int64_t *sym, int p, int64_t col, int64_t W, int64_t H, int64_t n, KaRows *L) {
+  int t = e->into[3 * i + p];
+  if (t >= 0) return rows_into(e, t, sym, L);
+  L->r = W, L->h = n * W, L->b = H * n * W;
+  return e->val[i] + (uint64_t)col * 2;
+}
+
 /* softmax_attention_grad (D = Dv = 32 or 64): the forward again for o and lse (k_attn_fwd),
  * delta = rowsum(dO o) (k_attn_bwd_pre), then k_attn_bwd_dq (wrt all, q: straight into the
  * result for q) and k_attn_bwd_dkdv (all, kv) into scratch, packed with k_copy_nd; the
- * tensor-core kernels write every part straight into the packed result (KaAttn.ldg). */
+ * tensor-core kernels write every part straight into the packed result, or into the transposes
+ * that read the parts (KaAttn.ldq, ldk, ldv). */
 static int attn_grad(DExec *e, int i, const int64_t *sym) {
   const IrNode *n = N(e, i);
   int nin = n->nin, wrt = (int)ir_get_i(n, "wrt"); /* 0 all, 1 q, 2 kv */
   KaAttn a;
   if (!attn_args(e, i, sym, nin > 4, &a)) return 0;
-  a.dO = e->val[n->in[nin - 1]];
+  a.dO = rows_in(e, n->in[nin - 1], sym, &a.ldO);
   int64_t Dv = v_dim(e, i, sym);
-  if (use_gemm(e, &a, Dv, 1)) return e->stats.attn_gemm++, attn_grad_gemm(e, i, &a, Dv, wrt);
-  int tc = use_tc(e, &a, Dv);
+  int tc = use_tc(e, i), strided = !packed(&a.lq) || !packed(&a.lk) || !packed(&a.lv) || !packed(&a.ldO) || e->into[3 * i] >= 0;
+  if (strided && (!tc || use_gemm(e, i, &a, Dv, 1))) return dx_fail(e, i, "strided operands off the tensor-core path (internal error)");
+  if (use_gemm(e, i, &a, Dv, 1)) return e->stats.attn_gemm++, attn_grad_gemm(e, i, &a, Dv, wrt);
   e->stats.attn_flash++, e->stats.attn_tc += tc;
   int64_t D = a.D, rq = (int64_t)a.B * a.H * a.Sq, rk = (int64_t)a.B * a.H * a.Sk, W = wrt == 1 ? D : wrt == 2 ? 2 * D : 3 * D;
   DPtr o = 0, lse = 0, delta = 0, dq = 0, dk = 0, dv = 0;
@@ -173,11 +208,12 @@ static int attn_grad(DExec *e, int i, const int64_t *sym) {
   ok = ok && flash_launch(e, i, "fwd", 0, tc, &a);
   ok = ok && dx_launch(e, i, KMOD_ATTENTION, a.bf16 ? "k_attn_bwd_pre16" : "k_attn_bwd_pre", dev_grid(e->dev, rq * 32, 256), 1,
                        1, 256, 0, &a);
-  if (tc) { /* straight into the packed result, rows of W (bf16: the result's dtype is q's) */
-    DPtr r = e->val[i];
-    a.ldg = (int)W;
-    a.dq = r, a.dk = r + (uint64_t)(wrt == 2 ? 0 : D) * 2, a.dv = a.dk + (uint64_t)D * 2;
-    ok = ok && (wrt == 2 || flash_launch(e, i, "bwd_dq", 0, tc, &a)) && (wrt == 1 || flash_launch(e, i, "bwd_dkdv", 1, tc, &a));
+  if (tc) { /* bf16: the result's dtype is q's */
+    int pq = wrt == 2 ? -1 : 0, pk = wrt == 1 ? -1 : wrt == 2 ? 0 : 1;
+    if (ok && pq >= 0) ok = (a.dq = part_out(e, i, sym, pq, 0, W, a.H, a.Sq, &a.ldq)) != 0;
+    if (ok && pk >= 0) ok = (a.dk = part_out(e, i, sym, pk, pk * D, W, a.H, a.Sk, &a.ldk)) != 0;
+    if (ok && pk >= 0) ok = (a.dv = part_out(e, i, sym, pk + 1, (pk + 1) * D, W, a.H, a.Sk, &a.ldv)) != 0;
+    ok = ok && (pq < 0 || flash_launch(e, i, "bwd_dq", 0, tc, &a)) && (pk < 0 || flash_launch(e, i, "bwd_dkdv", 1, tc, &a));
   } else {
     if (ok && wrt != 2) {
       ok = wrt == 1 || dx_scratch(e, i, rq * D, &dq, 0);
@@ -202,10 +238,12 @@ int dx_attn(DExec *e, int i, const int64_t *sym) {
   if (n->op == OP_SOFTMAX_ATTENTION_GRAD) return attn_grad(e, i, sym);
   KaAttn a;
   if (!attn_args(e, i, sym, n->nin > 3, &a)) return 0;
-  a.o = e->val[i];
+  a.o = e->into[3 * i] >= 0 ? rows_into(e, e->into[3 * i], sym, &a.lo) : e->val[i];
+  if (!a.o) return 0;
   int64_t Dv = v_dim(e, i, sym);
-  if (use_gemm(e, &a, Dv, 0)) return e->stats.attn_gemm++, attn_fwd_gemm(e, i, &a, Dv);
-  int tc = use_tc(e, &a, Dv);
+  int tc = use_tc(e, i), strided = !packed(&a.lq) || !packed(&a.lk) || !packed(&a.lv) || !packed(&a.lo);
+  if (strided && (!tc || use_gemm(e, i, &a, Dv, 0))) return dx_fail(e, i, "strided operands off the tensor-core path (internal error)");
+  if (use_gemm(e, i, &a, Dv, 0)) return e->stats.attn_gemm++, attn_fwd_gemm(e, i, &a, Dv);
   e->stats.attn_flash++, e->stats.attn_tc += tc;
   DPtr lse;
   if (!dx_scratch(e, i, (int64_t)a.B * a.H * a.Sq, &lse, 0)) return 0;

@@ -87,9 +87,7 @@ static int64_t view_strides(const IrNode *n, const int64_t *sx, int rx, const in
   return 0;
 }
 
-/* Node x as a strided view: element idx at buffer[off + sum idx[d] st[d]] (elements of its
- * storage); its own buffer, or through folded copies the buffer they read. */
-static DPtr copy_view(const DExec *e, int x, const int64_t *sym, int64_t *off, int64_t *st) {
+DPtr dx_view(const DExec *e, int x, const int64_t *sym, int64_t *off, int64_t *st) {
   int64_t sx[IR_MAX_RANK];
   int rx = dx_shape(e, x, sym, sx);
   if (e->kind[x] != DN_FOLD) {
@@ -100,7 +98,7 @@ static DPtr copy_view(const DExec *e, int x, const int64_t *sym, int64_t *off, i
   const IrNode *n = N(e, x);
   int64_t sp[IR_MAX_RANK], stp[IR_MAX_RANK], offp;
   int rp = dx_shape(e, n->in[0], sym, sp);
-  DPtr buf = copy_view(e, n->in[0], sym, &offp, stp);
+  DPtr buf = dx_view(e, n->in[0], sym, &offp, stp);
   *off = offp + view_strides(n, sp, rp, stp, rx, st);
   return buf;
 }
@@ -150,7 +148,7 @@ int dx_copy(DExec *e, int i, const int64_t *sym) {
     for (int k = 0; k < n->nin; k++) {
       int rx = dx_shape(e, n->in[k], sym, sx);
       int64_t off;
-      c.src = copy_view(e, n->in[k], sym, &off, st_x);
+      c.src = dx_view(e, n->in[k], sym, &off, st_x);
       c.rank = rx;
       c.src_off = off;
       c.dst_off = at * st_o[axis];
@@ -162,7 +160,7 @@ int dx_copy(DExec *e, int i, const int64_t *sym) {
   }
   int rx = dx_shape(e, n->in[0], sym, sx);
   int64_t off;
-  c.src = copy_view(e, n->in[0], sym, &off, st_x);
+  c.src = dx_view(e, n->in[0], sym, &off, st_x);
   c.src_off = off;
   if (n->op == OP_PAD) { /* zero, then the operand where the same slice of the result reads */
     int axis = (int)ir_get_i(n, "axis");

@@ -1,5 +1,5 @@
 /* dexec_internal.h — what dexec.c (planning), dexec_run.c (the run loop, value lifetimes),
- * dexec_ops.c, dexec_copy.c, dexec_attn.c and dexec_linattn.c (each node kind on the device)
+ * dexec_ops.c, dexec_copy.c, dexec_attn.c, dexec_attn_io.c and dexec_linattn.c (each node kind on the device)
  * share. Not a public header. */
 #ifndef MAMC_DEXEC_INTERNAL_H
 #define MAMC_DEXEC_INTERNAL_H
@@ -58,6 +58,15 @@ int dx_copy_launch(DExec *e, int i, KaCopy *c, int src16);
  * by copies become DN_FOLD (not run; their readers read through them); MAMC_CUDA_FOLD_COPIES=0
  * keeps every copy. */
 void dx_fold_copies(DExec *e);
+/* Node x as a strided view (dexec_copy.c): element idx at buffer[off + sum idx[d] st[d]]
+ * (elements of its storage) — its own buffer, or through folded copies the buffer they read. */
+DPtr dx_view(const DExec *e, int x, const int64_t *sym, int64_t *off, int64_t *st);
+/* Softmax attention node i runs on tensor cores (attention_tc.cu; decided from its static
+ * types, so plan and run agree: bf16, D = Dv = 32 or 64, sm_80+ or the emulation). */
+int dx_attn_tc(const DExec *e, int i);
+/* Plan time, after dx_fold_copies (dexec_attn_io.c): the heads' transposes around tensor-core
+ * attention become DN_FOLD (operands) and DN_INTO (results); MAMC_CUDA_ATTN_IO=0 keeps them. */
+void dx_fold_attn_io(DExec *e);
 
 /* Run-time, one node (or group) each; 1 ok, 0 with e->err. */
 /* matmul node i into node out's buffer (i itself, or an epilogue group's last node); epi

@@ -156,14 +156,15 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
   for (int i = 0; i < e->n;) {
     int last = i, ok = 1;
     DKind kd = e->kind[i];
-    int timed = e->prof && kd != DN_NONE && kd != DN_INPUT && kd != DN_PARAM && kd != DN_VIEW && kd != DN_FOLD;
+    int timed = e->prof && kd != DN_NONE && kd != DN_INPUT && kd != DN_PARAM && kd != DN_VIEW && kd != DN_FOLD && kd != DN_INTO;
     if (timed && !dx_prof_mark(e, i, 0)) {
       dexec_release(e);
       return 0;
     }
     switch (e->kind[i]) {
     case DN_NONE:
-    case DN_FOLD: break; /* a folded copy: its readers read its operand (dexec_copy.c) */
+    case DN_FOLD:        /* a folded copy: its readers read its operand (dexec_copy.c) */
+    case DN_INTO: break; /* written by its operand's producer (dexec_attn_io.c) */
     case DN_INPUT: ok = run_input(e, i, ninput, &inputs[ninput], sym), ninput++; break;
     case DN_PARAM: ok = run_param(e, i, ps, sym); break;
     case DN_VIEW: ok = run_view(e, i); break;

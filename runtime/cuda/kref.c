@@ -187,13 +187,21 @@ static int visible(const KaAttn *a, int b, int i, int j) {
   return !a->mask || P(const float, a->mask)[(long long)b * a->Sk + j] != 0.0f;
 }
 
+/* where row r (of the B H n rows, slice by slice) of a tensor laid out as L starts (KaRows) */
+static int64_t row_at(const KaRows *L, const KaAttn *a, int64_t r, int64_t n) {
+  int64_t bh = r / n, i = r % n;
+  return L->r ? bh / a->H * L->b + bh % a->H * L->h + i * L->r : r * a->D;
+}
+
+/* (q, k, v, o and the gradients packed: attn16 reads and writes the others' layouts) */
 static void attn(const KaAttn *a, int kind) {
   const int D = a->D;
   const float *q = P(const float, a->q), *k = P(const float, a->k), *v = P(const float, a->v);
-  if (kind == 1) {
+  if (kind == 1) { /* k_attn_bwd_pre: dO and o where a->ldO and a->lo say */
     for (long long r = 0; r < (long long)a->B * a->H * a->Sq; r++) {
       double s = 0;
-      for (int e = 0; e < D; e++) s += (double)P(const float, a->dO)[r * D + e] * P(const float, a->o)[r * D + e];
+      int64_t g = row_at(&a->ldO, a, r, a->Sq), f = row_at(&a->lo, a, r, a->Sq);
+      for (int e = 0; e < D; e++) s += (double)P(const float, a->dO)[g + e] * P(const float, a->o)[f + e];
       P(float, a->delta)[r] = (float)s;
     }
     return;
@@ -249,32 +257,39 @@ static void attn(const KaAttn *a, int kind) {
   free(s);
 }
 
-static int64_t t_ld(const KaAttn *a) { return a->ldg > 0 ? a->ldg : a->D; }
-
-/* the kernels named 16 (a->bf16): q k v o dO widened into f32 copies, the f32 reference, and
- * its o / dq / dk / dv rounded to nearest even into the bf16 buffers (dq, dk, dv in rows of
- * a->ldg where set: attention_tc.cu's, into a packed result) */
+/* the kernels named 16 (a->bf16): q k v o dO widened into packed f32 copies from where their
+ * KaRows say, the f32 reference, and its o / dq / dk / dv rounded to nearest even into the bf16
+ * buffers where theirs say (attention_tc.cu's: [B, S, H, D], a packed gradient's parts) */
 static void attn16(const KaAttn *a, int kind) {
-  int64_t nq = (int64_t)a->B * a->H * a->Sq * a->D, nk = (int64_t)a->B * a->H * a->Sk * a->D;
+  int64_t rq = (int64_t)a->B * a->H * a->Sq, rk = (int64_t)a->B * a->H * a->Sk;
   KaAttn f = *a;
   uint64_t *slot[8] = {&f.q, &f.k, &f.v, &f.o, &f.dO, &f.dq, &f.dk, &f.dv};
   const uint64_t orig[8] = {a->q, a->k, a->v, a->o, a->dO, a->dq, a->dk, a->dv};
-  int64_t len[8] = {nq, nk, nk, nq, nq, nq, nk, nk};
+  const KaRows *lay[8] = {&a->lq, &a->lk, &a->lv, &a->lo, &a->ldO, &a->ldq, &a->ldk, &a->ldv};
+  int64_t rows[8] = {rq, rk, rk, rq, rq, rq, rk, rk};
   int in[8] = {kind != 1, kind != 1, kind != 1, kind == 1, kind >= 1, 0, 0, 0};
   int out[8] = {0, 0, 0, kind == 0, 0, kind == 2, kind == 3, kind == 3};
   float *tmp[8] = {0};
   int ok = 1;
+  const int64_t D = a->D;
   for (int t = 0; t < 8; t++) {
     if (!in[t] && !out[t]) continue;
-    if (!(tmp[t] = malloc(sizeof(float) * (size_t)(len[t] + 1)))) ok = 0;
-    for (int64_t i = 0; ok && in[t] && i < len[t]; i++) tmp[t][i] = (float)rt_bf16_to_f64(P(const uint16_t, *slot[t])[i]);
+    if (!(tmp[t] = malloc(sizeof(float) * (size_t)(rows[t] * D + 1)))) ok = 0;
+    for (int64_t r = 0; ok && in[t] && r < rows[t]; r++) {
+      const uint16_t *src = P(const uint16_t, *slot[t]) + row_at(lay[t], a, r, t == 1 || t == 2 ? a->Sk : a->Sq);
+      for (int64_t e = 0; e < D; e++) tmp[t][r * D + e] = (float)rt_bf16_to_f64(src[e]);
+    }
   }
   for (int t = 0; t < 8; t++)
     if (tmp[t]) *slot[t] = (uint64_t)(uintptr_t)tmp[t];
+  const KaRows packed = {0, 0, 0}; /* the copies are */
+  f.lq = f.lk = f.lv = f.lo = f.ldO = f.ldq = f.ldk = f.ldv = packed;
   if (ok) attn(&f, kind);
-  const int64_t D = a->D, ld = t_ld(a); /* dq, dk, dv in rows of ld (a packed result's) */
   for (int t = 0; t < 8; t++) {
-    for (int64_t i = 0; ok && out[t] && i < len[t]; i++) P(uint16_t, orig[t])[t >= 5 ? i / D * ld + i % D : i] = rt_bf16_from_f64(tmp[t][i]);
+    for (int64_t r = 0; ok && out[t] && r < rows[t]; r++) {
+      uint16_t *dst = P(uint16_t, orig[t]) + row_at(lay[t], a, r, t >= 6 ? a->Sk : a->Sq);
+      for (int64_t e = 0; e < D; e++) dst[e] = rt_bf16_from_f64(tmp[t][r * D + e]);
+    }
     free(tmp[t]);
   }
 }

@@ -174,7 +174,8 @@ static void bench_attention(Ck *c, int T, int tc) {
     ok = dev_h2d(dev, q, src, n * es) && dev_h2d(dev, k, src, n * es) && dev_h2d(dev, v, src, n * es) &&
          dev_h2d(dev, dO, src, n * es);
   }
-  KaAttn a = {q, k, v, 0, o, lse, dO, delta, dq, dk, dv, 0, 0, B, H, T, T, 1, D, (float)(1.0 / sqrt((double)D)), tc, 0, 0};
+  KaAttn a = {.q = q, .k = k, .v = v, .o = o, .lse = lse, .dO = dO, .delta = delta, .dq = dq, .dk = dk, .dv = dv,
+              .B = B, .H = H, .Sq = T, .Sk = T, .causal = 1, .D = D, .scale = (float)(1.0 / sqrt((double)D)), .bf16 = tc};
   int mod = tc ? KMOD_ATTENTION_TC : KMOD_ATTENTION;
   unsigned gq = (unsigned)(tc ? (T + 63) / 64 : (T + 15) / 16), gk = (unsigned)(tc ? (T + 63) / 64 : (T + 31) / 32);
   double fw[64], bw[64];

@@ -290,6 +290,42 @@ void free_params(Ck *c, DParams *dp) {
   free(dp->wb);
 }
 
+/* Skipping the heads' transposes around tensor-core attention (dexec_attn_io.c) changes no bit:
+ * graph gi planned again with MAMC_CUDA_ATTN_IO=0 and run on the same inputs, every output
+ * compared with e's (run already) bit for bit. */
+static void check_attn_io(Ck *c, const IrProgram *p, int gi, const char *what, const Run *r, const DParams *dp, InterpCx *cd,
+                          const DExec *e) {
+  const IrGraph *g = &p->graphs.v[gi];
+  DExec f;
+  memset(&f, 0, sizeof f);
+  const char *env = getenv("MAMC_CUDA_ATTN_IO");
+  char *was = env ? strdup(env) : NULL, err[256] = "";
+  setenv("MAMC_CUDA_ATTN_IO", "0", 1); /* read by dexec_init's plan only */
+  int inited = dexec_init(&f, &c->dev, p, gi, 1);
+  was ? setenv("MAMC_CUDA_ATTN_IO", was, 1) : unsetenv("MAMC_CUDA_ATTN_IO");
+  free(was);
+  int ok = inited && dexec_run(&f, r->sym, r->in, dp, cd) && dev_sync(&c->dev);
+  if (!ok) snprintf(err, sizeof err, "%.200s", f.err[0] ? f.err : c->dev.L.err);
+  int64_t differ = 0, total = 0;
+  for (int k = 0; ok && k < g->outputs.n; k++) {
+    int64_t n = 0, m = 0;
+    DPtr a = dexec_output(e, k, r->sym, &n), b = dexec_output(&f, k, r->sym, &m);
+    if (!a || !b || n != m) continue;
+    uint32_t *ha = malloc((size_t)(n ? n : 1) * 4), *hb = malloc((size_t)(n ? n : 1) * 4);
+    ok = ha && hb && ck_down(c, ha, a, (size_t)n * 4) && ck_down(c, hb, b, (size_t)n * 4);
+    for (int64_t j = 0; ok && j < n; j++) differ += ha[j] != hb[j];
+    total += n;
+    free(ha), free(hb);
+  }
+  char w[200], note[200];
+  snprintf(w, sizeof w, "%s: heads' transposes skipped (bf16)", what);
+  snprintf(note, sizeof note, "%lld of %lld output elements differ from the run with them; copies %lld (%lld written by attention), with them %lld%s%s",
+           (long long)differ, (long long)total, (long long)e->stats.copies, (long long)e->stats.kind_count[DN_INTO],
+           (long long)f.stats.copies, err[0] ? "; " : "", err);
+  result(c, "graph", w, (double)differ, 0, ok && total > 0, note);
+  if (inited) dexec_free(&f);
+}
+
 /* bf16 (precision: bf16 on the device: bf16 products and activations, dexec_dtype.c; bf16 == 2:
  * products only, planned under MAMC_CUDA_BF16_ACT=0): errors in the 2-norm, the loss 1e-2, each
  * gradient 2e-2, all gradients together 1e-2 (relative, + 8x the CPU's f32 error); ref16: against
@@ -336,7 +372,7 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
     int steps = dexec_profile_steps(&e, &ms), want = 0;
     for (int i = 0; i < e.n; i++)
       want += e.kind[i] != DN_NONE && e.kind[i] != DN_INPUT && e.kind[i] != DN_PARAM && e.kind[i] != DN_VIEW &&
-              e.kind[i] != DN_FOLD && (e.kind[i] != DN_GROUP || e.groups[e.grp[i]].first == i);
+              e.kind[i] != DN_FOLD && e.kind[i] != DN_INTO && (e.kind[i] != DN_GROUP || e.groups[e.grp[i]].first == i);
     char w[200], note[96];
     snprintf(w, sizeof w, "%s: profiled steps", what);
     snprintf(note, sizeof note, "%d of %d steps timed, %.3f ms in all", steps, want, ms);
@@ -423,6 +459,7 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
              ref16 ? "relative, 2-norm, against f64 rounded as the device" : "relative, 2-norm");
     }
     if (act) *act = e.stats.act_bytes16 + e.stats.act_bytes32;
+    if (bf16 == 1 && !ref16 && e.stats.attn_tc > 0) check_attn_io(c, p, gi, what, &r, &dp, &cd, &e);
   }
   if (inited) dexec_free(&e);
   free_params(c, &dp);

@@ -280,7 +280,8 @@ void check_kernels(Ck *c) {
   }
   /* the tensor-core kernels (attention_tc.cu; bf16): a key mask; causal with Sq > Sk (the first
    * queries see no key) and Sq < Sk over three key tiles; two query tiles; neither mask nor
-   * causality, and causal over three tiles (the tiles every query sees whole: the fast path) */
+   * causality, and causal over three tiles (the tiles every query sees whole: the fast path);
+   * cases 1 and 4 with every tensor in [B, S, H, D] (KaRows: the executor's skipped transposes) */
   for (int v = 0; v < 6; v++) {
     static const int cfg[6][4] = {{32, 0, 45, 77},  {64, 1, 70, 45},   {64, 1, 45, 150},
                                   {32, 1, 100, 100}, {64, 2, 140, 128}, {32, 1, 192, 192}}; /* D causal(2: no mask) Sq Sk */
@@ -299,7 +300,12 @@ void check_kernels(Ck *c) {
     a.dO = (uint64_t)(uintptr_t)dO, a.delta = (uint64_t)(uintptr_t)delta, a.dq = (uint64_t)(uintptr_t)dq;
     a.dk = (uint64_t)(uintptr_t)dk, a.dv = (uint64_t)(uintptr_t)dv, a.bf16 = 1;
     a.B = B, a.H = H, a.Sq = Sq, a.Sk = Sk, a.causal = causal, a.D = D, a.scale = (float)(1.0 / sqrt((double)D));
-    char name[48], what[96];
+    int bshd = v == 1 || v == 4;
+    if (bshd) {
+      KaRows lq = {(long long)Sq * H * D, D, (long long)H * D}, lk = {(long long)Sk * H * D, D, (long long)H * D};
+      a.lq = a.lo = a.ldO = a.ldq = lq, a.lk = a.lv = a.ldk = a.ldv = lk;
+    }
+    char name[48], what[112];
     unsigned gq = (unsigned)((Sq + 63) / 64), gk = (unsigned)((Sk + 63) / 64);
     snprintf(name, sizeof name, "k_fa_fwd_d%d", D);
     RUN(KMOD_ATTENTION_TC, name, gq, (unsigned)H, (unsigned)B, 128, a);
@@ -310,8 +316,8 @@ void check_kernels(Ck *c) {
     RUN(KMOD_ATTENTION_TC, name, gk, (unsigned)H, (unsigned)B, 128, a);
     uint16_t *res[4] = {o, dq, dk, dv};
     for (int r = 0; r < 4; r++) {
-      snprintf(what, sizeof what, "k_fa_* d%d %s Sq%d Sk%d: %s", D, causal ? "causal" : nomask ? "all keys" : "key mask", Sq, Sk,
-               (const char *[]){"o", "dq", "dk", "dv"}[r]);
+      snprintf(what, sizeof what, "k_fa_* d%d %s Sq%d Sk%d%s: %s", D, causal ? "causal" : nomask ? "all keys" : "key mask", Sq, Sk,
+               bshd ? " [B,S,H,D]" : "", (const char *[]){"o", "dq", "dk", "dv"}[r]);
       kt_compare16(c, &t, res[r], r < 2 ? nq : nk, what, 1e-2);
     }
     kt_free(c, &t);

@@ -131,12 +131,12 @@ static void plan_program(Dev *dev, const IrProgram *p, const char *what, int bf1
       values16 += e.stats.values16;
       CHECK_MSG(e.stats.values16 > 0, "%s @%s: no bf16 activations in the bf16 plan", what, p->graphs.v[gi].task);
     }
+    StrBuf b; /* the plan: bf16 ones skip the transposes around tensor-core attention (sm_90) */
+    sb_init(&b);
+    dexec_summary(&e, &b);
+    printf("  %s%s @%s: %s\n", what, bf16 ? " (bf16)" : "", p->graphs.v[gi].task, b.s ? b.s : "");
+    sb_free(&b);
     if (!bf16) {
-      StrBuf b;
-      sb_init(&b);
-      dexec_summary(&e, &b);
-      printf("  %s @%s: %s\n", what, p->graphs.v[gi].task, b.s ? b.s : "");
-      sb_free(&b);
       const IrGraph *g = &p->graphs.v[gi];
       for (int i = 0; i < e.n; i++)
         if (e.kind[i] == DN_HOST) {

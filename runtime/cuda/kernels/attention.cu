@@ -108,7 +108,11 @@ extern "C" __global__ void __launch_bounds__(128) k_attn_fwd16_d32(KaAttn a) { a
 extern "C" __global__ void __launch_bounds__(128) k_attn_fwd16_d64(KaAttn a) { attn_fwd<64, att_bf16>(a); }
 extern "C" __global__ void __launch_bounds__(128) k_attn_fwd16_d128(KaAttn a) { attn_fwd<128, att_bf16>(a); }
 
-// delta[row] = sum_e dO[row, e] o[row, e] over rows = B H Sq of width a.D
+// delta[row] = sum_e dO[row, e] o[row, e] over rows = B H Sq of width a.D (the rows where
+// a.ldO and a.lo say)
+KDEV long long att_row(const KaRows &L, const KaAttn &a, long long r) {
+  return L.r ? r / a.Sq / a.H * L.b + r / a.Sq % a.H * L.h + r % a.Sq * L.r : r * a.D;
+}
 template <typename T>
 KDEV void attn_bwd_pre(const KaAttn &a) {
   const T *dO = (const T *)a.dO, *o = (const T *)a.o;
@@ -116,8 +120,9 @@ KDEV void attn_bwd_pre(const KaAttn &a) {
   const int lane = threadIdx.x & 31;
   const long long rows = (long long)a.B * a.H * a.Sq;
   for (long long r = gtid() >> 5; r < rows; r += gstride() >> 5) {
+    const long long g = att_row(a.ldO, a, r), f = att_row(a.lo, a, r);
     float s = 0;
-    for (int e = lane; e < D; e += 32) s += att_ld(dO, r * D + e) * att_ld(o, r * D + e);
+    for (int e = lane; e < D; e += 32) s += att_ld(dO, g + e) * att_ld(o, f + e);
     s = warp_sum(s);
     if (lane == 0) a.delta[r] = s;
   }

@@ -7,6 +7,9 @@
 //   k_fa_bwd_dq_d{32,64}     dq = scale dS k                grid (Sq/64, H, B), 128 threads
 //   k_fa_bwd_dkdv_d{32,64}   dk = scale dS^T q, dv = P^T dO grid (Sk/64, H, B), 128 threads
 //   (delta = rowsum(dO o) comes first from attention.cu's k_attn_bwd_pre16)
+// q, k, v, o, dO, dq, dk, dv are read and written where their KaRows say (fa_slice): packed
+// [B, H, n, D], or e.g. [B, S, H, D] — the heads' transposes that the executor then skips
+// (dexec_attn_io.c) — or a part of a packed gradient.
 //
 // Each warp owns 16 rows (queries; keys in dkdv) and keeps them as mma A fragments in
 // registers; the block walks the other side in tiles of 64 rows staged in shared memory as
@@ -112,7 +115,6 @@ template <int N> KDEV void fa_cp_wait() {
 #endif
 }
 #endif
-KDEV bool fa_aligned16(const void *p) { return ((unsigned long long)p & 15u) == 0; }
 
 KDEV unsigned fa_pack(float lo, float hi) { return (unsigned)to_bf16(lo) | ((unsigned)to_bf16(hi) << 16); }
 
@@ -134,28 +136,44 @@ KDEV bool fa_all_see(const KaAttn &a, int i0, int ni, int j0, int nj) {
 #define FA_EXP(x) __expf(x)
 #endif
 
-// rows [r0, r0 + 64) of slice bh of G ([.., n, D] bf16, n rows a slice) into S, in 16-byte
-// pieces: by cp.async where G is 16-byte aligned (async; else plain loads and stores); rows
-// past n: zero (plain stores). The caller commits, waits and syncs.
+// The block's slice (batch blockIdx.z, head blockIdx.y) of a bf16 tensor P of n rows laid out
+// as L (KaRows): row r at p + r * w, in 32-bit words (two bf16 each)
+struct FaSlice {
+  unsigned *p;
+  int w;
+};
+template <int D> KDEV FaSlice fa_slice(const void *P, const KaRows &L, const KaAttn &a, int n) {
+  const long long b = blockIdx.z, h = blockIdx.y;
+  FaSlice s;
+  s.w = L.r ? (int)(L.r / 2) : D / 2;
+  s.p = (unsigned *)P + (L.r ? (b * L.b + h * L.h) / 2 : (b * a.H + h) * n * (D / 2));
+  return s;
+}
+// whether every row of s starts 16-byte aligned (cp.async's pieces)
+KDEV bool fa_aligned16(const FaSlice &s) { return ((unsigned long long)s.p & 15u) == 0 && (s.w & 3) == 0; }
+
+// rows [r0, r0 + 64) of slice G into S, in 16-byte pieces: by cp.async where G's rows are
+// 16-byte aligned (async; else plain loads and stores); rows past n: zero (plain stores). The
+// caller commits, waits and syncs.
 template <int D>
-KDEV void fa_stage_cp(unsigned *S, const unsigned *G, long long bh, int r0, int n, bool async) {
+KDEV void fa_stage_cp(unsigned *S, const FaSlice &G, int r0, int n, bool async) {
   constexpr int WD = D / 2, W = WD + 4, C = WD / 4; // C pieces a row
   const FaSmem Sa = fa_saddr(S);
   for (int x = threadIdx.x; x < FA_ROWS * C; x += blockDim.x) {
     const int r = x / C, c = x - r * C;
     unsigned *d = S + r * W + 4 * c;
-    const unsigned *g = G + (bh * n + r0 + r) * WD + 4 * c;
+    const unsigned *g = G.p + (long long)(r0 + r) * G.w + 4 * c;
     if (r0 + r >= n) d[0] = d[1] = d[2] = d[3] = 0u;
     else if (async) fa_cp16(Sa, r * W + 4 * c, g);
     else d[0] = g[0], d[1] = g[1], d[2] = g[2], d[3] = g[3];
   }
 }
 
-// rows r0 + g, r0 + g + 8 of slice bh of G as A fragments f[D/16][4] (rows past n: zero)
+// rows r0 + g, r0 + g + 8 of slice G as A fragments f[D/16][4] (rows past n: zero)
 template <int D>
-KDEV void fa_rows(unsigned f[][4], const unsigned *G, long long bh, int r0, int n) {
+KDEV void fa_rows(unsigned f[][4], const FaSlice &G, int r0, int n) {
   const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const unsigned *p0 = G + (bh * n + r0 + g) * (D / 2), *p1 = p0 + 8 * (D / 2);
+  const unsigned *p0 = G.p + (long long)(r0 + g) * G.w, *p1 = p0 + 8 * G.w;
   bool in0 = r0 + g < n, in1 = r0 + g + 8 < n;
   for (int kk = 0; kk < D / 16; kk++) {
     f[kk][0] = in0 ? p0[kk * 8 + t] : 0u;
@@ -205,18 +223,17 @@ KDEV void fa_accum(float acc[][4], const float p[8][4], const unsigned *S) {
   }
 }
 
-// rows r0 + g, r0 + g + 8 of the 16 x D fragments acc, times mul, into slice bh of G, rows of ld
-// bf16 (D, or a packed gradient's row: KaAttn.ldg); rows past n: not stored
+// rows r0 + g, r0 + g + 8 of the 16 x D fragments acc, times mul, into slice G (its rows: a
+// packed tensor's, a packed gradient's part's or [B, S, H, D]'s); rows past n: not stored
 template <int D>
-KDEV void fa_store(unsigned *G, long long bh, int r0, int n, int ld, const float acc[][4], float mul0, float mul1) {
+KDEV void fa_store(const FaSlice &G, int r0, int n, const float acc[][4], float mul0, float mul1) {
   const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const long long W = ld / 2;
+  unsigned *p0 = G.p + (long long)(r0 + g) * G.w + t, *p1 = p0 + 8 * G.w;
   for (int n8 = 0; n8 < D / 8; n8++) {
-    if (r0 + g < n) G[(bh * n + r0 + g) * W + 4 * n8 + t] = fa_pack(acc[n8][0] * mul0, acc[n8][1] * mul0);
-    if (r0 + g + 8 < n) G[(bh * n + r0 + g + 8) * W + 4 * n8 + t] = fa_pack(acc[n8][2] * mul1, acc[n8][3] * mul1);
+    if (r0 + g < n) p0[4 * n8] = fa_pack(acc[n8][0] * mul0, acc[n8][1] * mul0);
+    if (r0 + g + 8 < n) p1[4 * n8] = fa_pack(acc[n8][2] * mul1, acc[n8][3] * mul1);
   }
 }
-KDEV int fa_ldg(const KaAttn &a) { return a.ldg > 0 ? a.ldg : a.D; }
 
 KDEV float fa_quad_max(float v) {
   v = fmaxf(v, __shfl_xor_sync(KFULL, v, 1));
@@ -233,21 +250,20 @@ KDEV float fa_quad_sum(float v) {
 // copies, committed), whether each exists and the mask keeps it into Ms. The block's previous
 // readers of these buffers are done; the caller waits (fa_cp_wait) and syncs before reading them.
 template <int D>
-KDEV void fa_stage_keys(const KaAttn &a, int b, long long bh, int k0, unsigned *Ks, unsigned *Vs, bool *Ms, bool async) {
-  fa_stage_cp<D>(Ks, (const unsigned *)a.k, bh, k0, a.Sk, async);
-  fa_stage_cp<D>(Vs, (const unsigned *)a.v, bh, k0, a.Sk, async);
+KDEV void fa_stage_keys(const KaAttn &a, int k0, unsigned *Ks, unsigned *Vs, bool *Ms, bool async) {
+  fa_stage_cp<D>(Ks, fa_slice<D>(a.k, a.lk, a, a.Sk), k0, a.Sk, async);
+  fa_stage_cp<D>(Vs, fa_slice<D>(a.v, a.lv, a, a.Sk), k0, a.Sk, async);
   fa_cp_commit();
-  if (threadIdx.x < FA_ROWS) Ms[threadIdx.x] = fa_key_ok(a, b, k0 + threadIdx.x);
+  if (threadIdx.x < FA_ROWS) Ms[threadIdx.x] = fa_key_ok(a, blockIdx.z, k0 + threadIdx.x);
 }
 
 // Key tiles are double-buffered (fa_fwd, fa_bwd_dq): tile k0 is in buffers (k0 / 64) % 2. At its
 // start the next tile's copies go to the other buffers (the barrier that ended tile k0 - 64 freed
 // them) and tile k0's are awaited, by this thread, then by all (the barrier)
 template <int D>
-KDEV void fa_next_keys(const KaAttn &a, int b, long long bh, int k0, int kend, unsigned *Kn, unsigned *Vn, bool *Mn,
-                       bool async) {
+KDEV void fa_next_keys(const KaAttn &a, int k0, int kend, unsigned *Kn, unsigned *Vn, bool *Mn, bool async) {
   if (k0 + FA_ROWS < kend) {
-    fa_stage_keys<D>(a, b, bh, k0 + FA_ROWS, Kn, Vn, Mn, async);
+    fa_stage_keys<D>(a, k0 + FA_ROWS, Kn, Vn, Mn, async);
     fa_cp_wait<1>();
   } else {
     fa_cp_wait<0>();
@@ -261,8 +277,8 @@ KDEV void fa_next_keys(const KaAttn &a, int b, long long bh, int k0, int kend, u
 template <int D>
 KDEV void fa_stage_queries(const KaAttn &a, long long bh, int i0, unsigned *Qs, unsigned *Gs, float *Ls, float *Dls,
                            bool async) {
-  fa_stage_cp<D>(Qs, (const unsigned *)a.q, bh, i0, a.Sq, async);
-  fa_stage_cp<D>(Gs, (const unsigned *)a.dO, bh, i0, a.Sq, async);
+  fa_stage_cp<D>(Qs, fa_slice<D>(a.q, a.lq, a, a.Sq), i0, a.Sq, async);
+  fa_stage_cp<D>(Gs, fa_slice<D>(a.dO, a.ldO, a, a.Sq), i0, a.Sq, async);
   fa_cp_commit();
   for (int x = threadIdx.x; x < FA_ROWS; x += blockDim.x) {
     const bool in = i0 + x < a.Sq;
@@ -286,15 +302,15 @@ KDEV void fa_fwd(const KaAttn &a) {
   const int b = blockIdx.z, q0 = blockIdx.x * FA_ROWS, qw = q0 + 16 * w;
   const long long bh = (long long)b * a.H + blockIdx.y;
   unsigned qf[D / 16][4];
-  fa_rows<D>(qf, (const unsigned *)a.q, bh, qw, a.Sq);
+  fa_rows<D>(qf, fa_slice<D>(a.q, a.lq, a, a.Sq), qw, a.Sq);
   float acc[D / 8][4], m[2] = {FA_NEG_INF, FA_NEG_INF}, l[2] = {0.0f, 0.0f};
   for (int n = 0; n < D / 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
   const int kend = fa_key_end(a, q0);
-  const bool async = fa_aligned16(a.k) && fa_aligned16(a.v);
-  if (kend > 0) fa_stage_keys<D>(a, b, bh, 0, Ks[0], Vs[0], Ms[0], async);
+  const bool async = fa_aligned16(fa_slice<D>(a.k, a.lk, a, a.Sk)) && fa_aligned16(fa_slice<D>(a.v, a.lv, a, a.Sk));
+  if (kend > 0) fa_stage_keys<D>(a, 0, Ks[0], Vs[0], Ms[0], async);
   for (int k0 = 0; k0 < kend; k0 += FA_ROWS) {
     const int cur = (k0 / FA_ROWS) & 1;
-    fa_next_keys<D>(a, b, bh, k0, kend, Ks[cur ^ 1], Vs[cur ^ 1], Ms[cur ^ 1], async);
+    fa_next_keys<D>(a, k0, kend, Ks[cur ^ 1], Vs[cur ^ 1], Ms[cur ^ 1], async);
     float s[8][4], mx[2] = {FA_NEG_INF, FA_NEG_INF};
     fa_scores<D>(s, qf, Ks[cur]);
     const bool all = fa_all_see(a, qw, 16, k0, FA_ROWS);
@@ -322,7 +338,7 @@ KDEV void fa_fwd(const KaAttn &a) {
     __syncthreads(); // every warp done with tile k0's buffers: tile k0 + 128 takes them
   }
   KUNROLL for (int r = 0; r < 2; r++) l[r] = fa_quad_sum(l[r]);
-  fa_store<D>((unsigned *)a.o, bh, qw, a.Sq, D, acc, l[0] > 0 ? 1.0f / l[0] : 0.0f, l[1] > 0 ? 1.0f / l[1] : 0.0f);
+  fa_store<D>(fa_slice<D>(a.o, a.lo, a, a.Sq), qw, a.Sq, acc, l[0] > 0 ? 1.0f / l[0] : 0.0f, l[1] > 0 ? 1.0f / l[1] : 0.0f);
   KUNROLL for (int r = 0; r < 2; r++) {
     int i = qw + g + 8 * r;
     if (a.lse && t == 0 && i < a.Sq) a.lse[bh * a.Sq + i] = l[r] > 0 ? m[r] + logf(l[r]) : FA_NEG_INF;
@@ -356,8 +372,8 @@ KDEV void fa_bwd_dq(const KaAttn &a) {
   const int b = blockIdx.z, q0 = blockIdx.x * FA_ROWS, qw = q0 + 16 * w;
   const long long bh = (long long)b * a.H + blockIdx.y;
   unsigned qf[D / 16][4], gf[D / 16][4];
-  fa_rows<D>(qf, (const unsigned *)a.q, bh, qw, a.Sq);
-  fa_rows<D>(gf, (const unsigned *)a.dO, bh, qw, a.Sq);
+  fa_rows<D>(qf, fa_slice<D>(a.q, a.lq, a, a.Sq), qw, a.Sq);
+  fa_rows<D>(gf, fa_slice<D>(a.dO, a.ldO, a, a.Sq), qw, a.Sq);
   float lse[2], dl[2], acc[D / 8][4];
   KUNROLL for (int r = 0; r < 2; r++) {
     int i = qw + g + 8 * r;
@@ -366,11 +382,11 @@ KDEV void fa_bwd_dq(const KaAttn &a) {
   }
   for (int n = 0; n < D / 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
   const int kend = fa_key_end(a, q0);
-  const bool async = fa_aligned16(a.k) && fa_aligned16(a.v);
-  if (kend > 0) fa_stage_keys<D>(a, b, bh, 0, Ks[0], Vs[0], Ms[0], async);
+  const bool async = fa_aligned16(fa_slice<D>(a.k, a.lk, a, a.Sk)) && fa_aligned16(fa_slice<D>(a.v, a.lv, a, a.Sk));
+  if (kend > 0) fa_stage_keys<D>(a, 0, Ks[0], Vs[0], Ms[0], async);
   for (int k0 = 0; k0 < kend; k0 += FA_ROWS) {
     const int cur = (k0 / FA_ROWS) & 1;
-    fa_next_keys<D>(a, b, bh, k0, kend, Ks[cur ^ 1], Vs[cur ^ 1], Ms[cur ^ 1], async);
+    fa_next_keys<D>(a, k0, kend, Ks[cur ^ 1], Vs[cur ^ 1], Ms[cur ^ 1], async);
     float s[8][4], dp[8][4];
     fa_scores<D>(s, qf, Ks[cur]);
     fa_scores<D>(dp, gf, Vs[cur]);
@@ -380,7 +396,7 @@ KDEV void fa_bwd_dq(const KaAttn &a) {
     fa_accum<D>(acc, dp, Ks[cur]);
     __syncthreads(); // every warp done with tile k0's buffers: tile k0 + 128 takes them
   }
-  fa_store<D>((unsigned *)a.dq, bh, qw, a.Sq, fa_ldg(a), acc, a.scale, a.scale);
+  fa_store<D>(fa_slice<D>(a.dq, a.ldq, a, a.Sq), qw, a.Sq, acc, a.scale, a.scale);
 }
 
 extern "C" __global__ void __launch_bounds__(128) k_fa_bwd_dq_d32(KaAttn a) { fa_bwd_dq<32>(a); }
@@ -398,14 +414,14 @@ KDEV void fa_bwd_dkdv(const KaAttn &a) {
   const int b = blockIdx.z, k0 = blockIdx.x * FA_ROWS, kw = k0 + 16 * w;
   const long long bh = (long long)b * a.H + blockIdx.y;
   unsigned kf[D / 16][4], vf[D / 16][4];
-  fa_rows<D>(kf, (const unsigned *)a.k, bh, kw, a.Sk);
-  fa_rows<D>(vf, (const unsigned *)a.v, bh, kw, a.Sk);
+  fa_rows<D>(kf, fa_slice<D>(a.k, a.lk, a, a.Sk), kw, a.Sk);
+  fa_rows<D>(vf, fa_slice<D>(a.v, a.lv, a, a.Sk), kw, a.Sk);
   const bool kok[2] = {fa_key_ok(a, b, kw + g), fa_key_ok(a, b, kw + g + 8)};
   float dk[D / 8][4], dv[D / 8][4];
   for (int n = 0; n < D / 8; n++)
     for (int c = 0; c < 4; c++) dk[n][c] = dv[n][c] = 0.0f;
   const int istart = a.causal ? max(0, k0 - (a.Sk - a.Sq)) : 0;
-  const bool async = fa_aligned16(a.q) && fa_aligned16(a.dO);
+  const bool async = fa_aligned16(fa_slice<D>(a.q, a.lq, a, a.Sq)) && fa_aligned16(fa_slice<D>(a.dO, a.ldO, a, a.Sq));
   if (istart < a.Sq) fa_stage_queries<D>(a, bh, istart, Qs[0], Gs[0], Ls[0], Dls[0], async);
   for (int i0 = istart; i0 < a.Sq; i0 += FA_ROWS) {
     const int cur = ((i0 - istart) / FA_ROWS) & 1;
@@ -426,8 +442,8 @@ KDEV void fa_bwd_dkdv(const KaAttn &a) {
     fa_accum<D>(dk, dp, Qs[cur]);
     __syncthreads(); // every warp done with tile i0's buffers: tile i0 + 128 takes them
   }
-  fa_store<D>((unsigned *)a.dk, bh, kw, a.Sk, fa_ldg(a), dk, a.scale, a.scale);
-  fa_store<D>((unsigned *)a.dv, bh, kw, a.Sk, fa_ldg(a), dv, 1.0f, 1.0f);
+  fa_store<D>(fa_slice<D>(a.dk, a.ldk, a, a.Sk), kw, a.Sk, dk, a.scale, a.scale);
+  fa_store<D>(fa_slice<D>(a.dv, a.ldv, a, a.Sk), kw, a.Sk, dv, 1.0f, 1.0f);
 }
 
 extern "C" __global__ void __launch_bounds__(128) k_fa_bwd_dkdv_d32(KaAttn a) { fa_bwd_dkdv<32>(a); }

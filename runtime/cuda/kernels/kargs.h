@@ -73,6 +73,13 @@ typedef struct KaVec {
  * dO like o, delta[B, H, Sq] = rowsum(dO * o), dq/dk/dv like q/k/v.
  * Key j is visible from query i when the mask keeps it and, causal, j <= i + (Sk - Sq).
  * D (= Dv) is 32, 64 or 128 (the kernel name says which). */
+/* A tensor's rows as strides (elements): row r of head h of batch b starts b * b + h * h + r * r
+ * elements past its pointer, a row's D elements contiguous — [B, S, H, D] read as [B, H, S, D]
+ * (r = H D, h = D), or a packed gradient's part (rows of 3 D). r = 0: packed [B, H, n, D]. */
+typedef struct KaRows {
+  long long b, h, r;
+} KaRows;
+
 typedef struct KaAttn {
   KP(const float) q;
   KP(const float) k;
@@ -90,8 +97,10 @@ typedef struct KaAttn {
   int B, H, Sq, Sk, causal, D;
   float scale;
   int bf16; /* the kernels named 16 (q k v o dO dq dk dv in bf16) set it: the CPU references read it */
-  int ldg;  /* attention_tc.cu's backward: dq, dk, dv rows of ldg elements (0: D), a packed result's */
   int pad_;
+  /* where the rows of q, k, v, o, dO, dq, dk, dv lie (KaRows) — honoured by attention_tc.cu's
+   * kernels and k_attn_bwd_pre16 (their CPU references too); the others read packed forms */
+  KaRows lq, lk, lv, lo, ldO, ldq, ldk, ldv;
 } KaAttn;
 
 /* linattn.cu -----------------------------------------------------------------------------------

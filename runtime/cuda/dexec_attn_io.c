@@ -1,0 +1,130 @@
+/* dexec_attn_io.c — plan time: softmax attention on tensor cores (attention_tc.cu) reads its
+ * operands and writes its results through row strides (KaRows), so the heads' transposes around
+ * it — [B, S, H, D] <-> [B, H, S, D], each a whole copy of q, k, v, dO, o, dq, dk and dv — need
+ * not run.
+ *   Operands: a transpose (D kept innermost) of an unfolded value, read only as q, k, v or dO of
+ *   such attention nodes, becomes DN_FOLD: the kernels read its operand through the transposed
+ *   strides (dx_view, as folded copies' readers do).
+ *   Results: an attention's o, or each part of a gradient's packed result (dq | dk | dv, each
+ *   behind its folded slice), read by exactly one such transpose: the transpose becomes DN_INTO —
+ *   the attention node allocates its buffer and writes the part there (e->into[3 i + part]); the
+ *   attention node itself then has no buffer. Every part must go so, or none does.
+ * After dx_fold_copies (which folds the gradients' slices). MAMC_CUDA_ATTN_IO=0 keeps them all. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dexec_internal.h"
+
+static const IrGraph *G(const DExec *e) { return &e->p->graphs.v[e->graph]; }
+static const IrNode *N(const DExec *e, int i) { return &G(e)->nodes.v[i]; }
+
+static int64_t const_dim(const DExec *e, int node, int axis) {
+  const IrType *t = &N(e, node)->type;
+  return axis < t->rank && dim_is_const(t->d[axis]) ? t->d[axis].add : -1;
+}
+
+int dx_attn_tc(const DExec *e, int i) {
+  const IrNode *n = N(e, i);
+  const char *env = getenv("MAMC_CUDA_ATTN_TC");
+  if ((env && !strcmp(env, "0")) || !e->st[i]) return 0;
+  int64_t D = const_dim(e, n->in[0], 3), Dv = const_dim(e, n->in[2], 3);
+  return D == Dv && (D == 32 || D == 64) && (e->dev->emu || e->dev->cc >= 80);
+}
+
+/* the tensor-core kernels run node i with nothing overriding them (dexec_attn.c's use_gemm) */
+static int strided_ok(const DExec *e, int i) {
+  const char *m = getenv("MAMC_CUDA_ATTN");
+  return e->kind[i] == DN_ATTN && !(m && !strcmp(m, "gemm")) && dx_attn_tc(e, i);
+}
+
+/* a transpose that keeps the last of 4 axes, run as a copy, storing as `st` does */
+static int head_transpose(const DExec *e, int t, int st) {
+  const IrNode *n = N(e, t);
+  if (n->op != OP_TRANSPOSE || e->kind[t] != DN_COPY || n->type.rank != 4 || e->st[t] != st) return 0;
+  const AttrVal *perm = ir_get(n, "perm");
+  return perm && perm->n == 4 && perm->ints[3] == 3;
+}
+
+/* may attention node j read value t as its operand k? (q, k, v, or a gradient's dO; not the mask) */
+static int strided_operand(const DExec *e, int j, int k) {
+  const IrNode *n = N(e, j);
+  return strided_ok(e, j) && (k < 3 || (n->op == OP_SOFTMAX_ATTENTION_GRAD && k == n->nin - 1));
+}
+
+static void fold_operands(DExec *e, const int *readers) {
+  const IrGraph *g = G(e);
+  char *ok = malloc((size_t)e->n + 1);
+  if (!ok) return; /* an optimisation: without memory, none */
+  for (int t = 0; t < e->n; t++)
+    ok[t] = readers[t] > 0 && e->last_use[t] != e->n && head_transpose(e, t, e->st[t]) &&
+            e->kind[g->nodes.v[t].in[0]] != DN_FOLD && e->st[g->nodes.v[t].in[0]] == e->st[t];
+  for (int j = 0; j < e->n; j++)
+    for (int k = 0; k < g->nodes.v[j].nin; k++)
+      if (!strided_operand(e, j, k)) ok[g->nodes.v[j].in[k]] = 0;
+  for (int t = 0; t < e->n; t++) {
+    if (!ok[t]) continue;
+    int x = g->nodes.v[t].in[0];
+    e->kind[t] = DN_FOLD;
+    if (e->last_use[x] < e->last_use[t]) e->last_use[x] = e->last_use[t]; /* read until its readers ran */
+  }
+  free(ok);
+}
+
+/* the one reader of node i, or -1 */
+static int only_reader(const DExec *e, int i, const int *readers) {
+  if (readers[i] != 1) return -1;
+  for (int j = i + 1; j < e->n; j++)
+    for (int k = 0; k < N(e, j)->nin; k++)
+      if (N(e, j)->in[k] == i) return j;
+  return -1;
+}
+
+/* which part (0, 1, 2 of width D) slice s of a packed gradient takes, or -1 */
+static int slice_part(const DExec *e, int s, int64_t D, int64_t W) {
+  const IrNode *n = N(e, s);
+  if (n->op != OP_SLICE || e->kind[s] != DN_FOLD || e->last_use[s] == e->n || ir_get_i(n, "step") != 1) return -1;
+  int64_t axis = ir_get_i(n, "axis"), start = ir_get_i(n, "start");
+  if (axis < 0) axis += 4;
+  if (start < 0) start += W;
+  if (axis != 3 || const_dim(e, s, 3) != D || start % D || start < 0 || start + D > W) return -1;
+  return (int)(start / D);
+}
+
+/* node i's parts, each to the transpose that reads it alone: all of them, or none */
+static void fold_results(DExec *e, int i, const int *readers) {
+  const IrNode *n = N(e, i);
+  int64_t D = const_dim(e, n->in[0], 3), W = const_dim(e, i, 3);
+  int parts = (int)(W / D), to[3] = {-1, -1, -1};
+  if (D <= 0 || W != parts * D || parts > 3 || e->last_use[i] == e->n) return;
+  int left = readers[i];
+  for (int j = i + 1; j < e->n && left > 0; j++)
+    for (int k = 0; k < N(e, j)->nin; k++) {
+      if (N(e, j)->in[k] != i) continue;
+      left--;
+      int part = 0, t = j; /* the whole result to a transpose, or a part through its slice */
+      if (parts != 1 || !head_transpose(e, j, e->st[i]))
+        part = slice_part(e, j, D, W), t = part >= 0 ? only_reader(e, j, readers) : -1;
+      if (t < 0 || to[part] >= 0 || !head_transpose(e, t, e->st[i])) return;
+      to[part] = t;
+    }
+  for (int p = 0; p < parts; p++)
+    if (to[p] < 0) return;
+  for (int p = 0; p < parts; p++) {
+    e->into[3 * i + p] = to[p];
+    e->kind[to[p]] = DN_INTO;
+  }
+}
+
+void dx_fold_attn_io(DExec *e) {
+  const char *env = getenv("MAMC_CUDA_ATTN_IO");
+  if (env && !strcmp(env, "0")) return;
+  const IrGraph *g = G(e);
+  int *readers = calloc((size_t)e->n + 1, sizeof *readers);
+  if (!readers) return;
+  for (int j = 0; j < e->n; j++)
+    for (int k = 0; k < g->nodes.v[j].nin; k++) readers[g->nodes.v[j].in[k]]++;
+  fold_operands(e, readers);
+  for (int i = 0; i < e->n; i++)
+    if (strided_ok(e, i)) fold_results(e, i, readers);
+  free(readers);
+}
