@@ -96,6 +96,17 @@ static void find_summed(DExec *e, const int *uses) {
   }
 }
 
+/* After every change to last_use: the values that die at each step (e->die_first/die_next) */
+static void plan_deaths(DExec *e) {
+  for (int i = 0; i < e->n; i++) e->die_first[i] = -1;
+  for (int j = e->n - 1; j >= 0; j--) {
+    int s = e->last_use[j];
+    if (s >= e->n) continue; /* an output: handed to the caller */
+    e->die_next[j] = e->die_first[s];
+    e->die_first[s] = j;
+  }
+}
+
 static int add_group(DExec *e, int first, int count, int root) {
   DGroup *gr = &e->groups[e->ngroups];
   memset(gr, 0, sizeof *gr);
@@ -262,7 +273,9 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
   e->base = malloc(N * sizeof *e->base);
   e->refs = calloc(N, sizeof *e->refs);
   e->val = calloc(N, sizeof *e->val);
-  e->into = malloc(3 * N * sizeof *e->into);
+  e->aio = calloc(N, sizeof *e->aio);
+  e->die_first = malloc(N * sizeof *e->die_first);
+  e->die_next = malloc(N * sizeof *e->die_next);
   e->mem = calloc(N, sizeof *e->mem);
   e->out_first = malloc(N * sizeof *e->out_first);
   e->out_next = malloc(((size_t)g->outputs.n + 1) * sizeof *e->out_next);
@@ -270,12 +283,15 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
   e->in16 = calloc(N, 1);
   int *uses = calloc(N, sizeof *uses);
   if (!e->kind || !e->grp || !e->groups || !e->last_use || !e->forward || !e->summed || !e->base || !e->refs ||
-      !e->val || !e->into || !e->mem || !e->out_first || !e->out_next || !e->st || !e->in16 || !uses) {
+      !e->val || !e->aio || !e->die_first || !e->die_next || !e->mem || !e->out_first || !e->out_next || !e->st || !e->in16 || !uses) {
     free(uses);
     dexec_free(e);
     return dx_fail(e, -1, "out of memory");
   }
-  for (int i = 0; i < 3 * n; i++) e->into[i] = -1;
+  for (int i = 0; i < n; i++) {
+    DAttnIo *a = &e->aio[i];
+    a->into[0] = a->into[1] = a->into[2] = a->fwd = a->lse_last = -1;
+  }
   for (int i = 0; i < n; i++) {
     e->grp[i] = -1;
     e->base[i] = -1;
@@ -314,6 +330,7 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
   }
   if (ok) dx_fold_copies(e);
   if (ok) dx_fold_attn_io(e);
+  if (ok) plan_deaths(e);
   if (ok && !dev->emu && !dev_load_modules(dev)) ok = dx_fail(e, -1, "%s", dev->L.err);
   if (!ok) {
     char keep[1024];
@@ -344,6 +361,8 @@ void dexec_release(DExec *e) {
     e->val[j] = 0;
     e->base[j] = -1;
     e->refs[j] = 0;
+    if (e->aio && e->aio[j].lse) dev_free(e->dev, e->aio[j].lse);
+    if (e->aio) e->aio[j].lse = 0;
   }
 }
 
@@ -362,7 +381,9 @@ void dexec_free(DExec *e) {
   free(e->base);
   free(e->refs);
   free(e->val);
-  free(e->into);
+  free(e->aio);
+  free(e->die_first);
+  free(e->die_next);
   free(e->mem);
   free(e->out_first);
   free(e->out_next);

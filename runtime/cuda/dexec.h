@@ -77,6 +77,17 @@ typedef struct DGroup {
   DevCg k;
 } DGroup;
 
+/* Softmax attention on tensor cores, per node (dexec_attn_io.c): where its results go, and
+ * what a gradient takes from its forward instead of computing it again */
+typedef struct DAttnIo {
+  int into[3];  /* the DN_INTO nodes whose buffers receive the result (o; a gradient's dq | dk |
+                 * dv parts), or -1 */
+  int fwd;      /* a gradient: the forward node whose o and lse it reads, or -1 (it runs the
+                 * forward again) */
+  int lse_last; /* a forward: the last gradient that reads its lse (kept until then), or -1 */
+  DPtr lse;     /* a forward's kept lse [B, H, Sq] (f32), between the two */
+} DAttnIo;
+
 typedef struct DExecStats {
   int64_t runs, host_nodes;     /* host_nodes: nodes run on the host in the last run */
   double host_seconds;
@@ -90,6 +101,7 @@ typedef struct DExecStats {
   int64_t attn_flash, attn_gemm; /* of the last run: softmax attention nodes run by the flash
                                  * kernels, and as products (dexec_attn.c) */
   int64_t attn_tc;              /* of those flash ones: on tensor cores (attention_tc.cu) */
+  int64_t attn_reused;          /* gradients that read their forward's o and lse (DAttnIo.fwd) */
   int64_t copies, copies_v16;   /* of the last run: k_copy_* launches, and of those in 16-byte elements */
   int64_t linattn, linattn_tc;  /* of the last run: linear attention nodes (forward and gradient),
                                  * and of those on tensor cores (linattn_tc.cu) */
@@ -110,13 +122,13 @@ typedef struct DExec {
   DGroup *groups;
   int ngroups;
   int *last_use;            /* last reader, n for outputs */
+  int *die_first, *die_next; /* per step, the values whose last_use it is (a list through die_next) */
   char *forward;
   char *summed;             /* per node: reduce_sum run as one GEMM (its matmul is DN_NONE) */
   int *base;                /* per node: the node whose allocation holds its value (views), or -1 */
   int *refs;                /* per allocating node: live nodes sharing its buffer */
   DPtr *val;                /* per node: device address of its value (0: none) */
-  int *into;                /* per attention node, 3 each: the DN_INTO nodes whose buffers receive
-                             * its result (o, or a gradient's dq | dk | dv parts), or -1 */
+  DAttnIo *aio;             /* per node (softmax attention on tensor cores) */
   DPtr *mem;                /* per allocating node: its allocation (freed when refs drops to 0) */
   int *out_first, *out_next;
   DExecOutputFn on_output;

@@ -50,15 +50,20 @@ static DPtr rows_in(const DExec *e, int x, const int64_t *sym, KaRows *L) {
   return p + (uint64_t)off * (uint64_t)dx_esize(e, x);
 }
 
-/* The buffer of DN_INTO node t (a transpose, D innermost: dexec_attn_io.c), allocated, and
- * where the rows of the attention result it transposes lie in it (*L) */
-static DPtr rows_into(DExec *e, int t, const int64_t *sym, KaRows *L) {
+/* where the rows of the attention result that DN_INTO node t transposes (D innermost:
+ * dexec_attn_io.c) lie in t's buffer */
+static void into_rows(const DExec *e, int t, const int64_t *sym, KaRows *L) {
   int64_t sh[IR_MAX_RANK], st[IR_MAX_RANK], s = 1, at[4];
   int r = dx_shape(e, t, sym, sh);
   for (int d = r - 1; d >= 0; d--) st[d] = s, s *= sh[d];
   const AttrVal *perm = ir_get(N(e, t), "perm");
   for (int d = 0; d < 4; d++) at[perm->ints[d]] = st[d]; /* t's axis d is the result's perm[d] */
   L->b = at[0], L->h = at[1], L->r = at[2];
+}
+
+/* DN_INTO node t's buffer, allocated, and where the rows lie in it (*L) */
+static DPtr rows_into(DExec *e, int t, const int64_t *sym, KaRows *L) {
+  into_rows(e, t, sym, L);
   return dx_alloc(e, t, sym) ? e->val[t] : 0;
 }
 
@@ -66,13 +71,13 @@ static int packed(const KaRows *L) { return L->r == 0; }
 
 /* The operands, sizes, causality and scale (0: 1/sqrt(D)) of attention node i (forward or
  * gradient: q, k, v[, mask], ...) into *a; node i's output buffer where it has one (none when
- * its results go straight into transposes' buffers: e->into). */
+ * its results go straight into transposes' buffers: e->aio). */
 static int attn_args(DExec *e, int i, const int64_t *sym, int has_mask, KaAttn *a) {
   const IrNode *n = N(e, i);
   int64_t sq[IR_MAX_RANK], sk[IR_MAX_RANK];
   dx_shape(e, n->in[0], sym, sq);
   dx_shape(e, n->in[1], sym, sk);
-  if (e->into[3 * i] < 0 && !dx_alloc(e, i, sym)) return 0;
+  if (e->aio[i].into[0] < 0 && !dx_alloc(e, i, sym)) return 0;
   memset(a, 0, sizeof *a);
   a->q = rows_in(e, n->in[0], sym, &a->lq), a->k = rows_in(e, n->in[1], sym, &a->lk);
   a->v = rows_in(e, n->in[2], sym, &a->lv);
@@ -177,19 +182,20 @@ static int64_t v_dim(DExec *e, int i, const int64_t *sym) {
 
 /* softmax_attention_grad's part p (dq, dk, dv; of width D in a packed result of W: wrt all dq |
  * dk | dv, kv dk | dv, q dq) on tensor cores: into the packed result (rows of W), or into the
- * transpose that alone reads it (e->into) */
+ * transpose that alone reads it (e->aio) */
 static DPtr part_out(DExec *e, int i, const int64_t *sym, int p, int64_t col, int64_t W, int64_t H, int64_t n, KaRows *L) {
-  int t = e->into[3 * i + p];
+  int t = e->aio[i].into[p];
   if (t >= 0) return rows_into(e, t, sym, L);
   L->r = W, L->h = n * W, L->b = H * n * W;
   return e->val[i] + (uint64_t)col * 2;
 }
 
-/* softmax_attention_grad (D = Dv = 32 or 64): the forward again for o and lse (k_attn_fwd),
- * delta = rowsum(dO o) (k_attn_bwd_pre), then k_attn_bwd_dq (wrt all, q: straight into the
- * result for q) and k_attn_bwd_dkdv (all, kv) into scratch, packed with k_copy_nd; the
- * tensor-core kernels write every part straight into the packed result, or into the transposes
- * that read the parts (KaAttn.ldq, ldk, ldv). */
+/* softmax_attention_grad (D = Dv = 32 or 64): the forward again for o and lse (k_attn_fwd) —
+ * on tensor cores, where the plan paired it with its forward (e->aio[i].fwd), that forward's o
+ * and kept lse instead —, delta = rowsum(dO o) (k_attn_bwd_pre), then k_attn_bwd_dq (wrt all,
+ * q: straight into the result for q) and k_attn_bwd_dkdv (all, kv) into scratch, packed with
+ * k_copy_nd; the tensor-core kernels write every part straight into the packed result, or into
+ * the transposes that read the parts (KaAttn.ldq, ldk, ldv). */
 static int attn_grad(DExec *e, int i, const int64_t *sym) {
   const IrNode *n = N(e, i);
   int nin = n->nin, wrt = (int)ir_get_i(n, "wrt"); /* 0 all, 1 q, 2 kv */
@@ -197,15 +203,26 @@ static int attn_grad(DExec *e, int i, const int64_t *sym) {
   if (!attn_args(e, i, sym, nin > 4, &a)) return 0;
   a.dO = rows_in(e, n->in[nin - 1], sym, &a.ldO);
   int64_t Dv = v_dim(e, i, sym);
-  int tc = use_tc(e, i), strided = !packed(&a.lq) || !packed(&a.lk) || !packed(&a.lv) || !packed(&a.ldO) || e->into[3 * i] >= 0;
+  int tc = use_tc(e, i), f = e->aio[i].fwd;
+  int strided = !packed(&a.lq) || !packed(&a.lk) || !packed(&a.lv) || !packed(&a.ldO) || e->aio[i].into[0] >= 0 || f >= 0;
   if (strided && (!tc || use_gemm(e, i, &a, Dv, 1))) return dx_fail(e, i, "strided operands off the tensor-core path (internal error)");
   if (use_gemm(e, i, &a, Dv, 1)) return e->stats.attn_gemm++, attn_grad_gemm(e, i, &a, Dv, wrt);
   e->stats.attn_flash++, e->stats.attn_tc += tc;
   int64_t D = a.D, rq = (int64_t)a.B * a.H * a.Sq, rk = (int64_t)a.B * a.H * a.Sk, W = wrt == 1 ? D : wrt == 2 ? 2 * D : 3 * D;
   DPtr o = 0, lse = 0, delta = 0, dq = 0, dk = 0, dv = 0;
-  int ok = dx_scratch(e, i, rq * D, &o, 0) && dx_scratch(e, i, rq, &lse, 0) && dx_scratch(e, i, rq, &delta, 0);
-  a.o = o, a.lse = lse, a.delta = delta;
-  ok = ok && flash_launch(e, i, "fwd", 0, tc, &a);
+  int ok = dx_scratch(e, i, rq, &delta, 0);
+  a.delta = delta;
+  if (f >= 0) { /* the forward's o (where it went) and lse */
+    int on = e->aio[f].into[0];
+    if (on >= 0) into_rows(e, on, sym, &a.lo);
+    a.o = e->val[on >= 0 ? on : f], a.lse = e->aio[f].lse;
+    if (!a.o || !a.lse) return dev_free(e->dev, delta), dx_fail(e, i, "its forward's o or lse is gone (internal error)");
+    e->stats.attn_reused++;
+  } else {
+    ok = ok && dx_scratch(e, i, rq * D, &o, 0) && dx_scratch(e, i, rq, &lse, 0);
+    a.o = o, a.lse = lse;
+    ok = ok && flash_launch(e, i, "fwd", 0, tc, &a);
+  }
   ok = ok && dx_launch(e, i, KMOD_ATTENTION, a.bf16 ? "k_attn_bwd_pre16" : "k_attn_bwd_pre", dev_grid(e->dev, rq * 32, 256), 1,
                        1, 256, 0, &a);
   if (tc) { /* bf16: the result's dtype is q's */
@@ -230,6 +247,10 @@ static int attn_grad(DExec *e, int i, const int64_t *sym) {
   dev_free(e->dev, lse);
   dev_free(e->dev, delta);
   free3(e, dq, dk, dv);
+  if (f >= 0 && e->aio[f].lse_last == i) { /* the forward's last gradient */
+    dev_free(e->dev, e->aio[f].lse);
+    e->aio[f].lse = 0;
+  }
   return ok;
 }
 
@@ -238,17 +259,19 @@ int dx_attn(DExec *e, int i, const int64_t *sym) {
   if (n->op == OP_SOFTMAX_ATTENTION_GRAD) return attn_grad(e, i, sym);
   KaAttn a;
   if (!attn_args(e, i, sym, n->nin > 3, &a)) return 0;
-  a.o = e->into[3 * i] >= 0 ? rows_into(e, e->into[3 * i], sym, &a.lo) : e->val[i];
+  a.o = e->aio[i].into[0] >= 0 ? rows_into(e, e->aio[i].into[0], sym, &a.lo) : e->val[i];
   if (!a.o) return 0;
   int64_t Dv = v_dim(e, i, sym);
   int tc = use_tc(e, i), strided = !packed(&a.lq) || !packed(&a.lk) || !packed(&a.lv) || !packed(&a.lo);
   if (strided && (!tc || use_gemm(e, i, &a, Dv, 0))) return dx_fail(e, i, "strided operands off the tensor-core path (internal error)");
   if (use_gemm(e, i, &a, Dv, 0)) return e->stats.attn_gemm++, attn_fwd_gemm(e, i, &a, Dv);
   e->stats.attn_flash++, e->stats.attn_tc += tc;
-  DPtr lse;
+  DPtr lse; /* kept for the gradients that read it (e->aio[i].lse_last; freed by the last) */
+  int keep = e->aio[i].lse_last >= 0;
   if (!dx_scratch(e, i, (int64_t)a.B * a.H * a.Sq, &lse, 0)) return 0;
   a.lse = lse;
   int ok = flash_launch(e, i, "fwd", 0, tc, &a);
-  dev_free(e->dev, lse);
+  if (keep && ok) e->aio[i].lse = lse;
+  else dev_free(e->dev, lse);
   return ok;
 }

@@ -1,15 +1,19 @@
-/* dexec_attn_io.c — plan time: softmax attention on tensor cores (attention_tc.cu) reads its
- * operands and writes its results through row strides (KaRows), so the heads' transposes around
- * it — [B, S, H, D] <-> [B, H, S, D], each a whole copy of q, k, v, dO, o, dq, dk and dv — need
- * not run.
+/* dexec_attn_io.c — plan time: what softmax attention on tensor cores (attention_tc.cu) reads
+ * and writes. Its kernels take row strides (KaRows), so the heads' transposes around it —
+ * [B, S, H, D] <-> [B, H, S, D], each a whole copy of q, k, v, dO, o, dq, dk and dv — need not
+ * run; and a gradient need not run the forward again.
  *   Operands: a transpose (D kept innermost) of an unfolded value, read only as q, k, v or dO of
  *   such attention nodes, becomes DN_FOLD: the kernels read its operand through the transposed
  *   strides (dx_view, as folded copies' readers do).
  *   Results: an attention's o, or each part of a gradient's packed result (dq | dk | dv, each
  *   behind its folded slice), read by exactly one such transpose: the transpose becomes DN_INTO —
- *   the attention node allocates its buffer and writes the part there (e->into[3 i + part]); the
+ *   the attention node allocates its buffer and writes the part there (e->aio[i].into[part]); the
  *   attention node itself then has no buffer. Every part must go so, or none does.
- * After dx_fold_copies (which folds the gradients' slices). MAMC_CUDA_ATTN_IO=0 keeps them all. */
+ *   Gradients: one with the operands and attributes of a forward node reads that forward's o
+ *   (kept alive until then) and lse (kept from the forward: e->aio[f].lse) instead of running the
+ *   forward again (FlashAttention-2's order) — the cross-attention's two gradients (wrt q, kv)
+ *   both.
+ * After dx_fold_copies (which folds the gradients' slices). MAMC_CUDA_ATTN_IO=0: none of this. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,8 +114,32 @@ static void fold_results(DExec *e, int i, const int *readers) {
   for (int p = 0; p < parts; p++)
     if (to[p] < 0) return;
   for (int p = 0; p < parts; p++) {
-    e->into[3 * i + p] = to[p];
+    e->aio[i].into[p] = to[p];
     e->kind[to[p]] = DN_INTO;
+  }
+}
+
+/* forward f and gradient j attend the same q, k, v (and mask) the same way */
+static int same_attention(const DExec *e, int f, int j) {
+  const IrNode *a = N(e, f), *b = N(e, j);
+  int masked = a->nin > 3;
+  if (a->op != OP_SOFTMAX_ATTENTION || masked != (b->nin > 4)) return 0;
+  for (int k = 0; k < 3 + masked; k++)
+    if (a->in[k] != b->in[k]) return 0;
+  return ir_get_i(a, "causal") == ir_get_i(b, "causal") && ir_get_f(a, "scale") == ir_get_f(b, "scale");
+}
+
+static void pair_gradients(DExec *e) {
+  for (int j = 0; j < e->n; j++) {
+    if (N(e, j)->op != OP_SOFTMAX_ATTENTION_GRAD || !strided_ok(e, j)) continue;
+    for (int f = j - 1; f >= 0; f--) {
+      if (!strided_ok(e, f) || !same_attention(e, f, j)) continue;
+      int o = e->aio[f].into[0] >= 0 ? e->aio[f].into[0] : f; /* the node that holds o */
+      e->aio[j].fwd = f;
+      if (e->aio[f].lse_last < j) e->aio[f].lse_last = j;
+      if (e->last_use[o] < j) e->last_use[o] = j;
+      break;
+    }
   }
 }
 
@@ -127,4 +155,5 @@ void dx_fold_attn_io(DExec *e) {
   for (int i = 0; i < e->n; i++)
     if (strided_ok(e, i)) fold_results(e, i, readers);
   free(readers);
+  pair_gradients(e);
 }

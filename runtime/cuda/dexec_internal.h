@@ -65,7 +65,8 @@ DPtr dx_view(const DExec *e, int x, const int64_t *sym, int64_t *off, int64_t *s
  * types, so plan and run agree: bf16, D = Dv = 32 or 64, sm_80+ or the emulation). */
 int dx_attn_tc(const DExec *e, int i);
 /* Plan time, after dx_fold_copies (dexec_attn_io.c): the heads' transposes around tensor-core
- * attention become DN_FOLD (operands) and DN_INTO (results); MAMC_CUDA_ATTN_IO=0 keeps them. */
+ * attention become DN_FOLD (operands) and DN_INTO (results), gradients read their forward's o and
+ * lse (e->aio); MAMC_CUDA_ATTN_IO=0: none of this. */
 void dx_fold_attn_io(DExec *e);
 
 /* Run-time, one node (or group) each; 1 ok, 0 with e->err. */

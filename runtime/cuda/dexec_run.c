@@ -129,18 +129,13 @@ static int run_group(DExec *e, DGroup *gr, const int64_t *sym, const InterpCx *c
   return 1;
 }
 
-/* frees what died at `last` among the operands of nodes first .. last and those nodes themselves */
+/* frees the values whose last reader is among steps first .. last (e->die_first: every value,
+ * also one whose lifetime a plan extended past its IR readers — a summed GEMM's operands, a
+ * folded copy's) */
 static void free_dead(DExec *e, int first, int last) {
-  const IrGraph *g = G(e);
-  for (int j = first; j <= last; j++) {
-    const IrNode *nd = &g->nodes.v[j];
-    for (int k = 0; k < nd->nin; k++) {
-      int o = nd->in[k];
-      if (e->last_use[o] <= last && e->val[o]) dx_release(e, o);
-    }
-  }
-  for (int j = first; j <= last; j++)
-    if (e->last_use[j] <= last && e->val[j]) dx_release(e, j);
+  for (int s = first; s <= last; s++)
+    for (int j = e->die_first[s]; j >= 0; j = e->die_next[j])
+      if (e->val[j]) dx_release(e, j);
 }
 
 int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams *ps, const InterpCx *cx) {
@@ -150,7 +145,7 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
   e->stats.host_nodes = 0;
   e->stats.gemm_flops = 0;
   e->stats.act_bytes16 = e->stats.act_bytes32 = 0;
-  e->stats.attn_flash = e->stats.attn_gemm = e->stats.attn_tc = 0;
+  e->stats.attn_flash = e->stats.attn_gemm = e->stats.attn_tc = e->stats.attn_reused = 0;
   e->stats.copies = e->stats.copies_v16 = 0;
   e->stats.linattn = e->stats.linattn_tc = 0;
   for (int i = 0; i < e->n;) {

@@ -290,9 +290,10 @@ void free_params(Ck *c, DParams *dp) {
   free(dp->wb);
 }
 
-/* Skipping the heads' transposes around tensor-core attention (dexec_attn_io.c) changes no bit:
- * graph gi planned again with MAMC_CUDA_ATTN_IO=0 and run on the same inputs, every output
- * compared with e's (run already) bit for bit. */
+/* What dexec_attn_io.c plans around tensor-core attention — the heads' transposes skipped, the
+ * gradients reading their forward's o and lse — changes no bit: graph gi planned again with
+ * MAMC_CUDA_ATTN_IO=0 and run on the same inputs, every output compared with e's (run already)
+ * bit for bit. */
 static void check_attn_io(Ck *c, const IrProgram *p, int gi, const char *what, const Run *r, const DParams *dp, InterpCx *cd,
                           const DExec *e) {
   const IrGraph *g = &p->graphs.v[gi];
@@ -317,11 +318,11 @@ static void check_attn_io(Ck *c, const IrProgram *p, int gi, const char *what, c
     total += n;
     free(ha), free(hb);
   }
-  char w[200], note[200];
-  snprintf(w, sizeof w, "%s: heads' transposes skipped (bf16)", what);
-  snprintf(note, sizeof note, "%lld of %lld output elements differ from the run with them; copies %lld (%lld written by attention), with them %lld%s%s",
+  char w[200], note[320];
+  snprintf(w, sizeof w, "%s: attention I/O planned (bf16)", what);
+  snprintf(note, sizeof note, "%lld of %lld output elements differ from the run without; copies %lld (%lld written by attention), without %lld; gradients reading their forward %lld, without %lld%s%s",
            (long long)differ, (long long)total, (long long)e->stats.copies, (long long)e->stats.kind_count[DN_INTO],
-           (long long)f.stats.copies, err[0] ? "; " : "", err);
+           (long long)f.stats.copies, (long long)e->stats.attn_reused, (long long)f.stats.attn_reused, err[0] ? "; " : "", err);
   result(c, "graph", w, (double)differ, 0, ok && total > 0, note);
   if (inited) dexec_free(&f);
 }
@@ -459,6 +460,17 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
              ref16 ? "relative, 2-norm, against f64 rounded as the device" : "relative, 2-norm");
     }
     if (act) *act = e.stats.act_bytes16 + e.stats.act_bytes32;
+    int stray = 0, live = 0; /* after the run only the outputs' buffers are alive: every other
+                              * value was freed at its last reader, folded copies' operands too */
+    for (int j = 0; j < e.n; j++) {
+      if (!e.mem[j]) continue;
+      int held = 0;
+      for (int k = 0; k < g->outputs.n && !held; k++) held = e.base[g->outputs.v[k].node] == j;
+      live++, stray += !held;
+    }
+    snprintf(w, sizeof w, "%s: values freed at their last use%s", what, bf16 ? " (bf16)" : "");
+    snprintf(note, sizeof note, "%d buffers alive after the run, %d of them no output's", live, stray);
+    result(c, "graph", w, stray, 0, 1, note);
     if (bf16 == 1 && !ref16 && e.stats.attn_tc > 0) check_attn_io(c, p, gi, what, &r, &dp, &cd, &e);
   }
   if (inited) dexec_free(&e);
