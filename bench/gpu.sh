@@ -26,7 +26,8 @@
 #            cores; DiJiang's core as torch_ref.py times it) and the tiny / mt / attn steps, CUDA events, median of 10 after warm-up (each
 #            step eager, and captured once into a CUDA graph and replayed, as the trainer runs
 #            repeated shapes; the mt step also with attention as products instead of the
-#            tensor-core flash kernels) -> $OUT/bench.tsv
+#            tensor-core flash kernels, and with the transposes around them run and their
+#            forward run again: MAMC_CUDA_ATTN_IO=0) -> $OUT/bench.tsv
 #            then each step profiled (an event around every kernel: the 25 longest steps
 #            and the share of each kind) -> $OUT/profile.txt
 #   torch    .deps/torch_ref.py (eager, torch.compile) -> $OUT/torch.json

@@ -50,6 +50,7 @@ def find(prefix, mode):
 pairs = [
     ("mt step (bf16)", "train mt", "bf16", "compile"),
     ("mt step (bf16, attention as products)", "train mt", "bf16", "compile"),
+    ("mt step (bf16, attention I/O as copies)", "train mt", "bf16", "compile"),
     ("mt step (f32)", "train mt", "fp32", None),
     ("tiny step (bf16)", "train tiny", "bf16", "compile"),
     ("tiny step (f32)", "train tiny", "bf16", "compile"),

@@ -31,7 +31,7 @@ typedef struct Workload {
   const char *name, *mam, *yaml;
   int64_t B, S, T; /* the input sizes: src [B, S], tgt [B, T] */
   int bf16;
-  const char *attn; /* MAMC_CUDA_ATTN for this workload (NULL: the default, auto) */
+  const char *env; /* "NAME=VALUE" set for this workload (NULL: the defaults), e.g. MAMC_CUDA_ATTN */
 } Workload;
 
 /* Where the step's time goes: 3 runs with an event around every step (dexec_prof.c), the 25
@@ -286,7 +286,9 @@ void run_bench(Ck *c) {
       {"tiny step (f32)", "bench/gpu_tiny.mam", "bench/gpu_tiny.yaml", 8, 64, 65, 0, NULL},
       {"tiny step (bf16)", "bench/gpu_tiny.mam", "bench/gpu_tiny.yaml", 8, 64, 65, 1, NULL},
       {"mt step (bf16)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 1, NULL},
-      {"mt step (bf16, attention as products)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 1, "gemm"},
+      {"mt step (bf16, attention as products)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 1, "MAMC_CUDA_ATTN=gemm"},
+      /* what the attention I/O planning (dexec_attn_io.c) saves: its transposes run, its forward run again */
+      {"mt step (bf16, attention I/O as copies)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 1, "MAMC_CUDA_ATTN_IO=0"},
       {"mt step (f32)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 0, NULL},
       {"attn dijiang layer T=1024", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 1025, 0, NULL},
       {"attn dijiang layer T=4096", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 4097, 0, NULL},
@@ -300,9 +302,11 @@ void run_bench(Ck *c) {
       continue;
     }
     if (c->only && !strstr(ws[i].name, c->only)) continue;
-    if (ws[i].attn) setenv("MAMC_CUDA_ATTN", ws[i].attn, 1);
+    char var[64] = "";
+    const char *eq = ws[i].env ? strchr(ws[i].env, '=') : NULL;
+    if (eq) snprintf(var, sizeof var, "%.*s", (int)(eq - ws[i].env), ws[i].env), setenv(var, eq + 1, 1);
     bench_workload(c, &ws[i]);
-    if (ws[i].attn) unsetenv("MAMC_CUDA_ATTN");
+    if (eq) unsetenv(var);
   }
   int Ts[] = {1024, 4096, 16384};
   for (int i = 0; i < 3 && !over_budget(c) && !c->emu; i++) bench_attention(c, Ts[i], 1);

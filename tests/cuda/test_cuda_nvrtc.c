@@ -123,7 +123,9 @@ static int64_t values16; /* values stored as bf16 in the bf16 plans (dexec_dtype
 static void plan_program(Dev *dev, const IrProgram *p, const char *what, int bf16) {
   for (int gi = 0; gi < p->graphs.n; gi++) {
     DExec e;
+    double t0 = mono_seconds();
     int ok = dexec_init(&e, dev, p, gi, bf16);
+    double ms = 1e3 * (mono_seconds() - t0);
     CHECK_MSG(ok, "%s @%s: %s", what, p->graphs.v[gi].task, e.err);
     if (!ok) continue;
     graphs_done++;
@@ -134,7 +136,7 @@ static void plan_program(Dev *dev, const IrProgram *p, const char *what, int bf1
     StrBuf b; /* the plan: bf16 ones skip the transposes around tensor-core attention (sm_90) */
     sb_init(&b);
     dexec_summary(&e, &b);
-    printf("  %s%s @%s: %s\n", what, bf16 ? " (bf16)" : "", p->graphs.v[gi].task, b.s ? b.s : "");
+    printf("  %s%s @%s (planned in %.0f ms): %s\n", what, bf16 ? " (bf16)" : "", p->graphs.v[gi].task, ms, b.s ? b.s : "");
     sb_free(&b);
     if (!bf16) {
       const IrGraph *g = &p->graphs.v[gi];
