@@ -39,34 +39,6 @@ static void free3(DExec *e, DPtr a, DPtr b, DPtr c) {
   dev_free(e->dev, c);
 }
 
-/* Operand x of an attention node: its address, and where its rows lie (*L: packed, or the
- * strides of the transpose folded into the reading, dexec_attn_io.c) */
-static DPtr rows_in(const DExec *e, int x, const int64_t *sym, KaRows *L) {
-  int64_t off, st[IR_MAX_RANK];
-  memset(L, 0, sizeof *L);
-  if (e->kind[x] != DN_FOLD) return e->val[x];
-  DPtr p = dx_view(e, x, sym, &off, st);
-  L->b = st[0], L->h = st[1], L->r = st[2];
-  return p + (uint64_t)off * (uint64_t)dx_esize(e, x);
-}
-
-/* where the rows of the attention result that DN_INTO node t transposes (D innermost:
- * dexec_attn_io.c) lie in t's buffer */
-static void into_rows(const DExec *e, int t, const int64_t *sym, KaRows *L) {
-  int64_t sh[IR_MAX_RANK], st[IR_MAX_RANK], s = 1, at[4];
-  int r = dx_shape(e, t, sym, sh);
-  for (int d = r - 1; d >= 0; d--) st[d] = s, s *= sh[d];
-  const AttrVal *perm = ir_get(N(e, t), "perm");
-  for (int d = 0; d < 4; d++) at[perm->ints[d]] = st[d]; /* t's axis d is the result's perm[d] */
-  L->b = at[0], L->h = at[1], L->r = at[2];
-}
-
-/* DN_INTO node t's buffer, allocated, and where the rows lie in it (*L) */
-static DPtr rows_into(DExec *e, int t, const int64_t *sym, KaRows *L) {
-  into_rows(e, t, sym, L);
-  return dx_alloc(e, t, sym) ? e->val[t] : 0;
-}
-
 static int packed(const KaRows *L) { return L->r == 0; }
 
 /* The operands, sizes, causality and scale (0: 1/sqrt(D)) of attention node i (forward or
@@ -79,8 +51,8 @@ static int attn_args(DExec *e, int i, const int64_t *sym, int has_mask, KaAttn *
   dx_shape(e, n->in[1], sym, sk);
   if (e->aio[i].into[0] < 0 && !dx_alloc(e, i, sym)) return 0;
   memset(a, 0, sizeof *a);
-  a->q = rows_in(e, n->in[0], sym, &a->lq), a->k = rows_in(e, n->in[1], sym, &a->lk);
-  a->v = rows_in(e, n->in[2], sym, &a->lv);
+  a->q = dx_rows_in(e, n->in[0], sym, &a->lq), a->k = dx_rows_in(e, n->in[1], sym, &a->lk);
+  a->v = dx_rows_in(e, n->in[2], sym, &a->lv);
   a->mask = has_mask ? e->val[n->in[3]] : 0;
   a->B = (int)sq[0], a->H = (int)sq[1], a->Sq = (int)sq[2], a->Sk = (int)sk[2], a->D = (int)sq[3];
   a->causal = (int)ir_get_i(n, "causal");
@@ -185,7 +157,7 @@ static int64_t v_dim(DExec *e, int i, const int64_t *sym) {
  * transpose that alone reads it (e->aio) */
 static DPtr part_out(DExec *e, int i, const int64_t *sym, int p, int64_t col, int64_t W, int64_t H, int64_t n, KaRows *L) {
   int t = e->aio[i].into[p];
-  if (t >= 0) return rows_into(e, t, sym, L);
+  if (t >= 0) return dx_rows_into(e, t, sym, L);
   L->r = W, L->h = n * W, L->b = H * n * W;
   return e->val[i] + (uint64_t)col * 2;
 }
@@ -201,7 +173,7 @@ static int attn_grad(DExec *e, int i, const int64_t *sym) {
   int nin = n->nin, wrt = (int)ir_get_i(n, "wrt"); /* 0 all, 1 q, 2 kv */
   KaAttn a;
   if (!attn_args(e, i, sym, nin > 4, &a)) return 0;
-  a.dO = rows_in(e, n->in[nin - 1], sym, &a.ldO);
+  a.dO = dx_rows_in(e, n->in[nin - 1], sym, &a.ldO);
   int64_t Dv = v_dim(e, i, sym);
   int tc = use_tc(e, i), f = e->aio[i].fwd;
   int strided = !packed(&a.lq) || !packed(&a.lk) || !packed(&a.lv) || !packed(&a.ldO) || e->aio[i].into[0] >= 0 || f >= 0;
@@ -214,7 +186,7 @@ static int attn_grad(DExec *e, int i, const int64_t *sym) {
   a.delta = delta;
   if (f >= 0) { /* the forward's o (where it went) and lse */
     int on = e->aio[f].into[0];
-    if (on >= 0) into_rows(e, on, sym, &a.lo);
+    if (on >= 0) dx_into_rows(e, on, sym, &a.lo);
     a.o = e->val[on >= 0 ? on : f], a.lse = e->aio[f].lse;
     if (!a.o || !a.lse) return dev_free(e->dev, delta), dx_fail(e, i, "its forward's o or lse is gone (internal error)");
     e->stats.attn_reused++;
@@ -259,7 +231,7 @@ int dx_attn(DExec *e, int i, const int64_t *sym) {
   if (n->op == OP_SOFTMAX_ATTENTION_GRAD) return attn_grad(e, i, sym);
   KaAttn a;
   if (!attn_args(e, i, sym, n->nin > 3, &a)) return 0;
-  a.o = e->aio[i].into[0] >= 0 ? rows_into(e, e->aio[i].into[0], sym, &a.lo) : e->val[i];
+  a.o = e->aio[i].into[0] >= 0 ? dx_rows_into(e, e->aio[i].into[0], sym, &a.lo) : e->val[i];
   if (!a.o) return 0;
   int64_t Dv = v_dim(e, i, sym);
   int tc = use_tc(e, i), strided = !packed(&a.lq) || !packed(&a.lk) || !packed(&a.lv) || !packed(&a.lo);

@@ -1,5 +1,5 @@
-/* dexec_attn_io.c — plan time: what softmax attention on tensor cores (attention_tc.cu) reads
- * and writes. Its kernels take row strides (KaRows), so the heads' transposes around it —
+/* dexec_attn_io.c — plan time: what softmax attention on tensor cores (attention_tc.cu) and
+ * linear attention read and write. Its kernels take row strides (KaRows), so the heads' transposes around it —
  * [B, S, H, D] <-> [B, H, S, D], each a whole copy of q, k, v, dO, o, dq, dk and dv — need not
  * run; and a gradient need not run the forward again.
  *   Operands: a transpose (D kept innermost) of an unfolded value, read only as q, k, v or dO of
@@ -13,11 +13,16 @@
  *   (kept alive until then) and lse (kept from the forward: e->aio[f].lse) instead of running the
  *   forward again (FlashAttention-2's order) — the cross-attention's two gradients (wrt q, kv)
  *   both.
- * After dx_fold_copies (which folds the gradients' slices). MAMC_CUDA_ATTN_IO=0: none of this. */
+ *   Linear attention on the device (f32; its core kernels take KaRows too) likewise reads v and
+ *   dO through folded transposes and writes o into the transpose that alone reads it; its
+ *   gradient's parts go through k_la_pack, q and k through the feature maps: packed.
+ * After dx_fold_copies (which folds the gradients' slices). MAMC_CUDA_ATTN_IO=0: none of this.
+ * At run time: the readers' and writers' addresses and KaRows (dx_rows_in, dx_rows_into). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "dexec_internal.h"
+#include "linattn.h"
 
 static const IrGraph *G(const DExec *e) { return &e->p->graphs.v[e->graph]; }
 static const IrNode *N(const DExec *e, int i) { return &G(e)->nodes.v[i]; }
@@ -49,10 +54,16 @@ static int head_transpose(const DExec *e, int t, int st) {
   return perm && perm->n == 4 && perm->ints[3] == 3;
 }
 
-/* may attention node j read value t as its operand k? (q, k, v, or a gradient's dO; not the mask) */
+/* may attention node j read its operand k through strides? Softmax attention on tensor cores:
+ * q, k, v, a gradient's dO (not the mask); linear attention on the device (f32): v, a
+ * gradient's dO (its core kernels' KaLin rows; q and k go through the feature maps) */
 static int strided_operand(const DExec *e, int j, int k) {
   const IrNode *n = N(e, j);
-  return strided_ok(e, j) && (k < 3 || (n->op == OP_SOFTMAX_ATTENTION_GRAD && k == n->nin - 1));
+  if (strided_ok(e, j)) return k < 3 || (n->op == OP_SOFTMAX_ATTENTION_GRAD && k == n->nin - 1);
+  LinAttn la;
+  char err[200];
+  if (e->kind[j] != DN_LINATTN || !ir_linattn_read(n, &la, err, sizeof err)) return 0;
+  return k == la.v || (n->op == OP_LINEAR_ATTENTION_GRAD && k == la.dout);
 }
 
 static void fold_operands(DExec *e, const int *readers) {
@@ -143,6 +154,14 @@ static void pair_gradients(DExec *e) {
   }
 }
 
+/* linear attention's o (on the device) to the transpose that alone reads it */
+static void fold_linattn_result(DExec *e, int i, const int *readers) {
+  int t = only_reader(e, i, readers);
+  if (e->last_use[i] == e->n || t < 0 || !head_transpose(e, t, e->st[i])) return;
+  e->aio[i].into[0] = t;
+  e->kind[t] = DN_INTO;
+}
+
 void dx_fold_attn_io(DExec *e) {
   const char *env = getenv("MAMC_CUDA_ATTN_IO");
   if (env && !strcmp(env, "0")) return;
@@ -152,8 +171,35 @@ void dx_fold_attn_io(DExec *e) {
   for (int j = 0; j < e->n; j++)
     for (int k = 0; k < g->nodes.v[j].nin; k++) readers[g->nodes.v[j].in[k]]++;
   fold_operands(e, readers);
-  for (int i = 0; i < e->n; i++)
+  for (int i = 0; i < e->n; i++) {
     if (strided_ok(e, i)) fold_results(e, i, readers);
+    if (e->kind[i] == DN_LINATTN && N(e, i)->op == OP_LINEAR_ATTENTION) fold_linattn_result(e, i, readers);
+  }
   free(readers);
   pair_gradients(e);
+}
+
+/* ---- at run time --------------------------------------------------------------------------- */
+
+DPtr dx_rows_in(const DExec *e, int x, const int64_t *sym, KaRows *L) {
+  int64_t off, st[IR_MAX_RANK];
+  memset(L, 0, sizeof *L);
+  if (e->kind[x] != DN_FOLD) return e->val[x];
+  DPtr p = dx_view(e, x, sym, &off, st);
+  L->b = st[0], L->h = st[1], L->r = st[2];
+  return p + (uint64_t)off * (uint64_t)dx_esize(e, x);
+}
+
+void dx_into_rows(const DExec *e, int t, const int64_t *sym, KaRows *L) {
+  int64_t sh[IR_MAX_RANK], st[IR_MAX_RANK], s = 1, at[4];
+  int r = dx_shape(e, t, sym, sh);
+  for (int d = r - 1; d >= 0; d--) st[d] = s, s *= sh[d];
+  const AttrVal *perm = ir_get(N(e, t), "perm");
+  for (int d = 0; d < 4; d++) at[perm->ints[d]] = st[d]; /* t's axis d is the result's perm[d] */
+  L->b = at[0], L->h = at[1], L->r = at[2];
+}
+
+DPtr dx_rows_into(DExec *e, int t, const int64_t *sym, KaRows *L) {
+  dx_into_rows(e, t, sym, L);
+  return dx_alloc(e, t, sym) ? e->val[t] : 0;
 }

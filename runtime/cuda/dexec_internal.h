@@ -68,6 +68,12 @@ int dx_attn_tc(const DExec *e, int i);
  * attention become DN_FOLD (operands) and DN_INTO (results), gradients read their forward's o and
  * lse (e->aio); MAMC_CUDA_ATTN_IO=0: none of this. */
 void dx_fold_attn_io(DExec *e);
+/* Run time (dexec_attn_io.c): operand x of an attention node — its address, and where its rows
+ * lie (*L: packed, or the strides of the transpose folded into the reading); DN_INTO node t's
+ * rows of the result it transposes (*L), and with its buffer allocated (0: failed, e->err). */
+DPtr dx_rows_in(const DExec *e, int x, const int64_t *sym, KaRows *L);
+void dx_into_rows(const DExec *e, int t, const int64_t *sym, KaRows *L);
+DPtr dx_rows_into(DExec *e, int t, const int64_t *sym, KaRows *L);
 
 /* Run-time, one node (or group) each; 1 ok, 0 with e->err. */
 /* matmul node i into node out's buffer (i itself, or an epilogue group's last node); epi

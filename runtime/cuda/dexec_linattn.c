@@ -32,9 +32,10 @@ int dx_linattn(DExec *e, int i, const int64_t *sym) {
   a.decay = la.gate == LA_GATE_DECAY;
   a.lg = la.gate == LA_GATE_LEARNED ? e->val[n->in[la.g]] : 0;
   a.beta = la.gate == LA_GATE_LEARNED ? e->val[n->in[la.beta]] : 0;
-  a.v = e->val[n->in[la.v]];
+  a.v = dx_rows_in(e, n->in[la.v], sym, &a.lv); /* v, o and dO maybe through the heads' transposes */
   DPtr fq = 0, fk = 0, states = 0, rstates = 0, decays = 0, dq = 0, dkb = 0, dv = 0, scr = 0;
-  int ok = dx_alloc(e, i, sym), NT = (int)((T + 31) / 32);
+  int into = e->aio[i].into[0], NT = (int)((T + 31) / 32);
+  int ok = into >= 0 ? (a.o = dx_rows_into(e, into, sym, &a.lo)) != 0 : dx_alloc(e, i, sym);
   const int tc = la_dev_tc(e->dev, m, (int)Dv, (int)D);
   e->stats.linattn++, e->stats.linattn_tc += tc;
   a.seg = tc ? la_dev_seg(BH, NT) : 1;
@@ -55,12 +56,12 @@ int dx_linattn(DExec *e, int i, const int64_t *sym) {
     }
     a.q = fq ? fq : e->val[n->in[la.q]];
     a.k = fk ? fk : e->val[n->in[la.k]];
-    a.o = e->val[i];
+    if (into < 0) a.o = e->val[i];
     ok = ok && (la_dev_core(e->dev, &a, tc, 0, !la.causal) || dx_dev_fail(e, i));
   } else if (ok) {
     a.q = e->val[n->in[la.q]];
     a.k = e->val[n->in[la.k]];
-    a.dO = e->val[n->in[la.dout]];
+    a.dO = dx_rows_in(e, n->in[la.dout], sym, &a.ldO);
     ok = ok && dx_scratch(e, i, BH * ng * (int64_t)m * Dv, &rstates, 0) && dx_scratch(e, i, BH * T * m, &dq, 0) &&
          dx_scratch(e, i, BH * T * m, &dkb, 0) && dx_scratch(e, i, BH * T * Dv, &dv, 0);
     a.rstates = rstates, a.dq = dq, a.dkb = dkb, a.dv = dv;

@@ -25,7 +25,8 @@ int la_dev_features(Dev *dev, KaLin *a, int tc, DPtr x, DPtr out);
 
 /* The core given a's q, k, v (forward: o) or q, k, v, dO (grad: dq, dkb, dv), gates, states:
  * a pass over positions 0 .. T-1, and with both (not causal) a strict pass from T-1 down.
- * The results are written whole (zeroed first on CUDA cores, whose value slices add up).
+ * The results are written whole (zeroed first on CUDA cores, whose value slices add up: o's
+ * BH T dv elements from its address, whatever its KaRows — they must cover exactly those).
  * 1 ok; 0 with dev->L.err. */
 int la_dev_core(Dev *dev, KaLin *a, int tc, int grad, int both);
 

@@ -290,19 +290,19 @@ void free_params(Ck *c, DParams *dp) {
   free(dp->wb);
 }
 
-/* What dexec_attn_io.c plans around tensor-core attention — the heads' transposes skipped, the
- * gradients reading their forward's o and lse — changes no bit: graph gi planned again with
- * MAMC_CUDA_ATTN_IO=0 and run on the same inputs, every output compared with e's (run already)
- * bit for bit. */
-static void check_attn_io(Ck *c, const IrProgram *p, int gi, const char *what, const Run *r, const DParams *dp, InterpCx *cd,
-                          const DExec *e) {
+/* What dexec_attn_io.c plans around tensor-core and linear attention — the heads' transposes
+ * skipped, the gradients reading their forward's o and lse — changes no bit: graph gi planned
+ * again with MAMC_CUDA_ATTN_IO=0 and run on the same inputs, every output compared with e's (run
+ * already) bit for bit. */
+static void check_attn_io(Ck *c, const IrProgram *p, int gi, const char *what, int bf16, const Run *r, const DParams *dp,
+                          InterpCx *cd, const DExec *e) {
   const IrGraph *g = &p->graphs.v[gi];
   DExec f;
   memset(&f, 0, sizeof f);
   const char *env = getenv("MAMC_CUDA_ATTN_IO");
   char *was = env ? strdup(env) : NULL, err[256] = "";
   setenv("MAMC_CUDA_ATTN_IO", "0", 1); /* read by dexec_init's plan only */
-  int inited = dexec_init(&f, &c->dev, p, gi, 1);
+  int inited = dexec_init(&f, &c->dev, p, gi, bf16);
   was ? setenv("MAMC_CUDA_ATTN_IO", was, 1) : unsetenv("MAMC_CUDA_ATTN_IO");
   free(was);
   int ok = inited && dexec_run(&f, r->sym, r->in, dp, cd) && dev_sync(&c->dev);
@@ -319,7 +319,7 @@ static void check_attn_io(Ck *c, const IrProgram *p, int gi, const char *what, c
     free(ha), free(hb);
   }
   char w[200], note[320];
-  snprintf(w, sizeof w, "%s: attention I/O planned (bf16)", what);
+  snprintf(w, sizeof w, "%s: attention I/O planned%s", what, bf16 ? " (bf16)" : "");
   snprintf(note, sizeof note, "%lld of %lld output elements differ from the run without; copies %lld (%lld written by attention), without %lld; gradients reading their forward %lld, without %lld%s%s",
            (long long)differ, (long long)total, (long long)e->stats.copies, (long long)e->stats.kind_count[DN_INTO],
            (long long)f.stats.copies, (long long)e->stats.attn_reused, (long long)f.stats.attn_reused, err[0] ? "; " : "", err);
@@ -471,7 +471,7 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
     snprintf(w, sizeof w, "%s: values freed at their last use%s", what, bf16 ? " (bf16)" : "");
     snprintf(note, sizeof note, "%d buffers alive after the run, %d of them no output's", live, stray);
     result(c, "graph", w, stray, 0, 1, note);
-    if (bf16 == 1 && !ref16 && e.stats.attn_tc > 0) check_attn_io(c, p, gi, what, &r, &dp, &cd, &e);
+    if (bf16 != 2 && !ref16 && (e.stats.attn_tc > 0 || e.stats.linattn > 0)) check_attn_io(c, p, gi, what, bf16, &r, &dp, &cd, &e);
   }
   if (inited) dexec_free(&e);
   free_params(c, &dp);

@@ -85,16 +85,37 @@ static void la_data_free(LaData *d) {
   free(d->o), free(d->dq), free(d->dkb), free(d->dvv);
 }
 
-/* one form (tc, seg) of case cs on the device against d */
-static void la_form(Ck *c, const LaCase *cs, const LaData *d, int tc, int seg) {
+/* x [B, H, T, w] as [B, T, H, w] (back: the other way), a new array */
+static float *heads_swapped(const float *x, int B, int H, int64_t T, int64_t w, int back) {
+  float *y = malloc(sizeof(float) * (size_t)(B * H * T * w + 1));
+  for (int64_t b = 0; y && b < B; b++)
+    for (int64_t h = 0; h < H; h++)
+      for (int64_t t = 0; t < T; t++) {
+        int64_t bht = ((b * H + h) * T + t) * w, bth = ((b * T + t) * H + h) * w;
+        memcpy(y + (back ? bht : bth), x + (back ? bth : bht), sizeof(float) * (size_t)w);
+      }
+  return y;
+}
+
+/* one form (tc, seg) of case cs on the device against d; bthd: v, dO and o in [B, T, H, dv]
+ * (read and written through KaRows, as the executor does around the heads' transposes) */
+static void la_form(Ck *c, const LaCase *cs, const LaData *d, int tc, int seg, int bthd) {
   Dev *dev = &c->dev;
   const int64_t nq = d->BH * d->T * d->m, nv = d->BH * d->T * d->dv;
   KaLin a;
   memset(&a, 0, sizeof a);
   a.BH = d->BH, a.H = cs->H, a.T = cs->T, a.D = cs->m, a.m = cs->m, a.dv_w = cs->dv, a.seg = seg;
   a.decay = cs->gate == 1;
+  if (bthd) {
+    KaRows r = {(long long)d->T * cs->H * d->dv, d->dv, (long long)cs->H * d->dv};
+    a.lv = a.ldO = a.lo = r;
+  }
   const int64_t ns = d->BH * la_dev_groups(&a) * d->m * d->dv;
-  DPtr q = ck_up(c, d->q, nq * 4), k = ck_up(c, d->k, nq * 4), v = ck_up(c, d->v, nv * 4), g = ck_up(c, d->dO, nv * 4);
+  float *vs = bthd ? heads_swapped(d->v, cs->B, cs->H, d->T, d->dv, 0) : NULL;
+  float *gs = bthd ? heads_swapped(d->dO, cs->B, cs->H, d->T, d->dv, 0) : NULL;
+  DPtr q = ck_up(c, d->q, nq * 4), k = ck_up(c, d->k, nq * 4), v = ck_up(c, vs ? vs : d->v, nv * 4);
+  DPtr g = ck_up(c, gs ? gs : d->dO, nv * 4);
+  free(vs), free(gs);
   DPtr lg = cs->gate == 2 ? ck_up(c, d->lg, d->BH * d->T * 4) : 0, bt = cs->gate == 2 ? ck_up(c, d->beta, d->BH * d->T * 4) : 0;
   DPtr o = 0, dq = 0, dkb = 0, dvv = 0, st = 0, rst = 0, dec = 0;
   int ok = q && k && v && g && (cs->gate != 2 || (lg && bt)) && dev_alloc(dev, nv * 4, &o) && dev_alloc(dev, nq * 4, &dq) &&
@@ -111,11 +132,16 @@ static void la_form(Ck *c, const LaCase *cs, const LaData *d, int tc, int seg) {
   for (int i = 0; i < 4; i++) {
     float *h = malloc(sizeof(float) * (size_t)n[i]);
     int fin = 0, okd = ok && h && ck_down(c, h, got[i], (size_t)n[i] * 4);
+    if (okd && bthd && i == 0) { /* o back to [B, H, T, dv] */
+      float *back = heads_swapped(h, cs->B, cs->H, d->T, d->dv, 1);
+      free(h);
+      okd = (h = back) != NULL;
+    }
     double e = okd ? nerr_f(h, ref[i], n[i], &fin) : INFINITY;
-    char name[160];
-    snprintf(name, sizeof name, "la_dev_core %s B%d H%d T%d m%d dv%d %s%s: %s", tc ? seg > 1 ? "tensor cores, segments of 3" : "tensor cores" : "CUDA cores",
+    char name[200];
+    snprintf(name, sizeof name, "la_dev_core %s B%d H%d T%d m%d dv%d %s%s%s: %s", tc ? seg > 1 ? "tensor cores, segments of 3" : "tensor cores" : "CUDA cores",
              cs->B, cs->H, cs->T, cs->m, cs->dv, cs->gate == 2 ? "learned gates" : cs->gate ? "decay" : "no gates",
-             cs->both ? ", both directions" : "", what[i]);
+             cs->both ? ", both directions" : "", bthd ? ", v dO o [B,T,H,dv]" : "", what[i]);
     result(c, "kernel", name, e, 2e-5, fin, "against runtime/fast's f32 chunked core");
     free(h);
   }
@@ -172,8 +198,10 @@ void check_linattn(Ck *c) {
   for (size_t i = 0; i < sizeof cases / sizeof *cases && !over_budget(c); i++) {
     LaData d;
     la_data(&cases[i], &d, 700 + 10 * i);
-    if (tc_ok) la_form(c, &cases[i], &d, 1, 1), la_form(c, &cases[i], &d, 1, 3);
-    la_form(c, &cases[i], &d, 0, 1);
+    if (tc_ok) la_form(c, &cases[i], &d, 1, 1, 0), la_form(c, &cases[i], &d, 1, 3, 0);
+    la_form(c, &cases[i], &d, 0, 1, 0);
+    if (i == 1 && tc_ok) la_form(c, &cases[i], &d, 1, 3, 1);
+    if (i == 1) la_form(c, &cases[i], &d, 0, 1, 1);
     la_data_free(&d);
   }
   for (int f = 0; f < 2; f++) {

@@ -144,6 +144,9 @@ typedef struct KaLin {
   KP(float) decays;
   long long rows, BH;
   int H, T, D, m, dv_w, feature, decay, reverse, strict, part, seg, acc;
+  /* where the rows of q, k, v, o, dO lie (KaRows, slice bh = b H + h; 0: packed [BH, T, w]) —
+   * the core kernels' (v, o, dO read and written through the heads' transposes, dexec_attn_io.c) */
+  KaRows lq, lk, lv, lo, ldO;
 } KaLin;
 
 /* k_la_pack: the packed gradient of linear_attention_grad from the cores' sums:

@@ -11,7 +11,9 @@
 //   dV_n += ((Q_n K_n^T) * M * beta)^T dO_n + diag(beta e^{b_last - b}) K_n R
 //   R    <- e^{b_last} R + (Q_n * e^b)^T dO_n
 //
-// Shapes: q, k [BH, T, m] (feature-mapped), v, o, dO [BH, T, dv], lg, beta [BH, T].
+// Shapes: q, k [BH, T, m] (feature-mapped), v, o, dO [BH, T, dv], lg, beta [BH, T]; the core
+// reads q, k, v, dO and writes o where their KaRows say (la_at: e.g. v, o, dO in [B, T, H, dv],
+// the executor skipping the heads' transposes), the gradients' dq, dkb, dv packed.
 // Parallelism: one block (128 threads) per (slice, DVB value columns): the value columns are
 // independent in the forward; in the backward dQ and dK' sum over them (atomicAdd into zeroed
 // buffers). The chunk is LA_C = 32 positions (the op's `chunk` only changes f32 rounding:
@@ -99,10 +101,16 @@ KDEV float la_mask(const KaLin &a, const double *b, int i, int j) {
 // computes its output (k_la_out) or its gradients (k_la_grad) from its start state alone.
 
 // rows t0 .. t0 + L - 1 of x[BH, T, w] (columns c0 .. c0 + nc - 1) into X[C][ld]; zeros elsewhere
-KDEV void la_rows(const KaLin &a, long long bh, int t0, int L, const float *x, int w, int c0, int nc, float *X, int ld) {
+// where row t of slice bh of a tensor of width w laid out as R starts (R.r = 0: packed [BH, T, w])
+KDEV long long la_at(const KaLin &a, const KaRows &R, long long bh, long long t, int w) {
+  return R.r ? bh / a.H * R.b + bh % a.H * R.h + t * R.r : (bh * a.T + t) * w;
+}
+
+KDEV void la_rows(const KaLin &a, long long bh, int t0, int L, const float *x, const KaRows &R, int w, int c0, int nc, float *X,
+                  int ld) {
   for (int t = threadIdx.x; t < LA_C * nc; t += blockDim.x) {
     int i = t / nc, c = t - i * nc;
-    X[i * ld + c] = i < L && x && c0 + c < w ? x[(bh * a.T + la_pos(a, t0 + i)) * w + c0 + c] : 0.0f;
+    X[i * ld + c] = i < L && x && c0 + c < w ? x[la_at(a, R, bh, la_pos(a, t0 + i), w) + c0 + c] : 0.0f;
   }
 }
 
@@ -125,8 +133,8 @@ extern "C" __global__ void __launch_bounds__(128) k_la_local(KaLin a) {
   const long long bh = blockIdx.x;
   float *X = sm, *Y = X + LA_C * mp, *eb = Y + LA_C * LA_DVB, *wl = eb + LA_C, *bt = wl + LA_C;
   double *b = (double *)(void *)(bt + LA_C + (LA_C & 1));
-  la_rows(a, bh, t0, L, a.part ? a.q : a.k, m, 0, m, X, mp);
-  la_rows(a, bh, t0, L, a.part ? a.dO : a.v, a.dv_w, e0, LA_DVB, Y, LA_DVB);
+  la_rows(a, bh, t0, L, a.part ? a.q : a.k, a.part ? a.lq : a.lk, m, 0, m, X, mp);
+  la_rows(a, bh, t0, L, a.part ? a.dO : a.v, a.part ? a.ldO : a.lv, a.dv_w, e0, LA_DVB, Y, LA_DVB);
   la_gates(a, bh, t0, L, b, eb, wl, bt);
   __syncthreads();
   if (threadIdx.x == 0 && blockIdx.y == 0) a.decays[bh * gridDim.z + n] = eb[L - 1];
@@ -167,9 +175,9 @@ extern "C" __global__ void __launch_bounds__(128) k_la_out(KaLin a) {
   float *Q = sm, *K = Q + LA_C * mp, *V = K + LA_C * mp, *S = V + LA_C * LA_DVB, *A = S + m * LA_DVB;
   float *eb = A + LA_C * (LA_C + 1), *wl = eb + LA_C, *bt = wl + LA_C;
   double *b = (double *)(void *)(bt + LA_C + (LA_C & 1));
-  la_rows(a, bh, t0, L, a.q, m, 0, m, Q, mp);
-  la_rows(a, bh, t0, L, a.k, m, 0, m, K, mp);
-  la_rows(a, bh, t0, L, a.v, a.dv_w, e0, LA_DVB, V, LA_DVB);
+  la_rows(a, bh, t0, L, a.q, a.lq, m, 0, m, Q, mp);
+  la_rows(a, bh, t0, L, a.k, a.lk, m, 0, m, K, mp);
+  la_rows(a, bh, t0, L, a.v, a.lv, a.dv_w, e0, LA_DVB, V, LA_DVB);
   for (int t = threadIdx.x; t < m * LA_DVB; t += blockDim.x) {
     int k = t / LA_DVB, e = t - k * LA_DVB;
     S[t] = e0 + e < a.dv_w ? a.states[la_slot(a, bh, n, k, e0 + e)] : 0.0f;
@@ -190,7 +198,7 @@ extern "C" __global__ void __launch_bounds__(128) k_la_out(KaLin a) {
     float inter = 0, intra = 0;
     for (int k = 0; k < m; k++) inter += Q[i * mp + k] * S[k * LA_DVB + e];
     for (int j = 0; j <= i; j++) intra += A[i * (LA_C + 1) + j] * V[j * LA_DVB + e];
-    a.o[(bh * a.T + la_pos(a, t0 + i)) * a.dv_w + e0 + e] += eb[i] * inter + intra;
+    a.o[la_at(a, a.lo, bh, la_pos(a, t0 + i), a.dv_w) + e0 + e] += eb[i] * inter + intra;
   }
 }
 
@@ -205,10 +213,10 @@ extern "C" __global__ void __launch_bounds__(128) k_la_grad(KaLin a) {
   float *Sn = R + m * LA_DVB, *P = Sn + m * LA_DVB, *A = P + LA_C * CP, *eb = A + LA_C * CP, *wl = eb + LA_C;
   float *bt = wl + LA_C;
   double *b = (double *)(void *)(bt + LA_C + (LA_C & 1));
-  la_rows(a, bh, t0, L, a.q, m, 0, m, Q, mp);
-  la_rows(a, bh, t0, L, a.k, m, 0, m, K, mp);
-  la_rows(a, bh, t0, L, a.v, a.dv_w, e0, LA_DVB, V, LA_DVB);
-  la_rows(a, bh, t0, L, a.dO, a.dv_w, e0, LA_DVB, G, LA_DVB);
+  la_rows(a, bh, t0, L, a.q, a.lq, m, 0, m, Q, mp);
+  la_rows(a, bh, t0, L, a.k, a.lk, m, 0, m, K, mp);
+  la_rows(a, bh, t0, L, a.v, a.lv, a.dv_w, e0, LA_DVB, V, LA_DVB);
+  la_rows(a, bh, t0, L, a.dO, a.ldO, a.dv_w, e0, LA_DVB, G, LA_DVB);
   for (int t = threadIdx.x; t < m * LA_DVB; t += blockDim.x) {
     int k = t / LA_DVB, e = t - k * LA_DVB;
     bool in = e0 + e < a.dv_w;
