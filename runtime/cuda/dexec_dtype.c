@@ -19,7 +19,10 @@
  *                are bf16 themselves, softmax attention when q, k, v (dO) and its result all are
  *                (the kernels named 16), cross-entropy's logits (k_xent_rows16), its
  *                gradient's logits when its result is bf16 too (k_xent_grad16), the host
- *                fallback; not: the hand-written norm, linear-attention and gather/scatter
+ *                fallback, linear attention's core as v and dO (KaLin.v16, dO16); not: the
+ *                hand-written norm, linear attention's feature maps, its o (f32: DiJiang's
+ *                output GroupNorm is too ill-conditioned for a rounding there; tried: the
+ *                gradients moved 9e-2 in linattn.mam) and packed gradient, gather/scatter
  *                kernels, an attention mask, or an epilogue's bias). Those constraints are solved by dropping candidates until none
  *                changes (a monotone fixed point).
  * A parameter read by matrix products only (weights; not biases, gains or embeddings read by a
@@ -39,6 +42,7 @@
 #include <stdlib.h>
 
 #include "dexec_internal.h"
+#include "linattn.h"
 
 static const IrGraph *G(const DExec *e) { return &e->p->graphs.v[e->graph]; }
 
@@ -83,6 +87,15 @@ static int writer(const DExec *e, const int *gof, int i) {
   }
 }
 
+/* is operand k of linear attention node nd its v or (gradient) dO: what its core kernels can
+ * load as bf16? */
+static int linattn_value(const IrNode *nd, int k) {
+  LinAttn la;
+  char err[200];
+  if (!ir_linattn_read(nd, &la, err, sizeof err)) return 0;
+  return k == la.v || (nd->op == OP_LINEAR_ATTENTION_GRAD && k == la.dout);
+}
+
 /* Can node r read operand v stored as bf16? 0 no, 1 yes, 2 only if r is bf16 itself (views,
  * softmax attention's q k v dO; never its mask) */
 static int reader(const DExec *e, const int *gof, int r, int v) {
@@ -107,6 +120,12 @@ static int reader(const DExec *e, const int *gof, int r, int v) {
     for (int k = 0; k < nd->nin; k++)
       if (nd->in[k] == v && f32_operand(nd, k)) return 0;
     return 2;
+  }
+  case DN_LINATTN: { /* v and dO only: q and k (the feature maps, k_la_pack) are read as f32 */
+    const IrNode *nd = &G(e)->nodes.v[r];
+    for (int k = 0; k < nd->nin; k++)
+      if (nd->in[k] == v && !linattn_value(nd, k)) return 0;
+    return 1;
   }
   default: return 0;
   }

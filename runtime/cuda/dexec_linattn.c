@@ -33,6 +33,7 @@ int dx_linattn(DExec *e, int i, const int64_t *sym) {
   a.lg = la.gate == LA_GATE_LEARNED ? e->val[n->in[la.g]] : 0;
   a.beta = la.gate == LA_GATE_LEARNED ? e->val[n->in[la.beta]] : 0;
   a.v = dx_rows_in(e, n->in[la.v], sym, &a.lv); /* v, o and dO maybe through the heads' transposes */
+  a.v16 = e->st[n->in[la.v]]; /* and v, dO maybe bf16 (dexec_dtype.c; o stays f32) */
   DPtr fq = 0, fk = 0, states = 0, rstates = 0, decays = 0, dq = 0, dkb = 0, dv = 0, scr = 0;
   int into = e->aio[i].into[0], NT = (int)((T + 31) / 32);
   int ok = into >= 0 ? (a.o = dx_rows_into(e, into, sym, &a.lo)) != 0 : dx_alloc(e, i, sym);
@@ -62,6 +63,7 @@ int dx_linattn(DExec *e, int i, const int64_t *sym) {
     a.q = e->val[n->in[la.q]];
     a.k = e->val[n->in[la.k]];
     a.dO = dx_rows_in(e, n->in[la.dout], sym, &a.ldO);
+    a.dO16 = e->st[n->in[la.dout]];
     ok = ok && dx_scratch(e, i, BH * ng * (int64_t)m * Dv, &rstates, 0) && dx_scratch(e, i, BH * T * m, &dq, 0) &&
          dx_scratch(e, i, BH * T * m, &dkb, 0) && dx_scratch(e, i, BH * T * Dv, &dv, 0);
     a.rstates = rstates, a.dq = dq, a.dkb = dkb, a.dv = dv;

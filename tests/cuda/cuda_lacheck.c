@@ -14,6 +14,7 @@
 #include "cuda_check.h"
 #include "la_dev.h"
 #include "rng.h"
+#include "tensor.h"
 
 typedef struct LaCase {
   int B, H, T, m, dv, gate, both; /* gate: 0 none, 1 decay, 2 learned; both: not causal */
@@ -60,7 +61,15 @@ static void ref_slice(LaData *d, int64_t bh, int reverse) {
   free(st), free(work);
 }
 
-static void la_data(const LaCase *cs, LaData *d, uint64_t seed) {
+/* x[i] rounded to bf16 (nearest even) in place, and their bits into a new array */
+static uint16_t *to_bf16(float *x, int64_t n) {
+  uint16_t *b = malloc(sizeof(uint16_t) * (size_t)(n + 1));
+  for (int64_t i = 0; b && i < n; i++) b[i] = rt_bf16_from_f64(x[i]), x[i] = (float)rt_bf16_to_f64(b[i]);
+  return b;
+}
+
+/* r16: v and dO rounded to bf16 first (the reference of the core's bf16 loads) */
+static void la_data(const LaCase *cs, LaData *d, uint64_t seed, int r16) {
   d->BH = (int64_t)cs->B * cs->H, d->T = cs->T, d->m = cs->m, d->dv = cs->dv;
   const int64_t nq = d->BH * d->T * d->m, nv = d->BH * d->T * d->dv, n1 = d->BH * d->T;
   d->q = malloc(sizeof(float) * nq), d->k = malloc(sizeof(float) * nq), d->v = malloc(sizeof(float) * nv);
@@ -68,6 +77,7 @@ static void la_data(const LaCase *cs, LaData *d, uint64_t seed) {
   for (int64_t i = 0; i < nq; i++) d->q[i] = (float)rng_uniform(seed, i), d->k[i] = (float)rng_uniform(seed + 1, i);
   fill(d->v, nv, seed + 2, 1.0);
   fill(d->dO, nv, seed + 3, 1.0);
+  if (r16) free(to_bf16(d->v, nv)), free(to_bf16(d->dO, nv));
   for (int64_t i = 0; i < n1; i++) {
     const int h = (int)((i / d->T) % cs->H);
     d->lg[i] = cs->gate == 2   ? (float)(-0.02 - 0.3 * rng_uniform(seed + 4, i))
@@ -98,8 +108,9 @@ static float *heads_swapped(const float *x, int B, int H, int64_t T, int64_t w, 
 }
 
 /* one form (tc, seg) of case cs on the device against d; bthd: v, dO and o in [B, T, H, dv]
- * (read and written through KaRows, as the executor does around the heads' transposes) */
-static void la_form(Ck *c, const LaCase *cs, const LaData *d, int tc, int seg, int bthd) {
+ * (read and written through KaRows, as the executor does around the heads' transposes); in16:
+ * v and dO stored as bf16 (d's are bf16 values) */
+static void la_form(Ck *c, const LaCase *cs, const LaData *d, int tc, int seg, int bthd, int in16) {
   Dev *dev = &c->dev;
   const int64_t nq = d->BH * d->T * d->m, nv = d->BH * d->T * d->dv;
   KaLin a;
@@ -113,9 +124,12 @@ static void la_form(Ck *c, const LaCase *cs, const LaData *d, int tc, int seg, i
   const int64_t ns = d->BH * la_dev_groups(&a) * d->m * d->dv;
   float *vs = bthd ? heads_swapped(d->v, cs->B, cs->H, d->T, d->dv, 0) : NULL;
   float *gs = bthd ? heads_swapped(d->dO, cs->B, cs->H, d->T, d->dv, 0) : NULL;
-  DPtr q = ck_up(c, d->q, nq * 4), k = ck_up(c, d->k, nq * 4), v = ck_up(c, vs ? vs : d->v, nv * 4);
-  DPtr g = ck_up(c, gs ? gs : d->dO, nv * 4);
-  free(vs), free(gs);
+  uint16_t *v16 = in16 ? to_bf16(vs ? vs : (float *)d->v, nv) : NULL, *g16 = in16 ? to_bf16(gs ? gs : (float *)d->dO, nv) : NULL;
+  a.v16 = a.dO16 = in16; /* (to_bf16 rounds in place: d's values are bf16 already, so they stay) */
+  DPtr q = ck_up(c, d->q, nq * 4), k = ck_up(c, d->k, nq * 4);
+  DPtr v = in16 ? ck_up(c, v16, nv * 2) : ck_up(c, vs ? vs : d->v, nv * 4);
+  DPtr g = in16 ? ck_up(c, g16, nv * 2) : ck_up(c, gs ? gs : d->dO, nv * 4);
+  free(vs), free(gs), free(v16), free(g16);
   DPtr lg = cs->gate == 2 ? ck_up(c, d->lg, d->BH * d->T * 4) : 0, bt = cs->gate == 2 ? ck_up(c, d->beta, d->BH * d->T * 4) : 0;
   DPtr o = 0, dq = 0, dkb = 0, dvv = 0, st = 0, rst = 0, dec = 0;
   int ok = q && k && v && g && (cs->gate != 2 || (lg && bt)) && dev_alloc(dev, nv * 4, &o) && dev_alloc(dev, nq * 4, &dq) &&
@@ -139,9 +153,9 @@ static void la_form(Ck *c, const LaCase *cs, const LaData *d, int tc, int seg, i
     }
     double e = okd ? nerr_f(h, ref[i], n[i], &fin) : INFINITY;
     char name[200];
-    snprintf(name, sizeof name, "la_dev_core %s B%d H%d T%d m%d dv%d %s%s%s: %s", tc ? seg > 1 ? "tensor cores, segments of 3" : "tensor cores" : "CUDA cores",
+    snprintf(name, sizeof name, "la_dev_core %s B%d H%d T%d m%d dv%d %s%s%s%s: %s", tc ? seg > 1 ? "tensor cores, segments of 3" : "tensor cores" : "CUDA cores",
              cs->B, cs->H, cs->T, cs->m, cs->dv, cs->gate == 2 ? "learned gates" : cs->gate ? "decay" : "no gates",
-             cs->both ? ", both directions" : "", bthd ? ", v dO o [B,T,H,dv]" : "", what[i]);
+             cs->both ? ", both directions" : "", bthd ? ", v dO o [B,T,H,dv]" : "", in16 ? ", v dO bf16" : "", what[i]);
     result(c, "kernel", name, e, 2e-5, fin, "against runtime/fast's f32 chunked core");
     free(h);
   }
@@ -197,11 +211,16 @@ void check_linattn(Ck *c) {
   const int tc_ok = la_dev_tc(&c->dev, 64, 64, 64);
   for (size_t i = 0; i < sizeof cases / sizeof *cases && !over_budget(c); i++) {
     LaData d;
-    la_data(&cases[i], &d, 700 + 10 * i);
-    if (tc_ok) la_form(c, &cases[i], &d, 1, 1, 0), la_form(c, &cases[i], &d, 1, 3, 0);
-    la_form(c, &cases[i], &d, 0, 1, 0);
-    if (i == 1 && tc_ok) la_form(c, &cases[i], &d, 1, 3, 1);
-    if (i == 1) la_form(c, &cases[i], &d, 0, 1, 1);
+    la_data(&cases[i], &d, 700 + 10 * i, 0);
+    if (tc_ok) la_form(c, &cases[i], &d, 1, 1, 0, 0), la_form(c, &cases[i], &d, 1, 3, 0, 0);
+    la_form(c, &cases[i], &d, 0, 1, 0, 0);
+    if (i == 1 && tc_ok) la_form(c, &cases[i], &d, 1, 3, 1, 0);
+    if (i == 1) la_form(c, &cases[i], &d, 0, 1, 1, 0);
+    la_data_free(&d);
+    if (i != 1) continue; /* v and dO stored as bf16 (strided too) */
+    la_data(&cases[i], &d, 900, 1);
+    if (tc_ok) la_form(c, &cases[i], &d, 1, 3, 1, 1);
+    la_form(c, &cases[i], &d, 0, 1, 1, 1);
     la_data_free(&d);
   }
   for (int f = 0; f < 2; f++) {

@@ -144,6 +144,8 @@ typedef struct KaLin {
   KP(float) decays;
   long long rows, BH;
   int H, T, D, m, dv_w, feature, decay, reverse, strict, part, seg, acc;
+  int v16, dO16; /* v, dO stored as bf16 (the executor's bf16 activations: the core widens them
+                  * on load; else f32) */
   /* where the rows of q, k, v, o, dO lie (KaRows, slice bh = b H + h; 0: packed [BH, T, w]) —
    * the core kernels' (v, o, dO read and written through the heads' transposes, dexec_attn_io.c) */
   KaRows lq, lk, lv, lo, ldO;

@@ -106,11 +106,14 @@ KDEV long long la_at(const KaLin &a, const KaRows &R, long long bh, long long t,
   return R.r ? bh / a.H * R.b + bh % a.H * R.h + t * R.r : (bh * a.T + t) * w;
 }
 
-KDEV void la_rows(const KaLin &a, long long bh, int t0, int L, const float *x, const KaRows &R, int w, int c0, int nc, float *X,
-                  int ld) {
+// element i of x, stored as bf16 (x16) or f32
+KDEV float la_ld(const float *x, bool x16, long long i) { return x16 ? from_bf16(((const unsigned short *)x)[i]) : x[i]; }
+
+KDEV void la_rows(const KaLin &a, long long bh, int t0, int L, const float *x, const KaRows &R, bool x16, int w, int c0, int nc,
+                  float *X, int ld) {
   for (int t = threadIdx.x; t < LA_C * nc; t += blockDim.x) {
     int i = t / nc, c = t - i * nc;
-    X[i * ld + c] = i < L && x && c0 + c < w ? x[la_at(a, R, bh, la_pos(a, t0 + i), w) + c0 + c] : 0.0f;
+    X[i * ld + c] = i < L && x && c0 + c < w ? la_ld(x, x16, la_at(a, R, bh, la_pos(a, t0 + i), w) + c0 + c) : 0.0f;
   }
 }
 
@@ -133,8 +136,8 @@ extern "C" __global__ void __launch_bounds__(128) k_la_local(KaLin a) {
   const long long bh = blockIdx.x;
   float *X = sm, *Y = X + LA_C * mp, *eb = Y + LA_C * LA_DVB, *wl = eb + LA_C, *bt = wl + LA_C;
   double *b = (double *)(void *)(bt + LA_C + (LA_C & 1));
-  la_rows(a, bh, t0, L, a.part ? a.q : a.k, a.part ? a.lq : a.lk, m, 0, m, X, mp);
-  la_rows(a, bh, t0, L, a.part ? a.dO : a.v, a.part ? a.ldO : a.lv, a.dv_w, e0, LA_DVB, Y, LA_DVB);
+  la_rows(a, bh, t0, L, a.part ? a.q : a.k, a.part ? a.lq : a.lk, false, m, 0, m, X, mp);
+  la_rows(a, bh, t0, L, a.part ? a.dO : a.v, a.part ? a.ldO : a.lv, a.part ? a.dO16 : a.v16, a.dv_w, e0, LA_DVB, Y, LA_DVB);
   la_gates(a, bh, t0, L, b, eb, wl, bt);
   __syncthreads();
   if (threadIdx.x == 0 && blockIdx.y == 0) a.decays[bh * gridDim.z + n] = eb[L - 1];
@@ -175,9 +178,9 @@ extern "C" __global__ void __launch_bounds__(128) k_la_out(KaLin a) {
   float *Q = sm, *K = Q + LA_C * mp, *V = K + LA_C * mp, *S = V + LA_C * LA_DVB, *A = S + m * LA_DVB;
   float *eb = A + LA_C * (LA_C + 1), *wl = eb + LA_C, *bt = wl + LA_C;
   double *b = (double *)(void *)(bt + LA_C + (LA_C & 1));
-  la_rows(a, bh, t0, L, a.q, a.lq, m, 0, m, Q, mp);
-  la_rows(a, bh, t0, L, a.k, a.lk, m, 0, m, K, mp);
-  la_rows(a, bh, t0, L, a.v, a.lv, a.dv_w, e0, LA_DVB, V, LA_DVB);
+  la_rows(a, bh, t0, L, a.q, a.lq, false, m, 0, m, Q, mp);
+  la_rows(a, bh, t0, L, a.k, a.lk, false, m, 0, m, K, mp);
+  la_rows(a, bh, t0, L, a.v, a.lv, a.v16, a.dv_w, e0, LA_DVB, V, LA_DVB);
   for (int t = threadIdx.x; t < m * LA_DVB; t += blockDim.x) {
     int k = t / LA_DVB, e = t - k * LA_DVB;
     S[t] = e0 + e < a.dv_w ? a.states[la_slot(a, bh, n, k, e0 + e)] : 0.0f;
@@ -213,10 +216,10 @@ extern "C" __global__ void __launch_bounds__(128) k_la_grad(KaLin a) {
   float *Sn = R + m * LA_DVB, *P = Sn + m * LA_DVB, *A = P + LA_C * CP, *eb = A + LA_C * CP, *wl = eb + LA_C;
   float *bt = wl + LA_C;
   double *b = (double *)(void *)(bt + LA_C + (LA_C & 1));
-  la_rows(a, bh, t0, L, a.q, a.lq, m, 0, m, Q, mp);
-  la_rows(a, bh, t0, L, a.k, a.lk, m, 0, m, K, mp);
-  la_rows(a, bh, t0, L, a.v, a.lv, a.dv_w, e0, LA_DVB, V, LA_DVB);
-  la_rows(a, bh, t0, L, a.dO, a.ldO, a.dv_w, e0, LA_DVB, G, LA_DVB);
+  la_rows(a, bh, t0, L, a.q, a.lq, false, m, 0, m, Q, mp);
+  la_rows(a, bh, t0, L, a.k, a.lk, false, m, 0, m, K, mp);
+  la_rows(a, bh, t0, L, a.v, a.lv, a.v16, a.dv_w, e0, LA_DVB, V, LA_DVB);
+  la_rows(a, bh, t0, L, a.dO, a.ldO, a.dO16, a.dv_w, e0, LA_DVB, G, LA_DVB);
   for (int t = threadIdx.x; t < m * LA_DVB; t += blockDim.x) {
     int k = t / LA_DVB, e = t - k * LA_DVB;
     bool in = e0 + e < a.dv_w;

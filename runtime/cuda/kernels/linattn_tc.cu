@@ -126,13 +126,13 @@ KDEV void lt_each(float c[4][4], LtUnit u, F f) {
 // chunk rows t0 .. t0 + LA_C - 1 of x[BH, T, w] into X[LA_C][ld] times s1[i] s2[i] (either may
 // be null), and when X2 is set the same rows times s3[i] into X2 too (one read of x for both);
 // zero past w (up to wp) and past L rows
-KDEV void lt_rows(const KaLin &a, long long bh, int t0, int L, const float *x, const KaRows &R, int w, int wp, float *X, int ld,
-                  const float *s1, const float *s2, float *X2 = 0, const float *s3 = 0) {
+KDEV void lt_rows(const KaLin &a, long long bh, int t0, int L, const float *x, const KaRows &R, bool x16, int w, int wp, float *X,
+                  int ld, const float *s1, const float *s2, float *X2 = 0, const float *s3 = 0) {
   for (int e = threadIdx.x; e < LA_C * wp; e += blockDim.x) {
     const int i = e / wp, c = e - i * wp;
     float v = 0.0f, v2 = 0.0f;
     if (i < L && c < w) {
-      v = x[la_at(a, R, bh, la_pos(a, t0 + i), w) + c];
+      v = la_ld(x, x16, la_at(a, R, bh, la_pos(a, t0 + i), w) + c);
       if (s1) v *= s1[i];
       if (s2) v *= s2[i];
       if (X2) v2 = v * s3[i];
@@ -286,11 +286,11 @@ extern "C" __global__ void __launch_bounds__(128) k_la_local_tc(KaLin a) {
     // (computed again after the call: live across it, they would spill)
     const int n = a.part ? n1 - 1 - i : n0 + i, t0 = n * LA_C, L = min(LA_C, a.T - t0);
     if (a.part) {
-      lt_rows(a, bh, t0, L, a.q, a.lq, a.m, wm, X, lm, eb, 0);
-      lt_rows(a, bh, t0, L, a.dO, a.ldO, a.dv_w, wv, Y, lv, 0, 0);
+      lt_rows(a, bh, t0, L, a.q, a.lq, false, a.m, wm, X, lm, eb, 0);
+      lt_rows(a, bh, t0, L, a.dO, a.ldO, a.dO16, a.dv_w, wv, Y, lv, 0, 0);
     } else {
-      lt_rows(a, bh, t0, L, a.k, a.lk, a.m, wm, X, lm, wl, bt);
-      lt_rows(a, bh, t0, L, a.v, a.lv, a.dv_w, wv, Y, lv, 0, 0);
+      lt_rows(a, bh, t0, L, a.k, a.lk, false, a.m, wm, X, lm, wl, bt);
+      lt_rows(a, bh, t0, L, a.v, a.lv, a.v16, a.dv_w, wv, Y, lv, 0, 0);
     }
     __syncthreads();
     const float d = eb[L - 1];
@@ -325,9 +325,9 @@ extern "C" __global__ void __launch_bounds__(128) k_la_out_tc(KaLin a) {
     __syncthreads();  // the last chunk's readers are done, the state written
     la_gates(a, bh, t0, L, b, eb, wl, bt);
     __syncthreads();
-    lt_rows(a, bh, t0, L, a.q, a.lq, a.m, wm, Q, lm, 0, 0);
-    lt_rows(a, bh, t0, L, a.k, a.lk, a.m, wm, Kb, lm, bt, 0, n + 1 < n1 ? Kw : 0, wl);  // Kw = Kb e^{b_last - b}
-    lt_rows(a, bh, t0, L, a.v, a.lv, a.dv_w, wv, V, lv, 0, 0);
+    lt_rows(a, bh, t0, L, a.q, a.lq, false, a.m, wm, Q, lm, 0, 0);
+    lt_rows(a, bh, t0, L, a.k, a.lk, false, a.m, wm, Kb, lm, bt, 0, n + 1 < n1 ? Kw : 0, wl);  // Kw = Kb e^{b_last - b}
+    lt_rows(a, bh, t0, L, a.v, a.lv, a.v16, a.dv_w, wv, V, lv, 0, 0);
     __syncthreads();
     if (w < lt_units(LA_C, LA_C)) {
       const LtUnit un = lt_unit(w, LA_C, LA_C);
@@ -385,10 +385,10 @@ extern "C" __global__ void __launch_bounds__(128) k_la_grad_tc(KaLin a) {
       __syncthreads();
       // X: Qe = Q e^b (backward walk) or Kw = Kb e^{b_last - b} (forward), for the next state;
       // the forward walk has no use for q
-      if (dir) lt_rows(a, bh, t0, L, a.q, a.lq, a.m, wm, Q, lm, 0, 0, more ? X : 0, eb);
-      lt_rows(a, bh, t0, L, a.k, a.lk, a.m, wm, Kb, lm, bt, 0, more && !dir ? X : 0, wl);
-      lt_rows(a, bh, t0, L, a.v, a.lv, a.dv_w, wv, V, lv, 0, 0);
-      lt_rows(a, bh, t0, L, a.dO, a.ldO, a.dv_w, wv, G, lv, 0, 0);
+      if (dir) lt_rows(a, bh, t0, L, a.q, a.lq, false, a.m, wm, Q, lm, 0, 0, more ? X : 0, eb);
+      lt_rows(a, bh, t0, L, a.k, a.lk, false, a.m, wm, Kb, lm, bt, 0, more && !dir ? X : 0, wl);
+      lt_rows(a, bh, t0, L, a.v, a.lv, a.v16, a.dv_w, wv, V, lv, 0, 0);
+      lt_rows(a, bh, t0, L, a.dO, a.ldO, a.dO16, a.dv_w, wv, G, lv, 0, 0);
       __syncthreads();
       if (w < 2 || dir) {  // warps 0, 1: P; 2, 3: A (the backward walk)
         const LtUnit un = lt_unit(w & 1, LA_C, LA_C);
