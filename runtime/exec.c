@@ -118,6 +118,18 @@ int exec_init(Exec *e, const IrProgram *p, int graph, CgCpu *jit, char *err, siz
   }
   e->summed_gemm = calloc((size_t)n + 1, 1);
   if (e->summed_gemm && e->use_blas) find_summed_gemms(e);
+  /* the values that die at each step, after every change to last_use (a summed GEMM's operands
+   * live to its reduce_sum, which does not list them) */
+  e->die_first = malloc(sizeof(int) * (size_t)(n + 1));
+  e->die_next = malloc(sizeof(int) * (size_t)(n + 1));
+  if (!e->die_first || !e->die_next) {
+    snprintf(err, errlen, "out of memory");
+    exec_free(e);
+    return 0;
+  }
+  for (int i = 0; i < n; i++) e->die_first[i] = -1;
+  for (int j = n - 1; j >= 0; j--)
+    if (e->last_use[j] < n) e->die_next[j] = e->die_first[e->last_use[j]], e->die_first[e->last_use[j]] = j;
   e->out_first = malloc(sizeof(int) * (size_t)(n + 1));
   e->out_next = malloc(sizeof(int) * (size_t)(g->outputs.n + 1));
   if (!e->out_first || !e->out_next) {
@@ -164,6 +176,8 @@ void exec_release(Exec *e) {
 void exec_free(Exec *e) {
   exec_release(e);
   free(e->last_use);
+  free(e->die_first);
+  free(e->die_next);
   free(e->vals);
   free(e->ref);
   free(e->forward);
@@ -353,16 +367,19 @@ static int run_summed_gemm(Exec *e, int i, const int64_t *symvals, InterpCx *cx)
   return 1;
 }
 
-/* Frees the operands of node i whose last use is at or before `upto`. */
-static void free_dead(Exec *e, int i, int upto) {
-  const IrNode *nd = &e->p->graphs.v[e->graph].nodes.v[i];
-  for (int k = 0; k < nd->nin; k++) {
-    int o = nd->in[k];
-    if (e->last_use[o] <= upto && e->ref[o] == &e->vals[o]) {
+/* Frees the values owned here whose last reader is step s. */
+static void free_dead(Exec *e, int s) {
+  for (int o = e->die_first[s]; o >= 0; o = e->die_next[o])
+    if (e->ref[o] == &e->vals[o]) {
       rt_tensor_free(&e->vals[o]);
       e->ref[o] = NULL;
     }
-  }
+}
+
+int exec_stray_values(const Exec *e) {
+  int n = e->p->graphs.v[e->graph].nodes.n, stray = 0;
+  for (int i = 0; i < n; i++) stray += e->ref[i] == &e->vals[i] && e->last_use[i] < n;
+  return stray;
 }
 
 int exec_run(Exec *e, const int64_t *symvals, const Tensor *inputs, const ParamStore *ps, InterpCx *cx) {
@@ -396,7 +413,7 @@ int exec_run(Exec *e, const int64_t *symvals, const Tensor *inputs, const ParamS
       e->stats.op_count[as]++;
     }
     tprev = tnow;
-    for (int k = i; k <= last; k++) free_dead(e, k, last);
+    for (int k = i; k <= last; k++) free_dead(e, k);
     if (e->on_output)
       for (int k = i; k <= last; k++)
         for (int o = e->out_first[k]; o >= 0; o = e->out_next[o])

@@ -61,6 +61,7 @@ typedef struct Exec {
   int use_fast;        /* f32 ops through runtime/fast before the interpreter */
                        /* MAMC_BACKEND=interp turns both off (benchmarks' baseline) */
   int *last_use;       /* per node: index of the last node reading it (n for outputs) */
+  int *die_first, *die_next; /* per step, the values whose last_use it is (a list through die_next) */
   Tensor *vals;        /* owned values of the current run */
   const Tensor **ref;  /* per node: the value (owned in vals, or an input / parameter) */
   ExecStats stats;
@@ -88,5 +89,8 @@ void exec_free(Exec *e);
 int exec_run(Exec *e, const int64_t *symvals, const Tensor *inputs, const ParamStore *ps, InterpCx *cx);
 const Tensor *exec_output(const Exec *e, int k);
 void exec_release(Exec *e); /* frees the values of the last run */
+/* After a run: how many values the executor still holds that are no output's (0: every value
+ * was freed at its last reader; a test's check) */
+int exec_stray_values(const Exec *e);
 
 #endif

@@ -180,6 +180,42 @@ static void run_case(const Case *c, int ci) {
   arena_free(&a);
 }
 
+/* The CPU executor frees every value at its last reader, also where it extends a lifetime past
+ * the IR's readers (a weight gradient's summed GEMM reads its matmul's operands): after a run of
+ * a training graph only the outputs are held (a run on random tokens, random parameters). */
+static void t_lifetimes(const IrProgram *p) {
+  const IrGraph *g = &p->graphs.v[0];
+  int64_t sym[16];
+  for (int k = 0; k < 16; k++) sym[k] = 3 + 2 * k;
+  Tensor in[8];
+  int nin = 0, ok = 1;
+  memset(in, 0, sizeof in);
+  for (int i = 0; ok && i < g->nodes.n && nin < 8; i++) {
+    const IrNode *n = &g->nodes.v[i];
+    if (n->op != OP_INPUT) continue;
+    int64_t sh[IR_MAX_RANK];
+    for (int d = 0; d < n->type.rank; d++) sh[d] = dim_eval(n->type.d[d], sym);
+    ok = n->type.dt == DT_I32 && rt_tensor_alloc(&in[nin], DT_I32, n->type.rank, sh);
+    for (int64_t j = 0; ok && j < in[nin].n; j++) ((int32_t *)in[nin].data)[j] = 1 + (int32_t)(rng_u64(seed + 7, (uint64_t)j) % 7);
+    nin++;
+  }
+  ParamStore ps;
+  char err[256] = "";
+  Exec e;
+  InterpCx cx = {.fdt = DT_F32, .seed = seed, .step = 1, .training = 1};
+  ok = ok && rt_params_init(&ps, p, seed, DT_F32, err, sizeof err);
+  int ran = ok && exec_init(&e, p, 0, NULL, err, sizeof err) && exec_run(&e, sym, in, &ps, &cx);
+  int summed = 0, stray = ran ? exec_stray_values(&e) : -1;
+  for (int i = 0; ran && i < g->nodes.n; i++) summed += e.summed_gemm[i];
+  CHECK_MSG(ran && stray == 0, "shared.mam @%s on the CPU executor: %d values held after the run that are no output's (%s%s)",
+            g->task, stray, err, cx.err);
+  printf("%s examples/shared.mam @%s on the CPU executor: %d values held after the run besides the outputs (%d summed GEMMs)\n",
+         ran && stray == 0 ? "OK    " : "NOT OK", g->task, stray, summed);
+  if (ran) exec_free(&e);
+  if (ok) rt_params_free(&ps);
+  for (int k = 0; k < nin; k++) rt_tensor_free(&in[k]);
+}
+
 static void t_model(void) {
   Arena a;
   arena_init(&a);
@@ -205,6 +241,7 @@ static void t_model(void) {
             wrt[1], wrt[2], soft4);
   printf("%s examples/shared.mam: %d attentions, softmax_attention_grad {wrt = all} %d, q %d, kv %d\n",
          good ? "OK    " : "NOT OK", fwd, wrt[0], wrt[1], wrt[2]);
+  if (ok) t_lifetimes(p);
   diag_free(&d);
   arena_free(&a);
 }
