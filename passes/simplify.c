@@ -7,7 +7,9 @@
  *                    reshape(reshape x) -> reshape x, and -> x when the types agree;
  *                    transpose(transpose x) -> one transpose with the composed permutation,
  *                    and -> x when it is the identity; cast to x's own dtype, expand to x's
- *                    own type -> x
+ *                    own type -> x; matmul of a transpose that swaps just the last two axes
+ *                    -> matmul of its operand with that side's flag (ta, tb) flipped (the
+ *                    transpose dies: a tied output projection `y @ E^T` copies no E)
  *   2. folding       an elementwise op whose operands are all `const` (of any shape: every
  *                    element is the same value) becomes a `const` of its type, computed in
  *                    f64 exactly as the interpreter does (results f32/f64 only; no dropout).
@@ -53,6 +55,15 @@ static void set_operand(Sx *s, int id, int k, int v) {
 
 /* ---- 1. identities ------------------------------------------------------------------------ */
 
+/* perm is the identity but for the last two axes, swapped */
+static int swaps_last_two(const AttrVal *perm) {
+  int r = perm ? perm->n : 0;
+  if (r < 2 || perm->ints[r - 1] != r - 2 || perm->ints[r - 2] != r - 1) return 0;
+  for (int i = 0; i < r - 2; i++)
+    if (perm->ints[i] != i) return 0;
+  return 1;
+}
+
 /* The operand that node id reduces to, or -1. May rewrite the node in place (sets changed). */
 static int identity(Sx *s, int id) {
   IrNode *x = N(s, id);
@@ -90,6 +101,15 @@ static int identity(Sx *s, int id) {
       if (po->ints[i] != i) return -1;
     return SAME(a) ? a : -1;
   }
+  case OP_MATMUL:
+    for (int k = 0; k < 2; k++) {
+      const IrNode *t = N(s, x->in[k]);
+      if (t->op != OP_TRANSPOSE || !swaps_last_two(ir_get(t, "perm"))) continue;
+      const char *flag = k ? "tb" : "ta";
+      ir_set_i(x, flag, !ir_get_i(x, flag));
+      set_operand(s, id, k, t->in[0]);
+    }
+    return -1;
   default: return -1;
   }
 #undef SAME
