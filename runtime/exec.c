@@ -127,9 +127,7 @@ int exec_init(Exec *e, const IrProgram *p, int graph, CgCpu *jit, char *err, siz
     exec_free(e);
     return 0;
   }
-  for (int i = 0; i < n; i++) e->die_first[i] = -1;
-  for (int j = n - 1; j >= 0; j--)
-    if (e->last_use[j] < n) e->die_next[j] = e->die_first[e->last_use[j]], e->die_first[e->last_use[j]] = j;
+  exec_death_lists(e->last_use, n, e->die_first, e->die_next);
   e->out_first = malloc(sizeof(int) * (size_t)(n + 1));
   e->out_next = malloc(sizeof(int) * (size_t)(g->outputs.n + 1));
   if (!e->out_first || !e->out_next) {
@@ -374,6 +372,12 @@ static void free_dead(Exec *e, int s) {
       rt_tensor_free(&e->vals[o]);
       e->ref[o] = NULL;
     }
+}
+
+void exec_death_lists(const int *last_use, int n, int *die_first, int *die_next) {
+  for (int i = 0; i < n; i++) die_first[i] = -1;
+  for (int j = n - 1; j >= 0; j--)
+    if (last_use[j] < n) die_next[j] = die_first[last_use[j]], die_first[last_use[j]] = j;
 }
 
 int exec_stray_values(const Exec *e) {

@@ -89,6 +89,10 @@ void exec_free(Exec *e);
 int exec_run(Exec *e, const int64_t *symvals, const Tensor *inputs, const ParamStore *ps, InterpCx *cx);
 const Tensor *exec_output(const Exec *e, int k);
 void exec_release(Exec *e); /* frees the values of the last run */
+/* The values that die at each step of a graph of n nodes, from last_use (n: an output, never):
+ * die_first[s] heads a list through die_next of the nodes whose last reader is step s. Both
+ * executors (this one and the device's) build it after their last change to last_use. */
+void exec_death_lists(const int *last_use, int n, int *die_first, int *die_next);
 /* After a run: how many values the executor still holds that are no output's (0: every value
  * was freed at its last reader; a test's check) */
 int exec_stray_values(const Exec *e);

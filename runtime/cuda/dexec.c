@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "dexec_internal.h"
+#include "exec.h"
 
 static const char *const kind_names[DN_KIND_COUNT] = {"none",   "input",   "param", "view",       "kernel",
                                                       "gemm",   "summed gemm", "copy", "gather", "scatter",
@@ -93,17 +94,6 @@ static void find_summed(DExec *e, const int *uses) {
     e->kind[r->in[0]] = DN_NONE;
     for (int k = 0; k < 2; k++)
       if (e->last_use[m->in[k]] < i) e->last_use[m->in[k]] = i;
-  }
-}
-
-/* After every change to last_use: the values that die at each step (e->die_first/die_next) */
-static void plan_deaths(DExec *e) {
-  for (int i = 0; i < e->n; i++) e->die_first[i] = -1;
-  for (int j = e->n - 1; j >= 0; j--) {
-    int s = e->last_use[j];
-    if (s >= e->n) continue; /* an output: handed to the caller */
-    e->die_next[j] = e->die_first[s];
-    e->die_first[s] = j;
   }
 }
 
@@ -330,7 +320,7 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
   }
   if (ok) dx_fold_copies(e);
   if (ok) dx_fold_attn_io(e);
-  if (ok) plan_deaths(e);
+  if (ok) exec_death_lists(e->last_use, n, e->die_first, e->die_next); /* after every change to last_use */
   if (ok && !dev->emu && !dev_load_modules(dev)) ok = dx_fail(e, -1, "%s", dev->L.err);
   if (!ok) {
     char keep[1024];
