@@ -154,13 +154,16 @@ static int build(Lower *L, int node, const int *map) {
     case CG_NORM: {
       int axis = n->op == OP_SOFTMAX || n->op == OP_LOG_SOFTMAX ? norm_axis(ir_get_i(n, "axis"), rank) : rank - 1;
       int want = L->nred == 1 ? L->red[0] : -2;
+      /* x, and a _grad's upstream gradient, have the node's shape; gain and bias are vectors
+       * over its last axis */
+      int full = i == 0 || (i == 1 && (n->op == OP_LAYERNORM_GRAD || n->op == OP_RMSNORM_GRAD));
       if (i == 0 && map[axis] != want && !(want >= 0 && is_one(n->type.d[axis]) && is_one(L->I[want])))
         return lfail(L, "%%%d: normalises along another axis than the kernel reduces", node);
-      if (i == 0)
+      if (full)
         for (int j = 0; j < rank; j++) om[j] = map[j];
       else
         om[0] = map[rank - 1];
-      for (int j = 0; j < rank && i == 0; j++)
+      for (int j = 0; j < rank && full; j++)
         if (j != axis && om[j] >= 0 && (L->redmask >> om[j] & 1u))
           return lfail(L, "%%%d: a kept axis would run along the kernel's reduced axis", node);
       break;

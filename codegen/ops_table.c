@@ -164,6 +164,23 @@ static int cg_rmsnorm(CgRuleCx *c) {
   return c->nx > 1 ? op2(c, KOP_MUL, y, c->x[1]) : y;
 }
 
+/* layernorm_grad / rmsnorm_grad: x, dy[, gain]. The statistics as layernorm's / rmsnorm's,
+ * then gh = dy * gain, dx = r (gh - mean(gh) - xh mean(gh xh)) (rms: no mean(gh)); sum(gh)
+ * reads no accumulator, so it shares the first pass with sum(x) */
+static int norm_grad(CgRuleCx *c, int centered) {
+  int x = c->x[0], n = count(c);
+  int d = centered ? op2(c, KOP_SUB, x, op2(c, KOP_DIV, kir_acc(c->k, KACC_SUM, x), n)) : x;
+  int var = op2(c, KOP_DIV, kir_acc(c->k, KACC_SUM, op2(c, KOP_MUL, d, d)), n);
+  int inv = op2(c, KOP_DIV, cst(c, 1), op1(c, KOP_SQRT, op2(c, KOP_ADD, var, cst(c, ir_get_f(c->n, "eps")))));
+  int xh = op2(c, KOP_MUL, d, inv);
+  int gh = c->nx > 2 ? op2(c, KOP_MUL, c->x[1], c->x[2]) : c->x[1];
+  int in = op2(c, KOP_SUB, gh, op2(c, KOP_MUL, xh, op2(c, KOP_DIV, kir_acc(c->k, KACC_SUM, op2(c, KOP_MUL, gh, xh)), n)));
+  if (centered) in = op2(c, KOP_SUB, in, op2(c, KOP_DIV, kir_acc(c->k, KACC_SUM, gh), n));
+  return op2(c, KOP_MUL, inv, in);
+}
+static int cg_layernorm_grad(CgRuleCx *c) { return norm_grad(c, 1); }
+static int cg_rmsnorm_grad(CgRuleCx *c) { return norm_grad(c, 0); }
+
 /* ---- the table ------------------------------------------------------------------------------ */
 #define NO(why) {CG_NONE, NULL, why}
 #define RULE_INPUT NO("a graph input: the runtime passes its value as a buffer")
@@ -216,6 +233,8 @@ static int cg_rmsnorm(CgRuleCx *c) {
 #define RULE_LOG_SOFTMAX {CG_NORM, cg_log_softmax, NULL}
 #define RULE_LAYERNORM {CG_NORM, cg_layernorm, NULL}
 #define RULE_RMSNORM {CG_NORM, cg_rmsnorm, NULL}
+#define RULE_LAYERNORM_GRAD {CG_NORM, cg_layernorm_grad, NULL}
+#define RULE_RMSNORM_GRAD {CG_NORM, cg_rmsnorm_grad, NULL}
 #define RULE_GROUPNORM NO("splits the last axis into groups: needs split axes, not lowered yet")
 #define RULE_CROSS_ENTROPY NO("reads logits at data-dependent targets and reduces to a scalar mean")
 #define RULE_CROSS_ENTROPY_GRAD NO("a row kernel: the row's softmax statistics before its elements")

@@ -44,7 +44,9 @@ FusionRole ir_fusion_role(const IrGraph *g, int id) {
   case OP_SOFTMAX:
   case OP_LOG_SOFTMAX: return last_axis(ir_get_i(n, "axis"), n->type.rank) ? FR_NORM : FR_NONE;
   case OP_LAYERNORM:
-  case OP_RMSNORM: return FR_NORM;
+  case OP_RMSNORM:
+  case OP_LAYERNORM_GRAD:
+  case OP_RMSNORM_GRAD: return FR_NORM;
   case OP_MATMUL: return FR_MATMUL;
   default: return FR_NONE;
   }

@@ -10,7 +10,7 @@
  *   EW        an F_EW op: unary and binary math with NumPy broadcasting, cast, comparisons,
  *             where, dropout; and the computed sources const and iota (filled in the loop)
  *   REDUCE    reduce_sum / reduce_mean / reduce_max over exactly the last axis (keepdim any)
- *   NORM      softmax / log_softmax over the last axis, layernorm, rmsnorm
+ *   NORM      softmax / log_softmax over the last axis, layernorm, rmsnorm and their _grad ops
  *   MATMUL    matmul (the GEMM of an epilogue group)
  * Everything else is never a member: inputs and params, reshape (a view: the runtime
  * reinterprets its operand's buffer, memplan.h plans it so), gather, transpose, slice,
@@ -23,8 +23,8 @@
  *   ROW_REDUCE   root a REDUCE; NORM  root a NORM. Anchor: the shape of the root's first
  *                operand (the rows being reduced, the last axis the row). The root is the
  *                last member and the group's only output: its other members form the
- *                elementwise prologue computing that operand. A norm's gain and bias
- *                operands come from outside the group.
+ *                elementwise prologue computing that operand. A norm's other operands
+ *                (gain, bias; a _grad's upstream gradient) come from outside the group.
  *   EPILOGUE     root a MATMUL, whose operands come from outside and whose every consumer
  *                is a member (the raw product is never written out: on the GPU the group is
  *                one cuBLASLt call with an epilogue, on the CPU a BLAS call and a kernel).

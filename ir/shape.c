@@ -410,6 +410,23 @@ static int ir_shape_norm(ShapeCx *c) {
   return 1;
 }
 
+/* x, dy of x's type[, gain over the last axis] -> x's type */
+static int ir_shape_norm_grad(ShapeCx *c) {
+  const IrType *x = in_type(c, 0), *dy = in_type(c, 1);
+  if (x->rank < 1 || !dtype_is_float(x->dt)) return fail(c, "needs a float tensor, got %s", tt(c, x).s);
+  int ok = same_dtype(c, x, dy) && dy->rank == x->rank;
+  for (int i = 0; ok && i < x->rank; i++) ok = dim_eq(x->d[i], dy->d[i]);
+  if (!ok) return fail(c, "the upstream gradient %s must have x's type %s", tt(c, dy).s, tt(c, x).s);
+  if (c->n->nin > 2) {
+    const IrType *g = in_type(c, 2);
+    if (!same_dtype(c, x, g)) return 0;
+    if (g->rank != 1 || !dim_eq(g->d[0], x->d[x->rank - 1]))
+      return fail(c, "gain must be a vector over the last axis of %s, got %s", tt(c, x).s, tt(c, g).s);
+  }
+  c->n->type = *x;
+  return 1;
+}
+
 static int ir_shape_groupnorm(ShapeCx *c) {
   if (!ir_shape_norm(c)) return 0;
   const IrType *x = in_type(c, 0);

@@ -6,6 +6,9 @@
  *   layernorm    xh = (x - mean) r, r = rsqrt(var + eps); gh = g * gain
  *                dx = r (gh - mean(gh) - xh mean(gh xh)); dgain = sum(g xh); dbias = sum(g)
  *   rmsnorm      xh = x r, r = rsqrt(mean(x^2) + eps);  dx = r (gh - xh mean(gh xh))
+ *                (bwd = fused, the default: dx is one layernorm_grad / rmsnorm_grad node, and
+ *                xh for the gain's gradient a layernorm / rmsnorm without gain and bias; bwd =
+ *                composed: those formulas in primitives, the oracle)
  *   groupnorm    layernorm's formulas within each group of C/groups channels
  *   cross_entropy  dlogits = (softmax(logits) - q) * mask * g / count, q = (1 - s) onehot + s/V,
  *                onehot = [iota == target], mask = [target != ignore], count = max(sum(mask), 1):
@@ -63,7 +66,14 @@ static void affine_grads(GradCx *c, const IrNode *n, int g, int xh) {
 
 static int norm_rule(GradCx *c, int y, int g, int centered) {
   IrNode n = gx_node(c, y);
-  int x = n.in[0], xh;
+  int x = n.in[0], xh = -1;
+  if (ir_get_i(&n, "bwd") == 0) { /* fused: dx in one row pass; xh (for the gain) as a norm without affine */
+    int in[3] = {x, g, n.nin > 1 ? n.in[1] : -1};
+    if (gx_active(c, x)) gx_acc(c, x, gx_op(c, centered ? OP_LAYERNORM_GRAD : OP_RMSNORM_GRAD, n.nin > 1 ? 3 : 2, in, &n, NULL));
+    if (n.nin > 1 && gx_active(c, n.in[1])) xh = gx_op(c, n.op, 1, &x, &n, NULL);
+    affine_grads(c, &n, g, xh);
+    return 1;
+  }
   int gh = n.nin > 1 ? gx_mul(c, g, n.in[1]) : g;
   int dx = norm_backward(c, x, gh, ir_get_f(&n, "eps"), centered, &xh);
   gx_acc(c, x, dx);

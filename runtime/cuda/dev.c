@@ -150,6 +150,7 @@ static int busy(Dev *dev, const char *what) {
 
 int dev_h2d(Dev *dev, DPtr dst, const void *src, uint64_t n) {
   if (!n) return 1;
+  dev->queued.memops++;
   if (dev->emu && dev->capturing) return dev_emu_rec_copy(dev, 0, dst, 0, src, n);
   if (dev->emu) return memcpy(hp(dst), src, (size_t)n), 1;
   return CU_OK(&dev->L, cuMemcpyHtoDAsync((CUdeviceptr)dst, src, (size_t)n, dev->stream));
@@ -158,12 +159,14 @@ int dev_h2d(Dev *dev, DPtr dst, const void *src, uint64_t n) {
 int dev_d2h(Dev *dev, void *dst, DPtr src, uint64_t n) {
   if (!n) return 1;
   if (dev->capturing) return busy(dev, "a copy to the host");
+  dev->queued.memops++;
   if (dev->emu) return memcpy(dst, hp(src), (size_t)n), 1;
   return CU_OK(&dev->L, cuMemcpyDtoHAsync(dst, (CUdeviceptr)src, (size_t)n, dev->stream)) && dev_sync(dev);
 }
 
 int dev_d2d(Dev *dev, DPtr dst, DPtr src, uint64_t n) {
   if (!n || dst == src) return 1;
+  dev->queued.memops++;
   if (dev->emu && dev->capturing) return dev_emu_rec_copy(dev, 1, dst, src, NULL, n);
   if (dev->emu) return memmove(hp(dst), hp(src), (size_t)n), 1;
   return CU_OK(&dev->L, cuMemcpyDtoDAsync((CUdeviceptr)dst, (CUdeviceptr)src, (size_t)n, dev->stream));
@@ -171,6 +174,7 @@ int dev_d2d(Dev *dev, DPtr dst, DPtr src, uint64_t n) {
 
 int dev_zero(Dev *dev, DPtr dst, uint64_t n) {
   if (!n) return 1;
+  dev->queued.memops++;
   if (dev->emu && dev->capturing) return dev_emu_rec_copy(dev, 2, dst, 0, NULL, n);
   if (dev->emu) return memset(hp(dst), 0, (size_t)n), 1;
   return CU_OK(&dev->L, cuMemsetD8Async((CUdeviceptr)dst, 0, (size_t)n, dev->stream));
@@ -254,8 +258,9 @@ int dev_launch(Dev *dev, int mod, const char *name, unsigned gx, unsigned gy, un
                unsigned smem, const void *args) {
   CuLib *L = &dev->L;
   if (dev->compile_only) return fail(dev, "kernel %s: a compile-only device runs nothing", name);
+  if (!gx || !gy || !gz) return 1;
+  dev->queued.kernels++;
   if (dev->emu) {
-    if (!gx || !gy || !gz) return 1;
     if (!dev_has_kernel(dev, name)) return fail(dev, "kernel %s has no host emulation", name);
     if (dev->capturing) return dev_emu_rec_launch(dev, mod, name, gx, gy, gz, block, smem, args);
     if (dev->emu_run) return dev->emu_run(name, gx, gy, gz, block, smem, args, dev->L.err, sizeof dev->L.err);
@@ -267,7 +272,6 @@ int dev_launch(Dev *dev, int mod, const char *name, unsigned gx, unsigned gy, un
   if (smem > 48 * 1024 && !CU_OK(L, cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)smem)))
     return 0;
   void *params[1] = {(void *)args};
-  if (!gx || !gy || !gz) return 1;
   if (!CU_OK(L, cuLaunchKernel(f, gx, gy, gz, block, 1, 1, smem, dev->stream, params, NULL))) {
     size_t n = strlen(L->err);
     snprintf(L->err + n, sizeof L->err - n, "\n(kernel %s, grid %u x %u x %u, block %u, %u B shared)", name, gx, gy, gz,

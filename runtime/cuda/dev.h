@@ -61,6 +61,17 @@ typedef struct DevCg {  /* one compiled fusion kernel */
   void *emu_fn;         /* emu mode with Dev.emu_cg_build: the kernel's CUDA text built for the host */
 } DevCg;
 
+/* Work queued on the stream since dev_open — in emu mode, what a GPU would have queued (a
+ * bf16 product's operand rounding included) — so that plans can be compared by launches on
+ * machines without a GPU. Counted at queue time; inside a capture that is the graph's nodes. */
+typedef struct DevQueued {
+  int64_t kernels;   /* hand-written kernels (dev_launch) */
+  int64_t generated; /* generated fusion kernels (dev_cg_launch) */
+  int64_t gemms;     /* cuBLASLt products */
+  int64_t memops;    /* copies and memsets (dev_h2d, dev_d2h, dev_d2d, dev_zero) */
+} DevQueued;
+static inline int64_t dev_queued_total(const DevQueued *q) { return q->kernels + q->generated + q->gemms + q->memops; }
+
 typedef struct Dev {
   int emu;
   int compile_only;             /* dev_open_compile_only: NVRTC alone, nothing is loaded or run */
@@ -92,6 +103,7 @@ typedef struct Dev {
                                  * operation, or at its end when it has fewer (tests of the fallback
                                  * to eager runs) */
   double module_seconds;        /* loading hand-written modules (NVRTC or cache) */
+  DevQueued queued;
   /* emu: when set (tests: tests/cuda/kemu), the hand-written kernels run from their own CUDA
    * source emulated on the host instead of their CPU references (kref.c) */
   int (*emu_has)(const char *name);

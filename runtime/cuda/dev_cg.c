@@ -239,6 +239,7 @@ int dev_cg_launch(Dev *dev, const DevCg *k, const DPtr *bufs, const int64_t *dim
   int64_t outer = cg_outer(&k->k, dims);
   if (dev->compile_only) return snprintf(dev->L.err, sizeof dev->L.err, "a compile-only device runs nothing"), 0;
   if (outer <= 0) return 1;
+  dev->queued.generated++;
   if (dev->emu && dev->capturing) return dev_emu_rec_cg(dev, k, bufs, dims);
   if (dev->emu && !k->emu_fn) {
     void *b[CG_MAX_BUFS];

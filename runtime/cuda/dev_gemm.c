@@ -266,6 +266,9 @@ int dev_gemm_aux(Dev *dev, const DevGemm *g, DPtr aux) {
     dev->gemm_epi_refused = 1;
     return 0;
   }
+  dev->queued.gemms++;
+  if (dev->emu && (g->bf16 || g->a16 || g->b16)) /* the operand roundings a GPU would launch (to_bf16) */
+    dev->queued.kernels += !g->a16 + !g->b16;
   if (dev->emu && dev->capturing) return dev_emu_rec_gemm(dev, g, aux);
   if (dev->emu) return emu_gemm(dev, g, aux);
   DevGemm h = *g;

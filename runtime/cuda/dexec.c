@@ -3,6 +3,7 @@
  * themselves are dexec_ops.c's, dexec_copy.c's, dexec_attn.c's and dexec_linattn.c's. */
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "dexec_internal.h"
@@ -330,6 +331,7 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
     return 0;
   }
   e->capturable = 1;
+  e->debug_launches = getenv("MAMC_DEBUG_CUDA_LAUNCHES") && strcmp(getenv("MAMC_DEBUG_CUDA_LAUNCHES"), "0") != 0;
   e->stats.values16 = dx_dtype_count(e);
   for (int i = 0; i < n; i++) {
     e->stats.kind_count[e->kind[i]]++;
@@ -401,9 +403,30 @@ void dexec_summary(const DExec *e, StrBuf *b) {
   sb_printf(b, " (fused groups %d, hand-written norm groups %d, GEMM epilogues %d, %d of them gelu + aux)", fused, norm, epi, aux);
   if (e->stats.values16 || e->bf16)
     sb_printf(b, "; bf16 activations: %lld values%s", (long long)e->stats.values16, e->no_act16 ? " (refused: planned f32)" : "");
+  int64_t nl = dexec_launches(e);
+  if (e->stats.runs && nl) {
+    DevQueued all = {0};
+    sb_printf(b, "; last run: %lld launches (", (long long)nl);
+    first = 1;
+    for (int k = 0; k < DN_KIND_COUNT; k++) {
+      const DevQueued *q = &e->stats.launches[k];
+      if (!dev_queued_total(q)) continue;
+      sb_printf(b, "%s%s %lld", first ? "" : ", ", dexec_kind_name((DKind)k), (long long)dev_queued_total(q));
+      all.kernels += q->kernels, all.generated += q->generated, all.gemms += q->gemms, all.memops += q->memops;
+      first = 0;
+    }
+    sb_printf(b, "; hand-written kernels %lld, generated %lld, products %lld, copies and memsets %lld)", (long long)all.kernels,
+              (long long)all.generated, (long long)all.gemms, (long long)all.memops);
+  }
   if (e->stats.runs && (e->stats.act_bytes16 || e->bf16))
     sb_printf(b, "; last run's activations %.2f MiB bf16 + %.2f MiB f32", (double)e->stats.act_bytes16 / 1048576.0,
               (double)e->stats.act_bytes32 / 1048576.0);
+}
+
+int64_t dexec_launches(const DExec *e) {
+  int64_t n = 0;
+  for (int k = 0; k < DN_KIND_COUNT; k++) n += dev_queued_total(&e->stats.launches[k]);
+  return n;
 }
 
 int dexec_init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16) { return init(e, dev, p, graph, bf16, 0); }

@@ -103,6 +103,8 @@ typedef struct DExecStats {
   int64_t attn_tc;              /* of those flash ones: on tensor cores (attention_tc.cu) */
   int64_t attn_reused;          /* gradients that read their forward's o and lse (DAttnIo.fwd) */
   int64_t copies, copies_v16;   /* of the last run: k_copy_* launches, and of those in 16-byte elements */
+  DevQueued launches[DN_KIND_COUNT]; /* of the last run: work queued on the stream (kernels,
+                                 * products, copies, memsets) by nodes of each kind */
   int64_t linattn, linattn_tc;  /* of the last run: linear attention nodes (forward and gradient),
                                  * and of those on tensor cores (linattn_tc.cu) */
 } DExecStats;
@@ -138,6 +140,7 @@ typedef struct DExec {
   uint64_t stage_gen;       /* bumped whenever a staging buffer moves (a captured graph reads them) */
   int ninputs;
   int capturable;           /* no host nodes and no dropout: a CUDA graph can replay a run */
+  int debug_launches;       /* MAMC_DEBUG_CUDA_LAUNCHES=1: each step's launches to stderr */
   DExecStats stats;
   struct DProf *prof;       /* dexec_profile_on: per-step device times (dexec_prof.c) */
   char err[1024];
@@ -164,6 +167,8 @@ void dexec_release(DExec *e);
 /* The plan's kinds as text ("group 123, gemm 40, ..."), for gpu-info / benchmarks; with bf16
  * activations, how many values are bf16 and the last run's activation bytes by dtype. */
 void dexec_summary(const DExec *e, StrBuf *b);
+/* the last run's launches (DExecStats.launches summed over kinds) */
+int64_t dexec_launches(const DExec *e);
 const char *dexec_kind_name(DKind k);
 /* Whether bf16 plans read weights as bf16 (their kept copy): not with MAMC_CUDA_BF16_WEIGHTS=0 */
 int dexec_bf16_weights(void);

@@ -4,7 +4,9 @@
  * the outputs handed to the caller as soon as they are computed, and the host fallback (a
  * node run by the interpreter: operands down, widened from bf16 where stored so, the result
  * up, rounded to bf16 where stored so). */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "dexec_internal.h"
@@ -148,9 +150,11 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
   e->stats.attn_flash = e->stats.attn_gemm = e->stats.attn_tc = e->stats.attn_reused = 0;
   e->stats.copies = e->stats.copies_v16 = 0;
   e->stats.linattn = e->stats.linattn_tc = 0;
+  memset(e->stats.launches, 0, sizeof e->stats.launches);
   for (int i = 0; i < e->n;) {
     int last = i, ok = 1;
     DKind kd = e->kind[i];
+    DevQueued q0 = e->dev->queued, *q = &e->stats.launches[kd];
     int timed = e->prof && kd != DN_NONE && kd != DN_INPUT && kd != DN_PARAM && kd != DN_VIEW && kd != DN_FOLD && kd != DN_INTO;
     if (timed && !dx_prof_mark(e, i, 0)) {
       dexec_release(e);
@@ -185,6 +189,16 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
       break;
     }
     default: ok = dx_fail(e, i, "no plan (internal error)");
+    }
+    q->kernels += e->dev->queued.kernels - q0.kernels, q->generated += e->dev->queued.generated - q0.generated;
+    q->gemms += e->dev->queued.gemms - q0.gemms, q->memops += e->dev->queued.memops - q0.memops;
+    if (e->debug_launches) { /* MAMC_DEBUG_CUDA_LAUNCHES=1: what each step queued, and its nodes */
+      const DevQueued *d = &e->dev->queued;
+      fprintf(stderr, "mamc: cuda: %%%d..%%%d %s: %lld kernels, %lld generated, %lld products, %lld copies:", i, last,
+              dexec_kind_name(kd), (long long)(d->kernels - q0.kernels), (long long)(d->generated - q0.generated),
+              (long long)(d->gemms - q0.gemms), (long long)(d->memops - q0.memops));
+      for (int k = i; k <= last; k++) fprintf(stderr, " %s%s", op_info(G(e)->nodes.v[k].op)->name, e->st[k] ? "/bf16" : "");
+      fprintf(stderr, "\n");
     }
     if (ok && timed) ok = dx_prof_mark(e, i, 1);
     if (!ok) {

@@ -1,6 +1,6 @@
 /* norm.c — softmax and normalisation kernels: softmax, log_softmax (along any axis),
- * layernorm, rmsnorm, groupnorm (over the last axis, optional gain and bias vectors).
- * Statistics accumulate in f64; variances are biased (divide by the count).
+ * layernorm, rmsnorm, groupnorm (over the last axis, optional gain and bias vectors), and
+ * the gradients layernorm_grad, rmsnorm_grad. Statistics accumulate in f64; variances are biased (divide by the count).
  */
 #include "kernels.h"
 
@@ -118,3 +118,43 @@ int interp_GROUPNORM(Kern *k) {
     }
   return 1;
 }
+
+/* layernorm_grad / rmsnorm_grad {eps}: x[..., C], dy[..., C] (, gain[C]) -> dx[..., C]. Per
+ * row, with the statistics of layernorm / rmsnorm recomputed from x:
+ *   xh = (x - mu) r (rms: x r), gh = dy * gain,
+ *   dx = r (gh - mean(gh) - xh mean(gh xh))   (rms: r (gh - xh mean(gh xh))) */
+static int norm_grad(Kern *k, int centered) {
+  const Tensor *x = k->in[0], *dy = k->in[1], *g = k->nin > 2 ? k->in[2] : NULL;
+  Tensor *dx = k->out;
+  if (!kneed_float(k, 0) || !kneed_float(k, 1) || x->rank < 1) return kfail(k, "needs float tensors of rank >= 1");
+  int64_t C = x->shape[x->rank - 1], rows = C ? x->n / C : 0;
+  if (dy->n != x->n) return kfail(k, "the upstream gradient has %lld elements, x %lld", (long long)dy->n, (long long)x->n);
+  if (g && (g->rank != 1 || g->shape[0] != C || !kneed_float(k, 2)))
+    return kfail(k, "gain must be a float vector of length %lld", (long long)C);
+  double eps = ir_get_f(k->n, "eps");
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t o = r * C;
+    double mu = 0, var = 0;
+    if (centered) {
+      for (int64_t c = 0; c < C; c++) mu += ld(x, o + c);
+      mu /= (double)C;
+    }
+    for (int64_t c = 0; c < C; c++) var += (ld(x, o + c) - mu) * (ld(x, o + c) - mu);
+    double inv = 1.0 / sqrt(var / (double)C + eps), mg = 0, mgx = 0;
+    for (int64_t c = 0; c < C; c++) {
+      double gh = ld(dy, o + c) * (g ? ld(g, c) : 1.0);
+      mg += gh;
+      mgx += gh * (ld(x, o + c) - mu) * inv;
+    }
+    mg = centered ? mg / (double)C : 0;
+    mgx /= (double)C;
+    for (int64_t c = 0; c < C; c++) {
+      double gh = ld(dy, o + c) * (g ? ld(g, c) : 1.0), xh = (ld(x, o + c) - mu) * inv;
+      st(dx, o + c, inv * (gh - mg - xh * mgx));
+    }
+  }
+  return 1;
+}
+
+int interp_LAYERNORM_GRAD(Kern *k) { return norm_grad(k, 1); }
+int interp_RMSNORM_GRAD(Kern *k) { return norm_grad(k, 0); }

@@ -323,13 +323,17 @@ static void t_softmax(Op op) {
   }
 }
 
+/* reps 0, 1 with the default backward (layernorm / rmsnorm: fused, layernorm_grad /
+ * rmsnorm_grad), 2, 3 composed from primitives (groupnorm has only that) */
 static void t_norm(Op op) {
   int maxin = op == OP_RMSNORM ? 2 : 3;
   for (int nin = 1; nin <= maxin; nin++)
-    for (int rep = 0; rep < 2; rep++) {
+    for (int r = 0; r < 4; r++) {
       GC c;
+      int rep = r & 1, composed = r >= 2;
+      if (composed && op == OP_GROUPNORM) continue;
       int64_t G = op == OP_GROUPNORM ? gc_int(1, 3) : 1, C = G * gc_int(2, 4);
-      gc_begin(&c, op, "x[B, S, %lld], groups %lld, %d operands", (long long)C, (long long)G, nin);
+      gc_begin(&c, op, "x[B, S, %lld], groups %lld, %d operands%s", (long long)C, (long long)G, nin, composed ? ", composed" : "");
       Dim d[3] = {gc_sym(&c, "B", gc_int(1, 2)), cd(gc_int(1, 3)), cd(C)};
       int xs[3];
       xs[0] = gc_in(&c, DT_F32, rep ? 3 : 2, rep ? d : d + 1);
@@ -337,6 +341,7 @@ static void t_norm(Op op) {
       IrNode *n = gc_op(&c, op, nin, xs);
       if (op == OP_GROUPNORM) ir_set_i(n, "groups", G);
       if (rep) ir_set_f(n, "eps", 0.01);
+      if (composed) ir_set_enum(n, "bwd", "composed");
       gc_check(&c);
       gc_end(&c);
     }

@@ -324,11 +324,29 @@ static void norms(CgCase *c, CgCaseFn fn, void *ctx, int *count) {
       done(c, fn, ctx, count);
     }
   }
+  for (int di = 0; di < 2; di++) /* the norms' gradients: x, dy[, gain] */
+    for (int k = 0; k < 4; k++) {
+      DType dt = dts[di];
+      Op op = k < 2 ? OP_LAYERNORM_GRAD : OP_RMSNORM_GRAD;
+      begin(c, op, 1, "%s %s[B, S, L], dy%s", op_info(op)->name, dtype_name(dt), k & 1 ? ", gain" : "");
+      row_bindings(c);
+      int x = IN3(c, dt, DOM_ANY, dB, dS, dL), dy = IN3(c, dt, DOM_ANY, dB, dS, dL);
+      fin(c, add(c, op, x, dy, k & 1 ? IN1(c, dt, DOM_ANY, dL) : -1));
+      done(c, fn, ctx, count);
+    }
   /* fused groups */
-  begin(c, OP_LAYERNORM, 0, "h = x + r; layernorm(h, g, b): outputs h and y");
+  begin(c, OP_LAYERNORM_GRAD, 0, "layernorm_grad(x + r, dy, g) * 0.5");
   row_bindings(c);
   int x = IN3(c, DT_F32, DOM_ANY, dB, dS, dL), r = IN3(c, DT_F32, DOM_ANY, dB, dS, dL);
-  int g = IN1(c, DT_F32, DOM_ANY, dL), b = IN1(c, DT_F32, DOM_ANY, dL);
+  int dy = IN3(c, DT_F32, DOM_ANY, dB, dS, dL), g = IN1(c, DT_F32, DOM_ANY, dL);
+  op2(c, OP_MUL, fin(c, add(c, OP_LAYERNORM_GRAD, op2(c, OP_ADD, x, r), dy, g)), cconst(c, DT_F32, 0.5));
+  done(c, fn, ctx, count);
+
+  begin(c, OP_LAYERNORM, 0, "h = x + r; layernorm(h, g, b): outputs h and y");
+  row_bindings(c);
+  x = IN3(c, DT_F32, DOM_ANY, dB, dS, dL), r = IN3(c, DT_F32, DOM_ANY, dB, dS, dL);
+  g = IN1(c, DT_F32, DOM_ANY, dL);
+  int b = IN1(c, DT_F32, DOM_ANY, dL);
   int h = op2(c, OP_ADD, x, r);
   ir_output_add(&c->p, c->g, "h", h);
   fin(c, add(c, OP_LAYERNORM, h, g, b));

@@ -115,7 +115,8 @@ static void bench_workload(Ck *c, const Workload *w) {
     example_free(&ex);
     return;
   }
-  ok = make_run(p, g, &r, fixed, 3) && upload_params(c, &ps, &dp) && dexec_init(&e, &c->dev, p, 0, w->bf16);
+  ok = make_run(p, g, &r, fixed, 3) && upload_params(c, &ps, &dp) && dexec_init(&e, &c->dev, p, 0, w->bf16) &&
+       upload_params16(c, &ps, &e, &dp);
   InterpCx cx = {DT_F32, 5, 1, 1, {0}};
   double first = 0;
   ok = ok && dexec_run(&e, r.sym, r.in, &dp, &cx) && dev_sync(&c->dev);
@@ -135,8 +136,10 @@ static void bench_workload(Ck *c, const Workload *w) {
     StrBuf sb;
     sb_init(&sb);
     dexec_summary(&e, &sb);
-    snprintf(note, sizeof note, "%s B%lld S%lld T%lld, %d reps; host nodes %lld; %.180s", w->bf16 ? "bf16" : "f32",
-             (long long)w->B, (long long)w->S, (long long)w->T, reps, (long long)e.stats.host_nodes, sb.s ? sb.s : "");
+    snprintf(note, sizeof note, "%s B%lld S%lld T%lld, %d reps; host nodes %lld; %lld launches a run; %.160s",
+             w->bf16 ? "bf16" : "f32", (long long)w->B, (long long)w->S, (long long)w->T, reps, (long long)e.stats.host_nodes,
+             (long long)dexec_launches(&e), sb.s ? sb.s : "");
+    printf("plan    %s: %s\n", w->name, sb.s ? sb.s : "");
     sb_free(&sb);
     bench_line(c, w->name, ms[reps / 2], first, e.stats.gemm_flops, note);
     if (e.capturable) bench_graph(c, &e, &r, &dp, &cx, w->name, reps);

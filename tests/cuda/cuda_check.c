@@ -284,7 +284,25 @@ int upload_params(Ck *c, const ParamStore *ps, DParams *dp) {
   return 1;
 }
 
+/* The bf16 copies the trainer keeps (dtrain.c) of the parameters e's plan reads as bf16, so
+ * that a timed run reads them as a training step does instead of rounding them per run. */
+int upload_params16(Ck *c, const ParamStore *ps, const DExec *e, DParams *dp) {
+  const IrGraph *g = &e->p->graphs.v[e->graph];
+  for (int i = 0; i < e->n; i++) {
+    const IrNode *nd = &g->nodes.v[i];
+    int q = nd->op == OP_PARAM ? ps->first[nd->module] + nd->param : -1;
+    if (q < 0 || !e->st[i] || dp->wb[q] || !ps->t[q].data) continue;
+    uint16_t *h = malloc((size_t)ps->t[q].n * 2 + 2);
+    for (int64_t j = 0; h && j < ps->t[q].n; j++) h[j] = rt_bf16_from_f64(((const float *)ps->t[q].data)[j]);
+    dp->wb[q] = h ? ck_up(c, h, (size_t)ps->t[q].n * 2) : 0;
+    free(h);
+    if (!dp->wb[q]) return 0;
+  }
+  return 1;
+}
+
 void free_params(Ck *c, DParams *dp) {
+  for (int q = 0; q < dp->n && dp->wb; q++) dev_free(&c->dev, dp->wb[q]);
   for (int q = 0; q < dp->n && dp->w; q++) dev_free(&c->dev, dp->w[q]);
   free(dp->w);
   free(dp->wb);

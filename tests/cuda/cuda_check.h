@@ -31,6 +31,8 @@ void fill(float *x, int64_t n, uint64_t seed, double scale);
 int make_run(const IrProgram *p, const IrGraph *g, Run *r, const int64_t *fixed, uint64_t seed);
 void free_run(Run *r);
 int upload_params(Ck *c, const ParamStore *ps, DParams *dp);
+/* bf16 copies of the parameters e reads as bf16 (as the trainer keeps them) */
+int upload_params16(Ck *c, const ParamStore *ps, const DExec *e, DParams *dp);
 void free_params(Ck *c, DParams *dp);
 /* host <-> device copies of the check (a message on stderr when they fail) */
 DPtr ck_up(Ck *c, const void *h, size_t bytes);

@@ -82,6 +82,49 @@ static void t_norm(Op op) {
     }
 }
 
+/* ---- layernorm_grad, rmsnorm_grad over x[B, S, C], dy[B, S, C] (, gain[C]) -------------------
+ * The reference goes through the normalisation's Jacobian, built entry by entry:
+ * d xh_j / d x_i = r (delta_ij - 1/C - xh_i xh_j / C) (rms: no 1/C), dx_i = sum_j gh_j d xh_j / d x_i */
+static void t_norm_grad(Op op) {
+  int centered = op == OP_LAYERNORM_GRAD;
+  for (int nin = 2; nin <= 3; nin++)
+    for (int rep = 0; rep < 3; rep++) {
+      int64_t B = h_int(1, 3), S = h_int(1, 3), C = rep == 2 ? 1 : h_int(2, 9);
+      double eps = rep ? 0.1 : centered ? 1e-5 : 1e-6;
+      Case c;
+      case_begin(&c, op, "x[B, S, C=%lld], dy%s, eps %g", (long long)C, nin > 2 ? ", gain" : "", eps);
+      Dim d[3] = {case_sym(&c, "B", B), cdim(S), cdim(C)};
+      int xs[3];
+      xs[0] = case_in(&c, DT_F32, 3, d);
+      xs[1] = case_in(&c, DT_F32, 3, d);
+      if (nin > 2) xs[2] = case_in(&c, DT_F32, 1, &d[2]);
+      IrNode *n = case_op(&c, op, nin, xs);
+      if (rep) ir_set_f(n, "eps", eps);
+      if (case_infer(&c)) {
+        Tensor ref;
+        const double *x = h_f(&c.x[xs[0]]), *dy = h_f(&c.x[xs[1]]), *g = nin > 2 ? h_f(&c.x[xs[2]]) : NULL;
+        h_alloc(&ref, DT_F64, 3, c.x[xs[0]].shape);
+        for (int64_t row = 0; row < ref.n / C; row++) {
+          const double *xr = x + row * C, *dr = dy + row * C;
+          double mu = 0, var = 0;
+          for (int64_t j = 0; j < C && centered; j++) mu += xr[j] / (double)C;
+          for (int64_t j = 0; j < C; j++) var += (xr[j] - mu) * (xr[j] - mu) / (double)C;
+          double r = 1 / sqrt(var + eps);
+          for (int64_t i = 0; i < C; i++) {
+            double acc = 0, xi = (xr[i] - mu) * r;
+            for (int64_t j = 0; j < C; j++) {
+              double xj = (xr[j] - mu) * r, jac = r * ((i == j) - (centered ? 1.0 / (double)C : 0) - xi * xj / (double)C);
+              acc += dr[j] * (g ? g[j] : 1) * jac;
+            }
+            h_f(&ref)[row * C + i] = acc;
+          }
+        }
+        case_check(&c, &ref);
+      }
+      case_end(&c);
+    }
+}
+
 /* ---- cross_entropy ------------------------------------------------------------------------------ */
 
 static void t_cross_entropy(Op op) {
@@ -309,6 +352,7 @@ static void t_softmax_attention_grad(Op op) {
 void register_nn(OpTest *t) {
   t[OP_SOFTMAX] = t[OP_LOG_SOFTMAX] = t_softmax;
   t[OP_LAYERNORM] = t[OP_RMSNORM] = t[OP_GROUPNORM] = t_norm;
+  t[OP_LAYERNORM_GRAD] = t[OP_RMSNORM_GRAD] = t_norm_grad;
   t[OP_CROSS_ENTROPY] = t[OP_CROSS_ENTROPY_GRAD] = t_cross_entropy;
   t[OP_SOFTMAX_ATTENTION] = t_softmax_attention;
   t[OP_SOFTMAX_ATTENTION_GRAD] = t_softmax_attention_grad;

@@ -236,6 +236,10 @@ static void build_zoo(IrProgram *p, int *seen) {
   ir_set_f(N(&b, ln), "eps", 1e-6);
   inf(&b, ln);
   int rn = inf(&b, mk(&b, OP_RMSNORM, 2, ln, gn));
+  int lng = mk(&b, OP_LAYERNORM_GRAD, 3, ls, rn, gn);
+  ir_set_f(N(&b, lng), "eps", 1e-6);
+  inf(&b, lng);
+  rn = inf(&b, mk(&b, OP_RMSNORM_GRAD, 2, rn, lng));
   int gr = mk(&b, OP_GROUPNORM, 1, rn);
   ir_set_i(N(&b, gr), "groups", 4);
   ir_set_f(N(&b, gr), "eps", 0.001);
