@@ -200,7 +200,7 @@ static int kind_and_anchor(Chk *c, const int *m, int n, FusionGroup *gi) {
       if (in_set(cx, rn->in[k]))
         return bad(c, "%%%d (%s) reads operand %d from inside its group; only %s", num(c, gi->root), opname(c, gi->root),
                    k, gi->kind == FK_EPILOGUE ? "outside values may feed a matmul" : "its first operand may");
-    if (gi->kind != FK_EPILOGUE && m[n - 1] != gi->root)
+    if (gi->kind == FK_ROW_REDUCE && m[n - 1] != gi->root)
       return bad(c, "%%%d (%s) must be the last member of its group", num(c, gi->root), opname(c, gi->root));
     return 1;
   }
@@ -238,12 +238,11 @@ int ir_group_check(IrGroupCx *cx, const int *m, int n, int mode, FusionGroup *in
       ok = bad(&c, "%%%d (%s) has a shape that does not broadcast into the group's anchor", num(&c, id), opname(&c, id));
     } else if (id == gi.root && gi.kind == FK_EPILOGUE && mode == GROUP_FINAL && out) {
       ok = bad(&c, "%%%d (matmul) heads an epilogue group but is also read outside it", num(&c, id));
-    } else if (id == gi.root && gi.kind != FK_EPILOGUE && read_inside(cx, id)) {
-      ok = bad(&c, "%%%d (%s) is read inside its group; a reduction or norm ends its group", num(&c, id),
-               opname(&c, id));
+    } else if (id == gi.root && gi.kind == FK_ROW_REDUCE && read_inside(cx, id)) {
+      ok = bad(&c, "%%%d (%s) is read inside its group; a reduction ends its group", num(&c, id), opname(&c, id));
     }
     if (!ok || !out || id == gi.root) continue;
-    if (gi.kind == FK_ROW_REDUCE || gi.kind == FK_NORM)
+    if (gi.kind == FK_ROW_REDUCE)
       ok = bad(&c, "%%%d (%s) is read outside its %s group; only the root %%%d may be", num(&c, id), opname(&c, id),
                fusion_kind_name(gi.kind), num(&c, gi.root));
     else if (!same_dims(&x->type, &gi.anchor))

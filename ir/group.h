@@ -21,10 +21,14 @@
  * A group holds at most one REDUCE, NORM or MATMUL member, its ROOT, which gives the kind:
  *   ELEMENTWISE  no root. Anchor: the broadcast of the shapes of its members.
  *   ROW_REDUCE   root a REDUCE; NORM  root a NORM. Anchor: the shape of the root's first
- *                operand (the rows being reduced, the last axis the row). The root is the
- *                last member and the group's only output: its other members form the
- *                elementwise prologue computing that operand. A norm's other operands
- *                (gain, bias; a _grad's upstream gradient) come from outside the group.
+ *                operand (the rows being reduced, the last axis the row); the members it
+ *                depends on are its elementwise prologue. A ROW_REDUCE's root is its last
+ *                member and only output. A NORM's other members are any EW ops over the
+ *                anchor — its prologue, ops reading the root (an epilogue: e.g. a gradient's
+ *                accumulation onto another path's), ops beside it — all computed in the
+ *                row's element pass (the prologue in the passes too), and any of them may be
+ *                an output. A norm's other operands (gain, bias; a _grad's upstream
+ *                gradient) come from outside the group.
  *   EPILOGUE     root a MATMUL, whose operands come from outside and whose every consumer
  *                is a member (the raw product is never written out: on the GPU the group is
  *                one cuBLASLt call with an epilogue, on the CPU a BLAS call and a kernel).
@@ -34,8 +38,8 @@
  *
  * ---- outputs ---------------------------------------------------------------------------------
  * A member is an OUTPUT when a node outside the group reads it or the graph returns it.
- * ELEMENTWISE and EPILOGUE groups may have several outputs; each has exactly the anchor's
- * dims. A ROW_REDUCE / NORM group's only output is its root.
+ * ELEMENTWISE, EPILOGUE and NORM groups may have several outputs; each has exactly the
+ * anchor's dims. A ROW_REDUCE group's only output is its root.
  *
  * ---- structure ---------------------------------------------------------------------------------
  *   contiguous   the members are consecutive nodes (so the group is convex: no path leaves

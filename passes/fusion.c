@@ -10,7 +10,8 @@
  *             epilogue root) and never joins: a matmul as a consumer is not fused. An
  *             elementwise node read only by a reduction or norm (as its row input) does
  *             not join a group that has a root: it waits to be that root's prologue
- *             instead of being written out.
+ *             instead of being written out. Nor does an elementwise node join a group
+ *             whose matmul settle would take out (doomed_epilogue).
  *   2. settle a matmul read outside its group after all is no epilogue root: it leaves;
  *             groups split into their connected parts; groups that compute nothing (a
  *             lone const, iota or matmul) are dissolved. A const or iota joins a group only
@@ -132,6 +133,25 @@ static int prologue_only(Fx *f, int id) {
   return (r == FR_REDUCE || r == FR_NORM) && un->in[0] == id;
 }
 
+/* Group h has a matmul root that some reader can never join (a matmul, a non-member, a norm or
+ * reduction reading it as other than its row input) or the graph returns: settle will take the
+ * matmul out, so joining h for its sake is futile, and it may cost a better join (a norm's
+ * gradient mul(dy, xh) joining dy's product instead of xh's norm). */
+static int doomed_epilogue(Fx *f, int h) {
+  int r = -1;
+  for (int k = 0; k < f->nmem[h] && r < 0; k++)
+    if (ir_fusion_role(f->g, f->mem[h][k]) == FR_MATMUL) r = f->mem[h][k];
+  if (r < 0) return 0;
+  if (ir_group_cx_returned(f->cx, r)) return 1;
+  const int *u = ir_group_cx_users(f->cx, r);
+  for (int j = 0; j < ir_group_cx_nusers(f->cx, r); j++) {
+    FusionRole ru = ir_fusion_role(f->g, u[j]);
+    if (ru == FR_NONE || ru == FR_MATMUL) return 1;
+    if ((ru == FR_REDUCE || ru == FR_NORM) && f->g->nodes.v[u[j]].in[0] != r) return 1;
+  }
+  return 0;
+}
+
 static int grow(Fx *f, int id) {
   const IrNode *x = &f->g->nodes.v[id];
   FusionRole role = ir_fusion_role(f->g, id);
@@ -141,7 +161,7 @@ static int grow(Fx *f, int id) {
   int nops = role == FR_EW ? x->nin : role == FR_MATMUL ? 0 : 1;
   for (int k = 0; k < nops; k++) {
     int h = f->grp[x->in[k]];
-    if (h < 0 || h == gid) continue;
+    if (h < 0 || h == gid || (role == FR_EW && doomed_epilogue(f, h))) continue;
     int nT = merge(S, nS, f->mem[h], f->nmem[h], f->tmp);
     FusionGroup info;
     if (!ir_group_check(f->cx, f->tmp, nT, GROUP_TENTATIVE, &info, NULL, 0) || (wait && info.root >= 0) ||

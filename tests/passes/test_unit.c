@@ -146,8 +146,13 @@ static void test_rules(void) {
   expect_invalid(BODY("  %s = reduce_max %x {axes = [1], keepdim} : f32[B, 1] group 0\n"
                       "  %y = sub %x, %s : f32[B, 8] group 0\n"),
                  ret, "must be the last member");
-  expect_invalid(BODY("  %a = tanh %x : f32[B, 8] group 0\n  %y = rmsnorm %a : f32[B, 8] group 0\n  %z = neg %a : f32[B, 8]\n"),
-                 ret, "is read outside its norm group");
+  expect_invalid(BODY("  %a = tanh %x : f32[B, 8] group 0\n  %s = reduce_sum %a {axes = [1], keepdim} : f32[B, 1] group 0\n"
+                      "  %z = neg %a : f32[B, 8]\n  %y = mul %x, %s : f32[B, 8]\n"),
+                 ret, "is read outside its row-reduction group");
+  /* a norm group goes on past its root (an epilogue), and any member may be an output */
+  expect_valid(BODY("  %a = tanh %x : f32[B, 8] group 0\n  %b = rmsnorm %a : f32[B, 8] group 0\n"
+                    "  %y = add %b, %x : f32[B, 8] group 0\n  %z = neg %a : f32[B, 8]\n  %u = neg %b : f32[B, 8]\n"),
+               ret);
   expect_invalid(BODY("  %g = exp %v : f32[8] group 0\n  %y = layernorm %x, %g : f32[B, 8] group 0\n"), ret,
                  "reads operand 1 from inside its group");
   expect_invalid(BODY("  %m = matmul %x, %w : f32[B, 8] group 0\n  %a = add %m, %v : f32[B, 8] group 0\n"
