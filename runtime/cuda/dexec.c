@@ -196,6 +196,40 @@ static void split_epilogue(DExec *e, int gi) {
   e->grp[first] = ti;
 }
 
+/* Node i is a sum over leading axes (a column sum: a bias's or a norm gain's gradient) outside
+ * any fusion group that find_summed will not take (its operand is no matmul {ta}) */
+static int column_sum(const DExec *e, int i) {
+  const IrGraph *g = G(e);
+  const IrNode *r = &g->nodes.v[i], *x = &g->nodes.v[r->in[0]];
+  if (r->op != OP_REDUCE_SUM || r->group >= 0 || r->type.dt != DT_F32 || forced_host(r->op)) return 0;
+  if (x->op == OP_MATMUL && ir_get_i(x, "ta")) return 0;
+  const AttrVal *ax = ir_get(r, "axes");
+  for (int k = 0; k < ax->n; k++)
+    if (ax->ints[k] == x->type.rank - 1 || ax->ints[k] == -1) return 0;
+  return x->type.rank >= 2;
+}
+
+/* Column sums j = i+1, ... that can run in i's kernel: the same operand dims, axes and keepdim,
+ * and reading none of i .. j-1. One launch then sums several tensors' columns (each its own
+ * accumulator and output): a norm's gain and bias gradients and the residual's bias gradient
+ * after it. Returns the end of the run. */
+static int column_run(const DExec *e, int i) {
+  const IrGraph *g = G(e);
+  const IrNode *a = &g->nodes.v[i];
+  const IrType *ta = &g->nodes.v[a->in[0]].type;
+  int j = i + 1;
+  for (; j < e->n && column_sum(e, j); j++) {
+    const IrNode *b = &g->nodes.v[j];
+    const IrType *tb = &g->nodes.v[b->in[0]].type;
+    const AttrVal *xa = ir_get(a, "axes"), *xb = ir_get(b, "axes");
+    int same = b->in[0] < i && tb->rank == ta->rank && xa->n == xb->n && ir_get_i(a, "keepdim") == ir_get_i(b, "keepdim");
+    for (int d = 0; same && d < ta->rank; d++) same = dim_eq(ta->d[d], tb->d[d]);
+    for (int k = 0; same && k < xa->n; k++) same = xa->ints[k] == xb->ints[k];
+    if (!same) break;
+  }
+  return j;
+}
+
 static int plan(DExec *e) {
   const IrGraph *g = G(e);
   int n = e->n;
@@ -204,6 +238,14 @@ static int plan(DExec *e) {
   /* fusion groups as passes/fusion.c marked them: consecutive nodes of one group id */
   for (int i = 0; i < n;) {
     int gid = g->nodes.v[i].group, j = i;
+    if (gid < 0 && column_sum(e, i) && (j = column_run(e, i)) > i + 1) { /* several column sums, one kernel */
+      int gi = add_group(e, i, j - i, -1);
+      for (int k = i; k < j; k++) e->kind[k] = DN_NONE;
+      e->kind[i] = DN_GROUP;
+      e->grp[i] = gi;
+      i = j;
+      continue;
+    }
     if (gid < 0) {
       plan_alone(e, i++);
       continue;
