@@ -75,6 +75,19 @@ static int cg_gelu(CgRuleCx *c) {
   return op2(c, KOP_MUL, op2(c, KOP_MUL, cst(c, 0.5), x), op2(c, KOP_ADD, cst(c, 1), op1(c, KOP_TANH, in)));
 }
 
+/* gelu_grad x, dy = dy * gelu'(x): with t = tanh(k (x + a x^3)),
+ * gelu' = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 a x^2) */
+static int cg_gelu_grad(CgRuleCx *c) {
+  if (is_int(c)) return fail(c, "needs a float operand");
+  int x = c->x[0], x2 = op2(c, KOP_MUL, x, x);
+  int in = op2(c, KOP_MUL, cst(c, 0.79788456080286535588), op2(c, KOP_ADD, x, op2(c, KOP_MUL, op2(c, KOP_MUL, cst(c, 0.044715), x2), x)));
+  int t = op1(c, KOP_TANH, in);
+  int left = op2(c, KOP_MUL, cst(c, 0.5), op2(c, KOP_ADD, cst(c, 1), t));
+  int du = op2(c, KOP_MUL, cst(c, 0.79788456080286535588), op2(c, KOP_ADD, cst(c, 1), op2(c, KOP_MUL, cst(c, 3 * 0.044715), x2)));
+  int right = op2(c, KOP_MUL, op2(c, KOP_MUL, op2(c, KOP_MUL, cst(c, 0.5), x), op2(c, KOP_SUB, cst(c, 1), op2(c, KOP_MUL, t, t))), du);
+  return op2(c, KOP_MUL, c->x[1], op2(c, KOP_ADD, left, right));
+}
+
 static int cg_cast(CgRuleCx *c) {
   if (c->t == c->xt[0]) return c->x[0];
   return op1(c, KOP_CAST, c->x[0]);
@@ -206,6 +219,7 @@ static int cg_rmsnorm_grad(CgRuleCx *c) { return norm_grad(c, 0); }
 #define RULE_ADD {CG_EW, cg_add, NULL}
 #define RULE_SUB {CG_EW, cg_sub, NULL}
 #define RULE_MUL {CG_EW, cg_mul, NULL}
+#define RULE_GELU_GRAD {CG_EW, cg_gelu_grad, NULL}
 #define RULE_DIV {CG_EW, cg_div, NULL}
 #define RULE_POW {CG_EW, cg_pow, NULL}
 #define RULE_MAXIMUM {CG_EW, cg_maximum, NULL}

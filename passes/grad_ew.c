@@ -82,7 +82,12 @@ int grad_RELU(GradCx *c, int y, int g) {
  *   y' = (1 + t)/2 + x/2 (1 - t^2) k (1 + 3 * 0.044715 x^2) */
 int grad_GELU(GradCx *c, int y, int g) {
   const double k = 0.79788456080286535588, a = 0.044715;
-  int x = gx_node(c, y).in[0];
+  IrNode n = gx_node(c, y);
+  int x = n.in[0];
+  if (ir_get_i(&n, "bwd") == 0) { /* fused: one gelu_grad from x (nothing of the forward kept) */
+    gx_acc(c, x, gx_bin(c, OP_GELU_GRAD, x, g));
+    return 1;
+  }
   int one = gx_const(c, 1.0, gx_ty(c, x).dt);
   int x2 = gx_un(c, OP_SQUARE, x);
   int u = gx_mulc(c, gx_add(c, x, gx_mul(c, gx_mulc(c, x2, a), x)), k);

@@ -201,8 +201,11 @@ void dev_cg_cache_free(Dev *dev);
  * graph's gelu gradient reads), laid out as C (leading dim N, batch stride sC) in C's dtype
  * (cuBLASLt's aux type is D's); cuBLASLt wants the aux leading dim a multiple of 8 and the aux
  * 16-byte aligned: else, as when it has no algorithm, a refusal (gemm_epi_refused, nothing
- * queued). ReLU has no such form here: RELU_AUX_BIAS stores a bitmask, not the pre-activation. */
-typedef enum { DEV_EPI_NONE, DEV_EPI_BIAS, DEV_EPI_BIAS_GELU, DEV_EPI_BIAS_RELU, DEV_EPI_BIAS_GELU_AUX } DevEpilogue;
+ * queued). ReLU has no such form here: RELU_AUX_BIAS stores a bitmask, not the pre-activation.
+ * DEV_EPI_DGELU (cuBLASLt's DGELU; through dev_gemm_aux only, no bias): C = op(A) op(B) * gelu'(x)
+ * with x read from aux, laid out as C in C's dtype (what GELU_AUX_BIAS wrote: the backward of a
+ * product + GELU through the next product), gelu' of the tanh form; the same aux conditions. */
+typedef enum { DEV_EPI_NONE, DEV_EPI_BIAS, DEV_EPI_BIAS_GELU, DEV_EPI_BIAS_RELU, DEV_EPI_BIAS_GELU_AUX, DEV_EPI_DGELU } DevEpilogue;
 typedef struct DevGemm {
   DPtr A, B, C;
   int64_t M, N, K, batch;
@@ -213,7 +216,8 @@ typedef struct DevGemm {
   int a16, b16, c16;            /* A, B stored as bf16; C written as bf16 (see above) */
 } DevGemm;
 int dev_gemm(Dev *dev, const DevGemm *g);
-/* dev_gemm with the aux output of DEV_EPI_BIAS_GELU_AUX (0 for every other epilogue) */
+/* dev_gemm with the aux output of DEV_EPI_BIAS_GELU_AUX, or the aux input of DEV_EPI_DGELU (0
+ * for every other epilogue) */
 int dev_gemm_aux(Dev *dev, const DevGemm *g, DPtr aux);
 void dev_gemm_cache_free(Dev *dev);
 

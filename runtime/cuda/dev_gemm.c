@@ -78,9 +78,19 @@ static int layout(Dev *dev, cublasLtMatrixLayout_t *l, cudaDataType_t t, int64_t
          LT_OK(L, cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride));
 }
 
-/* the epilogue's attributes on a new descriptor; GELU_AUX: the aux matrix as C (ld N, stride sC) */
+/* the epilogue's attributes on a new descriptor; GELU_AUX and DGELU: the aux matrix as C (ld N,
+ * stride sC); DGELU has no bias */
 static int set_epilogue(CuLib *L, cublasLtMatmulDesc_t op, const GemmKey *k, DPtr bias, DPtr aux) {
   int epi = k->epilogue;
+  if (epi == DEV_EPI_DGELU) {
+    cublasLtEpilogue_t ep = CUBLASLT_EPILOGUE_DGELU;
+    int64_t ld = k->N, astride = k->sC;
+    const void *ap = (const void *)(uintptr_t)aux;
+    return LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &ep, sizeof ep)) &&
+           LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &ap, sizeof ap)) &&
+           LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ld, sizeof ld)) &&
+           LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_BATCH_STRIDE, &astride, sizeof astride));
+  }
   cublasLtEpilogue_t ep = epi == DEV_EPI_BIAS_GELU       ? CUBLASLT_EPILOGUE_GELU_BIAS
                           : epi == DEV_EPI_BIAS_GELU_AUX ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS
                           : epi == DEV_EPI_BIAS_RELU     ? CUBLASLT_EPILOGUE_RELU_BIAS
@@ -196,6 +206,15 @@ static void emu_aux(const DevGemm *g, DPtr aux, int64_t b, int64_t i, double x) 
   else ((float *)(uintptr_t)aux)[b * g->sC + i] = (float)x;
 }
 
+/* DGELU's input: x of batch item b, element i, in C's dtype; gelu'(x) of the tanh form */
+static double emu_dgelu(const DevGemm *g, DPtr aux, int64_t b, int64_t i) {
+  double x = g->c16 ? rt_bf16_to_f64(((const uint16_t *)(uintptr_t)aux)[b * g->sC + i])
+                    : (double)((const float *)(uintptr_t)aux)[b * g->sC + i];
+  const double k = 0.79788456080286535588, a = 0.044715;
+  double t = tanh(k * (x + a * x * x * x));
+  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * k * (1.0 + 3.0 * a * x * x);
+}
+
 static int emu_gemm(Dev *dev, const DevGemm *g, DPtr aux) {
   int bf = g->bf16 || g->a16 || g->b16;
   for (int64_t b = 0; b < g->batch; b++) {
@@ -210,7 +229,9 @@ static int emu_gemm(Dev *dev, const DevGemm *g, DPtr aux) {
     }
     la_gemm(g->ta, g->tb, g->M, g->N, g->K, 1.0f, A, g->ta ? g->M : g->K, B, g->tb ? g->K : g->N,
             g->accumulate ? 1.0f : 0.0f, C, g->N);
-    if (g->epilogue) { /* the epilogue on the f32 product, as cuBLASLt: act(x + bias) (x to aux first) */
+    if (g->epilogue == DEV_EPI_DGELU) /* the f32 product times gelu'(aux) */
+      for (int64_t i = 0; i < g->M * g->N; i++) C[i] = (float)((double)C[i] * emu_dgelu(g, aux, b, i));
+    else if (g->epilogue) { /* the epilogue on the f32 product, as cuBLASLt: act(x + bias) (x to aux first) */
       const float *bias = (const float *)(uintptr_t)g->bias;
       int gelu = g->epilogue == DEV_EPI_BIAS_GELU || g->epilogue == DEV_EPI_BIAS_GELU_AUX;
       for (int64_t r = 0; r < g->M; r++)
@@ -235,17 +256,18 @@ int dev_gemm(Dev *dev, const DevGemm *g) { return dev_gemm_aux(dev, g, 0); }
 
 int dev_gemm_aux(Dev *dev, const DevGemm *g, DPtr aux) {
   dev->gemm_epi_refused = 0;
-  if (g->epilogue && (g->accumulate || !g->bias)) {
-    snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm: an epilogue needs a bias and no accumulation");
+  int dgelu = g->epilogue == DEV_EPI_DGELU;
+  if (g->epilogue && (g->accumulate || (!g->bias && !dgelu))) {
+    snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm: an epilogue needs a bias (DGELU: none) and no accumulation");
     return 0;
   }
-  if ((g->epilogue == DEV_EPI_BIAS_GELU_AUX) != (aux != 0)) {
-    snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm: an aux output is for the GELU_AUX epilogue (and it needs one)");
+  if ((g->epilogue == DEV_EPI_BIAS_GELU_AUX || dgelu) != (aux != 0)) {
+    snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm: an aux matrix is for the GELU_AUX and DGELU epilogues (and they need one)");
     return 0;
   }
-  if (aux && (g->N % 8 || aux % 16)) { /* cuBLASLt's: the aux leading dim a multiple of 8, aligned */
-    snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm: GELU_AUX needs N (%lld) a multiple of 8 and the aux 16-byte aligned",
-             (long long)g->N);
+  if (aux && (g->N % 8 || aux % 16 || g->sC % 8)) { /* cuBLASLt's: the aux leading dim and batch stride multiples of 8, aligned */
+    snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm: %s needs N (%lld) a multiple of 8 and the aux 16-byte aligned",
+             dgelu ? "DGELU" : "GELU_AUX", (long long)g->N);
     dev->gemm_epi_refused = 1;
     return 0;
   }
@@ -289,8 +311,8 @@ int dev_gemm_aux(Dev *dev, const DevGemm *g, DPtr aux) {
   GemmEntry *e = entry_for(dev, &k, h.bias, aux);
   float one = 1, beta = g->accumulate ? 1.0f : 0.0f;
   const void *bp = (const void *)(uintptr_t)h.bias, *ap = (const void *)(uintptr_t)aux;
-  int ok = e && (!h.epilogue || LT_OK(&dev->L, cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
-                                                                                &bp, sizeof bp)));
+  int ok = e && (!h.epilogue || h.epilogue == DEV_EPI_DGELU ||
+                 LT_OK(&dev->L, cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp, sizeof bp)));
   ok = ok && (!aux || LT_OK(&dev->L, cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER,
                                                                         &ap, sizeof ap)));
   ok = ok && LT_OK(&dev->L, cublasLtMatmul(dev->lt, e->op, &one, (const void *)(uintptr_t)h.B, e->a,

@@ -268,6 +268,7 @@ static int plan(DExec *e) {
   for (int k = 0; ok && k < e->ngroups; k++) { /* cuBLASLt writes GELU_AUX's aux in D's dtype */
     DGroup *gr = &e->groups[k];
     if (gr->epi == DEV_EPI_BIAS_GELU_AUX && e->st[gr->root + 1] != e->st[gr->root + 2]) gr->epi = DEV_EPI_NONE;
+    if (gr->epi == DEV_EPI_DGELU && e->st[gr->bias] != e->st[gr->root + 1]) gr->epi = DEV_EPI_NONE; /* aux in D's dtype */
   }
   ok = ok && compile_groups(e, 0, retry);
   int before = e->ngroups;

@@ -72,7 +72,8 @@ typedef struct DGroup {
   int single;               /* a node outside any fusion group, run as a kernel of its own */
   int epi, bias;            /* epi (DevEpilogue): the group is root + add(bias[N]) (+ gelu | relu), run
                              * as one cuBLASLt product with that epilogue (GELU_AUX: the add's value
-                             * too, read after the group); bias: the bias node */
+                             * too, read after the group), or root + gelu_grad(x, root) (DGELU);
+                             * bias: the bias node (DGELU: x, the aux input) */
   int epi_off;              /* cuBLASLt refused the epilogue: the product, then the generated kernel */
   DevCg k;
 } DGroup;

@@ -103,6 +103,7 @@ static int reader(const DExec *e, const int *gof, int r, int v) {
     const DGroup *gr = &e->groups[gof[r]];
     if (gr->norm) return 0;
     if (gof[v] == gof[r]) return 1; /* inside the kernel (a root product is loaded as it is stored) */
+    if (gr->epi == DEV_EPI_DGELU && v == gr->bias) return 2; /* DGELU's aux x: in the result's dtype */
     return gr->epi && v == gr->bias ? 0 : 1;
   }
   switch (e->kind[r]) {

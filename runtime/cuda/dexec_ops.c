@@ -131,13 +131,37 @@ int dx_is_norm_group(const DExec *e, const DGroup *g) {
 /* ---- matrix products ------------------------------------------------------------------------------ */
 
 /* The group's members from the root: root, add(root, bias[N]) [, gelu | relu of the add], then
- * the rest (the tail). In a training graph the fusion pass puts the gelu's derivative, which
- * reads the add, into the same group: the product then writes gelu(x) and x (GELU_AUX_BIAS's
- * aux) and the tail runs as a kernel of its own. ReLU is never split so: RELU_AUX_BIAS keeps a
- * bitmask, not the pre-activation its readers want. */
+ * the rest (the tail). Where the add x is read after the group (a training graph: gelu_grad(x,
+ * dy) in the backward, or with gelu {bwd: composed} the pieces of its derivative the fusion pass
+ * puts into this group as the tail) the product writes gelu(x) and x (GELU_AUX_BIAS's aux) and a
+ * tail runs as a kernel of its own. ReLU is never split so: RELU_AUX_BIAS keeps a bitmask, not
+ * the pre-activation its readers want. */
+/* {root, gelu_grad(x, root)}: the product times gelu'(x) in one cuBLASLt call (DGELU), x read
+ * as its aux input: x outside the group, of the product's dims, the product read by the
+ * gelu_grad alone. *aux gets x (DGroup.bias holds it). Whether x is stored in the result's
+ * dtype (cuBLASLt reads the aux in D's) is checked after dtype planning (dexec.c); a folded x,
+ * which has no buffer, at run time. MAMC_CUDA_DGELU=0: never. */
+static int dgelu_epilogue(const DExec *e, const DGroup *g, int *aux, int *cover) {
+  const char *env = getenv("MAMC_CUDA_DGELU");
+  int root = g->root;
+  const IrNode *m = N(e, root), *gg = N(e, root + 1);
+  if ((env && strcmp(env, "0") == 0) || gg->in[1] != root || gg->in[0] == root || gg->in[0] >= g->first) return DEV_EPI_NONE;
+  const IrType *mt = &m->type, *xt = &N(e, gg->in[0])->type;
+  if (mt->dt != DT_F32 || xt->dt != DT_F32 || gg->type.dt != DT_F32 || xt->rank != mt->rank || gg->type.rank != mt->rank)
+    return DEV_EPI_NONE;
+  for (int d = 0; d < mt->rank; d++)
+    if (!dim_eq(xt->d[d], mt->d[d]) || !dim_eq(gg->type.d[d], mt->d[d])) return DEV_EPI_NONE;
+  Dim n = mt->d[mt->rank - 1];
+  if (e->last_use[root] > root + 1 || (dim_is_const(n) && n.add % 8)) return DEV_EPI_NONE; /* cuBLASLt's aux ld */
+  *aux = gg->in[0];
+  *cover = 2;
+  return DEV_EPI_DGELU;
+}
+
 int dx_epilogue(const DExec *e, const DGroup *g, int *bias, int *cover) {
   const char *env = getenv("MAMC_CUDA_EPILOGUE");
   if ((env && strcmp(env, "0") == 0) || g->root != g->first || g->count < 2) return DEV_EPI_NONE;
+  if (N(e, g->root + 1)->op == OP_GELU_GRAD) return dgelu_epilogue(e, g, bias, cover);
   int end = g->first + g->count - 1, root = g->root;
   const IrNode *m = N(e, root), *ad = N(e, root + 1);
   const IrType *mt = &m->type;

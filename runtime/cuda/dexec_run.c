@@ -93,10 +93,14 @@ static int run_view(DExec *e, int i) {
 static int run_group(DExec *e, DGroup *gr, const int64_t *sym, const InterpCx *cx) {
   const IrGraph *g = G(e);
   if (gr->norm) return dx_norm_group(e, gr, sym);
+  if (gr->epi == DEV_EPI_DGELU && !gr->epi_off && e->kind[gr->bias] == DN_FOLD) gr->epi_off = 1; /* x has no buffer */
   if (gr->epi && !gr->epi_off) { /* the product and its epilogue in one cuBLASLt call */
     int last = gr->first + gr->count - 1, aux = gr->epi == DEV_EPI_BIAS_GELU_AUX ? gr->root + 1 : -1;
+    int dgelu = gr->epi == DEV_EPI_DGELU; /* bias: its aux input x */
     if (!dx_alloc(e, last, sym) || (aux >= 0 && !dx_alloc(e, aux, sym))) return 0;
-    if (dx_gemm(e, gr->root, sym, last, gr->epi, e->val[gr->bias], aux >= 0 ? e->val[aux] : 0)) return 1;
+    if (dx_gemm(e, gr->root, sym, last, gr->epi, dgelu ? 0 : e->val[gr->bias],
+                aux >= 0 ? e->val[aux] : dgelu ? e->val[gr->bias] : 0))
+      return 1;
     if (!e->dev->gemm_epi_refused) return 0;
     if (getenv("MAMC_DEBUG_CUDA"))
       fprintf(stderr, "mamc: cuda: group at %%%d: no epilogue: %s\n", gr->first, e->dev->L.err);

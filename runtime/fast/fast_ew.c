@@ -8,6 +8,12 @@
 static float gelu(float x) {
   return 0.5f * x * (1.0f + fm_tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
 }
+/* gelu'(x) (runtime/interp/ew.c's f_gelu_d) */
+static float gelu_d(float x) {
+  const float k = 0.7978845608028654f, a = 0.044715f;
+  float t = fm_tanh(k * (x + a * x * x * x));
+  return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * k * (1.0f + 3.0f * a * x * x);
+}
 static float sigm(float x) { return fm_sigmoid(x); }
 
 static int unary(FastCx *c) {
@@ -101,6 +107,7 @@ static int binary(FastCx *c) {
   case OP_ADD: BINARY_LOOP(u + w); break;
   case OP_SUB: BINARY_LOOP(u - w); break;
   case OP_MUL: BINARY_LOOP(u * w); break;
+  case OP_GELU_GRAD: BINARY_LOOP(w * gelu_d(u)); break;
   case OP_DIV: BINARY_LOOP(u / w); break;
   case OP_POW: BINARY_LOOP(powf(u, w)); break;
   case OP_MAXIMUM: BINARY_LOOP(isnan(u) || u > w ? u : w); break;

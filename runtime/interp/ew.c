@@ -88,7 +88,15 @@ int interp_CAST(Kern *k) {
 
 /* ---- binary: a[...], b[...] -> y[broadcast(a, b)] ------------------------------------------ */
 
-typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_NE, B_LT, B_LE } BinOp;
+typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_NE, B_LT, B_LE, B_GELU_GRAD } BinOp;
+
+/* gelu'(x) of the tanh form: with u = k (x + a x^3), t = tanh u,
+ *   gelu' = (1 + t) / 2 + x / 2 (1 - t^2) k (1 + 3 a x^2) */
+static double f_gelu_d(double x) {
+  const double k = 0.79788456080286535588, a = 0.044715;
+  double t = tanh(k * (x + a * x * x * x));
+  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * k * (1.0 + 3.0 * a * x * x);
+}
 
 /* maximum/minimum propagate NaN (as torch.maximum); comparisons with NaN are false except ne. */
 static double fbin(BinOp op, double a, double b) {
@@ -104,6 +112,7 @@ static double fbin(BinOp op, double a, double b) {
   case B_NE: return a != b;
   case B_LT: return a < b;
   case B_LE: return a <= b;
+  case B_GELU_GRAD: return b * f_gelu_d(a);
   }
   return NAN;
 }
@@ -120,7 +129,8 @@ static int64_t ibin(BinOp op, int64_t a, int64_t b) {
   case B_NE: return a != b;
   case B_LT: return a < b;
   case B_LE: return a <= b;
-  case B_POW: break;
+  case B_POW:
+  case B_GELU_GRAD: break;
   }
   return 0;
 }
@@ -134,7 +144,7 @@ static int binary(Kern *k, BinOp op) {
     return kfail(k, "operands %s and %s do not broadcast to the result %s", kshape(s1, sizeof s1, a),
                  kshape(s2, sizeof s2, b), kshape(s3, sizeof s3, y));
   int ints = is_int(a);
-  if (ints && op == B_POW) return kneed_float(k, 0);
+  if (ints && (op == B_POW || op == B_GELU_GRAD)) return kneed_float(k, 0);
   for (int64_t i = 0; i < y->n; i++, knext(idx, y->shape, y->rank)) {
     int64_t ia = koff(idx, sa, y->rank), ib = koff(idx, sb, y->rank);
     if (!ints) {
@@ -162,6 +172,7 @@ int interp_EQ(Kern *k) { return binary(k, B_EQ); } /* 1/0 in the float dtype */
 int interp_NE(Kern *k) { return binary(k, B_NE); }
 int interp_LT(Kern *k) { return binary(k, B_LT); }
 int interp_LE(Kern *k) { return binary(k, B_LE); }
+int interp_GELU_GRAD(Kern *k) { return binary(k, B_GELU_GRAD); } /* gelu_grad x, dy: dy * gelu'(x) */
 
 /* where(c, a, b): y = c != 0 ? a : b, all three broadcast to y (c of any dtype). */
 int interp_WHERE(Kern *k) {

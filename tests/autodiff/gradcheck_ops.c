@@ -40,17 +40,19 @@ static void fill_distinct(GC *c, int x, double offset) {
 
 /* ---- elementwise ------------------------------------------------------------------------------ */
 
+/* gelu: reps 4-7 with its backward composed from primitives (0-3: gelu_grad, the default) */
 static void t_unary(Op op) {
-  for (int rep = 0; rep < 4; rep++) {
+  for (int rep = 0; rep < (op == OP_GELU ? 8 : 4); rep++) {
     GC c;
     int r = (int)gc_int(0, 3);
-    gc_begin(&c, op, "rank %d", r);
+    gc_begin(&c, op, "rank %d%s", r, rep >= 4 ? ", composed" : "");
     Dim d[3];
     rand_dims(&c, r, rep == 0, 1, 4, d);
     int x = gc_in(&c, DT_F32, r, d);
     if (op == OP_LOG || op == OP_SQRT || op == OP_RSQRT) fill_pos(&c, x);
     IrNode *n = gc_op(&c, op, 1, &x);
     if (op == OP_CAST) ir_set_enum(n, "to", rep & 1 ? "f64" : "f32");
+    if (rep >= 4) ir_set_enum(n, "bwd", "composed");
     gc_check(&c);
     gc_end(&c);
   }

@@ -241,6 +241,55 @@ static void check_gemm16(Ck *c) {
   }
 }
 
+/* DGELU (a product times gelu'(x), x read from the aux matrix laid out as C, in C's dtype: the
+ * backward of product + GELU through the next product): f32, bf16 operands, and stored bf16
+ * A / B / C with a bf16 aux; the reference takes the operands and x as the device holds them */
+static void check_gemm_dgelu(Ck *c) {
+  struct {
+    int64_t M, N, K, batch;
+    int tb, bf16, s16; /* s16: A, B, C and the aux stored as bf16 */
+  } cases[] = {{64, 96, 128, 1, 1, 0, 0}, {33, 48, 70, 3, 0, 0, 0}, {128, 256, 512, 1, 1, 1, 0}, {64, 96, 128, 2, 1, 1, 1}};
+  for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+    int64_t M = cases[ci].M, N = cases[ci].N, K = cases[ci].K, nb = cases[ci].batch, na = nb * M * K, nbb = nb * K * N,
+            nc = nb * M * N;
+    int tb = cases[ci].tb, bf = cases[ci].bf16, s16 = cases[ci].s16;
+    float *A = malloc((size_t)na * 4), *B = malloc((size_t)nbb * 4), *X = malloc((size_t)nc * 4), *R = malloc((size_t)nc * 4);
+    uint16_t *A16 = malloc((size_t)na * 2), *B16 = malloc((size_t)nbb * 2), *X16 = malloc((size_t)nc * 2), *C16 = malloc((size_t)nc * 2);
+    double *ref = malloc((size_t)nc * 8);
+    fill(A, na, 260 + ci, 1), fill(B, nbb, 270 + ci, 1), fill(X, nc, 280 + ci, 2);
+    for (int64_t i = 0; i < na; i++) A16[i] = rt_bf16_from_f64(A[i]), A[i] = bf ? (float)rt_bf16_to_f64(A16[i]) : A[i];
+    for (int64_t i = 0; i < nbb; i++) B16[i] = rt_bf16_from_f64(B[i]), B[i] = bf ? (float)rt_bf16_to_f64(B16[i]) : B[i];
+    for (int64_t i = 0; i < nc; i++) X16[i] = rt_bf16_from_f64(X[i]), X[i] = s16 ? (float)rt_bf16_to_f64(X16[i]) : X[i];
+    for (int64_t b = 0; b < nb; b++)
+      for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+          double s = 0, x = X[b * M * N + i * N + j];
+          for (int64_t k = 0; k < K; k++) s += (double)A[b * M * K + i * K + k] * (tb ? B[b * K * N + j * K + k] : B[b * K * N + k * N + j]);
+          double u = 0.79788456080286535588 * (x + 0.044715 * x * x * x), t = tanh(u); /* gelu' with sech^2 = 1 - t^2 */
+          s *= 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.79788456080286535588 * (1 + 3 * 0.044715 * x * x);
+          ref[b * M * N + i * N + j] = s16 ? rt_bf16_to_f64(rt_bf16_from_f64(s)) : s;
+        }
+    DPtr dA = s16 ? ck_up(c, A16, (size_t)na * 2) : ck_up(c, A, (size_t)na * 4);
+    DPtr dB = s16 ? ck_up(c, B16, (size_t)nbb * 2) : ck_up(c, B, (size_t)nbb * 4);
+    DPtr dX = s16 ? ck_up(c, X16, (size_t)nc * 2) : ck_up(c, X, (size_t)nc * 4), dC = ck_up(c, R, (size_t)nc * 4);
+    DevGemm g = {dA, dB, dC, M, N, K, nb, M * K, K * N, M * N, 0, tb, 0, bf, DEV_EPI_DGELU, 0, s16, s16, s16};
+    int ok = dA && dB && dX && dC && dev_gemm_aux(&c->dev, &g, dX) &&
+             ck_down(c, s16 ? (void *)C16 : (void *)R, dC, (size_t)nc * (s16 ? 2 : 4));
+    if (!ok) fprintf(stderr, "cuda_check: gemm dgelu: %s\n", c->dev.L.err);
+    for (int64_t i = 0; ok && s16 && i < nc; i++) R[i] = (float)rt_bf16_to_f64(C16[i]);
+    int fin = 0;
+    double e = ok ? nerr(R, ref, nc, &fin) : INFINITY;
+    char what[120];
+    snprintf(what, sizeof what, "dev_gemm %s M%lld N%lld K%lld batch %lld%s * gelu'(aux) (DGELU)",
+             s16 ? "stored A16 B16 C16, aux bf16" : bf ? "bf16" : "f32", (long long)M, (long long)N, (long long)K, (long long)nb,
+             tb ? " tb" : "");
+    result(c, "gemm", what, e, (s16 ? 4e-3 : 0) + (bf ? 1e-5 * sqrt((double)K) : 0) + 1e-5, ok && fin,
+           "MAMC_CUDA_DGELU=0 leaves the executor's DGELU groups to the product + a generated kernel");
+    dev_free(&c->dev, dA), dev_free(&c->dev, dB), dev_free(&c->dev, dC), dev_free(&c->dev, dX);
+    free(A), free(B), free(X), free(R), free(A16), free(B16), free(X16), free(C16), free(ref);
+  }
+}
+
 /* ---- whole graphs against the interpreter ------------------------------------------------------------- */
 
 
@@ -451,13 +500,14 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
     char w[200], note[640];
     snprintf(w, sizeof w, "%s: %d outputs%s%s", what, nout, bf16 == 2 ? " (bf16 products only)" : bf16 ? " (bf16 products)" : "",
              ref16 ? " against f64 rounded as the device" : "");
-    int epi = 0, aux = 0; /* aux: GELU_AUX_BIAS (the pre-activation, which gelu's derivative reads, written too) */
+    int epi = 0, aux = 0, dgelu = 0; /* aux: GELU_AUX_BIAS (the pre-activation, which gelu_grad reads, written too) */
     for (int k = 0; k < e.ngroups; k++) {
       epi += e.groups[k].epi && !e.groups[k].epi_off;
       aux += e.groups[k].epi == DEV_EPI_BIAS_GELU_AUX && !e.groups[k].epi_off;
+      dgelu += e.groups[k].epi == DEV_EPI_DGELU && !e.groups[k].epi_off;
     }
-    int at = snprintf(note, sizeof note, "worst %s; %lld nodes on the host; %d GEMM epilogues (%d gelu + aux); attention %lld flash (%lld tensor cores), %lld products; copies %lld (%lld of 16-byte elements)",
-                      worst_name, (long long)e.stats.host_nodes, epi, aux, (long long)e.stats.attn_flash, (long long)e.stats.attn_tc,
+    int at = snprintf(note, sizeof note, "worst %s; %lld nodes on the host; %d GEMM epilogues (%d gelu + aux, %d dgelu); attention %lld flash (%lld tensor cores), %lld products; copies %lld (%lld of 16-byte elements)",
+                      worst_name, (long long)e.stats.host_nodes, epi, aux, dgelu, (long long)e.stats.attn_flash, (long long)e.stats.attn_tc,
                       (long long)e.stats.attn_gemm, (long long)e.stats.copies, (long long)e.stats.copies_v16);
     if (at > (int)sizeof note - 1) at = (int)sizeof note - 1;
     if (e.stats.linattn)
@@ -610,6 +660,7 @@ int main(int argc, char **argv) {
       check_linattn(c);
       check_gemm(c);
       check_gemm16(c);
+      check_gemm_dgelu(c);
       printf("(kernels and products: %.1f s)\n", now() - t);
     }
     check_graphs(c);

@@ -148,6 +148,10 @@ static double ref_bin(Op op, double a, double b) {
   case OP_NE: return a != b ? 1 : 0;
   case OP_LT: return a < b ? 1 : 0;
   case OP_LE: return a <= b ? 1 : 0;
+  case OP_GELU_GRAD: { /* b gelu'(a), written with sech^2 u = 1 / cosh^2 u (ew.c: 1 - tanh^2 u) */
+    const double k = 0.79788456080286535588, u = k * (a + 0.044715 * a * a * a);
+    return b * (0.5 * (1 + tanh(u)) + 0.5 * a / (cosh(u) * cosh(u)) * k * (1 + 3 * 0.044715 * a * a));
+  }
   default: return NAN;
   }
 }
@@ -227,7 +231,7 @@ static void t_binary(Op op) {
     }
     case_end(&c);
   }
-  if (op != OP_POW) { /* exact i32 arithmetic */
+  if (op != OP_POW && op != OP_GELU_GRAD) { /* exact i32 arithmetic */
     Case c;
     case_begin(&c, op, "i32 [3, 4] with [4]");
     int a = in_shape(&c, DT_I32, 2, (int64_t[]){3, 4}), b = in_shape(&c, DT_I32, 1, (int64_t[]){4});
@@ -390,7 +394,7 @@ void register_ew(OpTest *t) {
   static const Op unary[] = {OP_NEG,  OP_EXP,     OP_LOG,  OP_SQRT, OP_RSQRT, OP_RECIP, OP_ABS, OP_SQUARE,
                              OP_TANH, OP_SIGMOID, OP_RELU, OP_GELU, OP_SILU,  OP_SIN,   OP_COS};
   static const Op binary[] = {OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_POW, OP_MAXIMUM,
-                              OP_MINIMUM, OP_EQ, OP_NE, OP_LT, OP_LE};
+                              OP_MINIMUM, OP_EQ, OP_NE, OP_LT, OP_LE, OP_GELU_GRAD};
   for (int i = 0; i < COUNT_OF(unary); i++) t[unary[i]] = t_unary;
   for (int i = 0; i < COUNT_OF(binary); i++) t[binary[i]] = t_binary;
   t[OP_CAST] = t_cast;

@@ -240,6 +240,7 @@ static void build_zoo(IrProgram *p, int *seen) {
   ir_set_f(N(&b, lng), "eps", 1e-6);
   inf(&b, lng);
   rn = inf(&b, mk(&b, OP_RMSNORM_GRAD, 2, rn, lng));
+  rn = bin(&b, OP_GELU_GRAD, rn, lng);
   int gr = mk(&b, OP_GROUPNORM, 1, rn);
   ir_set_i(N(&b, gr), "groups", 4);
   ir_set_f(N(&b, gr), "eps", 0.001);
