@@ -204,8 +204,12 @@ void dev_cg_cache_free(Dev *dev);
  * queued). ReLU has no such form here: RELU_AUX_BIAS stores a bitmask, not the pre-activation.
  * DEV_EPI_DGELU (cuBLASLt's DGELU; through dev_gemm_aux only, no bias): C = op(A) op(B) * gelu'(x)
  * with x read from aux, laid out as C in C's dtype (what GELU_AUX_BIAS wrote: the backward of a
- * product + GELU through the next product), gelu' of the tanh form; the same aux conditions. */
-typedef enum { DEV_EPI_NONE, DEV_EPI_BIAS, DEV_EPI_BIAS_GELU, DEV_EPI_BIAS_RELU, DEV_EPI_BIAS_GELU_AUX, DEV_EPI_DGELU } DevEpilogue;
+ * product + GELU through the next product), gelu' of the tanh form; the same aux conditions.
+ * DEV_EPI_BGRAD (cuBLASLt's BGRADA: our B is Lt's A): C as without an epilogue, and bias (an
+ * output here, f32 [N]) = the sums of B's columns over K — the bias gradient beside a weight
+ * gradient X^T dY: batch 1, B not transposed, C f32, no accumulation. */
+typedef enum { DEV_EPI_NONE, DEV_EPI_BIAS, DEV_EPI_BIAS_GELU, DEV_EPI_BIAS_RELU, DEV_EPI_BIAS_GELU_AUX, DEV_EPI_DGELU,
+               DEV_EPI_BGRAD } DevEpilogue;
 typedef struct DevGemm {
   DPtr A, B, C;
   int64_t M, N, K, batch;

@@ -82,6 +82,12 @@ static int layout(Dev *dev, cublasLtMatrixLayout_t *l, cudaDataType_t t, int64_t
  * stride sC); DGELU has no bias */
 static int set_epilogue(CuLib *L, cublasLtMatmulDesc_t op, const GemmKey *k, DPtr bias, DPtr aux) {
   int epi = k->epilogue;
+  if (epi == DEV_EPI_BGRAD) { /* the bias pointer (an output) is set per call */
+    cublasLtEpilogue_t ep = CUBLASLT_EPILOGUE_BGRADA;
+    cudaDataType_t bt = CUDA_R_32F;
+    return LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &ep, sizeof ep)) &&
+           LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt));
+  }
   if (epi == DEV_EPI_DGELU) {
     cublasLtEpilogue_t ep = CUBLASLT_EPILOGUE_DGELU;
     int64_t ld = k->N, astride = k->sC;
@@ -229,7 +235,14 @@ static int emu_gemm(Dev *dev, const DevGemm *g, DPtr aux) {
     }
     la_gemm(g->ta, g->tb, g->M, g->N, g->K, 1.0f, A, g->ta ? g->M : g->K, B, g->tb ? g->K : g->N,
             g->accumulate ? 1.0f : 0.0f, C, g->N);
-    if (g->epilogue == DEV_EPI_DGELU) /* the f32 product times gelu'(aux) */
+    if (g->epilogue == DEV_EPI_BGRAD) { /* B's column sums over K, of B as the product reads it */
+      float *bias = (float *)(uintptr_t)g->bias;
+      for (int64_t c = 0; c < g->N; c++) {
+        double s = 0;
+        for (int64_t k = 0; k < g->K; k++) s += B[k * g->N + c];
+        bias[c] = (float)s;
+      }
+    } else if (g->epilogue == DEV_EPI_DGELU) /* the f32 product times gelu'(aux) */
       for (int64_t i = 0; i < g->M * g->N; i++) C[i] = (float)((double)C[i] * emu_dgelu(g, aux, b, i));
     else if (g->epilogue) { /* the epilogue on the f32 product, as cuBLASLt: act(x + bias) (x to aux first) */
       const float *bias = (const float *)(uintptr_t)g->bias;
@@ -257,6 +270,11 @@ int dev_gemm(Dev *dev, const DevGemm *g) { return dev_gemm_aux(dev, g, 0); }
 int dev_gemm_aux(Dev *dev, const DevGemm *g, DPtr aux) {
   dev->gemm_epi_refused = 0;
   int dgelu = g->epilogue == DEV_EPI_DGELU;
+  if (g->epilogue == DEV_EPI_BGRAD && (g->batch != 1 || g->tb || g->c16)) {
+    snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm: BGRAD needs batch 1, B not transposed and an f32 C");
+    dev->gemm_epi_refused = 1;
+    return 0;
+  }
   if (g->epilogue && (g->accumulate || (!g->bias && !dgelu))) {
     snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm: an epilogue needs a bias (DGELU: none) and no accumulation");
     return 0;

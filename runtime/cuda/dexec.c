@@ -98,6 +98,39 @@ static void find_summed(DExec *e, const int *uses) {
   }
 }
 
+/* A summed GEMM X^T dY (a weight gradient) and a column sum of the same dY over the same rows
+ * (the bias gradient, planned alone, f32, stored f32 like the GEMM's result) become one
+ * cuBLASLt call with the BGRAD epilogue: the sum's node turns DN_INTO, written by the GEMM. A sum
+ * before the GEMM in node order may only be read after it (its buffer is written there; the
+ * outputs are streamed there: dexec_run.c). MAMC_CUDA_BGRAD=0: never. */
+static void find_bgrad(DExec *e) {
+  const IrGraph *g = G(e);
+  const char *env = getenv("MAMC_CUDA_BGRAD");
+  if ((env && strcmp(env, "0") == 0) || (env = getenv("MAMC_CUDA_EPILOGUE"), env && strcmp(env, "0") == 0)) return;
+  for (int i = 0; i < e->n; i++) {
+    if (!e->summed[i] || e->st[i]) continue;
+    const IrNode *m = &g->nodes.v[g->nodes.v[i].in[0]];
+    int dy = m->in[1], r = g->nodes.v[dy].type.rank;
+    for (int j = 0; j < e->n && e->bgrad[i] < 0; j++) {
+      const IrNode *s = &g->nodes.v[j];
+      if (s->op != OP_REDUCE_SUM || s->in[0] != dy || e->kind[j] != DN_GROUP || e->grp[j] < 0 || !e->groups[e->grp[j]].single ||
+          e->st[j] || ir_get_i(s, "keepdim") || j == i)
+        continue;
+      const AttrVal *ax = ir_get(s, "axes");
+      int ok = ax->n == r - 1;
+      for (int d = 0; ok && d < ax->n; d++) ok = ax->ints[d] == d;
+      for (int k = 0; ok && j < i && k < e->n; k++) /* read only after the GEMM */
+        for (int q = 0; q < g->nodes.v[k].nin; q++)
+          if (g->nodes.v[k].in[q] == j && k <= i) ok = 0;
+      int taken = 0;
+      for (int k = 0; ok && k < i; k++) taken |= e->bgrad[k] == j;
+      if (!ok || taken) continue;
+      e->bgrad[i] = j;
+      e->kind[j] = DN_INTO;
+    }
+  }
+}
+
 static int add_group(DExec *e, int first, int count, int root) {
   DGroup *gr = &e->groups[e->ngroups];
   memset(gr, 0, sizeof *gr);
@@ -304,6 +337,8 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
   e->last_use = calloc(N, sizeof *e->last_use);
   e->forward = calloc(N, 1);
   e->summed = calloc(N, 1);
+  e->bgrad = malloc(N * sizeof *e->bgrad);
+  e->bgrad_off = calloc(N, 1);
   e->base = malloc(N * sizeof *e->base);
   e->refs = calloc(N, sizeof *e->refs);
   e->val = calloc(N, sizeof *e->val);
@@ -316,7 +351,8 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
   e->st = calloc(N, 1);
   e->in16 = calloc(N, 1);
   int *uses = calloc(N, sizeof *uses);
-  if (!e->kind || !e->grp || !e->groups || !e->last_use || !e->forward || !e->summed || !e->base || !e->refs ||
+  if (!e->kind || !e->grp || !e->groups || !e->last_use || !e->forward || !e->summed || !e->bgrad || !e->bgrad_off ||
+      !e->base || !e->refs ||
       !e->val || !e->aio || !e->die_first || !e->die_next || !e->mem || !e->out_first || !e->out_next || !e->st || !e->in16 || !uses) {
     free(uses);
     dexec_free(e);
@@ -328,6 +364,7 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
   }
   for (int i = 0; i < n; i++) {
     e->grp[i] = -1;
+    e->bgrad[i] = -1;
     e->base[i] = -1;
     e->out_first[i] = -1;
     e->last_use[i] = i;
@@ -362,6 +399,7 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
     dexec_free(e);
     return init(e, dev, p, graph, bf16, 1);
   }
+  if (ok) find_bgrad(e); /* after the dtype check: its DN_INTO sums are no reader kind there */
   if (ok) dx_fold_copies(e);
   if (ok) dx_fold_attn_io(e);
   if (ok) exec_death_lists(e->last_use, n, e->die_first, e->die_next); /* after every change to last_use */
@@ -413,6 +451,8 @@ void dexec_free(DExec *e) {
   free(e->last_use);
   free(e->forward);
   free(e->summed);
+  free(e->bgrad);
+  free(e->bgrad_off);
   free(e->base);
   free(e->refs);
   free(e->val);

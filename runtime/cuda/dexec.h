@@ -128,6 +128,9 @@ typedef struct DExec {
   int *die_first, *die_next; /* per step, the values whose last_use it is (a list through die_next) */
   char *forward;
   char *summed;             /* per node: reduce_sum run as one GEMM (its matmul is DN_NONE) */
+  int *bgrad;               /* per summed node: the column sum of its dY (a bias gradient) its GEMM
+                             * writes too (DEV_EPI_BGRAD; that node is DN_INTO), or -1 */
+  char *bgrad_off;          /* per summed node: cuBLASLt refused BGRAD: the column sum's own kernel */
   int *base;                /* per node: the node whose allocation holds its value (views), or -1 */
   int *refs;                /* per allocating node: live nodes sharing its buffer */
   DPtr *val;                /* per node: device address of its value (0: none) */

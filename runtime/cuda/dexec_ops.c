@@ -251,6 +251,17 @@ int dx_summed(DExec *e, int i, const int64_t *sym) {
   DevGemm g = {e->val[m->in[0]], e->val[m->in[1]], e->val[i], K, Nn, rows, 1, 0, 0, 0, 1, 0, 0, e->bf16, 0, 0,
                e->st[m->in[0]], e->st[m->in[1]], e->st[i]};
   e->stats.gemm_flops += 2.0 * (double)K * (double)Nn * (double)rows;
+  int j = e->bgrad[i];
+  if (j >= 0 && !e->bgrad_off[i]) { /* the bias gradient (dY's column sums) in the same call */
+    if (!dx_alloc(e, j, sym)) return 0;
+    DevGemm h = g;
+    h.epilogue = DEV_EPI_BGRAD, h.bias = e->val[j];
+    if (dev_gemm(e->dev, &h)) return 1;
+    if (!e->dev->gemm_epi_refused) return dx_dev_fail(e, i);
+    if (getenv("MAMC_DEBUG_CUDA")) fprintf(stderr, "mamc: cuda: %%%d: no BGRAD epilogue: %s\n", i, e->dev->L.err);
+    e->bgrad_off[i] = 1; /* from now on the column sum's own kernel (dexec_run.c) */
+    dx_release(e, j);
+  }
   return dev_gemm(e->dev, &g) || dx_dev_fail(e, i);
 }
 

@@ -167,7 +167,8 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
     switch (e->kind[i]) {
     case DN_NONE:
     case DN_FOLD:        /* a folded copy: its readers read its operand (dexec_copy.c) */
-    case DN_INTO: break; /* written by its operand's producer (dexec_attn_io.c) */
+    case DN_INTO: break; /* written by its operand's producer (dexec_attn_io.c), or by a summed
+                          * GEMM's BGRAD epilogue (find_bgrad) */
     case DN_INPUT: ok = run_input(e, i, ninput, &inputs[ninput], sym), ninput++; break;
     case DN_PARAM: ok = run_param(e, i, ps, sym); break;
     case DN_VIEW: ok = run_view(e, i); break;
@@ -178,7 +179,14 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
       break;
     }
     case DN_GEMM: ok = dx_alloc(e, i, sym) && dx_gemm(e, i, sym, i, 0, 0, 0); break;
-    case DN_SUMMED: ok = dx_summed(e, i, sym); break;
+    case DN_SUMMED: {
+      int j = e->bgrad[i];
+      ok = dx_summed(e, i, sym) && (j < 0 || !e->bgrad_off[i] || run_group(e, &e->groups[e->grp[j]], sym, cx));
+      if (ok && j >= 0 && j < i && e->on_output) /* its outputs were passed over at its own step */
+        for (int o = e->out_first[j]; o >= 0; o = e->out_next[o])
+          e->on_output(e->on_output_user, o, e->val[j], dx_numel(e, j, sym));
+      break;
+    }
     case DN_COPY: ok = dx_copy(e, i, sym); break;
     case DN_GATHER:
     case DN_SCATTER: ok = dx_gather(e, i, sym); break;

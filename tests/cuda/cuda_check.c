@@ -290,6 +290,53 @@ static void check_gemm_dgelu(Ck *c) {
   }
 }
 
+/* BGRAD (a weight gradient X^T dY, and dY's column sums over the rows into the bias output, in one
+ * call): f32, bf16 products (dY rounded as the product reads it), and dY stored bf16 */
+static void check_gemm_bgrad(Ck *c) {
+  struct {
+    int64_t rows, din, dout;
+    int bf16, s16;
+  } cases[] = {{96, 64, 48, 0, 0}, {300, 70, 33, 0, 0}, {512, 128, 256, 1, 0}, {256, 64, 96, 1, 1}};
+  for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+    int64_t K = cases[ci].rows, M = cases[ci].din, N = cases[ci].dout;
+    int bf = cases[ci].bf16, s16 = cases[ci].s16;
+    float *X = malloc((size_t)(K * M) * 4), *Y = malloc((size_t)(K * N) * 4), *R = malloc((size_t)(M * N) * 4), *bias = malloc((size_t)N * 4);
+    uint16_t *Y16 = malloc((size_t)(K * N) * 2);
+    double *ref = malloc((size_t)(M * N) * 8), *refb = malloc((size_t)N * 8);
+    fill(X, K * M, 360 + ci, 1), fill(Y, K * N, 370 + ci, 1);
+    for (int64_t i = 0; i < K * M && bf; i++) X[i] = (float)rt_bf16_to_f64(rt_bf16_from_f64(X[i]));
+    for (int64_t i = 0; i < K * N; i++) Y16[i] = rt_bf16_from_f64(Y[i]), Y[i] = bf ? (float)rt_bf16_to_f64(Y16[i]) : Y[i];
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < N; j++) {
+        double s = 0;
+        for (int64_t k = 0; k < K; k++) s += (double)X[k * M + i] * Y[k * N + j];
+        ref[i * N + j] = s;
+      }
+    for (int64_t j = 0; j < N; j++) {
+      double s = 0;
+      for (int64_t k = 0; k < K; k++) s += Y[k * N + j];
+      refb[j] = s;
+    }
+    DPtr dX = ck_up(c, X, (size_t)(K * M) * 4), dY = s16 ? ck_up(c, Y16, (size_t)(K * N) * 2) : ck_up(c, Y, (size_t)(K * N) * 4);
+    DPtr dC = ck_up(c, R, (size_t)(M * N) * 4), db = ck_up(c, bias, (size_t)N * 4);
+    DevGemm g = {dX, dY, dC, M, N, K, 1, 0, 0, 0, 1, 0, 0, bf, DEV_EPI_BGRAD, db, 0, s16, 0};
+    int ok = dX && dY && dC && db && dev_gemm(&c->dev, &g) && ck_down(c, R, dC, (size_t)(M * N) * 4) &&
+             ck_down(c, bias, db, (size_t)N * 4);
+    if (!ok) fprintf(stderr, "cuda_check: gemm bgrad: %s\n", c->dev.L.err);
+    int fin = 0, finb = 0;
+    double e = ok ? nerr(R, ref, M * N, &fin) : INFINITY, eb = ok ? nerr(bias, refb, N, &finb) : INFINITY;
+    char what[120];
+    double tol = (bf ? 1e-5 * sqrt((double)K) : 0) + 1e-5;
+    snprintf(what, sizeof what, "dev_gemm %s X^T dY rows %lld din %lld dout %lld (BGRAD)", s16 ? "stored dY16" : bf ? "bf16" : "f32",
+             (long long)K, (long long)M, (long long)N);
+    result(c, "gemm", what, e, tol, ok && fin, NULL);
+    snprintf(what + strlen(what), sizeof what - strlen(what), ": bias = dY's column sums");
+    result(c, "gemm", what, eb, tol, ok && finb, "MAMC_CUDA_BGRAD=0 leaves bias gradients to their own kernels");
+    dev_free(&c->dev, dX), dev_free(&c->dev, dY), dev_free(&c->dev, dC), dev_free(&c->dev, db);
+    free(X), free(Y), free(R), free(bias), free(Y16), free(ref), free(refb);
+  }
+}
+
 /* ---- whole graphs against the interpreter ------------------------------------------------------------- */
 
 
@@ -661,6 +708,7 @@ int main(int argc, char **argv) {
       check_gemm(c);
       check_gemm16(c);
       check_gemm_dgelu(c);
+      check_gemm_bgrad(c);
       printf("(kernels and products: %.1f s)\n", now() - t);
     }
     check_graphs(c);
