@@ -187,6 +187,8 @@ static int kind_and_anchor(Chk *c, const int *m, int n, FusionGroup *gi) {
     FusionRole r = ir_fusion_role(g, m[k]);
     if (r == FR_NONE) return bad(c, "%%%d (%s) cannot be in a fusion group", num(c, m[k]), opname(c, m[k]));
     if (r != FR_REDUCE && r != FR_NORM && r != FR_MATMUL) continue;
+    if (gi->root >= 0 && r == FR_NORM && gi->kind == FK_NORM && g->nodes.v[m[k]].in[0] == g->nodes.v[gi->root].in[0])
+      continue; /* a sibling norm over the same rows */
     if (gi->root >= 0)
       return bad(c, "%%%d (%s) and %%%d (%s) are both roots; a group has at most one reduction, norm or matmul",
                  num(c, gi->root), opname(c, gi->root), num(c, m[k]), opname(c, m[k]));
@@ -196,10 +198,15 @@ static int kind_and_anchor(Chk *c, const int *m, int n, FusionGroup *gi) {
   if (gi->root >= 0) {
     const IrNode *rn = &g->nodes.v[gi->root];
     gi->anchor = gi->kind == FK_EPILOGUE ? rn->type : g->nodes.v[rn->in[0]].type;
-    for (int k = gi->kind == FK_EPILOGUE ? 0 : 1; k < rn->nin; k++)
-      if (in_set(cx, rn->in[k]))
-        return bad(c, "%%%d (%s) reads operand %d from inside its group; only %s", num(c, gi->root), opname(c, gi->root),
-                   k, gi->kind == FK_EPILOGUE ? "outside values may feed a matmul" : "its first operand may");
+    for (int q = 0; q < n; q++) { /* the root, and a NORM group's sibling norms */
+      int id = m[q];
+      if (id != gi->root && (gi->kind != FK_NORM || ir_fusion_role(g, id) != FR_NORM)) continue;
+      const IrNode *nd = &g->nodes.v[id];
+      for (int k = gi->kind == FK_EPILOGUE ? 0 : 1; k < nd->nin; k++)
+        if (in_set(cx, nd->in[k]))
+          return bad(c, "%%%d (%s) reads operand %d from inside its group; only %s", num(c, id), opname(c, id), k,
+                     gi->kind == FK_EPILOGUE ? "outside values may feed a matmul" : "its first operand may");
+    }
     if (gi->kind == FK_ROW_REDUCE && m[n - 1] != gi->root)
       return bad(c, "%%%d (%s) must be the last member of its group", num(c, gi->root), opname(c, gi->root));
     return 1;
@@ -234,6 +241,8 @@ int ir_group_check(IrGroupCx *cx, const int *m, int n, int mode, FusionGroup *in
         int a = uf_find(cx->parent, k), b = uf_find(cx->parent, cx->pos[x->in[i]] - 1);
         cx->parent[a] = b;
       }
+    if (r == FR_NORM && id != gi.root && gi.kind == FK_NORM) /* a sibling norm: connected through its rows */
+      cx->parent[uf_find(cx->parent, k)] = uf_find(cx->parent, cx->pos[gi.root] - 1);
     if (r == FR_EW && !bcast_into(&x->type, &gi.anchor)) {
       ok = bad(&c, "%%%d (%s) has a shape that does not broadcast into the group's anchor", num(&c, id), opname(&c, id));
     } else if (id == gi.root && gi.kind == FK_EPILOGUE && mode == GROUP_FINAL && out) {

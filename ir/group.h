@@ -18,7 +18,9 @@
  * other axes.
  *
  * ---- kinds and the anchor ------------------------------------------------------------------
- * A group holds at most one REDUCE, NORM or MATMUL member, its ROOT, which gives the kind:
+ * A group holds at most one REDUCE, NORM or MATMUL member, its ROOT, which gives the kind — but
+ * for SIBLING norms: other NORM members with the root's first operand (the same rows, e.g.
+ * layernorm_grad(x, ..) and layernorm(x)), under the root's rules:
  *   ELEMENTWISE  no root. Anchor: the broadcast of the shapes of its members.
  *   ROW_REDUCE   root a REDUCE; NORM  root a NORM. Anchor: the shape of the root's first
  *                operand (the rows being reduced, the last axis the row); the members it

@@ -4,7 +4,8 @@
  *
  *   1. grow   in node order, each node that can be a member (ir_fusion_role) tries to join
  *             the groups of its operands, one at a time in operand order (a reduction or a
- *             norm: only its first operand's), keeping a join when the union passes
+ *             norm: only its first operand's; a norm also a norm gradient's over the same
+ *             first operand, its sibling), keeping a join when the union passes
  *             ir_group_check(GROUP_TENTATIVE) and keeps the group graph acyclic; otherwise
  *             it starts a group of its own. A matmul always starts one (a possible
  *             epilogue root) and never joins: a matmul as a consumer is not fused. An
@@ -152,6 +153,20 @@ static int doomed_epilogue(Fx *f, int h) {
   return 0;
 }
 
+/* Node id (in the candidate S) tries to join group h: kept when the union passes the check
+ * and keeps the group graph acyclic. */
+static void try_join(Fx *f, int id, int h, int wait, int *S, int *nS, int *gid) {
+  int nT = merge(S, *nS, f->mem[h], f->nmem[h], f->tmp);
+  FusionGroup info;
+  if (!ir_group_check(f->cx, f->tmp, nT, GROUP_TENTATIVE, &info, NULL, 0) || (wait && info.root >= 0) ||
+      makes_cycle(f, f->tmp, nT, id))
+    return;
+  memcpy(S, f->tmp, sizeof(int) * (size_t)nT);
+  *nS = nT;
+  if (*gid >= 0) drop_group(f, h); /* its members now belong to gid */
+  else *gid = h;
+}
+
 static int grow(Fx *f, int id) {
   const IrNode *x = &f->g->nodes.v[id];
   FusionRole role = ir_fusion_role(f->g, id);
@@ -162,15 +177,17 @@ static int grow(Fx *f, int id) {
   for (int k = 0; k < nops; k++) {
     int h = f->grp[x->in[k]];
     if (h < 0 || h == gid || (role == FR_EW && doomed_epilogue(f, h))) continue;
-    int nT = merge(S, nS, f->mem[h], f->nmem[h], f->tmp);
-    FusionGroup info;
-    if (!ir_group_check(f->cx, f->tmp, nT, GROUP_TENTATIVE, &info, NULL, 0) || (wait && info.root >= 0) ||
-        makes_cycle(f, f->tmp, nT, id))
-      continue;
-    memcpy(S, f->tmp, sizeof(int) * (size_t)nT);
-    nS = nT;
-    if (gid >= 0) drop_group(f, h); /* its members now belong to gid */
-    else gid = h;
+    try_join(f, id, h, wait, S, &nS, &gid);
+  }
+  if (role == FR_NORM && x->nin > 0) { /* a sibling norm over the same rows (layernorm_grad(x, ..) and
+                                       * layernorm(x) for the gain's gradient): one pass over x */
+    const int *u = ir_group_cx_users(f->cx, x->in[0]);
+    for (int j = 0; j < ir_group_cx_nusers(f->cx, x->in[0]); j++) {
+      int h = u[j] < id ? f->grp[u[j]] : -1;
+      Op o = f->g->nodes.v[u[j]].op; /* a gradient's (the forward's norm would keep xh alive till the backward) */
+      if (h >= 0 && h != gid && (o == OP_LAYERNORM_GRAD || o == OP_RMSNORM_GRAD) && f->g->nodes.v[u[j]].in[0] == x->in[0])
+        try_join(f, id, h, wait, S, &nS, &gid);
+    }
   }
   if (gid < 0) return new_group(f, S, nS) >= 0;
   int *m = dup_list(S, nS);
@@ -217,6 +234,8 @@ static int settle(Fx *f, int gid) {
     const IrNode *x = &g->nodes.v[m[k]];
     for (int i = 0; i < x->nin; i++)
       if (f->grp[x->in[i]] == gid) parent[find(parent, k)] = find(parent, f->seen[x->in[i]]);
+    for (int q = 0; q < k && ir_fusion_role(g, m[k]) == FR_NORM; q++) /* sibling norms: connected through their rows */
+      if (ir_fusion_role(g, m[q]) == FR_NORM && g->nodes.v[m[q]].in[0] == x->in[0]) parent[find(parent, k)] = find(parent, q);
   }
   int parts = 0;
   for (int k = 0; k < n; k++) parts += find(parent, k) == k;

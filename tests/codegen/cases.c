@@ -342,6 +342,15 @@ static void norms(CgCase *c, CgCaseFn fn, void *ctx, int *count) {
   op2(c, OP_MUL, fin(c, add(c, OP_LAYERNORM_GRAD, op2(c, OP_ADD, x, r), dy, g)), cconst(c, DT_F32, 0.5));
   done(c, fn, ctx, count);
 
+  begin(c, OP_LAYERNORM_GRAD, 0, "sibling norms: layernorm_grad(x, dy, g) + r and layernorm(x) * dy");
+  row_bindings(c);
+  x = IN3(c, DT_F32, DOM_ANY, dB, dS, dL), dy = IN3(c, DT_F32, DOM_ANY, dB, dS, dL), r = IN3(c, DT_F32, DOM_ANY, dB, dS, dL);
+  g = IN1(c, DT_F32, DOM_ANY, dL);
+  int lg = fin(c, add(c, OP_LAYERNORM_GRAD, x, dy, g));
+  ir_output_add(&c->p, c->g, "dx", op2(c, OP_ADD, lg, r));
+  op2(c, OP_MUL, fin(c, add(c, OP_LAYERNORM, x, -1, -1)), dy);
+  done(c, fn, ctx, count);
+
   begin(c, OP_LAYERNORM, 0, "h = x + r; layernorm(h, g, b): outputs h and y");
   row_bindings(c);
   x = IN3(c, DT_F32, DOM_ANY, dB, dS, dL), r = IN3(c, DT_F32, DOM_ANY, dB, dS, dL);

@@ -149,6 +149,13 @@ static void test_rules(void) {
   expect_invalid(BODY("  %a = tanh %x : f32[B, 8] group 0\n  %s = reduce_sum %a {axes = [1], keepdim} : f32[B, 1] group 0\n"
                       "  %z = neg %a : f32[B, 8]\n  %y = mul %x, %s : f32[B, 8]\n"),
                  ret, "is read outside its row-reduction group");
+  /* sibling norms over the same rows share a group; over other rows they are two roots */
+  expect_valid(BODY("  %a = layernorm_grad %x, %x : f32[B, 8] group 0\n  %b = layernorm %x : f32[B, 8] group 0\n"
+                    "  %y = mul %a, %b : f32[B, 8] group 0\n"),
+               ret);
+  expect_invalid(BODY("  %t = tanh %x : f32[B, 8]\n  %a = layernorm_grad %x, %x : f32[B, 8] group 0\n"
+                      "  %b = layernorm %t : f32[B, 8] group 0\n  %y = mul %a, %b : f32[B, 8] group 0\n"),
+                 ret, "are both roots");
   /* a norm group goes on past its root (an epilogue), and any member may be an output */
   expect_valid(BODY("  %a = tanh %x : f32[B, 8] group 0\n  %b = rmsnorm %a : f32[B, 8] group 0\n"
                     "  %y = add %b, %x : f32[B, 8] group 0\n  %z = neg %a : f32[B, 8]\n  %u = neg %b : f32[B, 8]\n"),
