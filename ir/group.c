@@ -52,6 +52,10 @@ FusionRole ir_fusion_role(const IrGraph *g, int id) {
   }
 }
 
+int ir_sibling_norms(const IrGraph *g, int a, int b) {
+  return ir_fusion_role(g, a) == FR_NORM && ir_fusion_role(g, b) == FR_NORM && g->nodes.v[a].in[0] == g->nodes.v[b].in[0];
+}
+
 /* ---- context ------------------------------------------------------------------------------- */
 
 IrGroupCx *ir_group_cx_new(const IrProgram *p, int graph) {
@@ -187,8 +191,7 @@ static int kind_and_anchor(Chk *c, const int *m, int n, FusionGroup *gi) {
     FusionRole r = ir_fusion_role(g, m[k]);
     if (r == FR_NONE) return bad(c, "%%%d (%s) cannot be in a fusion group", num(c, m[k]), opname(c, m[k]));
     if (r != FR_REDUCE && r != FR_NORM && r != FR_MATMUL) continue;
-    if (gi->root >= 0 && r == FR_NORM && gi->kind == FK_NORM && g->nodes.v[m[k]].in[0] == g->nodes.v[gi->root].in[0])
-      continue; /* a sibling norm over the same rows */
+    if (gi->root >= 0 && gi->kind == FK_NORM && ir_sibling_norms(g, m[k], gi->root)) continue;
     if (gi->root >= 0)
       return bad(c, "%%%d (%s) and %%%d (%s) are both roots; a group has at most one reduction, norm or matmul",
                  num(c, gi->root), opname(c, gi->root), num(c, m[k]), opname(c, m[k]));
@@ -241,7 +244,7 @@ int ir_group_check(IrGroupCx *cx, const int *m, int n, int mode, FusionGroup *in
         int a = uf_find(cx->parent, k), b = uf_find(cx->parent, cx->pos[x->in[i]] - 1);
         cx->parent[a] = b;
       }
-    if (r == FR_NORM && id != gi.root && gi.kind == FK_NORM) /* a sibling norm: connected through its rows */
+    if (id != gi.root && gi.kind == FK_NORM && ir_sibling_norms(g, id, gi.root)) /* connected through its rows */
       cx->parent[uf_find(cx->parent, k)] = uf_find(cx->parent, cx->pos[gi.root] - 1);
     if (r == FR_EW && !bcast_into(&x->type, &gi.anchor)) {
       ok = bad(&c, "%%%d (%s) has a shape that does not broadcast into the group's anchor", num(&c, id), opname(&c, id));

@@ -66,6 +66,9 @@ const char *fusion_kind_name(FusionKind k); /* "elementwise", "row-reduction", "
 
 /* The role node `id` could take in a group (FR_NONE: never a member). */
 FusionRole ir_fusion_role(const IrGraph *g, int id);
+/* Nodes a and b are sibling norms: both NORM members over the same first operand (the same
+ * rows), which may share a group (one pass over the rows). */
+int ir_sibling_norms(const IrGraph *g, int a, int b);
 
 /* One group, as code generators see it. All node indices are into the graph's nodes. */
 typedef struct FusionGroup {

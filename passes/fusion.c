@@ -185,7 +185,7 @@ static int grow(Fx *f, int id) {
     for (int j = 0; j < ir_group_cx_nusers(f->cx, x->in[0]); j++) {
       int h = u[j] < id ? f->grp[u[j]] : -1;
       Op o = f->g->nodes.v[u[j]].op; /* a gradient's (the forward's norm would keep xh alive till the backward) */
-      if (h >= 0 && h != gid && (o == OP_LAYERNORM_GRAD || o == OP_RMSNORM_GRAD) && f->g->nodes.v[u[j]].in[0] == x->in[0])
+      if (h >= 0 && h != gid && (o == OP_LAYERNORM_GRAD || o == OP_RMSNORM_GRAD) && ir_sibling_norms(f->g, id, u[j]))
         try_join(f, id, h, wait, S, &nS, &gid);
     }
   }
@@ -234,8 +234,8 @@ static int settle(Fx *f, int gid) {
     const IrNode *x = &g->nodes.v[m[k]];
     for (int i = 0; i < x->nin; i++)
       if (f->grp[x->in[i]] == gid) parent[find(parent, k)] = find(parent, f->seen[x->in[i]]);
-    for (int q = 0; q < k && ir_fusion_role(g, m[k]) == FR_NORM; q++) /* sibling norms: connected through their rows */
-      if (ir_fusion_role(g, m[q]) == FR_NORM && g->nodes.v[m[q]].in[0] == x->in[0]) parent[find(parent, k)] = find(parent, q);
+    for (int q = 0; q < k; q++) /* sibling norms: connected through their rows */
+      if (ir_sibling_norms(g, m[k], m[q])) parent[find(parent, k)] = find(parent, q);
   }
   int parts = 0;
   for (int k = 0; k < n; k++) parts += find(parent, k) == k;

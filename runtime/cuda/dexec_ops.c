@@ -130,12 +130,6 @@ int dx_is_norm_group(const DExec *e, const DGroup *g) {
 
 /* ---- matrix products ------------------------------------------------------------------------------ */
 
-/* The group's members from the root: root, add(root, bias[N]) [, gelu | relu of the add], then
- * the rest (the tail). Where the add x is read after the group (a training graph: gelu_grad(x,
- * dy) in the backward, or with gelu {bwd: composed} the pieces of its derivative the fusion pass
- * puts into this group as the tail) the product writes gelu(x) and x (GELU_AUX_BIAS's aux) and a
- * tail runs as a kernel of its own. ReLU is never split so: RELU_AUX_BIAS keeps a bitmask, not
- * the pre-activation its readers want. */
 /* {root, gelu_grad(x, root)}: the product times gelu'(x) in one cuBLASLt call (DGELU), x read
  * as its aux input: x outside the group, of the product's dims, the product read by the
  * gelu_grad alone. *aux gets x (DGroup.bias holds it). Whether x is stored in the result's
@@ -158,6 +152,12 @@ static int dgelu_epilogue(const DExec *e, const DGroup *g, int *aux, int *cover)
   return DEV_EPI_DGELU;
 }
 
+/* The group's members from the root: root, add(root, bias[N]) [, gelu | relu of the add], then
+ * the rest (the tail). Where the add x is read after the group (a training graph: gelu_grad(x,
+ * dy) in the backward, or with gelu {bwd: composed} the pieces of its derivative the fusion pass
+ * puts into this group as the tail) the product writes gelu(x) and x (GELU_AUX_BIAS's aux) and a
+ * tail runs as a kernel of its own. ReLU is never split so: RELU_AUX_BIAS keeps a bitmask, not
+ * the pre-activation its readers want. */
 int dx_epilogue(const DExec *e, const DGroup *g, int *bias, int *cover) {
   const char *env = getenv("MAMC_CUDA_EPILOGUE");
   if ((env && strcmp(env, "0") == 0) || g->root != g->first || g->count < 2) return DEV_EPI_NONE;
