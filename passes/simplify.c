@@ -9,7 +9,10 @@
  *                    and -> x when it is the identity; cast to x's own dtype, expand to x's
  *                    own type -> x; matmul of a transpose that swaps just the last two axes
  *                    -> matmul of its operand with that side's flag (ta, tb) flipped (the
- *                    transpose dies: a tied output projection `y @ E^T` copies no E)
+ *                    transpose dies: a tied output projection `y @ E^T` copies no E);
+ *                    a sum of pads along one axis whose slices tile it (the gradient of a
+ *                    value read as pieces: `kv[..., :d]`, `kv[..., d:]`) -> concat of the
+ *                    pieces (no zeros written, no sum)
  *   2. folding       an elementwise op whose operands are all `const` (of any shape: every
  *                    element is the same value) becomes a `const` of its type, computed in
  *                    f64 exactly as the interpreter does (results f32/f64 only; no dropout).
@@ -64,6 +67,63 @@ static int swaps_last_two(const AttrVal *perm) {
   return 1;
 }
 
+/* [start, end) of pad node v along its axis, resolved against the constant length L; 0 when
+ * it is not a pad with step 1 and operands of the result's type outside the axis */
+static int pad_range(Sx *s, int v, const IrType *t, int axis, int64_t L, int64_t *lo, int64_t *hi) {
+  const IrNode *x = N(s, v);
+  if (x->op != OP_PAD || !type_eq(&x->type, t) || ir_get_i(x, "step") != 1) return 0;
+  int64_t a = ir_get_i(x, "axis");
+  if ((a < 0 ? a + t->rank : a) != axis) return 0;
+  const AttrVal *end = ir_get(x, "end");
+  int64_t st = ir_get_i(x, "start");
+  *lo = st < 0 ? st + L : st;
+  *hi = end->set ? (end->i < 0 ? end->i + L : end->i) : L;
+  return 1;
+}
+
+/* The pads a sum of node id is made of (through adds of its own type), appended to leaves[]
+ * after the n already there; the new count, or -1 when a term is something else or there are
+ * more than `max` */
+static int pad_terms(Sx *s, int id, const IrType *t, int *leaves, int n, int max) {
+  const IrNode *x = N(s, id);
+  if (x->op == OP_PAD) return n < max ? (leaves[n] = id, n + 1) : -1;
+  if (x->op != OP_ADD || !type_eq(&x->type, t)) return -1;
+  for (int k = 0; k < 2 && n >= 0; k++) n = pad_terms(s, x->in[k], t, leaves, n, max);
+  return n;
+}
+
+/* add node id as a concat of the pads' operands, when the pads' slices tile one constant axis */
+static void pads_to_concat(Sx *s, int id) {
+  IrNode *x = N(s, id);
+  int leaves[8], order[8], axis = -1;
+  int n = 0;
+  for (int k = 0; k < 2 && n >= 0; k++) n = pad_terms(s, x->in[k], &x->type, leaves, n, 8);
+  if (n < 2) return;
+  int64_t a = ir_get_i(N(s, leaves[0]), "axis");
+  axis = (int)(a < 0 ? a + x->type.rank : a);
+  if (axis < 0 || axis >= x->type.rank || !dim_is_const(x->type.d[axis])) return;
+  int64_t L = x->type.d[axis].add, lo[8], hi[8], at = 0;
+  for (int k = 0; k < n; k++)
+    if (!pad_range(s, leaves[k], &x->type, axis, L, &lo[k], &hi[k])) return;
+  for (int c = 0; c < n; c++) { /* the piece starting at `at`, each in turn */
+    int f = -1;
+    for (int k = 0; k < n; k++)
+      if (lo[k] == at && hi[k] > lo[k]) f = k;
+    if (f < 0) return;
+    order[c] = N(s, leaves[f])->in[0];
+    at = hi[f];
+  }
+  if (at != L) return;
+  int *in = ARENA_ARRAY(s->p->arena, int, n);
+  memcpy(in, order, sizeof(int) * (size_t)n);
+  x->op = OP_CONCAT;
+  x->nin = n;
+  x->in = in;
+  x->attr = ARENA_ARRAY(s->p->arena, AttrVal, op_info(OP_CONCAT)->nattrs);
+  ir_set_i(x, "axis", axis);
+  s->changed = 1;
+}
+
 /* The operand that node id reduces to, or -1. May rewrite the node in place (sets changed). */
 static int identity(Sx *s, int id) {
   IrNode *x = N(s, id);
@@ -77,6 +137,7 @@ static int identity(Sx *s, int id) {
   case OP_ADD:
     if (is_const(s, b, 0) && SAME(a)) return a;
     if (is_const(s, a, 0) && SAME(b)) return b;
+    pads_to_concat(s, id);
     return -1;
   case OP_SUB: return is_const(s, b, 0) && SAME(a) ? a : -1;
   case OP_DIV: return is_const(s, b, 1) && SAME(a) ? a : -1;

@@ -91,7 +91,7 @@ typedef struct Dev {
   DPtr lt_ws;
   size_t lt_ws_size;
   struct DevGemmCache *gemm_cache;
-  int gemm_epi_refused;         /* the last dev_gemm failed: no algorithm for its epilogue */
+  int gemm_epi_refused;         /* the last dev_gemm failed: no algorithm for its epilogue or R */
   struct DevCgCache *cg_cache;  /* generated kernels by name, and their modules */
   DevAlloc alloc;
   CgCpu *jit;                   /* emu mode: the CPU JIT for generated kernels (NULL: none) */
@@ -207,7 +207,10 @@ void dev_cg_cache_free(Dev *dev);
  * product + GELU through the next product), gelu' of the tanh form; the same aux conditions.
  * DEV_EPI_BGRAD (cuBLASLt's BGRADA: our B is Lt's A): C as without an epilogue, and bias (an
  * output here, f32 [N]) = the sums of B's columns over K — the bias gradient beside a weight
- * gradient X^T dY: batch 1, B not transposed, C f32, no accumulation. */
+ * gradient X^T dY: batch 1, B not transposed, C f32, no accumulation.
+ * R (cuBLASLt's C with beta 1, D = C): C = op(A) op(B) [+ bias] + R, R a matrix laid out as C,
+ * in C's dtype (bf16 too), read, not written — a residual after a bias, or another product's
+ * result the IR adds (no epilogue or DEV_EPI_BIAS only; not with accumulate). */
 typedef enum { DEV_EPI_NONE, DEV_EPI_BIAS, DEV_EPI_BIAS_GELU, DEV_EPI_BIAS_RELU, DEV_EPI_BIAS_GELU_AUX, DEV_EPI_DGELU,
                DEV_EPI_BGRAD } DevEpilogue;
 typedef struct DevGemm {
@@ -218,6 +221,7 @@ typedef struct DevGemm {
   int epilogue;                 /* DevEpilogue */
   DPtr bias;                    /* [N] f32 when epilogue is set */
   int a16, b16, c16;            /* A, B stored as bf16; C written as bf16 (see above) */
+  DPtr R;                       /* added to the product (see above), or 0 */
 } DevGemm;
 int dev_gemm(Dev *dev, const DevGemm *g);
 /* dev_gemm with the aux output of DEV_EPI_BIAS_GELU_AUX, or the aux input of DEV_EPI_DGELU (0

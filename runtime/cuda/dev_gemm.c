@@ -10,7 +10,7 @@
  * descriptor before each call. GELU_AUX_BIAS (dev_gemm_aux) also writes the pre-activation into
  * an aux matrix laid out as C (Lt: ld m = N, batch stride sC, D's dtype); its pointer, like the
  * bias's, is set per call (its alignment, which the heuristic depends on, is in the key's).
- * Emu mode applies them on the host after the product.
+ * Emu mode applies them on the host after the product. DevGemm.R is Lt's C with beta 1 (D our C).
  * Emu mode runs the same descriptor on the CPU (la_gemm; bf16 operands rounded the same way).
  * Operands already stored as bf16 (a16, b16: the executor's bf16 activations) go to cuBLASLt
  * as they are; a bf16 C (c16) is a bf16 C/D layout (f32 compute and scale, the bias f32 when
@@ -61,7 +61,7 @@ void dev_gemm_cache_free(Dev *dev) {
 
 /* the largest power of two (<= 256) dividing every address and batch stride in bytes */
 static int alignment(const DevGemm *g, DPtr aux, int esize_ab) {
-  uint64_t v = g->A | g->B | g->C | aux | (uint64_t)(g->sA * esize_ab) | (uint64_t)(g->sB * esize_ab) |
+  uint64_t v = g->A | g->B | g->C | g->R | aux | (uint64_t)(g->sA * esize_ab) | (uint64_t)(g->sB * esize_ab) |
                (uint64_t)(g->sC * (g->c16 ? 2 : 4));
   int a = 256;
   while (a > 1 && (v % (uint64_t)a)) a >>= 1;
@@ -168,7 +168,7 @@ static GemmEntry *entry_for(Dev *dev, const GemmKey *k, DPtr bias, DPtr aux) {
              k->bf16 ? "bf16" : "f32", k->align, k->epilogue ? ", with an epilogue" : "");
     ok = 0;
   }
-  if (!ok && k->epilogue) dev->gemm_epi_refused = 1; /* no algorithm, or an unsupported combination */
+  if (!ok && (k->epilogue || k->accumulate)) dev->gemm_epi_refused = 1; /* no algorithm, or an unsupported combination */
   if (!ok) {
     L->cublasLtMatmulDescDestroy(e->op);
     L->cublasLtMatrixLayoutDestroy(e->a);
@@ -244,7 +244,16 @@ static int emu_gemm(Dev *dev, const DevGemm *g, DPtr aux) {
       }
     } else if (g->epilogue == DEV_EPI_DGELU) /* the f32 product times gelu'(aux) */
       for (int64_t i = 0; i < g->M * g->N; i++) C[i] = (float)((double)C[i] * emu_dgelu(g, aux, b, i));
-    else if (g->epilogue) { /* the epilogue on the f32 product, as cuBLASLt: act(x + bias) (x to aux first) */
+    else if (g->R) { /* [+ bias] + R in f32, R widened from C's dtype */
+      const float *bias = g->epilogue ? (const float *)(uintptr_t)g->bias : NULL;
+      for (int64_t r = 0; r < g->M; r++)
+        for (int64_t c = 0; c < g->N; c++) {
+          int64_t i = b * g->sC + r * g->N + c;
+          double rv = g->c16 ? rt_bf16_to_f64(((const uint16_t *)(uintptr_t)g->R)[i]) : (double)((const float *)(uintptr_t)g->R)[i];
+          float x = bias ? (float)((double)C[r * g->N + c] + bias[c]) : C[r * g->N + c];
+          C[r * g->N + c] = (float)((double)x + rv);
+        }
+    } else if (g->epilogue) { /* the epilogue on the f32 product, as cuBLASLt: act(x + bias) (x to aux first) */
       const float *bias = (const float *)(uintptr_t)g->bias;
       int gelu = g->epilogue == DEV_EPI_BIAS_GELU || g->epilogue == DEV_EPI_BIAS_GELU_AUX;
       for (int64_t r = 0; r < g->M; r++)
@@ -289,6 +298,10 @@ int dev_gemm_aux(Dev *dev, const DevGemm *g, DPtr aux) {
     dev->gemm_epi_refused = 1;
     return 0;
   }
+  if (g->R && (g->accumulate || (g->epilogue != DEV_EPI_NONE && g->epilogue != DEV_EPI_BIAS))) {
+    snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm: R is added with no epilogue or a bias only, and no accumulation");
+    return 0;
+  }
   if (g->c16 && g->accumulate) {
     snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm: accumulation into a bf16 C is not supported");
     return 0;
@@ -299,9 +312,14 @@ int dev_gemm_aux(Dev *dev, const DevGemm *g, DPtr aux) {
     dev->gemm_epi_refused = 1;
     return 0;
   }
+  if (g->K <= 0 && g->R) { /* R alone: left to the caller's unfused path */
+    snprintf(dev->L.err, sizeof dev->L.err, "dev_gemm: R on an empty sum (K = 0)");
+    dev->gemm_epi_refused = 1;
+    return 0;
+  }
   if (g->K <= 0) /* an empty sum */
     return g->accumulate ? 1 : dev_zero(dev, g->C, (uint64_t)(((g->batch - 1) * g->sC + g->M * g->N) * (g->c16 ? 2 : 4)));
-  if (dev->emu && g->epilogue && getenv("MAMC_CUDA_EMU_EPI_REFUSE")) { /* tests of the caller's fallback */
+  if (dev->emu && (g->epilogue || g->R) && getenv("MAMC_CUDA_EMU_EPI_REFUSE")) { /* tests of the caller's fallback */
     snprintf(dev->L.err, sizeof dev->L.err, "emulated: no algorithm with this epilogue (MAMC_CUDA_EMU_EPI_REFUSE)");
     dev->gemm_epi_refused = 1;
     return 0;
@@ -324,20 +342,20 @@ int dev_gemm_aux(Dev *dev, const DevGemm *g, DPtr aux) {
     if (ab) h.A = ab;
     if (bb) h.B = bb;
   }
-  GemmKey k = {h.M, h.N, h.K, h.batch, h.sA, h.sB, h.sC, h.ta, h.tb, h.accumulate, h.bf16,
+  GemmKey k = {h.M, h.N, h.K, h.batch, h.sA, h.sB, h.sC, h.ta, h.tb, h.accumulate || h.R, h.bf16,
                alignment(&h, aux, h.bf16 ? 2 : 4), h.epilogue, h.c16, 0};
   GemmEntry *e = entry_for(dev, &k, h.bias, aux);
-  float one = 1, beta = g->accumulate ? 1.0f : 0.0f;
+  float one = 1, beta = g->accumulate || g->R ? 1.0f : 0.0f;
   const void *bp = (const void *)(uintptr_t)h.bias, *ap = (const void *)(uintptr_t)aux;
   int ok = e && (!h.epilogue || h.epilogue == DEV_EPI_DGELU ||
                  LT_OK(&dev->L, cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp, sizeof bp)));
   ok = ok && (!aux || LT_OK(&dev->L, cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER,
                                                                         &ap, sizeof ap)));
   ok = ok && LT_OK(&dev->L, cublasLtMatmul(dev->lt, e->op, &one, (const void *)(uintptr_t)h.B, e->a,
-                                               (const void *)(uintptr_t)h.A, e->b, &beta, (const void *)(uintptr_t)h.C,
+                                               (const void *)(uintptr_t)h.A, e->b, &beta, (const void *)(uintptr_t)(h.R ? h.R : h.C),
                                                e->c, (void *)(uintptr_t)h.C, e->c, &e->algo,
                                                (void *)(uintptr_t)dev->lt_ws, e->ws, dev->stream));
-  if (!ok && h.epilogue) dev->gemm_epi_refused = 1; /* refused when called: no product was queued */
+  if (!ok && (h.epilogue || h.R)) dev->gemm_epi_refused = 1; /* refused when called: no product was queued */
   if (!ok && e) {
     size_t n = strlen(dev->L.err);
     snprintf(dev->L.err + n, sizeof dev->L.err - n, "\n(product [%lld x %lld] = [%lld x %lld] [%lld x %lld], batch %lld)",

@@ -137,6 +137,7 @@ static int add_group(DExec *e, int first, int count, int root) {
   gr->first = first;
   gr->count = count;
   gr->root = root;
+  gr->resid = -1;
   return e->ngroups++;
 }
 
@@ -220,7 +221,7 @@ static void plan_alone(DExec *e, int i) {
 static void split_epilogue(DExec *e, int gi) {
   DGroup *gr = &e->groups[gi];
   int cover = gr->count;
-  gr->epi = dx_epilogue(e, gr, &gr->bias, &cover);
+  gr->epi = dx_epilogue(e, gr, &gr->bias, &cover, &gr->resid);
   if (!gr->epi || cover >= gr->count) return;
   int first = gr->first + cover, count = gr->count - cover;
   gr->count = cover;
@@ -302,6 +303,8 @@ static int plan(DExec *e) {
     DGroup *gr = &e->groups[k];
     if (gr->epi == DEV_EPI_BIAS_GELU_AUX && e->st[gr->root + 1] != e->st[gr->root + 2]) gr->epi = DEV_EPI_NONE;
     if (gr->epi == DEV_EPI_DGELU && e->st[gr->bias] != e->st[gr->root + 1]) gr->epi = DEV_EPI_NONE; /* aux in D's dtype */
+    if (gr->resid >= 0 && e->st[gr->resid] != e->st[gr->first + gr->count - 1]) /* R in D's dtype: else all generated */
+      gr->resid = -1, gr->epi = DEV_EPI_NONE;
   }
   ok = ok && compile_groups(e, 0, retry);
   int before = e->ngroups;
@@ -343,6 +346,9 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
   e->refs = calloc(N, sizeof *e->refs);
   e->val = calloc(N, sizeof *e->val);
   e->aio = calloc(N, sizeof *e->aio);
+  e->host = malloc(N * sizeof *e->host);
+  e->sample[0] = malloc(((size_t)p->syms.n + 1) * sizeof(int64_t));
+  e->sample[1] = malloc(((size_t)p->syms.n + 1) * sizeof(int64_t));
   e->die_first = malloc(N * sizeof *e->die_first);
   e->die_next = malloc(N * sizeof *e->die_next);
   e->mem = calloc(N, sizeof *e->mem);
@@ -352,7 +358,7 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
   e->in16 = calloc(N, 1);
   int *uses = calloc(N, sizeof *uses);
   if (!e->kind || !e->grp || !e->groups || !e->last_use || !e->forward || !e->summed || !e->bgrad || !e->bgrad_off ||
-      !e->base || !e->refs ||
+      !e->base || !e->refs || !e->host || !e->sample[0] || !e->sample[1] ||
       !e->val || !e->aio || !e->die_first || !e->die_next || !e->mem || !e->out_first || !e->out_next || !e->st || !e->in16 || !uses) {
     free(uses);
     dexec_free(e);
@@ -362,7 +368,9 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
     DAttnIo *a = &e->aio[i];
     a->into[0] = a->into[1] = a->into[2] = a->fwd = a->lse_last = -1;
   }
+  for (int k = 0; k < p->syms.n; k++) e->sample[0][k] = 1009, e->sample[1][k] = 2003;
   for (int i = 0; i < n; i++) {
+    e->host[i] = -1;
     e->grp[i] = -1;
     e->bgrad[i] = -1;
     e->base[i] = -1;
@@ -402,6 +410,7 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
   if (ok) find_bgrad(e); /* after the dtype check: its DN_INTO sums are no reader kind there */
   if (ok) dx_fold_copies(e);
   if (ok) dx_fold_attn_io(e);
+  if (ok) dx_place_concats(e);
   if (ok) exec_death_lists(e->last_use, n, e->die_first, e->die_next); /* after every change to last_use */
   if (ok && !dev->emu && !dev_load_modules(dev)) ok = dx_fail(e, -1, "%s", dev->L.err);
   if (!ok) {
@@ -457,6 +466,9 @@ void dexec_free(DExec *e) {
   free(e->refs);
   free(e->val);
   free(e->aio);
+  free(e->host);
+  free(e->sample[0]);
+  free(e->sample[1]);
   free(e->die_first);
   free(e->die_next);
   free(e->mem);
@@ -476,14 +488,16 @@ void dexec_summary(const DExec *e, StrBuf *b) {
     sb_printf(b, "%s%s %lld", first ? "" : ", ", dexec_kind_name((DKind)k), (long long)e->stats.kind_count[k]);
     first = 0;
   }
-  int fused = 0, norm = 0, epi = 0, aux = 0;
+  int fused = 0, norm = 0, epi = 0, aux = 0, resid = 0;
   for (int k = 0; k < e->ngroups; k++) {
     fused += e->groups[k].count > 1 && !e->groups[k].norm;
     norm += e->groups[k].norm;
-    epi += e->groups[k].epi && !e->groups[k].epi_off;
+    epi += dx_lt_group(&e->groups[k]);
     aux += e->groups[k].epi == DEV_EPI_BIAS_GELU_AUX && !e->groups[k].epi_off;
+    resid += e->groups[k].resid >= 0 && !e->groups[k].epi_off;
   }
-  sb_printf(b, " (fused groups %d, hand-written norm groups %d, GEMM epilogues %d, %d of them gelu + aux)", fused, norm, epi, aux);
+  sb_printf(b, " (fused groups %d, hand-written norm groups %d, GEMM epilogues %d, %d of them gelu + aux, %d adding a matrix)",
+            fused, norm, epi, aux, resid);
   if (e->stats.values16 || e->bf16)
     sb_printf(b, "; bf16 activations: %lld values%s", (long long)e->stats.values16, e->no_act16 ? " (refused: planned f32)" : "");
   int64_t nl = dexec_launches(e);

@@ -74,9 +74,16 @@ typedef struct DGroup {
                              * as one cuBLASLt product with that epilogue (GELU_AUX: the add's value
                              * too, read after the group), or root + gelu_grad(x, root) (DGELU);
                              * bias: the bias node (DGELU: x, the aux input) */
+  int resid;                /* a node added to the product as cuBLASLt's C (DevGemm.R): the group is
+                             * root + add(root, R) (another product's result), or root + add(bias) +
+                             * add(that, R) (a residual; epi DEV_EPI_BIAS); R has the result's dims
+                             * and dtype; -1 for none */
   int epi_off;              /* cuBLASLt refused the epilogue: the product, then the generated kernel */
   DevCg k;
 } DGroup;
+
+/* Does group g run as one cuBLASLt call (an epilogue or an added R, not refused)? */
+static inline int dx_lt_group(const DGroup *g) { return (g->epi || g->resid >= 0) && !g->epi_off; }
 
 /* Softmax attention on tensor cores, per node (dexec_attn_io.c): where its results go, and
  * what a gradient takes from its forward instead of computing it again */
@@ -135,6 +142,10 @@ typedef struct DExec {
   int *refs;                /* per allocating node: live nodes sharing its buffer */
   DPtr *val;                /* per node: device address of its value (0: none) */
   DAttnIo *aio;             /* per node (softmax attention on tensor cores) */
+  int *host;                /* per node: the concat whose buffer its value lies in, written there
+                             * by its producer (dexec_place.c), or -1 */
+  int64_t *sample[2];       /* plan time: two bindings of every symbol (1009 and 2003), to check
+                             * what must hold in every run (layouts of folded reshapes) */
   DPtr *mem;                /* per allocating node: its allocation (freed when refs drops to 0) */
   int *out_first, *out_next;
   DExecOutputFn on_output;

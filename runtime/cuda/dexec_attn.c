@@ -84,7 +84,7 @@ static int use_gemm(const DExec *e, int i, const KaAttn *a, int64_t Dv, int grad
 /* one batched product over the B H heads: C[b] = op(A[b]) op(B[b]), [M, N] each */
 static int head_gemm(DExec *e, int i, DPtr A, int a16, int ta, DPtr B, int b16, int tb, DPtr C, int c16, int64_t M,
                      int64_t N, int64_t K, int64_t BH) {
-  DevGemm g = {A, B, C, M, N, K, BH, M * K, K * N, M * N, ta, tb, 0, e->bf16, 0, 0, a16, b16, c16};
+  DevGemm g = {A, B, C, M, N, K, BH, M * K, K * N, M * N, ta, tb, 0, e->bf16, 0, 0, a16, b16, c16, 0};
   e->stats.gemm_flops += 2.0 * (double)M * (double)N * (double)K * (double)BH;
   return dev_gemm(e->dev, &g) || dx_dev_fail(e, i);
 }
@@ -186,8 +186,7 @@ static int attn_grad(DExec *e, int i, const int64_t *sym) {
   a.delta = delta;
   if (f >= 0) { /* the forward's o (where it went) and lse */
     int on = e->aio[f].into[0];
-    if (on >= 0) dx_into_rows(e, on, sym, &a.lo);
-    a.o = e->val[on >= 0 ? on : f], a.lse = e->aio[f].lse;
+    a.o = on >= 0 ? dx_into_rows(e, on, sym, &a.lo) : e->val[f], a.lse = e->aio[f].lse;
     if (!a.o || !a.lse) return dev_free(e->dev, delta), dx_fail(e, i, "its forward's o or lse is gone (internal error)");
     e->stats.attn_reused++;
   } else {

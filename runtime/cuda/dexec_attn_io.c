@@ -66,21 +66,36 @@ static int strided_operand(const DExec *e, int j, int k) {
   return k == la.v || (n->op == OP_LINEAR_ATTENTION_GRAD && k == la.dout);
 }
 
+/* can x, read through a head transpose, be rows of KaRows in every run? A value of its own, or
+ * a folded view (`kv[..., :d]` split into heads) whose last axis is contiguous, its start and
+ * other strides 16-byte aligned (the kernels' cp.async) */
+static int rows_view(const DExec *e, int x) {
+  if (e->kind[x] != DN_FOLD) return 1;
+  int r = N(e, x)->type.rank;
+  for (int w = 0; w < 2; w++) {
+    int64_t off, st[IR_MAX_RANK];
+    dx_view(e, x, e->sample[w], &off, st);
+    if (st[r - 1] != 1 || off % 8) return 0;
+    for (int d = 0; d < r - 1; d++)
+      if (st[d] % 8) return 0;
+  }
+  return 1;
+}
+
 static void fold_operands(DExec *e, const int *readers) {
   const IrGraph *g = G(e);
   char *ok = malloc((size_t)e->n + 1);
   if (!ok) return; /* an optimisation: without memory, none */
   for (int t = 0; t < e->n; t++)
     ok[t] = readers[t] > 0 && e->last_use[t] != e->n && head_transpose(e, t, e->st[t]) &&
-            e->kind[g->nodes.v[t].in[0]] != DN_FOLD && e->st[g->nodes.v[t].in[0]] == e->st[t];
+            rows_view(e, g->nodes.v[t].in[0]) && e->st[g->nodes.v[t].in[0]] == e->st[t];
   for (int j = 0; j < e->n; j++)
     for (int k = 0; k < g->nodes.v[j].nin; k++)
       if (!strided_operand(e, j, k)) ok[g->nodes.v[j].in[k]] = 0;
   for (int t = 0; t < e->n; t++) {
     if (!ok[t]) continue;
-    int x = g->nodes.v[t].in[0];
     e->kind[t] = DN_FOLD;
-    if (e->last_use[x] < e->last_use[t]) e->last_use[x] = e->last_use[t]; /* read until its readers ran */
+    dx_fold_keep(e, g->nodes.v[t].in[0], e->last_use[t]); /* read until its readers ran */
   }
   free(ok);
 }
@@ -190,16 +205,15 @@ DPtr dx_rows_in(const DExec *e, int x, const int64_t *sym, KaRows *L) {
   return p + (uint64_t)off * (uint64_t)dx_esize(e, x);
 }
 
-void dx_into_rows(const DExec *e, int t, const int64_t *sym, KaRows *L) {
-  int64_t sh[IR_MAX_RANK], st[IR_MAX_RANK], s = 1, at[4];
-  int r = dx_shape(e, t, sym, sh);
-  for (int d = r - 1; d >= 0; d--) st[d] = s, s *= sh[d];
+static DPtr into_rows(DExec *e, int t, const int64_t *sym, KaRows *L, int alloc) {
+  int64_t st[IR_MAX_RANK], at[4];
+  DPtr p = dx_dest(e, t, sym, st, alloc);
   const AttrVal *perm = ir_get(N(e, t), "perm");
   for (int d = 0; d < 4; d++) at[perm->ints[d]] = st[d]; /* t's axis d is the result's perm[d] */
   L->b = at[0], L->h = at[1], L->r = at[2];
+  return p;
 }
 
-DPtr dx_rows_into(DExec *e, int t, const int64_t *sym, KaRows *L) {
-  dx_into_rows(e, t, sym, L);
-  return dx_alloc(e, t, sym) ? e->val[t] : 0;
-}
+DPtr dx_into_rows(DExec *e, int t, const int64_t *sym, KaRows *L) { return into_rows(e, t, sym, L, 0); }
+
+DPtr dx_rows_into(DExec *e, int t, const int64_t *sym, KaRows *L) { return into_rows(e, t, sym, L, 1); }

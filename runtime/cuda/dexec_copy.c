@@ -2,7 +2,10 @@
  * and concat as strided copies (k_copy_nd and its 16-byte, bf16 and converting forms, move.cu),
  * each reduced to its fewest axes first; and the folding of copy chains: a transpose, slice or
  * expand whose every reader is another copy is not run — its readers read its operand through
- * the composed strides (dx_fold_copies, at plan time), so a chain moves its data once. */
+ * the composed strides (dx_fold_copies, at plan time), so a chain moves its data once. A
+ * reshape between them folds too where its axes can be expressed as strides of the view it
+ * reads (NumPy's no-copy reshape: `kv[..., :d]` split into heads). A copy whose value lies in
+ * a concat's buffer (dexec_place.c) writes there. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +90,50 @@ static int64_t view_strides(const IrNode *n, const int64_t *sx, int rx, const in
   return 0;
 }
 
+int dx_reshape_strides(int ro, const int64_t *so, const int64_t *sto, int rn, const int64_t *sn, int64_t *stn) {
+  int64_t od[IR_MAX_RANK], os[IR_MAX_RANK], nd[IR_MAX_RANK];
+  int map[IR_MAX_RANK], o = 0, n = 0;
+  for (int d = 0; d < ro; d++) /* extent-1 axes take no part; theirs get stride 0 */
+    if (so[d] != 1) od[o] = so[d], os[o] = sto[d], o++;
+  for (int d = 0; d < rn; d++) {
+    stn[d] = 0;
+    if (sn[d] != 1) nd[n] = sn[d], map[n] = d, n++;
+  }
+  int oi = 0, oj = 1, ni = 0, nj = 1;
+  while (ni < n && oi < o) { /* the smallest groups of old and new axes with the same extent */
+    int64_t np = nd[ni], op = od[oi];
+    while (np != op) {
+      if (np < op) {
+        if (nj >= n) return 0;
+        np *= nd[nj++];
+      } else {
+        if (oj >= o) return 0;
+        op *= od[oj++];
+      }
+    }
+    for (int k = oi; k < oj - 1; k++) /* the old group must be contiguous within itself */
+      if (os[k] != od[k + 1] * os[k + 1]) return 0;
+    int64_t st = os[oj - 1];
+    for (int k = nj - 1; k >= ni; k--) stn[map[k]] = st, st *= nd[k];
+    ni = nj++, oi = oj++;
+  }
+  return ni == n && oi == o;
+}
+
+int dx_reshape_fixed(const DExec *e, int from, int to, const int64_t *from_st[2]) {
+  const IrType *a = &N(e, from)->type, *b = &N(e, to)->type;
+  int P = 0;
+  while (P < a->rank && P < b->rank && dim_eq(a->d[P], b->d[P])) P++;
+  for (int d = P; d < a->rank; d++)
+    if (!dim_is_const(a->d[d]) || from_st[0][d] != from_st[1][d]) return 0;
+  for (int d = P; d < b->rank; d++)
+    if (!dim_is_const(b->d[d])) return 0;
+  int64_t sa[IR_MAX_RANK], sb[IR_MAX_RANK], st[IR_MAX_RANK];
+  dx_shape(e, from, e->sample[0], sa);
+  dx_shape(e, to, e->sample[0], sb);
+  return dx_reshape_strides(a->rank, sa, from_st[0], b->rank, sb, st);
+}
+
 DPtr dx_view(const DExec *e, int x, const int64_t *sym, int64_t *off, int64_t *st) {
   int64_t sx[IR_MAX_RANK];
   int rx = dx_shape(e, x, sym, sx);
@@ -99,8 +146,49 @@ DPtr dx_view(const DExec *e, int x, const int64_t *sym, int64_t *off, int64_t *s
   int64_t sp[IR_MAX_RANK], stp[IR_MAX_RANK], offp;
   int rp = dx_shape(e, n->in[0], sym, sp);
   DPtr buf = dx_view(e, n->in[0], sym, &offp, stp);
+  if (n->op == OP_RESHAPE) { /* folded only where it can be strides (dx_reshape_foldable) */
+    *off = offp;
+    if (!dx_reshape_strides(rp, sp, stp, rx, sx, st)) strides(sx, rx, st); /* (dx_reshape_fixed held) */
+    return buf;
+  }
   *off = offp + view_strides(n, sp, rp, stp, rx, st);
   return buf;
+}
+
+void dx_fold_keep(DExec *e, int x, int last) {
+  for (;;) {
+    if (e->last_use[x] < last) e->last_use[x] = last;
+    if (e->kind[x] != DN_FOLD) return;
+    x = G(e)->nodes.v[x].in[0];
+  }
+}
+
+/* the reshapes that read node x (now folded) fold too: each must be strides of x's view in every
+ * run (dx_reshape_foldable), and so on down a chain of them; the latest last use among them,
+ * or -1 when one cannot (those marked are then marked back) */
+static int fold_reshapes(DExec *e, int x) {
+  const IrGraph *g = G(e);
+  int last = e->last_use[x];
+  for (int r = x + 1; r < e->n; r++) {
+    const IrNode *n = &g->nodes.v[r];
+    if (n->op != OP_RESHAPE || n->in[0] != x) continue;
+    int64_t st0[IR_MAX_RANK], st1[IR_MAX_RANK], off;
+    const int64_t *st[2] = {st0, st1};
+    dx_view(e, x, e->sample[0], &off, st0);
+    dx_view(e, x, e->sample[1], &off, st1);
+    int sub = -1;
+    if (dx_reshape_fixed(e, x, r, st)) {
+      e->kind[r] = DN_FOLD;
+      if ((sub = fold_reshapes(e, r)) < 0) e->kind[r] = DN_VIEW;
+    }
+    if (sub < 0) { /* undo the ones before */
+      for (int q = x + 1; q < r; q++)
+        if (g->nodes.v[q].op == OP_RESHAPE && g->nodes.v[q].in[0] == x && e->kind[q] == DN_FOLD) e->kind[q] = DN_VIEW;
+      return -1;
+    }
+    if (sub > last) last = sub;
+  }
+  return last;
 }
 
 void dx_fold_copies(DExec *e) {
@@ -108,39 +196,46 @@ void dx_fold_copies(DExec *e) {
   const char *env = getenv("MAMC_CUDA_FOLD_COPIES");
   if (env && !strcmp(env, "0")) return;
   int *copy_readers = calloc((size_t)e->n + 1, sizeof *copy_readers), *readers = calloc((size_t)e->n + 1, sizeof *readers);
-  if (!copy_readers || !readers) { /* folding is an optimisation: without memory, none */
-    free(copy_readers), free(readers);
+  char *copylike = calloc((size_t)e->n + 1, 1);
+  if (!copy_readers || !readers || !copylike) { /* folding is an optimisation: without memory, none */
+    free(copy_readers), free(readers), free(copylike);
     return;
   }
-  for (int j = 0; j < e->n; j++)
-    for (int k = 0; k < g->nodes.v[j].nin; k++) {
-      readers[g->nodes.v[j].in[k]]++;
-      copy_readers[g->nodes.v[j].in[k]] += e->kind[j] == DN_COPY;
+  /* a copy-like reader: a copy, or a reshape (not an output) read only by copy-like readers */
+  for (int j = e->n - 1; j >= 0; j--) {
+    const IrNode *n = &g->nodes.v[j];
+    copylike[j] = e->kind[j] == DN_COPY ||
+                  (n->op == OP_RESHAPE && e->kind[j] == DN_VIEW && e->last_use[j] != e->n && readers[j] > 0 &&
+                   copy_readers[j] == readers[j]);
+    for (int k = 0; k < n->nin; k++) {
+      readers[n->in[k]]++;
+      copy_readers[n->in[k]] += copylike[j];
     }
+  }
   for (int i = 0; i < e->n; i++) {
     const IrNode *n = &g->nodes.v[i];
     int x = n->in[0];
     if (e->kind[i] != DN_COPY || (n->op != OP_TRANSPOSE && n->op != OP_SLICE && n->op != OP_EXPAND)) continue;
     if (e->last_use[i] == e->n || readers[i] == 0 || copy_readers[i] != readers[i] || e->st[i] != e->st[x]) continue;
     e->kind[i] = DN_FOLD;
-    for (;;) { /* what the readers now read lives until they have run */
-      if (e->last_use[x] < e->last_use[i]) e->last_use[x] = e->last_use[i];
-      if (e->kind[x] != DN_FOLD) break;
-      x = g->nodes.v[x].in[0];
+    int last = fold_reshapes(e, i);
+    if (last < 0) {
+      e->kind[i] = DN_COPY;
+      continue;
     }
+    if (e->last_use[i] < last) e->last_use[i] = last; /* (the reshapes' readers read x) */
+    dx_fold_keep(e, x, e->last_use[i]);
   }
-  free(copy_readers), free(readers);
+  free(copy_readers), free(readers), free(copylike);
 }
 
 int dx_copy(DExec *e, int i, const int64_t *sym) {
   const IrNode *n = N(e, i);
   int64_t so[IR_MAX_RANK], sx[IR_MAX_RANK], st_o[IR_MAX_RANK], st_x[IR_MAX_RANK];
   int ro = dx_shape(e, i, sym, so);
-  if (!dx_alloc(e, i, sym)) return 0;
-  strides(so, ro, st_o);
   KaCopy c;
   memset(&c, 0, sizeof c);
-  c.dst = e->val[i];
+  if (!(c.dst = dx_dest(e, i, sym, st_o, 1))) return 0; /* its own buffer, or its place in a concat's */
   if (n->op == OP_CONCAT) {
     int axis = (int)ir_get_i(n, "axis");
     if (axis < 0) axis += ro;
@@ -148,13 +243,14 @@ int dx_copy(DExec *e, int i, const int64_t *sym) {
     for (int k = 0; k < n->nin; k++) {
       int rx = dx_shape(e, n->in[k], sym, sx);
       int64_t off;
+      at += sx[axis];
+      if (e->host[n->in[k]] == i) continue; /* written there by its producer (dexec_place.c) */
       c.src = dx_view(e, n->in[k], sym, &off, st_x);
       c.rank = rx;
       c.src_off = off;
-      c.dst_off = at * st_o[axis];
+      c.dst_off = (at - sx[axis]) * st_o[axis];
       for (int d = 0; d < rx; d++) c.ext[d] = sx[d], c.src_st[d] = st_x[d], c.dst_st[d] = st_o[d];
       if (!dx_copy_launch(e, i, &c, e->st[n->in[k]])) return 0; /* (a folded chain keeps one storage) */
-      at += sx[axis];
     }
     return 1;
   }
@@ -181,4 +277,3 @@ int dx_copy(DExec *e, int i, const int64_t *sym) {
   for (int d = 0; d < ro; d++) c.src_st[d] = vs[d];
   return dx_copy_launch(e, i, &c, e->st[n->in[0]]);
 }
-

@@ -104,6 +104,7 @@ static int reader(const DExec *e, const int *gof, int r, int v) {
     if (gr->norm) return 0;
     if (gof[v] == gof[r]) return 1; /* inside the kernel (a root product is loaded as it is stored) */
     if (gr->epi == DEV_EPI_DGELU && v == gr->bias) return 2; /* DGELU's aux x: in the result's dtype */
+    if (v == gr->resid) return 2;                             /* cuBLASLt's C: in D's */
     return gr->epi && v == gr->bias ? 0 : 1;
   }
   switch (e->kind[r]) {

@@ -30,9 +30,10 @@ DKind dx_plan_node(const DExec *e, int i, const char **why);
 int dx_is_norm_group(const DExec *e, const DGroup *g);
 /* Is group g (root >= 0) a product with a cuBLASLt epilogue (dexec.h)? Its DevEpilogue, the
  * bias node into *bias and into *cover how many members from the root the product computes (2:
- * root, add; 3: with the activation; the rest, the tail, then runs as a group of its own);
- * DEV_EPI_NONE otherwise. */
-int dx_epilogue(const DExec *e, const DGroup *g, int *bias, int *cover);
+ * root, add; 3: with the activation or a residual add; the rest, the tail, then runs as a group
+ * of its own); *resid the node cuBLASLt adds as its C (DGroup.resid) or -1; DEV_EPI_NONE
+ * otherwise (with *resid >= 0: the product + R, no epilogue). */
+int dx_epilogue(const DExec *e, const DGroup *g, int *bias, int *cover, int *resid);
 
 /* Storage dtypes (dexec_dtype.c): decides e->st / e->in16 from the plan's kinds (before the
  * kernels are compiled); dx_dtype_check: is that decision still valid for the final plan?
@@ -58,6 +59,25 @@ int dx_copy_launch(DExec *e, int i, KaCopy *c, int src16);
  * by copies become DN_FOLD (not run; their readers read through them); MAMC_CUDA_FOLD_COPIES=0
  * keeps every copy. */
 void dx_fold_copies(DExec *e);
+/* Plan time (dexec_copy.c): a view read through folded node chains lives until `last`: x and
+ * every folded node down to the buffer it reads get last_use >= last. */
+void dx_fold_keep(DExec *e, int x, int last);
+/* Strides stn[] at which a reshape to shape sn (rank rn) steps through a view of shape so and
+ * strides sto (rank ro) without moving data (NumPy's no-copy reshape: axes merged or split must
+ * be contiguous within each group); 0 when it cannot. */
+int dx_reshape_strides(int ro, const int64_t *so, const int64_t *sto, int rn, const int64_t *sn, int64_t *stn);
+/* Plan time: can node `from`'s elements, lying at strides from_st[w] under the sample bindings
+ * e->sample[w], be read with node `to`'s shape as strides in every run? Their leading axes are
+ * the same dims, the rest constant on both sides and lying the same way under both bindings
+ * (so in every run), and the reshape of those is strides (dx_reshape_strides). */
+int dx_reshape_fixed(const DExec *e, int from, int to, const int64_t *from_st[2]);
+/* Plan time, last (dexec_place.c): concat operands written in place into the concat's buffer
+ * by their producers (e->host); a concat left with nothing to copy becomes DN_INTO. Run time:
+ * where node v's value goes, st[] its strides in elements — its own buffer, or its concat's at
+ * v's place; with alloc, that buffer is allocated when it has none yet (0: failed, e->err),
+ * else 0 when there is none. */
+void dx_place_concats(DExec *e);
+DPtr dx_dest(DExec *e, int v, const int64_t *sym, int64_t *st, int alloc);
 /* Node x as a strided view (dexec_copy.c): element idx at buffer[off + sum idx[d] st[d]]
  * (elements of its storage) — its own buffer, or through folded copies the buffer they read. */
 DPtr dx_view(const DExec *e, int x, const int64_t *sym, int64_t *off, int64_t *st);
@@ -70,16 +90,18 @@ int dx_attn_tc(const DExec *e, int i);
 void dx_fold_attn_io(DExec *e);
 /* Run time (dexec_attn_io.c): operand x of an attention node — its address, and where its rows
  * lie (*L: packed, or the strides of the transpose folded into the reading); DN_INTO node t's
- * rows of the result it transposes (*L), and with its buffer allocated (0: failed, e->err). */
+ * rows of the result it transposes (*L) and their address (0: no buffer yet), or the same with
+ * the buffer allocated where there is none (0: failed, e->err). */
 DPtr dx_rows_in(const DExec *e, int x, const int64_t *sym, KaRows *L);
-void dx_into_rows(const DExec *e, int t, const int64_t *sym, KaRows *L);
+DPtr dx_into_rows(DExec *e, int t, const int64_t *sym, KaRows *L);
 DPtr dx_rows_into(DExec *e, int t, const int64_t *sym, KaRows *L);
 
 /* Run-time, one node (or group) each; 1 ok, 0 with e->err. */
 /* matmul node i into node out's buffer (i itself, or an epilogue group's last node); epi
  * (DevEpilogue) with bias[N]: the epilogue in the same product; aux: GELU_AUX's pre-activation
- * output (the add node's buffer; else 0). Stored dtypes from e->st. */
-int dx_gemm(DExec *e, int i, const int64_t *sym, int out, int epi, DPtr bias, DPtr aux);
+ * output (the add node's buffer; else 0); R: a matrix added (DevGemm.R; else 0). Stored dtypes
+ * from e->st. */
+int dx_gemm(DExec *e, int i, const int64_t *sym, int out, int epi, DPtr bias, DPtr aux, DPtr R);
 int dx_summed(DExec *e, int i, const int64_t *sym);
 int dx_copy(DExec *e, int i, const int64_t *sym);
 int dx_gather(DExec *e, int i, const int64_t *sym);

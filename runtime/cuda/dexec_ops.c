@@ -158,8 +158,25 @@ static int dgelu_epilogue(const DExec *e, const DGroup *g, int *aux, int *cover)
  * puts into this group as the tail) the product writes gelu(x) and x (GELU_AUX_BIAS's aux) and a
  * tail runs as a kernel of its own. ReLU is never split so: RELU_AUX_BIAS keeps a bitmask, not
  * the pre-activation its readers want. */
-int dx_epilogue(const DExec *e, const DGroup *g, int *bias, int *cover) {
+/* The node that add node `add` adds to v (add(v, x) or add(x, v)), where it has the add's dims,
+ * f32, and comes from before the group (cuBLASLt's C: DevGemm.R); -1 otherwise or with
+ * MAMC_CUDA_RESID=0 */
+static int full_addend(const DExec *e, const DGroup *g, int add, int v) {
+  const char *env = getenv("MAMC_CUDA_RESID");
+  const IrNode *ad = N(e, add);
+  if ((env && strcmp(env, "0") == 0) || ad->op != OP_ADD || ad->nin != 2 || ad->type.dt != DT_F32) return -1;
+  int x = ad->in[0] == v ? ad->in[1] : ad->in[1] == v ? ad->in[0] : -1;
+  if (x < 0 || x == v || x >= g->first) return -1;
+  const IrType *xt = &N(e, x)->type;
+  if (xt->dt != DT_F32 || xt->rank != ad->type.rank) return -1;
+  for (int d = 0; d < xt->rank; d++)
+    if (!dim_eq(xt->d[d], ad->type.d[d])) return -1;
+  return x;
+}
+
+int dx_epilogue(const DExec *e, const DGroup *g, int *bias, int *cover, int *resid) {
   const char *env = getenv("MAMC_CUDA_EPILOGUE");
+  *resid = -1;
   if ((env && strcmp(env, "0") == 0) || g->root != g->first || g->count < 2) return DEV_EPI_NONE;
   if (N(e, g->root + 1)->op == OP_GELU_GRAD) return dgelu_epilogue(e, g, bias, cover);
   int end = g->first + g->count - 1, root = g->root;
@@ -169,18 +186,27 @@ int dx_epilogue(const DExec *e, const DGroup *g, int *bias, int *cover) {
     return DEV_EPI_NONE;
   for (int d = 0; d < mt->rank; d++)
     if (!dim_eq(ad->type.d[d], mt->d[d])) return DEV_EPI_NONE;
+  if (e->last_use[root] > root + 1) return DEV_EPI_NONE; /* the product itself is read by the add only */
+  int r = full_addend(e, g, root + 1, root);
+  if (r >= 0 && g->count == 2) { /* the product + another value of its dims (a gradient's sum) */
+    *resid = r, *bias = -1, *cover = 2;
+    return DEV_EPI_NONE;
+  }
   int b = ad->in[0] == root ? ad->in[1] : ad->in[1] == root ? ad->in[0] : -1;
   if (b < 0 || b == root) return DEV_EPI_NONE;
   const IrType *bt = &N(e, b)->type;
   if (bt->dt != DT_F32 || bt->rank != 1 || !dim_eq(bt->d[0], mt->d[mt->rank - 1])) return DEV_EPI_NONE;
   int epi = DEV_EPI_BIAS, last = root + 1;
+  if (g->count == 3 && e->last_use[root + 1] == root + 2 && (r = full_addend(e, g, root + 2, root + 1)) >= 0) {
+    *resid = r, *bias = b, *cover = 3; /* + bias, then the residual */
+    return DEV_EPI_BIAS;
+  }
   if (g->count >= 3) {
     const IrNode *act = N(e, root + 2);
     if ((act->op != OP_GELU && act->op != OP_RELU) || act->in[0] != root + 1 || act->type.dt != DT_F32) return DEV_EPI_NONE;
     epi = act->op == OP_GELU ? DEV_EPI_BIAS_GELU : DEV_EPI_BIAS_RELU;
     last = root + 2;
   }
-  if (e->last_use[root] > root + 1) return DEV_EPI_NONE; /* the product itself is read by the add only */
   if (last < end || (last > root + 1 && e->last_use[root + 1] > last)) { /* a tail, or the add read after */
     if (epi != DEV_EPI_BIAS_GELU) return DEV_EPI_NONE;
     for (int j = last + 1; j <= end; j++) /* a leading reshape of a tail would read the add's storage */
@@ -196,7 +222,7 @@ int dx_epilogue(const DExec *e, const DGroup *g, int *bias, int *cover) {
   return epi;
 }
 
-int dx_gemm(DExec *e, int i, const int64_t *sym, int out_node, int epi, DPtr bias, DPtr aux) {
+int dx_gemm(DExec *e, int i, const int64_t *sym, int out_node, int epi, DPtr bias, DPtr aux, DPtr R) {
   const IrNode *n = N(e, i);
   DPtr out = e->val[out_node];
   int a16 = e->st[n->in[0]], b16 = e->st[n->in[1]], c16 = e->st[out_node];
@@ -209,7 +235,7 @@ int dx_gemm(DExec *e, int i, const int64_t *sym, int out_node, int epi, DPtr bia
   for (int d = 0; d < ra - 2; d++) ba *= sa[d];
   for (int d = 0; d < rb - 2; d++) bb *= sb[d];
   DevGemm g = {e->val[n->in[0]], e->val[n->in[1]], out, M, N, K, 1, M * K, K * N, M * N, ta, tb, 0, e->bf16, epi, bias,
-               a16, b16, c16};
+               a16, b16, c16, R};
   e->stats.gemm_flops += 2.0 * (double)M * (double)N * (double)K * (double)batch;
   int same = ra == rb && ra == ro;
   for (int d = 0; same && d < ro - 2; d++) same = sa[d] == so[d] && sb[d] == so[d];
@@ -232,6 +258,7 @@ int dx_gemm(DExec *e, int i, const int64_t *sym, int out_node, int epi, DPtr bia
       h.A = g.A + (uint64_t)(oa * M * K * (a16 ? 2 : 4));
       h.B = g.B + (uint64_t)(ob * K * N * (b16 ? 2 : 4));
       h.C = g.C + (uint64_t)(it * M * N * (c16 ? 2 : 4));
+      h.R = R ? R + (uint64_t)(it * M * N * (c16 ? 2 : 4)) : 0; /* laid out as C */
       DPtr ha = aux ? aux + (uint64_t)(it * M * N * (c16 ? 2 : 4)) : 0; /* laid out as C */
       if (!dev_gemm_aux(e->dev, &h, ha)) return dx_dev_fail(e, i);
       for (int d = ro - 3; d >= 0 && ++idx[d] == so[d]; d--) idx[d] = 0;
@@ -249,7 +276,7 @@ int dx_summed(DExec *e, int i, const int64_t *sym) {
   for (int d = 0; d < ra - 1; d++) rows *= sa[d];
   if (!dx_alloc(e, i, sym)) return 0;
   DevGemm g = {e->val[m->in[0]], e->val[m->in[1]], e->val[i], K, Nn, rows, 1, 0, 0, 0, 1, 0, 0, e->bf16, 0, 0,
-               e->st[m->in[0]], e->st[m->in[1]], e->st[i]};
+               e->st[m->in[0]], e->st[m->in[1]], e->st[i], 0};
   e->stats.gemm_flops += 2.0 * (double)K * (double)Nn * (double)rows;
   int j = e->bgrad[i];
   if (j >= 0 && !e->bgrad_off[i]) { /* the bias gradient (dY's column sums) in the same call */

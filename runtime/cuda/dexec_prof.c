@@ -59,7 +59,7 @@ static void label(DExec *e, int first, int last, const int64_t *sym, char *out, 
   int r = dx_shape(e, last, sym, sh);
   rt_shape_str(shape, sizeof shape, r, sh);
   const char *kind = dexec_kind_name(e->kind[first]);
-  if (e->kind[first] == DN_GROUP && e->groups[e->grp[first]].epi) kind = "gemm+epi";
+  if (e->kind[first] == DN_GROUP && dx_lt_group(&e->groups[e->grp[first]])) kind = "gemm+epi";
   snprintf(out, n, "%-8s %%%d %s %s", kind, last, ops, shape);
 }
 

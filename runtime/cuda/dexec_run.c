@@ -94,12 +94,13 @@ static int run_group(DExec *e, DGroup *gr, const int64_t *sym, const InterpCx *c
   const IrGraph *g = G(e);
   if (gr->norm) return dx_norm_group(e, gr, sym);
   if (gr->epi == DEV_EPI_DGELU && !gr->epi_off && e->kind[gr->bias] == DN_FOLD) gr->epi_off = 1; /* x has no buffer */
-  if (gr->epi && !gr->epi_off) { /* the product and its epilogue in one cuBLASLt call */
+  if (gr->resid >= 0 && !gr->epi_off && !e->val[gr->resid]) gr->epi_off = 1;              /* nor R (cannot happen) */
+  if (dx_lt_group(gr)) { /* the product and its epilogue (or R) in one cuBLASLt call */
     int last = gr->first + gr->count - 1, aux = gr->epi == DEV_EPI_BIAS_GELU_AUX ? gr->root + 1 : -1;
     int dgelu = gr->epi == DEV_EPI_DGELU; /* bias: its aux input x */
     if (!dx_alloc(e, last, sym) || (aux >= 0 && !dx_alloc(e, aux, sym))) return 0;
-    if (dx_gemm(e, gr->root, sym, last, gr->epi, dgelu ? 0 : e->val[gr->bias],
-                aux >= 0 ? e->val[aux] : dgelu ? e->val[gr->bias] : 0))
+    if (dx_gemm(e, gr->root, sym, last, gr->epi, dgelu || !gr->epi ? 0 : e->val[gr->bias],
+                aux >= 0 ? e->val[aux] : dgelu ? e->val[gr->bias] : 0, gr->resid >= 0 ? e->val[gr->resid] : 0))
       return 1;
     if (!e->dev->gemm_epi_refused) return 0;
     if (getenv("MAMC_DEBUG_CUDA"))
@@ -108,7 +109,7 @@ static int run_group(DExec *e, DGroup *gr, const int64_t *sym, const InterpCx *c
     dx_release(e, last);
     if (aux >= 0) dx_release(e, aux);
   }
-  if (gr->root >= 0 && !(dx_alloc(e, gr->root, sym) && dx_gemm(e, gr->root, sym, gr->root, 0, 0, 0))) return 0;
+  if (gr->root >= 0 && !(dx_alloc(e, gr->root, sym) && dx_gemm(e, gr->root, sym, gr->root, 0, 0, 0, 0))) return 0;
   const CgKernel *k = &gr->k.k;
   DPtr bufs[CG_MAX_BUFS];
   int64_t store[CG_MAX_BUFS][IR_MAX_RANK], dims[CG_MAX_DIMS];
@@ -178,7 +179,7 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
       ok = run_group(e, gr, sym, cx);
       break;
     }
-    case DN_GEMM: ok = dx_alloc(e, i, sym) && dx_gemm(e, i, sym, i, 0, 0, 0); break;
+    case DN_GEMM: ok = dx_alloc(e, i, sym) && dx_gemm(e, i, sym, i, 0, 0, 0, 0); break;
     case DN_SUMMED: {
       int j = e->bgrad[i];
       ok = dx_summed(e, i, sym) && (j < 0 || !e->bgrad_off[i] || run_group(e, &e->groups[e->grp[j]], sym, cx));

@@ -158,7 +158,7 @@ static void check_gemm(Ck *c) {
         }
     DPtr dA = ck_up(c, A, (size_t)na * 4), dB = ck_up(c, B, (size_t)nbb * 4), dC = ck_up(c, C, (size_t)nc * 4);
     DPtr dbias = epi ? ck_up(c, bias, (size_t)N * 4) : 0, dX = epi == DEV_EPI_BIAS_GELU_AUX ? ck_up(c, C, (size_t)nc * 4) : 0;
-    DevGemm g = {dA, dB, dC, M, N, K, nb, bA ? 0 : M * K, K * N, M * N, ta, tb, acc, bf, epi, dbias, 0, 0, 0};
+    DevGemm g = {dA, dB, dC, M, N, K, nb, bA ? 0 : M * K, K * N, M * N, ta, tb, acc, bf, epi, dbias, 0, 0, 0, 0};
     int ok = dA && dB && dC && (!epi || dbias) && (epi != DEV_EPI_BIAS_GELU_AUX || dX) && dev_gemm_aux(&c->dev, &g, dX) &&
              ck_down(c, R, dC, (size_t)nc * 4) && (!dX || ck_down(c, X, dX, (size_t)nc * 4));
     if (!ok) fprintf(stderr, "cuda_check: gemm: %s\n", c->dev.L.err);
@@ -216,7 +216,7 @@ static void check_gemm16(Ck *c) {
     DPtr dA = a16 ? ck_up(c, A16, (size_t)na * 2) : ck_up(c, A, (size_t)na * 4), dB = b16 ? ck_up(c, B16, (size_t)nbb * 2) : ck_up(c, B, (size_t)nbb * 4);
     DPtr dC = ck_up(c, R, (size_t)nc * (c16 ? 2 : 4)), dbias = epi ? ck_up(c, bias, (size_t)N * 4) : 0;
     DPtr dX = epi == DEV_EPI_BIAS_GELU_AUX ? ck_up(c, R, (size_t)nc * (c16 ? 2 : 4)) : 0; /* the aux: as C */
-    DevGemm g = {dA, dB, dC, M, N, K, nb, M * K, K * N, M * N, ta, tb, 0, 1, epi, dbias, a16, b16, c16};
+    DevGemm g = {dA, dB, dC, M, N, K, nb, M * K, K * N, M * N, ta, tb, 0, 1, epi, dbias, a16, b16, c16, 0};
     int ok = dA && dB && dC && (!epi || dbias) && (epi != DEV_EPI_BIAS_GELU_AUX || dX) && dev_gemm_aux(&c->dev, &g, dX) &&
              (!dX || ck_down(c, c16 ? (void *)X16 : (void *)R, dX, (size_t)nc * (c16 ? 2 : 4))) &&
              ck_down(c, c16 ? (void *)C16 : (void *)R, dC, (size_t)nc * (c16 ? 2 : 4));
@@ -241,6 +241,11 @@ static void check_gemm16(Ck *c) {
   }
 }
 
+/* x16 = x rounded to bf16; x itself replaced by that rounding where `round` (as the device reads it) */
+static void as_stored(float *x, uint16_t *x16, int64_t n, int round) {
+  for (int64_t i = 0; i < n; i++) x16[i] = rt_bf16_from_f64(x[i]), x[i] = round ? (float)rt_bf16_to_f64(x16[i]) : x[i];
+}
+
 /* DGELU (a product times gelu'(x), x read from the aux matrix laid out as C, in C's dtype: the
  * backward of product + GELU through the next product): f32, bf16 operands, and stored bf16
  * A / B / C with a bf16 aux; the reference takes the operands and x as the device holds them */
@@ -257,9 +262,7 @@ static void check_gemm_dgelu(Ck *c) {
     uint16_t *A16 = malloc((size_t)na * 2), *B16 = malloc((size_t)nbb * 2), *X16 = malloc((size_t)nc * 2), *C16 = malloc((size_t)nc * 2);
     double *ref = malloc((size_t)nc * 8);
     fill(A, na, 260 + ci, 1), fill(B, nbb, 270 + ci, 1), fill(X, nc, 280 + ci, 2);
-    for (int64_t i = 0; i < na; i++) A16[i] = rt_bf16_from_f64(A[i]), A[i] = bf ? (float)rt_bf16_to_f64(A16[i]) : A[i];
-    for (int64_t i = 0; i < nbb; i++) B16[i] = rt_bf16_from_f64(B[i]), B[i] = bf ? (float)rt_bf16_to_f64(B16[i]) : B[i];
-    for (int64_t i = 0; i < nc; i++) X16[i] = rt_bf16_from_f64(X[i]), X[i] = s16 ? (float)rt_bf16_to_f64(X16[i]) : X[i];
+    as_stored(A, A16, na, bf), as_stored(B, B16, nbb, bf), as_stored(X, X16, nc, s16);
     for (int64_t b = 0; b < nb; b++)
       for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < N; j++) {
@@ -272,7 +275,7 @@ static void check_gemm_dgelu(Ck *c) {
     DPtr dA = s16 ? ck_up(c, A16, (size_t)na * 2) : ck_up(c, A, (size_t)na * 4);
     DPtr dB = s16 ? ck_up(c, B16, (size_t)nbb * 2) : ck_up(c, B, (size_t)nbb * 4);
     DPtr dX = s16 ? ck_up(c, X16, (size_t)nc * 2) : ck_up(c, X, (size_t)nc * 4), dC = ck_up(c, R, (size_t)nc * 4);
-    DevGemm g = {dA, dB, dC, M, N, K, nb, M * K, K * N, M * N, 0, tb, 0, bf, DEV_EPI_DGELU, 0, s16, s16, s16};
+    DevGemm g = {dA, dB, dC, M, N, K, nb, M * K, K * N, M * N, 0, tb, 0, bf, DEV_EPI_DGELU, 0, s16, s16, s16, 0};
     int ok = dA && dB && dX && dC && dev_gemm_aux(&c->dev, &g, dX) &&
              ck_down(c, s16 ? (void *)C16 : (void *)R, dC, (size_t)nc * (s16 ? 2 : 4));
     if (!ok) fprintf(stderr, "cuda_check: gemm dgelu: %s\n", c->dev.L.err);
@@ -287,6 +290,55 @@ static void check_gemm_dgelu(Ck *c) {
            "MAMC_CUDA_DGELU=0 leaves the executor's DGELU groups to the product + a generated kernel");
     dev_free(&c->dev, dA), dev_free(&c->dev, dB), dev_free(&c->dev, dC), dev_free(&c->dev, dX);
     free(A), free(B), free(X), free(R), free(A16), free(B16), free(X16), free(C16), free(ref);
+  }
+}
+
+/* R (DevGemm.R: cuBLASLt's C with beta 1): C = op(A) op(B) [+ bias] + R — a residual after a
+ * bias, or another product's result the IR adds; f32, bf16 products, and A / B / C / R stored
+ * bf16; R must come through unchanged (it is read, not written) */
+static void check_gemm_resid(Ck *c) {
+  struct {
+    int64_t M, N, K, batch;
+    int tb, bf16, s16, bias;
+  } cases[] = {{64, 96, 128, 1, 1, 0, 0, 0}, {33, 48, 70, 3, 0, 0, 0, 1}, {128, 256, 512, 1, 1, 1, 0, 1}, {64, 96, 128, 2, 0, 1, 1, 1},
+               {96, 64, 80, 1, 1, 1, 1, 0}};
+  for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+    int64_t M = cases[ci].M, N = cases[ci].N, K = cases[ci].K, nb = cases[ci].batch, na = nb * M * K, nbb = nb * K * N,
+            nc = nb * M * N;
+    int tb = cases[ci].tb, bf = cases[ci].bf16, s16 = cases[ci].s16, epi = cases[ci].bias ? DEV_EPI_BIAS : DEV_EPI_NONE;
+    float *A = malloc((size_t)na * 4), *B = malloc((size_t)nbb * 4), *X = malloc((size_t)nc * 4), *R = malloc((size_t)nc * 4),
+          *bias = malloc((size_t)N * 4);
+    uint16_t *A16 = malloc((size_t)na * 2), *B16 = malloc((size_t)nbb * 2), *X16 = malloc((size_t)nc * 2), *C16 = malloc((size_t)nc * 2);
+    double *ref = malloc((size_t)nc * 8);
+    fill(A, na, 360 + ci, 1), fill(B, nbb, 370 + ci, 1), fill(X, nc, 380 + ci, 2), fill(bias, N, 390 + ci, 1);
+    as_stored(A, A16, na, bf), as_stored(B, B16, nbb, bf), as_stored(X, X16, nc, s16);
+    for (int64_t b = 0; b < nb; b++)
+      for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+          double s = X[b * M * N + i * N + j] + (epi ? bias[j] : 0.0);
+          for (int64_t k = 0; k < K; k++) s += (double)A[b * M * K + i * K + k] * (tb ? B[b * K * N + j * K + k] : B[b * K * N + k * N + j]);
+          ref[b * M * N + i * N + j] = s16 ? rt_bf16_to_f64(rt_bf16_from_f64(s)) : s;
+        }
+    DPtr dA = s16 ? ck_up(c, A16, (size_t)na * 2) : ck_up(c, A, (size_t)na * 4);
+    DPtr dB = s16 ? ck_up(c, B16, (size_t)nbb * 2) : ck_up(c, B, (size_t)nbb * 4);
+    DPtr dX = s16 ? ck_up(c, X16, (size_t)nc * 2) : ck_up(c, X, (size_t)nc * 4), dC = ck_up(c, R, (size_t)nc * 4);
+    DPtr dbias = epi ? ck_up(c, bias, (size_t)N * 4) : 0;
+    DevGemm g = {dA, dB, dC, M, N, K, nb, M * K, K * N, M * N, 0, tb, 0, bf, epi, dbias, s16, s16, s16, dX};
+    int ok = dA && dB && dX && dC && (!epi || dbias) && dev_gemm(&c->dev, &g) &&
+             ck_down(c, s16 ? (void *)C16 : (void *)R, dC, (size_t)nc * (s16 ? 2 : 4));
+    if (!ok) fprintf(stderr, "cuda_check: gemm + R: %s\n", c->dev.L.err);
+    for (int64_t i = 0; ok && s16 && i < nc; i++) R[i] = (float)rt_bf16_to_f64(C16[i]);
+    int fin = 0, same = 1;
+    double e = ok ? nerr(R, ref, nc, &fin) : INFINITY;
+    if (ok && ck_down(c, s16 ? (void *)C16 : (void *)R, dX, (size_t)nc * (s16 ? 2 : 4))) /* R as it was */
+      for (int64_t i = 0; i < nc; i++) same &= s16 ? C16[i] == X16[i] : R[i] == X[i];
+    char what[120];
+    snprintf(what, sizeof what, "dev_gemm %s M%lld N%lld K%lld batch %lld%s%s + R", s16 ? "stored A16 B16 C16 R16" : bf ? "bf16" : "f32",
+             (long long)M, (long long)N, (long long)K, (long long)nb, tb ? " tb" : "", epi ? " +bias" : "");
+    result(c, "gemm", what, same ? e : INFINITY, (s16 ? 4e-3 : 0) + (bf ? 1e-5 * sqrt((double)K) : 0) + 1e-5, ok && fin,
+           "MAMC_CUDA_RESID=0 leaves the executor's groups adding a matrix to the product + a generated kernel");
+    dev_free(&c->dev, dA), dev_free(&c->dev, dB), dev_free(&c->dev, dC), dev_free(&c->dev, dX), dev_free(&c->dev, dbias);
+    free(A), free(B), free(X), free(R), free(bias), free(A16), free(B16), free(X16), free(C16), free(ref);
   }
 }
 
@@ -319,7 +371,7 @@ static void check_gemm_bgrad(Ck *c) {
     }
     DPtr dX = ck_up(c, X, (size_t)(K * M) * 4), dY = s16 ? ck_up(c, Y16, (size_t)(K * N) * 2) : ck_up(c, Y, (size_t)(K * N) * 4);
     DPtr dC = ck_up(c, R, (size_t)(M * N) * 4), db = ck_up(c, bias, (size_t)N * 4);
-    DevGemm g = {dX, dY, dC, M, N, K, 1, 0, 0, 0, 1, 0, 0, bf, DEV_EPI_BGRAD, db, 0, s16, 0};
+    DevGemm g = {dX, dY, dC, M, N, K, 1, 0, 0, 0, 1, 0, 0, bf, DEV_EPI_BGRAD, db, 0, s16, 0, 0};
     int ok = dX && dY && dC && db && dev_gemm(&c->dev, &g) && ck_down(c, R, dC, (size_t)(M * N) * 4) &&
              ck_down(c, bias, db, (size_t)N * 4);
     if (!ok) fprintf(stderr, "cuda_check: gemm bgrad: %s\n", c->dev.L.err);
@@ -547,14 +599,15 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
     char w[200], note[640];
     snprintf(w, sizeof w, "%s: %d outputs%s%s", what, nout, bf16 == 2 ? " (bf16 products only)" : bf16 ? " (bf16 products)" : "",
              ref16 ? " against f64 rounded as the device" : "");
-    int epi = 0, aux = 0, dgelu = 0; /* aux: GELU_AUX_BIAS (the pre-activation, which gelu_grad reads, written too) */
+    int epi = 0, aux = 0, dgelu = 0, resid = 0; /* aux: GELU_AUX_BIAS (the pre-activation, which gelu_grad reads, written too) */
     for (int k = 0; k < e.ngroups; k++) {
-      epi += e.groups[k].epi && !e.groups[k].epi_off;
+      epi += dx_lt_group(&e.groups[k]);
       aux += e.groups[k].epi == DEV_EPI_BIAS_GELU_AUX && !e.groups[k].epi_off;
       dgelu += e.groups[k].epi == DEV_EPI_DGELU && !e.groups[k].epi_off;
+      resid += e.groups[k].resid >= 0 && !e.groups[k].epi_off;
     }
-    int at = snprintf(note, sizeof note, "worst %s; %lld nodes on the host; %d GEMM epilogues (%d gelu + aux, %d dgelu); attention %lld flash (%lld tensor cores), %lld products; copies %lld (%lld of 16-byte elements)",
-                      worst_name, (long long)e.stats.host_nodes, epi, aux, dgelu, (long long)e.stats.attn_flash, (long long)e.stats.attn_tc,
+    int at = snprintf(note, sizeof note, "worst %s; %lld nodes on the host; %d GEMM epilogues (%d gelu + aux, %d dgelu, %d + R); attention %lld flash (%lld tensor cores), %lld products; copies %lld (%lld of 16-byte elements)",
+                      worst_name, (long long)e.stats.host_nodes, epi, aux, dgelu, resid, (long long)e.stats.attn_flash, (long long)e.stats.attn_tc,
                       (long long)e.stats.attn_gemm, (long long)e.stats.copies, (long long)e.stats.copies_v16);
     if (at > (int)sizeof note - 1) at = (int)sizeof note - 1;
     if (e.stats.linattn)
@@ -709,6 +762,7 @@ int main(int argc, char **argv) {
       check_gemm16(c);
       check_gemm_dgelu(c);
       check_gemm_bgrad(c);
+      check_gemm_resid(c);
       printf("(kernels and products: %.1f s)\n", now() - t);
     }
     check_graphs(c);
