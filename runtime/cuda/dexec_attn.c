@@ -164,7 +164,8 @@ static DPtr part_out(DExec *e, int i, const int64_t *sym, int p, int64_t col, in
 
 /* softmax_attention_grad (D = Dv = 32 or 64): the forward again for o and lse (k_attn_fwd) —
  * on tensor cores, where the plan paired it with its forward (e->aio[i].fwd), that forward's o
- * and kept lse instead —, delta = rowsum(dO o) (k_attn_bwd_pre), then k_attn_bwd_dq (wrt all,
+ * and kept lse instead —, delta = rowsum(dO o) (k_attn_bwd_pre; on tensor cores with dq wanted,
+ * the dq kernel computes it: KaAttn.delta_out), then k_attn_bwd_dq (wrt all,
  * q: straight into the result for q) and k_attn_bwd_dkdv (all, kv) into scratch, packed with
  * k_copy_nd; the tensor-core kernels write every part straight into the packed result, or into
  * the transposes that read the parts (KaAttn.ldq, ldk, ldv). */
@@ -194,8 +195,9 @@ static int attn_grad(DExec *e, int i, const int64_t *sym) {
     a.o = o, a.lse = lse;
     ok = ok && flash_launch(e, i, "fwd", 0, tc, &a);
   }
-  ok = ok && dx_launch(e, i, KMOD_ATTENTION, a.bf16 ? "k_attn_bwd_pre16" : "k_attn_bwd_pre", dev_grid(e->dev, rq * 32, 256), 1,
-                       1, 256, 0, &a);
+  a.delta_out = tc && wrt != 2; /* the tensor-core dq kernel computes delta, before dkdv reads it */
+  ok = ok && (a.delta_out || dx_launch(e, i, KMOD_ATTENTION, a.bf16 ? "k_attn_bwd_pre16" : "k_attn_bwd_pre",
+                                       dev_grid(e->dev, rq * 32, 256), 1, 1, 256, 0, &a));
   if (tc) { /* bf16: the result's dtype is q's */
     int pq = wrt == 2 ? -1 : 0, pk = wrt == 1 ? -1 : wrt == 2 ? 0 : 1;
     if (ok && pq >= 0) ok = (a.dq = part_out(e, i, sym, pq, 0, W, a.H, a.Sq, &a.ldq)) != 0;

@@ -267,7 +267,8 @@ static void attn16(const KaAttn *a, int kind) {
   const uint64_t orig[8] = {a->q, a->k, a->v, a->o, a->dO, a->dq, a->dk, a->dv};
   const KaRows *lay[8] = {&a->lq, &a->lk, &a->lv, &a->lo, &a->ldO, &a->ldq, &a->ldk, &a->ldv};
   int64_t rows[8] = {rq, rk, rk, rq, rq, rq, rk, rk};
-  int in[8] = {kind != 1, kind != 1, kind != 1, kind == 1, kind >= 1, 0, 0, 0};
+  int own = kind == 2 && a->delta_out; /* k_fa_bwd_dq computing delta itself */
+  int in[8] = {kind != 1, kind != 1, kind != 1, kind == 1 || own, kind >= 1, 0, 0, 0};
   int out[8] = {0, 0, 0, kind == 0, 0, kind == 2, kind == 3, kind == 3};
   float *tmp[8] = {0};
   int ok = 1;
@@ -284,6 +285,7 @@ static void attn16(const KaAttn *a, int kind) {
     if (tmp[t]) *slot[t] = (uint64_t)(uintptr_t)tmp[t];
   const KaRows packed = {0, 0, 0}; /* the copies are */
   f.lq = f.lk = f.lv = f.lo = f.ldO = f.ldq = f.ldk = f.ldv = packed;
+  if (ok && own) attn(&f, 1);
   if (ok) attn(&f, kind);
   for (int t = 0; t < 8; t++) {
     for (int64_t r = 0; ok && out[t] && r < rows[t]; r++) {

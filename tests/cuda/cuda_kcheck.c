@@ -281,7 +281,8 @@ void check_kernels(Ck *c) {
   /* the tensor-core kernels (attention_tc.cu; bf16): a key mask; causal with Sq > Sk (the first
    * queries see no key) and Sq < Sk over three key tiles; two query tiles; neither mask nor
    * causality, and causal over three tiles (the tiles every query sees whole: the fast path);
-   * cases 1 and 4 with every tensor in [B, S, H, D] (KaRows: the executor's skipped transposes) */
+   * cases 1 and 4 with every tensor in [B, S, H, D] (KaRows: the executor's skipped transposes);
+   * odd cases with delta from the dq kernel (KaAttn.delta_out), as the executor runs them */
   for (int v = 0; v < 6; v++) {
     static const int cfg[6][4] = {{32, 0, 45, 77},  {64, 1, 70, 45},   {64, 1, 45, 150},
                                   {32, 1, 100, 100}, {64, 2, 140, 128}, {32, 1, 192, 192}}; /* D causal(2: no mask) Sq Sk */
@@ -309,7 +310,8 @@ void check_kernels(Ck *c) {
     unsigned gq = (unsigned)((Sq + 63) / 64), gk = (unsigned)((Sk + 63) / 64);
     snprintf(name, sizeof name, "k_fa_fwd_d%d", D);
     RUN(KMOD_ATTENTION_TC, name, gq, (unsigned)H, (unsigned)B, 128, a);
-    RUN(KMOD_ATTENTION, "k_attn_bwd_pre16", dev_grid(dev, (int64_t)B * H * Sq * 32, 256), 1, 1, 256, a);
+    a.delta_out = v % 2; /* odd cases: the dq kernel computes delta (no k_attn_bwd_pre16) */
+    if (!a.delta_out) RUN(KMOD_ATTENTION, "k_attn_bwd_pre16", dev_grid(dev, (int64_t)B * H * Sq * 32, 256), 1, 1, 256, a);
     snprintf(name, sizeof name, "k_fa_bwd_dq_d%d", D);
     RUN(KMOD_ATTENTION_TC, name, gq, (unsigned)H, (unsigned)B, 128, a);
     snprintf(name, sizeof name, "k_fa_bwd_dkdv_d%d", D);
@@ -319,6 +321,10 @@ void check_kernels(Ck *c) {
       snprintf(what, sizeof what, "k_fa_* d%d %s Sq%d Sk%d%s: %s", D, causal ? "causal" : nomask ? "all keys" : "key mask", Sq, Sk,
                bshd ? " [B,S,H,D]" : "", (const char *[]){"o", "dq", "dk", "dv"}[r]);
       kt_compare16(c, &t, res[r], r < 2 ? nq : nk, what, 1e-2);
+    }
+    if (a.delta_out) { /* from each side's own o (bf16, as o's check: 1e-2); a row or column missed is O(1) */
+      snprintf(what, sizeof what, "k_fa_bwd_dq d%d Sq%d Sk%d%s: delta = rowsum(dO o) (delta_out)", D, Sq, Sk, bshd ? " [B,S,H,D]" : "");
+      kt_compare(c, &t, delta, (int64_t)B * H * Sq, what, 1e-2);
     }
     kt_free(c, &t);
   }

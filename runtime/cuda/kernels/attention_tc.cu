@@ -6,7 +6,9 @@
 //   k_fa_fwd_d{32,64}        o, lse                         grid (Sq/64, H, B), 128 threads
 //   k_fa_bwd_dq_d{32,64}     dq = scale dS k                grid (Sq/64, H, B), 128 threads
 //   k_fa_bwd_dkdv_d{32,64}   dk = scale dS^T q, dv = P^T dO grid (Sk/64, H, B), 128 threads
-//   (delta = rowsum(dO o) comes first from attention.cu's k_attn_bwd_pre16)
+//   (delta = rowsum(dO o) comes first from attention.cu's k_attn_bwd_pre16 — or, with
+//   KaAttn.delta_out, k_fa_bwd_dq computes it from its own rows of dO and o and writes it for
+//   k_fa_bwd_dkdv after it: one launch fewer)
 // q, k, v, o, dO, dq, dk, dv are read and written where their KaRows say (fa_slice): packed
 // [B, H, n, D], or e.g. [B, S, H, D] — the heads' transposes that the executor then skips
 // (dexec_attn_io.c) — or a part of a packed gradient.
@@ -244,6 +246,12 @@ KDEV float fa_quad_sum(float v) {
   return v + __shfl_xor_sync(KFULL, v, 2);
 }
 
+// the dot product of the two bf16 pairs in words x and y, in f32
+KDEV float fa_dot2(unsigned x, unsigned y) {
+  return from_bf16((unsigned short)(x & 0xffffu)) * from_bf16((unsigned short)(y & 0xffffu)) +
+         from_bf16((unsigned short)(x >> 16)) * from_bf16((unsigned short)(y >> 16));
+}
+
 #define FA_NEG_INF (-__int_as_float(0x7f800000))
 
 // keys [k0, k0 + 64) of slice bh: k and v rows into Ks and Vs (fa_stage_cp: one group of
@@ -375,10 +383,21 @@ KDEV void fa_bwd_dq(const KaAttn &a) {
   fa_rows<D>(qf, fa_slice<D>(a.q, a.lq, a, a.Sq), qw, a.Sq);
   fa_rows<D>(gf, fa_slice<D>(a.dO, a.ldO, a, a.Sq), qw, a.Sq);
   float lse[2], dl[2], acc[D / 8][4];
+  if (a.delta_out) { // delta = rowsum(dO o) of this warp's rows: o as A fragments beside dO's
+    unsigned of[D / 16][4];
+    fa_rows<D>(of, fa_slice<D>(a.o, a.lo, a, a.Sq), qw, a.Sq);
+    dl[0] = dl[1] = 0.0f;
+    KUNROLL for (int kk = 0; kk < D / 16; kk++) {
+      dl[0] += fa_dot2(of[kk][0], gf[kk][0]) + fa_dot2(of[kk][2], gf[kk][2]); // row g
+      dl[1] += fa_dot2(of[kk][1], gf[kk][1]) + fa_dot2(of[kk][3], gf[kk][3]); // row g + 8
+    }
+    dl[0] = fa_quad_sum(dl[0]), dl[1] = fa_quad_sum(dl[1]);
+  }
   KUNROLL for (int r = 0; r < 2; r++) {
     int i = qw + g + 8 * r;
     lse[r] = i < a.Sq ? a.lse[bh * a.Sq + i] : FA_NEG_INF;
-    dl[r] = i < a.Sq ? a.delta[bh * a.Sq + i] : 0.0f;
+    if (!a.delta_out) dl[r] = i < a.Sq ? a.delta[bh * a.Sq + i] : 0.0f;
+    else if (t == 0 && i < a.Sq) a.delta[bh * a.Sq + i] = dl[r]; // for k_fa_bwd_dkdv
   }
   for (int n = 0; n < D / 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
   const int kend = fa_key_end(a, q0);

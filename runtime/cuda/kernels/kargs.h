@@ -97,7 +97,8 @@ typedef struct KaAttn {
   int B, H, Sq, Sk, causal, D;
   float scale;
   int bf16; /* the kernels named 16 (q k v o dO dq dk dv in bf16) set it: the CPU references read it */
-  int pad_;
+  int delta_out; /* k_fa_bwd_dq: computes delta = rowsum(dO o) itself and writes it (for
+                  * k_fa_bwd_dkdv after it) instead of reading k_attn_bwd_pre16's */
   /* where the rows of q, k, v, o, dO, dq, dk, dv lie (KaRows) — honoured by attention_tc.cu's
    * kernels and k_attn_bwd_pre16 (their CPU references too); the others read packed forms */
   KaRows lq, lk, lv, lo, ldO, ldq, ldk, ldv;
