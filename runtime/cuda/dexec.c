@@ -366,7 +366,7 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
   }
   for (int i = 0; i < n; i++) {
     DAttnIo *a = &e->aio[i];
-    a->into[0] = a->into[1] = a->into[2] = a->fwd = a->lse_last = -1;
+    a->into[0] = a->into[1] = a->into[2] = a->fwd = a->lse_last = a->kv = -1;
   }
   for (int k = 0; k < p->syms.n; k++) e->sample[0][k] = 1009, e->sample[1][k] = 2003;
   for (int i = 0; i < n; i++) {

@@ -93,6 +93,8 @@ typedef struct DAttnIo {
   int fwd;      /* a gradient: the forward node whose o and lse it reads, or -1 (it runs the
                  * forward again) */
   int lse_last; /* a forward: the last gradient that reads its lse (kept until then), or -1 */
+  int kv;       /* a gradient wrt q: the gradient wrt k and v of the same attention, which it
+                 * computes too (that node is DN_INTO), or -1 */
   DPtr lse;     /* a forward's kept lse [B, H, Sq] (f32), between the two */
 } DAttnIo;
 

@@ -177,7 +177,8 @@ static int attn_grad(DExec *e, int i, const int64_t *sym) {
   a.dO = dx_rows_in(e, n->in[nin - 1], sym, &a.ldO);
   int64_t Dv = v_dim(e, i, sym);
   int tc = use_tc(e, i), f = e->aio[i].fwd;
-  int strided = !packed(&a.lq) || !packed(&a.lk) || !packed(&a.lv) || !packed(&a.ldO) || e->aio[i].into[0] >= 0 || f >= 0;
+  int strided = !packed(&a.lq) || !packed(&a.lk) || !packed(&a.lv) || !packed(&a.ldO) || e->aio[i].into[0] >= 0 || f >= 0 ||
+                e->aio[i].kv >= 0;
   if (strided && (!tc || use_gemm(e, i, &a, Dv, 1))) return dx_fail(e, i, "strided operands off the tensor-core path (internal error)");
   if (use_gemm(e, i, &a, Dv, 1)) return e->stats.attn_gemm++, attn_grad_gemm(e, i, &a, Dv, wrt);
   e->stats.attn_flash++, e->stats.attn_tc += tc;
@@ -199,10 +200,14 @@ static int attn_grad(DExec *e, int i, const int64_t *sym) {
   ok = ok && (a.delta_out || dx_launch(e, i, KMOD_ATTENTION, a.bf16 ? "k_attn_bwd_pre16" : "k_attn_bwd_pre",
                                        dev_grid(e->dev, rq * 32, 256), 1, 1, 256, 0, &a));
   if (tc) { /* bf16: the result's dtype is q's */
-    int pq = wrt == 2 ? -1 : 0, pk = wrt == 1 ? -1 : wrt == 2 ? 0 : 1;
-    if (ok && pq >= 0) ok = (a.dq = part_out(e, i, sym, pq, 0, W, a.H, a.Sq, &a.ldq)) != 0;
-    if (ok && pk >= 0) ok = (a.dk = part_out(e, i, sym, pk, pk * D, W, a.H, a.Sk, &a.ldk)) != 0;
-    if (ok && pk >= 0) ok = (a.dv = part_out(e, i, sym, pk + 1, (pk + 1) * D, W, a.H, a.Sk, &a.ldv)) != 0;
+    int pq = wrt == 2 ? -1 : 0, pk = wrt == 1 ? -1 : wrt == 2 ? 0 : 1, kv = e->aio[i].kv, at = i;
+    if (kv >= 0) { /* dk and dv of the gradient wrt k and v paired with this one, into its places */
+      at = kv, pk = 0, W = 2 * D;
+      ok = ok && (e->aio[kv].into[0] >= 0 || dx_alloc(e, kv, sym));
+    }
+    if (ok && pq >= 0) ok = (a.dq = part_out(e, i, sym, pq, 0, wrt == 1 ? D : W, a.H, a.Sq, &a.ldq)) != 0;
+    if (ok && pk >= 0) ok = (a.dk = part_out(e, at, sym, pk, pk * D, W, a.H, a.Sk, &a.ldk)) != 0;
+    if (ok && pk >= 0) ok = (a.dv = part_out(e, at, sym, pk + 1, (pk + 1) * D, W, a.H, a.Sk, &a.ldv)) != 0;
     ok = ok && (pq < 0 || flash_launch(e, i, "bwd_dq", 0, tc, &a)) && (pk < 0 || flash_launch(e, i, "bwd_dkdv", 1, tc, &a));
   } else {
     if (ok && wrt != 2) {

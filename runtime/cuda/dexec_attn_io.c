@@ -12,7 +12,7 @@
  *   Gradients: one with the operands and attributes of a forward node reads that forward's o
  *   (kept alive until then) and lse (kept from the forward: e->aio[f].lse) instead of running the
  *   forward again (FlashAttention-2's order) — the cross-attention's two gradients (wrt q, kv)
- *   both.
+ *   both; and those two run as one, at the first (e->aio[].kv).
  *   Linear attention on the device (f32; its core kernels take KaRows too) likewise reads v and
  *   dO through folded transposes and writes o into the transpose that alone reads it; its
  *   gradient's parts go through k_la_pack, q and k through the feature maps: packed.
@@ -169,6 +169,32 @@ static void pair_gradients(DExec *e) {
   }
 }
 
+/* a cross-attention's two gradients (wrt q, wrt k and v: the same operands and attributes) as
+ * one: the first computes dk and dv too, into the second's places (one delta, no second pass
+ * over dO and o); the second becomes DN_INTO */
+static void pair_q_kv(DExec *e) {
+  for (int j = 0; j < e->n; j++) {
+    const IrNode *a = N(e, j);
+    if (a->op != OP_SOFTMAX_ATTENTION_GRAD || ir_get_i(a, "wrt") != 1 || !strided_ok(e, j)) continue;
+    for (int k = j + 1; k < e->n; k++) {
+      const IrNode *b = N(e, k);
+      int same = b->op == OP_SOFTMAX_ATTENTION_GRAD && ir_get_i(b, "wrt") == 2 && b->nin == a->nin && strided_ok(e, k) &&
+                 e->st[k] == e->st[j] && ir_get_i(a, "causal") == ir_get_i(b, "causal") && ir_get_f(a, "scale") == ir_get_f(b, "scale");
+      for (int q = 0; same && q < a->nin; q++) same = a->in[q] == b->in[q];
+      if (!same) continue;
+      e->aio[j].kv = k;
+      e->kind[k] = DN_INTO;
+      int f = e->aio[k].fwd;
+      if (f >= 0 && e->aio[f].lse_last == k) { /* k's use of the forward's lse happens at j now */
+        e->aio[f].lse_last = -1;
+        for (int g = 0; g < e->n; g++)
+          if (g != k && e->aio[g].fwd == f && g > e->aio[f].lse_last) e->aio[f].lse_last = g;
+      }
+      break;
+    }
+  }
+}
+
 /* linear attention's o (on the device) to the transpose that alone reads it */
 static void fold_linattn_result(DExec *e, int i, const int *readers) {
   int t = only_reader(e, i, readers);
@@ -192,6 +218,7 @@ void dx_fold_attn_io(DExec *e) {
   }
   free(readers);
   pair_gradients(e);
+  pair_q_kv(e);
 }
 
 /* ---- at run time --------------------------------------------------------------------------- */
