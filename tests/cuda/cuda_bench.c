@@ -22,6 +22,8 @@ static int cmp_d(const void *a, const void *b) {
 
 static void bench_line(Ck *c, const char *name, double med, double first, double flops, const char *note) {
   double tf = med > 0 ? flops / (med * 1e-3) / 1e12 : 0;
+  /* a workload that did not run (but for the time budget) fails the check (gpu.sh's bench part) */
+  c->checks++, c->fails += med < 0 && !(note && !strncmp(note, "skipped", 7));
   printf("bench   %-36s median %9.3f ms  first %8.1f ms  %7.1f TFLOP/s  %s\n", name, med, first, tf, note ? note : "");
   if (c->btsv) fprintf(c->btsv, "%s\t%.4f\t%.1f\t%.4g\t%.2f\t%s\n", name, med, first, flops, tf, note ? note : "");
   fflush(stdout);
@@ -33,6 +35,98 @@ typedef struct Workload {
   int bf16;
   const char *env; /* "NAME=VALUE" set for this workload (NULL: the defaults), e.g. MAMC_CUDA_ATTN */
 } Workload;
+
+/* The trainer's step end after a run (runtime/cuda/dtrain_step.c, the step on the device): each
+ * gradient added into its parameter's sum (k_axpy_n), the global norm (k_sqnorm,
+ * k_sqnorm_final) read back by the host (the numerical guard waits for it), then AdamW over
+ * every parameter (k_adamw; it zeroes the sums). The bench times the run and this, as
+ * torch_ref.py times forward, backward and its fused AdamW. */
+typedef struct StepEnd {
+  int n;                        /* gradient outputs */
+  int *out;                     /* their output indices */
+  DPtr *g, *m, *v;              /* per gradient output: its parameter's sum and moments */
+  DPtr tensors, tab, start, inv, steps, step, part, norm, tok;
+  long long nchunks;
+} StepEnd;
+
+static DPtr up_zero(Ck *c, const void *h, size_t bytes) {
+  DPtr d = 0;
+  if (!dev_alloc(&c->dev, bytes ? bytes : 8, &d) || !(h ? dev_h2d(&c->dev, d, h, bytes) : dev_zero(&c->dev, d, bytes))) return 0;
+  return d;
+}
+
+static int step_end_init(Ck *c, StepEnd *s, const IrProgram *p, const IrGraph *g, const ParamStore *ps, const DParams *dp) {
+  memset(s, 0, sizeof *s);
+  int M = p->modules.n;
+  s->out = calloc((size_t)g->outputs.n + 1, sizeof *s->out);
+  s->g = calloc((size_t)g->outputs.n + 1, sizeof(DPtr)), s->m = calloc((size_t)g->outputs.n + 1, sizeof(DPtr));
+  s->v = calloc((size_t)g->outputs.n + 1, sizeof(DPtr));
+  KaAdamTensor *ts = calloc((size_t)g->outputs.n + 1, sizeof *ts);
+  float *inv = calloc((size_t)M + 1, sizeof *inv), one = 1.0f;
+  long long *steps = calloc((size_t)M + 1, sizeof *steps);
+  int ok = s->out && s->g && s->m && s->v && ts && inv && steps;
+  for (int k = 0; ok && k < g->outputs.n; k++) {
+    const IrOutput *o = &g->outputs.v[k];
+    if (o->module < 0) continue;
+    int q = ps->first[o->module] + o->param;
+    int64_t n = ps->t[q].n;
+    ok = (s->g[s->n] = up_zero(c, NULL, (size_t)n * 4)) && (s->m[s->n] = up_zero(c, NULL, (size_t)n * 4)) &&
+         (s->v[s->n] = up_zero(c, NULL, (size_t)n * 4));
+    ts[s->n] = (KaAdamTensor){dp->w[q], s->g[s->n], s->m[s->n], s->v[s->n], dp->wb ? dp->wb[q] : 0, n, o->module, 0};
+    s->nchunks += (n + KA_ADAM_CHUNK - 1) / KA_ADAM_CHUNK;
+    s->out[s->n++] = k;
+  }
+  int *tab = ok ? malloc(sizeof(int) * (size_t)(s->nchunks + 1)) : NULL;
+  long long *start = ok ? malloc(sizeof(long long) * (size_t)(s->nchunks + 1)) : NULL, ch = 0;
+  ok = ok && tab && start;
+  for (int i = 0; ok && i < s->n; i++)
+    for (long long x = 0; x < ts[i].n; x += KA_ADAM_CHUNK) tab[ch] = i, start[ch++] = x;
+  for (int m = 0; m < M; m++) inv[m] = 1.0f, steps[m] = 1;
+  KaAdamStep st = {1e-4, 1.0};
+  ok = ok && (s->tensors = up_zero(c, ts, sizeof *ts * (size_t)(s->n + 1))) &&
+       (s->tab = up_zero(c, tab, sizeof(int) * (size_t)(s->nchunks + 1))) &&
+       (s->start = up_zero(c, start, sizeof(long long) * (size_t)(s->nchunks + 1))) &&
+       (s->inv = up_zero(c, inv, sizeof(float) * (size_t)(M + 1))) && (s->steps = up_zero(c, steps, sizeof(long long) * (size_t)(M + 1))) &&
+       (s->step = up_zero(c, &st, sizeof st)) && (s->part = up_zero(c, NULL, sizeof(double) * (size_t)(s->nchunks + 1))) &&
+       (s->norm = up_zero(c, NULL, sizeof(double))) && (s->tok = up_zero(c, &one, sizeof one));
+  free(ts), free(inv), free(steps), free(tab), free(start);
+  return ok;
+}
+
+/* the step end's work after run e (its gradient outputs still alive) */
+static int step_end_run(Ck *c, StepEnd *s, const DExec *e, const int64_t *sym) {
+  KaAxpyN ax;
+  memset(&ax, 0, sizeof ax);
+  ax.a = 1.0f, ax.a_dev = s->tok;
+  int ok = 1;
+  int64_t most = 0;
+  for (int i = 0; ok && i <= s->n; i++) {
+    if (i == s->n || ax.count == KA_AXPY_N) { /* a full batch, or the last */
+      ok = !ax.count || dev_launch(&c->dev, KMOD_MOVE, "k_axpy_n", dev_grid(&c->dev, most, 256), (unsigned)ax.count, 1, 256, 0, &ax);
+      ax.count = 0, most = 0;
+      if (i == s->n) break;
+    }
+    int64_t n;
+    ax.x[ax.count] = dexec_output(e, s->out[i], sym, &n), ax.y[ax.count] = s->g[i], ax.n[ax.count++] = n;
+    most = n > most ? n : most;
+  }
+  KaAdam a;
+  memset(&a, 0, sizeof a);
+  a.tensors = s->tensors, a.tab = s->tab, a.start = s->start, a.nchunks = s->nchunks, a.inv = s->inv, a.steps = s->steps;
+  a.step = s->step, a.part = s->part, a.norm = s->norm, a.beta1 = 0.9, a.beta2 = 0.999, a.eps = 1e-8, a.wd = 0.01;
+  double norm = 0;
+  return ok && dev_launch(&c->dev, KMOD_ADAMW, "k_sqnorm", (unsigned)s->nchunks, 1, 1, 256, 0, &a) &&
+         dev_launch(&c->dev, KMOD_ADAMW, "k_sqnorm_final", 1, 1, 1, 32, 0, &a) && dev_d2h(&c->dev, &norm, s->norm, sizeof norm) &&
+         dev_launch(&c->dev, KMOD_ADAMW, "k_adamw", (unsigned)s->nchunks, 1, 1, 256, 0, &a);
+}
+
+static void step_end_free(Ck *c, StepEnd *s) {
+  for (int i = 0; i < s->n; i++) dev_free(&c->dev, s->g[i]), dev_free(&c->dev, s->m[i]), dev_free(&c->dev, s->v[i]);
+  DPtr rest[] = {s->tensors, s->tab, s->start, s->inv, s->steps, s->step, s->part, s->norm, s->tok};
+  for (size_t i = 0; i < sizeof rest / sizeof *rest; i++) dev_free(&c->dev, rest[i]);
+  free(s->out), free(s->g), free(s->m), free(s->v);
+  memset(s, 0, sizeof *s);
+}
 
 /* Where the step's time goes: 3 runs with an event around every step (dexec_prof.c), the 25
  * longest steps into OUT/profile.txt (and stdout); the total is checked to be positive. */
@@ -56,7 +150,8 @@ static void profile(Ck *c, DExec *e, const Run *r, const DParams *dp, const Inte
 
 /* The step as the trainer runs it once shapes repeat: one run captured into a CUDA graph
  * (dtrain_graph.c), then replayed: median of reps after 2 warm-up replays -> "NAME, CUDA graph" */
-static void bench_graph(Ck *c, DExec *e, const Run *r, const DParams *dp, const InterpCx *cx, const char *name, int reps) {
+static void bench_graph(Ck *c, DExec *e, const Run *r, const DParams *dp, const InterpCx *cx, const char *name, int reps,
+                        StepEnd *se) {
   DevGraph gr;
   memset(&gr, 0, sizeof gr);
   char what[160];
@@ -64,15 +159,15 @@ static void bench_graph(Ck *c, DExec *e, const Run *r, const DParams *dp, const 
   int ok = dexec_stage(e, r->sym, r->in) && dev_capture_begin(&c->dev);
   if (ok && !(ok = dexec_run(e, r->sym, r->in, dp, cx))) dev_capture_abort(&c->dev);
   else if (ok && !(ok = dev_capture_end(&c->dev, &gr))) dev_capture_abort(&c->dev);
-  for (int i = 0; ok && i < 2; i++) ok = dev_graph_launch(&c->dev, &gr);
+  for (int i = 0; ok && i < 2; i++) ok = dev_graph_launch(&c->dev, &gr) && step_end_run(c, se, e, r->sym);
   double *ms = calloc((size_t)reps, sizeof *ms);
   DevEvent a = {0}, b = {0};
   for (int i = 0; ok && ms && i < reps; i++)
-    ok = dev_event_record(&c->dev, &a) && dev_graph_launch(&c->dev, &gr) && dev_event_record(&c->dev, &b) &&
-         dev_event_ms(&c->dev, &a, &b, &ms[i]);
+    ok = dev_event_record(&c->dev, &a) && dev_graph_launch(&c->dev, &gr) && step_end_run(c, se, e, r->sym) &&
+         dev_event_record(&c->dev, &b) && dev_event_ms(&c->dev, &a, &b, &ms[i]);
   if (ok && ms) {
     qsort(ms, (size_t)reps, sizeof *ms, cmp_d);
-    bench_line(c, what, ms[reps / 2], -1, e->stats.gemm_flops, "the step captured once, replayed");
+    bench_line(c, what, ms[reps / 2], -1, e->stats.gemm_flops, "the run captured once, replayed; + the step end (sums, norm, AdamW) eager");
   } else {
     bench_line(c, what, -1, -1, 0, e->err[0] ? e->err : c->dev.L.err);
   }
@@ -91,7 +186,6 @@ static void bench_workload(Ck *c, const Workload *w) {
   }
   const IrProgram *p = ex.train;
   const IrGraph *g = &p->graphs.v[0];
-  double t0 = now();
   ParamStore ps;
   char err[256];
   DParams dp = {0};
@@ -99,12 +193,12 @@ static void bench_workload(Ck *c, const Workload *w) {
   memset(&e, 0, sizeof e);
   Run r = {0};
   int64_t fixed[64] = {0};
+  StepEnd se;
+  memset(&se, 0, sizeof se);
   /* bind B, S, T by the inputs' declared dims: src [B, S], tgt [B, T] */
   for (int i = 0, k = 0; i < g->nodes.n; i++) {
     const IrNode *n = &g->nodes.v[i];
     if (n->op != OP_INPUT || n->type.rank != 2) continue;
-    int last = k == 0 && 1 < 2 ? 0 : 1;
-    (void)last;
     if (n->type.d[0].sym >= 0 && n->type.d[0].sym < 64) fixed[n->type.d[0].sym] = w->B;
     if (n->type.d[1].sym >= 0 && n->type.d[1].sym < 64) fixed[n->type.d[1].sym] = k == 0 && w->S ? w->S : w->T;
     k++;
@@ -115,19 +209,22 @@ static void bench_workload(Ck *c, const Workload *w) {
     example_free(&ex);
     return;
   }
-  ok = make_run(p, g, &r, fixed, 3) && upload_params(c, &ps, &dp) && dexec_init(&e, &c->dev, p, 0, w->bf16) &&
-       upload_params16(c, &ps, &e, &dp);
+  /* the first step as torch_ref.py's "first step": the model on the device already; from planning
+   * (kernels from the cache, or compiled) to the end of the first run and its step end */
+  ok = make_run(p, g, &r, fixed, 3) && upload_params(c, &ps, &dp) && dev_sync(&c->dev);
+  double t0 = now();
+  ok = ok && dexec_init(&e, &c->dev, p, 0, w->bf16) && upload_params16(c, &ps, &e, &dp) && step_end_init(c, &se, p, g, &ps, &dp);
   InterpCx cx = {DT_F32, 5, 1, 1, {0}};
   double first = 0;
-  ok = ok && dexec_run(&e, r.sym, r.in, &dp, &cx) && dev_sync(&c->dev);
+  ok = ok && dexec_run(&e, r.sym, r.in, &dp, &cx) && step_end_run(c, &se, &e, r.sym) && dev_sync(&c->dev);
   first = (now() - t0) * 1e3;
-  for (int i = 0; ok && i < 2; i++) ok = dexec_run(&e, r.sym, r.in, &dp, &cx); /* warm-up */
+  for (int i = 0; ok && i < 2; i++) ok = dexec_run(&e, r.sym, r.in, &dp, &cx) && step_end_run(c, &se, &e, r.sym); /* warm-up */
   int reps = c->reps;
   double *ms = calloc((size_t)reps, sizeof *ms);
   DevEvent a = {0}, b = {0};
   for (int i = 0; ok && i < reps && ms; i++) {
-    ok = dev_event_record(&c->dev, &a) && dexec_run(&e, r.sym, r.in, &dp, &cx) && dev_event_record(&c->dev, &b) &&
-         dev_event_ms(&c->dev, &a, &b, &ms[i]);
+    ok = dev_event_record(&c->dev, &a) && dexec_run(&e, r.sym, r.in, &dp, &cx) && step_end_run(c, &se, &e, r.sym) &&
+         dev_event_record(&c->dev, &b) && dev_event_ms(&c->dev, &a, &b, &ms[i]);
     if (over_budget(c) && i >= 2) reps = i + 1;
   }
   if (ok && ms) {
@@ -136,13 +233,13 @@ static void bench_workload(Ck *c, const Workload *w) {
     StrBuf sb;
     sb_init(&sb);
     dexec_summary(&e, &sb);
-    snprintf(note, sizeof note, "%s B%lld S%lld T%lld, %d reps; host nodes %lld; %lld launches a run; %.160s",
+    snprintf(note, sizeof note, "%s B%lld S%lld T%lld, %d reps, run + step end (sums, norm, AdamW); host nodes %lld; %lld launches a run; %.120s",
              w->bf16 ? "bf16" : "f32", (long long)w->B, (long long)w->S, (long long)w->T, reps, (long long)e.stats.host_nodes,
              (long long)dexec_launches(&e), sb.s ? sb.s : "");
     printf("plan    %s: %s\n", w->name, sb.s ? sb.s : "");
     sb_free(&sb);
     bench_line(c, w->name, ms[reps / 2], first, e.stats.gemm_flops, note);
-    if (e.capturable) bench_graph(c, &e, &r, &dp, &cx, w->name, reps);
+    if (e.capturable) bench_graph(c, &e, &r, &dp, &cx, w->name, reps, &se);
     profile(c, &e, &r, &dp, &cx, w->name);
   } else {
     bench_line(c, w->name, -1, first, 0, e.err[0] ? e.err : c->dev.L.err);
@@ -150,6 +247,7 @@ static void bench_workload(Ck *c, const Workload *w) {
   free(ms);
   dev_event_free(&c->dev, &a), dev_event_free(&c->dev, &b);
   if (e.n) dexec_free(&e);
+  step_end_free(c, &se);
   free_params(c, &dp);
   free_run(&r);
   rt_params_free(&ps);
@@ -178,7 +276,8 @@ static void bench_attention(Ck *c, int T, int tc) {
          dev_h2d(dev, dO, src, n * es);
   }
   KaAttn a = {.q = q, .k = k, .v = v, .o = o, .lse = lse, .dO = dO, .delta = delta, .dq = dq, .dk = dk, .dv = dv,
-              .B = B, .H = H, .Sq = T, .Sk = T, .causal = 1, .D = D, .scale = (float)(1.0 / sqrt((double)D)), .bf16 = tc};
+              .B = B, .H = H, .Sq = T, .Sk = T, .causal = 1, .D = D, .scale = (float)(1.0 / sqrt((double)D)), .bf16 = tc,
+              .delta_out = tc}; /* on tensor cores the dq kernel computes delta (as the executor runs it) */
   int mod = tc ? KMOD_ATTENTION_TC : KMOD_ATTENTION;
   unsigned gq = (unsigned)(tc ? (T + 63) / 64 : (T + 15) / 16), gk = (unsigned)(tc ? (T + 63) / 64 : (T + 31) / 32);
   double fw[64], bw[64];
@@ -188,8 +287,7 @@ static void bench_attention(Ck *c, int T, int tc) {
     ok = dev_event_record(dev, &e0) &&
          dev_launch(dev, mod, tc ? "k_fa_fwd_d64" : "k_attn_fwd_d64", gq, (unsigned)H, (unsigned)B, 128, 0, &a) &&
          dev_event_record(dev, &e1) &&
-         dev_launch(dev, KMOD_ATTENTION, tc ? "k_attn_bwd_pre16" : "k_attn_bwd_pre", dev_grid(dev, (int64_t)rows * 32, 256), 1,
-                    1, 256, 0, &a) &&
+         (tc || dev_launch(dev, KMOD_ATTENTION, "k_attn_bwd_pre", dev_grid(dev, (int64_t)rows * 32, 256), 1, 1, 256, 0, &a)) &&
          dev_launch(dev, mod, tc ? "k_fa_bwd_dq_d64" : "k_attn_bwd_dq_d64", gq, (unsigned)H, (unsigned)B, 128, 0, &a) &&
          dev_launch(dev, mod, tc ? "k_fa_bwd_dkdv_d64" : "k_attn_bwd_dkdv_d64", gk, (unsigned)H, (unsigned)B, 128, 0, &a) &&
          dev_event_record(dev, &e2);
