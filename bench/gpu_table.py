@@ -55,6 +55,8 @@ pairs = [
     ("tiny step (bf16)", "train tiny", "bf16", "compile"),
     ("tiny step (f32)", "train tiny", "bf16", "compile"),
     ("mt step (bf16, CUDA graph)", "train mt", "bf16", "compile"),
+    ("mt step (bf16, GEMMs tuned)", "train mt", "bf16", "compile"),
+    ("mt step (bf16, GEMMs tuned, CUDA graph)", "train mt", "bf16", "compile"),
     ("tiny step (bf16, CUDA graph)", "train tiny", "bf16", "compile"),
     ("tiny step (f32, CUDA graph)", "train tiny", "bf16", "compile"),
 ]

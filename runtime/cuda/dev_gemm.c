@@ -32,12 +32,17 @@ typedef struct GemmKey {
 } GemmKey;
 _Static_assert(sizeof(GemmKey) == 7 * sizeof(int64_t) + 8 * sizeof(int), "GemmKey has padding (memcmp'd)");
 
+enum { GEMM_CANDIDATES = 8 };
 typedef struct GemmEntry {
   GemmKey key;
   cublasLtMatmulDesc_t op;
   cublasLtMatrixLayout_t a, b, c;
   cublasLtMatmulAlgo_t algo;
   size_t ws;
+  /* MAMC_CUDA_GEMM_TUNE=1: the heuristic's best few, timed on the first eager call (gemm_tune) */
+  cublasLtMatmulAlgo_t cand[GEMM_CANDIDATES];
+  size_t cand_ws[GEMM_CANDIDATES];
+  int ncand, tuned;
 } GemmEntry;
 
 struct DevGemmCache {
@@ -115,6 +120,14 @@ static int set_epilogue(CuLib *L, cublasLtMatmulDesc_t op, const GemmKey *k, DPt
   return ok;
 }
 
+/* MAMC_CUDA_GEMM_TUNE=1: each shape's algorithm chosen by timing the heuristic's best few on
+ * its first eager call (gemm_tune), not the heuristic's first alone (an experiment for the GPU
+ * run: bench/gpu.sh times the mt step both ways) */
+static int gemm_tune_on(void) {
+  const char *env = getenv("MAMC_CUDA_GEMM_TUNE");
+  return env && atoi(env) > 0;
+}
+
 static GemmEntry *entry_for(Dev *dev, const GemmKey *k, DPtr bias, DPtr aux) {
   CuLib *L = &dev->L;
   struct DevGemmCache *c = dev->gemm_cache;
@@ -156,9 +169,13 @@ static GemmEntry *entry_for(Dev *dev, const GemmKey *k, DPtr bias, DPtr aux) {
       CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
       CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
   for (int i = 0; ok && i < 4; i++) ok = LT_OK(L, cublasLtMatmulPreferenceSetAttribute(pref, aligns[i], &al, sizeof al));
-  cublasLtMatmulHeuristicResult_t res;
-  int found = 0;
-  if (ok) ok = LT_OK(L, cublasLtMatmulAlgoGetHeuristic(dev->lt, e->op, e->a, e->b, e->c, e->c, pref, 1, &res, &found));
+  cublasLtMatmulHeuristicResult_t res, cands[GEMM_CANDIDATES];
+  memset(&res, 0, sizeof res);
+  int found = 0, want = gemm_tune_on() ? GEMM_CANDIDATES : 1;
+  if (ok) ok = LT_OK(L, cublasLtMatmulAlgoGetHeuristic(dev->lt, e->op, e->a, e->b, e->c, e->c, pref, want, cands, &found));
+  if (ok && found > 0) res = cands[0];
+  for (int i = 0; ok && i < found && want > 1; i++) e->cand[i] = cands[i].algo, e->cand_ws[i] = cands[i].workspaceSize;
+  e->ncand = want > 1 && found > 0 ? found : 0;
   L->cublasLtMatmulPreferenceDestroy(pref);
   if (ok && found < 1) {
     snprintf(L->err, sizeof L->err,
@@ -274,6 +291,38 @@ static int emu_gemm(Dev *dev, const DevGemm *g, DPtr aux) {
   return 1;
 }
 
+/* the product with e's current algorithm (D our C; Lt's C: R, or C itself) */
+static int lt_call(Dev *dev, const GemmEntry *e, const DevGemm *h) {
+  float one = 1, beta = h->accumulate || h->R ? 1.0f : 0.0f;
+  return LT_OK(&dev->L, cublasLtMatmul(dev->lt, e->op, &one, (const void *)(uintptr_t)h->B, e->a, (const void *)(uintptr_t)h->A,
+                                       e->b, &beta, (const void *)(uintptr_t)(h->R ? h->R : h->C), e->c,
+                                       (void *)(uintptr_t)h->C, e->c, &e->algo, (void *)(uintptr_t)dev->lt_ws, e->ws,
+                                       dev->stream));
+}
+
+/* e's algorithm: the fastest of its candidates on this call's operands (one warm-up, then three
+ * timed calls each; a product that accumulates into C is never tuned: each call would add
+ * again). A candidate that fails is passed over; with none timed, the heuristic's first stays. */
+static void gemm_tune(Dev *dev, GemmEntry *e, const DevGemm *h) {
+  DevEvent a = {0}, b = {0};
+  double best = -1;
+  int pick = 0;
+  for (int i = 0; i < e->ncand; i++) {
+    e->algo = e->cand[i], e->ws = e->cand_ws[i];
+    double ms = 0;
+    int ok = lt_call(dev, e, h) && dev_event_record(dev, &a);
+    for (int r = 0; ok && r < 3; r++) ok = lt_call(dev, e, h);
+    ok = ok && dev_event_record(dev, &b) && dev_event_ms(dev, &a, &b, &ms);
+    if (ok && (best < 0 || ms < best)) best = ms, pick = i;
+    if (!ok) dev->L.err[0] = 0;
+  }
+  e->algo = e->cand[pick], e->ws = e->cand_ws[pick], e->tuned = 1;
+  if (getenv("MAMC_DEBUG_CUDA"))
+    fprintf(stderr, "mamc: cuda: gemm M%lld N%lld K%lld batch %lld: algorithm %d of %d (%.4f ms for 3)\n", (long long)h->M,
+            (long long)h->N, (long long)h->K, (long long)h->batch, pick, e->ncand, best);
+  dev_event_free(dev, &a), dev_event_free(dev, &b);
+}
+
 int dev_gemm(Dev *dev, const DevGemm *g) { return dev_gemm_aux(dev, g, 0); }
 
 int dev_gemm_aux(Dev *dev, const DevGemm *g, DPtr aux) {
@@ -345,16 +394,13 @@ int dev_gemm_aux(Dev *dev, const DevGemm *g, DPtr aux) {
   GemmKey k = {h.M, h.N, h.K, h.batch, h.sA, h.sB, h.sC, h.ta, h.tb, h.accumulate || h.R, h.bf16,
                alignment(&h, aux, h.bf16 ? 2 : 4), h.epilogue, h.c16, 0};
   GemmEntry *e = entry_for(dev, &k, h.bias, aux);
-  float one = 1, beta = g->accumulate || g->R ? 1.0f : 0.0f;
   const void *bp = (const void *)(uintptr_t)h.bias, *ap = (const void *)(uintptr_t)aux;
   int ok = e && (!h.epilogue || h.epilogue == DEV_EPI_DGELU ||
                  LT_OK(&dev->L, cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp, sizeof bp)));
   ok = ok && (!aux || LT_OK(&dev->L, cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER,
                                                                         &ap, sizeof ap)));
-  ok = ok && LT_OK(&dev->L, cublasLtMatmul(dev->lt, e->op, &one, (const void *)(uintptr_t)h.B, e->a,
-                                               (const void *)(uintptr_t)h.A, e->b, &beta, (const void *)(uintptr_t)(h.R ? h.R : h.C),
-                                               e->c, (void *)(uintptr_t)h.C, e->c, &e->algo,
-                                               (void *)(uintptr_t)dev->lt_ws, e->ws, dev->stream));
+  if (ok && !e->tuned && e->ncand > 1 && !dev->capturing && !g->accumulate) gemm_tune(dev, e, &h);
+  ok = ok && lt_call(dev, e, &h);
   if (!ok && (h.epilogue || h.R)) dev->gemm_epi_refused = 1; /* refused when called: no product was queued */
   if (!ok && e) {
     size_t n = strlen(dev->L.err);

@@ -394,6 +394,8 @@ void run_bench(Ck *c) {
       {"attn dijiang layer T=1024", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 1025, 0, NULL},
       {"attn dijiang layer T=4096", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 4097, 0, NULL},
       {"attn dijiang layer T=16384", "bench/gpu_attn.mam", "bench/gpu_attn.yaml", 4, 0, 16385, 0, NULL},
+      /* an experiment: each product's algorithm timed among the heuristic's best 8 (dev_gemm.c) */
+      {"mt step (bf16, GEMMs tuned)", "bench/gpu_mt.mam", "bench/gpu_mt.yaml", 64, 256, 257, 1, "MAMC_CUDA_GEMM_TUNE=1"},
   };
   /* the steps first (the issue's targets), then the kernels alone: tensor cores, DiJiang's core,
    * and last the f32 CUDA-core attention (slowest at T = 16k) */
@@ -406,8 +408,11 @@ void run_bench(Ck *c) {
     char var[64] = "";
     const char *eq = ws[i].env ? strchr(ws[i].env, '=') : NULL;
     if (eq) snprintf(var, sizeof var, "%.*s", (int)(eq - ws[i].env), ws[i].env), setenv(var, eq + 1, 1);
+    int fresh = eq && strstr(var, "GEMM_TUNE"); /* the products' cache made again: tuned, then not */
+    if (fresh) dev_gemm_cache_free(&c->dev);
     bench_workload(c, &ws[i]);
     if (eq) unsetenv(var);
+    if (fresh) dev_gemm_cache_free(&c->dev);
   }
   int Ts[] = {1024, 4096, 16384};
   for (int i = 0; i < 3 && !over_budget(c) && !c->emu; i++) bench_attention(c, Ts[i], 1);
