@@ -19,11 +19,15 @@
  *                    which reads the add): the product then takes {matmul, add, gelu} with
  *                    GELU_AUX_BIAS (gelu's value, and the add's as its aux output, in the same
  *                    dtype) and the rest of the group runs after it as a group of its own.
+ *                    {matmul, add bias, add(that, R)} and {matmul, add(matmul, R)} (a residual,
+ *                    a sum of two products) take R as cuBLASLt's C (DGroup.resid).
  *                    MAMC_CUDA_EPILOGUE=0 turns that off.
  *   matmul           cuBLASLt (dev_gemm.c): flattened rows, strided batches, or per item;
  *                    reduce_sum(matmul(a, b, ta)) over the batch axes (a weight gradient) as
  *                    one GEMM over the flattened rows, as the CPU executor does
- *   transpose, slice, expand, pad, concat   k_copy_nd;  gather, scatter_add   k_gather, k_scatter_add
+ *   transpose, slice, expand, pad, concat   k_copy_nd (or not run: folded into their readers,
+ *                    dexec_copy.c, dexec_attn_io.c; a concat's operands written in place by their
+ *                    producers, dexec_place.c);  gather, scatter_add   k_gather, k_scatter_add
  *   softmax_attention  k_attn_fwd (flash-style, D = 32, 64, 128; the kernels named 16 when
  *                    q, k, v, dO and the result are bf16 activations)
  *   softmax_attention_grad   k_attn_fwd (again, for o and lse), k_attn_bwd_pre, _dq, _dkdv

@@ -1,6 +1,6 @@
 /* dexec_internal.h — what dexec.c (planning), dexec_run.c (the run loop, value lifetimes),
- * dexec_ops.c, dexec_copy.c, dexec_attn.c, dexec_attn_io.c and dexec_linattn.c (each node kind on the device)
- * share. Not a public header. */
+ * dexec_ops.c, dexec_copy.c, dexec_attn.c, dexec_attn_io.c, dexec_place.c and dexec_linattn.c
+ * (each node kind on the device, and where values live) share. Not a public header. */
 #ifndef MAMC_DEXEC_INTERNAL_H
 #define MAMC_DEXEC_INTERNAL_H
 
