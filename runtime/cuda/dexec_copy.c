@@ -146,7 +146,7 @@ DPtr dx_view(const DExec *e, int x, const int64_t *sym, int64_t *off, int64_t *s
   int64_t sp[IR_MAX_RANK], stp[IR_MAX_RANK], offp;
   int rp = dx_shape(e, n->in[0], sym, sp);
   DPtr buf = dx_view(e, n->in[0], sym, &offp, stp);
-  if (n->op == OP_RESHAPE) { /* folded only where it can be strides (dx_reshape_foldable) */
+  if (n->op == OP_RESHAPE) { /* folded only where it can be strides (dx_reshape_fixed) */
     *off = offp;
     if (!dx_reshape_strides(rp, sp, stp, rx, sx, st)) strides(sx, rx, st); /* (dx_reshape_fixed held) */
     return buf;
@@ -163,9 +163,19 @@ void dx_fold_keep(DExec *e, int x, int last) {
   }
 }
 
+/* the folded reshapes below node x marked back to views, all the way down */
+static void unfold_reshapes(DExec *e, int x) {
+  for (int r = x + 1; r < e->n; r++) {
+    const IrNode *n = &G(e)->nodes.v[r];
+    if (n->op != OP_RESHAPE || n->in[0] != x || e->kind[r] != DN_FOLD) continue;
+    e->kind[r] = DN_VIEW;
+    unfold_reshapes(e, r);
+  }
+}
+
 /* the reshapes that read node x (now folded) fold too: each must be strides of x's view in every
- * run (dx_reshape_foldable), and so on down a chain of them; the latest last use among them,
- * or -1 when one cannot (those marked are then marked back) */
+ * run (dx_reshape_fixed), and so on down a chain of them; the latest last use among them,
+ * or -1 when one cannot (then none below x is folded) */
 static int fold_reshapes(DExec *e, int x) {
   const IrGraph *g = G(e);
   int last = e->last_use[x];
@@ -179,11 +189,10 @@ static int fold_reshapes(DExec *e, int x) {
     int sub = -1;
     if (dx_reshape_fixed(e, x, r, st)) {
       e->kind[r] = DN_FOLD;
-      if ((sub = fold_reshapes(e, r)) < 0) e->kind[r] = DN_VIEW;
+      sub = fold_reshapes(e, r);
     }
-    if (sub < 0) { /* undo the ones before */
-      for (int q = x + 1; q < r; q++)
-        if (g->nodes.v[q].op == OP_RESHAPE && g->nodes.v[q].in[0] == x && e->kind[q] == DN_FOLD) e->kind[q] = DN_VIEW;
+    if (sub < 0) {
+      unfold_reshapes(e, x);
       return -1;
     }
     if (sub > last) last = sub;
