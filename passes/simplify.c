@@ -95,12 +95,11 @@ static int pad_terms(Sx *s, int id, const IrType *t, int *leaves, int n, int max
 /* add node id as a concat of the pads' operands, when the pads' slices tile one constant axis */
 static void pads_to_concat(Sx *s, int id) {
   IrNode *x = N(s, id);
-  int leaves[8], order[8], axis = -1;
-  int n = 0;
+  int leaves[8], order[8], n = 0;
   for (int k = 0; k < 2 && n >= 0; k++) n = pad_terms(s, x->in[k], &x->type, leaves, n, 8);
   if (n < 2) return;
   int64_t a = ir_get_i(N(s, leaves[0]), "axis");
-  axis = (int)(a < 0 ? a + x->type.rank : a);
+  int axis = (int)(a < 0 ? a + x->type.rank : a);
   if (axis < 0 || axis >= x->type.rank || !dim_is_const(x->type.d[axis])) return;
   int64_t L = x->type.d[axis].add, lo[8], hi[8], at = 0;
   for (int k = 0; k < n; k++)

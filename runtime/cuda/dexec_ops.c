@@ -152,12 +152,6 @@ static int dgelu_epilogue(const DExec *e, const DGroup *g, int *aux, int *cover)
   return DEV_EPI_DGELU;
 }
 
-/* The group's members from the root: root, add(root, bias[N]) [, gelu | relu of the add], then
- * the rest (the tail). Where the add x is read after the group (a training graph: gelu_grad(x,
- * dy) in the backward, or with gelu {bwd: composed} the pieces of its derivative the fusion pass
- * puts into this group as the tail) the product writes gelu(x) and x (GELU_AUX_BIAS's aux) and a
- * tail runs as a kernel of its own. ReLU is never split so: RELU_AUX_BIAS keeps a bitmask, not
- * the pre-activation its readers want. */
 /* The node that add node `add` adds to v (add(v, x) or add(x, v)), where it has the add's dims,
  * f32, and comes from before the group (cuBLASLt's C: DevGemm.R); -1 otherwise or with
  * MAMC_CUDA_RESID=0 */
@@ -174,6 +168,13 @@ static int full_addend(const DExec *e, const DGroup *g, int add, int v) {
   return x;
 }
 
+/* The group's members from the root: root, add(root, bias[N]) [, gelu | relu of the add], then
+ * the rest (the tail). Where the add x is read after the group (a training graph: gelu_grad(x,
+ * dy) in the backward, or with gelu {bwd: composed} the pieces of its derivative the fusion pass
+ * puts into this group as the tail) the product writes gelu(x) and x (GELU_AUX_BIAS's aux) and a
+ * tail runs as a kernel of its own. ReLU is never split so: RELU_AUX_BIAS keeps a bitmask, not
+ * the pre-activation its readers want. {root, add(root, R)} and {root, add bias, add(that, R)},
+ * R a full_addend, take R as cuBLASLt's C (*resid). */
 int dx_epilogue(const DExec *e, const DGroup *g, int *bias, int *cover, int *resid) {
   const char *env = getenv("MAMC_CUDA_EPILOGUE");
   *resid = -1;

@@ -168,8 +168,9 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
     switch (e->kind[i]) {
     case DN_NONE:
     case DN_FOLD:        /* a folded copy: its readers read its operand (dexec_copy.c) */
-    case DN_INTO: break; /* written by its operand's producer (dexec_attn_io.c), or by a summed
-                          * GEMM's BGRAD epilogue (find_bgrad) */
+    case DN_INTO: break; /* written by another node: its operand's producer (dexec_attn_io.c,
+                          * dexec_place.c), a summed GEMM's BGRAD epilogue (find_bgrad), or the
+                          * paired cross-attention gradient (DAttnIo.kv) */
     case DN_INPUT: ok = run_input(e, i, ninput, &inputs[ninput], sym), ninput++; break;
     case DN_PARAM: ok = run_param(e, i, ps, sym); break;
     case DN_VIEW: ok = run_view(e, i); break;

@@ -180,6 +180,16 @@ static void check_gemm(Ck *c) {
   }
 }
 
+/* x16 = x rounded to bf16; x itself replaced by that rounding where `round` (as the device reads it) */
+static void as_stored(float *x, uint16_t *x16, int64_t n, int round) {
+  for (int64_t i = 0; i < n; i++) x16[i] = rt_bf16_from_f64(x[i]), x[i] = round ? (float)rt_bf16_to_f64(x16[i]) : x[i];
+}
+
+/* n values onto the device as the product reads them: the bf16 copy x16 where s16, else x */
+static DPtr ck_up_stored(Ck *c, const float *x, const uint16_t *x16, int64_t n, int s16) {
+  return s16 ? ck_up(c, x16, (size_t)n * 2) : ck_up(c, x, (size_t)n * 4);
+}
+
 /* products over stored bf16 (DevGemm.a16 / b16 / c16: the executor's bf16 activations): A and B
  * uploaded as bf16, C written as bf16 where c16; the reference takes the same bf16 operands and
  * rounds its f64 result to bf16 where the device does */
@@ -213,7 +223,7 @@ static void check_gemm16(Ck *c) {
             x = 0.5 * x * (1.0 + tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x)));
           ref[b * M * N + i * N + j] = c16 ? rt_bf16_to_f64(rt_bf16_from_f64(x)) : x;
         }
-    DPtr dA = a16 ? ck_up(c, A16, (size_t)na * 2) : ck_up(c, A, (size_t)na * 4), dB = b16 ? ck_up(c, B16, (size_t)nbb * 2) : ck_up(c, B, (size_t)nbb * 4);
+    DPtr dA = ck_up_stored(c, A, A16, na, a16), dB = ck_up_stored(c, B, B16, nbb, b16);
     DPtr dC = ck_up(c, R, (size_t)nc * (c16 ? 2 : 4)), dbias = epi ? ck_up(c, bias, (size_t)N * 4) : 0;
     DPtr dX = epi == DEV_EPI_BIAS_GELU_AUX ? ck_up(c, R, (size_t)nc * (c16 ? 2 : 4)) : 0; /* the aux: as C */
     DevGemm g = {dA, dB, dC, M, N, K, nb, M * K, K * N, M * N, ta, tb, 0, 1, epi, dbias, a16, b16, c16, 0};
@@ -239,11 +249,6 @@ static void check_gemm16(Ck *c) {
     dev_free(&c->dev, dA), dev_free(&c->dev, dB), dev_free(&c->dev, dC), dev_free(&c->dev, dbias), dev_free(&c->dev, dX);
     free(A), free(B), free(R), free(bias), free(A16), free(B16), free(C16), free(X16), free(ref), free(refx);
   }
-}
-
-/* x16 = x rounded to bf16; x itself replaced by that rounding where `round` (as the device reads it) */
-static void as_stored(float *x, uint16_t *x16, int64_t n, int round) {
-  for (int64_t i = 0; i < n; i++) x16[i] = rt_bf16_from_f64(x[i]), x[i] = round ? (float)rt_bf16_to_f64(x16[i]) : x[i];
 }
 
 /* DGELU (a product times gelu'(x), x read from the aux matrix laid out as C, in C's dtype: the
@@ -272,9 +277,8 @@ static void check_gemm_dgelu(Ck *c) {
           s *= 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.79788456080286535588 * (1 + 3 * 0.044715 * x * x);
           ref[b * M * N + i * N + j] = s16 ? rt_bf16_to_f64(rt_bf16_from_f64(s)) : s;
         }
-    DPtr dA = s16 ? ck_up(c, A16, (size_t)na * 2) : ck_up(c, A, (size_t)na * 4);
-    DPtr dB = s16 ? ck_up(c, B16, (size_t)nbb * 2) : ck_up(c, B, (size_t)nbb * 4);
-    DPtr dX = s16 ? ck_up(c, X16, (size_t)nc * 2) : ck_up(c, X, (size_t)nc * 4), dC = ck_up(c, R, (size_t)nc * 4);
+    DPtr dA = ck_up_stored(c, A, A16, na, s16), dB = ck_up_stored(c, B, B16, nbb, s16);
+    DPtr dX = ck_up_stored(c, X, X16, nc, s16), dC = ck_up(c, R, (size_t)nc * 4);
     DevGemm g = {dA, dB, dC, M, N, K, nb, M * K, K * N, M * N, 0, tb, 0, bf, DEV_EPI_DGELU, 0, s16, s16, s16, 0};
     int ok = dA && dB && dX && dC && dev_gemm_aux(&c->dev, &g, dX) &&
              ck_down(c, s16 ? (void *)C16 : (void *)R, dC, (size_t)nc * (s16 ? 2 : 4));
@@ -319,9 +323,8 @@ static void check_gemm_resid(Ck *c) {
           for (int64_t k = 0; k < K; k++) s += (double)A[b * M * K + i * K + k] * (tb ? B[b * K * N + j * K + k] : B[b * K * N + k * N + j]);
           ref[b * M * N + i * N + j] = s16 ? rt_bf16_to_f64(rt_bf16_from_f64(s)) : s;
         }
-    DPtr dA = s16 ? ck_up(c, A16, (size_t)na * 2) : ck_up(c, A, (size_t)na * 4);
-    DPtr dB = s16 ? ck_up(c, B16, (size_t)nbb * 2) : ck_up(c, B, (size_t)nbb * 4);
-    DPtr dX = s16 ? ck_up(c, X16, (size_t)nc * 2) : ck_up(c, X, (size_t)nc * 4), dC = ck_up(c, R, (size_t)nc * 4);
+    DPtr dA = ck_up_stored(c, A, A16, na, s16), dB = ck_up_stored(c, B, B16, nbb, s16);
+    DPtr dX = ck_up_stored(c, X, X16, nc, s16), dC = ck_up(c, R, (size_t)nc * 4);
     DPtr dbias = epi ? ck_up(c, bias, (size_t)N * 4) : 0;
     DevGemm g = {dA, dB, dC, M, N, K, nb, M * K, K * N, M * N, 0, tb, 0, bf, epi, dbias, s16, s16, s16, dX};
     int ok = dA && dB && dX && dC && (!epi || dbias) && dev_gemm(&c->dev, &g) &&
@@ -369,7 +372,7 @@ static void check_gemm_bgrad(Ck *c) {
       for (int64_t k = 0; k < K; k++) s += Y[k * N + j];
       refb[j] = s;
     }
-    DPtr dX = ck_up(c, X, (size_t)(K * M) * 4), dY = s16 ? ck_up(c, Y16, (size_t)(K * N) * 2) : ck_up(c, Y, (size_t)(K * N) * 4);
+    DPtr dX = ck_up(c, X, (size_t)(K * M) * 4), dY = ck_up_stored(c, Y, Y16, K * N, s16);
     DPtr dC = ck_up(c, R, (size_t)(M * N) * 4), db = ck_up(c, bias, (size_t)N * 4);
     DevGemm g = {dX, dY, dC, M, N, K, 1, 0, 0, 0, 1, 0, 0, bf, DEV_EPI_BGRAD, db, 0, s16, 0, 0};
     int ok = dX && dY && dC && db && dev_gemm(&c->dev, &g) && ck_down(c, R, dC, (size_t)(M * N) * 4) &&
