@@ -135,6 +135,12 @@ static void offset(Pr *P, const KAccess *a, StrBuf *o) {
     else
       sb_printf(o, "i%d * d%d", ax, a->st[ax]);
   }
+  for (int t = 0; t < a->noff; t++) { /* a view's start: c * d * d */
+    const KOff *f = &a->off[t];
+    sb_printf(o, "%s%lldLL", any++ ? " + " : "", (long long)f->c);
+    for (int j = 0; j < 2; j++)
+      if (f->s[j] != KST_ONE) sb_printf(o, " * d%d", f->s[j]);
+  }
   if (!any) sb_puts(o, "0");
 }
 
@@ -151,9 +157,14 @@ static const char *emit(Pr *P, int i) {
   case KE_LOAD: {
     const KAccess *a = &P->k->acc.v[e->a[0]];
     offset(P, a, &o);
+    char g[64] = "", z[40] = "";
+    if (e->a[1] >= 0) { /* guarded: nothing read where the guard is 0 */
+      snprintf(g, sizeof g, "%s != 0 ? ", emit(P, e->a[1]));
+      literal(z, sizeof z, e->t, 0);
+    }
     snprintf(nm, sizeof P->name[i], "e%d", i);
-    if (P->k->bufs.v[a->buf].bf16) line(P, "const %s %s = cg_bf2f(b%d[%s]);", T, nm, a->buf, o.s);
-    else line(P, "const %s %s = b%d[%s];", T, nm, a->buf, o.s);
+    if (P->k->bufs.v[a->buf].bf16) line(P, "const %s %s = %scg_bf2f(b%d[%s])%s%s;", T, nm, g, a->buf, o.s, g[0] ? " : " : "", z);
+    else line(P, "const %s %s = %sb%d[%s]%s%s;", T, nm, g, a->buf, o.s, g[0] ? " : " : "", z);
     break;
   }
   case KE_IOTA:

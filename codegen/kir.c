@@ -45,12 +45,15 @@ int kir_dim(Kir *k, KDim d) {
 }
 
 int kir_access(Kir *k, const KAccess *a) {
+  KAccess c = *a; /* canonical: unused strides 0, unused offset terms zeros */
+  for (int ax = k->naxes; ax < KIR_MAX_AXES; ax++) c.st[ax] = KST_ZERO;
+  for (int t = c.noff; t < KIR_MAX_OFF; t++) c.off[t] = (KOff){0, {0, 0}};
   for (int i = 0; i < k->acc.n; i++) {
     const KAccess *o = &k->acc.v[i];
-    if (o->buf == a->buf && memcmp(o->st, a->st, sizeof(int) * (size_t)k->naxes) == 0) return i;
+    if (o->buf == c.buf && memcmp(o->st, c.st, sizeof(int) * (size_t)k->naxes) == 0 && o->noff == c.noff &&
+        memcmp(o->off, c.off, sizeof c.off) == 0)
+      return i;
   }
-  KAccess c = *a;
-  for (int ax = k->naxes; ax < KIR_MAX_AXES; ax++) c.st[ax] = KST_ZERO;
   vec_push(&k->arena, k->acc, c);
   return k->acc.n - 1;
 }
@@ -61,6 +64,7 @@ static int same_expr(const KExpr *a, const KExpr *b) {
   case KE_CONST: return memcmp(&a->v, &b->v, sizeof a->v) == 0; /* bitwise: -0 != 0, NaN == NaN */
   case KE_OP: return a->op == b->op && a->a[0] == b->a[0] && a->a[1] == b->a[1] && a->a[2] == b->a[2];
   case KE_COUNT: return 1;
+  case KE_LOAD: return a->a[0] == b->a[0] && a->a[1] == b->a[1];
   default: return a->a[0] == b->a[0];
   }
 }
@@ -69,11 +73,12 @@ int kir_expr(Kir *k, KExpr e) {
   if (e.kind != KE_OP) e.op = 0;
   if (e.kind != KE_CONST) e.v = 0;
   for (int i = 1; i < 3; i++)
-    if (e.kind != KE_OP) e.a[i] = -1;
+    if (e.kind != KE_OP && !(e.kind == KE_LOAD && i == 1)) e.a[i] = -1;
   if (e.kind == KE_CONST || e.kind == KE_COUNT) e.a[0] = -1;
   e.level = e.kind == KE_ACC ? k->accs.v[e.a[0]].level + 1 : 0;
   for (int j = 0; e.kind == KE_OP && j < kop_info(e.op)->nargs; j++)
     if (k->e.v[e.a[j]].level > e.level) e.level = k->e.v[e.a[j]].level;
+  if (e.kind == KE_LOAD && e.a[1] >= 0) e.level = k->e.v[e.a[1]].level;
   for (int i = 0; i < k->e.n; i++)
     if (same_expr(&k->e.v[i], &e)) return i;
   vec_push(&k->arena, k->e, e);
@@ -130,6 +135,7 @@ void kir_analyze(const Kir *k, unsigned *axes, int *level) {
       const KAccess *a = &k->acc.v[e->a[0]];
       for (int ax = 0; ax < k->naxes; ax++)
         if (a->st[ax] != KST_ZERO) m |= 1u << ax;
+      if (e->a[1] >= 0) m |= axes[e->a[1]];
       break;
     }
     case KE_IOTA: m = 1u << e->a[0]; break;
@@ -224,7 +230,14 @@ void kir_print(StrBuf *b, const Kir *k, int comments) {
       if (ax) sb_puts(b, ", ");
       print_stride(b, k->acc.v[i].st[ax]);
     }
-    sb_puts(b, "]\n");
+    sb_puts(b, "]");
+    for (int t = 0; t < k->acc.v[i].noff; t++) {
+      const KOff *o = &k->acc.v[i].off[t];
+      sb_printf(b, " %+lld", (long long)o->c);
+      for (int f = 0; f < 2; f++)
+        if (o->s[f] != KST_ONE) sb_printf(b, "*d%d", o->s[f]);
+    }
+    sb_putc(b, '\n');
   }
   for (int i = 0; i < k->e.n; i++) {
     const KExpr *e = &k->e.v[i];
@@ -235,7 +248,10 @@ void kir_print(StrBuf *b, const Kir *k, int comments) {
     }
     sb_printf(b, "  e%d = ", i);
     switch (e->kind) {
-    case KE_LOAD: sb_printf(b, "load x%d", e->a[0]); break;
+    case KE_LOAD:
+      sb_printf(b, "load x%d", e->a[0]);
+      if (e->a[1] >= 0) sb_printf(b, " if e%d", e->a[1]);
+      break;
     case KE_CONST:
       sb_puts(b, "const ");
       print_const(b, e->t, e->v);

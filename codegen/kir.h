@@ -17,7 +17,8 @@
  *
  * Buffers are the group's inputs and outputs. An access is a buffer read or written at
  * offset sum_ax idx[ax] * stride[ax], where each stride is 0 (broadcast: NumPy size-1 dims
- * and missing leading dims), 1 (contiguous innermost) or a dims slot. Expressions form an
+ * and missing leading dims), 1 (contiguous innermost) or a dims slot, plus constant offset
+ * terms (KOff: slices, pads and concats read inside a kernel, which may also guard a load). Expressions form an
  * SSA list (operands precede users, structurally deduplicated): loads, constants, iota,
  * the row length, accumulator values, dims values, counter-based uniform draws (dropout),
  * and primitive ops from KIR_OPS below.
@@ -113,9 +114,20 @@ typedef struct KDim {
   int64_t seed;
 } KDim;
 
+/* A constant offset term of an access: c * dims[s[0]] * dims[s[1]] (KST_ONE: a factor 1) —
+ * a view's start times its axis's stride (a slice's start, minus a pad's start or a concat
+ * operand's position). */
+enum { KIR_MAX_OFF = 4 };
+typedef struct KOff {
+  int64_t c;
+  int s[2];
+} KOff;
+
 typedef struct KAccess {
   int buf;
   int st[KIR_MAX_AXES]; /* per iteration axis: KST_ZERO, KST_ONE or a dims slot */
+  int noff;             /* offset terms added to the index (views inside a kernel) */
+  KOff off[KIR_MAX_OFF];
 } KAccess;
 
 typedef enum { KE_LOAD, KE_CONST, KE_IOTA, KE_COUNT, KE_ACC, KE_OP, KE_RAND, KE_DIM } KExprKind;
@@ -124,7 +136,9 @@ typedef struct KExpr {
   KExprKind kind;
   KType t;
   KOp op;    /* KE_OP */
-  int a[3];  /* KE_OP operands; KE_LOAD: a[0] access; KE_IOTA: a[0] axis; KE_ACC: a[0] acc;
+  int a[3];  /* KE_OP operands; KE_LOAD: a[0] access, a[1] its guard (an i32 expression: where
+              * it is 0 the load reads nothing and is 0 — a concat's other operands, a pad's
+              * zeros — or -1: none); KE_IOTA: a[0] axis; KE_ACC: a[0] acc;
               * KE_RAND: a[0] rand; KE_DIM: a[0] dims slot (its value in type t) */
   double v;  /* KE_CONST */
   int level; /* set by kir_expr: 0 if it reads no accumulator, else 1 + the highest level read */

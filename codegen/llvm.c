@@ -41,6 +41,7 @@ typedef struct Em {
   LLVMTypeRef i1, i16, i32, i64, f32, f64, ptr;
   LLVMValueRef bufp[CG_MAX_BUFS], dim[CG_MAX_DIMS], idx[KIR_MAX_AXES];
   LLVMValueRef *val, *accslot;
+  LLVMValueRef zero; /* an 8-byte zero: what a guarded load reads where its guard is 0 */
   int *vdepth;
   unsigned *vgen, *axes;
   int *level;
@@ -123,6 +124,12 @@ static LLVMValueRef offset_of(Em *E, const KAccess *a) {
   for (int ax = 0; ax < E->k->naxes; ax++) {
     if (a->st[ax] == KST_ZERO) continue;
     LLVMValueRef term = a->st[ax] == KST_ONE ? E->idx[ax] : LLVMBuildMul(E->b, E->idx[ax], E->dim[a->st[ax]], "");
+    off = off ? LLVMBuildAdd(E->b, off, term, "") : term;
+  }
+  for (int t = 0; t < a->noff; t++) { /* a view's start: c * d * d */
+    LLVMValueRef term = i64c(E, a->off[t].c);
+    for (int j = 0; j < 2; j++)
+      if (a->off[t].s[j] != KST_ONE) term = LLVMBuildMul(E->b, term, E->dim[a->off[t].s[j]], "");
     off = off ? LLVMBuildAdd(E->b, off, term, "") : term;
   }
   return off ? off : i64c(E, 0);
@@ -249,11 +256,16 @@ static LLVMValueRef emit(Em *E, int i) {
   LLVMValueRef v = NULL;
   switch (e->kind) {
   case KE_LOAD: {
+    LLVMValueRef addr = address(E, e->a[0]), g = NULL;
+    if (e->a[1] >= 0) { /* guarded: where the guard is 0 read a zero slot instead (no branch) */
+      g = LLVMBuildICmp(E->b, LLVMIntNE, emit(E, e->a[1]), LLVMConstInt(E->i32, 0, 0), "");
+      addr = LLVMBuildSelect(E->b, g, addr, E->zero, "");
+    }
     if (E->k->bufs.v[E->k->acc.v[e->a[0]].buf].bf16) {
-      v = bf16_load(E, address(E, e->a[0]));
+      v = bf16_load(E, addr);
       break;
     }
-    LLVMValueRef ld = LLVMBuildLoad2(E->b, T(E, e->t), address(E, e->a[0]), "");
+    LLVMValueRef ld = LLVMBuildLoad2(E->b, T(E, e->t), addr, "");
     LLVMSetAlignment(ld, (unsigned)ktype_size(e->t));
     v = ld;
     break;
@@ -491,7 +503,7 @@ static int in_place_scan(const Kir *k, int *cand, int max, int *n) {
     for (int a = 0; a < k->acc.n && same; a++)
       if (k->acc.v[a].buf == i) {
         used = 1;
-        same = memcmp(k->acc.v[a].st, k->acc.v[st].st, sizeof k->acc.v[a].st) == 0;
+        same = memcmp(k->acc.v[a].st, k->acc.v[st].st, sizeof k->acc.v[a].st) == 0 && !k->acc.v[a].noff;
       }
     if (same && used) cand[(*n)++] = i;
   }
@@ -552,6 +564,8 @@ LLVMModuleRef cg_llvm_module(LLVMContextRef ctx, const Kir *k, const char *name,
     E.dim[i] = LLVMBuildLoad2(E.b, E.i64, LLVMBuildGEP2(E.b, E.i64, dims, &ix, 1, ""), "");
   }
   for (int i = 0; i < k->accs.n; i++) E.accslot[i] = entry_alloca(&E, T(&E, k->accs.v[i].t));
+  E.zero = entry_alloca(&E, E.i64);
+  LLVMBuildStore(E.b, i64c(&E, 0), E.zero);
   /* in-place versions: when the single output's memory is that of an input read at the same
    * index, a copy of the body addresses both through one pointer, so the vectoriser sees
    * a same-index dependence instead of a run-time overlap that sends it to the scalar loop */

@@ -17,14 +17,29 @@
 
 #include "rules.h"
 
+/* How a node's axes index the iteration space: axis j's index is i[map[j]] + off[j] (map[j] = -1:
+ * off[j] alone). Outside views map[j] is the axis of the same extent (or -1 for extent 1) and
+ * off[j] is 0; below a slice, pad or concat member the axis is in a window (win bit j): its
+ * extent is the operand's, off[j] the window's start. A guard (an i32 expression, -1: none)
+ * is 0 where the value is not needed (a concat's other operands, a pad's zeros): loads under
+ * it read nothing there. */
+typedef struct View {
+  int map[IR_MAX_RANK];
+  Dim off[IR_MAX_RANK];
+  unsigned win;
+  int guard;
+} View;
+
 typedef struct LAcc { /* an access before axes merge: buffer axis -> original axis or -1 */
   int buf, rank;
   int map[IR_MAX_RANK];
+  Dim off[IR_MAX_RANK];
+  unsigned win;
 } LAcc;
 
 typedef struct Memo {
   int node, e;
-  int map[IR_MAX_RANK];
+  View v;
 } Memo;
 
 typedef struct Lower {
@@ -69,38 +84,76 @@ static int ktype_of(Lower *L, int node, KType *t) {
 
 static int norm_axis(int64_t a, int rank) { return (int)(a < 0 ? a + rank : a); }
 
-/* Checks map against the node's dims (each mapped axis has I's extent) and sets the size-1
- * axes to -1 so that equal index maps compare equal. */
-static int canon_map(Lower *L, int node, const int *in, int *out) {
-  const IrType *t = &N(L, node)->type;
-  for (int j = 0; j < t->rank; j++) {
-    out[j] = is_one(t->d[j]) ? -1 : in[j];
-    if (out[j] >= 0 && !dim_eq(t->d[j], L->I[out[j]]))
-      return lfail(L, "%%%d: axis %d does not match axis %d of the kernel's iteration space", node, j, out[j]) + 1;
-    if (out[j] < 0 && !is_one(t->d[j]))
-      return lfail(L, "%%%d: axis %d is broadcast but its extent is not 1", node, j) + 1;
-    for (int i = 0; i < j; i++)
-      if (out[j] >= 0 && out[i] == out[j])
-        return lfail(L, "%%%d: two axes index the same iteration axis", node) + 1;
+static int is_zero(Dim d) { return dim_is_const(d) && d.add == 0; }
+
+/* an identity-like view: map, no offsets, no window, no guard */
+static View plain_view(const int *map, int rank) {
+  View v;
+  memset(&v, 0, sizeof v);
+  v.guard = -1;
+  for (int j = 0; j < IR_MAX_RANK; j++) {
+    v.map[j] = j < rank ? map[j] : -1;
+    v.off[j] = dim_const(0);
   }
+  return v;
+}
+
+static int same_view(const View *a, const View *b, int rank) {
+  if (a->win != b->win || a->guard != b->guard) return 0;
+  for (int j = 0; j < rank; j++)
+    if (a->map[j] != b->map[j] || !dim_eq(a->off[j], b->off[j])) return 0;
   return 1;
 }
 
-/* the access of node's buffer under map (created once) */
-static int lacc_id(Lower *L, int node, const int *map) {
-  LAcc a = {L->bufof[node], L->k->bufs.v[L->bufof[node]].type.rank, {0}};
-  for (int j = 0; j < a.rank; j++) a.map[j] = map[j];
-  for (int i = 0; i < L->lacc.n; i++)
-    if (L->lacc.v[i].buf == a.buf && memcmp(L->lacc.v[i].map, a.map, sizeof(int) * (size_t)a.rank) == 0) return i;
+/* Checks the view against the node's dims (each mapped axis outside a window has I's extent)
+ * and sets the size-1 axes outside windows to -1 so that equal views compare equal. */
+static int canon_view(Lower *L, int node, const View *in, View *out) {
+  const IrType *t = &N(L, node)->type;
+  *out = *in;
+  for (int j = 0; j < t->rank; j++) {
+    int w = in->win >> j & 1u;
+    if (!w && is_one(t->d[j])) {
+      out->map[j] = -1;
+      out->off[j] = dim_const(0);
+    }
+    if (!w && out->map[j] >= 0 && !dim_eq(t->d[j], L->I[out->map[j]]))
+      return lfail(L, "%%%d: axis %d does not match axis %d of the kernel's iteration space", node, j, out->map[j]) + 1;
+    if (!w && out->map[j] < 0 && !is_one(t->d[j]))
+      return lfail(L, "%%%d: axis %d is broadcast but its extent is not 1", node, j) + 1;
+    for (int i = 0; i < j; i++)
+      if (out->map[j] >= 0 && out->map[i] == out->map[j])
+        return lfail(L, "%%%d: two axes index the same iteration axis", node) + 1;
+  }
+  for (int j = t->rank; j < IR_MAX_RANK; j++) {
+    out->map[j] = -1;
+    out->off[j] = dim_const(0);
+  }
+  out->win &= (1u << t->rank) - 1u;
+  return 1;
+}
+
+/* the access of node's buffer under view v (created once) */
+static int lacc_id(Lower *L, int node, const View *v) {
+  LAcc a = {L->bufof[node], L->k->bufs.v[L->bufof[node]].type.rank, {0}, {{0}}, v->win};
+  for (int j = 0; j < a.rank; j++) {
+    a.map[j] = v->map[j];
+    a.off[j] = v->off[j];
+  }
+  for (int i = 0; i < L->lacc.n; i++) {
+    const LAcc *o = &L->lacc.v[i];
+    int same = o->buf == a.buf && o->win == a.win && memcmp(o->map, a.map, sizeof(int) * (size_t)a.rank) == 0;
+    for (int j = 0; same && j < a.rank; j++) same = dim_eq(o->off[j], a.off[j]);
+    if (same) return i;
+  }
   vec_push(&L->k->arena, L->lacc, a);
   return L->lacc.n - 1;
 }
 
-static int load(Lower *L, int node, const int *map) {
-  return kir_expr(L->k, (KExpr){.kind = KE_LOAD, .t = L->k->bufs.v[L->bufof[node]].t, .a = {lacc_id(L, node, map), -1, -1}});
+static int load(Lower *L, int node, const View *v) {
+  return kir_expr(L->k, (KExpr){.kind = KE_LOAD, .t = L->k->bufs.v[L->bufof[node]].t, .a = {lacc_id(L, node, v), v->guard, -1}});
 }
 
-static int ex(Lower *L, int node, const int *inmap);
+static int ex(Lower *L, int node, const View *in);
 static int shape_slot(Lower *L, int buf, int a0, int a1);
 
 /* dims slot holding the value of dim d: an axis of a buffer with that dim, else the Dim */
@@ -111,24 +164,123 @@ static int extent_slot(Lower *L, Dim d) {
   return kir_dim(L->k, (KDim){KD_SYM, 0, 0, d, 0});
 }
 
-/* operand maps per class, then the rule */
-static int build(Lower *L, int node, const int *map) {
+static int dim_value(Lower *L, Dim d, KType t) { /* d as an expression of type t */
+  if (dim_is_const(d)) return kir_const(L->k, t, (double)d.add);
+  return kir_expr(L->k, (KExpr){.kind = KE_DIM, .t = t, .a = {kir_dim(L->k, (KDim){KD_SYM, 0, 0, d, 0}), -1, -1}});
+}
+
+/* the i32 index of axis a under view v: i[map[a]] + off[a] */
+static int index_of(Lower *L, const View *v, int a) {
+  int e = -1;
+  if (v->map[a] >= 0) {
+    e = kir_expr(L->k, (KExpr){.kind = KE_IOTA, .t = KT_I32, .a = {v->map[a], -1, -1}});
+    L->iotamask |= 1u << v->map[a];
+  }
+  if (e >= 0 && is_zero(v->off[a])) return e;
+  int o = dim_value(L, v->off[a], KT_I32);
+  return e < 0 ? o : kir_op(L->k, KOP_ADD, KT_I32, e, o, -1);
+}
+
+enum { MAX_CONCAT = 8 }; /* operands of a concat read inside a kernel */
+
+static int and_guard(Lower *L, int g, int c) { return g < 0 ? c : kir_op(L->k, KOP_MUL, KT_I32, g, c, -1); }
+
+/* a slice's or pad's start along its axis, counted from 0 (a negative start counts from the
+ * end of `full`: the slice's operand, the pad's result) */
+static int view_start(Lower *L, int node, Dim full, Dim *out) {
+  int64_t s = ir_get_i(N(L, node), "start");
+  if (ir_get_i(N(L, node), "step") != 1) return lfail(L, "%%%d: a step other than 1 is not lowered", node) + 1;
+  *out = dim_const(s);
+  if (s < 0 && !dim_add(full, s, out)) return lfail(L, "%%%d: start out of range", node) + 1;
+  return 1;
+}
+
+/* slice, pad, concat along axis a: the operands read through windows (see View) */
+static int build_move(Lower *L, int node, const View *v, KType t) {
+  const IrNode *n = N(L, node);
+  int a = norm_axis(ir_get_i(n, "axis"), n->type.rank);
+  View ov = *v;
+  ov.win |= 1u << a;
+  if (n->op == OP_SLICE) {
+    Dim st, neg;
+    if (!view_start(L, node, N(L, n->in[0])->type.d[a], &st)) return -1;
+    if (!dim_sub(dim_const(0), st, &neg) || !dim_sub(v->off[a], neg, &ov.off[a]))
+      return lfail(L, "%%%d: a window's start is not affine in one symbol", node);
+    return ex(L, n->in[0], &ov);
+  }
+  int idx = index_of(L, v, a);
+  if (n->op == OP_PAD) { /* x at [start, start + extent): zeros elsewhere */
+    Dim st, end, neg;
+    if (!view_start(L, node, n->type.d[a], &st)) return -1;
+    if (!dim_sub(v->off[a], st, &ov.off[a]) || !dim_sub(dim_const(0), N(L, n->in[0])->type.d[a], &neg) ||
+        !dim_sub(st, neg, &end))
+      return lfail(L, "%%%d: a window's start is not affine in one symbol", node);
+    int c = kir_op(L->k, KOP_MUL, KT_I32, kir_op(L->k, KOP_LE, KT_I32, dim_value(L, st, KT_I32), idx, -1),
+                   kir_op(L->k, KOP_LT, KT_I32, idx, dim_value(L, end, KT_I32), -1), -1);
+    ov.guard = and_guard(L, v->guard, c);
+    int x = ex(L, n->in[0], &ov);
+    return x < 0 ? -1 : kir_op(L->k, KOP_SELECT, t, c, x, kir_const(L->k, t, 0));
+  }
+  /* concat: operand q at [pos[q], pos[q + 1]) */
+  Dim pos[MAX_CONCAT + 1];
+  int x[MAX_CONCAT] = {0}, lt[MAX_CONCAT];
+  if (n->nin > MAX_CONCAT) return lfail(L, "%%%d: a concat of more than %d operands is not lowered", node, MAX_CONCAT);
+  pos[0] = dim_const(0);
+  for (int q = 0; q < n->nin; q++) {
+    Dim neg;
+    if (!dim_sub(dim_const(0), N(L, n->in[q])->type.d[a], &neg) || !dim_sub(pos[q], neg, &pos[q + 1]))
+      return lfail(L, "%%%d: a concat operand's position is not affine in one symbol", node);
+  }
+  for (int q = 0; q < n->nin; q++) {
+    int lo = q > 0 ? kir_op(L->k, KOP_LE, KT_I32, dim_value(L, pos[q], KT_I32), idx, -1) : -1;
+    lt[q] = q + 1 < n->nin ? kir_op(L->k, KOP_LT, KT_I32, idx, dim_value(L, pos[q + 1], KT_I32), -1) : -1;
+    int c = lo < 0 ? lt[q] : lt[q] < 0 ? lo : kir_op(L->k, KOP_MUL, KT_I32, lo, lt[q], -1);
+    View qv = ov;
+    if (!dim_sub(v->off[a], pos[q], &qv.off[a])) return lfail(L, "%%%d: a window's start is not affine in one symbol", node);
+    qv.guard = c < 0 ? v->guard : and_guard(L, v->guard, c);
+    if ((x[q] = ex(L, n->in[q], &qv)) < 0) return -1;
+  }
+  int val = x[n->nin - 1];
+  for (int q = n->nin - 2; q >= 0; q--) val = kir_op(L->k, KOP_SELECT, t, lt[q], x[q], val);
+  return val;
+}
+
+/* operand views per class, then the rule */
+static int build(Lower *L, int node, const View *v) {
   const IrNode *n = N(L, node);
   const CgOpRule *r = cg_rule(n->op);
-  int rank = n->type.rank, x[4] = {-1, -1, -1, -1}, om[IR_MAX_RANK];
+  const int *map = v->map;
+  int rank = n->type.rank, x[4] = {-1, -1, -1, -1}, windowed = v->win || v->guard >= 0;
+  for (int j = 0; j < rank; j++) windowed |= !is_zero(v->off[j]);
   CgRuleCx c = {L->k, n, KT_F32, x, {KT_F32, KT_F32, KT_F32, KT_F32}, n->nin, -1, -1, -1, L->err, L->errlen};
   if (!ktype_of(L, node, &c.t)) return -1;
+  if (r->cls == CG_MOVE) return build_move(L, node, v, c.t);
   if (n->nin > 4) return lfail(L, "%%%d: too many operands", node);
+  if (windowed && (r->cls == CG_REDUCE || r->cls == CG_NORM || n->op == OP_DROPOUT))
+    return lfail(L, "%%%d = %s: read through a slice, pad or concat: not lowered", node, op_info(n->op)->name);
   for (int i = 0; i < n->nin; i++) {
     const IrType *ot = &N(L, n->in[i])->type;
+    int om[IR_MAX_RANK];
     for (int j = 0; j < IR_MAX_RANK; j++) om[j] = -1;
+    View ov = plain_view(om, 0);
+    ov.guard = v->guard;
     switch (r->cls) {
     case CG_EW:
-      for (int j = 0; j < ot->rank; j++) om[j] = map[j + rank - ot->rank];
+      for (int j = 0; j < ot->rank; j++) {
+        int from = j + rank - ot->rank;
+        ov.map[j] = map[from];
+        ov.off[j] = v->off[from];
+        if (v->win >> from & 1u) ov.win |= 1u << j;
+      }
       break;
     case CG_TRANSPOSE: {
       const AttrVal *perm = ir_get(n, "perm");
-      for (int j = 0; j < rank; j++) om[perm->ints[j]] = map[j];
+      for (int j = 0; j < rank; j++) {
+        int to = (int)perm->ints[j];
+        ov.map[to] = map[j];
+        ov.off[to] = v->off[j];
+        if (v->win >> j & 1u) ov.win |= 1u << to;
+      }
       break;
     }
     case CG_REDUCE: {
@@ -170,7 +322,11 @@ static int build(Lower *L, int node, const int *map) {
     }
     default: return lfail(L, "%%%d: internal: operands of a source", node);
     }
-    if ((x[i] = ex(L, n->in[i], om)) < 0) return -1;
+    if (r->cls == CG_REDUCE || r->cls == CG_NORM) { /* never windowed (above) */
+      ov = plain_view(om, ot->rank);
+      ov.guard = v->guard;
+    }
+    if ((x[i] = ex(L, n->in[i], &ov)) < 0) return -1;
     c.xt[i] = L->k->e.v[x[i]].t;
   }
   if (n->op == OP_DROPOUT) { /* the draw's counter: the element's row-major index in n's shape */
@@ -189,6 +345,10 @@ static int build(Lower *L, int node, const int *map) {
     if (c.iota_axis >= 0) L->iotamask |= 1u << c.iota_axis;
   }
   int e = r->fn(&c);
+  if (e >= 0 && n->op == OP_IOTA) { /* in a window: the index's offset */
+    int ax = norm_axis(ir_get_i(n, "axis"), rank);
+    if (!is_zero(v->off[ax])) e = kir_op(L->k, KOP_ADD, c.t, e, dim_value(L, v->off[ax], c.t), -1);
+  }
   if (e < 0) {
     char msg[256];
     snprintf(msg, sizeof msg, "%%%d = %s", node, L->err);
@@ -197,17 +357,15 @@ static int build(Lower *L, int node, const int *map) {
   return e;
 }
 
-static int ex(Lower *L, int node, const int *inmap) {
-  int map[IR_MAX_RANK];
-  if (!canon_map(L, node, inmap, map)) return -1;
+static int ex(Lower *L, int node, const View *in) {
+  View v;
+  if (!canon_view(L, node, in, &v)) return -1;
   int rank = N(L, node)->type.rank;
   for (int i = 0; i < L->memo.n; i++)
-    if (L->memo.v[i].node == node && memcmp(L->memo.v[i].map, map, sizeof(int) * (size_t)rank) == 0)
-      return L->memo.v[i].e;
-  int e = L->ingroup[node] ? build(L, node, map) : load(L, node, map);
+    if (L->memo.v[i].node == node && same_view(&L->memo.v[i].v, &v, rank)) return L->memo.v[i].e;
+  int e = L->ingroup[node] ? build(L, node, &v) : load(L, node, &v);
   if (e < 0) return -1;
-  Memo m = {node, e, {0}};
-  memcpy(m.map, map, sizeof(int) * (size_t)rank);
+  Memo m = {node, e, v};
   vec_push(&L->k->arena, L->memo, m);
   return e;
 }
@@ -228,6 +386,7 @@ static int can_merge(Lower *L, int a, int b) {
     int ka = lacc_axis(&L->lacc.v[i], a), kb = lacc_axis(&L->lacc.v[i], b);
     if (ka < 0 && kb < 0) continue;
     if (ka < 0 || kb != ka + 1) return 0;
+    if (L->lacc.v[i].win >> kb & 1u) return 0; /* the buffer's inner extent is not the space's */
     covered = 1;
   }
   return covered;
@@ -275,7 +434,7 @@ static int finish_axes(Lower *L, const int *store_lacc) {
         const LAcc *a = &L->lacc.v[i];
         if (k->bufs.v[a->buf].out != (pass == 0)) continue;
         int k0 = lacc_axis(a, first), k1 = lacc_axis(a, last);
-        if (k0 >= 0 && k1 >= 0) slot = shape_slot(L, a->buf, k0, k1 + 1);
+        if (k0 >= 0 && k1 >= 0 && !(a->win >> k0 & ((2u << (k1 - k0)) - 1u))) slot = shape_slot(L, a->buf, k0, k1 + 1);
       }
     if (slot < 0) {
       if (first != last) return lfail(L, "internal: merged axes without an access");
@@ -287,12 +446,25 @@ static int finish_axes(Lower *L, const int *store_lacc) {
   if (!newacc) return lfail(L, "out of memory");
   for (int i = 0; i < L->lacc.n; i++) {
     const LAcc *a = &L->lacc.v[i];
-    KAccess ka = {a->buf, {0}};
+    KAccess ka;
+    memset(&ka, 0, sizeof ka);
+    ka.buf = a->buf;
     for (int gi = 0; gi < KIR_MAX_AXES; gi++) ka.st[gi] = KST_ZERO;
     for (int gi = 0; gi < ng; gi++) {
       int kl = lacc_axis(a, ord[start[gi + 1] - 1]);
       if (kl < 0) continue;
       ka.st[gi] = kl == a->rank - 1 ? KST_ONE : shape_slot(L, a->buf, kl + 1, a->rank);
+    }
+    for (int j = 0; j < a->rank; j++) { /* a window's start: off[j] times axis j's stride */
+      if (is_zero(a->off[j])) continue;
+      if (ka.noff == KIR_MAX_OFF) {
+        free(newacc);
+        return lfail(L, "an access with windows on more than %d axes", KIR_MAX_OFF);
+      }
+      int stride = j == a->rank - 1 ? KST_ONE : shape_slot(L, a->buf, j + 1, a->rank);
+      KOff o = {a->off[j].add, {stride, KST_ONE}};
+      if (!dim_is_const(a->off[j])) o = (KOff){1, {kir_dim(k, (KDim){KD_SYM, 0, 0, a->off[j], 0}), stride}};
+      ka.off[ka.noff++] = o;
     }
     newacc[i] = kir_access(k, &ka);
   }
@@ -452,7 +624,8 @@ static int lower(Lower *L, const int *nodes, int nn) {
     int v = nodes[i], w = trail[v] ? trail[v] - 1 : v; /* w: the value written */
     if (!outs[v]) continue;
     if (!add_buf(L, v, w, 1)) goto done;
-    int map[IR_MAX_RANK], cm[IR_MAX_RANK];
+    int map[IR_MAX_RANK];
+    View cm;
     if (!output_map(L, w, map)) {
       StrBuf b;
       sb_init(&b);
@@ -462,12 +635,13 @@ static int lower(Lower *L, const int *nodes, int nn) {
       sb_free(&b);
       goto done;
     }
-    int e = ex(L, w, map);
-    if (e < 0 || !canon_map(L, w, map, cm)) goto done;
-    store_lacc[nout] = lacc_id(L, v, cm); /* the output buffer under the value's (canonical) map */
+    View ov = plain_view(map, N(L, w)->type.rank);
+    int e = ex(L, w, &ov);
+    if (e < 0 || !canon_view(L, w, &ov, &cm)) goto done;
+    store_lacc[nout] = lacc_id(L, v, &cm); /* the output buffer under the value's (canonical) map */
     unsigned touches = 0;
     for (int j = 0; j < N(L, w)->type.rank; j++)
-      if (cm[j] >= 0) touches |= 1u << cm[j];
+      if (cm.map[j] >= 0) touches |= 1u << cm.map[j];
     KStore st = {0, e, L->k->row && !(touches & L->redmask)};
     vec_push(&L->k->arena, L->k->stores, st);
     nout++;

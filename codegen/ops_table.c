@@ -236,10 +236,10 @@ static int cg_rmsnorm_grad(CgRuleCx *c) { return norm_grad(c, 0); }
 #define RULE_RESHAPE NO("a view: the runtime reinterprets the buffer (no kernel)")
 #define RULE_EXPAND {CG_EW, cg_identity, NULL}
 #define RULE_TRANSPOSE {CG_TRANSPOSE, cg_identity, NULL}
-#define RULE_SLICE NO("offset views are not lowered yet (accesses have no start offset)")
-#define RULE_CONCAT NO("several sources per output index: not an elementwise access")
+#define RULE_SLICE {CG_MOVE, NULL, NULL}
+#define RULE_CONCAT {CG_MOVE, NULL, NULL}
 #define RULE_GATHER NO("data-dependent indices: not an affine access")
-#define RULE_PAD NO("offset views with zero fill are not lowered yet (accesses have no start offset)")
+#define RULE_PAD {CG_MOVE, NULL, NULL}
 #define RULE_SCATTER_ADD NO("data-dependent indices with accumulation: not an affine access")
 #define RULE_TRIM_GATHER NO("data-dependent rows (a source's index map): not an affine access")
 #define RULE_UNTRIM_SCATTER NO("data-dependent rows (a source's index map): not an affine access")

@@ -16,6 +16,7 @@ typedef enum {
   CG_TRANSPOSE, /* operand indices permuted by perm */
   CG_REDUCE,    /* reduce over axes (keepdim or not) */
   CG_NORM,      /* softmax over axis; layernorm/rmsnorm over the last axis, gain/bias [C] */
+  CG_MOVE,      /* slice, pad, concat (step 1): operands read through windows (lower.c: View) */
 } CgClass;
 
 typedef struct CgRuleCx {

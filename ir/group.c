@@ -48,6 +48,9 @@ FusionRole ir_fusion_role(const IrGraph *g, int id) {
   case OP_LAYERNORM_GRAD:
   case OP_RMSNORM_GRAD: return FR_NORM;
   case OP_MATMUL: return FR_MATMUL;
+  case OP_SLICE:
+  case OP_PAD: return ir_get_i(n, "step") == 1 ? FR_MOVE : FR_NONE;
+  case OP_CONCAT: return n->nin <= 8 ? FR_MOVE : FR_NONE;
   default: return FR_NONE;
   }
 }
@@ -181,15 +184,54 @@ static int uf_find(int *parent, int x) {
   return x;
 }
 
+/* ---- windows: members below a slice, pad or concat ------------------------------------------------ */
+
+typedef struct WView {       /* a member's axes -> anchor axes (-1: extent 1), and the axes */
+  int map[IR_MAX_RANK];      /* inside a window (their extent is the operand's) */
+  unsigned win;
+} WView;
+
+/* Does member id (and every member below it) fit the anchor under view v? *budget bounds
+ * the walk (a member is visited once per distinct path of windows). */
+static int fits(Chk *c, const FusionGroup *gi, int id, const WView *v, int *budget) {
+  const IrGraph *g = c->cx->g;
+  const IrNode *x = &g->nodes.v[id];
+  if (--*budget < 0) return bad(c, "%%%d (%s): too many windows to check", num(c, id), opname(c, id));
+  for (int j = 0; j < x->type.rank; j++) {
+    int w = v->win >> j & 1u, one = dim_eq(x->type.d[j], dim_const(1));
+    if (!w && !one && (v->map[j] < 0 || !dim_eq(x->type.d[j], gi->anchor.d[v->map[j]])))
+      return bad(c, "%%%d (%s) has a shape that does not fit the group's anchor (through its windows)", num(c, id),
+                 opname(c, id));
+  }
+  FusionRole r = ir_fusion_role(g, id);
+  int axis = r == FR_MOVE ? (int)ir_get_i(x, "axis") : 0;
+  if (axis < 0) axis += x->type.rank;
+  for (int i = 0; i < x->nin; i++) {
+    if (!in_set(c->cx, x->in[i])) continue;
+    const IrType *ot = &g->nodes.v[x->in[i]].type;
+    WView ov = {{0}, 0};
+    for (int j = 0; j < ot->rank; j++) { /* right-aligned (a move's operand has its rank) */
+      int from = j + x->type.rank - ot->rank;
+      ov.map[j] = v->map[from];
+      if (v->win >> from & 1u) ov.win |= 1u << j;
+    }
+    if (r == FR_MOVE) ov.win |= 1u << axis;
+    if (!fits(c, gi, x->in[i], &ov, budget)) return 0;
+  }
+  return 1;
+}
+
 /* Kind, root and anchor of the set; 0 (with err) when the roles do not fit together. */
 static int kind_and_anchor(Chk *c, const int *m, int n, FusionGroup *gi) {
   IrGroupCx *cx = c->cx;
   const IrGraph *g = cx->g;
+  int moves = 0;
   gi->root = -1;
   gi->kind = FK_ELEMENTWISE;
   for (int k = 0; k < n; k++) {
     FusionRole r = ir_fusion_role(g, m[k]);
     if (r == FR_NONE) return bad(c, "%%%d (%s) cannot be in a fusion group", num(c, m[k]), opname(c, m[k]));
+    moves += r == FR_MOVE;
     if (r != FR_REDUCE && r != FR_NORM && r != FR_MATMUL) continue;
     if (gi->root >= 0 && gi->kind == FK_NORM && ir_sibling_norms(g, m[k], gi->root)) continue;
     if (gi->root >= 0)
@@ -212,13 +254,37 @@ static int kind_and_anchor(Chk *c, const int *m, int n, FusionGroup *gi) {
     }
     if (gi->kind == FK_ROW_REDUCE && m[n - 1] != gi->root)
       return bad(c, "%%%d (%s) must be the last member of its group", num(c, gi->root), opname(c, gi->root));
+    if (moves)
+      return bad(c, "a slice, pad or concat joins only elementwise groups (%%%d is a %s root)", num(c, gi->root),
+                 fusion_kind_name(gi->kind));
     return 1;
   }
-  gi->anchor = g->nodes.v[m[0]].type;
-  for (int k = 1; k < n; k++)
-    if (!bcast2(&gi->anchor, &g->nodes.v[m[k]].type, &gi->anchor))
+  int first = -1;
+  for (int k = 0; k < n; k++) {
+    if (moves && read_inside(cx, m[k])) continue; /* with moves: the sinks */
+    if (first < 0) {
+      gi->anchor = g->nodes.v[m[k]].type;
+      first = k;
+    } else if (!bcast2(&gi->anchor, &g->nodes.v[m[k]].type, &gi->anchor)) {
       return bad(c, "%%%d (%s) does not broadcast with the other members' shapes", num(c, m[k]), opname(c, m[k]));
+    }
+  }
+  if (first < 0) return bad(c, "the group has no member that no member reads");
+  int budget = 64 * n;
+  for (int k = 0; moves && k < n; k++) { /* every member through the windows above it */
+    if (read_inside(cx, m[k])) continue;
+    const IrType *t = &g->nodes.v[m[k]].type;
+    WView v = {{0}, 0};
+    for (int j = 0; j < t->rank; j++) v.map[j] = j + gi->anchor.rank - t->rank;
+    if (!fits(c, gi, m[k], &v, &budget)) return 0;
+  }
   return 1;
+}
+
+static int has_moves(const IrGroupCx *cx, const int *m, int n) {
+  for (int k = 0; k < n; k++)
+    if (ir_fusion_role(cx->g, m[k]) == FR_MOVE) return 1;
+  return 0;
 }
 
 int ir_group_check(IrGroupCx *cx, const int *m, int n, int mode, FusionGroup *info, char *err, size_t errlen) {
@@ -246,7 +312,7 @@ int ir_group_check(IrGroupCx *cx, const int *m, int n, int mode, FusionGroup *in
       }
     if (id != gi.root && gi.kind == FK_NORM && ir_sibling_norms(g, id, gi.root)) /* connected through its rows */
       cx->parent[uf_find(cx->parent, k)] = uf_find(cx->parent, cx->pos[gi.root] - 1);
-    if (r == FR_EW && !bcast_into(&x->type, &gi.anchor)) {
+    if (r == FR_EW && !has_moves(cx, m, n) && !bcast_into(&x->type, &gi.anchor)) {
       ok = bad(&c, "%%%d (%s) has a shape that does not broadcast into the group's anchor", num(&c, id), opname(&c, id));
     } else if (id == gi.root && gi.kind == FK_EPILOGUE && mode == GROUP_FINAL && out) {
       ok = bad(&c, "%%%d (matmul) heads an epilogue group but is also read outside it", num(&c, id));

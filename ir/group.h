@@ -12,16 +12,22 @@
  *   REDUCE    reduce_sum / reduce_mean / reduce_max over exactly the last axis (keepdim any)
  *   NORM      softmax / log_softmax over the last axis, layernorm, rmsnorm and their _grad ops
  *   MATMUL    matmul (the GEMM of an epilogue group)
+ *   MOVE      slice and pad with step 1, concat of at most 8 operands: in ELEMENTWISE groups
+ *             only, where the kernel reads their operands through windows (an offset along
+ *             the axis; a concat selects its operand by the index, a pad its zeros, and loads
+ *             outside an operand's range read nothing)
  * Everything else is never a member: inputs and params, reshape (a view: the runtime
- * reinterprets its operand's buffer, memplan.h plans it so), gather, transpose, slice,
- * concat, expand, pad, groupnorm, cross_entropy, attention, collectives, reductions over
- * other axes.
+ * reinterprets its operand's buffer, memplan.h plans it so), gather, transpose, expand,
+ * groupnorm, cross_entropy, attention, collectives, reductions over other axes.
  *
  * ---- kinds and the anchor ------------------------------------------------------------------
  * A group holds at most one REDUCE, NORM or MATMUL member, its ROOT, which gives the kind — but
  * for SIBLING norms: other NORM members with the root's first operand (the same rows, e.g.
  * layernorm_grad(x, ..) and layernorm(x)), under the root's rules:
- *   ELEMENTWISE  no root. Anchor: the broadcast of the shapes of its members.
+ *   ELEMENTWISE  no root. Anchor: the broadcast of the shapes of its members; with MOVE
+ *                members, of its sinks (members no member reads), and every member's dims
+ *                must fit the anchor through the windows of the moves above it (a member
+ *                below a slice has the slice's operand's extent along its axis).
  *   ROW_REDUCE   root a REDUCE; NORM  root a NORM. Anchor: the shape of the root's first
  *                operand (the rows being reduced, the last axis the row); the members it
  *                depends on are its elementwise prologue. A ROW_REDUCE's root is its last
@@ -60,7 +66,7 @@
 #include "ir.h"
 
 typedef enum { FK_ELEMENTWISE, FK_ROW_REDUCE, FK_NORM, FK_EPILOGUE } FusionKind;
-typedef enum { FR_NONE, FR_EW, FR_REDUCE, FR_NORM, FR_MATMUL } FusionRole;
+typedef enum { FR_NONE, FR_EW, FR_REDUCE, FR_NORM, FR_MATMUL, FR_MOVE } FusionRole;
 
 const char *fusion_kind_name(FusionKind k); /* "elementwise", "row-reduction", "norm", "epilogue" */
 

@@ -173,10 +173,10 @@ static int grow(Fx *f, int id) {
   if (role == FR_NONE) return 1;
   int *S = f->cand, nS = 1, gid = -1, wait = role == FR_EW && prologue_only(f, id);
   S[0] = id;
-  int nops = role == FR_EW ? x->nin : role == FR_MATMUL ? 0 : 1;
+  int nops = role == FR_EW || role == FR_MOVE ? x->nin : role == FR_MATMUL ? 0 : 1;
   for (int k = 0; k < nops; k++) {
     int h = f->grp[x->in[k]];
-    if (h < 0 || h == gid || (role == FR_EW && doomed_epilogue(f, h))) continue;
+    if (h < 0 || h == gid || ((role == FR_EW || role == FR_MOVE) && doomed_epilogue(f, h))) continue;
     try_join(f, id, h, wait, S, &nS, &gid);
   }
   if (role == FR_NORM && x->nin > 0) { /* a sibling norm over the same rows (layernorm_grad(x, ..) and

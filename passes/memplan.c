@@ -152,6 +152,8 @@ static int inplace_ok(Mx *m, int v, int x, int st) {
   if (m->gof[v] < 0) return 1;
   const FusionGroup *G = &m->fg.v[m->gof[v]];
   if (G->kind != FK_ELEMENTWISE || nv->type.rank != G->anchor.rank) return 0;
+  for (int id = G->first; id < G->first + G->count; id++) /* windows read other indices than they store */
+    if (ir_fusion_role(m->g, id) == FR_MOVE) return 0;
   for (int i = 0; i < nv->type.rank; i++)
     if (!dim_eq(nv->type.d[i], G->anchor.d[i])) return 0;
   for (int u = m->ustart[x]; u < m->ustart[x + 1]; u++) /* read here only at the same index */

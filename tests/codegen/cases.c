@@ -203,6 +203,108 @@ static void sources_and_moves(CgCase *c, CgCaseFn fn, void *ctx, int *count) {
   done(c, fn, ctx, count);
 }
 
+/* slices, pads and concats inside a kernel (windows: lower.c's View) */
+static int slice(CgCase *c, int x, int axis, int64_t start, int64_t end, int has_end) {
+  int id = add(c, OP_SLICE, x, -1, -1);
+  ir_set_i(NODE(c, id), "axis", axis);
+  ir_set_i(NODE(c, id), "start", start);
+  if (has_end) ir_set_i(NODE(c, id), "end", end);
+  return fin(c, id);
+}
+static int pad(CgCase *c, int x, int axis, int64_t start, IrType to) {
+  int id = add(c, OP_PAD, x, -1, -1);
+  ir_set_i(NODE(c, id), "axis", axis);
+  ir_set_i(NODE(c, id), "start", start);
+  const IrType *xt = &NODE(c, x)->type;
+  if (dim_is_const(xt->d[axis])) ir_set_i(NODE(c, id), "end", start + xt->d[axis].add);
+  NODE(c, id)->type = to;
+  return fin(c, id);
+}
+static int concat(CgCase *c, const int *xs, int n, int axis) {
+  int id = ir_node_add(&c->p, c->g, OP_CONCAT, n, xs);
+  ir_set_i(NODE(c, id), "axis", axis);
+  return fin(c, id);
+}
+
+static void windows(CgCase *c, CgCaseFn fn, void *ctx, int *count) {
+  const Dim dSm1 = {1, 1, -1};
+  begin(c, OP_SLICE, 0, "slice x[..., 2:5] * y");
+  c->windows = 1;
+  int x = IN3(c, DT_F32, DOM_ANY, dB, dS, K(7)), y = IN3(c, DT_F32, DOM_ANY, dB, dS, K(3));
+  op2(c, OP_MUL, slice(c, x, 2, 2, 5, 1), y);
+  done(c, fn, ctx, count);
+
+  begin(c, OP_SLICE, 0, "slice x[:, 1:] (symbolic axis) + y[B, S-1, 7]");
+  c->windows = 1;
+  x = IN3(c, DT_F32, DOM_ANY, dB, dS, K(7));
+  y = IN3(c, DT_F32, DOM_ANY, dB, dSm1, K(7));
+  op2(c, OP_ADD, slice(c, x, 1, 1, 0, 0), y);
+  done(c, fn, ctx, count);
+
+  begin(c, OP_SLICE, 0, "slice x[:, -2:] (a symbolic start) then exp");
+  c->windows = 1;
+  x = IN3(c, DT_F64, DOM_ANY, dB, dS, K(7));
+  op1(c, OP_EXP, slice(c, x, 1, -2, 0, 0));
+  done(c, fn, ctx, count);
+
+  begin(c, OP_PAD, 0, "pad exp(x[B, S, 3]) into [B, S, 7] at 2:5, + y");
+  c->windows = 1;
+  x = IN3(c, DT_F32, DOM_ANY, dB, dS, K(3));
+  y = IN3(c, DT_F32, DOM_ANY, dB, dS, K(7));
+  op2(c, OP_ADD, pad(c, op1(c, OP_EXP, x), 2, 2, (IrType){.dt = DT_F32, .rank = 3, .d = {dB, dS, K(7)}}), y);
+  done(c, fn, ctx, count);
+
+  begin(c, OP_PAD, 0, "pad x[B, S-1, 7] at 1: along S (a symbolic end), times y");
+  c->windows = 1;
+  x = IN3(c, DT_F32, DOM_ANY, dB, dSm1, K(7));
+  y = IN3(c, DT_F32, DOM_ANY, dB, dS, K(7));
+  op2(c, OP_MUL, pad(c, x, 1, 1, (IrType){.dt = DT_F32, .rank = 3, .d = {dB, dS, K(7)}}), y);
+  done(c, fn, ctx, count);
+
+  begin(c, OP_CONCAT, 0, "concat [2x, -y, z] along -1 (2 + 3 + 4)");
+  c->windows = 1;
+  x = IN3(c, DT_F32, DOM_ANY, dB, dS, K(2));
+  y = IN3(c, DT_F32, DOM_ANY, dB, dS, K(3));
+  int z = IN3(c, DT_F32, DOM_ANY, dB, dS, K(4));
+  int parts[3] = {op2(c, OP_MUL, x, cconst(c, DT_F32, 2.0)), op1(c, OP_NEG, y), z};
+  concat(c, parts, 3, -1);
+  done(c, fn, ctx, count);
+
+  begin(c, OP_CONCAT, 0, "concat [x, y + 1] along S (symbolic positions), i32");
+  c->windows = 1;
+  x = IN3(c, DT_I32, DOM_ANY, dB, dS, K(7));
+  y = IN3(c, DT_I32, DOM_ANY, dB, dS, K(7));
+  int p2[2] = {x, op2(c, OP_ADD, y, cconst(c, DT_I32, 1))};
+  concat(c, p2, 2, 1);
+  done(c, fn, ctx, count);
+
+  begin(c, OP_SLICE, 0, "slice of a concat of slices: concat(x[..., 4:], -x[..., :4])[..., 1:6]");
+  c->windows = 1;
+  x = IN3(c, DT_F32, DOM_ANY, dB, dS, K(7));
+  int p3[2] = {slice(c, x, 2, 4, 0, 0), op1(c, OP_NEG, slice(c, x, 2, 0, 4, 1))};
+  slice(c, concat(c, p3, 2, -1), 2, 1, 6, 1);
+  done(c, fn, ctx, count);
+
+  begin(c, OP_CONCAT, 0, "rotary (rotate-half) on the first 8 of 16: concat(x[..8] c + rot s, x[8:])");
+  c->windows = 1;
+  x = IN3(c, DT_F32, DOM_ANY, dB, dS, K(16));
+  int cs = IN2(c, DT_F32, DOM_ANY, dS, K(8)), sn = IN2(c, DT_F32, DOM_ANY, dS, K(8));
+  int rot[2] = {op1(c, OP_NEG, slice(c, x, 2, 4, 8, 1)), slice(c, x, 2, 0, 4, 1)};
+  int yv = op2(c, OP_ADD, op2(c, OP_MUL, slice(c, x, 2, 0, 8, 1), cs), op2(c, OP_MUL, concat(c, rot, 2, -1), sn));
+  int p4[2] = {yv, slice(c, x, 2, 8, 0, 0)};
+  concat(c, p4, 2, -1);
+  done(c, fn, ctx, count);
+
+  begin(c, OP_PAD, 0, "rotary's gradient: a sum of pads of slices of dy (backward of the above)");
+  c->windows = 1;
+  int dy = IN3(c, DT_F32, DOM_ANY, dB, dS, K(16));
+  IrType full = {.dt = DT_F32, .rank = 3, .d = {dB, dS, K(16)}};
+  int a1 = pad(c, op1(c, OP_NEG, slice(c, dy, 2, 0, 4, 1)), 2, 4, full);
+  int a2 = pad(c, slice(c, dy, 2, 4, 8, 1), 2, 0, full);
+  op2(c, OP_ADD, op2(c, OP_ADD, a1, a2), pad(c, slice(c, dy, 2, 8, 0, 0), 2, 8, full));
+  done(c, fn, ctx, count);
+}
+
 /* dropout: the interpreter's counter-based stream, training or not, on a full and on a
  * broadcast operand (the counter runs over the dropout node's own shape) */
 static void dropouts(CgCase *c, CgCaseFn fn, void *ctx, int *count) {
@@ -425,6 +527,7 @@ int cg_cases_each(uint64_t seed, CgCaseFn fn, void *ctx) {
   if (!c) die("out of memory");
   ew_ops(c, fn, ctx, &count);
   sources_and_moves(c, fn, ctx, &count);
+  windows(c, fn, ctx, &count);
   group_roles(c, fn, ctx, &count);
   dropouts(c, fn, ctx, &count);
   reductions(c, fn, ctx, &count);

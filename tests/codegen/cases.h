@@ -6,8 +6,9 @@
  * input. The families: every lowered op alone (f32, f64 and i32 where the interpreter
  * takes it, with broadcasting operands), reductions over several axis sets, softmax /
  * log_softmax / layernorm / rmsnorm over rows of length 1, 3, 17 and 1000, fused norm
- * groups (residual + layernorm, scale + mask + softmax, ...), and seeded random chains of
- * 2-6 elementwise ops with broadcasting.
+ * groups (residual + layernorm, scale + mask + softmax, ...), slices, pads and concats read
+ * through windows (constant and symbolic starts, nested, rotary's rotate-half), and seeded
+ * random chains of 2-6 elementwise ops with broadcasting.
  */
 #ifndef MAMC_TEST_CG_CASES_H
 #define MAMC_TEST_CG_CASES_H
@@ -31,6 +32,8 @@ typedef struct CgCase {
   uint64_t seed;
   int64_t step;
   Op op;                           /* single: that op */
+  int windows;                     /* slices, pads, concats: reads at other indices than the
+                                    * stores, so never run in place (memplan.c refuses it) */
 } CgCase;
 
 typedef void (*CgCaseFn)(CgCase *c, void *ctx);

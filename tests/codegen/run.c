@@ -76,7 +76,7 @@ int run_kernel(const CgKernel *k, const CgCase *c, int b, const Tensor *values, 
     return 0;
   }
   int shared = -1; /* in place: the only output written into an input of its dtype and shape */
-  if (inplace && k->nbufs == k->nin + 1)
+  if (inplace && !c->windows && k->nbufs == k->nin + 1)
     for (int i = 0; i < k->nin && shared < 0; i++)
       if (bufs[i].dt == bufs[k->nin].dt && rt_same_shape(&bufs[i], &bufs[k->nin])) shared = i;
   if (shared >= 0) ptrs[k->nin] = bufs[shared].data;

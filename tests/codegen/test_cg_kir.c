@@ -1,6 +1,6 @@
 /* test_cg_kir.c — the lowering without running anything:
  *   - the op table: every op of ir/ops.def either lowers or is on the justified list below;
- *   - golden KIR text for three groups (tests/codegen/NAME.kir; MAMC_UPDATE_GOLDEN=1
+ *   - golden KIR text for four groups (tests/codegen/NAME.kir; MAMC_UPDATE_GOLDEN=1
  *     rewrites them — review the diff by eye);
  *   - groups that must be refused, with their messages;
  *   - the dims layout: cg_fill_dims from shapes (and its shape check), cg_outer;
@@ -19,8 +19,7 @@ static const Op unsupported[] = {
     OP_INPUT, OP_PARAM,            /* values the runtime passes in as buffers */
     OP_MATMUL,                     /* BLAS / cuBLAS; an epilogue group reads its product */
     OP_RESHAPE,                    /* a view: leading/trailing group members, no kernel of its own */
-    OP_SLICE, OP_PAD,              /* start offsets (and zero fill) are not in the access model */
-    OP_CONCAT, OP_GATHER, OP_SCATTER_ADD, /* several or data-dependent sources per index */
+    OP_GATHER, OP_SCATTER_ADD,     /* data-dependent sources per index */
     OP_GROUPNORM,                  /* needs the last axis split into groups */
     OP_CROSS_ENTROPY, OP_CROSS_ENTROPY_GRAD, /* data-dependent reads, a scalar mean; a row kernel */
     OP_SOFTMAX_ATTENTION, OP_SOFTMAX_ATTENTION_GRAD, OP_LINEAR_ATTENTION, /* runtime kernels around matrix products */
@@ -115,6 +114,41 @@ static void build_residual_ln(G *t) {
   int h = OPI(t, OP_ADD, x, r, -1);
   ir_output_add(&t->p, t->g, "h", h);
   OPI(t, OP_LAYERNORM, h, g, b);
+}
+
+/* rotary's rotate-half on the first 8 of x[B, S, 16]: y = concat(x[..., :8] * c + rot * s,
+ * x[..., 8:]) with rot = concat(-x[..., 4:8], x[..., :4]); and pad(y[..., :8]) at 8:16 added:
+ * slices, concats and a pad read through windows (offset terms, guarded loads) */
+static int g_move(G *t, Op op, int x, int axis, int64_t start, int64_t end) {
+  int id = g_op(t, op, x, -1, -1, 1);
+  ir_set_i(&t->g->nodes.v[id], "axis", axis);
+  ir_set_i(&t->g->nodes.v[id], "start", start);
+  if (end >= 0) ir_set_i(&t->g->nodes.v[id], "end", end);
+  return id;
+}
+static void build_rotary(G *t) {
+  g_begin(t);
+  int x = g_in(t, "x", ty(DT_F32, 3, dB, dS, dim_const(16)));
+  int c = g_in(t, "c", ty(DT_F32, 2, dS, dim_const(8), dim_const(0)));
+  int sn = g_in(t, "s", ty(DT_F32, 2, dS, dim_const(8), dim_const(0)));
+  int hi = g_move(t, OP_SLICE, x, 2, 4, 8), lo = g_move(t, OP_SLICE, x, 2, 0, 4), head = g_move(t, OP_SLICE, x, 2, 0, 8);
+  int tail = g_move(t, OP_SLICE, x, 2, 8, -1);
+  g_infer(t, hi), g_infer(t, lo), g_infer(t, head), g_infer(t, tail);
+  int ins[2] = {OPI(t, OP_NEG, hi, -1, -1), lo};
+  int rot = ir_node_add(&t->p, t->g, OP_CONCAT, 2, ins);
+  ir_set_i(&t->g->nodes.v[rot], "axis", -1);
+  g_infer(t, rot);
+  t->nodes[t->nn++] = rot;
+  int y = OPI(t, OP_ADD, OPI(t, OP_MUL, head, c, -1), OPI(t, OP_MUL, rot, sn, -1), -1);
+  int ins2[2] = {y, tail};
+  int out = ir_node_add(&t->p, t->g, OP_CONCAT, 2, ins2);
+  ir_set_i(&t->g->nodes.v[out], "axis", -1);
+  g_infer(t, out);
+  t->nodes[t->nn++] = out;
+  int p = g_move(t, OP_PAD, y, 2, 8, 16);
+  t->g->nodes.v[p].type = ty(DT_F32, 3, dB, dS, dim_const(16));
+  g_infer(t, p);
+  OPI(t, OP_ADD, out, p, -1);
 }
 
 /* ---- golden -------------------------------------------------------------------------------- */
@@ -287,6 +321,7 @@ int main(void) {
   golden("ew_bias_gelu", build_bias_gelu);
   golden("softmax_mask", build_softmax);
   golden("residual_layernorm", build_residual_ln);
+  golden("rotary_windows", build_rotary);
   test_refusals();
   test_layout_and_cache();
   return test_done();
