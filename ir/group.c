@@ -51,6 +51,7 @@ FusionRole ir_fusion_role(const IrGraph *g, int id) {
   case OP_SLICE:
   case OP_PAD: return ir_get_i(n, "step") == 1 ? FR_MOVE : FR_NONE;
   case OP_CONCAT: return n->nin <= 8 ? FR_MOVE : FR_NONE;
+  case OP_TRANSPOSE: return FR_MOVE;
   default: return FR_NONE;
   }
 }
@@ -203,19 +204,22 @@ static int fits(Chk *c, const FusionGroup *gi, int id, const WView *v, int *budg
       return bad(c, "%%%d (%s) has a shape that does not fit the group's anchor (through its windows)", num(c, id),
                  opname(c, id));
   }
-  FusionRole r = ir_fusion_role(g, id);
-  int axis = r == FR_MOVE ? (int)ir_get_i(x, "axis") : 0;
+  int window = ir_fusion_role(g, id) == FR_MOVE && x->op != OP_TRANSPOSE;
+  int axis = window ? (int)ir_get_i(x, "axis") : 0;
   if (axis < 0) axis += x->type.rank;
   for (int i = 0; i < x->nin; i++) {
     if (!in_set(c->cx, x->in[i])) continue;
     const IrType *ot = &g->nodes.v[x->in[i]].type;
+    const AttrVal *perm = x->op == OP_TRANSPOSE ? ir_get(x, "perm") : NULL;
     WView ov = {{0}, 0};
     for (int j = 0; j < ot->rank; j++) { /* right-aligned (a move's operand has its rank) */
       int from = j + x->type.rank - ot->rank;
+      for (int q = 0; perm && q < x->type.rank; q++) /* a transpose: operand axis perm[q] is q's */
+        if (perm->ints[q] == j) from = q;
       ov.map[j] = v->map[from];
       if (v->win >> from & 1u) ov.win |= 1u << j;
     }
-    if (r == FR_MOVE) ov.win |= 1u << axis;
+    if (window) ov.win |= 1u << axis;
     if (!fits(c, gi, x->in[i], &ov, budget)) return 0;
   }
   return 1;

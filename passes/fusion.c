@@ -10,8 +10,9 @@
  *             it starts a group of its own. A matmul always starts one (a possible
  *             epilogue root) and never joins: a matmul as a consumer is not fused. An
  *             elementwise node read only by a reduction or norm (as its row input) does
- *             not join a group that has a root: it waits to be that root's prologue
- *             instead of being written out. Nor does an elementwise node join a group
+ *             not join a group that has a root or a move (ir/group.h: moves stay out of
+ *             root groups): it waits to be that root's prologue instead of being written
+ *             out. Nor does an elementwise node join a group
  *             whose matmul settle would take out (doomed_epilogue).
  *   2. settle a matmul read outside its group after all is no epilogue root: it leaves;
  *             groups split into their connected parts; groups that compute nothing (a
@@ -21,6 +22,9 @@
  *             first) so that each group's members are consecutive; the graph is rebuilt in
  *             that order and groups are numbered 0, 1, ... by position; every group is then
  *             checked with GROUP_FINAL.
+ *
+ * Before growing, a transpose or slice read by several would-be members gets a clone per
+ * reader (clone_views), so that each reader's group can take its view in.
  *
  * Acyclic: merging sets S is refused when some node outside S is reachable from S and
  * reaches S back, where reaching any member of a group means reaching the whole group (it
@@ -153,13 +157,19 @@ static int doomed_epilogue(Fx *f, int h) {
   return 0;
 }
 
+static int has_move(Fx *f, const int *m, int n) {
+  for (int k = 0; k < n; k++)
+    if (ir_fusion_role(f->g, m[k]) == FR_MOVE) return 1;
+  return 0;
+}
+
 /* Node id (in the candidate S) tries to join group h: kept when the union passes the check
  * and keeps the group graph acyclic. */
 static void try_join(Fx *f, int id, int h, int wait, int *S, int *nS, int *gid) {
   int nT = merge(S, *nS, f->mem[h], f->nmem[h], f->tmp);
   FusionGroup info;
   if (!ir_group_check(f->cx, f->tmp, nT, GROUP_TENTATIVE, &info, NULL, 0) || (wait && info.root >= 0) ||
-      makes_cycle(f, f->tmp, nT, id))
+      (wait && has_move(f, f->tmp, nT)) || makes_cycle(f, f->tmp, nT, id))
     return;
   memcpy(S, f->tmp, sizeof(int) * (size_t)nT);
   *nS = nT;
@@ -315,6 +325,80 @@ static int order_nodes(Fx *f, int *order) {
   return k == n;
 }
 
+/* ---- 0. a view for each reader ------------------------------------------------------------------ */
+
+static int fusible_reader(const IrGraph *g, int u) {
+  FusionRole r = ir_fusion_role(g, u);
+  return r == FR_EW || r == FR_MOVE;
+}
+
+/* A transpose or slice read by several nodes that could be group members (elementwise ops,
+ * moves) is cloned, so that each such reader has its own: a group can then take the view in
+ * (its kernel reads the operand through it) without waiting for the other readers, which it
+ * could not (a member read outside the group must have the anchor's shape). Readers that can
+ * never be members keep the original; so does the first reader when all can. The clones
+ * follow their original in node order. Returns the number of clones, -1 on failure. */
+static int clone_views(IrProgram *p, int graph, Diag *d) {
+  IrGraph *g = &p->graphs.v[graph];
+  int n0 = g->nodes.n, nclones = 0, edges = 0;
+  for (int i = 0; i < n0; i++) edges += g->nodes.v[i].nin;
+  IrGroupCx *cx = ir_group_cx_new(p, graph);
+  int *origin = malloc(sizeof(int) * ((size_t)edges + 1)); /* clone k -> its original */
+  int ok = cx && origin, oom = !ok;
+  for (int t = 0; ok && t < n0; t++) {
+    Op op = g->nodes.v[t].op;
+    if ((op != OP_TRANSPOSE && op != OP_SLICE) || ir_fusion_role(g, t) != FR_MOVE || ir_group_cx_returned(cx, t))
+      continue;
+    const int *u = ir_group_cx_users(cx, t);
+    int nu = ir_group_cx_nusers(cx, t), distinct = 0, others = 0;
+    for (int j = 0; j < nu; j++)
+      if (j == 0 || u[j] != u[j - 1]) {
+        distinct++;
+        others += !fusible_reader(g, u[j]);
+      }
+    if (distinct < 2 || distinct == others) continue;
+    for (int j = 0, kept = others > 0; j < nu; j++) {
+      if ((j > 0 && u[j] == u[j - 1]) || !fusible_reader(g, u[j])) continue;
+      if (!kept) { /* the first fusible reader keeps the original */
+        kept = 1;
+        continue;
+      }
+      int c = ir_node_add(p, g, op, 1, g->nodes.v[t].in);
+      IrNode *cn = &g->nodes.v[c], *tn = &g->nodes.v[t];
+      for (int a = 0; a < op_info(op)->nattrs; a++) cn->attr[a] = tn->attr[a];
+      cn->type = tn->type;
+      cn->loc = tn->loc;
+      cn->owner = tn->owner;
+      cn->owner_path = tn->owner_path;
+      IrNode *un = &g->nodes.v[u[j]];
+      for (int k = 0; k < un->nin; k++)
+        if (un->in[k] == t) un->in[k] = c;
+      origin[nclones++] = t;
+    }
+  }
+  ir_group_cx_free(cx);
+  if (ok && nclones) {
+    int n = g->nodes.n, *order = malloc(sizeof(int) * (size_t)n);
+    char *keep = malloc((size_t)n);
+    if (order && keep) {
+      memset(keep, 1, (size_t)n);
+      for (int i = 0, k = 0, c = 0; i < n0; i++) { /* clones were made in their originals' order */
+        order[k++] = i;
+        while (c < nclones && origin[c] == i) order[k++] = n0 + c++;
+      }
+      ok = pass_rebuild_graph(p, graph, keep, NULL, order, d);
+    } else {
+      ok = 0;
+      oom = 1;
+    }
+    free(order);
+    free(keep);
+  }
+  free(origin);
+  if (oom) diag_plain(d, "out of memory");
+  return ok ? nclones : -1;
+}
+
 /* ---- the pass ---------------------------------------------------------------------------------- */
 
 static void fx_free(Fx *f) {
@@ -331,6 +415,8 @@ static void fx_free(Fx *f) {
 }
 
 int pass_fusion(IrProgram *p, int graph, Diag *d) {
+  for (int round = 0, made = 1; made > 0 && round < 4; round++) /* a chain of views: one more a round */
+    if ((made = clone_views(p, graph, d)) < 0) return 0;
   IrGraph *g = &p->graphs.v[graph];
   Fx f = {p, g, g->nodes.n, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0, NULL, NULL};
   size_t n1 = (size_t)f.n + 1;

@@ -130,8 +130,17 @@ static void test_rules(void) {
   expect_invalid(BODY("  %a = exp %x : f32[B, 8] group 0\n  %r = reshape %a : f32[B, 2, 4] group 0\n"
                       "  %y = reshape %r : f32[B, 8]\n"),
                  ret, "(reshape) cannot be in a fusion group");
-  expect_invalid(BODY("  %t = transpose %x {perm = [0, 1]} : f32[B, 8] group 0\n  %y = exp %t : f32[B, 8] group 0\n"), ret,
-                 "(transpose) cannot be in a fusion group");
+  expect_invalid(BODY("  %t = expand %v : f32[B, 8] group 0\n  %y = exp %t : f32[B, 8] group 0\n"), ret,
+                 "(expand) cannot be in a fusion group");
+  expect_invalid(BODY("  %s = slice %x {axis = 1, end = 4} : f32[B, 4] group 0\n  %r = reduce_sum %s {axes = [1]} : f32[B] group 0\n"
+                      "  %y = neg %x : f32[B, 8]\n"),
+                 ret, "joins only elementwise groups");
+  expect_invalid(BODY("  %a = exp %x : f32[B, 8] group 0\n  %s = slice %a {axis = 1, end = 4} : f32[B, 4] group 0\n"
+                      "  %y = add %a, %a : f32[B, 8] group 0\n"),
+                 ret, "does not broadcast with the other members' shapes");
+  expect_valid(BODY("  %s = slice %x {axis = 1, end = 4} : f32[B, 4] group 0\n  %t = slice %x {axis = 1, start = 4} : f32[B, 4] group 0\n"
+                    "  %a = add %s, %t : f32[B, 4] group 0\n  %y = concat %a, %t {axis = 1} : f32[B, 8] group 0\n"),
+               ret);
   expect_invalid(BODY("  %s = reduce_sum %x {axes = [0]} : f32[8] group 0\n  %y = add %x, %s : f32[B, 8]\n"), ret,
                  "(reduce_sum) cannot be in a fusion group");
   expect_invalid(BODY("  %c = const {value = 2} : f32[B, 8] group 0\n  %y = neg %c : f32[B, 8]\n"), ret,
