@@ -201,5 +201,8 @@ int dexec_profile_on(DExec *e);
 void dexec_profile_report(const DExec *e, StrBuf *b, int top);
 /* How many steps were timed, and their total time a run (ms). */
 int dexec_profile_steps(const DExec *e, double *ms_per_run);
+/* The bytes the timed steps name (operands from outside each step, results read after it; in
+ * their stored dtypes), summed: the report's model of a run's memory traffic. */
+double dexec_profile_bytes(const DExec *e);
 
 #endif

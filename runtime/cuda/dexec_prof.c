@@ -2,8 +2,12 @@
  * profiling on, dexec_run records a CUDA event before and after every planned step (a fused
  * group, a product, a hand-written kernel's node, a host fallback; host wall time in the
  * emulation), and after the run reads them and adds each step's time to its node. The report
- * lists the steps by total time with their share of the profiled runs' sum. Events between
- * every step cost a few microseconds each: profile in runs of their own, not the timed ones. */
+ * lists the steps by total time with their share of the profiled runs' sum, and the bytes each
+ * step names — its operands from outside the step and its results, once each, in their stored
+ * dtypes — as GB/s over its time: a model of the step's memory traffic (a product's re-reads
+ * of tiles, a window's partial reads are not in it), to see which steps are far from the
+ * memory's bandwidth. Events between every step cost a few microseconds each: profile in
+ * runs of their own, not the timed ones. */
 #include <stdlib.h>
 
 #include "dexec_internal.h"
@@ -13,6 +17,7 @@ struct DProf {
   char *rec;                /* per node: recorded in this run */
   double *ms;               /* per node: total over the profiled runs */
   int64_t *calls;
+  int64_t *bytes;           /* per node: what the step names (operands + results), first run */
   char (*label)[96];        /* per node: what ran, with the shapes of its first profiled run */
   int runs;
 };
@@ -26,8 +31,9 @@ int dexec_profile_on(DExec *e) {
   if (p) {
     p->before = calloc(n, sizeof *p->before), p->after = calloc(n, sizeof *p->after), p->rec = calloc(n, 1);
     p->ms = calloc(n, sizeof *p->ms), p->calls = calloc(n, sizeof *p->calls), p->label = calloc(n, sizeof *p->label);
+    p->bytes = calloc(n, sizeof *p->bytes);
   }
-  if (!p || !p->before || !p->after || !p->rec || !p->ms || !p->calls || !p->label) {
+  if (!p || !p->before || !p->after || !p->rec || !p->ms || !p->calls || !p->label || !p->bytes) {
     e->prof = p;
     dx_prof_free(e);
     return snprintf(e->err, sizeof e->err, "out of memory"), 0;
@@ -40,7 +46,7 @@ void dx_prof_free(DExec *e) {
   struct DProf *p = e->prof;
   if (!p) return;
   for (int i = 0; p->before && p->after && i <= e->n; i++) dev_event_free(e->dev, &p->before[i]), dev_event_free(e->dev, &p->after[i]);
-  free(p->before), free(p->after), free(p->rec), free(p->ms), free(p->calls), free(p->label);
+  free(p->before), free(p->after), free(p->rec), free(p->ms), free(p->calls), free(p->label), free(p->bytes);
   free(p);
   e->prof = NULL;
 }
@@ -63,6 +69,28 @@ static void label(DExec *e, int first, int last, const int64_t *sym, char *out, 
   snprintf(out, n, "%-8s %%%d %s %s", kind, last, ops, shape);
 }
 
+static int64_t value_bytes(const DExec *e, int v, const int64_t *sym) {
+  return dx_numel(e, v, sym) * (e->st[v] ? 2 : dtype_size(G(e)->nodes.v[v].type.dt));
+}
+
+/* the bytes step first..last names: operands read from outside it (each once) and the values
+ * it writes that are read after it (its last node's always) */
+static int64_t step_bytes(const DExec *e, int first, int last, const int64_t *sym) {
+  const IrGraph *g = G(e);
+  int64_t b = 0;
+  for (int j = first; j <= last; j++) {
+    const IrNode *n = &g->nodes.v[j];
+    for (int k = 0; k < n->nin; k++) {
+      int x = n->in[k], seen = x >= first && x <= last;
+      for (int j2 = first; j2 <= j && !seen; j2++)
+        for (int k2 = 0; k2 < (j2 == j ? k : g->nodes.v[j2].nin) && !seen; k2++) seen = g->nodes.v[j2].in[k2] == x;
+      if (!seen) b += value_bytes(e, x, sym);
+    }
+    if (j == last || e->last_use[j] > last) b += value_bytes(e, j, sym);
+  }
+  return b;
+}
+
 int dx_prof_mark(DExec *e, int first, int after) {
   struct DProf *p = e->prof;
   if (e->dev->capturing) return 1; /* a captured run is not profiled (its events would be replayed) */
@@ -78,7 +106,10 @@ int dx_prof_collect(DExec *e, const int64_t *sym) {
     double ms = 0;
     if (!dev_event_ms(e->dev, &p->before[i], &p->after[i], &ms)) return dx_dev_fail(e, i);
     int last = e->kind[i] == DN_GROUP ? e->groups[e->grp[i]].first + e->groups[e->grp[i]].count - 1 : i;
-    if (!p->calls[i]) label(e, i, last, sym, p->label[i], sizeof p->label[i]);
+    if (!p->calls[i]) {
+      label(e, i, last, sym, p->label[i], sizeof p->label[i]);
+      p->bytes[i] = step_bytes(e, i, last, sym);
+    }
     p->ms[i] += ms;
     p->calls[i]++;
     p->rec[i] = 0;
@@ -100,19 +131,22 @@ void dexec_profile_report(const DExec *e, StrBuf *b, int top) {
     return;
   }
   int *idx = malloc(sizeof(int) * ((size_t)e->n + 1)), m = 0;
-  double total = 0, kinds[DN_KIND_COUNT + 1] = {0};
+  double total = 0, kinds[DN_KIND_COUNT + 1] = {0}, bytes = 0;
   for (int i = 0; idx && i < e->n; i++)
-    if (p->calls[i]) idx[m++] = i, total += p->ms[i], kinds[e->kind[i]] += p->ms[i];
+    if (p->calls[i]) idx[m++] = i, total += p->ms[i], kinds[e->kind[i]] += p->ms[i], bytes += (double)p->bytes[i];
   if (!idx) return;
   cmp_ms = p->ms;
   qsort(idx, (size_t)m, sizeof *idx, by_ms);
-  sb_printf(b, "%d profiled runs, %.3f ms a run in %d steps; by kind:", p->runs, total / p->runs, m);
+  sb_printf(b, "%d profiled runs, %.3f ms a run in %d steps naming %.1f MB (operands + results); by kind:", p->runs,
+            total / p->runs, m, bytes / 1e6);
   for (int k = 0; k < DN_KIND_COUNT; k++)
     if (kinds[k] > 0) sb_printf(b, " %s %.1f%%", dexec_kind_name((DKind)k), 100 * kinds[k] / total);
-  sb_puts(b, "\n   ms/run      %  step\n");
+  sb_puts(b, "\n   ms/run      %      MB    GB/s  step\n");
   for (int j = 0; j < m && j < top; j++) {
     int i = idx[j];
-    sb_printf(b, "%9.4f %6.2f  %s\n", p->ms[i] / p->runs, total > 0 ? 100 * p->ms[i] / total : 0, p->label[i]);
+    double ms = p->ms[i] / p->runs;
+    sb_printf(b, "%9.4f %6.2f %7.1f %7.1f  %s\n", ms, total > 0 ? 100 * p->ms[i] / total : 0, (double)p->bytes[i] / 1e6,
+              ms > 0 ? (double)p->bytes[i] / (ms * 1e6) : 0, p->label[i]);
   }
   free(idx);
 }
@@ -125,4 +159,12 @@ int dexec_profile_steps(const DExec *e, double *ms_per_run) {
     if (p->calls[i]) m++, total += p->ms[i];
   *ms_per_run = p && p->runs ? total / p->runs : 0;
   return m;
+}
+
+double dexec_profile_bytes(const DExec *e) {
+  const struct DProf *p = e->prof;
+  double b = 0;
+  for (int i = 0; p && i < e->n; i++)
+    if (p->calls[i]) b += (double)p->bytes[i];
+  return b;
 }

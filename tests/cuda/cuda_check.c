@@ -543,10 +543,25 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
     for (int i = 0; i < e.n; i++)
       want += e.kind[i] != DN_NONE && e.kind[i] != DN_INPUT && e.kind[i] != DN_PARAM && e.kind[i] != DN_VIEW &&
               e.kind[i] != DN_FOLD && e.kind[i] != DN_INTO && (e.kind[i] != DN_GROUP || e.groups[e.grp[i]].first == i);
-    char w[200], note[96];
+    double bytes = dexec_profile_bytes(&e), out_bytes = 0; /* the steps name at least the outputs */
+    char *read = calloc((size_t)g->nodes.n + 1, 1);     /* and the parameters they read (f32 here) */
+    for (int i = 0; read && i < g->nodes.n; i++)
+      for (int k = 0; k < g->nodes.v[i].nin; k++) read[g->nodes.v[i].in[k]] = 1;
+    for (int i = 0; i < g->nodes.n; i++) {
+      const IrType *t = &g->nodes.v[i].type;
+      int out = 0;
+      for (int k = 0; k < g->outputs.n; k++) out |= g->outputs.v[k].node == i;
+      if (!out && !(read && read[i] && g->nodes.v[i].op == OP_PARAM)) continue;
+      double numel = 1;
+      for (int d = 0; d < t->rank; d++) numel *= (double)dim_eval(t->d[d], r.sym);
+      out_bytes += numel * dtype_size(t->dt);
+    }
+    free(read);
+    char w[200], note[128];
     snprintf(w, sizeof w, "%s: profiled steps", what);
-    snprintf(note, sizeof note, "%d of %d steps timed, %.3f ms in all", steps, want, ms);
-    result(c, "graph", w, steps == want && ms > 0 ? 0 : 1, 0, 1, note);
+    snprintf(note, sizeof note, "%d of %d steps timed, %.3f ms in all, %.2f MB named (parameters, outputs %.2f MB)",
+             steps, want, ms, bytes / 1e6, out_bytes / 1e6);
+    result(c, "graph", w, steps == want && ms > 0 && bytes >= out_bytes && bytes > 0 ? 0 : 1, 0, 1, note);
   }
   if (!ok) {
     char w[200];
