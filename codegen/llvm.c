@@ -362,11 +362,15 @@ static void split_index(Em *E, LLVMValueRef flat, int n) {
   if (n > 0) E->idx[0] = flat;
 }
 
-/* the innermost axis is walked with unit or zero strides by every access */
+/* the innermost axis is walked with unit or zero strides by every access, and no load is
+ * guarded (a guarded load reads through a select of addresses: forcing the vectoriser there
+ * only earns a "loop not vectorized" warning; LLVM may still vectorise it on its own) */
 static int unit_inner(Em *E) {
   int in = E->k->naxes - 1;
   for (int i = 0; i < E->k->acc.n; i++)
     if (E->k->acc.v[i].st[in] != KST_ZERO && E->k->acc.v[i].st[in] != KST_ONE) return 0;
+  for (int i = 0; i < E->k->e.n; i++)
+    if (E->k->e.v[i].kind == KE_LOAD && E->k->e.v[i].a[1] >= 0) return 0;
   return 1;
 }
 
