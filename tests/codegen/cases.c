@@ -521,6 +521,59 @@ static void chains(CgCase *c, CgCaseFn fn, void *ctx, int *count, uint64_t seed)
   }
 }
 
+/* seeded random chains over x[B, S, 6] mixing elementwise ops with windows that keep the shape:
+ * a rotation (concat of two slices) along the last or the symbolic axis, a mask (pad of a
+ * slice: zeros before k), halves transformed apart (concat of ops on slices), a transpose
+ * sandwich (transpose, op, transpose back) */
+static void window_chains(CgCase *c, CgCaseFn fn, void *ctx, int *count, uint64_t seed) {
+  static const Op un[] = {OP_NEG, OP_EXP, OP_TANH, OP_SIGMOID, OP_SQUARE, OP_SIN};
+  static const int64_t swap[3] = {0, 2, 1};
+  for (int ch = 0; ch < 12; ch++) {
+    uint64_t key = rng_key(seed, 0x3d17 + (uint64_t)ch), ctr = 0;
+#define R(n) ((int)(rng_u64(key, ctr++) % (uint64_t)(n)))
+    int nops = 3 + R(4);
+    begin(c, OP_CONCAT, 0, "window chain %d (%d steps):", ch, nops);
+    c->windows = 1;
+    int v = IN3(c, DT_F32, DOM_ANY, dB, dS, K(6));
+    IrType full = c->g->nodes.v[v].type;
+    for (int i = 0; i < nops; i++) {
+      size_t at = strlen(c->name);
+      int kind = R(6), axis = R(2) ? 2 : 1, k = axis == 2 ? 1 + R(5) : 1 + R(2); /* S >= 3 in every binding */
+      if (kind == 0) {
+        Op op = un[R(COUNT_OF(un))];
+        v = op1(c, op, v);
+        snprintf(c->name + at, sizeof c->name - at, " %s", op_info(op)->name);
+      } else if (kind == 1) {
+        v = op2(c, OP_MUL, v, IN1(c, DT_F32, DOM_ANY, K(6)));
+        snprintf(c->name + at, sizeof c->name - at, " mul[6]");
+      } else if (kind == 2) {
+        int parts[2] = {slice(c, v, axis, k, 0, 0), slice(c, v, axis, 0, k, 1)};
+        v = concat(c, parts, 2, axis);
+        snprintf(c->name + at, sizeof c->name - at, " rotate(axis %d by %d)", axis, k);
+      } else if (kind == 3) {
+        v = pad(c, slice(c, v, axis, k, 0, 0), axis, k, full);
+        snprintf(c->name + at, sizeof c->name - at, " mask(axis %d before %d)", axis, k);
+      } else if (kind == 4) {
+        Op a = un[R(COUNT_OF(un))], b = un[R(COUNT_OF(un))];
+        int parts[2] = {op1(c, a, slice(c, v, axis, 0, k, 1)), op1(c, b, slice(c, v, axis, k, 0, 0))};
+        v = concat(c, parts, 2, axis);
+        snprintf(c->name + at, sizeof c->name - at, " halves(axis %d at %d: %s | %s)", axis, k, op_info(a)->name,
+                 op_info(b)->name);
+      } else {
+        Op op = un[R(COUNT_OF(un))];
+        int t = add(c, OP_TRANSPOSE, v, -1, -1);
+        ir_set_ints(&c->p, NODE(c, t), "perm", swap, 3);
+        int u = add(c, OP_TRANSPOSE, op1(c, op, fin(c, t)), -1, -1);
+        ir_set_ints(&c->p, NODE(c, u), "perm", swap, 3);
+        v = fin(c, u);
+        snprintf(c->name + at, sizeof c->name - at, " transposed %s", op_info(op)->name);
+      }
+    }
+#undef R
+    done(c, fn, ctx, count);
+  }
+}
+
 int cg_cases_each(uint64_t seed, CgCaseFn fn, void *ctx) {
   CgCase *c = malloc(sizeof *c);
   int count = 0;
@@ -533,6 +586,7 @@ int cg_cases_each(uint64_t seed, CgCaseFn fn, void *ctx) {
   reductions(c, fn, ctx, &count);
   norms(c, fn, ctx, &count);
   chains(c, fn, ctx, &count, seed);
+  window_chains(c, fn, ctx, &count, seed);
   free(c);
   return count;
 }
