@@ -198,6 +198,8 @@ static int fits(Chk *c, const FusionGroup *gi, int id, const WView *v, int *budg
   const IrGraph *g = c->cx->g;
   const IrNode *x = &g->nodes.v[id];
   if (--*budget < 0) return bad(c, "%%%d (%s): too many windows to check", num(c, id), opname(c, id));
+  if (x->op == OP_DROPOUT && v->win) /* its draws are numbered by its own indices, not a window's */
+    return bad(c, "%%%d (dropout) is read through a slice, pad or concat", num(c, id));
   for (int j = 0; j < x->type.rank; j++) {
     int w = v->win >> j & 1u, one = dim_eq(x->type.d[j], dim_const(1));
     if (!w && !one && (v->map[j] < 0 || !dim_eq(x->type.d[j], gi->anchor.d[v->map[j]])))

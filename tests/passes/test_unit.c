@@ -138,6 +138,9 @@ static void test_rules(void) {
   expect_invalid(BODY("  %a = exp %x : f32[B, 8] group 0\n  %s = slice %a {axis = 1, end = 4} : f32[B, 4] group 0\n"
                       "  %y = add %a, %a : f32[B, 8] group 0\n"),
                  ret, "does not broadcast with the other members' shapes");
+  expect_invalid(BODY("  %d = dropout %x {p = 0.1} : f32[B, 8] group 0\n  %s = slice %d {axis = 1, end = 4} : f32[B, 4] group 0\n"
+                      "  %y = concat %s, %s {axis = 1} : f32[B, 8] group 0\n"),
+                 ret, "(dropout) is read through a slice, pad or concat");
   expect_valid(BODY("  %s = slice %x {axis = 1, end = 4} : f32[B, 4] group 0\n  %t = slice %x {axis = 1, start = 4} : f32[B, 4] group 0\n"
                     "  %a = add %s, %t : f32[B, 4] group 0\n  %y = concat %a, %t {axis = 1} : f32[B, 8] group 0\n"),
                ret);
