@@ -23,8 +23,8 @@
  *             that order and groups are numbered 0, 1, ... by position; every group is then
  *             checked with GROUP_FINAL.
  *
- * Before growing, a transpose or slice read by several would-be members gets a clone per
- * reader (clone_views), so that each reader's group can take its view in.
+ * Before growing, a move read by several would-be members gets a clone per reader
+ * (clone_views), so that each reader's group can take it in.
  *
  * Acyclic: merging sets S is refused when some node outside S is reachable from S and
  * reaches S back, where reaching any member of a group means reaching the whole group (it
@@ -332,9 +332,10 @@ static int fusible_reader(const IrGraph *g, int u) {
   return r == FR_EW || r == FR_MOVE;
 }
 
-/* A transpose or slice read by several nodes that could be group members (elementwise ops,
- * moves) is cloned, so that each such reader has its own: a group can then take the view in
- * (its kernel reads the operand through it) without waiting for the other readers, which it
+/* A move (transpose, slice, pad, concat) read by several nodes that could be group members
+ * (elementwise ops, moves) is cloned, so that each such reader has its own: a group can then
+ * take the move in (its kernel reads the operands through it) without waiting for the other
+ * readers, which it
  * could not (a member read outside the group must have the anchor's shape). Readers that can
  * never be members keep the original; so does the first reader when all can. The clones
  * follow their original in node order. Returns the number of clones, -1 on failure. */
@@ -347,7 +348,7 @@ static int clone_views(IrProgram *p, int graph, Diag *d) {
   int ok = cx && origin, oom = !ok;
   for (int t = 0; ok && t < n0; t++) {
     Op op = g->nodes.v[t].op;
-    if ((op != OP_TRANSPOSE && op != OP_SLICE) || ir_fusion_role(g, t) != FR_MOVE || ir_group_cx_returned(cx, t))
+    if (ir_fusion_role(g, t) != FR_MOVE || ir_group_cx_returned(cx, t))
       continue;
     const int *u = ir_group_cx_users(cx, t);
     int nu = ir_group_cx_nusers(cx, t), distinct = 0, others = 0;
@@ -363,7 +364,7 @@ static int clone_views(IrProgram *p, int graph, Diag *d) {
         kept = 1;
         continue;
       }
-      int c = ir_node_add(p, g, op, 1, g->nodes.v[t].in);
+      int c = ir_node_add(p, g, op, g->nodes.v[t].nin, g->nodes.v[t].in);
       IrNode *cn = &g->nodes.v[c], *tn = &g->nodes.v[t];
       for (int a = 0; a < op_info(op)->nattrs; a++) cn->attr[a] = tn->attr[a];
       cn->type = tn->type;

@@ -24,6 +24,12 @@ for e in lm shared; do
   MAMC_VERIFY=1 "$MAMC" ir "$m" --config "$y" --after memplan -o "$tmp/$e.M.mir" \
     && grep -q "^#   arena: " "$tmp/$e.M.mir" && ok "ir --after memplan $e" || bad "ir --after memplan $e"
 done
+# the pipeline verifies after every pass on models whose moves fusion clones and fuses (DiJiang's
+# rotary embedding, a packed projection's slices)
+for m in examples/modular bench/gpu_attn bench/gpu_tiny; do
+  MAMC_VERIFY=1 "$MAMC" ir "$m.mam" --config "$m.yaml" --after memplan -o "$tmp/v.mir" \
+    && grep -q " group [0-9]" "$tmp/v.mir" && ok "verified after every pass: $m" || bad "verify $m"
+done
 # no autodiff: --passes runs just the given ones; the result can be optimised again unchanged
 "$MAMC" ir --ir tests/passes/fusion_chain.mir --passes SF > "$tmp/c1.mir" \
   && "$MAMC" ir --ir "$tmp/c1.mir" --passes SF > "$tmp/c2.mir" && cmp -s "$tmp/c1.mir" "$tmp/c2.mir" \
