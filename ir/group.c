@@ -18,6 +18,7 @@ struct IrGroupCx {
   char *returned;      /* node is a graph output */
   int *pos;            /* scratch: 1 + position in the candidate set, 0 outside */
   int *parent;         /* scratch: union-find over positions */
+  char *below;         /* scratch: by position, in a root's prologue (prologue_moves) */
 };
 
 const char *fusion_kind_name(FusionKind k) {
@@ -76,7 +77,8 @@ IrGroupCx *ir_group_cx_new(const IrProgram *p, int graph) {
   cx->returned = calloc((size_t)n + 1, 1);
   cx->pos = calloc((size_t)n + 1, sizeof(int));
   cx->parent = calloc((size_t)n + 1, sizeof(int));
-  if (!cx->ustart || !cx->users || !cx->returned || !cx->pos || !cx->parent) {
+  cx->below = calloc((size_t)n + 1, 1);
+  if (!cx->ustart || !cx->users || !cx->returned || !cx->pos || !cx->parent || !cx->below) {
     ir_group_cx_free(cx);
     return NULL;
   }
@@ -102,6 +104,7 @@ void ir_group_cx_free(IrGroupCx *cx) {
   free(cx->returned);
   free(cx->pos);
   free(cx->parent);
+  free(cx->below);
   free(cx);
 }
 
@@ -227,8 +230,46 @@ static int fits(Chk *c, const FusionGroup *gi, int id, const WView *v, int *budg
   return 1;
 }
 
+/* Moves in a reduction or norm group: only in the root's prologue (below[k] marks the members
+ * its row input is computed from, that input included), fitting the anchor through their
+ * windows from the row input down. */
+static int prologue_moves(Chk *c, const int *m, int n, const FusionGroup *gi, char *below) {
+  IrGroupCx *cx = c->cx;
+  const IrGraph *g = cx->g;
+  if (gi->kind == FK_EPILOGUE)
+    return bad(c, "a slice, pad, concat or transpose joins no epilogue group (%%%d is its matmul)", num(c, gi->root));
+  int x = g->nodes.v[gi->root].in[0], *stack = cx->parent, top = 0; /* parent: free scratch here */
+  if (in_set(cx, x)) below[cx->pos[x] - 1] = 1, stack[top++] = x;
+  while (top > 0) {
+    const IrNode *nd = &g->nodes.v[stack[--top]];
+    for (int i = 0; i < nd->nin; i++)
+      if (in_set(cx, nd->in[i]) && !below[cx->pos[nd->in[i]] - 1]) below[cx->pos[nd->in[i]] - 1] = 1, stack[top++] = nd->in[i];
+  }
+  for (int k = 0; k < n; k++)
+    if (ir_fusion_role(g, m[k]) == FR_MOVE && !below[k])
+      return bad(c, "%%%d (%s) is outside the prologue of %%%d (%s); a move in a %s group must be in it", num(c, m[k]),
+                 opname(c, m[k]), num(c, gi->root), opname(c, gi->root), fusion_kind_name(gi->kind));
+  WView v = {{0}, 0};
+  for (int j = 0; j < gi->anchor.rank; j++) v.map[j] = j;
+  int budget = 64 * n;
+  return fits(c, gi, x, &v, &budget);
+}
+
+/* Member k of a root group with moves is checked by prologue_moves alone: it is in the
+ * prologue and read inside only there (and by the root and its sibling norms, which read the
+ * row input at the anchor's shape). */
+static int prologue_only_member(const IrGroupCx *cx, const char *below, int k, int id) {
+  if (!below[k]) return 0;
+  for (int u = cx->ustart[id]; u < cx->ustart[id + 1]; u++) {
+    int r = cx->users[u];
+    FusionRole rr = ir_fusion_role(cx->g, r);
+    if (in_set(cx, r) && !below[cx->pos[r] - 1] && rr != FR_NORM && rr != FR_REDUCE) return 0;
+  }
+  return 1;
+}
+
 /* Kind, root and anchor of the set; 0 (with err) when the roles do not fit together. */
-static int kind_and_anchor(Chk *c, const int *m, int n, FusionGroup *gi) {
+static int kind_and_anchor(Chk *c, const int *m, int n, FusionGroup *gi, char *below) {
   IrGroupCx *cx = c->cx;
   const IrGraph *g = cx->g;
   int moves = 0;
@@ -260,10 +301,7 @@ static int kind_and_anchor(Chk *c, const int *m, int n, FusionGroup *gi) {
     }
     if (gi->kind == FK_ROW_REDUCE && m[n - 1] != gi->root)
       return bad(c, "%%%d (%s) must be the last member of its group", num(c, gi->root), opname(c, gi->root));
-    if (moves)
-      return bad(c, "a slice, pad or concat joins only elementwise groups (%%%d is a %s root)", num(c, gi->root),
-                 fusion_kind_name(gi->kind));
-    return 1;
+    return moves ? prologue_moves(c, m, n, gi, below) : 1;
   }
   int first = -1;
   for (int k = 0; k < n; k++) {
@@ -303,7 +341,10 @@ int ir_group_check(IrGroupCx *cx, const int *m, int n, int mode, FusionGroup *in
     cx->pos[m[k]] = k + 1;
     cx->parent[k] = k;
   }
-  int ok = kind_and_anchor(&c, m, n, &gi);
+  char *below = cx->below;
+  memset(below, 0, (size_t)n);
+  int ok = kind_and_anchor(&c, m, n, &gi, below);
+  for (int k = 0; k < n; k++) cx->parent[k] = k; /* prologue_moves' scratch */
   int useful = 0, first_out = -1;
   for (int k = 0; ok && k < n; k++) {
     int id = m[k];
@@ -318,7 +359,8 @@ int ir_group_check(IrGroupCx *cx, const int *m, int n, int mode, FusionGroup *in
       }
     if (id != gi.root && gi.kind == FK_NORM && ir_sibling_norms(g, id, gi.root)) /* connected through its rows */
       cx->parent[uf_find(cx->parent, k)] = uf_find(cx->parent, cx->pos[gi.root] - 1);
-    if (r == FR_EW && !has_moves(cx, m, n) && !bcast_into(&x->type, &gi.anchor)) {
+    if (r == FR_EW && !(gi.root < 0 && has_moves(cx, m, n)) && !(gi.root >= 0 && prologue_only_member(cx, below, k, id)) &&
+        !bcast_into(&x->type, &gi.anchor)) {
       ok = bad(&c, "%%%d (%s) has a shape that does not broadcast into the group's anchor", num(&c, id), opname(&c, id));
     } else if (id == gi.root && gi.kind == FK_EPILOGUE && mode == GROUP_FINAL && out) {
       ok = bad(&c, "%%%d (matmul) heads an epilogue group but is also read outside it", num(&c, id));

@@ -13,8 +13,9 @@
  *   NORM      softmax / log_softmax over the last axis, layernorm, rmsnorm and their _grad ops
  *   MATMUL    matmul (the GEMM of an epilogue group)
  *   MOVE      slice and pad with step 1, concat of at most 8 operands, transpose: in
- *             ELEMENTWISE groups only, where the kernel reads their operands through windows
- *             (an offset along the axis; a concat selects its operand by the index, a pad its
+ *             ELEMENTWISE groups, and in ROW_REDUCE and NORM groups' prologues (below the
+ *             root's row input), where the kernel reads their operands through windows (an
+ *             offset along the axis; a concat selects its operand by the index, a pad its
  *             zeros, and loads outside an operand's range read nothing) or permuted strides
  * Everything else is never a member: inputs and params, reshape (a view: the runtime
  * reinterprets its operand's buffer, memplan.h plans it so), gather, expand,

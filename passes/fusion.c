@@ -10,9 +10,8 @@
  *             it starts a group of its own. A matmul always starts one (a possible
  *             epilogue root) and never joins: a matmul as a consumer is not fused. An
  *             elementwise node read only by a reduction or norm (as its row input) does
- *             not join a group that has a root or a move (ir/group.h: moves stay out of
- *             root groups): it waits to be that root's prologue instead of being written
- *             out. Nor does an elementwise node join a group
+ *             not join a group that has a root: it waits to be that root's prologue
+ *             instead of being written out. Nor does an elementwise node join a group
  *             whose matmul settle would take out (doomed_epilogue).
  *   2. settle a matmul read outside its group after all is no epilogue root: it leaves;
  *             groups split into their connected parts; groups that compute nothing (a
@@ -157,19 +156,13 @@ static int doomed_epilogue(Fx *f, int h) {
   return 0;
 }
 
-static int has_move(Fx *f, const int *m, int n) {
-  for (int k = 0; k < n; k++)
-    if (ir_fusion_role(f->g, m[k]) == FR_MOVE) return 1;
-  return 0;
-}
-
 /* Node id (in the candidate S) tries to join group h: kept when the union passes the check
  * and keeps the group graph acyclic. */
 static void try_join(Fx *f, int id, int h, int wait, int *S, int *nS, int *gid) {
   int nT = merge(S, *nS, f->mem[h], f->nmem[h], f->tmp);
   FusionGroup info;
   if (!ir_group_check(f->cx, f->tmp, nT, GROUP_TENTATIVE, &info, NULL, 0) || (wait && info.root >= 0) ||
-      (wait && has_move(f, f->tmp, nT)) || makes_cycle(f, f->tmp, nT, id))
+      makes_cycle(f, f->tmp, nT, id))
     return;
   memcpy(S, f->tmp, sizeof(int) * (size_t)nT);
   *nS = nT;

@@ -295,6 +295,31 @@ static void windows(CgCase *c, CgCaseFn fn, void *ctx, int *count) {
   concat(c, p4, 2, -1);
   done(c, fn, ctx, count);
 
+  static const int64_t last[1] = {-1}, swap2[2] = {1, 0};
+  begin(c, OP_REDUCE_SUM, 0, "row sums of x[..., 2:6] * y (a window along the reduced axis)");
+  c->windows = 1;
+  x = IN3(c, DT_F32, DOM_ANY, dB, dS, K(7));
+  y = IN3(c, DT_F32, DOM_ANY, dB, dS, K(4));
+  reduce(c, OP_REDUCE_SUM, op2(c, OP_MUL, slice(c, x, 2, 2, 6, 1), y), last, 1, 1);
+  done(c, fn, ctx, count);
+
+  begin(c, OP_SOFTMAX, 0, "softmax over concat(x, -x[..., 1:]) (a concat in a norm's prologue)");
+  c->windows = 1;
+  x = IN3(c, DT_F32, DOM_ANY, dB, dS, K(7));
+  int p5[2] = {x, op1(c, OP_NEG, slice(c, x, 2, 1, 0, 0))};
+  op1(c, OP_SOFTMAX, concat(c, p5, 2, -1));
+  done(c, fn, ctx, count);
+
+  begin(c, OP_LAYERNORM, 0, "layernorm of t + exp(t), t = transpose(x[L, B]) (a transposed prologue)");
+  c->windows = 1;
+  row_bindings(c);
+  x = IN2(c, DT_F32, DOM_ANY, dL, dB);
+  int tr = add(c, OP_TRANSPOSE, x, -1, -1);
+  ir_set_ints(&c->p, NODE(c, tr), "perm", swap2, 2);
+  tr = fin(c, tr);
+  fin(c, add(c, OP_LAYERNORM, op2(c, OP_ADD, tr, op1(c, OP_EXP, tr)), -1, -1));
+  done(c, fn, ctx, count);
+
   begin(c, OP_PAD, 0, "rotary's gradient: a sum of pads of slices of dy (backward of the above)");
   c->windows = 1;
   int dy = IN3(c, DT_F32, DOM_ANY, dB, dS, K(16));

@@ -132,9 +132,16 @@ static void test_rules(void) {
                  ret, "(reshape) cannot be in a fusion group");
   expect_invalid(BODY("  %t = expand %v : f32[B, 8] group 0\n  %y = exp %t : f32[B, 8] group 0\n"), ret,
                  "(expand) cannot be in a fusion group");
-  expect_invalid(BODY("  %s = slice %x {axis = 1, end = 4} : f32[B, 4] group 0\n  %r = reduce_sum %s {axes = [1]} : f32[B] group 0\n"
-                      "  %y = neg %x : f32[B, 8]\n"),
-                 ret, "joins only elementwise groups");
+  expect_valid(BODY("  %s = slice %x {axis = 1, end = 4} : f32[B, 4] group 0\n  %e = exp %s : f32[B, 4] group 0\n"
+                    "  %r = reduce_sum %e {axes = [1], keepdim = 1} : f32[B, 1] group 0\n  %y = add %x, %r : f32[B, 8]\n"),
+               ret);
+  expect_invalid(BODY("  %n = layernorm %x : f32[B, 8] group 0\n  %t = slice %n {axis = 1, start = 4} : f32[B, 4] group 0\n"
+                      "  %s = slice %n {axis = 1, end = 4} : f32[B, 4] group 0\n  %a = add %s, %t : f32[B, 4] group 0\n"
+                      "  %y = concat %a, %a {axis = 1} : f32[B, 8] group 0\n"),
+                 ret, "is outside the prologue of");
+  expect_invalid(BODY("  %m = matmul %x, %w : f32[B, 8] group 0\n  %t = transpose %m {perm = [0, 1]} : f32[B, 8] group 0\n"
+                      "  %y = neg %t : f32[B, 8] group 0\n"),
+                 ret, "joins no epilogue group");
   expect_invalid(BODY("  %a = exp %x : f32[B, 8] group 0\n  %s = slice %a {axis = 1, end = 4} : f32[B, 4] group 0\n"
                       "  %y = add %a, %a : f32[B, 8] group 0\n"),
                  ret, "does not broadcast with the other members' shapes");
