@@ -18,10 +18,10 @@
  * Buffers are the group's inputs and outputs. An access is a buffer read or written at
  * offset sum_ax idx[ax] * stride[ax], where each stride is 0 (broadcast: NumPy size-1 dims
  * and missing leading dims), 1 (contiguous innermost) or a dims slot, plus constant offset
- * terms (KOff: slices, pads and concats read inside a kernel, which may also guard a load). Expressions form an
- * SSA list (operands precede users, structurally deduplicated): loads, constants, iota,
- * the row length, accumulator values, dims values, counter-based uniform draws (dropout),
- * and primitive ops from KIR_OPS below.
+ * terms (KOff: slices, pads and concats read inside a kernel, which may also guard a load).
+ * Expressions form an SSA list (operands precede users, structurally deduplicated): loads,
+ * constants, iota, the row length, accumulator values, dims values, counter-based uniform
+ * draws (dropout), and primitive ops from KIR_OPS below.
  *
  * Types: f32, f64, i32 — each value keeps the dtype of the IR value it comes from (an f32
  * tensor is computed in f32, f64 in f64). An f32 buffer may be *stored* as bf16 (KBuf.bf16,

@@ -87,7 +87,7 @@ static int norm_axis(int64_t a, int rank) { return (int)(a < 0 ? a + rank : a); 
 static int is_zero(Dim d) { return dim_is_const(d) && d.add == 0; }
 
 /* an identity-like view: map, no offsets, no window, no guard */
-static View plain_view(const int *map, int rank) {
+static View plain_view(const int *map, int rank) { /* map may be NULL for rank 0 */
   View v;
   memset(&v, 0, sizeof v);
   v.guard = -1;
@@ -202,18 +202,16 @@ static int build_move(Lower *L, int node, const View *v, KType t) {
   View ov = *v;
   ov.win |= 1u << a;
   if (n->op == OP_SLICE) {
-    Dim st, neg;
+    Dim st;
     if (!view_start(L, node, N(L, n->in[0])->type.d[a], &st)) return -1;
-    if (!dim_sub(dim_const(0), st, &neg) || !dim_sub(v->off[a], neg, &ov.off[a]))
-      return lfail(L, "%%%d: a window's start is not affine in one symbol", node);
+    if (!dim_sum(v->off[a], st, &ov.off[a])) return lfail(L, "%%%d: a window's start is not affine in one symbol", node);
     return ex(L, n->in[0], &ov);
   }
   int idx = index_of(L, v, a);
   if (n->op == OP_PAD) { /* x at [start, start + extent): zeros elsewhere */
-    Dim st, end, neg;
+    Dim st, end;
     if (!view_start(L, node, n->type.d[a], &st)) return -1;
-    if (!dim_sub(v->off[a], st, &ov.off[a]) || !dim_sub(dim_const(0), N(L, n->in[0])->type.d[a], &neg) ||
-        !dim_sub(st, neg, &end))
+    if (!dim_sub(v->off[a], st, &ov.off[a]) || !dim_sum(st, N(L, n->in[0])->type.d[a], &end))
       return lfail(L, "%%%d: a window's start is not affine in one symbol", node);
     int c = kir_op(L->k, KOP_MUL, KT_I32, kir_op(L->k, KOP_LE, KT_I32, dim_value(L, st, KT_I32), idx, -1),
                    kir_op(L->k, KOP_LT, KT_I32, idx, dim_value(L, end, KT_I32), -1), -1);
@@ -226,11 +224,9 @@ static int build_move(Lower *L, int node, const View *v, KType t) {
   int x[MAX_CONCAT] = {0}, lt[MAX_CONCAT];
   if (n->nin > MAX_CONCAT) return lfail(L, "%%%d: a concat of more than %d operands is not lowered", node, MAX_CONCAT);
   pos[0] = dim_const(0);
-  for (int q = 0; q < n->nin; q++) {
-    Dim neg;
-    if (!dim_sub(dim_const(0), N(L, n->in[q])->type.d[a], &neg) || !dim_sub(pos[q], neg, &pos[q + 1]))
+  for (int q = 0; q < n->nin; q++)
+    if (!dim_sum(pos[q], N(L, n->in[q])->type.d[a], &pos[q + 1]))
       return lfail(L, "%%%d: a concat operand's position is not affine in one symbol", node);
-  }
   for (int q = 0; q < n->nin; q++) {
     int lo = q > 0 ? kir_op(L->k, KOP_LE, KT_I32, dim_value(L, pos[q], KT_I32), idx, -1) : -1;
     lt[q] = q + 1 < n->nin ? kir_op(L->k, KOP_LT, KT_I32, idx, dim_value(L, pos[q + 1], KT_I32), -1) : -1;
@@ -260,9 +256,7 @@ static int build(Lower *L, int node, const View *v) {
     return lfail(L, "%%%d = %s: read through a slice, pad or concat: not lowered", node, op_info(n->op)->name);
   for (int i = 0; i < n->nin; i++) {
     const IrType *ot = &N(L, n->in[i])->type;
-    int om[IR_MAX_RANK];
-    for (int j = 0; j < IR_MAX_RANK; j++) om[j] = -1;
-    View ov = plain_view(om, 0);
+    View ov = plain_view(NULL, 0); /* every axis -1 until the class maps it */
     ov.guard = v->guard;
     switch (r->cls) {
     case CG_EW:
@@ -293,11 +287,11 @@ static int build(Lower *L, int node, const View *v) {
           int it = L->red[kth++];
           if (!dim_eq(ot->d[a], L->I[it]))
             return lfail(L, "%%%d: reduces an axis of another extent than the kernel's reduced axis", node);
-          om[a] = it;
+          ov.map[a] = it;
           if (keep) o++;
         } else {
-          om[a] = map[o++];
-          if (om[a] >= 0 && (L->redmask >> om[a] & 1u))
+          ov.map[a] = map[o++];
+          if (ov.map[a] >= 0 && (L->redmask >> ov.map[a] & 1u))
             return lfail(L, "%%%d: a kept axis would run along the kernel's reduced axis", node);
         }
       }
@@ -312,19 +306,15 @@ static int build(Lower *L, int node, const View *v) {
       if (i == 0 && map[axis] != want && !(want >= 0 && is_one(n->type.d[axis]) && is_one(L->I[want])))
         return lfail(L, "%%%d: normalises along another axis than the kernel reduces", node);
       if (full)
-        for (int j = 0; j < rank; j++) om[j] = map[j];
+        for (int j = 0; j < rank; j++) ov.map[j] = map[j];
       else
-        om[0] = map[rank - 1];
+        ov.map[0] = map[rank - 1];
       for (int j = 0; j < rank && full; j++)
-        if (j != axis && om[j] >= 0 && (L->redmask >> om[j] & 1u))
+        if (j != axis && ov.map[j] >= 0 && (L->redmask >> ov.map[j] & 1u))
           return lfail(L, "%%%d: a kept axis would run along the kernel's reduced axis", node);
       break;
     }
     default: return lfail(L, "%%%d: internal: operands of a source", node);
-    }
-    if (r->cls == CG_REDUCE || r->cls == CG_NORM) { /* never windowed (above) */
-      ov = plain_view(om, ot->rank);
-      ov.guard = v->guard;
     }
     if ((x[i] = ex(L, n->in[i], &ov)) < 0) return -1;
     c.xt[i] = L->k->e.v[x[i]].t;

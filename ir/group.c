@@ -239,11 +239,18 @@ static int prologue_moves(Chk *c, const int *m, int n, const FusionGroup *gi, ch
   if (gi->kind == FK_EPILOGUE)
     return bad(c, "a slice, pad, concat or transpose joins no epilogue group (%%%d is its matmul)", num(c, gi->root));
   int x = g->nodes.v[gi->root].in[0], *stack = cx->parent, top = 0; /* parent: free scratch here */
-  if (in_set(cx, x)) below[cx->pos[x] - 1] = 1, stack[top++] = x;
+  if (in_set(cx, x)) { /* members reachable from x through operand edges; each pushed once */
+    below[cx->pos[x] - 1] = 1;
+    stack[top++] = x;
+  }
   while (top > 0) {
     const IrNode *nd = &g->nodes.v[stack[--top]];
-    for (int i = 0; i < nd->nin; i++)
-      if (in_set(cx, nd->in[i]) && !below[cx->pos[nd->in[i]] - 1]) below[cx->pos[nd->in[i]] - 1] = 1, stack[top++] = nd->in[i];
+    for (int i = 0; i < nd->nin; i++) {
+      int o = nd->in[i];
+      if (!in_set(cx, o) || below[cx->pos[o] - 1]) continue;
+      below[cx->pos[o] - 1] = 1;
+      stack[top++] = o;
+    }
   }
   for (int k = 0; k < n; k++)
     if (ir_fusion_role(g, m[k]) == FR_MOVE && !below[k])
@@ -268,17 +275,22 @@ static int prologue_only_member(const IrGroupCx *cx, const char *below, int k, i
   return 1;
 }
 
-/* Kind, root and anchor of the set; 0 (with err) when the roles do not fit together. */
-static int kind_and_anchor(Chk *c, const int *m, int n, FusionGroup *gi, char *below) {
+static int has_moves(const IrGroupCx *cx, const int *m, int n) {
+  for (int k = 0; k < n; k++)
+    if (ir_fusion_role(cx->g, m[k]) == FR_MOVE) return 1;
+  return 0;
+}
+
+/* Kind, root and anchor of the set (moves: it has FR_MOVE members); 0 (with err) when the roles
+ * do not fit together. */
+static int kind_and_anchor(Chk *c, const int *m, int n, int moves, FusionGroup *gi, char *below) {
   IrGroupCx *cx = c->cx;
   const IrGraph *g = cx->g;
-  int moves = 0;
   gi->root = -1;
   gi->kind = FK_ELEMENTWISE;
   for (int k = 0; k < n; k++) {
     FusionRole r = ir_fusion_role(g, m[k]);
     if (r == FR_NONE) return bad(c, "%%%d (%s) cannot be in a fusion group", num(c, m[k]), opname(c, m[k]));
-    moves += r == FR_MOVE;
     if (r != FR_REDUCE && r != FR_NORM && r != FR_MATMUL) continue;
     if (gi->root >= 0 && gi->kind == FK_NORM && ir_sibling_norms(g, m[k], gi->root)) continue;
     if (gi->root >= 0)
@@ -325,12 +337,6 @@ static int kind_and_anchor(Chk *c, const int *m, int n, FusionGroup *gi, char *b
   return 1;
 }
 
-static int has_moves(const IrGroupCx *cx, const int *m, int n) {
-  for (int k = 0; k < n; k++)
-    if (ir_fusion_role(cx->g, m[k]) == FR_MOVE) return 1;
-  return 0;
-}
-
 int ir_group_check(IrGroupCx *cx, const int *m, int n, int mode, FusionGroup *info, char *err, size_t errlen) {
   Chk c = {cx, err, errlen};
   const IrGraph *g = cx->g;
@@ -343,7 +349,7 @@ int ir_group_check(IrGroupCx *cx, const int *m, int n, int mode, FusionGroup *in
   }
   char *below = cx->below;
   memset(below, 0, (size_t)n);
-  int ok = kind_and_anchor(&c, m, n, &gi, below);
+  int moves = has_moves(cx, m, n), ok = kind_and_anchor(&c, m, n, moves, &gi, below);
   for (int k = 0; k < n; k++) cx->parent[k] = k; /* prologue_moves' scratch */
   int useful = 0, first_out = -1;
   for (int k = 0; ok && k < n; k++) {
@@ -359,7 +365,7 @@ int ir_group_check(IrGroupCx *cx, const int *m, int n, int mode, FusionGroup *in
       }
     if (id != gi.root && gi.kind == FK_NORM && ir_sibling_norms(g, id, gi.root)) /* connected through its rows */
       cx->parent[uf_find(cx->parent, k)] = uf_find(cx->parent, cx->pos[gi.root] - 1);
-    if (r == FR_EW && !(gi.root < 0 && has_moves(cx, m, n)) && !(gi.root >= 0 && prologue_only_member(cx, below, k, id)) &&
+    if (r == FR_EW && !(gi.root < 0 && moves) && !(gi.root >= 0 && prologue_only_member(cx, below, k, id)) &&
         !bcast_into(&x->type, &gi.anchor)) {
       ok = bad(&c, "%%%d (%s) has a shape that does not broadcast into the group's anchor", num(&c, id), opname(&c, id));
     } else if (id == gi.root && gi.kind == FK_EPILOGUE && mode == GROUP_FINAL && out) {

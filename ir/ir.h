@@ -51,6 +51,7 @@ Dim dim_sym(int32_t sym);
 int dim_is_const(Dim d);
 int dim_eq(Dim a, Dim b);
 int dim_add(Dim a, int64_t c, Dim *out);              /* a + c; 0 when it overflows int64 */
+int dim_sum(Dim a, Dim b, Dim *out);                  /* a + b; 0 when not affine in one symbol, or on overflow */
 int dim_sub(Dim a, Dim b, Dim *out);                  /* 0 when not affine in one symbol, or on overflow */
 int dim_mul(Dim a, Dim b, Dim *out);                  /* 0 when not affine in one symbol, or on overflow */
 int64_t dim_eval(Dim d, const int64_t *symvals);      /* under a binding of every symbol */

@@ -41,6 +41,16 @@ int dim_add(Dim a, int64_t c, Dim *out) {
   return 1;
 }
 
+int dim_sum(Dim a, Dim b, Dim *out) {
+  a = canon(a);
+  b = canon(b);
+  if (a.sym >= 0 && b.sym >= 0 && a.sym != b.sym) return 0;
+  Dim r = {a.sym >= 0 ? a.sym : b.sym, 0, 0};
+  if (__builtin_add_overflow(a.mul, b.mul, &r.mul) || __builtin_add_overflow(a.add, b.add, &r.add)) return 0;
+  *out = canon(r);
+  return 1;
+}
+
 int dim_sub(Dim a, Dim b, Dim *out) {
   a = canon(a);
   b = canon(b);

@@ -328,10 +328,9 @@ static int fusible_reader(const IrGraph *g, int u) {
 /* A move (transpose, slice, pad, concat) read by several nodes that could be group members
  * (elementwise ops, moves) is cloned, so that each such reader has its own: a group can then
  * take the move in (its kernel reads the operands through it) without waiting for the other
- * readers, which it
- * could not (a member read outside the group must have the anchor's shape). Readers that can
- * never be members keep the original; so does the first reader when all can. The clones
- * follow their original in node order. Returns the number of clones, -1 on failure. */
+ * readers, which it could not (a member read outside the group must have the anchor's shape).
+ * Readers that can never be members keep the original; so does the first reader when all can.
+ * The clones follow their original in node order. Returns the number of clones, -1 on failure. */
 static int clone_views(IrProgram *p, int graph, Diag *d) {
   IrGraph *g = &p->graphs.v[graph];
   int n0 = g->nodes.n, nclones = 0, edges = 0;

@@ -44,9 +44,6 @@ int grad_PAD(GradCx *c, int y, int g) {
   return 1;
 }
 
-/* a + b: 0 when they are in two different symbols */
-static int dim_sum(Dim a, Dim b, Dim *out) { return dim_sub(a, (Dim){b.sym, -b.mul, -b.add}, out); }
-
 /* Operand k of concat along axis: the slice [P, P + L) of g, with P the length before it, L
  * its own and A the length after it. A slice takes constant offsets counted from either end
  * (on a symbolic axis: start >= 0, or start < 0 with a negative or no end), so P or L + A
