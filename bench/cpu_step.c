@@ -1,8 +1,9 @@
 /* cpu_step.c — per-step CPU training time of a model, split into forward, backward and
  * optimizer, for the executor's fast paths against the reference interpreter as the named
  * baseline (MAMC_BACKEND=interp), and the matrix-product throughput reached inside the step
- * against OpenBLAS called directly on the same shapes. Both runs use the same seed, hence the
- * same tasks and batches.
+ * against OpenBLAS called directly on the same shapes, and against itself without the values
+ * that depend on the shapes alone kept across runs (MAMC_HOIST=0, runtime/exec_hoist.c). All
+ * runs use the same seed, hence the same tasks and batches.
  *
  *   cpu_step MODEL.mam RUN.yaml [STEPS]       (bench/cpu_step.sh builds and runs it)
  */
@@ -47,6 +48,8 @@ static int run(mamc_model *m, int steps, Run *r) {
   r->opt = (o1 - o0) / steps;
   r->stats = trainer_exec_stats(mamc_trainer_runtime(t));
   r->stats.gemm_flops -= before.gemm_flops;
+  r->stats.hoist_runs -= before.hoist_runs, r->stats.hoist_hits -= before.hoist_hits;
+  r->stats.jit_seconds -= before.jit_seconds, r->stats.jit_runs -= before.jit_runs;
   for (int i = 0; i < r->stats.ngemm; i++) /* drop the warm-up step's share */
     for (int j = 0; j < before.ngemm; j++)
       if (before.gemm[j].M == r->stats.gemm[i].M && before.gemm[j].N == r->stats.gemm[i].N &&
@@ -99,13 +102,21 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s", err);
     return 2;
   }
-  Run fast, interp;
-  if (!run(m, steps, &fast)) return 1;
-  setenv("MAMC_BACKEND", "interp", 1);
-  if (!run(m, steps, &interp)) return 1;
+  Run fast, interp, nohoist, again;
+  /* the executor against itself without invariant values kept (runtime/exec_hoist.c), twice
+   * each, alternating, the faster of each pair counted (this machine is noisy) */
+  for (int i = 0; i < 4; i++) {
+    Run *best = i % 2 ? &nohoist : &fast;
+    if (i % 2) setenv("MAMC_HOIST", "0", 1);
+    if (!run(m, steps, i < 2 ? best : &again)) return 1;
+    unsetenv("MAMC_HOIST");
+    if (i >= 2 && again.wall < best->wall) *best = again;
+  }
+  setenv("MAMC_BACKEND", "interp", 1); /* ~100x slower: at most 3 steps (per-step figures) */
+  if (!run(m, steps < 3 ? steps : 3, &interp)) return 1;
   unsetenv("MAMC_BACKEND");
-  printf("model %s, %d tasks, %lld parameters; %d timed steps after one warm-up, 1 BLAS thread\n\n", argv[1],
-         mamc_model_ntasks(m), (long long)mamc_model_parameter_count(m), steps);
+  printf("model %s, %d tasks, %lld parameters; %d timed steps after one warm-up (the interpreter: %d), 1 BLAS "
+         "thread\n\n", argv[1], mamc_model_ntasks(m), (long long)mamc_model_parameter_count(m), steps, steps < 3 ? steps : 3);
   printf("%-34s %10s %10s %10s %10s\n", "ms per step", "forward", "backward", "optimizer", "total");
   printf("%-34s %10.1f %10.1f %10.1f %10.1f\n", "interpreter (baseline)", 1e3 * interp.fwd, 1e3 * interp.bwd,
          1e3 * interp.opt, 1e3 * interp.wall);
@@ -113,6 +124,14 @@ int main(int argc, char **argv) {
          1e3 * fast.opt, 1e3 * fast.wall);
   printf("%-34s %9.1fx %9.1fx %9.1fx %9.1fx\n\n", "speed-up over the interpreter", interp.fwd / fast.fwd,
          interp.bwd / fast.bwd, interp.opt / fast.opt, interp.wall / fast.wall);
+  printf("%-34s %10.1f %10.1f %10.1f %10.1f\n", "executor, MAMC_HOIST=0 (baseline)", 1e3 * nohoist.fwd,
+         1e3 * nohoist.bwd, 1e3 * nohoist.opt, 1e3 * nohoist.wall);
+  printf("%-34s %9.2fx %9.2fx %9.2fx %9.2fx   (best of 2 each)\n", "speed-up of kept invariant values",
+         nohoist.fwd / fast.fwd, nohoist.bwd / fast.bwd, nohoist.opt / fast.opt, nohoist.wall / fast.wall);
+  printf("invariant values (exec_hoist.c): %lld computed, %lld reused in the timed steps; fused groups (JIT,\n"
+         "epilogue GEMMs included) %.2f ms per step, %.2f ms with MAMC_HOIST=0: ratio %.2f\n\n",
+         (long long)fast.stats.hoist_runs, (long long)fast.stats.hoist_hits, 1e3 * fast.stats.jit_seconds / steps,
+         1e3 * nohoist.stats.jit_seconds / steps, nohoist.stats.jit_seconds / fast.stats.jit_seconds);
   /* matrix products: inside the step vs OpenBLAS alone on the same shapes */
   double in_step = 0, alone = 0, flops = 0;
   for (int i = 0; i < fast.stats.ngemm; i++) {
@@ -129,7 +148,7 @@ int main(int argc, char **argv) {
          alone / in_step,
          100 * in_step / total_time);
   printf("time by op (executor), %% of the step:\n");
-  printf("  %-20s %5.1f%%  (%lld kernel calls)\n", "fused groups (JIT)", 100 * fast.stats.jit_seconds / ((steps + 1) * fast.wall),
+  printf("  %-20s %5.1f%%  (%lld kernel calls)\n", "fused groups (JIT)", 100 * fast.stats.jit_seconds / (steps * fast.wall),
          (long long)fast.stats.jit_runs);
   for (int k = 0; k < OP_COUNT; k++) {
     double s = fast.stats.op_seconds[k];

@@ -1,7 +1,8 @@
 #!/bin/sh
 # cpu_step.sh [MODEL RUN.yaml STEPS] — per-step CPU training time (forward / backward /
 # optimizer) of the executor against the reference interpreter (the named baseline), and
-# matrix-product throughput inside the step against OpenBLAS alone on the same shapes.
+# matrix-product throughput inside the step against OpenBLAS alone on the same shapes, and the
+# executor against itself with MAMC_HOIST=0 (shape-only values not kept: runtime/exec_hoist.c).
 # Default: examples/modular.mam on the shipped sample. Builds an optimised build in build-bench/.
 set -eu
 cd "$(dirname "$0")/.."

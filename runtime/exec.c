@@ -5,8 +5,27 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "exec_hoist.h"
 #include "fast/fast.h"
 #include "matmul.h"
+
+/* The invariant members of a group (exec_hoist.h) as a kernel of their own and the rest as
+ * another; 0 (nothing changed) when there are none or either does not compile. */
+static int compile_hoisted(Exec *e, CgCpu *jit, const char *marks, const int *members, int nm, ExecGroup *eg) {
+  const IrGraph *g = &e->p->graphs.v[e->graph];
+  int n = g->nodes.n, nh, nr, ok = 0;
+  int *h = malloc(sizeof(int) * (size_t)nm), *r = malloc(sizeof(int) * (size_t)nm);
+  char why[512];
+  CgKernel kh;
+  if (h && r && exec_hoist_split(g, marks, marks + n, marks + 2 * n, members, nm, h, &nh, r, &nr) &&
+      cg_cpu_compile(jit, e->p, g, h, nh, &kh, why, sizeof why) &&
+      (!nr || cg_cpu_compile(jit, e->p, g, r, nr, &eg->k, why, sizeof why))) {
+    if (!nr) memset(&eg->k, 0, sizeof eg->k);
+    ok = (eg->hoist = exec_hoist_new(&kh, g)) != NULL;
+  }
+  free(h), free(r);
+  return ok;
+}
 
 /* Compiles the graph's fusion groups (nodes with the same IrNode.group, consecutive). */
 static int compile_groups(Exec *e, CgCpu *jit, char *err, size_t errlen) {
@@ -18,6 +37,15 @@ static int compile_groups(Exec *e, CgCpu *jit, char *err, size_t errlen) {
   for (int i = 0; i < n; i++) e->group_at[i] = -1;
   if (!jit) return 1;
   int debug = getenv("MAMC_DEBUG_JIT") != NULL;
+  const char *hoist_env = getenv("MAMC_HOIST");
+  /* marks: inv[n], cost[n], read_variant[n] (exec_hoist.h); NULL: no hoisting */
+  char *marks = hoist_env && !strcmp(hoist_env, "0") ? NULL : calloc(3 * (size_t)n + 1, 1);
+  if (marks) {
+    exec_hoist_marks(g, marks, marks + n);
+    for (int i = 0; i < n; i++)
+      for (int k = 0; !marks[i] && k < g->nodes.v[i].nin; k++) marks[2 * n + g->nodes.v[i].in[k]] = 1;
+    for (int k = 0; k < g->outputs.n; k++) marks[2 * n + g->outputs.v[k].node] = 1;
+  }
   int members[4096];
   for (int i = 0; i < n;) {
     int gid = g->nodes.v[i].group, j = i;
@@ -39,11 +67,13 @@ static int compile_groups(Exec *e, CgCpu *jit, char *err, size_t errlen) {
       members[nm++] = k;
     }
     char why[512];
-    eg->ok = nm > 0 && cg_cpu_compile(jit, e->p, g, members, nm, &eg->k, why, sizeof why);
+    eg->ok = nm > 0 && ((marks && compile_hoisted(e, jit, marks, members, nm, eg)) ||
+                        cg_cpu_compile(jit, e->p, g, members, nm, &eg->k, why, sizeof why));
     if (!eg->ok && debug) fprintf(stderr, "mamc: jit: group at %%%d runs node by node: %s\n", i, why);
     if (eg->ok) e->group_at[i] = e->ngroups++;
     i = j;
   }
+  free(marks);
   return 1;
 }
 
@@ -157,6 +187,12 @@ static void kernel_range(void *ctx, int64_t begin, int64_t end) {
   c->k->fn(c->bufs, c->dims, begin, end);
 }
 
+void exec_call_kernel(Pool *pool, const CgKernel *k, void *const *bufs, const int64_t *dims) {
+  KernelCall call = {k, bufs, dims};
+  /* rows are heavier than elements: split them sooner */
+  pool_run(pool, kernel_range, &call, cg_outer(k, dims), k->row ? 8 : 16384);
+}
+
 void exec_on_output(Exec *e, ExecOutputFn fn, void *user) {
   e->on_output = fn;
   e->on_output_user = user;
@@ -173,6 +209,7 @@ void exec_release(Exec *e) {
 
 void exec_free(Exec *e) {
   exec_release(e);
+  for (int k = 0; e->groups && k < e->ngroups; k++) exec_hoist_free(e->groups[k].hoist);
   free(e->last_use);
   free(e->die_first);
   free(e->die_next);
@@ -218,6 +255,8 @@ void exec_stats_add(ExecStats *a, const ExecStats *b) {
   a->gemm_flops += b->gemm_flops;
   a->jit_seconds += b->jit_seconds;
   a->jit_runs += b->jit_runs;
+  a->hoist_runs += b->hoist_runs;
+  a->hoist_hits += b->hoist_hits;
   for (int i = 0; i < b->ngemm; i++) {
     const GemmShape *g = &b->gemm[i];
     int j = 0;
@@ -290,6 +329,8 @@ static int run_node(Exec *e, int i, const int64_t *symvals, const Tensor *input,
 static int run_group(Exec *e, ExecGroup *eg, const int64_t *symvals, InterpCx *cx) {
   const IrGraph *g = &e->p->graphs.v[e->graph];
   const CgKernel *k = &eg->k;
+  if (eg->hoist && !exec_hoist_run(e, eg->hoist, symvals, cx)) return 0;
+  if (!k->fn) return 1; /* every member hoisted */
   if (eg->root >= 0 && !run_node(e, eg->root, symvals, NULL, NULL, cx)) return 0;
   void *bufs[CG_MAX_BUFS];
   int64_t shape_store[CG_MAX_BUFS][IR_MAX_RANK], dims[CG_MAX_DIMS];
@@ -323,9 +364,7 @@ static int run_group(Exec *e, ExecGroup *eg, const int64_t *symvals, InterpCx *c
   }
   CgRun run = {cx->seed, cx->step, cx->training};
   if (!cg_fill_dims(k, shapes, symvals, &run, dims, cx->err, sizeof cx->err)) return 0;
-  KernelCall call = {k, bufs, dims};
-  /* rows are heavier than elements: split them sooner */
-  pool_run(e->pool, kernel_range, &call, cg_outer(k, dims), k->row ? 8 : 16384);
+  exec_call_kernel(e->pool, k, bufs, dims);
   if (eg->root >= 0 && e->last_use[eg->root] < eg->first + eg->count) { /* the product is read only inside */
     rt_tensor_free(&e->vals[eg->root]);
     e->ref[eg->root] = NULL;

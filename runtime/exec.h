@@ -3,8 +3,9 @@
  * (matmul.h), f32 ops through the hand-written kernels of runtime/fast/ where one fits, and
  * everything else through the reference interpreter's kernels.
  *
- * One Exec per graph; it keeps no state between runs but buffers it may reuse. Symbolic
- * dims are bound per run, so any batch shape runs on the same Exec.
+ * One Exec per graph; between runs it keeps only the values that depend on the shapes alone
+ * (exec_hoist.h: a positional encoding, per length seen). Symbolic dims are bound per run, so
+ * any batch shape runs on the same Exec.
  */
 #ifndef MAMC_EXEC_H
 #define MAMC_EXEC_H
@@ -30,6 +31,8 @@ typedef struct ExecStats {
   double gemm_flops;        /* 2*M*N*K*batch summed over the matrix products run */
   double jit_seconds;       /* in fused-group kernels (epilogue GEMMs included) */
   int64_t jit_runs;
+  int64_t hoist_runs;       /* invariant members computed (exec_hoist.h) ... */
+  int64_t hoist_hits;       /* ... and found kept from an earlier run of the same shapes */
   int ngemm;
   GemmShape gemm[EXEC_MAX_GEMM_SHAPES];
 } ExecStats;
@@ -39,11 +42,14 @@ void exec_stats_add(ExecStats *a, const ExecStats *b);
 
 typedef void (*ExecOutputFn)(void *user, int output, const Tensor *value);
 
+typedef struct ExecHoist ExecHoist;
+
 typedef struct ExecGroup {   /* a fusion group with its compiled kernel */
   int first, count;          /* member nodes */
   int root;                  /* an epilogue's matmul (run by BLAS before the kernel), else -1 */
   int ok;                    /* compiled; else its nodes run one by one */
-  CgKernel k;
+  CgKernel k;                /* (k.fn NULL: every member hoisted) */
+  ExecHoist *hoist;          /* its invariant members' kernel and kept values (exec_hoist.h), or NULL */
 } ExecGroup;
 
 typedef struct Exec {
