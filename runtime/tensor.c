@@ -75,12 +75,28 @@ static double round_fmt(double v, int prec, int qmin, double maxv) {
   return r;
 }
 
-static const double BF16_MAX = 3.38953138925153547590470800371487867e38; /* (2-2^-7)*2^127 */
+/* bf16_bits: v (finite) rounded to bf16 in one step on its f64 bits, ties to even (what
+ * round_fmt(v, 8, -133, (2-2^-7)*2^127) gives, without frexp/ldexp: the emulated GPU kernels'
+ * references round every element). Normal results: carry the 45 dropped significand bits into
+ * the kept 7, the exponent absorbing a carry (to Inf past the largest). Below 2^-126 the
+ * spacing is 2^-133: |v| * 2^133 (exact) rounded to an integer is the pattern itself, 128 being
+ * the smallest normal's. */
+static uint16_t bf16_bits(double v) {
+  uint64_t b;
+  memcpy(&b, &v, sizeof b);
+  uint16_t sign = (uint16_t)(b >> 48 & 0x8000);
+  uint64_t a = b & ~(1ull << 63);
+  if (a < (uint64_t)(1023 - 126) << 52) return sign | (uint16_t)nearbyint(fabs(v) * 0x1p133);
+  a += (1ull << 44) - 1 + (a >> 45 & 1);
+  int64_t e = (int64_t)(a >> 52) - 1023 + 127; /* the bf16 exponent field */
+  if (e >= 255) return sign | 0x7f80;
+  return sign | (uint16_t)(e << 7 | (int64_t)(a >> 45 & 0x7f));
+}
 
 double rt_round_to(DType dt, double v) {
   switch (dt) {
   case DT_F32: return (double)(float)v;
-  case DT_BF16: return round_fmt(v, 8, -133, BF16_MAX);
+  case DT_BF16: return !isfinite(v) || v == 0 ? v : rt_bf16_to_f64(bf16_bits(v));
   case DT_F16: return round_fmt(v, 11, -24, 65504.0);
   default: return v;
   }
@@ -88,10 +104,8 @@ double rt_round_to(DType dt, double v) {
 
 uint16_t rt_bf16_from_f64(double v) {
   if (isnan(v)) return (uint16_t)(signbit(v) ? 0xffc0 : 0x7fc0);
-  float f = (float)rt_round_to(DT_BF16, v); /* exact: bf16 values are f32 values */
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  return (uint16_t)(u >> 16);
+  if (isinf(v)) return v < 0 ? 0xff80 : 0x7f80;
+  return bf16_bits(v);
 }
 
 double rt_bf16_to_f64(uint16_t bits) {

@@ -1,5 +1,5 @@
 // kemu.cc — the CUDA block emulator behind kemu_api.h. A launch runs its blocks one after
-// another; the threads of a block are fibers (ucontext) run round-robin, each until it
+// another; the threads of a block are fibers (kemu_fiber.h) run round-robin, each until it
 // finishes or reaches a barrier:
 //   __syncthreads        waits until every thread of the block that has not exited waits there;
 //   warp-synchronous     (__shfl_*_sync, __any_sync) waits until every lane of its warp waits at
@@ -15,8 +15,6 @@
 // and atomics are plain read-modify-writes. Dynamic shared memory is filled with NaN bit
 // patterns at each block's start, and so is a guard of 4 KiB past its end, which must still
 // hold them when the block ends (a write past the launch's size is reported).
-#include <ucontext.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,6 +22,7 @@
 
 #include "kemu.h"
 #include "kemu_api.h"
+#include "kemu_fiber.h"
 
 uint3 threadIdx, blockIdx;
 dim3 blockDim, gridDim;
@@ -35,7 +34,7 @@ enum { LANES = 32, STACK = 128 << 10, SMEM_GUARD = 4096 };
 const uint32_t SMEM_FILL = 0x7fc00bad; // a NaN
 
 struct Fiber {
-  ucontext_t ctx;
+  KemuFiber ctx;
   State state;
 };
 
@@ -45,7 +44,7 @@ struct Launch {
   std::vector<uint64_t> slot[2]; // [warp * 32 + lane]
   std::vector<unsigned> gen;     // per warp: exchanges completed
   std::vector<char> smem;
-  ucontext_t sched;
+  KemuFiber sched;
   int cur = 0, n = 0;
   void (*run)(const void *) = nullptr;
   const void *args = nullptr;
@@ -58,15 +57,15 @@ void fail(const char *msg) {
   if (!L.err[0]) snprintf(L.err, sizeof L.err, "block (%u, %u, %u) thread %d: %s", blockIdx.x, blockIdx.y, blockIdx.z, L.cur, msg);
 }
 
-void entry() {
-  L.run(L.args);
-  L.f[L.cur].state = DONE; // uc_link returns to the scheduler
-}
-
 void yield(State s) {
   Fiber &me = L.f[L.cur];
   me.state = s;
-  swapcontext(&me.ctx, &L.sched);
+  kemu_fiber_switch(&me.ctx, &L.sched);
+}
+
+void entry() {
+  L.run(L.args);
+  yield(DONE); // never resumed
 }
 
 void set_thread(int t) {
@@ -101,11 +100,7 @@ int release() {
 int run_block() {
   for (int t = 0; t < L.n; t++) {
     Fiber &f = L.f[t];
-    getcontext(&f.ctx);
-    f.ctx.uc_stack.ss_sp = &L.stacks[(size_t)t * STACK];
-    f.ctx.uc_stack.ss_size = STACK;
-    f.ctx.uc_link = &L.sched;
-    makecontext(&f.ctx, entry, 0);
+    kemu_fiber_make(&f.ctx, &L.stacks[(size_t)t * STACK], STACK, entry);
     f.state = RUN;
   }
   std::fill(L.gen.begin(), L.gen.end(), 0u);
@@ -117,7 +112,7 @@ int run_block() {
       int t = rev ? L.n - 1 - i : i;
       if (L.f[t].state == RUN) {
         set_thread(t);
-        swapcontext(&L.sched, &L.f[t].ctx);
+        kemu_fiber_switch(&L.sched, &L.f[t].ctx);
       }
     }
     int live = 0;
