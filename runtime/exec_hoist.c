@@ -32,8 +32,8 @@ typedef struct HoistEntry {
 
 struct ExecHoist {
   CgKernel k;
-  HoistEntry ent[HOIST_ENTRIES];
-  int nent;
+  HoistEntry *ent; /* nent of cap (grown as lengths appear, up to HOIST_ENTRIES: ~5 KB each) */
+  int nent, cap;
   size_t bytes;
   uint64_t clock;
 };
@@ -65,9 +65,11 @@ void exec_hoist_marks(const IrGraph *g, char *inv, char *cost) {
 
 int exec_hoist_split(const IrGraph *g, const char *inv, const char *cost, const char *read_variant, const int *members,
                      int nm, int *h, int *nh, int *r, int *nr) {
-  int n = g->nodes.n;
-  char *mark = calloc((size_t)n + 1, 1), *member = calloc((size_t)n + 1, 1);
+  int n = g->nodes.n, any = 0;
   *nh = *nr = 0;
+  for (int i = 0; i < nm && !any; i++) any = cost[members[i]] && read_variant[members[i]];
+  if (!any) return 0; /* the common case: nothing to hoist */
+  char *mark = calloc((size_t)n + 1, 1), *member = calloc((size_t)n + 1, 1);
   if (!mark || !member) return free(mark), free(member), 0;
   for (int i = 0; i < nm; i++) member[members[i]] = 1;
   for (int i = nm - 1; i >= 0; i--) { /* readers come after their operands */
@@ -104,6 +106,7 @@ static void drop(ExecHoist *h, int i) {
 void exec_hoist_free(ExecHoist *h) {
   if (!h) return;
   while (h->nent) drop(h, h->nent - 1);
+  free(h->ent);
   free(h);
 }
 
@@ -148,6 +151,15 @@ int exec_hoist_run(Exec *e, ExecHoist *h, const int64_t *symvals, InterpCx *cx) 
       for (int i = 1; i < h->nent; i++)
         if (h->ent[i].used < h->ent[lru].used) lru = i;
       drop(h, lru);
+    }
+    if (h->nent == h->cap) {
+      int cap = h->cap ? 2 * h->cap : 4;
+      HoistEntry *ent = realloc(h->ent, sizeof *ent * (size_t)cap);
+      if (!ent) {
+        snprintf(cx->err, sizeof cx->err, "out of memory");
+        return 0;
+      }
+      h->ent = ent, h->cap = cap;
     }
     hit = &h->ent[h->nent];
     memset(hit, 0, sizeof *hit);
