@@ -4,12 +4,15 @@
  *
  * Per kernel: KIR -> module (llvm.c) in its own context -> LLVMRunPasses("default<O2>")
  * with the host machine -> LLJIT (codegen at the machine's level) -> function address.
+ * MAMC_JIT_OPT=0 skips the pipeline and generates code at LLVM's lowest level: kernels compile
+ * several times faster and run slower (the valgrind copies of the tests use it; debugging).
  * LLVM's one-time target initialisation runs under pthread_once; everything else lives in
  * the session. Built without LLVM, only the stubs at the end of this file exist.
  */
 #include "cpu.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #if MAMC_HAVE_LLVM
 #include <llvm-c/Core.h>
@@ -36,6 +39,7 @@ struct CgCpu {
   CgLlvmTarget tg;
   CacheEnt *cache;
   int ncache, capcache, compiled, hits;
+  int opt; /* 1: -O2 and the default code generation level; 0 (MAMC_JIT_OPT=0): neither */
 };
 
 static pthread_once_t llvm_once = PTHREAD_ONCE_INIT;
@@ -62,8 +66,8 @@ static LLVMTargetMachineRef host_tm(CgCpu *s, char *err, size_t errlen) {
     LLVMDisposeMessage(msg);
     return NULL;
   }
-  return LLVMCreateTargetMachine(t, s->triple, s->cpu, s->features, LLVMCodeGenLevelDefault, LLVMRelocDefault,
-                                 LLVMCodeModelJITDefault);
+  return LLVMCreateTargetMachine(t, s->triple, s->cpu, s->features, s->opt ? LLVMCodeGenLevelDefault : LLVMCodeGenLevelNone,
+                                 LLVMRelocDefault, LLVMCodeModelJITDefault);
 }
 
 CgCpu *cg_cpu_new(char *err, size_t errlen) {
@@ -78,6 +82,8 @@ CgCpu *cg_cpu_new(char *err, size_t errlen) {
     return NULL;
   }
   pthread_mutex_init(&s->lock, NULL);
+  const char *opt = getenv("MAMC_JIT_OPT");
+  s->opt = !opt || strcmp(opt, "0") != 0;
   s->triple = LLVMGetDefaultTargetTriple();
   s->cpu = LLVMGetHostCPUName();
   s->features = LLVMGetHostCPUFeatures();
@@ -203,7 +209,7 @@ static CgFn compile_locked(CgCpu *s, const Kir *k, const char *name, char *err, 
   char sym[48]; /* unique within the JIT even if two texts hash alike */
   snprintf(sym, sizeof sym, "%s_%d", name, s->compiled);
   LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-  LLVMModuleRef m = build(s, LLVMOrcThreadSafeContextGetContext(tsc), k, sym, 1, err, errlen);
+  LLVMModuleRef m = build(s, LLVMOrcThreadSafeContextGetContext(tsc), k, sym, s->opt, err, errlen);
   if (!m) {
     LLVMOrcDisposeThreadSafeContext(tsc);
     sb_free(&key);
