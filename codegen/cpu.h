@@ -72,8 +72,23 @@ int cg_cpu_compile(CgCpu *s, const IrProgram *p, const IrGraph *g, const int *no
 /* Compile an already lowered kernel (out as cg_describe, with fn set). */
 int cg_cpu_compile_kir(CgCpu *s, const Kir *k, CgKernel *out, char *err, size_t errlen);
 
-/* Session statistics: kernels compiled (cache misses) and cache hits. */
+/* Session statistics: kernels loaded (session cache misses: compiled, or read from the disk
+ * cache) and session cache hits. */
 void cg_cpu_stats(const CgCpu *s, int *compiled, int *hits);
+
+/* The on-disk object cache (jit.c says what the key holds). Its folder: $MAMC_JIT_CACHE ("0"
+ * or "off": none), else $XDG_CACHE_HOME/mamc, else ~/.cache/mamc; an entry that fails its
+ * checks is counted corrupt, compiled again and replaced. */
+typedef struct CgCpuDiskStats {
+  int hits;           /* objects read from the disk cache */
+  int compiled;       /* objects LLVM generated (disk misses, or no disk cache) */
+  int corrupt;        /* entries that failed their checks (then compiled and rewritten) */
+  int write_failures; /* entries that could not be stored */
+} CgCpuDiskStats;
+void cg_cpu_disk_stats(const CgCpu *s, CgCpuDiskStats *st);
+/* Points the disk cache at dir ("" or NULL: off), creating it; the folder in use ("": off). */
+void cg_cpu_set_cache_dir(CgCpu *s, const char *dir);
+const char *cg_cpu_cache_dir(const CgCpu *s);
 
 /* The LLVM IR of a kernel after optimisation (for `MAMC_CG_DUMP`-style debugging and tests);
  * a malloc'd string the caller frees, or NULL with a message. */

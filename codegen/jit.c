@@ -1,9 +1,17 @@
 /* jit.c — the CPU JIT session (cpu.h): an ORC LLJIT for the host CPU, a host TargetMachine
- * for the -O2 pipeline (new pass manager, loop and SLP vectorisation), glibc's libmvec for
- * vectorised libm calls, and a compile cache keyed by the KIR text.
+ * for the -O2 pipeline (new pass manager, loop and SLP vectorisation) and code generation,
+ * glibc's libmvec for vectorised libm calls, a session cache keyed by the KIR text and an
+ * on-disk cache of object files (ir/blobcache.h).
  *
- * Per kernel: KIR -> module (llvm.c) in its own context -> LLVMRunPasses("default<O2>")
- * with the host machine -> LLJIT (codegen at the machine's level) -> function address.
+ * Per kernel: KIR -> module (llvm.c) in its own context -> its disk key (below) -> the
+ * object file from the disk cache, or else LLVMRunPasses("default<O2>") and the machine's
+ * code generation into an object file that is then stored -> LLJIT links the object ->
+ * function address. Hits and misses load the same way: an object file into the JIT.
+ * The disk key is the SHA-256 of the unoptimised LLVM IR text (what the emitter made of the
+ * KIR: an emitter change is a new key) with everything else that decides the object: the
+ * LLVM version (run time), the triple, CPU and feature string, the optimisation setting and
+ * the pass pipeline. The kernel's symbol is named by its key, so an object read back
+ * defines the symbol the session looks up.
  * MAMC_JIT_OPT=0 skips the pipeline and generates code at LLVM's lowest level: kernels compile
  * several times faster and run slower (the valgrind copies of the tests use it; debugging).
  * LLVM's one-time target initialisation runs under pthread_once; everything else lives in
@@ -24,12 +32,18 @@
 #include <llvm-c/Transforms/PassBuilder.h>
 #include <pthread.h>
 
+#include "blobcache.h"
 #include "llvm_emit.h"
+#include "sha256.h"
 
 typedef struct CacheEnt {
   char *kir; /* canonical KIR text */
+  uint8_t key[32]; /* disk key */
   CgFn fn;
 } CacheEnt;
+
+enum { KIND_CPU_OBJECT = 16 }; /* blobcache kind of an object file (kcache.h's CUDA kinds: 0, 1) */
+static const char PIPELINE[] = "default<O2> loop-vectorize slp-vectorize loop-unroll";
 
 struct CgCpu {
   pthread_mutex_t lock;
@@ -40,6 +54,8 @@ struct CgCpu {
   CacheEnt *cache;
   int ncache, capcache, compiled, hits;
   int opt; /* 1: -O2 and the default code generation level; 0 (MAMC_JIT_OPT=0): neither */
+  BlobCache disk;
+  CgCpuDiskStats dstats;
 };
 
 static pthread_once_t llvm_once = PTHREAD_ONCE_INIT;
@@ -126,6 +142,7 @@ CgCpu *cg_cpu_new(char *err, size_t errlen) {
   }
   s->tg.triple = s->triple;
   s->tg.datalayout = s->dl;
+  bc_open(&s->disk, NULL, "MAMC_JIT_CACHE");
   return s;
 }
 
@@ -151,19 +168,33 @@ void cg_cpu_stats(const CgCpu *s, int *compiled, int *hits) {
   if (hits) *hits = s ? s->hits : 0;
 }
 
-/* Module for k in ctx, optimised at -O2 for the host unless optimised == 0. */
-static LLVMModuleRef build(CgCpu *s, LLVMContextRef ctx, const Kir *k, const char *name, int optimised,
-                           char *err, size_t errlen) {
-  LLVMModuleRef m = cg_llvm_module(ctx, k, name, &s->tg, err, errlen);
-  if (!m || !optimised) return m;
+void cg_cpu_disk_stats(const CgCpu *s, CgCpuDiskStats *st) {
+  if (s) *st = s->dstats;
+  else memset(st, 0, sizeof *st);
+}
+
+void cg_cpu_set_cache_dir(CgCpu *s, const char *dir) {
+  if (s) bc_open(&s->disk, dir ? dir : "", NULL);
+}
+
+const char *cg_cpu_cache_dir(const CgCpu *s) { return s ? s->disk.dir : ""; }
+
+/* Runs the -O2 pipeline (PIPELINE says what it is) over m for the host. 1 ok; 0 with err. */
+static int optimise(CgCpu *s, LLVMModuleRef m, char *err, size_t errlen) {
   LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
   LLVMPassBuilderOptionsSetLoopVectorization(po, 1);
   LLVMPassBuilderOptionsSetSLPVectorization(po, 1);
   LLVMPassBuilderOptionsSetLoopUnrolling(po, 1);
   LLVMErrorRef e = LLVMRunPasses(m, "default<O2>", s->tm, po);
   LLVMDisposePassBuilderOptions(po);
-  if (e) {
-    llvm_fail(e, "optimising", err, errlen);
+  return e ? llvm_fail(e, "optimising", err, errlen) : 1;
+}
+
+/* Module for k in ctx, optimised at -O2 for the host unless optimised == 0. */
+static LLVMModuleRef build(CgCpu *s, LLVMContextRef ctx, const Kir *k, const char *name, int optimised,
+                           char *err, size_t errlen) {
+  LLVMModuleRef m = cg_llvm_module(ctx, k, name, &s->tg, err, errlen);
+  if (m && optimised && !optimise(s, m, err, errlen)) {
     LLVMDisposeModule(m);
     return NULL;
   }
@@ -191,61 +222,117 @@ char *cg_cpu_llvm_ir(CgCpu *s, const Kir *k, int optimised, char *err, size_t er
   return out;
 }
 
-static CgFn compile_locked(CgCpu *s, const Kir *k, const char *name, char *err, size_t errlen) {
-  StrBuf key;
-  sb_init(&key);
-  kir_print(&key, k, 0);
-  if (key.failed || !key.s) {
-    sb_free(&key);
+/* The disk key of unoptimised module text `ir` (see the top of this file). */
+static void object_key(const CgCpu *s, const char *ir, uint8_t key[32]) {
+  unsigned major, minor, patch;
+  LLVMGetVersion(&major, &minor, &patch);
+  char head[96];
+  snprintf(head, sizeof head, "mamc-cpu-object 1 llvm %u.%u.%u opt %d", major, minor, patch, s->opt);
+  const char *parts[] = {head, s->triple, s->cpu, s->features, s->opt ? PIPELINE : "none", ir};
+  Sha256 h;
+  sha256_init(&h);
+  for (int i = 0; i < COUNT_OF(parts); i++) sha256_update(&h, parts[i], strlen(parts[i]) + 1);
+  sha256_final(&h, key);
+}
+
+/* The object file of m (k's unoptimised module, whose disk key is `key`), its function renamed
+ * to `sym`: read from the disk cache, or optimised, generated and stored there. NULL with err. */
+static LLVMMemoryBufferRef object_of(CgCpu *s, LLVMModuleRef m, const uint8_t key[32], const char *sym, char *err,
+                                     size_t errlen) {
+  uint8_t *data;
+  size_t n;
+  int r = bc_read(&s->disk, key, KIND_CPU_OBJECT, "o", &data, &n);
+  if (r == 1) {
+    LLVMMemoryBufferRef obj = LLVMCreateMemoryBufferWithMemoryRangeCopy((const char *)data, n, sym);
+    free(data);
+    s->dstats.hits++;
+    return obj;
+  }
+  if (r < 0) s->dstats.corrupt++;
+  LLVMSetValueName2(LLVMGetNamedFunction(m, "mamc_kernel"), sym, strlen(sym));
+  if (s->opt && !optimise(s, m, err, errlen)) return NULL;
+  char *msg = NULL;
+  LLVMMemoryBufferRef obj = NULL;
+  if (LLVMTargetMachineEmitToMemoryBuffer(s->tm, m, LLVMObjectFile, &msg, &obj)) {
+    snprintf(err, errlen, "LLVM: generating code: %s", msg ? msg : "?");
+    LLVMDisposeMessage(msg);
+    return NULL;
+  }
+  s->dstats.compiled++;
+  if (s->disk.dir[0] && !bc_write(&s->disk, key, KIND_CPU_OBJECT, "o", (const uint8_t *)LLVMGetBufferStart(obj),
+                                  LLVMGetBufferSize(obj)))
+    s->dstats.write_failures++;
+  return obj;
+}
+
+/* Links object file obj (taken) into the JIT; the address of sym, or NULL with err. */
+static CgFn load(CgCpu *s, LLVMMemoryBufferRef obj, const char *sym, char *err, size_t errlen) {
+  LLVMErrorRef e = LLVMOrcLLJITAddObjectFile(s->jit, LLVMOrcLLJITGetMainJITDylib(s->jit), obj);
+  LLVMOrcExecutorAddress addr = 0;
+  if (e) llvm_fail(e, "adding the object file", err, errlen);
+  else if ((e = LLVMOrcLLJITLookup(s->jit, &addr, sym))) llvm_fail(e, "linking", err, errlen), addr = 0;
+  CgFn fn = NULL;
+  if (addr) memcpy(&fn, &addr, sizeof fn < sizeof addr ? sizeof fn : sizeof addr); /* executor address -> function */
+  return fn;
+}
+
+static int grow_cache(CgCpu *s) {
+  if (s->ncache < s->capcache) return 1;
+  int cap = s->capcache ? 2 * s->capcache : 16;
+  CacheEnt *c = realloc(s->cache, sizeof *c * (size_t)cap);
+  if (!c) return 0;
+  s->cache = c;
+  s->capcache = cap;
+  return 1;
+}
+
+/* k's function: from the session (the same KIR text, or another text that makes the same
+ * module), else from its object file (disk cache or LLVM). */
+static CgFn compile_locked(CgCpu *s, const Kir *k, char *err, size_t errlen) {
+  StrBuf text;
+  sb_init(&text);
+  kir_print(&text, k, 0);
+  if (text.failed || !text.s || !grow_cache(s)) {
+    sb_free(&text);
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
   for (int i = 0; i < s->ncache; i++)
-    if (strcmp(s->cache[i].kir, key.s) == 0) {
+    if (strcmp(s->cache[i].kir, text.s) == 0) {
       s->hits++;
-      sb_free(&key);
+      sb_free(&text);
       return s->cache[i].fn;
     }
-  char sym[48]; /* unique within the JIT even if two texts hash alike */
-  snprintf(sym, sizeof sym, "%s_%d", name, s->compiled);
-  LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-  LLVMModuleRef m = build(s, LLVMOrcThreadSafeContextGetContext(tsc), k, sym, s->opt, err, errlen);
-  if (!m) {
-    LLVMOrcDisposeThreadSafeContext(tsc);
-    sb_free(&key);
-    return NULL;
-  }
-  LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m, tsc);
-  LLVMOrcDisposeThreadSafeContext(tsc); /* the module keeps it alive */
-  LLVMErrorRef e = LLVMOrcLLJITAddLLVMIRModule(s->jit, LLVMOrcLLJITGetMainJITDylib(s->jit), tsm);
-  LLVMOrcExecutorAddress addr = 0;
-  if (e) {
-    LLVMOrcDisposeThreadSafeModule(tsm);
-    llvm_fail(e, "adding the module", err, errlen);
-  } else if ((e = LLVMOrcLLJITLookup(s->jit, &addr, sym))) {
-    llvm_fail(e, "compiling", err, errlen);
-    addr = 0;
-  }
-  if (!addr) {
-    sb_free(&key);
-    return NULL;
-  }
-  if (s->ncache == s->capcache) {
-    int cap = s->capcache ? 2 * s->capcache : 16;
-    CacheEnt *c = realloc(s->cache, sizeof *c * (size_t)cap);
-    if (!c) {
-      sb_free(&key);
-      snprintf(err, errlen, "out of memory");
-      return NULL;
+  CacheEnt *ce = &s->cache[s->ncache];
+  CgFn fn = NULL;
+  LLVMContextRef ctx = LLVMContextCreate();
+  LLVMModuleRef m = cg_llvm_module(ctx, k, "mamc_kernel", &s->tg, err, errlen);
+  if (m) {
+    char *ir = LLVMPrintModuleToString(m);
+    object_key(s, ir, ce->key);
+    LLVMDisposeMessage(ir);
+    for (int i = 0; i < s->ncache && !fn; i++)
+      if (memcmp(s->cache[i].key, ce->key, 32) == 0) fn = s->cache[i].fn;
+    if (fn) {
+      s->hits++;
+    } else {
+      char hex[65], sym[48];
+      sha256_hex(ce->key, hex);
+      snprintf(sym, sizeof sym, "mamc_%.32s", hex);
+      LLVMMemoryBufferRef obj = object_of(s, m, ce->key, sym, err, errlen);
+      if (obj && (fn = load(s, obj, sym, err, errlen))) s->compiled++;
     }
-    s->cache = c;
-    s->capcache = cap;
+    LLVMDisposeModule(m);
   }
-  CgFn fn;
-  memcpy(&fn, &addr, sizeof fn < sizeof addr ? sizeof fn : sizeof addr); /* executor address -> function */
-  s->cache[s->ncache++] = (CacheEnt){key.s, fn};
-  s->compiled++;
-  return fn; /* key.s is owned by the cache now */
+  LLVMContextDispose(ctx);
+  if (!fn) {
+    sb_free(&text);
+    return NULL;
+  }
+  ce->kir = text.s; /* owned by the cache now */
+  ce->fn = fn;
+  s->ncache++;
+  return fn;
 }
 
 int cg_cpu_compile_kir(CgCpu *s, const Kir *k, CgKernel *out, char *err, size_t errlen) {
@@ -255,7 +342,7 @@ int cg_cpu_compile_kir(CgCpu *s, const Kir *k, CgKernel *out, char *err, size_t 
   }
   if (!cg_describe(k, out, err, errlen)) return 0;
   pthread_mutex_lock(&s->lock);
-  out->fn = compile_locked(s, k, out->name, err, errlen);
+  out->fn = compile_locked(s, k, err, errlen);
   pthread_mutex_unlock(&s->lock);
   return out->fn != NULL;
 }
@@ -274,6 +361,15 @@ void cg_cpu_stats(const CgCpu *s, int *compiled, int *hits) {
   (void)s;
   if (compiled) *compiled = 0;
   if (hits) *hits = 0;
+}
+void cg_cpu_disk_stats(const CgCpu *s, CgCpuDiskStats *st) {
+  (void)s;
+  memset(st, 0, sizeof *st);
+}
+void cg_cpu_set_cache_dir(CgCpu *s, const char *dir) { (void)s, (void)dir; }
+const char *cg_cpu_cache_dir(const CgCpu *s) {
+  (void)s;
+  return "";
 }
 char *cg_cpu_llvm_ir(CgCpu *s, const Kir *k, int optimised, char *err, size_t errlen) {
   snprintf(err, errlen, "%s", no_llvm);

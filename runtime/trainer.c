@@ -491,6 +491,12 @@ const ParamStore *trainer_params(const Trainer *t) {
 }
 double trainer_optimizer_seconds(const Trainer *t) { return t->opt_seconds; }
 int trainer_on_device(const Trainer *t) { return t->dev != NULL; }
+void trainer_kernel_counts(const Trainer *t, int *generated, int *cached) {
+  CgCpuDiskStats st;
+  cg_cpu_disk_stats(t->jit, &st);
+  *generated = st.compiled;
+  *cached = st.hits;
+}
 int64_t trainer_skipped_steps(const Trainer *t) { return t->skipped; }
 const char *trainer_nonfinite_report(const Trainer *t) { return t->nonfinite_msg; }
 

@@ -18,10 +18,12 @@ cmake --build build-asan -j "$jobs"
 status=0
 # ctest runs $jobs tests at once: one BLAS thread each (mamc train would take up to 4)
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
-# NVRTC's kernel cache, emptied here: the first build's test_cuda_nvrtc compiles every kernel
-# into it, and the sanitizer build's run of it finds them there (same sources, same keys), so
-# that its time goes to mamc's own planning code rather than to NVRTC's compiler a second time
-export MAMC_CUDA_CACHE="$PWD/build-ci/kernel-cache"
+# The kernel caches (NVRTC's device code, the CPU JIT's object files) in one folder, emptied
+# here: each distinct kernel is compiled once, by the first test that needs it, and later tests
+# and the sanitizer build find it there (same sources, same keys), so that their time goes to
+# mamc's own code rather than to LLVM's and NVRTC's compilers again. test_codegen_jit_cache
+# and test_cuda_kcache test the caches themselves in folders of their own.
+export MAMC_CUDA_CACHE="$PWD/build-ci/kernel-cache" MAMC_JIT_CACHE="$PWD/build-ci/kernel-cache"
 rm -rf "$MAMC_CUDA_CACHE"
 echo "== all tests (build-ci) =="
 (cd build-ci && ctest --output-on-failure -j "$jobs" ${MAMC_TEST_ARGS:-}) || status=1

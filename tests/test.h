@@ -57,6 +57,17 @@ static inline void test_rm_dir(const char *dir) {
   rmdir(dir);
 }
 
+/* Flips (xor 0x5a) byte `at` of a file, counted from the end when negative: corrupt entries. */
+static inline void test_flip_byte(const char *path, long at) {
+  FILE *f = fopen(path, "r+b");
+  if (!f) return;
+  fseek(f, at, at < 0 ? SEEK_END : SEEK_SET);
+  int c = fgetc(f);
+  fseek(f, at, at < 0 ? SEEK_END : SEEK_SET);
+  fputc(c ^ 0x5a, f);
+  fclose(f);
+}
+
 static inline int test_done(void) {
   if (test_failures)
     fprintf(stderr, "NOT OK: %d of %d checks failed\n", test_failures, test_checks);

@@ -372,6 +372,13 @@ void mamc_trainer_times(const mamc_trainer *t, double *fwd, double *bwd, double 
   if (opt) *opt = trainer_optimizer_seconds(t->t);
 }
 
+void mamc_trainer_kernels(const mamc_trainer *t, int *generated, int *cached) {
+  int g, c;
+  trainer_kernel_counts(t->t, &g, &c);
+  if (generated) *generated = g;
+  if (cached) *cached = c;
+}
+
 /* ---- validation BLEU and the best checkpoint (runtime/trainer_valid.c) -------------------------- */
 
 int mamc_trainer_validate_bleu(mamc_trainer *t, double *bleu, double *chrf, char **errors) {

@@ -193,11 +193,17 @@ static int run_train(int argc, char **argv) {
   int quiet = !lead || !strcmp(a.progress, "none");
   FILE *out = stderr;
   int64_t total = mamc_trainer_total_steps(t), start = mamc_trainer_step_count(t);
-  if (lead)
-    fprintf(out, "mamc train: %s, %d task%s, %lld parameters, %lld steps, %d process%s; compiled in %.1f s; metrics: %s\n",
+  if (lead) {
+    int generated, cached;
+    char kernels[64] = "";
+    mamc_trainer_kernels(t, &generated, &cached);
+    if (generated + cached > 0)
+      snprintf(kernels, sizeof kernels, " (%d CPU kernels, %d from the kernel cache)", generated + cached, cached);
+    fprintf(out, "mamc train: %s, %d task%s, %lld parameters, %lld steps, %d process%s; compiled in %.1f s%s; metrics: %s\n",
             a.model, mamc_model_ntasks(m), mamc_model_ntasks(m) == 1 ? "" : "s", (long long)mamc_model_parameter_count(m),
             (long long)(total - start), nprocs > 1 ? nprocs : (a.emulate ? a.emulate : 1),
-            nprocs > 1 || a.emulate > 1 ? "es" : "", mono_seconds() - t_start, a.metrics);
+            nprocs > 1 || a.emulate > 1 ? "es" : "", mono_seconds() - t_start, kernels, a.metrics);
+  }
   double ema = NAN, t0 = mono_seconds(), last_print = 0;
   TrainValid tv; /* validation loss, BLEU/chrF, the best checkpoint, early stopping (train_valid.c) */
   train_valid_init(&tv, &st, a.resume);

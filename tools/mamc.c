@@ -16,7 +16,14 @@ static void usage(FILE *f) {
         "usage: mamc COMMAND [ARGS]   (mamc COMMAND --help for details)\n\ncommands:\n", f);
   for (int i = 0; i < COUNT_OF(cmds); i++) fprintf(f, "  %-10s %s\n", cmds[i]->name, cmds[i]->summary);
   fputs("\nA model is a .mam file (docs/language.md); a run configuration is YAML (docs/config.md).\n"
-        "Exit status: 0 success, 2 bad input (file:line:col diagnostics), 1 internal failure.\n", f);
+        "Exit status: 0 success, 2 bad input (file:line:col diagnostics), 1 internal failure.\n\n"
+        "Environment (the common ones; docs/gpu.md lists the GPU's):\n"
+        "  MAMC_JIT_CACHE    folder of compiled CPU kernels, reused by later runs (default\n"
+        "                    $XDG_CACHE_HOME/mamc, else ~/.cache/mamc; 0: compile afresh each run)\n"
+        "  MAMC_CUDA_CACHE   the same for GPU kernels (NVRTC)\n"
+        "  MAMC_THREADS      threads for the CPU kernels (default: 1)\n"
+        "  MAMC_NO_JIT=1     run the fused kernels in the reference interpreter (slow; debugging)\n"
+        "  MAMC_JIT_OPT=0    compile CPU kernels without LLVM's -O2 (faster to compile, slower)\n", f);
 }
 
 /* The executors allocate each value when its op runs and free it at its last use. glibc hands

@@ -136,7 +136,7 @@ void dev_describe(Dev *dev, StrBuf *b) {
   } else {
     sb_printf(b, "NCCL: not found (collectives go through MPI on host buffers)\n");
   }
-  sb_printf(b, "kernel cache: %s\n", dev->kc.dir[0] ? dev->kc.dir : "off");
+  sb_printf(b, "kernel cache: %s\n", dev->kc.disk.dir[0] ? dev->kc.disk.dir : "off");
 }
 
 /* ---- copies ------------------------------------------------------------------------------ */

@@ -1,53 +1,21 @@
-/* kcache.c — NVRTC compilation with the on-disk, content-addressed cache of kcache.h. */
+/* kcache.c — NVRTC compilation with the on-disk, content-addressed cache of kcache.h (its
+ * storage: ir/blobcache.c). */
 #include "kcache.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "blobcache.h"
 #include "sha256.h"
 #include "support.h"
-
-static const char MAGIC[8] = {'M', 'A', 'M', 'C', 'K', 'C', '1', '\n'};
-enum { HEADER = 8 + 32 + 4 + 4 + 8 + 32 };
-
-/* mkdir -p */
-static int make_dirs(const char *dir) {
-  char buf[512];
-  snprintf(buf, sizeof buf, "%s", dir);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = 0;
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return 0;
-    *p = '/';
-  }
-  return mkdir(buf, 0755) == 0 || errno == EEXIST;
-}
 
 int kc_init(KCache *c, CuLib *L, const char *dir) {
   memset(c, 0, sizeof *c);
   c->L = L;
   if (!(L->parts & CU_PART_NVRTC) && !cu_lib_open(L, CU_PART_NVRTC)) return 0;
   if (!NVRTC_OK(L, nvrtcVersion(&c->nvrtc_major, &c->nvrtc_minor))) return 0;
-  const char *env = getenv("MAMC_CUDA_CACHE");
-  if (!dir && env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0)) dir = "";
-  if (!dir && env && *env) dir = env;
-  if (dir) {
-    snprintf(c->dir, sizeof c->dir, "%s", dir);
-  } else {
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (xdg && *xdg) snprintf(c->dir, sizeof c->dir, "%s/mamc", xdg);
-    else if (home && *home) snprintf(c->dir, sizeof c->dir, "%s/.cache/mamc", home);
-  }
-  if (c->dir[0] && !make_dirs(c->dir)) {
-    fprintf(stderr, "mamc: warning: cannot create the kernel cache folder %s (%s); compiling without a cache\n",
-            c->dir, strerror(errno));
-    c->dir[0] = 0;
-  }
+  bc_open(&c->disk, dir, "MAMC_CUDA_CACHE");
   return 1;
 }
 
@@ -98,74 +66,13 @@ static void key_of(KCache *c, const char *src, const char *name, const KTarget *
   sha256_final(&s, key);
 }
 
-static void path_of(KCache *c, const uint8_t key[32], int ptx, char *path, size_t len) {
-  char hex[65];
-  sha256_hex(key, hex);
-  snprintf(path, len, "%s/%s.%s", c->dir, hex, ptx ? "ptx" : "cubin");
-}
+static const char *ext_of(int ptx) { return ptx ? "ptx" : "cubin"; }
 
 void kc_entry_path(KCache *c, const char *src, const char *name, const KTarget *t, const char *const *opts, int nopts,
                    char *path, size_t len) {
   uint8_t key[32];
   key_of(c, src, name, t, opts, nopts, key);
-  path_of(c, key, t->ptx, path, len);
-}
-
-static void put_u32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_u64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint64_t get_u64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-  return v;
-}
-
-/* 1: a valid entry read into out; 0: none (absent); -1: present but corrupt */
-static int read_entry(const char *path, const uint8_t key[32], int ptx, KBlob *out) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return 0;
-  uint8_t h[HEADER];
-  int ok = fread(h, 1, HEADER, f) == HEADER && memcmp(h, MAGIC, 8) == 0 && memcmp(h + 8, key, 32) == 0 &&
-           h[40] == (uint8_t)ptx && h[41] == 0 && h[42] == 0 && h[43] == 0;
-  uint64_t n = ok ? get_u64(h + 48) : 0;
-  uint8_t *data = ok && n > 0 && n < ((uint64_t)1 << 31) ? malloc((size_t)n) : NULL;
-  ok = data && fread(data, 1, (size_t)n, f) == n && fgetc(f) == EOF;
-  fclose(f);
-  uint8_t digest[32];
-  if (ok) sha256(data, (size_t)n, digest);
-  if (!ok || memcmp(digest, h + 56, 32) != 0 || (ptx && data[n - 1] != 0)) {
-    free(data);
-    return -1;
-  }
-  out->data = data;
-  out->n = (size_t)n;
-  out->ptx = ptx;
-  return 1;
-}
-
-static int write_entry(KCache *c, const char *path, const uint8_t key[32], const KBlob *b) {
-  static const char hexd[] = "0123456789abcdef";
-  char tmp[600], tag[17];
-  for (int i = 0; i < 8; i++) tag[2 * i] = hexd[key[i] >> 4], tag[2 * i + 1] = hexd[key[i] & 15];
-  tag[16] = 0;
-  snprintf(tmp, sizeof tmp, "%s/.tmp-%s-%ld-%d", c->dir, tag, (long)getpid(), c->misses);
-  uint8_t h[HEADER];
-  memset(h, 0, sizeof h);
-  memcpy(h, MAGIC, 8);
-  memcpy(h + 8, key, 32);
-  put_u32(h + 40, (uint32_t)b->ptx);
-  put_u64(h + 48, (uint64_t)b->n);
-  sha256(b->data, b->n, h + 56);
-  FILE *f = fopen(tmp, "wb");
-  if (!f) return 0;
-  int ok = fwrite(h, 1, HEADER, f) == HEADER && fwrite(b->data, 1, b->n, f) == b->n;
-  ok = fclose(f) == 0 && ok;
-  if (ok && rename(tmp, path) == 0) return 1;
-  remove(tmp);
-  return 0;
+  bc_path(&c->disk, key, ext_of(t->ptx), path, len);
 }
 
 /* ---- NVRTC ---------------------------------------------------------------------------------------- */
@@ -230,23 +137,27 @@ static int compile(KCache *c, const char *src, const char *name, const KTarget *
 int kc_get(KCache *c, const char *src, const char *name, const KTarget *t, const char *const *opts, int nopts,
            KBlob *out) {
   uint8_t key[32];
-  char path[600];
   memset(out, 0, sizeof *out);
   key_of(c, src, name, t, opts, nopts, key);
-  if (c->dir[0]) {
-    path_of(c, key, t->ptx, path, sizeof path);
-    int r = read_entry(path, key, t->ptx, out);
-    if (r == 1) {
-      c->hits++;
-      return 1;
-    }
-    if (r < 0) {
-      c->corrupt++;
-      if (getenv("MAMC_DEBUG_CUDA")) fprintf(stderr, "mamc: kernel cache: %s is corrupt; compiling again\n", path);
-    }
+  uint8_t *data;
+  size_t n;
+  int r = bc_read(&c->disk, key, (uint32_t)t->ptx, ext_of(t->ptx), &data, &n);
+  if (r == 1 && t->ptx && data[n - 1] != 0) { /* PTX is stored with its NUL */
+    free(data);
+    r = -1;
+  }
+  if (r == 1) {
+    *out = (KBlob){data, n, t->ptx};
+    c->hits++;
+    return 1;
+  }
+  if (r < 0) {
+    c->corrupt++;
+    if (getenv("MAMC_DEBUG_CUDA")) fprintf(stderr, "mamc: kernel cache: an entry for %s is corrupt; compiling again\n", name);
   }
   c->misses++;
   if (!compile(c, src, name, t, opts, nopts, out)) return 0;
-  if (c->dir[0] && !write_entry(c, path, key, out)) c->write_failures++;
+  if (c->disk.dir[0] && !bc_write(&c->disk, key, (uint32_t)out->ptx, ext_of(out->ptx), out->data, out->n))
+    c->write_failures++;
   return 1;
 }

@@ -7,11 +7,8 @@
  * Cache: $MAMC_CUDA_CACHE, else $XDG_CACHE_HOME/mamc, else ~/.cache/mamc (MAMC_CUDA_CACHE=0
  * turns it off). One file per compiled program, named by the SHA-256 of everything that
  * decides its bytes: the source, the kernel name, the options, the target and the NVRTC
- * version. An entry is
- *     "MAMCKC1\n" | key[32] | kind u32 (0 cubin, 1 ptx) | 0 u32 | length u64 | sha256(payload)[32] | payload
- * written to a temporary file in the same folder and renamed into place (atomic: a reader
- * sees a whole entry or none; concurrent writers of one key write the same bytes). An entry
- * whose header, length or payload digest does not match is counted as corrupt, compiled
+ * version; stored as ir/blobcache.h describes (kind 0: cubin, 1: PTX), written atomically. An
+ * entry whose header, length or payload digest does not match is counted as corrupt, compiled
  * again and replaced. NVRTC itself needs no GPU: everything here runs without a device.
  */
 #ifndef MAMC_KCACHE_H
@@ -19,6 +16,7 @@
 
 #include <stdint.h>
 
+#include "blobcache.h"
 #include "cu_lib.h"
 
 typedef struct KTarget {
@@ -34,7 +32,7 @@ typedef struct KBlob {
 
 typedef struct KCache {
   CuLib *L;               /* with CU_PART_NVRTC loaded */
-  char dir[512];          /* "" when the disk cache is off */
+  BlobCache disk;         /* disk.dir: "" when the disk cache is off */
   int nvrtc_major, nvrtc_minor;
   int hits, misses, corrupt, write_failures;
   double compile_seconds; /* in NVRTC */

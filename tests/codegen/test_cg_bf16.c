@@ -138,8 +138,8 @@ static void run_case(CgCase *c, void *ctx) {
 
 int main(int argc, char **argv) {
   char err[256];
-  int every = argc == 3 && !strcmp(argv[1], "--every") ? atoi(argv[2]) : 1;
-  if (argc != 1 && every < 1) {
+  int every = argc == 3 && !strcmp(argv[1], "--every") ? atoi(argv[2]) : argc == 1 ? 1 : 0;
+  if (every < 1) {
     fprintf(stderr, "usage: %s [--every K]   (K >= 1: every K-th f32 case; the valgrind copy's sample)\n", argv[0]);
     return 2;
   }

@@ -36,17 +36,6 @@ static int count_files(const char *dir, const char *prefix) {
 }
 
 
-/* flips byte `at` (from the end when negative) of the file */
-static void flip(const char *path, long at) {
-  FILE *f = fopen(path, "r+b");
-  if (!f) return;
-  fseek(f, at, at < 0 ? SEEK_END : SEEK_SET);
-  int c = fgetc(f);
-  fseek(f, at, at < 0 ? SEEK_END : SEEK_SET);
-  fputc(c ^ 0x5a, f);
-  fclose(f);
-}
-
 static void truncate_to(const char *path, long n) {
   if (truncate(path, n) != 0) perror("truncate");
 }
@@ -82,7 +71,7 @@ int main(void) {
   unsetenv("MAMC_CUDA_PTX");
   KCache c;
   CHECK(kc_init(&c, &L, dir));
-  printf("NVRTC %d.%d, cache %s\n", c.nvrtc_major, c.nvrtc_minor, c.dir);
+  printf("NVRTC %d.%d, cache %s\n", c.nvrtc_major, c.nvrtc_minor, c.disk.dir);
   KTarget t;
   CHECK(kc_target(&c, 90, &t) && t.arch == 90 && !t.ptx); /* a cubin for Hopper */
   KTarget tp = {90, 1};                                    /* PTX for compute_90 */
@@ -139,10 +128,10 @@ int main(void) {
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     long size = file_size(path);
     switch (bad[i].kind) {
-    case 0: flip(path, -7); break;
-    case 1: flip(path, 60); break;
+    case 0: test_flip_byte(path, -7); break;
+    case 1: test_flip_byte(path, 60); break;
     case 2: truncate_to(path, size - 10); break;
-    case 3: flip(path, 2); break;
+    case 3: test_flip_byte(path, 2); break;
     case 4: truncate_to(path, 0); break;
     case 5: {
       FILE *f = fopen(path, "ab");
@@ -167,7 +156,7 @@ int main(void) {
   {
     KCache cw;
     CHECK(kc_init(&cw, &L, dir));
-    snprintf(cw.dir, sizeof cw.dir, "%s/missing-subdir", dir);
+    snprintf(cw.disk.dir, sizeof cw.disk.dir, "%s/missing-subdir", dir);
     KBlob b;
     CHECK(kc_get(&cw, SRC, "twice", &t, NULL, 0, &b) && cw.write_failures == 1);
     free(b.data);
@@ -187,13 +176,13 @@ int main(void) {
   {
     setenv("MAMC_CUDA_CACHE", "0", 1);
     KCache c0;
-    CHECK(kc_init(&c0, &L, NULL) && c0.dir[0] == 0);
+    CHECK(kc_init(&c0, &L, NULL) && c0.disk.dir[0] == 0);
     KBlob b;
     CHECK(kc_get(&c0, SRC, "twice", &t, NULL, 0, &b) && c0.misses == 1);
     free(b.data);
     unsetenv("MAMC_CUDA_CACHE");
     setenv("MAMC_CUDA_CACHE", dir, 1);
-    CHECK(kc_init(&c0, &L, NULL) && strcmp(c0.dir, dir) == 0);
+    CHECK(kc_init(&c0, &L, NULL) && strcmp(c0.disk.dir, dir) == 0);
     unsetenv("MAMC_CUDA_CACHE");
   }
 

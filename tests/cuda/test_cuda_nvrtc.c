@@ -163,7 +163,7 @@ int main(int argc, char **argv) {
     return 77;
   }
   printf("NVRTC %d.%d, target %s_%d, cache %s\n", dev.kc.nvrtc_major, dev.kc.nvrtc_minor, dev.target.ptx ? "compute" : "sm",
-         dev.target.arch, dev.kc.dir);
+         dev.target.arch, dev.kc.disk.dir);
   hand_written(&dev);
   /* the examples, and the benchmark workloads; argv: other NAME.mam NAME.yaml pairs */
   const char *progs[][2] = {{"examples/lm.mam", "examples/lm.yaml"},        {"examples/shared.mam", "examples/shared.yaml"},

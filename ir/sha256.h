@@ -1,6 +1,6 @@
-/* sha256.h — SHA-256 (FIPS 180-4), small and dependency-free: the kernel cache's key and the
- * integrity check of its entries (runtime/cuda/kcache.c). Streaming: init, update any number
- * of times, final. */
+/* sha256.h — SHA-256 (FIPS 180-4), small and dependency-free: the kernel caches' keys and the
+ * integrity check of their entries (blobcache.c; codegen/jit.c, runtime/cuda/kcache.c).
+ * Streaming: init, update any number of times, final. */
 #ifndef MAMC_SHA256_H
 #define MAMC_SHA256_H
 

@@ -1,5 +1,5 @@
 /* sha256.c — SHA-256 as FIPS 180-4 specifies it (see sha256.h); checked against the
- * standard's test vectors in tests/cuda/test_cuda_host.c. */
+ * standard's test vectors in tests/ir/test_blobcache.c. */
 #include "sha256.h"
 
 #include <stdio.h>
