@@ -1,11 +1,13 @@
 /* blobcache.c — the on-disk entries of blobcache.h: folder choice, atomic writes, checked reads. */
 #include "blobcache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sha256.h"
@@ -25,6 +27,22 @@ static int make_dirs(const char *dir) {
   return mkdir(buf, 0755) == 0 || errno == EEXIST;
 }
 
+/* Removes temporary files older than a day: the leftovers of writers killed mid-write (a
+ * live writer renames its file within moments of creating it). */
+static void sweep_temporaries(const char *dir) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  time_t now = time(NULL);
+  char path[800];
+  struct stat st;
+  while (d && (e = readdir(d))) {
+    if (strncmp(e->d_name, ".tmp-", 5) != 0) continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > 24 * 3600) remove(path);
+  }
+  if (d) closedir(d);
+}
+
 void bc_open(BlobCache *c, const char *dir, const char *env) {
   const char *e = env ? getenv(env) : NULL;
   c->dir[0] = 0;
@@ -42,6 +60,7 @@ void bc_open(BlobCache *c, const char *dir, const char *env) {
             c->dir, strerror(errno));
     c->dir[0] = 0;
   }
+  if (c->dir[0]) sweep_temporaries(c->dir);
 }
 
 void bc_path(const BlobCache *c, const uint8_t key[32], const char *ext, char *path, size_t len) {

@@ -25,7 +25,8 @@ typedef struct BlobCache {
 /* Chooses and creates the folder: `dir` when not NULL ("" for none); else the environment
  * variable `env` ("0" or "off": none; another value: that folder); else $XDG_CACHE_HOME/mamc,
  * else $HOME/.cache/mamc. A folder that cannot be created turns the cache off with a warning
- * on stderr naming it (compiling still works; it is only slower). */
+ * on stderr naming it (compiling still works; it is only slower). Temporary files older than a
+ * day (writers killed mid-write) are removed. */
 void bc_open(BlobCache *c, const char *dir, const char *env);
 
 /* The file of entry `key` (ext without the dot) into path. */

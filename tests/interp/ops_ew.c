@@ -339,9 +339,29 @@ static void t_reduce(Op op) {
 
 /* ---- matmul -------------------------------------------------------------------------------- */
 
+/* matmul's definition fixes the order of its f64 sums (runtime/interp/matmul.c), so its result
+ * must equal this reference bit for bit, at f64 and rounded once to f32; N up to 11 covers the
+ * interpreter's four-column blocks and their remainders. */
+static void matmul_exact(Case *c, const Tensor *ref) {
+  for (int f = 0; f < 2; f++) {
+    Tensor out = {0};
+    InterpCx cx;
+    if (!case_run(c, f ? DT_F32 : DT_F64, &out, &cx)) continue; /* case_check reports it */
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; i < ref->n && out.n == ref->n; i++) {
+      double want = f ? (double)(float)h_f(ref)[i] : h_f(ref)[i];
+      if (rt_tensor_get(&out, i) != want && bad++ == 0) first = i;
+    }
+    if (bad || out.n != ref->n)
+      h_fail("%s [%s]: %lld elements differ from the reference's sums in order (first at %lld)", c->what,
+             f ? "f32" : "f64", (long long)bad, (long long)first);
+    rt_tensor_free(&out);
+  }
+}
+
 static void t_matmul(Op op) {
-  for (int rep = 0; rep < 8; rep++) {
-    int64_t M = h_int(1, 5), K = h_int(1, 5), N = h_int(1, 5), full[2] = {h_int(2, 3), h_int(2, 3)};
+  for (int rep = 0; rep < 12; rep++) {
+    int64_t M = h_int(1, 5), K = h_int(1, 9), N = h_int(1, 11), full[2] = {h_int(2, 3), h_int(2, 3)};
     int ta = (int)h_int(0, 1), tb = (int)h_int(0, 1), sym = rep == 0;
     int nba = (int)h_int(0, 2), nbb = (int)h_int(0, 2), nb = nba > nbb ? nba : nbb;
     int64_t sa[IR_MAX_RANK], sb[IR_MAX_RANK], so[IR_MAX_RANK];
@@ -384,6 +404,7 @@ static void t_matmul(Op op) {
         }
         h_f(&ref)[i] = s;
       }
+      matmul_exact(&c, &ref);
       case_check(&c, &ref);
     }
     case_end(&c);

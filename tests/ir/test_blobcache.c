@@ -4,10 +4,12 @@
  * folder), round trips of fresh random payloads, every kind of corrupt entry reported as
  * such (a flipped payload or digest byte, a truncation, an appended byte, a foreign magic, an
  * empty file, another key's or another kind's entry under this name), no temporary file
- * left behind, and a write into a vanished folder failing cleanly. MAMC_TEST_SEED=<n> replays. */
+ * left behind, a killed writer's day-old temporary file swept (a fresh one kept), and a write
+ * into a vanished folder failing cleanly. MAMC_TEST_SEED=<n> replays. */
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <utime.h>
 
 #include "blobcache.h"
 #include "rng.h"
@@ -187,6 +189,24 @@ static void test_entries(const char *root, uint64_t seed) {
   CHECK(bc_read(&c, key, 7, "bin", &got, &gn) == 1 && gn == n && memcmp(got, payload, n) == 0);
   free(got);
   CHECK(count_tmp(dir) == 0);
+  /* a writer killed mid-write leaves its temporary file: swept when a day old, not before */
+  {
+    char old_tmp[700], new_tmp[700];
+    snprintf(old_tmp, sizeof old_tmp, "%s/.tmp-0123456789abcdef-1-0", dir);
+    snprintf(new_tmp, sizeof new_tmp, "%s/.tmp-0123456789abcdef-2-0", dir);
+    FILE *f = fopen(old_tmp, "wb"), *g = fopen(new_tmp, "wb");
+    if (f) fputs("MAMCKC1\n partial", f), fclose(f);
+    if (g) fputs("MAMCKC1\n partial", g), fclose(g);
+    struct utimbuf two_days = {time(NULL) - 2 * 24 * 3600, time(NULL) - 2 * 24 * 3600};
+    CHECK(utime(old_tmp, &two_days) == 0);
+    CHECK(count_tmp(dir) == 2);
+    BlobCache again;
+    bc_open(&again, dir, NULL);
+    CHECK(file_size(old_tmp) < 0 && file_size(new_tmp) > 0 && count_tmp(dir) == 1);
+    CHECK(bc_read(&again, key, 7, "bin", &got, &gn) == 1 && gn == n); /* entries stay */
+    free(got);
+    remove(new_tmp);
+  }
   /* the folder vanishes under an open cache: the write fails, nothing is left */
   test_rm_dir(dir);
   CHECK(bc_write(&c, key, 7, "bin", payload, n) == 0);
