@@ -4,6 +4,7 @@
 #define MAMC_TEST_H
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
 #include <unistd.h>
@@ -55,6 +56,22 @@ static inline void test_rm_dir(const char *dir) {
   }
   if (d) closedir(d);
   rmdir(dir);
+}
+
+/* Removes a folder and everything under it (rm -rf): scratch trees of tests. */
+static inline void test_rm_tree(const char *dir) {
+  char cmd[1100];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* Copies file `from` over file `to`, byte for byte. */
+static inline void test_copy_file(const char *from, const char *to) {
+  FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+  int c;
+  while (a && b && (c = fgetc(a)) != EOF) fputc(c, b);
+  if (a) fclose(a);
+  if (b) fclose(b);
 }
 
 /* Flips (xor 0x5a) byte `at` of a file, counted from the end when negative: corrupt entries. */

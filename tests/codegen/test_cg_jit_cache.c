@@ -166,11 +166,7 @@ int main(int argc, char **argv) {
     test_flip_byte(names[0], -5); /* a payload byte */
     struct stat sb;
     CHECK(stat(names[1], &sb) == 0 && truncate(names[1], sb.st_size / 2) == 0);
-    FILE *a = fopen(names[0], "rb"), *b = fopen(names[2], "wb"); /* another entry under this name */
-    int ch;
-    while (a && b && (ch = fgetc(a)) != EOF) fputc(ch, b);
-    if (a) fclose(a);
-    if (b) fclose(b);
+    test_copy_file(names[0], names[2]); /* another entry under this name */
     session(&T, dir, &st, &nk);
     SESSION_CHECK("damaged", st.corrupt == 3 && st.compiled == 3 && st.hits == nk0 - 3 && st.write_failures == 0);
     CHECK(same(T.digest, ref, nsel));
@@ -234,8 +230,6 @@ int main(int argc, char **argv) {
     cg_cpu_free(s);
   }
 
-  char cmd[700];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);
+  test_rm_tree(root);
   return test_done();
 }

@@ -48,8 +48,14 @@ static void collect(CgCase *c, void *vctx) {
       return;
     }
   if (T->n == T->cap) {
+    Kern *grown = realloc(T->k, sizeof *T->k * (size_t)(T->cap ? 2 * T->cap : 64));
+    CHECK_MSG(grown != NULL, "%s: out of memory", c->name);
+    if (!grown) {
+      sb_free(&b);
+      return;
+    }
+    T->k = grown;
     T->cap = T->cap ? 2 * T->cap : 64;
-    T->k = realloc(T->k, sizeof *T->k * (size_t)T->cap);
   }
   Kern *e = &T->k[T->n++];
   snprintf(e->name, sizeof e->name, "%s", name);

@@ -80,14 +80,6 @@ static int count_tmp(const char *dir) {
   return n;
 }
 
-static void copy_file(const char *from, const char *to) {
-  FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
-  int c;
-  while (a && b && (c = fgetc(a)) != EOF) fputc(c, b);
-  if (a) fclose(a);
-  if (b) fclose(b);
-}
-
 static void test_folder(const char *root) {
   BlobCache c;
   char want[600];
@@ -164,7 +156,7 @@ static void test_entries(const char *root, uint64_t seed) {
   CHECK(bc_read(&c, key, 8, "bin", &got, &gn) == -1 && got == NULL); /* another kind */
   /* another key's entry under this key's name */
   CHECK(bc_write(&c, other, 7, "bin", payload, n) == 1);
-  copy_file(opath, path);
+  test_copy_file(opath, path);
   CHECK(bc_read(&c, key, 7, "bin", &got, &gn) == -1);
   const char *what[] = {"a flipped payload byte", "a flipped digest byte", "a truncation", "one byte appended",
                         "a foreign magic", "an empty file", "a flipped length byte"};
@@ -218,12 +210,6 @@ static void test_entries(const char *root, uint64_t seed) {
   free(payload);
 }
 
-static void rm_tree(const char *root) {
-  char cmd[700];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);
-}
-
 int main(void) {
   const char *env = getenv("MAMC_TEST_SEED");
   uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
@@ -233,6 +219,6 @@ int main(void) {
   test_sha256(seed);
   test_folder(root);
   test_entries(root, seed);
-  rm_tree(root);
+  test_rm_tree(root);
   return test_done();
 }
