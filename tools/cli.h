@@ -62,5 +62,6 @@ extern const Cmd cmd_place, cmd_plan; /* tools/cmd_place.c, tools/cmd_plan.c */
 extern const Cmd cmd_eval, cmd_plot; /* tools/cmd_eval.c, tools/cmd_plot.c */
 extern const Cmd cmd_convert;         /* tools/cmd_convert.c */
 extern const Cmd cmd_translate;       /* tools/cmd_translate.c */
+extern const Cmd cmd_cache;           /* tools/cmd_cache.c */
 
 #endif

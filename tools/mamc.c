@@ -9,7 +9,7 @@
 
 static const Cmd *const cmds[] = {&cmd_check, &cmd_ir,   &cmd_dot,  &cmd_train, &cmd_vocab, &cmd_passes,
                                   &cmd_place, &cmd_plan, &cmd_eval, &cmd_plot, &cmd_convert,
-                                  &cmd_translate};
+                                  &cmd_translate, &cmd_cache};
 
 static void usage(FILE *f) {
   fputs("mamc — compiler and runtime for modular multilingual neural networks\n\n"
@@ -21,6 +21,7 @@ static void usage(FILE *f) {
         "  MAMC_JIT_CACHE    folder of compiled CPU kernels, reused by later runs (default\n"
         "                    $XDG_CACHE_HOME/mamc, else ~/.cache/mamc; 0: compile afresh each run)\n"
         "  MAMC_CUDA_CACHE   the same for GPU kernels (NVRTC)\n"
+        "  MAMC_CACHE_MAX    the most a cache folder may hold (default 1G; 0: no limit); see mamc cache\n"
         "  MAMC_THREADS      threads for the CPU kernels (default: 1)\n"
         "  MAMC_NO_JIT=1     run the fused kernels in the reference interpreter (slow; debugging)\n"
         "  MAMC_JIT_OPT=0    compile CPU kernels without LLVM's -O2 (faster to compile, slower)\n", f);

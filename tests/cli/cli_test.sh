@@ -2,14 +2,9 @@
 # cli_test.sh MAMC DOT — the mamc command line on the examples: --help answers, every example
 # checks, `mamc ir` output re-parses to identical text, `mamc dot` renders with Graphviz, and
 # bad input exits 2 with a file:line:col diagnostic and writes no output file.
-set -u
 MAMC=$1
 DOT=${2:-}
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-ok() { echo "OK: $*"; }
-bad() { echo "NOT OK: $*"; fail=1; }
+. "$(dirname "$0")/../testlib.sh"
 
 "$MAMC" --help | grep -q "usage: mamc COMMAND" && ok "mamc --help" || bad "mamc --help"
 for c in check ir dot; do

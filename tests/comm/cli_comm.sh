@@ -3,13 +3,8 @@
 # listed, the cost against the baselines), `mamc plan` the buckets and bytes per rank,
 # `mamc ir --after comm --rank R` the inserted collectives (verifying, and parsing back);
 # bad --rank values exit 2.
-set -u
 MAMC=$1
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-ok() { echo "OK: $*"; }
-bad() { echo "NOT OK: $*"; fail=1; }
+. "$(dirname "$0")/../testlib.sh"
 m=examples/modular.mam y=examples/modular.yaml
 
 "$MAMC" place "$m" --config "$y" --processes 4 > "$tmp/place" && grep -q "^rank 3: " "$tmp/place" \

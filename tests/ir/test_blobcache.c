@@ -5,7 +5,10 @@
  * such (a flipped payload or digest byte, a truncation, an appended byte, a foreign magic, an
  * empty file, another key's or another kind's entry under this name), no temporary file
  * left behind, a killed writer's day-old temporary file swept (a fresh one kept), and a write
- * into a vanished folder failing cleanly. MAMC_TEST_SEED=<n> replays. */
+ * into a vanished folder failing cleanly; usage per extension, trimming to a size limit in
+ * least-recently-used order (a read counts as a use) without touching files that are not
+ * entries, bc_open trimming to $MAMC_CACHE_MAX, and size parsing. MAMC_TEST_SEED=<n> replays. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -210,6 +213,178 @@ static void test_entries(const char *root, uint64_t seed) {
   free(payload);
 }
 
+static void set_mtime(const char *path, time_t t) {
+  struct timespec ts[2] = {{t, 0}, {t, 0}};
+  CHECK(utimensat(AT_FDCWD, path, ts, 0) == 0);
+}
+
+static void touch_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  CHECK(f != NULL);
+  if (f) fputs(text, f), fclose(f);
+}
+
+/* K entries of random sizes and extensions with distinct random ages among files that are not
+ * entries; usage counts; trims to random limits remove exactly the oldest; a read makes an
+ * entry the newest; trimming to 0 leaves only what is not the cache's. */
+static void test_trim(const char *root, uint64_t seed) {
+  enum { K = 24 };
+  static const char *const exts[] = {"o", "cubin", "ptx"};
+  char dir[600], path[800], sub[700];
+  snprintf(dir, sizeof dir, "%s/trim", root);
+  BlobCache c;
+  bc_open(&c, dir, NULL);
+  uint8_t keys[K][32];
+  size_t size[K];
+  int ext[K], alive[K];
+  time_t age[K], now = time(NULL);
+  for (int i = 0; i < K; i++) {
+    random_key(seed, 1000 + (uint64_t)i, keys[i]);
+    size[i] = 1 + (size_t)(rng_u64(seed, 2000 + (uint64_t)i) % 3000);
+    ext[i] = (int)(rng_u64(seed, 3000 + (uint64_t)i) % 3);
+    age[i] = 0;
+    alive[i] = 1;
+  }
+  for (int i = 0; i < K; i++) { /* a random permutation of 1..K hours */
+    int j = (int)(rng_u64(seed, 4000 + (uint64_t)i) % (uint64_t)(i + 1));
+    age[i] = age[j];
+    age[j] = (time_t)(i + 1);
+  }
+  uint8_t *payload = malloc(3000);
+  for (int i = 0; i < 3000; i++) payload[i] = (uint8_t)rng_u64(seed, 5000 + (uint64_t)i);
+  uint64_t total = 0, per_ext[3] = {0, 0, 0};
+  long files_ext[3] = {0, 0, 0};
+  for (int i = 0; i < K; i++) {
+    CHECK(bc_write(&c, keys[i], 1, exts[ext[i]], payload, size[i]) == 1);
+    bc_path(&c, keys[i], exts[ext[i]], path, sizeof path);
+    set_mtime(path, now - age[i] * 3600);
+    total += size[i] + BC_HEADER;
+    per_ext[ext[i]] += size[i] + BC_HEADER;
+    files_ext[ext[i]]++;
+  }
+  /* not the cache's: kept whatever the limit */
+  snprintf(path, sizeof path, "%s/notes.txt", dir);
+  touch_file(path, "keep me");
+  snprintf(sub, sizeof sub, "%s/corpus", dir);
+  CHECK(mkdir(sub, 0755) == 0);
+  snprintf(path, sizeof path, "%s/corpus/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.o", dir);
+  touch_file(path, "in a subfolder");
+  snprintf(path, sizeof path, "%s/0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef.o", dir);
+  touch_file(path, "upper-case hex");
+  snprintf(path, sizeof path, "%s/.tmp-fresh", dir);
+  touch_file(path, "a live writer's");
+
+  BcUsage u;
+  CHECK(bc_usage(dir, &u) == 1);
+  CHECK_MSG(u.files == K && u.bytes == total && u.temporaries == 1, "usage %ld files %llu bytes %ld tmp", u.files,
+            (unsigned long long)u.bytes, u.temporaries);
+  /* per extension, sorted by name: cubin, o, ptx (those present) */
+  int at = 0;
+  static const int order[] = {1, 0, 2};
+  for (int k = 0; k < 3; k++) {
+    int e = order[k];
+    if (!files_ext[e]) continue;
+    CHECK(at < u.n_exts && strcmp(u.by_ext[at].ext, exts[e]) == 0 && u.by_ext[at].files == files_ext[e] &&
+          u.by_ext[at].bytes == per_ext[e]);
+    at++;
+  }
+  CHECK(u.n_exts == at);
+
+  /* trims to decreasing random limits: what is left is exactly the newest entries that fit */
+  uint64_t limit = total;
+  for (int round = 0; round < 4; round++) {
+    limit = limit / 2 + rng_u64(seed, 6000 + (uint64_t)round) % (limit / 4 + 1);
+    uint64_t left = 0;
+    for (int i = 0; i < K; i++)
+      if (alive[i]) left += size[i] + BC_HEADER;
+    long want_removed = 0;
+    for (time_t a = K; a >= 1 && left > limit; a--) /* the oldest first */
+      for (int i = 0; i < K; i++)
+        if (alive[i] && age[i] == a) alive[i] = 0, left -= size[i] + BC_HEADER, want_removed++;
+    long removed = bc_trim(dir, limit);
+    CHECK_MSG(removed == want_removed, "limit %llu: removed %ld, want %ld", (unsigned long long)limit, removed,
+              want_removed);
+    for (int i = 0; i < K; i++) {
+      bc_path(&c, keys[i], exts[ext[i]], path, sizeof path);
+      CHECK_MSG((file_size(path) >= 0) == alive[i], "entry %d (%ld h old): present %d, want %d", i, (long)age[i],
+                file_size(path) >= 0, alive[i]);
+    }
+    CHECK(bc_usage(dir, &u) == 1 && u.bytes == left && u.temporaries == 1);
+  }
+  /* reading the oldest survivor makes it the newest: the next trim removes another */
+  int oldest = -1;
+  for (int i = 0; i < K; i++)
+    if (alive[i] && (oldest < 0 || age[i] > age[oldest])) oldest = i;
+  if (oldest >= 0) {
+    uint8_t *got;
+    size_t gn;
+    CHECK(bc_read(&c, keys[oldest], 1, exts[ext[oldest]], &got, &gn) == 1 && gn == size[oldest]);
+    free(got);
+    CHECK(bc_usage(dir, &u) == 1);
+    CHECK(bc_trim(dir, u.bytes - 1) >= 1);
+    bc_path(&c, keys[oldest], exts[ext[oldest]], path, sizeof path);
+    CHECK_MSG(file_size(path) >= 0, "an entry just read was trimmed before older ones");
+  }
+  /* bc_open trims to $MAMC_CACHE_MAX */
+  setenv("MAMC_CACHE_MAX", "1", 1);
+  BlobCache again;
+  bc_open(&again, dir, NULL);
+  CHECK(bc_usage(dir, &u) == 1 && u.files == 0 && u.temporaries == 1); /* a fresh temporary stays */
+  unsetenv("MAMC_CACHE_MAX");
+  /* clearing: every entry and temporary; nothing else */
+  CHECK(bc_write(&c, keys[0], 1, "o", payload, 10) == 1);
+  CHECK(bc_trim(dir, 0) == 2);
+  CHECK(bc_usage(dir, &u) == 1 && u.files == 0 && u.bytes == 0 && u.temporaries == 0 && u.n_exts == 0);
+  snprintf(path, sizeof path, "%s/notes.txt", dir);
+  CHECK(file_size(path) == 7);
+  snprintf(path, sizeof path, "%s/corpus/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.o", dir);
+  CHECK(file_size(path) > 0);
+  snprintf(path, sizeof path, "%s/0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef.o", dir);
+  CHECK(file_size(path) > 0);
+  /* a folder that does not exist */
+  snprintf(path, sizeof path, "%s/absent", root);
+  CHECK(bc_usage(path, &u) == 0 && bc_trim(path, 0) == -1);
+  free(payload);
+}
+
+static void test_sizes(void) {
+  static const struct {
+    const char *s;
+    int ok;
+    uint64_t v;
+  } cases[] = {{"0", 1, 0},
+               {"4096", 1, 4096},
+               {"1K", 1, 1024},
+               {"2k", 1, 2048},
+               {"3M", 1, 3u << 20},
+               {"3MB", 1, 3u << 20},
+               {"3MiB", 1, 3u << 20},
+               {"1.5G", 1, 3ull << 29},
+               {"2T", 1, 2ull << 40},
+               {"512B", 1, 512},
+               {"", 0, 0},
+               {"G", 0, 0},
+               {"-1", 0, 0},
+               {"1X", 0, 0},
+               {"1KK", 0, 0},
+               {"1 G", 0, 0},
+               {"99999999T", 0, 0}};
+  for (int i = 0; i < (int)(sizeof cases / sizeof *cases); i++) {
+    uint64_t v = 12345;
+    int ok = bc_parse_size(cases[i].s, &v);
+    CHECK_MSG(ok == cases[i].ok && (!ok || v == cases[i].v), "'%s': %d %llu", cases[i].s, ok, (unsigned long long)v);
+  }
+  unsetenv("MAMC_CACHE_MAX");
+  CHECK(bc_limit() == (uint64_t)1 << 30);
+  setenv("MAMC_CACHE_MAX", "0", 1);
+  CHECK(bc_limit() == UINT64_MAX);
+  setenv("MAMC_CACHE_MAX", "200M", 1);
+  CHECK(bc_limit() == (uint64_t)200 << 20);
+  setenv("MAMC_CACHE_MAX", "lots", 1); /* warned about; the default */
+  CHECK(bc_limit() == (uint64_t)1 << 30);
+  unsetenv("MAMC_CACHE_MAX");
+}
+
 int main(void) {
   const char *env = getenv("MAMC_TEST_SEED");
   uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
@@ -218,7 +393,10 @@ int main(void) {
   if (!mkdtemp(root)) return perror("mkdtemp"), 1;
   test_sha256(seed);
   test_folder(root);
+  unsetenv("MAMC_CACHE_MAX");
   test_entries(root, seed);
+  test_trim(root, seed);
+  test_sizes();
   test_rm_tree(root);
   return test_done();
 }

@@ -3,13 +3,8 @@
 # `mamc ir --after PASS` / `--passes LETTERS` print the program after the passes, which parses
 # back to the same text (fusion groups included); after memplan the plans follow as comments;
 # an unknown pass, or autodiff on a graph without a loss, exits 2 with a message.
-set -u
 MAMC=$1
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-ok() { echo "OK: $*"; }
-bad() { echo "NOT OK: $*"; fail=1; }
+. "$(dirname "$0")/../testlib.sh"
 
 "$MAMC" passes > "$tmp/list" && grep -q "^F  fusion" "$tmp/list" && grep -q "^A  autodiff" "$tmp/list" \
   && ok "mamc passes" || bad "mamc passes"
