@@ -354,7 +354,7 @@ static int run_group(Exec *e, ExecGroup *eg, const int64_t *symvals, InterpCx *c
       const IrNode *nd = &g->nodes.v[node];
       int64_t sh[IR_MAX_RANK];
       for (int d = 0; d < nd->type.rank; d++) sh[d] = dim_eval(nd->type.d[d], symvals);
-      if (!rt_tensor_alloc(&e->vals[node], bi->dt, nd->type.rank, sh)) {
+      if (!rt_tensor_alloc_raw(&e->vals[node], bi->dt, nd->type.rank, sh)) {
         snprintf(cx->err, sizeof cx->err, "out of memory");
         return 0;
       }
@@ -394,7 +394,7 @@ static int run_summed_gemm(Exec *e, int i, const int64_t *symvals, InterpCx *cx)
     snprintf(cx->err, sizeof cx->err, "%%%d: summed matrix product: unexpected operands", i);
     return 0;
   }
-  if (!rt_tensor_alloc(&e->vals[i], DT_F32, 2, sh)) return snprintf(cx->err, sizeof cx->err, "out of memory"), 0;
+  if (!rt_tensor_alloc_raw(&e->vals[i], DT_F32, 2, sh)) return snprintf(cx->err, sizeof cx->err, "out of memory"), 0;
   (void)symvals;
   double t0 = mono_seconds();
   rt_gemm_at_b(a->data, b->data, e->vals[i].data, rows, K, N);

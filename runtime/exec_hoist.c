@@ -168,7 +168,7 @@ int exec_hoist_run(Exec *e, ExecHoist *h, const int64_t *symvals, InterpCx *cx) 
       const IrNode *nd = &g->nodes.v[k->bufs[b].node];
       int64_t sh[IR_MAX_RANK];
       for (int d = 0; d < nd->type.rank; d++) sh[d] = dim_eval(nd->type.d[d], symvals);
-      if (!rt_tensor_alloc(&hit->out[b], k->bufs[b].dt, nd->type.rank, sh)) {
+      if (!rt_tensor_alloc_raw(&hit->out[b], k->bufs[b].dt, nd->type.rank, sh)) {
         for (int c = 0; c < CG_MAX_BUFS; c++) rt_tensor_free(&hit->out[c]);
         snprintf(cx->err, sizeof cx->err, "out of memory");
         return 0;

@@ -92,7 +92,7 @@ int rt_matmul(const Tensor *a, const Tensor *b, int ta, int tb, Tensor *out, cha
   memcpy(oshape, bshape, sizeof(int64_t) * (size_t)r);
   oshape[r] = M;
   oshape[r + 1] = N;
-  if (!out->data && !rt_tensor_alloc(out, a->dt, r + 2, oshape)) {
+  if (!out->data && !rt_tensor_alloc_raw(out, a->dt, r + 2, oshape)) {
     snprintf(err, errlen, "matmul: out of memory");
     return 0;
   }

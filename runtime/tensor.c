@@ -19,14 +19,18 @@ int64_t rt_numel(int rank, const int64_t *shape) {
   return n;
 }
 
-int rt_tensor_alloc(Tensor *t, DType dt, int rank, const int64_t *shape) {
+static int tensor_alloc(Tensor *t, DType dt, int rank, const int64_t *shape, int zero) {
   memset(t, 0, sizeof *t);
   if ((unsigned)dt >= DT_COUNT || rank < 0 || rank > IR_MAX_RANK) return 0;
   int64_t n = rt_numel(rank, shape);
   size_t esz = (size_t)dtype_size(dt);
   if (n < 0 || (uint64_t)n > SIZE_MAX / esz) return 0;
-  void *data = calloc(n ? (size_t)n : 1, esz); /* never a NULL for an empty tensor */
+  size_t bytes = (n ? (size_t)n : 1) * esz; /* never a NULL for an empty tensor */
+  void *data = zero ? calloc(1, bytes) : malloc(bytes);
   if (!data) return 0;
+#ifdef MAMC_POISON_RAW
+  if (!zero) memset(data, 0xff, bytes);
+#endif
   t->dt = dt;
   t->rank = rank;
   for (int i = 0; i < rank; i++) t->shape[i] = shape[i];
@@ -34,6 +38,10 @@ int rt_tensor_alloc(Tensor *t, DType dt, int rank, const int64_t *shape) {
   t->data = data;
   return 1;
 }
+
+int rt_tensor_alloc(Tensor *t, DType dt, int rank, const int64_t *shape) { return tensor_alloc(t, dt, rank, shape, 1); }
+
+int rt_tensor_alloc_raw(Tensor *t, DType dt, int rank, const int64_t *shape) { return tensor_alloc(t, dt, rank, shape, 0); }
 
 void rt_tensor_free(Tensor *t) {
   if (!t) return;
@@ -49,14 +57,14 @@ int rt_same_shape(const Tensor *a, const Tensor *b) {
 }
 
 int rt_tensor_copy(const Tensor *src, Tensor *dst) {
-  if (!rt_tensor_alloc(dst, src->dt, src->rank, src->shape)) return 0;
+  if (!rt_tensor_alloc_raw(dst, src->dt, src->rank, src->shape)) return 0;
   if (src->n) memcpy(dst->data, src->data, (size_t)src->n * (size_t)dtype_size(src->dt));
   return 1;
 }
 
 int rt_tensor_convert(const Tensor *src, DType dt, Tensor *dst) {
   if (src->dt == dt) return rt_tensor_copy(src, dst);
-  if (!rt_tensor_alloc(dst, dt, src->rank, src->shape)) return 0;
+  if (!rt_tensor_alloc_raw(dst, dt, src->rank, src->shape)) return 0;
   for (int64_t i = 0; i < src->n; i++) rt_tensor_set(dst, i, rt_tensor_get(src, i));
   return 1;
 }

@@ -28,6 +28,12 @@ int64_t rt_numel(int rank, const int64_t *shape);
 /* Allocate a zero-filled tensor. 1 on success; 0 (t left empty) if rank is out of
  * [0, IR_MAX_RANK], a dim is negative, the size overflows, or memory runs out. */
 int rt_tensor_alloc(Tensor *t, DType dt, int rank, const int64_t *shape);
+/* The same without filling: for outputs whose producer writes every element (generated
+ * kernels, matrix products, copies). Zeroing them cost ~5% of a CPU training step: freed
+ * memory stays in the process (tools/mamc.c), so calloc has to clear it. Builds with
+ * MAMC_SANITIZE fill them with 0xFF bytes instead (NaN in f32/f64, -1 in i32), so that an
+ * element a producer forgets shows up in every test that compares results. */
+int rt_tensor_alloc_raw(Tensor *t, DType dt, int rank, const int64_t *shape);
 void rt_tensor_free(Tensor *t); /* frees the data and leaves t empty (all zero); NULL-safe */
 int rt_tensor_copy(const Tensor *src, Tensor *dst);               /* dst: a new tensor */
 int rt_tensor_convert(const Tensor *src, DType dt, Tensor *dst);  /* dst: a new tensor of dt */

@@ -52,6 +52,12 @@ int fast_collapse(int r, int64_t *shape, int n, int64_t **strides) {
 }
 
 int fast_alloc_out(FastCx *c, DType dt) {
+  if (rt_tensor_alloc_raw(c->out, dt, c->orank, c->oshape)) return 1;
+  snprintf(c->err, c->errlen, "out of memory");
+  return 0;
+}
+
+int fast_alloc_out_zeroed(FastCx *c, DType dt) {
   if (rt_tensor_alloc(c->out, dt, c->orank, c->oshape)) return 1;
   snprintf(c->err, c->errlen, "out of memory");
   return 0;

@@ -69,7 +69,7 @@ int fast_attention_grad(FastCx *c) {
   if (scale == 0) scale = 1.0 / sqrt((double)D);
   size_t blk = (size_t)ATT_BQ * (size_t)(Sk > 0 ? Sk : 1);
   float *S = malloc(sizeof(float) * blk), *dP = malloc(sizeof(float) * blk);
-  if (!S || !dP || !fast_alloc_out(c, DT_F32)) {
+  if (!S || !dP || !fast_alloc_out_zeroed(c, DT_F32)) {
     free(S);
     free(dP);
     if (!S || !dP) snprintf(c->err, c->errlen, "out of memory");

@@ -33,6 +33,11 @@ int fast_bcast_strides(const Tensor *x, int r, const int64_t *shape, int64_t *st
  * shape/strides are modified in place; returns the new rank (>= 1). */
 int fast_collapse(int r, int64_t *shape, int n, int64_t **strides);
 
+/* The node's result, c->out, of its shape and dtype dt; 0 (c->err set) when memory runs out.
+ * fast_alloc_out leaves the elements unset (rt_tensor_alloc_raw): the kernel writes them all;
+ * fast_alloc_out_zeroed fills them with zeros for kernels that accumulate into their result or
+ * write part of it (pad, scatter_add, the attention gradients). */
 int fast_alloc_out(FastCx *c, DType dt);
+int fast_alloc_out_zeroed(FastCx *c, DType dt);
 
 #endif

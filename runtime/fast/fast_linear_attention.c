@@ -152,7 +152,7 @@ static int forward(FastCx *c, Node *n) {
   S = malloc(sizeof(float) * (size_t)(m * w + 1));
   lg = malloc(sizeof(float) * (size_t)(n->Sk + 1));
   work = malloc(sizeof(float) * (size_t)la_work_size(&proto));
-  if (!o || !vb || !S || !lg || !work || !fast_alloc_out(c, DT_F32)) goto done;
+  if (!o || !vb || !S || !lg || !work || !fast_alloc_out_zeroed(c, DT_F32)) goto done;
   float *out = c->out->data;
   const float *S0 = F(n, n->la.state);
   for (int64_t bh = 0; bh < n->B * n->H; bh++) {
@@ -211,7 +211,7 @@ static int backward(FastCx *c, Node *n) {
   LaSlice proto = {T, m, w, n->la.chunk, NULL, NULL, NULL, NULL, NULL, 0};
   size_t per = (size_t)(T * w * 4 + T * m * 6 + 2 * m * w + T + 16);
   float *buf = malloc(sizeof(float) * per), *work = malloc(sizeof(float) * (size_t)la_work_size(&proto));
-  if (!buf || !work || !fast_alloc_out(c, DT_F32)) {
+  if (!buf || !work || !fast_alloc_out_zeroed(c, DT_F32)) {
     free(buf);
     free(work);
     return oom(c);

@@ -96,7 +96,7 @@ int fast_move(FastCx *c) {
     int64_t s, step, len;
     slice_range(n, c->oshape[axis], &s, &step, &len);
     if (len != x->shape[axis]) return -1;
-    if (!fast_alloc_out(c, x->dt)) return 0; /* zero-filled */
+    if (!fast_alloc_out_zeroed(c, x->dt)) return 0;
     int64_t xs[IR_MAX_RANK], ys[IR_MAX_RANK];
     row_major(x->rank, x->shape, xs);
     memcpy(ys, so, sizeof ys);
@@ -166,7 +166,7 @@ int fast_move(FastCx *c) {
     if (src->n != x->n * row) return -1;
     for (int64_t i = 0; i < x->n; i++)
       if (id[i] < 0 || id[i] >= V) return -1;
-    if (!fast_alloc_out(c, DT_F32)) return 0;
+    if (!fast_alloc_out_zeroed(c, DT_F32)) return 0;
     float *O = c->out->data;
     const float *S = src->data;
     for (int64_t i = 0; i < x->n; i++) {
