@@ -17,6 +17,21 @@ typedef struct FastCx {
   size_t errlen;
 } FastCx;
 
+/* Row helpers compiled for AVX2 and AVX-512 too, the widest the CPU has chosen when the program
+ * loads (x86-64 with glibc's ifunc; elsewhere the default build only). mamc is built for any
+ * x86-64, which gives them 4 lanes; the JIT's kernels use the host's full width already. Each
+ * lane does the same operations in the same order in every clone (ISO C: no contraction into
+ * FMA), so the results are bit for bit the same whichever runs. Used where it paid: the
+ * exponentials and sums of softmax and cross-entropy rows (fast_rows.c: exp_row's share of a
+ * multi.yaml step 5.2% -> 2.7% of the samples, `perf record`); attention's block softmax, whose
+ * rows are short in translation, and the row maximum (not vectorised: NaN-skipping compares)
+ * were no faster. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && defined(__GLIBC__)
+#define FAST_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
+#else
+#define FAST_CLONES
+#endif
+
 int fast_ew(FastCx *c);       /* -1 / 0 / 1 as fast_node */
 int fast_reduce(FastCx *c);
 int fast_rows(FastCx *c);     /* softmax, log_softmax, layernorm, rmsnorm, cross_entropy */

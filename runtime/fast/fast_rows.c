@@ -22,7 +22,7 @@ static float row_max(const float *A, int64_t C) {
 }
 
 /* The sum of A[0..C) in f64, over eight lanes in a fixed order */
-static double row_sum(const float *A, int64_t C) {
+FAST_CLONES static double row_sum(const float *A, int64_t C) {
   double z[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t j = 0;
   for (; j + 8 <= C; j += 8)
@@ -34,7 +34,7 @@ static double row_sum(const float *A, int64_t C) {
 /* E[j] = e^(A[j] - m) for a row whose maximum is m, returning the sum in f64 (eight lanes, a
  * fixed order: deterministic). Each step is its own loop so that GCC vectorises it; entries
  * of -inf (masked) give exactly 0, NaN propagates into the sum. */
-static double exp_row(float *E, const float *A, int64_t C, float m) {
+FAST_CLONES static double exp_row(float *E, const float *A, int64_t C, float m) {
   for (int64_t j = 0; j < C; j++) {
     float x = A[j] - m;
     E[j] = x < -87.0f ? -87.0f : x;
