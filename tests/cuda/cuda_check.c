@@ -139,16 +139,16 @@ static void check_gemm(Ck *c) {
     float *bias = malloc((size_t)N * 4), *X = malloc((size_t)nc * 4);
     double *ref = malloc((size_t)nc * 8), *refx = malloc((size_t)nc * 8); /* refx: GELU_AUX's pre-activation */
     fill(A, na, 60 + ci, 1), fill(B, nbb, 70 + ci, 1), fill(C, nc, 80 + ci, 1), fill(bias, N, 90 + ci, 1);
+    /* the reference's operands as the product reads them (bf16: rounded), once per element */
+    double *Ar = malloc((size_t)na * 8), *Br = malloc((size_t)nbb * 8);
+    for (int64_t i = 0; i < na; i++) Ar[i] = bf ? rt_bf16_to_f64(rt_bf16_from_f64(A[i])) : A[i];
+    for (int64_t i = 0; i < nbb; i++) Br[i] = bf ? rt_bf16_to_f64(rt_bf16_from_f64(B[i])) : B[i];
     for (int64_t b = 0; b < nb; b++)
       for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < N; j++) {
           double s = acc ? C[b * M * N + i * N + j] : 0;
-          const float *a = A + (bA ? 0 : b * M * K), *bb = B + b * K * N;
-          for (int64_t k = 0; k < K; k++) {
-            double x = ta ? a[k * M + i] : a[i * K + k], y = tb ? bb[j * K + k] : bb[k * N + j];
-            if (bf) x = rt_bf16_to_f64(rt_bf16_from_f64(x)), y = rt_bf16_to_f64(rt_bf16_from_f64(y));
-            s += x * y;
-          }
+          const double *a = Ar + (bA ? 0 : b * M * K), *bb = Br + b * K * N;
+          for (int64_t k = 0; k < K; k++) s += (ta ? a[k * M + i] : a[i * K + k]) * (tb ? bb[j * K + k] : bb[k * N + j]);
           if (epi) s += bias[j];
           refx[b * M * N + i * N + j] = s;
           if (epi == DEV_EPI_BIAS_GELU || epi == DEV_EPI_BIAS_GELU_AUX)
@@ -176,7 +176,7 @@ static void check_gemm(Ck *c) {
       result(c, "gemm", what, ex, bf ? 1e-5 * sqrt((double)K) + 1e-5 : 1e-5, ok && fin, "the pre-activation op(A) op(B) + bias");
     }
     dev_free(&c->dev, dA), dev_free(&c->dev, dB), dev_free(&c->dev, dC), dev_free(&c->dev, dbias), dev_free(&c->dev, dX);
-    free(A), free(B), free(C), free(R), free(ref), free(refx), free(bias), free(X);
+    free(A), free(B), free(C), free(R), free(ref), free(refx), free(bias), free(X), free(Ar), free(Br);
   }
 }
 
