@@ -49,7 +49,9 @@ int cli_take_int(int *argc, char **argv, const char *name, long long *v) {
 }
 
 void cli_human_bytes(char *s, size_t n, double bytes) {
-  if (bytes >= 1 << 20)
+  if (bytes >= 1 << 30)
+    snprintf(s, n, "%.1f GiB", bytes / (1 << 30));
+  else if (bytes >= 1 << 20)
     snprintf(s, n, "%.2f MiB", bytes / (1 << 20));
   else if (bytes >= 1 << 10)
     snprintf(s, n, "%.1f KiB", bytes / (1 << 10));

@@ -9,6 +9,7 @@
 
 #include "blobcache.h"
 #include "cli.h"
+#include "cli_dist.h" /* cli_human_bytes */
 
 /* The two caches: their environment variable and what their entries are. */
 static const struct {
@@ -20,13 +21,6 @@ static const char *describe_ext(const char *ext) {
   if (!strcmp(ext, "cubin")) return "GPU kernels (NVRTC, cubin)";
   if (!strcmp(ext, "ptx")) return "GPU kernels (NVRTC, PTX for the driver to finish)";
   return "unknown to this version of mamc";
-}
-
-static void human(uint64_t b, char *out, size_t len) {
-  if (b < 1024) snprintf(out, len, "%llu B", (unsigned long long)b);
-  else if (b < (1u << 20)) snprintf(out, len, "%.1f KiB", b / 1024.0);
-  else if (b < (1u << 30)) snprintf(out, len, "%.1f MiB", b / 1048576.0);
-  else snprintf(out, len, "%.1f GiB", b / 1073741824.0);
 }
 
 /* Prints what folder dir holds. 0 ok; -1 when it exists but cannot be read. */
@@ -41,18 +35,18 @@ static int show(const char *dir, uint64_t limit) {
     fprintf(stderr, "mamc cache: cannot read %s: %s\n", dir, strerror(errno));
     return -1;
   }
-  human(u.bytes, size, sizeof size);
+  cli_human_bytes(size, sizeof size, (double)u.bytes);
   if (limit == UINT64_MAX) {
     snprintf(lim, sizeof lim, "no limit");
   } else {
     char l[32];
-    human(limit, l, sizeof l);
+    cli_human_bytes(l, sizeof l, (double)limit);
     snprintf(lim, sizeof lim, "limit %s", l);
   }
   printf("%s: %ld entr%s, %s (%s; MAMC_CACHE_MAX)\n", dir, u.files, u.files == 1 ? "y" : "ies", size, lim);
   long listed = 0;
   for (int i = 0; i < u.n_exts; i++) {
-    human(u.by_ext[i].bytes, size, sizeof size);
+    cli_human_bytes(size, sizeof size, (double)u.by_ext[i].bytes);
     printf("  %8ld  %10s  .%-6s %s\n", u.by_ext[i].files, size, u.by_ext[i].ext, describe_ext(u.by_ext[i].ext));
     listed += u.by_ext[i].files;
   }

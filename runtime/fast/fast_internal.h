@@ -24,8 +24,9 @@ typedef struct FastCx {
  * FMA), so the results are bit for bit the same whichever runs. Used where it paid: the
  * exponentials and sums of softmax and cross-entropy rows (fast_rows.c: exp_row's share of a
  * multi.yaml step 5.2% -> 2.7% of the samples, `perf record`); attention's block softmax, whose
- * rows are short in translation, and the row maximum (not vectorised: NaN-skipping compares)
- * were no faster. */
+ * rows are short in translation, and the row maximum were no faster (GCC keeps the maximum's
+ * compares scalar under its default -ftrapping-math; vectorised with -fno-trapping-math its
+ * share did not move either: it is the first read of each row of the logits, memory-bound). */
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && defined(__GLIBC__)
 #define FAST_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
 #else
