@@ -2,7 +2,8 @@
  * optimizer, for the executor's fast paths against the reference interpreter as the named
  * baseline (MAMC_BACKEND=interp), and the matrix-product throughput reached inside the step
  * against OpenBLAS called directly on the same shapes, and against itself without the values
- * that depend on the shapes alone kept across runs (MAMC_HOIST=0, runtime/exec_hoist.c). All
+ * that depend on the shapes alone kept across runs (MAMC_HOIST=0, runtime/exec_hoist.c) and
+ * without cross-entropy's row statistics kept for its gradient (MAMC_XENT_LSE=0, exec.h). All
  * runs use the same seed, hence the same tasks and batches.
  *
  *   cpu_step MODEL.mam RUN.yaml [STEPS]       (bench/cpu_step.sh builds and runs it)
@@ -102,15 +103,18 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s", err);
     return 2;
   }
-  Run fast, interp, nohoist, again;
-  /* the executor against itself without invariant values kept (runtime/exec_hoist.c), twice
+  Run fast, interp, nohoist, nolse, again;
+  /* the executor against itself without invariant values kept (runtime/exec_hoist.c) and
+   * without cross-entropy's row statistics kept for its gradient (MAMC_XENT_LSE=0), twice
    * each, alternating, the faster of each pair counted (this machine is noisy) */
-  for (int i = 0; i < 4; i++) {
-    Run *best = i % 2 ? &nohoist : &fast;
-    if (i % 2) setenv("MAMC_HOIST", "0", 1);
-    if (!run(m, steps, i < 2 ? best : &again)) return 1;
+  for (int i = 0; i < 6; i++) {
+    Run *best = i % 3 == 1 ? &nohoist : i % 3 == 2 ? &nolse : &fast;
+    if (i % 3 == 1) setenv("MAMC_HOIST", "0", 1);
+    if (i % 3 == 2) setenv("MAMC_XENT_LSE", "0", 1);
+    if (!run(m, steps, i < 3 ? best : &again)) return 1;
     unsetenv("MAMC_HOIST");
-    if (i >= 2 && again.wall < best->wall) *best = again;
+    unsetenv("MAMC_XENT_LSE");
+    if (i >= 3 && again.wall < best->wall) *best = again;
   }
   setenv("MAMC_BACKEND", "interp", 1); /* ~100x slower: at most 3 steps (per-step figures) */
   if (!run(m, steps < 3 ? steps : 3, &interp)) return 1;
@@ -132,6 +136,11 @@ int main(int argc, char **argv) {
          "epilogue GEMMs included) %.2f ms per step, %.2f ms with MAMC_HOIST=0: ratio %.2f\n\n",
          (long long)fast.stats.hoist_runs, (long long)fast.stats.hoist_hits, 1e3 * fast.stats.jit_seconds / steps,
          1e3 * nohoist.stats.jit_seconds / steps, nohoist.stats.jit_seconds / fast.stats.jit_seconds);
+  double xg = fast.stats.op_seconds[OP_CROSS_ENTROPY_GRAD], xg0 = nolse.stats.op_seconds[OP_CROSS_ENTROPY_GRAD];
+  printf("cross_entropy_grad from its forward's row log-sum-exps (exec.c; %lld of %lld runs): %.2f ms per step,\n"
+         "%.2f ms with MAMC_XENT_LSE=0 (baseline): ratio %.2f; the step %.2fx\n\n",
+         (long long)fast.stats.xent_lse_reused, (long long)fast.stats.op_count[OP_CROSS_ENTROPY_GRAD],
+         1e3 * xg / (steps + 1), 1e3 * xg0 / (steps + 1), xg0 / xg, nolse.wall / fast.wall);
   /* matrix products: inside the step vs OpenBLAS alone on the same shapes */
   double in_step = 0, alone = 0, flops = 0;
   for (int i = 0; i < fast.stats.ngemm; i++) {

@@ -106,6 +106,42 @@ static void find_summed_gemms(Exec *e) {
   free(uses);
 }
 
+/* Pairs each cross_entropy_grad with an earlier cross_entropy of the same logits, targets and
+ * ignore id (autodiff's rule reads the forward's operands; smoothing does not change the
+ * statistics): the forward keeps its rows' log-sum-exp for it (Exec.lse). 0: out of memory. */
+static int pair_xent(Exec *e) {
+  const IrGraph *g = &e->p->graphs.v[e->graph];
+  int n = g->nodes.n;
+  const char *env = getenv("MAMC_XENT_LSE");
+  if (env && strcmp(env, "0") == 0) return 1;
+  for (int i = 0; i < n; i++) {
+    const IrNode *gd = &g->nodes.v[i];
+    if (gd->op != OP_CROSS_ENTROPY_GRAD) continue;
+    int j = 0;
+    for (; j < i; j++) {
+      const IrNode *f = &g->nodes.v[j];
+      if (f->op == OP_CROSS_ENTROPY && f->in[0] == gd->in[0] && f->in[1] == gd->in[1] &&
+          ir_get_i(f, "ignore") == ir_get_i(gd, "ignore"))
+        break;
+    }
+    if (j == i) continue;
+    if (!e->lse_slot) {
+      e->lse_slot = malloc(sizeof(int) * (size_t)n);
+      if (!e->lse_slot) return 0;
+      for (int k = 0; k < n; k++) e->lse_slot[k] = -1;
+    }
+    if (e->lse_slot[j] < 0) {
+      FastLse *v = realloc(e->lse, sizeof *v * (size_t)(e->nlse + 1));
+      if (!v) return 0;
+      e->lse = v;
+      memset(&e->lse[e->nlse], 0, sizeof *v);
+      e->lse_slot[j] = e->nlse++;
+    }
+    e->lse_slot[i] = e->lse_slot[j];
+  }
+  return 1;
+}
+
 int exec_init(Exec *e, const IrProgram *p, int graph, CgCpu *jit, char *err, size_t errlen) {
   memset(e, 0, sizeof *e);
   const IrGraph *g = &p->graphs.v[graph];
@@ -148,6 +184,11 @@ int exec_init(Exec *e, const IrProgram *p, int graph, CgCpu *jit, char *err, siz
   }
   e->summed_gemm = calloc((size_t)n + 1, 1);
   if (e->summed_gemm && e->use_blas) find_summed_gemms(e);
+  if (!e->summed_gemm || (e->use_fast && !pair_xent(e))) {
+    snprintf(err, errlen, "out of memory");
+    exec_free(e);
+    return 0;
+  }
   /* the values that die at each step, after every change to last_use (a summed GEMM's operands
    * live to its reduce_sum, which does not list them) */
   e->die_first = malloc(sizeof(int) * (size_t)(n + 1));
@@ -221,6 +262,9 @@ void exec_free(Exec *e) {
   free(e->out_first);
   free(e->out_next);
   free(e->summed_gemm);
+  for (int k = 0; k < e->nlse; k++) free(e->lse[k].v);
+  free(e->lse);
+  free(e->lse_slot);
   memset(e, 0, sizeof *e);
 }
 
@@ -257,6 +301,7 @@ void exec_stats_add(ExecStats *a, const ExecStats *b) {
   a->jit_runs += b->jit_runs;
   a->hoist_runs += b->hoist_runs;
   a->hoist_hits += b->hoist_hits;
+  a->xent_lse_reused += b->xent_lse_reused;
   for (int i = 0; i < b->ngemm; i++) {
     const GemmShape *g = &b->gemm[i];
     int j = 0;
@@ -302,7 +347,12 @@ static int run_node(Exec *e, int i, const int64_t *symvals, const Tensor *input,
     int ok = 1;
     double t0 = mono_seconds();
     if (!try_blas(e, nd, ins, &e->vals[i], cx, &ok)) {
-      int r = e->use_fast && cx->fdt == DT_F32 ? fast_node(e->p, g, i, symvals, ins, &e->vals[i], cx->err, sizeof cx->err) : -1;
+      FastLse *lse = e->lse_slot && e->lse_slot[i] >= 0 ? &e->lse[e->lse_slot[i]] : NULL;
+      int64_t reused = lse ? lse->reused : 0;
+      int r = e->use_fast && cx->fdt == DT_F32
+                  ? fast_node_lse(e->p, g, i, symvals, ins, &e->vals[i], lse, cx->err, sizeof cx->err)
+                  : -1;
+      if (lse) e->stats.xent_lse_reused += lse->reused - reused;
       ok = r >= 0 ? r : interp_node(e->p, g, i, symvals, ins, &e->vals[i], cx);
     }
     if (!ok) return 0;
@@ -429,6 +479,7 @@ int exec_run(Exec *e, const int64_t *symvals, const Tensor *inputs, const ParamS
   const IrGraph *g = &e->p->graphs.v[e->graph];
   int n = g->nodes.n, ninput = 0;
   exec_release(e);
+  for (int k = 0; k < e->nlse; k++) e->lse[k].rows = 0; /* written again by this run's forward */
   double tprev = mono_seconds();
   for (int i = 0; i < n;) {
     const IrNode *nd = &g->nodes.v[i];

@@ -11,6 +11,7 @@
 #define MAMC_EXEC_H
 
 #include "cpu.h"
+#include "fast/fast.h"
 #include "interp.h"
 #include "pool.h"
 
@@ -33,6 +34,7 @@ typedef struct ExecStats {
   int64_t jit_runs;
   int64_t hoist_runs;       /* invariant members computed (exec_hoist.h) ... */
   int64_t hoist_hits;       /* ... and found kept from an earlier run of the same shapes */
+  int64_t xent_lse_reused;  /* cross_entropy_grad runs that read their forward's row log-sum-exps */
   int ngemm;
   GemmShape gemm[EXEC_MAX_GEMM_SHAPES];
 } ExecStats;
@@ -76,6 +78,14 @@ typedef struct Exec {
   void *on_output_user;
   int *out_first;      /* per node: first output index naming it, or -1 (then out_next chains) */
   int *out_next;       /* per output: the next output naming the same node, or -1 */
+  /* cross-entropy's row statistics kept from the forward for its gradient (fast.h FastLse): a
+   * cross_entropy_grad reading the logits and targets of a cross_entropy with the same ignore
+   * id is paired with it at exec_init, and reads the log-sum-exps that forward wrote in the
+   * same run instead of computing its own (one pass over each row of the logits instead of
+   * three). MAMC_XENT_LSE=0: no pairs (the benchmarks' baseline). */
+  int *lse_slot;       /* per node: its pair's index into lse, or -1; NULL when there is none */
+  FastLse *lse;
+  int nlse;
 } Exec;
 
 /* Calls fn as soon as each graph output has its value during a run (before later nodes run),

@@ -410,6 +410,7 @@ static int init(DExec *e, Dev *dev, const IrProgram *p, int graph, int bf16, int
   if (ok) find_bgrad(e); /* after the dtype check: its DN_INTO sums are no reader kind there */
   if (ok) dx_fold_copies(e);
   if (ok) dx_fold_attn_io(e);
+  if (ok) dx_pair_xent(e);
   if (ok) dx_place_concats(e);
   if (ok) exec_death_lists(e->last_use, n, e->die_first, e->die_next); /* after every change to last_use */
   if (ok && !dev->emu && !dev_load_modules(dev)) ok = dx_fail(e, -1, "%s", dev->L.err);

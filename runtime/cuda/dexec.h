@@ -34,7 +34,9 @@
  *                    (D = Dv = 32, 64), packed with k_copy_nd
  *   linear_attention (causal or bidirectional; gates none/decay/learned; no running norm, no
  *                    state) and linear_attention_grad: k_la_* (chunked)
- *   cross_entropy    k_xent_rows + k_xent_sum (the probabilities are never stored)
+ *   cross_entropy    k_xent_rows + k_xent_sum (the probabilities are never stored);
+ *                    cross_entropy_grad k_xent_count + k_xent_grad, or k_xent_grad alone reading
+ *                    its forward's row log-sum-exps and count (dx_pair_xent)
  *   norm group {[add], layernorm | rmsnorm}   k_norm_fwd (a generated kernel under bf16
  *                    activations, so that it reads and writes bf16)
  *   groupnorm        k_norm_fwd (a warp per (row, group)), k_norm_fwd_small (a thread per
@@ -95,11 +97,13 @@ typedef struct DAttnIo {
   int into[3];  /* the DN_INTO nodes whose buffers receive the result (o; a gradient's dq | dk |
                  * dv parts), or -1 */
   int fwd;      /* a gradient: the forward node whose o and lse it reads, or -1 (it runs the
-                 * forward again) */
+                 * forward again); a cross-entropy gradient: the forward whose row log-sum-exps
+                 * and count it reads (dx_pair_xent), or -1 */
   int lse_last; /* a forward: the last gradient that reads its lse (kept until then), or -1 */
   int kv;       /* a gradient wrt q: the gradient wrt k and v of the same attention, which it
                  * computes too (that node is DN_INTO), or -1 */
-  DPtr lse;     /* a forward's kept lse [B, H, Sq] (f32), between the two */
+  DPtr lse;     /* a forward's kept lse [B, H, Sq] (f32), between the two; a cross-entropy's
+                 * [rows + 1] (KaXent.row_lse) */
 } DAttnIo;
 
 typedef struct DExecStats {
@@ -116,6 +120,8 @@ typedef struct DExecStats {
                                  * kernels, and as products (dexec_attn.c) */
   int64_t attn_tc;              /* of those flash ones: on tensor cores (attention_tc.cu) */
   int64_t attn_reused;          /* gradients that read their forward's o and lse (DAttnIo.fwd) */
+  int64_t xent_reused;          /* of the last run: cross-entropy gradients that read their
+                                 * forward's row log-sum-exps and count (dx_pair_xent) */
   int64_t copies, copies_v16;   /* of the last run: k_copy_* launches, and of those in 16-byte elements */
   DevQueued launches[DN_KIND_COUNT]; /* of the last run: work queued on the stream (kernels,
                                  * products, copies, memsets) by nodes of each kind */

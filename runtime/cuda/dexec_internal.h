@@ -108,6 +108,8 @@ int dx_gather(DExec *e, int i, const int64_t *sym);
 int dx_attn(DExec *e, int i, const int64_t *sym);
 int dx_linattn(DExec *e, int i, const int64_t *sym);
 int dx_xent(DExec *e, int i, const int64_t *sym);
+/* Plan time (dexec_ops.c): cross-entropy gradients paired with their forward (KaXent.row_lse) */
+void dx_pair_xent(DExec *e);
 int dx_norm_group(DExec *e, const DGroup *g, const int64_t *sym);
 int dx_host(DExec *e, int i, const int64_t *sym, const InterpCx *cx);
 

@@ -324,6 +324,28 @@ int dx_gather(DExec *e, int i, const int64_t *sym) {
 
 /* ---- cross-entropy, norms ---------------------------------------------------------------------------- */
 
+/* Plan time: each cross_entropy_grad on the device reading the logits and targets of an earlier
+ * cross_entropy on the device with the same ignore id reads that forward's row log-sum-exps
+ * and count (KaXent.row_lse; e->aio[i].fwd, the forward's lse_last: the last such gradient, which
+ * frees them), as the CPU executor pairs them (exec.h); MAMC_XENT_LSE=0: no pairs. */
+void dx_pair_xent(DExec *e) {
+  const char *env = getenv("MAMC_XENT_LSE");
+  if (env && strcmp(env, "0") == 0) return;
+  for (int i = 0; i < e->n; i++) {
+    const IrNode *gd = N(e, i);
+    if (gd->op != OP_CROSS_ENTROPY_GRAD || e->kind[i] != DN_XENT) continue;
+    for (int f = i - 1; f >= 0; f--) {
+      const IrNode *fw = N(e, f);
+      if (fw->op != OP_CROSS_ENTROPY || e->kind[f] != DN_XENT || fw->in[0] != gd->in[0] || fw->in[1] != gd->in[1] ||
+          ir_get_i(fw, "ignore") != ir_get_i(gd, "ignore"))
+        continue;
+      e->aio[i].fwd = f;
+      if (e->aio[f].lse_last < i) e->aio[f].lse_last = i;
+      break;
+    }
+  }
+}
+
 int dx_xent(DExec *e, int i, const int64_t *sym) {
   const IrNode *n = N(e, i);
   int64_t sl[IR_MAX_RANK];
@@ -339,6 +361,18 @@ int dx_xent(DExec *e, int i, const int64_t *sym) {
     DPtr cnt;
     if (e->st[i] != a.bf16) return dx_fail(e, i, "logits and their gradient stored in different dtypes (a planning bug)");
     a.dlogits = a.out, a.g = e->val[n->in[2]];
+    int f = e->aio[i].fwd;
+    if (f >= 0) { /* the forward's row statistics and count: one launch, one pass per row */
+      if (!e->aio[f].lse) return dx_fail(e, i, "its forward's row log-sum-exps are gone (internal error)");
+      a.row_lse = e->aio[f].lse;
+      int ok = dx_launch(e, i, KMOD_XENT, a.bf16 ? "k_xent_grad16" : "k_xent_grad", dev_grid(e->dev, rows, 1), 1, 1, 256, 0, &a);
+      if (e->aio[f].lse_last == i) { /* the last gradient that reads them */
+        dev_free(e->dev, e->aio[f].lse);
+        e->aio[f].lse = 0;
+      }
+      e->stats.xent_reused += ok;
+      return ok;
+    }
     if (!dx_scratch(e, i, rows + 1, &cnt, 0)) return 0;
     a.row_cnt = cnt;
     int ok = dx_launch(e, i, KMOD_XENT, "k_xent_count", 1, 1, 1, 256, 0, &a) &&
@@ -346,14 +380,17 @@ int dx_xent(DExec *e, int i, const int64_t *sym) {
     dev_free(e->dev, cnt);
     return ok;
   }
-  DPtr loss, cnt;
+  DPtr loss, cnt, lse = 0; /* lse: kept for the paired gradients (e->aio[i].lse_last frees it) */
   if (!dx_scratch(e, i, rows, &loss, 0)) return 0;
   if (!dx_scratch(e, i, rows + 1, &cnt, 0)) return dev_free(e->dev, loss), 0;
-  a.row_loss = loss, a.row_cnt = cnt;
+  if (e->aio[i].lse_last >= 0 && !dx_scratch(e, i, rows + 1, &lse, 0)) return dev_free(e->dev, loss), dev_free(e->dev, cnt), 0;
+  a.row_loss = loss, a.row_cnt = cnt, a.row_lse = lse;
   int ok = dx_launch(e, i, KMOD_XENT, a.bf16 ? "k_xent_rows16" : "k_xent_rows", dev_grid(e->dev, rows, 1), 1, 1, 256, 0, &a) &&
            dx_launch(e, i, KMOD_XENT, "k_xent_sum", 1, 1, 1, 256, 0, &a);
   dev_free(e->dev, loss);
   dev_free(e->dev, cnt);
+  if (lse && ok) e->aio[i].lse = lse;
+  else if (lse) dev_free(e->dev, lse);
   return ok;
 }
 

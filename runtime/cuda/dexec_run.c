@@ -152,7 +152,7 @@ int dexec_run(DExec *e, const int64_t *sym, const Tensor *inputs, const DParams 
   e->stats.host_nodes = 0;
   e->stats.gemm_flops = 0;
   e->stats.act_bytes16 = e->stats.act_bytes32 = 0;
-  e->stats.attn_flash = e->stats.attn_gemm = e->stats.attn_tc = e->stats.attn_reused = 0;
+  e->stats.attn_flash = e->stats.attn_gemm = e->stats.attn_tc = e->stats.attn_reused = e->stats.xent_reused = 0;
   e->stats.copies = e->stats.copies_v16 = 0;
   e->stats.linattn = e->stats.linattn_tc = 0;
   memset(e->stats.launches, 0, sizeof e->stats.launches);

@@ -110,7 +110,7 @@ static void norm_fwd(const KaNorm *a) {
   }
 }
 
-/* kind 0 k_xent_rows, 1 k_xent_sum, 2 k_xent_grad, 3 k_xent_count */
+/* kind 0 k_xent_rows, 1 k_xent_sum, 2 k_xent_grad, 3 k_xent_count; row_lse as kargs.h says */
 static void xent(const KaXent *a, int kind) {
   float *wide = NULL; /* k_xent_rows16, k_xent_grad16: the bf16 logits widened */
   if ((kind == 0 || kind == 2) && a->bf16 && (wide = malloc(sizeof(float) * (size_t)(a->rows * a->V + 1))))
@@ -124,11 +124,14 @@ static void xent(const KaXent *a, int kind) {
     cnt[a->rows] = (float)(c > 1 ? c : 1);
     return;
   }
+  float *kept = a->row_lse ? P(float, a->row_lse) : NULL;
   if (kind == 1) {
     double l = 0, c = 0;
-    for (long long r = 0; r < a->rows; r++) l += loss[r], c += cnt[r];
+    long long ct = 0;
+    for (long long r = 0; r < a->rows; r++) l += loss[r], c += cnt[r], ct += P(const int, a->tg)[r] != a->ignore;
     P(float, a->out)[0] = (float)(c > 0 ? l / c : 0.0);
     cnt[a->rows] = (float)(c > 1 ? c : 1);
+    if (kept) kept[a->rows] = (float)(ct > 1 ? ct : 1);
     return;
   }
   for (long long r = 0; r < a->rows; r++) {
@@ -137,14 +140,16 @@ static void xent(const KaXent *a, int kind) {
     double m = -INFINITY, z = 0, sx = 0;
     for (long long j = 0; j < a->V; j++) m = fmax(m, x[j]);
     for (long long j = 0; j < a->V; j++) z += exp(x[j] - m), sx += x[j];
-    double lse = m + log(z);
+    double lse = kind == 2 && kept ? (double)kept[r] : (double)(float)(m + log(z)); /* f32, as the kernels' */
+    if (kind == 0 && kept) kept[r] = (float)lse;
     if (kind == 0) {
       int counted = t != a->ignore && t >= 0 && t < a->V;
       double nll = counted ? lse - x[t] : 0, smooth = a->smoothing > 0 ? lse - sx / (double)a->V : 0;
       loss[r] = counted ? (float)((1 - a->smoothing) * nll + a->smoothing * smooth) : 0.0f;
       cnt[r] = counted ? 1.0f : 0.0f;
     } else {
-      double scale = t != a->ignore ? P(const float, a->g)[0] / cnt[a->rows] : 0.0, u = a->smoothing / (double)a->V;
+      double count = kept ? kept[a->rows] : cnt[a->rows];
+      double scale = t != a->ignore ? P(const float, a->g)[0] / count : 0.0, u = a->smoothing / (double)a->V;
       for (long long j = 0; j < a->V; j++) {
         double dx = (exp(x[j] - lse) - ((j == t ? 1 - a->smoothing : 0) + u)) * scale;
         if (a->bf16)

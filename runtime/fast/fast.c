@@ -65,6 +65,11 @@ int fast_alloc_out_zeroed(FastCx *c, DType dt) {
 
 int fast_node(const IrProgram *p, const IrGraph *g, int node, const int64_t *symvals, const Tensor *const *ins,
               Tensor *out, char *err, size_t errlen) {
+  return fast_node_lse(p, g, node, symvals, ins, out, NULL, err, errlen);
+}
+
+int fast_node_lse(const IrProgram *p, const IrGraph *g, int node, const int64_t *symvals, const Tensor *const *ins,
+                  Tensor *out, FastLse *lse, char *err, size_t errlen) {
   const IrNode *n = &g->nodes.v[node];
   (void)p;
   if (n->type.dt != DT_F32 && n->type.dt != DT_I32) return -1;
@@ -74,7 +79,7 @@ int fast_node(const IrProgram *p, const IrGraph *g, int node, const int64_t *sym
   }
   int64_t shape[IR_MAX_RANK];
   for (int i = 0; i < n->type.rank; i++) shape[i] = dim_eval(n->type.d[i], symvals);
-  FastCx c = {n, ins, out, shape, n->type.rank, err, errlen};
+  FastCx c = {n, ins, out, shape, n->type.rank, err, errlen, lse};
   unsigned f = op_info(n->op)->flags;
   if (f & F_EW) return fast_ew(&c);
   if (f & F_REDUCE) return fast_reduce(&c);

@@ -18,4 +18,19 @@
 int fast_node(const IrProgram *p, const IrGraph *g, int node, const int64_t *symvals, const Tensor *const *ins,
               Tensor *out, char *err, size_t errlen);
 
+/* Cross-entropy's row log-sum-exps, kept from a cross_entropy for a cross_entropy_grad of the
+ * same logits, targets and ignore id (runtime/exec.c pairs them within one run): with them the
+ * gradient makes one pass over each row instead of three (no maximum, no sum: p = e^(x - lse)). */
+typedef struct FastLse {
+  float *v;        /* per row of the logits: log sum_j e^x[j]; rows whose target is ignored: unset */
+  int64_t rows;    /* rows the forward wrote; 0: none (the gradient computes its own statistics) */
+  int64_t cap;     /* floats allocated at v */
+  int64_t reused;  /* gradients that read them (statistics for tests and benchmarks) */
+} FastLse;
+
+/* fast_node with lse: a cross_entropy writes its rows' log-sum-exp there (growing v), a
+ * cross_entropy_grad reads them when lse->rows is its row count; other ops ignore it. */
+int fast_node_lse(const IrProgram *p, const IrGraph *g, int node, const int64_t *symvals, const Tensor *const *ins,
+                  Tensor *out, FastLse *lse, char *err, size_t errlen);
+
 #endif

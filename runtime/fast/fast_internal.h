@@ -15,6 +15,7 @@ typedef struct FastCx {
   int orank;
   char *err;
   size_t errlen;
+  FastLse *lse;           /* cross-entropy's kept row statistics (fast.h), or NULL */
 } FastCx;
 
 /* Row helpers compiled for AVX2 and AVX-512 too, the widest the CPU has chosen when the program

@@ -1,7 +1,9 @@
 /* fast_rows.c — row kernels over the last axis, f32 with f64 row statistics: softmax,
  * log_softmax, layernorm, rmsnorm, cross_entropy (log-softmax of each row read at its
- * target, with label smoothing and an ignored id) and its gradient (cross_entropy_grad). Other axes: the interpreter.
- * Shapes: x[..., C] viewed as [N, C]. Semantics follow runtime/interp/norm.c and loss.c. */
+ * target, with label smoothing and an ignored id) and its gradient (cross_entropy_grad), which
+ * reads the forward's row log-sum-exps where the executor kept them (FastLse, fast.h). Other
+ * axes: the interpreter. Shapes: x[..., C] viewed as [N, C]. Semantics follow
+ * runtime/interp/norm.c and loss.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,6 +118,13 @@ static int cross_entropy(FastCx *c) {
   const int32_t *tg = t->data;
   double total = 0;
   int64_t count = 0;
+  FastLse *keep = c->lse;
+  if (keep && keep->cap < N) { /* the row statistics the gradient will read */
+    float *v = realloc(keep->v, (size_t)N * sizeof *v);
+    if (!v) return snprintf(c->err, c->errlen, "out of memory"), 0;
+    keep->v = v, keep->cap = N;
+  }
+  if (keep) keep->rows = 0;
   float *E = malloc((size_t)(C ? C : 1) * sizeof *E);
   if (!E) return -1;
   for (int64_t i = 0; i < N; i++) {
@@ -131,15 +140,32 @@ static int cross_entropy(FastCx *c) {
     double nll = lz - A[tg[i]], smooth = lz - sum / (double)C;
     total += (1 - s) * nll + s * smooth;
     count++;
+    if (keep) keep->v[i] = (float)lz;
   }
   free(E);
   if (!fast_alloc_out(c, DT_F32)) return 0;
+  if (keep) keep->rows = N;
   ((float *)c->out->data)[0] = count ? (float)(total / (double)count) : 0.0f;
   return 1;
 }
 
+/* One counted row of cross_entropy_grad from the forward's log-sum-exp l (finite, so every
+ * A[j] - l <= 0): O = (e^(A - l) - u) * sc, exp_row's steps (clamp, exponential, masked
+ * entries exactly 0) each its own loop so that GCC vectorises them. */
+FAST_CLONES static void xent_grad_row(float *O, const float *A, int64_t C, float l, float u, float sc) {
+  for (int64_t j = 0; j < C; j++) {
+    float x = A[j] - l;
+    O[j] = x < -87.0f ? -87.0f : x;
+  }
+  for (int64_t j = 0; j < C; j++) O[j] = fm_exp_nonpos(O[j]);
+  for (int64_t j = 0; j < C; j++) O[j] = ((A[j] == -INFINITY ? 0.0f : O[j]) - u) * sc;
+}
+
 /* cross_entropy_grad: each counted row's softmax written straight into the result, then
- * (p - q) * g / count in place (the probabilities are never a separate matrix) */
+ * (p - q) * g / count in place (the probabilities are never a separate matrix). With the
+ * forward's row log-sum-exps (c->lse) a row is one pass, p = e^(x - lse); rows whose
+ * statistic is not finite (every entry -inf, a NaN, +inf) take the three-pass form, which
+ * gives the interpreter's NaN. */
 static int cross_entropy_grad(FastCx *c) {
   const Tensor *x = c->in[0], *t = c->in[1], *gt = c->in[2];
   if (x->dt != DT_F32 || t->dt != DT_I32 || gt->dt != DT_F32) return -1;
@@ -151,6 +177,8 @@ static int cross_entropy_grad(FastCx *c) {
   const float *a = x->data;
   float *o = c->out->data, sc = (float)(((const float *)gt->data)[0] / (double)(count > 1 ? count : 1));
   float u = (float)(s / (double)C), hit = (float)(1 - s + s / (double)C);
+  const float *lse = c->lse && c->lse->rows == N ? c->lse->v : NULL;
+  if (lse) c->lse->reused++;
   for (int64_t i = 0; i < N; i++) {
     float *O = o + i * C;
     if (tg[i] == ignore) {
@@ -158,6 +186,14 @@ static int cross_entropy_grad(FastCx *c) {
       continue;
     }
     const float *A = a + i * C;
+    if (lse && isfinite(lse[i])) {
+      xent_grad_row(O, A, C, lse[i], u, sc);
+      if (tg[i] >= 0 && tg[i] < C) { /* the target's p again, as the row's loop computed it */
+        float d = A[tg[i]] - lse[i], pt = A[tg[i]] == -INFINITY ? 0.0f : fm_exp_nonpos(d < -87.0f ? -87.0f : d);
+        O[tg[i]] = (pt - hit) * sc;
+      }
+      continue;
+    }
     float iz = (float)(1.0 / exp_row(O, A, C, row_max(A, C)));
     float pt = tg[i] >= 0 && tg[i] < C ? O[tg[i]] * iz : 0;
     for (int64_t j = 0; j < C; j++) O[j] = (O[j] * iz - u) * sc;

@@ -460,19 +460,20 @@ void free_params(Ck *c, DParams *dp) {
 }
 
 /* What dexec_attn_io.c plans around tensor-core and linear attention — the heads' transposes
- * skipped, the gradients reading their forward's o and lse — changes no bit: graph gi planned
- * again with MAMC_CUDA_ATTN_IO=0 and run on the same inputs, every output compared with e's (run
- * already) bit for bit. */
+ * skipped, the gradients reading their forward's o and lse — changes no bit, and neither do
+ * cross-entropy gradients reading their forward's row log-sum-exps (dx_pair_xent): graph gi
+ * planned again with `var`=0 (MAMC_CUDA_ATTN_IO or MAMC_XENT_LSE) and run on the same inputs,
+ * every output compared with e's (run already) bit for bit. */
 static void check_attn_io(Ck *c, const IrProgram *p, int gi, const char *what, int bf16, const Run *r, const DParams *dp,
-                          InterpCx *cd, const DExec *e) {
+                          InterpCx *cd, const DExec *e, const char *var) {
   const IrGraph *g = &p->graphs.v[gi];
   DExec f;
   memset(&f, 0, sizeof f);
-  const char *env = getenv("MAMC_CUDA_ATTN_IO");
+  const char *env = getenv(var);
   char *was = env ? strdup(env) : NULL, err[256] = "";
-  setenv("MAMC_CUDA_ATTN_IO", "0", 1); /* read by dexec_init's plan only */
+  setenv(var, "0", 1); /* read by dexec_init's plan only */
   int inited = dexec_init(&f, &c->dev, p, gi, bf16);
-  was ? setenv("MAMC_CUDA_ATTN_IO", was, 1) : unsetenv("MAMC_CUDA_ATTN_IO");
+  was ? setenv(var, was, 1) : unsetenv(var);
   free(was);
   int ok = inited && dexec_run(&f, r->sym, r->in, dp, cd) && dev_sync(&c->dev);
   if (!ok) snprintf(err, sizeof err, "%.200s", f.err[0] ? f.err : c->dev.L.err);
@@ -488,10 +489,20 @@ static void check_attn_io(Ck *c, const IrProgram *p, int gi, const char *what, i
     free(ha), free(hb);
   }
   char w[200], note[320];
-  snprintf(w, sizeof w, "%s: attention I/O planned%s", what, bf16 ? " (bf16)" : "");
-  snprintf(note, sizeof note, "%lld of %lld output elements differ from the run without; copies %lld (%lld written by attention), without %lld; gradients reading their forward %lld, without %lld%s%s",
-           (long long)differ, (long long)total, (long long)e->stats.copies, (long long)e->stats.kind_count[DN_INTO],
-           (long long)f.stats.copies, (long long)e->stats.attn_reused, (long long)f.stats.attn_reused, err[0] ? "; " : "", err);
+  if (strcmp(var, "MAMC_XENT_LSE") == 0) { /* every paired gradient read its forward's, none without */
+    int64_t paired = 0;
+    for (int i = 0; i < e->n; i++) paired += g->nodes.v[i].op == OP_CROSS_ENTROPY_GRAD && e->aio[i].fwd >= 0;
+    snprintf(w, sizeof w, "%s: cross-entropy gradients from their forward's statistics%s", what, bf16 ? " (bf16)" : "");
+    snprintf(note, sizeof note, "%lld of %lld output elements differ from the run without; %lld paired, %lld read them, without %lld%s%s",
+             (long long)differ, (long long)total, (long long)paired, (long long)e->stats.xent_reused,
+             (long long)f.stats.xent_reused, err[0] ? "; " : "", err);
+    ok = ok && paired > 0 && e->stats.xent_reused == paired && f.stats.xent_reused == 0;
+  } else {
+    snprintf(w, sizeof w, "%s: attention I/O planned%s", what, bf16 ? " (bf16)" : "");
+    snprintf(note, sizeof note, "%lld of %lld output elements differ from the run without; copies %lld (%lld written by attention), without %lld; gradients reading their forward %lld, without %lld%s%s",
+             (long long)differ, (long long)total, (long long)e->stats.copies, (long long)e->stats.kind_count[DN_INTO],
+             (long long)f.stats.copies, (long long)e->stats.attn_reused, (long long)f.stats.attn_reused, err[0] ? "; " : "", err);
+  }
   result(c, "graph", w, (double)differ, 0, ok && total > 0, note);
   if (inited) dexec_free(&f);
 }
@@ -647,8 +658,10 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
     }
     if (act) *act = e.stats.act_bytes16 + e.stats.act_bytes32;
     int stray = 0, live = 0; /* after the run only the outputs' buffers are alive: every other
-                              * value was freed at its last reader, folded copies' operands too */
+                              * value was freed at its last reader, folded copies' operands too,
+                              * and a forward's kept statistics (DAttnIo.lse) by its last gradient */
     for (int j = 0; j < e.n; j++) {
+      stray += e.aio[j].lse != 0;
       if (!e.mem[j]) continue;
       int held = 0;
       for (int k = 0; k < g->outputs.n && !held; k++) held = e.base[g->outputs.v[k].node] == j;
@@ -657,7 +670,11 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
     snprintf(w, sizeof w, "%s: values freed at their last use%s", what, bf16 ? " (bf16)" : "");
     snprintf(note, sizeof note, "%d buffers alive after the run, %d of them no output's", live, stray);
     result(c, "graph", w, stray, 0, 1, note);
-    if (bf16 != 2 && !ref16 && (e.stats.attn_tc > 0 || e.stats.linattn > 0)) check_attn_io(c, p, gi, what, bf16, &r, &dp, &cd, &e);
+    if (bf16 != 2 && !ref16 && (e.stats.attn_tc > 0 || e.stats.linattn > 0))
+      check_attn_io(c, p, gi, what, bf16, &r, &dp, &cd, &e, "MAMC_CUDA_ATTN_IO");
+    int xent_pairs = 0;
+    for (int i = 0; i < e.n; i++) xent_pairs += g->nodes.v[i].op == OP_CROSS_ENTROPY_GRAD && e.aio[i].fwd >= 0;
+    if (bf16 != 2 && !ref16 && xent_pairs > 0) check_attn_io(c, p, gi, what, bf16, &r, &dp, &cd, &e, "MAMC_XENT_LSE");
   }
   if (inited) dexec_free(&e);
   free_params(c, &dp);

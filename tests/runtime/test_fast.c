@@ -3,7 +3,8 @@
  * leading, trailing and middle axes, row softmax / norms / cross-entropy, softmax attention
  * (across query-block boundaries, cross and causal with Sq != Sk, padded and fully masked
  * batches) and its backward (softmax_attention_grad, each wrt, over several query blocks)
- * with causal and key masks, and the movement ops. Prints OK/NOT OK with the worst relative
+ * with causal and key masks, and the movement ops; cross-entropy's gradient also from the row
+ * log-sum-exps its forward kept (FastLse). Prints OK/NOT OK with the worst relative
  * difference per case; tolerance 2e-5 relative (f32 kernels vs f64-accumulated reference). */
 #include <stdlib.h>
 #include <time.h>
@@ -60,6 +61,11 @@ static void fill(Tensor *x, uint64_t key, int ids_below) {
   }
 }
 
+/* Set by the cross-entropy gradient's paired case: the forward node run first (fast_node_lse,
+ * on the gradient's logits and targets) so that the gradient reads its row log-sum-exps. */
+static int pair_fwd = -1;
+static FastLse pair_lse;
+
 /* Runs node `id` with fast_node and interp_node on random inputs; compares. */
 static void check(G *t, int id, const char *what, int ids_below) {
   IrNode *n = &t->g->nodes.v[id];
@@ -79,7 +85,18 @@ static void check(G *t, int id, const char *what, int ids_below) {
     ptr[k] = &ins[k];
   }
   Tensor fast = {0}, ref = {0};
-  int r = fast_node(&t->p, t->g, id, NULL, ptr, &fast, err, sizeof err);
+  int r;
+  if (pair_fwd >= 0) { /* the forward's statistics, then the gradient reading them */
+    Tensor loss = {0};
+    int64_t reused = pair_lse.reused, rows = ptr[1]->n;
+    r = fast_node_lse(&t->p, t->g, pair_fwd, NULL, ptr, &loss, &pair_lse, err, sizeof err);
+    CHECK_MSG(r == 1 && pair_lse.rows == rows, "%s: forward %d (%s), %lld rows kept", what, r, err, (long long)pair_lse.rows);
+    rt_tensor_free(&loss);
+    r = fast_node_lse(&t->p, t->g, id, NULL, ptr, &fast, &pair_lse, err, sizeof err);
+    CHECK_MSG(pair_lse.reused == reused + 1, "%s: the gradient did not read the kept statistics", what);
+  } else {
+    r = fast_node(&t->p, t->g, id, NULL, ptr, &fast, err, sizeof err);
+  }
   InterpCx cx = {DT_F64, 1, 0, 0, {0}};
   int ok = interp_node(&t->p, t->g, id, NULL, ptr, &ref, &cx);
   cases++;
@@ -98,6 +115,16 @@ static void check(G *t, int id, const char *what, int ids_below) {
     }
     printf("%s %-44s max rel diff %.2e\n", same && worst < 2e-5 ? "OK    " : "NOT OK", what, worst);
     CHECK_MSG(same && worst < 2e-5, "%s: worst %.3g (seed %llu)", what, worst, (unsigned long long)seed);
+    if (pair_fwd >= 0 && same) { /* gradients are small: normwise too, over the finite entries */
+      double e2 = 0, r2 = 0;
+      for (int64_t i = 0; i < fast.n; i++) {
+        double a = rt_tensor_get(&fast, i), b = rt_tensor_get(&ref, i);
+        if (isnan(b)) continue;
+        e2 += (a - b) * (a - b), r2 += b * b;
+      }
+      CHECK_MSG(sqrt(e2) <= 1e-6 * sqrt(r2), "%s: normwise relative difference %.3g (seed %llu)", what,
+                sqrt(e2 / (r2 > 0 ? r2 : 1)), (unsigned long long)seed);
+    }
   }
   rt_tensor_free(&fast);
   rt_tensor_free(&ref);
@@ -199,6 +226,17 @@ static void row_cases(void) {
     ir_set_i(&t.g->nodes.v[id], "ignore", 0);
     snprintf(what, sizeof what, "cross_entropy_grad V %lld, smoothing, ignore", (long long)lens[l]);
     check(&t, id, what, (int)lens[l]);
+    /* the same from the forward's row log-sum-exps; with -inf entries (rows all -inf: NaN in both) */
+    for (int inf = 0; inf < 2; inf++) {
+      neg_inf = inf;
+      pair_fwd = ir_node_add(&t.p, t.g, OP_CROSS_ENTROPY, 2, in);
+      ir_set_i(&t.g->nodes.v[pair_fwd], "ignore", 0);
+      CHECK(ir_infer(&t.p, t.g, pair_fwd, what, sizeof what));
+      snprintf(what, sizeof what, "cross_entropy_grad V %lld from the forward's lse%s", (long long)lens[l],
+               inf ? ", -inf" : "");
+      check(&t, id, what, (int)lens[l]);
+      pair_fwd = -1, neg_inf = 0;
+    }
     arena_free(&t.a);
   }
 }
@@ -332,6 +370,7 @@ int main(void) {
   row_cases();
   attention_cases();
   move_cases();
+  free(pair_lse.v);
   printf("%d cases, %d declined\n", cases, declined);
   CHECK(declined == 0);
   return test_done();

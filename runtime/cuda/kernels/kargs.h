@@ -175,7 +175,11 @@ typedef struct KaLinPack {
  *   that count in row_cnt[rows] (row_cnt holds rows + 1 floats)
  * k_xent_grad: dlogits[r, j] = (softmax_j - q_j) * [t != ignore] * g[0] / count, with
  *   q = (1 - s) onehot(t) + s / V (cross_entropy_grad), count from cnt[rows] (k_xent_sum or
- *   k_xent_count). k_xent_grad16: logits and dlogits stored as bf16. */
+ *   k_xent_count). k_xent_grad16: logits and dlogits stored as bf16.
+ * row_lse (rows + 1 floats, or 0): k_xent_rows writes each row's log-sum-exp there and
+ *   k_xent_sum the count of targets != ignore (at least 1) at [rows]; k_xent_grad given them
+ *   reads both instead of computing its own (one pass over the row, no k_xent_count: the
+ *   gradient of a paired forward, DAttnIo.fwd). */
 typedef struct KaXent {
   KP(const float) logits;
   KP(const int) tg;
@@ -184,6 +188,7 @@ typedef struct KaXent {
   KP(float) out;
   KP(const float) g;
   KP(float) dlogits;
+  KP(float) row_lse;
   long long rows, V;
   int ignore, bf16; /* bf16: k_xent_rows16 / _grad16 (logits, dlogits as bf16) set it; the CPU reference reads it */
   float smoothing, pad2_;

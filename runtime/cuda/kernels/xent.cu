@@ -6,7 +6,9 @@
 //                row_cnt[rows] = that count (row_cnt has rows + 1 floats)
 //   k_xent_count one block: row_cnt[rows] = max(1, targets != ignore) (cross_entropy_grad
 //                without the loss: the count k_xent_sum leaves there otherwise)
-//   k_xent_grad  one block per row: dlogits = (softmax - q) * counted * g / count
+//   k_xent_grad  one block per row: dlogits = (softmax - q) * counted * g / count; with row_lse
+//                (kept by the forward's k_xent_rows and k_xent_sum) the row's log-sum-exp and
+//                the count are read, not computed: one pass over the row instead of three
 //   k_xent_rows16, k_xent_grad16  the same over logits (and dlogits) stored as bf16 (the
 //                executor's bf16 activations; widened on load, every sum in f32, dlogits
 //                rounded to nearest even on store)
@@ -57,6 +59,7 @@ KDEV void xent_rows(const KaXent &a) {
       float smooth = a.smoothing > 0 ? lse - sx / (float)a.V : 0.0f;
       a.row_loss[r] = counted ? (1.0f - a.smoothing) * nll + a.smoothing * smooth : 0.0f;
       a.row_cnt[r] = counted ? 1.0f : 0.0f;
+      if (a.row_lse) a.row_lse[r] = lse;
     }
     __syncthreads();
   }
@@ -67,16 +70,19 @@ extern "C" __global__ void k_xent_rows16(KaXent a) { xent_rows<unsigned short>(a
 
 extern "C" __global__ void k_xent_sum(KaXent a) {
   __shared__ float sh[32];
-  float l = 0, c = 0;
+  float l = 0, c = 0, ct = 0;
   for (long long r = threadIdx.x; r < a.rows; r += blockDim.x) {
     l += a.row_loss[r];
     c += a.row_cnt[r];
+    ct += a.tg[r] != a.ignore ? 1.0f : 0.0f;  // k_xent_count's count, for a kept row_lse
   }
   l = block_reduce(l, 0, sh);
   c = block_reduce(c, 0, sh);
+  if (a.row_lse) ct = block_reduce(ct, 0, sh);
   if (threadIdx.x == 0) {
     a.out[0] = c > 0 ? l / c : 0.0f;
     a.row_cnt[a.rows] = c > 1.0f ? c : 1.0f;  // the count k_xent_grad divides by
+    if (a.row_lse) a.row_lse[a.rows] = ct > 1.0f ? ct : 1.0f;
   }
 }
 
@@ -93,18 +99,19 @@ extern "C" __global__ void k_xent_count(KaXent a) {
   if (threadIdx.x == 0) a.row_cnt[a.rows] = c > 1.0f ? c : 1.0f;
 }
 
-// needs the count in row_cnt[rows] (k_xent_sum or k_xent_count); T: the logits' and
-// dlogits' storage (bf16 both, or f32 both)
+// needs the count in row_cnt[rows] (k_xent_sum or k_xent_count), or row_lse (the forward's
+// row statistics and count); T: the logits' and dlogits' storage (bf16 both, or f32 both)
 template <typename T>
 KDEV void xent_grad(const KaXent &a) {
   __shared__ float sh[32];
-  const float count = a.row_cnt[a.rows];
+  const float count = a.row_lse ? a.row_lse[a.rows] : a.row_cnt[a.rows];
   for (long long r = blockIdx.x; r < a.rows; r += gridDim.x) {
     const T *x = (const T *)a.logits + r * a.V;
     T *dx = (T *)a.dlogits + r * a.V;
     int t = a.tg[r];
     float m, lse, sx;
-    row_stats(x, a.V, sh, &m, &lse, &sx);
+    if (a.row_lse) lse = a.row_lse[r];  // the same row_stats, run by the forward
+    else row_stats(x, a.V, sh, &m, &lse, &sx);
     int counted = t != a.ignore;
     float scale = counted ? a.g[0] / count : 0.0f, u = a.smoothing / (float)a.V;
     for (long long j = threadIdx.x; j < a.V; j += blockDim.x) {
