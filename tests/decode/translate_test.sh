@@ -12,16 +12,11 @@
 #   - sampling: the same seed gives the same samples, another seed others;
 #   - zero-shot: en-en (no task trained it, every module exists) works with a warning;
 #     en-de needs modules the checkpoint lacks: exit 2 with an error naming one.
-set -u
+. "$(dirname "$0")/../testlib.sh"
 MAMC=$1
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 STEPS=${MAMC_TRANSLATE_STEPS:-150}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-ok() { echo "OK: $*"; }
-bad() { echo "NOT OK: $*"; fail=1; }
 
 cat > "$tmp/run.yaml" <<EOF
 index:

@@ -4,16 +4,11 @@
 # to examples/convert/dijiang.mam (kept: every shared parameter, bit for bit; new: the DiJiang
 # ones), fine-tune with --init-from, and check the refusals (a model without DiJiang
 # attention, an unknown --attn, a missing checkpoint).
-set -u
+. "$(dirname "$0")/../testlib.sh"
 MAMC=$1
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
+cd "$tmp" || exit 1
 Y=$SRC/tests/dijiang/convert-sample.yaml
-fails=0
-ok() { echo "OK $1"; }
-bad() { echo "NOT OK $1"; fails=$((fails + 1)); }
 
 "$MAMC" train "$SRC/examples/convert/softmax.mam" --config "$Y" --progress none > train.log 2>&1 \
   && ok "train softmax.mam" || { bad "train softmax.mam"; cat train.log; }
@@ -39,5 +34,4 @@ test -f converted/step-00000000/body.safetensors && test -f converted/latest && 
   > tune.log 2>&1 && grep -q "initialised 49 of 49 parameters" tune.log && grep -q "validation loss" tune.log \
   && ok "fine-tune from the converted checkpoint (every parameter from it)" || { bad "fine-tune"; cat tune.log; }
 
-[ $fails -eq 0 ] && echo "OK: conversion" || echo "NOT OK: $fails failures"
-exit $fails
+exit $fail

@@ -15,19 +15,14 @@
 #      one early_stop record; the last checkpoint is step 30, DIR/best is step 10's and loads;
 #      each rank's own dump of the modules it holds (--dump-replicas, written after its loop)
 #      carries the optimizer step counts of the step-30 checkpoint, and copies agree.
-set -u
+. "$(dirname "$0")/../testlib.sh"
 # one BLAS thread, as each process of an mpirun has (OpenBLAS's results depend on it)
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 MAMC=$1
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
 MPIRUN="mpirun --allow-run-as-root --oversubscribe -np 2"
-fail=0
-ok() { echo "OK: $*"; }
-bad() { echo "NOT OK: $*"; fail=1; }
 
 conf() { # conf FILE CKPT LR STEPS VALID_EVERY EARLY_STOP CKPT_EVERY
   d=$root/data/sample

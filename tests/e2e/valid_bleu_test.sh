@@ -9,15 +9,10 @@
 #      `--checkpoint DIR/best` reproduces that validation's chrF; `mamc plot` draws it;
 #   2. a learning rate too small to change anything (1e-9) and patience 2: BLEU cannot improve,
 #      so the run stops at the third validation (step 30 of 100) with an early_stop record.
-set -u
+. "$(dirname "$0")/../testlib.sh"
 MAMC=$1
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-ok() { echo "OK: $*"; }
-bad() { echo "NOT OK: $*"; fail=1; }
 
 conf() { # conf FILE CKPT LR STEPS EARLY_STOP
   cat > "$1" <<EOF
