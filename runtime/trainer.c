@@ -417,7 +417,7 @@ int trainer_step(Trainer *t, StepInfo *info, Diag *d) {
   double norm, lr;
   if (!finish_step(t, task_of_rank, &norm, &lr, d)) return 0;
   *info = (StepInfo){t->step, first, wtot > 0 ? lsum / wtot : NAN, lr, norm, tokens, mono_seconds() - t0, t->world_payload,
-                     t->nonfinite_world || !isfinite(norm)};
+                     t->nonfinite_world || !isfinite(norm), t->stop_world};
   return 1;
 }
 
@@ -431,7 +431,8 @@ int trainer_step_batch(Trainer *t, int task, const Batch *b, StepInfo *info, Dia
   tbuckets_begin(t, task_of_rank, task);
   tguard_begin(t);
   if (!run_task(t, task, b, &loss, d) || !finish_step(t, task_of_rank, &norm, &lr, d)) return 0;
-  *info = (StepInfo){t->step, task, loss, lr, norm, b->tgt_tokens, mono_seconds() - t0, 0, t->nonfinite_world || !isfinite(norm)};
+  *info = (StepInfo){t->step, task, loss, lr, norm, b->tgt_tokens, mono_seconds() - t0, 0, t->nonfinite_world || !isfinite(norm),
+                     t->stop_world};
   return 1;
 }
 

@@ -14,6 +14,8 @@
 #ifndef MAMC_TRAINER_H
 #define MAMC_TRAINER_H
 
+#include <signal.h>
+
 #include "data/batch.h"
 #include "data/sampler.h"
 #include "exec.h"
@@ -80,6 +82,8 @@ typedef struct StepInfo {
   double seconds;           /* wall time of this step */
   int64_t comm_bytes;       /* gradient payload bytes all ranks handed to MPI this step */
   int skipped;              /* a non-finite loss or gradient: no update (nonfinite_skip) */
+  int stop;                 /* some process's stop flag was set (trainer_watch_stop): every
+                             * process sees it at the same step, so all can stop there */
 } StepInfo;
 
 typedef struct Trainer Trainer;
@@ -92,6 +96,10 @@ void trainer_free(Trainer *t);
 
 /* One step on a task drawn by the sampler, with a batch from its own data. */
 int trainer_step(Trainer *t, StepInfo *info, Diag *d);
+/* The caller's stop flag (set by a signal handler, say; NULL: none), read once a step and
+ * summed over every process with the step's gradient norm: StepInfo.stop tells every process
+ * at the same step that some process asked to stop, so all of them can save and end there. */
+void trainer_watch_stop(Trainer *t, const volatile sig_atomic_t *flag);
 /* One step on the caller's batch for task `task` (src may be NULL for one-input tasks);
  * single-process runs only. */
 int trainer_step_batch(Trainer *t, int task, const Batch *b, StepInfo *info, Diag *d);

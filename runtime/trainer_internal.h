@@ -137,9 +137,15 @@ struct Trainer {
   TBatch *step_batch;        /* nranks entries */
   int nonfinite_local, nonfinite_world;
   int64_t skipped;
+  const volatile sig_atomic_t *stop_flag; /* trainer_watch_stop's, or NULL; stop_world: set on
+                                           * some process this step (tsync_norm's sum) */
+  int stop_world;
   char nonfinite_msg[1024];
 };
 
+/* 1.0 when this process's stop flag is set (trainer_watch_stop), else 0: the value each
+ * process adds to the step's world sum (tsync_norm, tdev_world_norm) */
+double tsync_stop_local(const Trainer *t);
 int tbatch_copy(TBatch *dst, const Batch *b);
 void tbatch_free(TBatch *b);
 Batch tbatch_view(const TBatch *b);

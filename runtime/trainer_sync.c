@@ -227,18 +227,24 @@ int tsync_norm(Trainer *t, double *norm, int64_t *world_payload, Diag *d) {
   }
   char err[512];
   /* v[2]: processes that saw a non-finite loss or local gradient (the numerical guard decides
-   * every step the same way on every process) */
-  double v[3] = {sq, (double)(t->payload_bytes - t->payload_reported), t->nonfinite_local || !isfinite(own)};
+   * every step the same way on every process); v[3]: processes asked to stop */
+  double v[4] = {sq, (double)(t->payload_bytes - t->payload_reported), t->nonfinite_local || !isfinite(own),
+                 tsync_stop_local(t)};
   t->payload_reported = t->payload_bytes;
-  if (t->opts.dist && !dist_world_sum(t->opts.dist, v, 3, err, sizeof err)) {
+  if (t->opts.dist && !dist_world_sum(t->opts.dist, v, 4, err, sizeof err)) {
     diag_plain(d, "gradient norm: %s", err);
     return 0;
   }
   *norm = sqrt(v[0] + own);
   *world_payload = (int64_t)v[1];
   t->nonfinite_world = (int)v[2];
+  t->stop_world = v[3] > 0;
   return 1;
 }
+
+double tsync_stop_local(const Trainer *t) { return t->stop_flag && *t->stop_flag ? 1.0 : 0.0; }
+
+void trainer_watch_stop(Trainer *t, const volatile sig_atomic_t *flag) { t->stop_flag = flag; }
 
 /* ---- outer rounds (DEPT, DiLoCo) -------------------------------------------------------------------
  * A module synchronised in outer rounds trains locally on every holder; every H steps its

@@ -252,7 +252,7 @@ const char *mamc_trainer_nonfinite_report(const mamc_trainer *t) { return traine
  * graph of a spec is its task's index). */
 static void to_public(const Trainer *tr, const StepInfo *s, mamc_step *out) {
   int task = s->task >= 0 ? trainer_task_graph(tr, s->task) : -1;
-  *out = (mamc_step){s->step, task, s->loss, s->lr, s->grad_norm, s->tokens, s->seconds, s->comm_bytes, s->skipped};
+  *out = (mamc_step){s->step, task, s->loss, s->lr, s->grad_norm, s->tokens, s->seconds, s->comm_bytes, s->skipped, s->stop};
 }
 
 int mamc_trainer_step(mamc_trainer *t, mamc_step *out, char **errors) {
@@ -267,6 +267,8 @@ int mamc_trainer_step(mamc_trainer *t, mamc_step *out, char **errors) {
   to_public(t->t, &s, out);
   return MAMC_OK;
 }
+
+void mamc_trainer_watch_stop(mamc_trainer *t, const volatile sig_atomic_t *flag) { trainer_watch_stop(t->t, flag); }
 
 int mamc_trainer_step_batch(mamc_trainer *t, int task, const int32_t *src, int B, int S, const int32_t *tgt, int T,
                             mamc_step *out, char **errors) {

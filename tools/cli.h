@@ -9,7 +9,8 @@
 #include "elab.h"
 #include "ir.h"
 
-enum { EXIT_OK = 0, EXIT_INTERNAL = 1, EXIT_INPUT = 2 };
+/* EXIT_INTERRUPTED: mamc train stopped by SIGINT or SIGTERM after saving a checkpoint (128 + SIGINT) */
+enum { EXIT_OK = 0, EXIT_INTERNAL = 1, EXIT_INPUT = 2, EXIT_INTERRUPTED = 130 };
 
 typedef struct Cmd {
   const char *name;

@@ -1,8 +1,11 @@
 /* cmd_train.c — `mamc train`: a thin client of the public API (include/mamc/mamc.h). It
  * draws the live progress line (or plain lines when not on a terminal), validates every
- * valid_every steps, appends JSONL metrics, and writes checkpoints. */
+ * valid_every steps, appends JSONL metrics, writes checkpoints, and on Ctrl-C or SIGTERM
+ * stops after the step in progress with a checkpoint. */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,6 +111,35 @@ static int save(mamc_trainer *t, const mamc_settings *st, FILE *out, int tty) {
   return 1;
 }
 
+/* SIGINT / SIGTERM: the first sets the flag the trainer sums over every process with each
+ * step (mamc_trainer_watch_stop), so all processes stop after the same step and save it; a
+ * second SIGINT ends the process at once (the signal's default action). */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig) {
+  static const char msg[] = "\nmamc train: interrupted: stopping after this step, with a checkpoint (Ctrl-C again quits "
+                            "at once)\n";
+  if (stop_signal && sig == SIGINT) {
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return;
+  }
+  stop_signal = sig;
+  ssize_t w = write(2, msg, sizeof msg - 1);
+  (void)w;
+}
+
+static void watch_signals(mamc_trainer *t) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop;
+  sa.sa_flags = SA_RESTART; /* reads, writes and MPI calls go on: the loop checks between steps */
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  mamc_trainer_watch_stop(t, &stop_signal);
+}
+
 static int run_train(int argc, char **argv) {
   TrainArgs a;
   int r = parse_args(argc, argv, &a);
@@ -205,6 +237,8 @@ static int run_train(int argc, char **argv) {
             nprocs > 1 || a.emulate > 1 ? "es" : "", mono_seconds() - t_start, kernels, a.metrics);
   }
   double ema = NAN, t0 = mono_seconds(), last_print = 0;
+  int interrupted = 0;
+  watch_signals(t);
   TrainValid tv; /* validation loss, BLEU/chrF, the best checkpoint, early stopping (train_valid.c) */
   train_valid_init(&tv, &st, a.resume);
   int64_t tokens = 0, window_tokens = 0, comm = 0;
@@ -254,6 +288,10 @@ static int run_train(int argc, char **argv) {
       window_tokens = 0;
       window_t = tnow;
     }
+    if (info.stop) { /* SIGINT or SIGTERM on some process: every process stops after this step */
+      interrupted = 1;
+      break;
+    }
     if (st.valid_every > 0 && info.step % st.valid_every == 0) {
       if (!train_valid_run(&tv, m, t, info.step, 0, tty, lead, out)) {
         rc = EXIT_INPUT;
@@ -266,7 +304,12 @@ static int run_train(int argc, char **argv) {
       break;
     }
   }
-  if (rc == EXIT_OK) {
+  if (rc == EXIT_OK && interrupted) { /* the step's checkpoint, no final validation */
+    rc = save(t, &st, out, tty) ? EXIT_INTERRUPTED : EXIT_INPUT;
+    if (lead && rc == EXIT_INTERRUPTED)
+      fprintf(out, "%sinterrupted at step %lld of %lld; continue with the same command and --resume %s\n", tty ? "\r\033[K" : "",
+              (long long)mamc_trainer_step_count(t), (long long)total, st.checkpoint_dir);
+  } else if (rc == EXIT_OK) {
     if (st.valid_every > 0 && mamc_trainer_step_count(t) % st.valid_every != 0 &&
         !train_valid_run(&tv, m, t, mamc_trainer_step_count(t), 0, tty, lead, out))
       rc = EXIT_INPUT;
@@ -311,7 +354,10 @@ const Cmd cmd_train = {
     "train.early_stop.metric in checkpoint.dir/best, stopping after `patience` validations\n"
     "without improvement: docs/config.md); a checkpoint\n"
     "every checkpoint.every steps and at the end (checkpoint.dir, relative to the current\n"
-    "folder); JSONL metrics in checkpoint.dir/metrics.jsonl.\n\n"
+    "folder); JSONL metrics in checkpoint.dir/metrics.jsonl. Ctrl-C or SIGTERM: the step in\n"
+    "progress finishes, every process stops after it, its checkpoint is written and the exit\n"
+    "status is 130; continue with the same command and --resume DIR (a second Ctrl-C quits at\n"
+    "once, losing the steps since the last checkpoint).\n\n"
     "options:\n"
     "  --steps N          train N steps instead of train.steps\n"
     "  --seed N           override train.seed\n"

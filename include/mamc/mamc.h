@@ -21,6 +21,7 @@
 #ifndef MAMC_MAMC_H
 #define MAMC_MAMC_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -100,6 +101,8 @@ typedef struct mamc_step {
                              * (docs/distributed.md: what `mamc plan` predicts as payload) */
   int skipped;              /* a NaN/Inf loss or gradient, and train.nonfinite: skip: the step
                              * changed nothing (mamc_trainer_nonfinite_report says why) */
+  int stop;                 /* some process's stop flag was set (mamc_trainer_watch_stop): every
+                             * process sees it at the same step */
 } mamc_step;
 
 mamc_trainer *mamc_trainer_new(mamc_model *m, const mamc_train_options *o, char **errors);
@@ -115,6 +118,10 @@ const char *mamc_trainer_nonfinite_report(const mamc_trainer *t);
 
 /* One step on a task drawn by the sampler, with a batch from the configured data. */
 int mamc_trainer_step(mamc_trainer *t, mamc_step *out, char **errors);
+/* A stop flag the trainer reads once a step (a signal handler sets it; NULL: none): it is
+ * summed over every process with the step's gradient norm, and mamc_step.stop reports it, at
+ * the same step on every process, so that all can save a checkpoint and end there. */
+void mamc_trainer_watch_stop(mamc_trainer *t, const volatile sig_atomic_t *flag);
 /* One step on the caller's batch: token ids (0 = padding), src [B, S] (NULL for one-input
  * tasks) and tgt [B, T] = <s>(1) y </s>(2). */
 int mamc_trainer_step_batch(mamc_trainer *t, int task, const int32_t *src, int B, int S, const int32_t *tgt, int T,

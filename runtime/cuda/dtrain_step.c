@@ -235,6 +235,7 @@ int tdev_finish_step(Trainer *t, double *grad_norm, double *lr_out, Diag *d) {
     t->world_payload = t->payload_bytes - t->payload_reported;
     t->payload_reported = t->payload_bytes;
     t->nonfinite_world = t->nonfinite_local;
+    t->stop_world = tsync_stop_local(t) > 0;
   }
   int64_t step = t->step + 1;
   double lr = sched_lr(&t->opts.sched, step);

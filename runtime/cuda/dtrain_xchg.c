@@ -74,15 +74,17 @@ int tdev_exchange(Trainer *t, Diag *d) {
 
 int tdev_world_norm(Trainer *t, double local, double *norm, Diag *d) {
   TDev *x = t->dev;
-  /* tsync_norm's reduction: squares, payload bytes, non-finite flag */
-  double v[3] = {local * local, (double)(t->payload_bytes - t->payload_reported), t->nonfinite_local ? 1.0 : 0.0};
+  /* tsync_norm's reduction: squares, payload bytes, non-finite flag, stop requests */
+  double v[4] = {local * local, (double)(t->payload_bytes - t->payload_reported), t->nonfinite_local ? 1.0 : 0.0,
+                 tsync_stop_local(t)};
   t->payload_reported = t->payload_bytes;
   char err[512];
-  if (!dist_world_sum(t->opts.dist, v, 3, err, sizeof err))
+  if (!dist_world_sum(t->opts.dist, v, 4, err, sizeof err))
     return diag_plain(d, "step %lld: gradient norm: %s", (long long)t->step + 1, err), 0;
   *norm = sqrt(v[0]);
   t->world_payload = (int64_t)v[1];
   t->nonfinite_world = (int)v[2];
+  t->stop_world = v[3] > 0;
   if (!dev_h2d(&x->dev, x->norm_d, norm, 8)) { /* k_adamw clips by the world's norm */
     char e2[1200];
     tdev_fail(t, e2, sizeof e2, "the gradient norm");
