@@ -68,6 +68,17 @@ int dist_mpi_init(int *argc, char ***argv) {
 #endif
 }
 
+int dist_mpi_rank(void) {
+  int rank = 0;
+#ifdef MAMC_HAVE_MPI
+  int inited = 0, finalized = 0;
+  MPI_Initialized(&inited);
+  MPI_Finalized(&finalized);
+  if (inited && !finalized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+#endif
+  return rank;
+}
+
 void dist_mpi_finalize(void) {
 #ifdef MAMC_HAVE_MPI
   int inited = 0, finalized = 0;

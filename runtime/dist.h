@@ -35,6 +35,8 @@ int dist_local_size(const Dist *d);
  * returns the world size (1 otherwise). Process-wide: call once from main. */
 int dist_mpi_init(int *argc, char ***argv);
 void dist_mpi_finalize(void);
+/* This process's rank in the world (0 without MPI or before dist_mpi_init). */
+int dist_mpi_rank(void);
 
 /* The communicator for exactly these ranks (ascending, containing this rank or not):
  * collective over the world. Returns its handle (>= 0), or -1 with err. */

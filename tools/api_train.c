@@ -241,6 +241,7 @@ void mamc_trainer_free(mamc_trainer *t) {
 
 int mamc_mpi_init(int *argc, char ***argv) { return dist_mpi_init(argc, argv); }
 void mamc_mpi_finalize(void) { dist_mpi_finalize(); }
+int mamc_mpi_rank(void) { return dist_mpi_rank(); }
 int mamc_trainer_rank(const mamc_trainer *t) { return dist_rank(t->dist); }
 
 int64_t mamc_trainer_total_steps(const mamc_trainer *t) { return t->total_steps; }

@@ -2,6 +2,8 @@
  * draws the live progress line (or plain lines when not on a terminal), validates every
  * valid_every steps, appends JSONL metrics, writes checkpoints, and on Ctrl-C or SIGTERM
  * stops after the step in progress with a checkpoint. */
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -140,6 +142,51 @@ static void watch_signals(mamc_trainer *t) {
   mamc_trainer_watch_stop(t, &stop_signal);
 }
 
+/* A fresh run (no --resume) whose checkpoint folder holds an earlier run — checkpoints, a
+ * best checkpoint or metrics — moves that folder to DIR.N (the first free N) instead of
+ * overwriting, pruning or appending to it; --init-from / --extend paths inside it follow it
+ * (*from, each a buffer of n bytes). Rank 0 alone, before any process writes there (the others
+ * write only after the trainer's first collective). 0: it could not be moved (said why). */
+static int set_aside(const char *checkpoint_dir, char *from[2], size_t n) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", checkpoint_dir);
+  for (size_t l = strlen(dir); l > 1 && dir[l - 1] == '/'; l--) dir[l - 1] = 0;
+  DIR *d = opendir(dir);
+  if (!d) return 1; /* no folder yet */
+  int held = 0;
+  for (struct dirent *e; !held && (e = readdir(d));)
+    held = !strcmp(e->d_name, "latest") || !strcmp(e->d_name, "best") || !strcmp(e->d_name, "metrics.jsonl") ||
+           !strncmp(e->d_name, "step-", 5);
+  closedir(d);
+  if (!held) return 1;
+  char to[4200], latest[80] = "", path[4200];
+  int k = 1;
+  do
+    snprintf(to, sizeof to, "%s.%d", dir, k++);
+  while (access(to, F_OK) == 0 && k < 100000);
+  snprintf(path, sizeof path, "%s/latest", dir);
+  FILE *f = fopen(path, "r");
+  if (f) {
+    char step[48] = "";
+    if (fscanf(f, "%47s", step) == 1) snprintf(latest, sizeof latest, " (latest: %s)", step);
+    fclose(f);
+  }
+  if (rename(dir, to) != 0) {
+    fprintf(stderr, "mamc train: %s holds an earlier run%s, which could not be moved aside to %s: %s (continue it with "
+            "--resume %s, or move it yourself)\n", dir, latest, to, strerror(errno), dir);
+    return 0;
+  }
+  fprintf(stderr, "mamc train: %s held an earlier run%s: moved to %s (to continue that run instead: --resume %s)\n", dir,
+          latest, to, to);
+  size_t dl = strlen(dir);
+  for (int i = 0; i < 2; i++) /* --init-from / --extend inside the folder: where it went */
+    if (from[i] && !strncmp(from[i], dir, dl) && (from[i][dl] == 0 || from[i][dl] == '/')) {
+      snprintf(path, sizeof path, "%s%s", to, from[i] + dl);
+      snprintf(from[i], n, "%s", path);
+    }
+  return 1;
+}
+
 static int run_train(int argc, char **argv) {
   TrainArgs a;
   int r = parse_args(argc, argv, &a);
@@ -184,6 +231,13 @@ static int run_train(int argc, char **argv) {
   }
   mamc_settings st;
   mamc_model_settings(m, &st);
+  char init_buf[4300], extend_buf[4300], *from[2] = {NULL, NULL};
+  if (a.init_from) snprintf(init_buf, sizeof init_buf, "%s", a.init_from), from[0] = init_buf, a.init_from = init_buf;
+  if (a.extend) snprintf(extend_buf, sizeof extend_buf, "%s", a.extend), from[1] = extend_buf, a.extend = extend_buf;
+  if (!a.resume && mamc_mpi_rank() == 0 && !set_aside(st.checkpoint_dir, from, sizeof init_buf)) {
+    mamc_model_free(m);
+    return EXIT_INPUT;
+  }
   char metrics_default[4096];
   if (!a.metrics) {
     snprintf(metrics_default, sizeof metrics_default, "%s/metrics.jsonl", st.checkpoint_dir);
@@ -352,12 +406,13 @@ const Cmd cmd_train = {
     "task uses with AdamW. Validation loss per task every train.valid_every steps (and BLEU/chrF\n"
     "of greedy translations of train.valid_bleu sentences per task; the best checkpoint by\n"
     "train.early_stop.metric in checkpoint.dir/best, stopping after `patience` validations\n"
-    "without improvement: docs/config.md); a checkpoint\n"
-    "every checkpoint.every steps and at the end (checkpoint.dir, relative to the current\n"
-    "folder); JSONL metrics in checkpoint.dir/metrics.jsonl. Ctrl-C or SIGTERM: the step in\n"
-    "progress finishes, every process stops after it, its checkpoint is written and the exit\n"
-    "status is 130; continue with the same command and --resume DIR (a second Ctrl-C quits at\n"
-    "once, losing the steps since the last checkpoint).\n\n"
+    "without improvement: docs/config.md); a checkpoint every checkpoint.every steps and at\n"
+    "the end (checkpoint.dir, relative to the current folder; an earlier run there is moved\n"
+    "to DIR.1, DIR.2, ... unless --resume continues it); JSONL metrics in\n"
+    "checkpoint.dir/metrics.jsonl. Ctrl-C or SIGTERM: the step in progress finishes, every\n"
+    "process stops after it, its checkpoint is written and the exit status is 130; continue\n"
+    "with the same command and --resume DIR (a second Ctrl-C quits at once, losing the steps\n"
+    "since the last checkpoint).\n\n"
     "options:\n"
     "  --steps N          train N steps instead of train.steps\n"
     "  --seed N           override train.seed\n"

@@ -89,6 +89,7 @@ typedef struct mamc_train_options {
  * Returns the number of processes (1 when not launched by mpirun). Process-wide. */
 int mamc_mpi_init(int *argc, char ***argv);
 void mamc_mpi_finalize(void);
+int mamc_mpi_rank(void);                        /* this process's world rank (0 when alone) */
 int mamc_trainer_rank(const mamc_trainer *t);   /* this process's rank (0 when alone) */
 
 typedef struct mamc_step {
