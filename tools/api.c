@@ -7,7 +7,12 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "pipeline.h"
 #include "bind.h"
@@ -34,6 +39,15 @@ void api_take_errors(Diag *d, char **errors) {
 void mamc_free_text(char *text) { free(text); }
 
 void mamc_set_blas_threads(int n) { rt_blas_set_threads(n > 0 ? n : 1); }
+
+void mamc_keep_freed_memory(void) {
+#ifdef __GLIBC__
+  const char *keep = getenv("MAMC_MALLOC_DEFAULT");
+  if (keep && strcmp(keep, "0") != 0) return;
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
 
 /* ---- compiling --------------------------------------------------------------------------------- */
 

@@ -2,10 +2,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
-
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
+#include "mamc/mamc.h"
 
 static const Cmd *const cmds[] = {&cmd_check, &cmd_ir,   &cmd_dot,  &cmd_train, &cmd_vocab, &cmd_passes,
                                   &cmd_place, &cmd_plan, &cmd_eval, &cmd_plot, &cmd_convert,
@@ -28,24 +25,8 @@ static void usage(FILE *f) {
         "  MAMC_JIT_OPT=0    compile CPU kernels without LLVM's -O2 (faster to compile, slower)\n", f);
 }
 
-/* The executors allocate each value when its op runs and free it at its last use. glibc hands
- * large blocks back to the kernel (mmap above a threshold, trimming the heap's top), so every
- * training step page-faults its activations in again: 4M minor faults and about a third of
- * the step time on examples/translate.yaml (bench/malloc.sh prints the ratio). Keeping freed
- * memory in the process (the largest mmap threshold glibc accepts, 32 MiB, and no trimming)
- * makes the second step reuse the first one's pages. A setting of this program, not of the
- * library (which has no global state); MAMC_MALLOC_DEFAULT=1 leaves glibc's defaults. */
-static void tune_malloc(void) {
-#ifdef __GLIBC__
-  const char *keep = getenv("MAMC_MALLOC_DEFAULT");
-  if (keep && strcmp(keep, "0") != 0) return;
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-#endif
-}
-
 int main(int argc, char **argv) {
-  tune_malloc();
+  mamc_keep_freed_memory(); /* no page faults per training step: include/mamc/mamc.h */
   if (argc < 2) {
     usage(stderr);
     return EXIT_INPUT;

@@ -23,6 +23,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: driver MODEL.mam RUN.yaml STEPS CHECKPOINT_DIR\n");
     return 2;
   }
+  mamc_keep_freed_memory(); /* process-wide, once: no page faults per step (mamc.h) */
   char *err = NULL;
   mamc_model *m = mamc_model_compile(argv[1], argv[2], &err);
   if (!m) return fail("compile", err);

@@ -212,6 +212,14 @@ void mamc_translator_free(mamc_translator *t);
  * small machines one BLAS thread is fastest (no spin-waiting between products). */
 void mamc_set_blas_threads(int n);
 
+/* Keeps freed memory in the process (glibc: the largest mmap threshold it accepts, 32 MiB, and
+ * no trimming of the heap). The executors allocate each value when its op runs and free it at
+ * its last use; with glibc's defaults every training step page-faults its activations in again
+ * (4M minor faults and about a third of the step on examples/translate.yaml: bench/malloc.sh).
+ * Process-wide, like mamc_set_blas_threads: drivers call it once at start (`mamc` does);
+ * MAMC_MALLOC_DEFAULT=1 makes it do nothing; elsewhere than glibc it does nothing. */
+void mamc_keep_freed_memory(void);
+
 void mamc_free_text(char *text);
 
 #ifdef __cplusplus
