@@ -106,25 +106,27 @@ static void find_summed_gemms(Exec *e) {
   free(uses);
 }
 
-/* Pairs each cross_entropy_grad with an earlier cross_entropy of the same logits, targets and
- * ignore id (autodiff's rule reads the forward's operands; smoothing does not change the
- * statistics): the forward keeps its rows' log-sum-exp for it (Exec.lse). 0: out of memory. */
+int exec_xent_forward(const IrGraph *g, int i) {
+  const IrNode *gd = &g->nodes.v[i];
+  const char *env = getenv("MAMC_XENT_LSE");
+  if (gd->op != OP_CROSS_ENTROPY_GRAD || (env && strcmp(env, "0") == 0)) return -1;
+  for (int j = i - 1; j >= 0; j--) {
+    const IrNode *f = &g->nodes.v[j];
+    if (f->op == OP_CROSS_ENTROPY && f->in[0] == gd->in[0] && f->in[1] == gd->in[1] &&
+        ir_get_i(f, "ignore") == ir_get_i(gd, "ignore"))
+      return j;
+  }
+  return -1;
+}
+
+/* Gives each cross_entropy_grad paired with its forward (exec_xent_forward) the forward's slot
+ * of kept row log-sum-exps (Exec.lse). 0: out of memory. */
 static int pair_xent(Exec *e) {
   const IrGraph *g = &e->p->graphs.v[e->graph];
   int n = g->nodes.n;
-  const char *env = getenv("MAMC_XENT_LSE");
-  if (env && strcmp(env, "0") == 0) return 1;
   for (int i = 0; i < n; i++) {
-    const IrNode *gd = &g->nodes.v[i];
-    if (gd->op != OP_CROSS_ENTROPY_GRAD) continue;
-    int j = 0;
-    for (; j < i; j++) {
-      const IrNode *f = &g->nodes.v[j];
-      if (f->op == OP_CROSS_ENTROPY && f->in[0] == gd->in[0] && f->in[1] == gd->in[1] &&
-          ir_get_i(f, "ignore") == ir_get_i(gd, "ignore"))
-        break;
-    }
-    if (j == i) continue;
+    int j = exec_xent_forward(g, i);
+    if (j < 0) continue;
     if (!e->lse_slot) {
       e->lse_slot = malloc(sizeof(int) * (size_t)n);
       if (!e->lse_slot) return 0;

@@ -109,6 +109,11 @@ void exec_release(Exec *e); /* frees the values of the last run */
  * die_first[s] heads a list through die_next of the nodes whose last reader is step s. Both
  * executors (this one and the device's) build it after their last change to last_use. */
 void exec_death_lists(const int *last_use, int n, int *die_first, int *die_next);
+/* The cross_entropy whose row statistics cross_entropy_grad node i may read: the nearest
+ * earlier one of the same logits, targets and ignore id (smoothing does not change them); -1
+ * when there is none, when i is no cross_entropy_grad, or under MAMC_XENT_LSE=0. Both
+ * executors pair by it (Exec.lse here, dx_pair_xent on the device). */
+int exec_xent_forward(const IrGraph *g, int i);
 /* After a run: how many values the executor still holds that are no output's (0: every value
  * was freed at its last reader; a test's check) */
 int exec_stray_values(const Exec *e);

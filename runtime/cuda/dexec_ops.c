@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "dexec_internal.h"
+#include "exec.h" /* exec_xent_forward */
 #include "linattn.h"
 
 static const IrGraph *G(const DExec *e) { return &e->p->graphs.v[e->graph]; }
@@ -324,25 +325,16 @@ int dx_gather(DExec *e, int i, const int64_t *sym) {
 
 /* ---- cross-entropy, norms ---------------------------------------------------------------------------- */
 
-/* Plan time: each cross_entropy_grad on the device reading the logits and targets of an earlier
- * cross_entropy on the device with the same ignore id reads that forward's row log-sum-exps
- * and count (KaXent.row_lse; e->aio[i].fwd, the forward's lse_last: the last such gradient, which
- * frees them), as the CPU executor pairs them (exec.h); MAMC_XENT_LSE=0: no pairs. */
+/* Plan time: each cross_entropy_grad on the device whose forward (exec_xent_forward: the same
+ * logits, targets and ignore id; MAMC_XENT_LSE=0: none) runs on the device too reads that
+ * forward's row log-sum-exps and count (KaXent.row_lse; e->aio[i].fwd, the forward's lse_last:
+ * the last such gradient, which frees them), as the CPU executor pairs them. */
 void dx_pair_xent(DExec *e) {
-  const char *env = getenv("MAMC_XENT_LSE");
-  if (env && strcmp(env, "0") == 0) return;
   for (int i = 0; i < e->n; i++) {
-    const IrNode *gd = N(e, i);
-    if (gd->op != OP_CROSS_ENTROPY_GRAD || e->kind[i] != DN_XENT) continue;
-    for (int f = i - 1; f >= 0; f--) {
-      const IrNode *fw = N(e, f);
-      if (fw->op != OP_CROSS_ENTROPY || e->kind[f] != DN_XENT || fw->in[0] != gd->in[0] || fw->in[1] != gd->in[1] ||
-          ir_get_i(fw, "ignore") != ir_get_i(gd, "ignore"))
-        continue;
-      e->aio[i].fwd = f;
-      if (e->aio[f].lse_last < i) e->aio[f].lse_last = i;
-      break;
-    }
+    int f = e->kind[i] == DN_XENT ? exec_xent_forward(G(e), i) : -1;
+    if (f < 0 || e->kind[f] != DN_XENT) continue;
+    e->aio[i].fwd = f;
+    if (e->aio[f].lse_last < i) e->aio[f].lse_last = i;
   }
 }
 

@@ -464,7 +464,7 @@ void free_params(Ck *c, DParams *dp) {
  * cross-entropy gradients reading their forward's row log-sum-exps (dx_pair_xent): graph gi
  * planned again with `var`=0 (MAMC_CUDA_ATTN_IO or MAMC_XENT_LSE) and run on the same inputs,
  * every output compared with e's (run already) bit for bit. */
-static void check_attn_io(Ck *c, const IrProgram *p, int gi, const char *what, int bf16, const Run *r, const DParams *dp,
+static void check_replan(Ck *c, const IrProgram *p, int gi, const char *what, int bf16, const Run *r, const DParams *dp,
                           InterpCx *cd, const DExec *e, const char *var) {
   const IrGraph *g = &p->graphs.v[gi];
   DExec f;
@@ -671,10 +671,10 @@ static void check_graph(Ck *c, const char *prog, const IrProgram *p, int gi, con
     snprintf(note, sizeof note, "%d buffers alive after the run, %d of them no output's", live, stray);
     result(c, "graph", w, stray, 0, 1, note);
     if (bf16 != 2 && !ref16 && (e.stats.attn_tc > 0 || e.stats.linattn > 0))
-      check_attn_io(c, p, gi, what, bf16, &r, &dp, &cd, &e, "MAMC_CUDA_ATTN_IO");
+      check_replan(c, p, gi, what, bf16, &r, &dp, &cd, &e, "MAMC_CUDA_ATTN_IO");
     int xent_pairs = 0;
     for (int i = 0; i < e.n; i++) xent_pairs += g->nodes.v[i].op == OP_CROSS_ENTROPY_GRAD && e.aio[i].fwd >= 0;
-    if (bf16 != 2 && !ref16 && xent_pairs > 0) check_attn_io(c, p, gi, what, bf16, &r, &dp, &cd, &e, "MAMC_XENT_LSE");
+    if (bf16 != 2 && !ref16 && xent_pairs > 0) check_replan(c, p, gi, what, bf16, &r, &dp, &cd, &e, "MAMC_XENT_LSE");
   }
   if (inited) dexec_free(&e);
   free_params(c, &dp);

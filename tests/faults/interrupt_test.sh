@@ -14,7 +14,7 @@ CMP=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 data=$(cd "$here/../../data/sample/en-de" && pwd)
 cd "$tmp" || exit 1
-STEPS=400
+STEPS=1500 # long enough that a loaded machine cannot finish it before the signal
 # one BLAS thread, as each process of an mpirun has (OpenBLAS's results depend on it)
 export OPENBLAS_NUM_THREADS=1
 
@@ -33,10 +33,12 @@ interrupt() {
   "$@" > "$name.log" 2>&1 &
   pid=$!
   n=0
-  while [ "$n" -lt 600 ] && [ "$(grep -c '^step ' "$name.log")" -lt 20 ] && kill -0 "$pid" 2>/dev/null; do
+  # up to 3 minutes: under a loaded ctest -j the kernels compile slowly before step 1
+  while [ "$n" -lt 3600 ] && [ "$(grep -c '^step ' "$name.log")" -lt 20 ] && kill -0 "$pid" 2>/dev/null; do
     sleep 0.05
     n=$((n + 1))
   done
+  echo "$name: SIG$sig after $(grep -c '^step ' "$name.log") logged steps ($((n / 20)) s)"
   target=$pid
   pick_target
   kill -s "$sig" "$target" 2>/dev/null
