@@ -1,6 +1,6 @@
 /* cmd_train.c — `mamc train`: a thin client of the public API (include/mamc/mamc.h). It
  * draws the live progress line (or plain lines when not on a terminal), validates every
- * valid_every steps, appends JSONL metrics, writes checkpoints, and on Ctrl-C or SIGTERM
+ * valid_every steps, appends JSONL metrics, writes checkpoints, and on Ctrl-C, SIGTERM or SIGUSR1
  * stops after the step in progress with a checkpoint. */
 #include <dirent.h>
 #include <errno.h>
@@ -113,9 +113,11 @@ static int save(mamc_trainer *t, const mamc_settings *st, FILE *out, int tty) {
   return 1;
 }
 
-/* SIGINT / SIGTERM: the first sets the flag the trainer sums over every process with each
- * step (mamc_trainer_watch_stop), so all processes stop after the same step and save it; a
- * second SIGINT ends the process at once (the signal's default action). */
+/* SIGINT / SIGTERM / SIGUSR1: the first sets the flag the trainer sums over every process with
+ * each step (mamc_trainer_watch_stop), so all processes stop after the same step and save it; a
+ * second SIGINT ends the process at once (the signal's default action). SIGUSR1 is there for
+ * mpirun: Open MPI's mpirun forwards it to every rank, while SIGINT or SIGTERM sent to mpirun
+ * (a Ctrl-C at its terminal) makes it kill the ranks about a second later. */
 static volatile sig_atomic_t stop_signal;
 
 static void on_stop(int sig) {
@@ -139,6 +141,7 @@ static void watch_signals(mamc_trainer *t) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL);
   mamc_trainer_watch_stop(t, &stop_signal);
 }
 
@@ -342,7 +345,7 @@ static int run_train(int argc, char **argv) {
       window_tokens = 0;
       window_t = tnow;
     }
-    if (info.stop) { /* SIGINT or SIGTERM on some process: every process stops after this step */
+    if (info.stop) { /* SIGINT, SIGTERM or SIGUSR1 on some process: every process stops after this step */
       interrupted = 1;
       break;
     }
@@ -409,10 +412,11 @@ const Cmd cmd_train = {
     "without improvement: docs/config.md); a checkpoint every checkpoint.every steps and at\n"
     "the end (checkpoint.dir, relative to the current folder; an earlier run there is moved\n"
     "to DIR.1, DIR.2, ... unless --resume continues it); JSONL metrics in\n"
-    "checkpoint.dir/metrics.jsonl. Ctrl-C or SIGTERM: the step in progress finishes, every\n"
-    "process stops after it, its checkpoint is written and the exit status is 130; continue\n"
-    "with the same command and --resume DIR (a second Ctrl-C quits at once, losing the steps\n"
-    "since the last checkpoint).\n\n"
+    "checkpoint.dir/metrics.jsonl. Ctrl-C, SIGTERM or SIGUSR1: the step in progress finishes,\n"
+    "every process stops after it, its checkpoint is written and the exit status is 130;\n"
+    "continue with the same command and --resume DIR (a second Ctrl-C quits at once, losing\n"
+    "the steps since the last checkpoint). Under mpirun send SIGUSR1 to mpirun (kill -USR1\n"
+    "PID), which forwards it to every process: a Ctrl-C there ends the job at once.\n\n"
     "options:\n"
     "  --steps N          train N steps instead of train.steps\n"
     "  --seed N           override train.seed\n"

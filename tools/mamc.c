@@ -14,7 +14,7 @@ static void usage(FILE *f) {
   for (int i = 0; i < COUNT_OF(cmds); i++) fprintf(f, "  %-10s %s\n", cmds[i]->name, cmds[i]->summary);
   fputs("\nA model is a .mam file (docs/language.md); a run configuration is YAML (docs/config.md).\n"
         "Exit status: 0 success, 2 bad input (file:line:col diagnostics), 1 internal failure,\n"
-        "130 mamc train interrupted (Ctrl-C or SIGTERM) after saving a checkpoint.\n\n"
+        "130 mamc train interrupted (Ctrl-C, SIGTERM or SIGUSR1) after saving a checkpoint.\n\n"
         "Environment (the common ones; docs/gpu.md lists the GPU's):\n"
         "  MAMC_JIT_CACHE    folder of compiled CPU kernels, reused by later runs (default\n"
         "                    $XDG_CACHE_HOME/mamc, else ~/.cache/mamc; 0: compile afresh each run)\n"

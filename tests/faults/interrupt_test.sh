@@ -6,7 +6,8 @@
 # parameters bit-identical to an uninterrupted run's. Then the same on 2 processes (mpirun
 # -np 2, when there is an mpirun), SIGTERM sent to one rank only: both stop after the same step
 # (the flag travels in the step's world sum), the checkpoint is written, and the resumed run
-# equals the uninterrupted 2-process run bit for bit. And once with the step on the device
+# equals the uninterrupted 2-process run bit for bit; SIGUSR1 sent to mpirun (which forwards it)
+# stops both the same way. And once with the step on the device
 # (--device cuda in host emulation, where the build has the CUDA backend).
 . "$(dirname "$0")/../testlib.sh"
 MAMC=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -116,6 +117,18 @@ if [ "$rc" -ne 0 ] && [ -n "$k" ] && [ "$k" -ge 20 ] && [ "$k" -lt "$STEPS" ] &&
 else
   bad "2 processes: exit $rc, stopped at '${k:-?}', latest $(cat run2/latest 2>/dev/null)"
   tail -8 run2.log
+fi
+# SIGUSR1 to mpirun itself, which forwards it to every rank (SIGINT or SIGTERM there would
+# end the job): both ranks stop after the same step with its checkpoint
+config run3.yaml "$tmp/run3"
+interrupt run3 USR1 $MPIRUN "$MAMC" train "$here/tiny.mam" --config run3.yaml --progress lines
+k3=$(stopped_at run3.log)
+if [ "$rc" -ne 0 ] && [ -n "$k3" ] && [ "$k3" -ge 20 ] && [ "$k3" -lt "$STEPS" ] &&
+   [ "$(cat run3/latest 2>/dev/null)" = "step-$(printf %08d "$k3")" ] && [ -d "run3/step-$(printf %08d "$k3")" ]; then
+  ok "2 processes, SIGUSR1 to mpirun: both stopped after step $k3, its checkpoint written (mpirun exit $rc)"
+else
+  bad "2 processes, SIGUSR1 to mpirun: exit $rc, stopped at '${k3:-?}', latest $(cat run3/latest 2>/dev/null)"
+  tail -8 run3.log
 fi
 $MPIRUN "$MAMC" train "$here/tiny.mam" --config run2.yaml --resume "$tmp/run2" --progress none > resume2.log 2>&1 \
   || { bad "2 processes: the resumed run failed"; tail -5 resume2.log; }
