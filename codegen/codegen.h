@@ -94,8 +94,16 @@ int cg_describe(const Kir *k, CgKernel *out, char *err, size_t errlen);
 int cg_fill_dims(const CgKernel *k, const int64_t *const *shapes, const int64_t *symvals, const CgRun *run,
                  int64_t *dims, char *err, size_t errlen);
 
-/* The number of outer iterations: call fn over [0, cg_outer(k, dims)) in any split. */
+/* The number of outer iterations: call fn over [0, cg_outer(k, dims)), whole or split at
+ * boundaries that cg_split_row allows. */
 int64_t cg_outer(const CgKernel *k, const int64_t *dims);
+/* Where [0, cg_outer) may be split without changing a result (cpu.h): an elementwise kernel's
+ * vectorised loops restart at each row of its innermost axis, and its libm calls round
+ * differently in their vector and scalar forms, so a boundary must fall at a row start plus
+ * a multiple of CG_SPLIT_GRAIN elements (any vector step divides it); the row length is
+ * returned. 0 for row kernels (each row is computed whole: any boundary). */
+enum { CG_SPLIT_GRAIN = 256 };
+int64_t cg_split_row(const CgKernel *k, const int64_t *dims);
 /* Division by d (1 <= d < 2^31) as a multiply: m | s << 32 with, for every 0 <= n < 2^31,
  * n / d == (((n * m) >> 32) + n) >> s (m < 2^32, s = ceil(log2 d)); 0 for other d. The CUDA
  * kernels' index splits take it per dims slot (CgArgs.mg: cuda_c.c's cg_udiv). */

@@ -13,8 +13,14 @@
  *          dropout's key and the training flag (CgRun);
  *   [begin, end)  a range of outer iterations, 0 <= begin <= end <= cg_outer(k, dims):
  *          output elements (row-major) for an elementwise kernel, rows for a row kernel
- *          (CgKernel.row). Any split gives the same results, so the runtime can hand
- *          disjoint ranges to threads; codegen itself starts no threads.
+ *          (CgKernel.row). A split at the boundaries cg_split_row allows gives the same
+ *          results as none (vector and scalar libm calls round differently, and a vector
+ *          loop's steps count from its range's start), so the runtime can hand disjoint
+ *          ranges to threads; codegen itself starts no threads. Tested bit for bit for
+ *          elementwise kernels; one row kernel (a softmax over a concat, test_cg_jit) split
+ *          by rows has differed in the last bits in about 1 process in 3: not yet explained.
+ *          Where the vectoriser's run-time overlap check fails (buffers lying close), the
+ *          scalar loop runs, so results can also depend on where buffers lie.
  *
  * Buffers must not overlap, except that an output may be the very same memory as an input
  * that the kernel reads at the same index (ir/group.h: memory planning may give an output
@@ -40,7 +46,7 @@
  *   if (cg_cpu_compile(s, p, g, members, n, &k, err, sizeof err)) {
  *     for (i < k.nbufs) bufs[i] = data of value k.bufs[i].node, shapes[i] = its shape;
  *     cg_fill_dims(&k, shapes, symvals, &run, dims, err, sizeof err);   per call
- *     k.fn(bufs, dims, 0, cg_outer(&k, dims));              or [begin, end) per thread
+ *     k.fn(bufs, dims, 0, cg_outer(&k, dims));    or [begin, end) per thread (cg_split_row)
  *   }
  *
  * ---- API ------------------------------------------------------------------------------------

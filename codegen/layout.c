@@ -106,3 +106,7 @@ int64_t cg_outer(const CgKernel *k, const int64_t *dims) {
   for (int i = 0; i < k->nouter; i++) n *= dims[k->outer[i]];
   return n;
 }
+
+int64_t cg_split_row(const CgKernel *k, const int64_t *dims) {
+  return k->row || k->nouter == 0 ? 0 : dims[k->outer[k->nouter - 1]];
+}

@@ -88,7 +88,8 @@ static int scan(const char *dir, BcUsage *u, Entry **list, long *n, long sweep_a
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
     if (tmp) {
-      if (sweep_age >= 0 && now - st.st_mtime >= sweep_age && remove(path) == 0) (*removed)++;
+      /* (0: every one, even one stamped a second ahead of time(), which lags the file clock) */
+      if (sweep_age >= 0 && (sweep_age == 0 || now - st.st_mtime >= sweep_age) && remove(path) == 0) (*removed)++;
       else u->temporaries++;
       continue;
     }

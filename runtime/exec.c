@@ -232,8 +232,10 @@ static void kernel_range(void *ctx, int64_t begin, int64_t end) {
 
 void exec_call_kernel(Pool *pool, const CgKernel *k, void *const *bufs, const int64_t *dims) {
   KernelCall call = {k, bufs, dims};
-  /* rows are heavier than elements: split them sooner */
-  pool_run(pool, kernel_range, &call, cg_outer(k, dims), k->row ? 8 : 16384);
+  /* rows are heavier than elements: split them sooner; element ranges at the boundaries that
+   * keep the kernel's vector loops in step with an unsplit call (bit-identical results) */
+  pool_run_aligned(pool, kernel_range, &call, cg_outer(k, dims), k->row ? 8 : 16384, cg_split_row(k, dims),
+                   CG_SPLIT_GRAIN);
 }
 
 void exec_on_output(Exec *e, ExecOutputFn fn, void *user) {
@@ -280,6 +282,7 @@ static void note_gemm(ExecStats *s, const Tensor *a, const Tensor *b, const Tens
   int64_t batch = out->n / (M * N > 0 ? M * N : 1);
   (void)b;
   s->gemm_flops += 2.0 * (double)M * (double)N * (double)K * (double)batch;
+  s->gemm_seconds += sec;
   for (int i = 0; i < s->ngemm; i++) {
     GemmShape *g = &s->gemm[i];
     if (g->batch == batch && g->M == M && g->N == N && g->K == K && g->ta == ta && g->tb == tb) {
@@ -299,6 +302,7 @@ void exec_stats_add(ExecStats *a, const ExecStats *b) {
     a->op_count[i] += b->op_count[i];
   }
   a->gemm_flops += b->gemm_flops;
+  a->gemm_seconds += b->gemm_seconds;
   a->jit_seconds += b->jit_seconds;
   a->jit_runs += b->jit_runs;
   a->hoist_runs += b->hoist_runs;

@@ -30,6 +30,7 @@ typedef struct ExecStats {
   double op_seconds[OP_COUNT];
   int64_t op_count[OP_COUNT];
   double gemm_flops;        /* 2*M*N*K*batch summed over the matrix products run */
+  double gemm_seconds;      /* ... and the seconds they took (all shapes; gemm[] holds the first few) */
   double jit_seconds;       /* in fused-group kernels (epilogue GEMMs included) */
   int64_t jit_runs;
   int64_t hoist_runs;       /* invariant members computed (exec_hoist.h) ... */

@@ -18,5 +18,9 @@ int pool_size(const Pool *p);
 /* Runs fn over [0, n) in contiguous chunks, one per thread, and returns when all are done.
  * Ranges shorter than min_chunk * 2 run inline. */
 void pool_run(Pool *p, PoolFn fn, void *ctx, int64_t n, int64_t min_chunk);
+/* pool_run with every boundary between chunks at r * row + j * grain (row > 0; within the
+ * row): for kernels whose results depend on where a range starts within a row (cg_split_row).
+ * row <= 0: any boundary. Some chunks may then be empty. */
+void pool_run_aligned(Pool *p, PoolFn fn, void *ctx, int64_t n, int64_t min_chunk, int64_t row, int64_t grain);
 
 #endif

@@ -135,6 +135,15 @@ static void ew_ops(CgCase *c, CgCaseFn fn, void *ctx, int *count) {
       }
     }
   }
+  /* libm functions over rows of up to 1000 (row_bindings): their vector and scalar forms round
+   * differently, so a split inside a row must keep the vector loop's steps (cg_split_row) */
+  static const Op lm[] = {OP_EXP, OP_TANH, OP_SIN, OP_GELU};
+  for (int i = 0; i < (int)COUNT_OF(lm); i++) {
+    begin(c, lm[i], 1, "%s f32[B, L] (long rows)", op_info(lm[i])->name);
+    row_bindings(c);
+    op1(c, lm[i], IN2(c, DT_F32, DOM_ANY, dB, dL));
+    done(c, fn, ctx, count);
+  }
   /* where: a mask [B, S, 1], operands [B, S, 7] and [7] */
   for (int di = 0; di < 3; di++) {
     begin(c, OP_WHERE, 1, "where %s", dtype_name(dts[di]));

@@ -81,7 +81,7 @@ int run_kernel(const CgKernel *k, const CgCase *c, int b, const Tensor *values, 
       if (bufs[i].dt == bufs[k->nin].dt && rt_same_shape(&bufs[i], &bufs[k->nin])) shared = i;
   if (shared >= 0) ptrs[k->nin] = bufs[shared].data;
   int64_t outer = cg_outer(k, dims);
-  if (chunk <= 0) chunk = outer > 0 ? outer : 1;
+  if (chunk == 0) chunk = outer > 0 ? outer : 1;
   for (int64_t at = 0; at < outer; at += chunk) k->fn(ptrs, dims, at, at + chunk < outer ? at + chunk : outer);
   if (shared >= 0) memcpy(bufs[k->nin].data, bufs[shared].data, (size_t)bufs[shared].n * (size_t)dtype_size(bufs[shared].dt));
   return shared >= 0 ? 2 : 1;
@@ -95,4 +95,25 @@ int64_t run_ulps(float a, float b) {
   memcpy(&ib, &b, 4);
   int64_t x = ia < 0 ? (int64_t)INT32_MIN - ia : ia, y = ib < 0 ? (int64_t)INT32_MIN - ib : ib;
   return x > y ? x - y : y - x;
+}
+
+int run_kernel_split(const CgKernel *k, const CgCase *c, int b, Tensor *bufs, int64_t chunk, char *err, size_t errlen) {
+  void *ptrs[CG_MAX_BUFS];
+  const int64_t *shapes[CG_MAX_BUFS];
+  int64_t dims[CG_MAX_DIMS];
+  for (int i = 0; i < k->nbufs; i++) {
+    ptrs[i] = bufs[i].data;
+    shapes[i] = bufs[i].shape;
+    if (k->bufs[i].out)
+      for (int64_t e = 0; e < bufs[i].n; e++) rt_tensor_set(&bufs[i], e, NAN);
+  }
+  CgRun run = {c->seed, c->step, c->training};
+  if (!cg_fill_dims(k, shapes, c->bind[b], &run, dims, err, errlen)) return 0;
+  int64_t outer = cg_outer(k, dims), row = cg_split_row(k, dims), at = 0;
+  for (int64_t x = chunk;; x += chunk) {
+    int64_t to = x >= outer ? outer : row > 0 ? x - x % row % CG_SPLIT_GRAIN : x;
+    if (to > at) k->fn(ptrs, dims, at, to), at = to;
+    if (x >= outer) break;
+  }
+  return 1;
 }

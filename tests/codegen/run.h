@@ -22,6 +22,12 @@ int run_interp(const CgCase *c, int b, const Tensor *inputs, DType fdt, Tensor *
  * message in err. */
 int run_kernel(const CgKernel *k, const CgCase *c, int b, const Tensor *values, int64_t chunk, int inplace,
                Tensor *bufs, char *err, size_t errlen);
+/* Run k again over the buffers of an earlier run_kernel (not in place; outputs reset to NaN)
+ * in ranges of about `chunk` whose boundaries are the ones cg_split_row allows: the results
+ * must equal one call's bit for bit. The same buffers, because a vectorised loop's run-time
+ * overlap check looks at how far apart they lie, and where it fails the scalar loop (with
+ * its scalar libm calls) runs instead. 1 ok, 0 with err. */
+int run_kernel_split(const CgKernel *k, const CgCase *c, int b, Tensor *bufs, int64_t chunk, char *err, size_t errlen);
 void run_free_bufs(Tensor *bufs, int n);
 
 /* Distance in units in the last place between two floats (0 if both NaN). */

@@ -291,9 +291,12 @@ static void test_trim(const char *root, uint64_t seed) {
   CHECK(u.n_exts == at);
 
   /* trims to decreasing random limits: what is left is exactly the newest entries that fit */
-  uint64_t limit = total;
+  uint64_t limit = total, floor2 = 0; /* never below the two newest entries: the read check needs 2 */
+  for (int i = 0; i < K; i++)
+    if (age[i] <= 2) floor2 += size[i] + BC_HEADER;
   for (int round = 0; round < 4; round++) {
     limit = limit / 2 + rng_u64(seed, 6000 + (uint64_t)round) % (limit / 4 + 1);
+    if (limit < floor2) limit = floor2;
     uint64_t left = 0;
     for (int i = 0; i < K; i++)
       if (alive[i]) left += size[i] + BC_HEADER;
@@ -315,6 +318,9 @@ static void test_trim(const char *root, uint64_t seed) {
   int oldest = -1;
   for (int i = 0; i < K; i++)
     if (alive[i] && (oldest < 0 || age[i] > age[oldest])) oldest = i;
+  int nalive = 0;
+  for (int i = 0; i < K; i++) nalive += alive[i];
+  CHECK(nalive >= 2);
   if (oldest >= 0) {
     uint8_t *got;
     size_t gn;
