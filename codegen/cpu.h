@@ -16,19 +16,19 @@
  *          (CgKernel.row). A split at the boundaries cg_split_row allows gives the same
  *          results as none (vector and scalar libm calls round differently, and a vector
  *          loop's steps count from its range's start), so the runtime can hand disjoint
- *          ranges to threads; codegen itself starts no threads. Tested bit for bit for
- *          elementwise kernels; one row kernel (a softmax over a concat, test_cg_jit) split
- *          by rows has differed in the last bits in about 1 process in 3: not yet explained.
- *          Where the vectoriser's run-time overlap check fails (buffers lying close), the
- *          scalar loop runs, so results can also depend on where buffers lie.
+ *          ranges to threads; codegen itself starts no threads (test_cg_jit: every case).
  *
  * Buffers must not overlap, except that an output may be the very same memory as an input
  * that the kernel reads at the same index (ir/group.h: memory planning may give an output
  * the buffer of a same-typed operand dying at the group). Every value of an index is
  * computed before any output element of that index is stored. A kernel with one output
  * carries a copy of its loops for each input it may share memory with, chosen at entry by
- * pointer equality and vectorised like the disjoint case; otherwise the kernels make no
- * no-alias assumption (LLVM's run-time overlap checks pick the vector or scalar loop).
+ * pointer equality and vectorised like the disjoint case; a kernel with several outputs
+ * carries one copy for any output equal to any input. Those copies keep LLVM's run-time
+ * overlap checks; the disjoint copy tells LLVM that no buffer aliases another (scoped
+ * no-alias metadata), so no check decides between its vector and scalar loops. (Such a check
+ * works from conservative bounds over [begin, end): with it, results had depended on where
+ * the buffers lay and on how the range was split.)
  *
  * Numerics (f32 values computed in f32, f64 in f64, i32 in i32 as the interpreter's):
  *   - +, -, *, /, sqrt are IEEE operations without contraction into FMA, so a chain of them

@@ -48,6 +48,8 @@ typedef struct Em {
   int depth;
   unsigned gen[MAXDEPTH];
   Vec(LLVMValueRef) used; /* vector variants kept alive through llvm.compiler.used */
+  int scoped;             /* the body being emitted tags buffer accesses with the lists below */
+  LLVMValueRef scope[CG_MAX_BUFS], noalias[CG_MAX_BUFS]; /* per buffer: {its scope}, {the others'} */
   Arena arena;
 } Em;
 
@@ -135,6 +137,38 @@ static LLVMValueRef offset_of(Em *E, const KAccess *a) {
   return off ? off : i64c(E, 0);
 }
 
+/* Scoped no-alias metadata (cpu.h: buffers do not overlap, except an output over an input read
+ * at the same index, which gets a body copy of its own): one scope per buffer, every access
+ * of buffer i in scope i and no-alias with the others. Without it LLVM's vectoriser checks at
+ * run time that the ranges [begin, end) reaches in each buffer are apart, from bounds that
+ * are conservative (a guarded window load counts elements before the buffer), and runs the
+ * scalar loop where the check fails: results then depended on where buffers lay and on how
+ * the outer range was split (libm's scalar and vector forms round differently). */
+static void scope_lists(Em *E) {
+  int n = E->k->bufs.n;
+  LLVMMetadataRef dom_id = LLVMMDStringInContext2(E->cx, "mamc.buffers", 12);
+  LLVMMetadataRef dom = LLVMMDNodeInContext2(E->cx, &dom_id, 1), sc[CG_MAX_BUFS], others[CG_MAX_BUFS];
+  for (int i = 0; i < n; i++) {
+    char name[24];
+    int len = snprintf(name, sizeof name, "mamc.buffer.%d", i);
+    LLVMMetadataRef ops[2] = {LLVMMDStringInContext2(E->cx, name, (size_t)len), dom};
+    sc[i] = LLVMMDNodeInContext2(E->cx, ops, 2);
+  }
+  for (int i = 0; i < n; i++) {
+    int m = 0;
+    for (int j = 0; j < n; j++)
+      if (j != i) others[m++] = sc[j];
+    E->scope[i] = LLVMMetadataAsValue(E->cx, LLVMMDNodeInContext2(E->cx, &sc[i], 1));
+    E->noalias[i] = LLVMMetadataAsValue(E->cx, LLVMMDNodeInContext2(E->cx, others, (size_t)m));
+  }
+}
+
+static void tag(Em *E, LLVMValueRef access, int buf) {
+  if (!E->scoped) return;
+  LLVMSetMetadata(access, LLVMGetMDKindIDInContext(E->cx, "alias.scope", 11), E->scope[buf]);
+  LLVMSetMetadata(access, LLVMGetMDKindIDInContext(E->cx, "noalias", 7), E->noalias[buf]);
+}
+
 static LLVMValueRef address(Em *E, int access) {
   const KAccess *a = &E->k->acc.v[access];
   LLVMValueRef off = offset_of(E, a);
@@ -143,9 +177,10 @@ static LLVMValueRef address(Em *E, int access) {
 }
 
 /* bf16 storage: widen bits to f32; round f32 to nearest even bf16 bits (NaN: quiet) */
-static LLVMValueRef bf16_load(Em *E, LLVMValueRef addr) {
+static LLVMValueRef bf16_load(Em *E, LLVMValueRef addr, int buf) {
   LLVMValueRef h = LLVMBuildLoad2(E->b, E->i16, addr, "");
   LLVMSetAlignment(h, 2);
+  tag(E, h, buf);
   LLVMValueRef u = LLVMBuildShl(E->b, LLVMBuildZExt(E->b, h, E->i32, ""), LLVMConstInt(E->i32, 16, 0), "");
   return LLVMBuildBitCast(E->b, u, E->f32, "");
 }
@@ -261,12 +296,14 @@ static LLVMValueRef emit(Em *E, int i) {
       g = LLVMBuildICmp(E->b, LLVMIntNE, emit(E, e->a[1]), LLVMConstInt(E->i32, 0, 0), "");
       addr = LLVMBuildSelect(E->b, g, addr, E->zero, "");
     }
-    if (E->k->bufs.v[E->k->acc.v[e->a[0]].buf].bf16) {
-      v = bf16_load(E, addr);
+    int buf = E->k->acc.v[e->a[0]].buf;
+    if (E->k->bufs.v[buf].bf16) {
+      v = bf16_load(E, addr, buf);
       break;
     }
     LLVMValueRef ld = LLVMBuildLoad2(E->b, T(E, e->t), addr, "");
     LLVMSetAlignment(ld, (unsigned)ktype_size(e->t));
+    tag(E, ld, buf);
     v = ld;
     break;
   }
@@ -388,6 +425,7 @@ static void stores(Em *E, int row) {
     const KBuf *b = &k->bufs.v[k->acc.v[st->access].buf];
     LLVMValueRef in = LLVMBuildStore(E->b, b->bf16 ? bf16_round(E, v) : v, address(E, st->access));
     LLVMSetAlignment(in, b->bf16 ? 2u : (unsigned)ktype_size(b->t));
+    tag(E, in, k->acc.v[st->access].buf);
   }
 }
 
@@ -573,8 +611,8 @@ LLVMModuleRef cg_llvm_module(LLVMContextRef ctx, const Kir *k, const char *name,
   /* in-place versions: when the single output's memory is that of an input read at the same
    * index, a copy of the body addresses both through one pointer, so the vectoriser sees
    * a same-index dependence instead of a run-time overlap that sends it to the scalar loop */
-  int cand[4], ncand = 0, out = in_place_scan(k, cand, 4, &ncand);
-  for (int c = 0; out >= 0 && c < ncand; c++) {
+  int cand[5], ncand = 0, out = in_place_scan(k, cand, 5, &ncand);
+  for (int c = 0; out >= 0 && c < ncand && c < 4; c++) {
     LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(ctx, E.fn, "inplace"),
                       no = LLVMAppendBasicBlockInContext(ctx, E.fn, "next");
     LLVMBuildCondBr(E.b, LLVMBuildICmp(E.b, LLVMIntEQ, E.bufp[out], E.bufp[cand[c]], ""), yes, no);
@@ -585,7 +623,26 @@ LLVMModuleRef cg_llvm_module(LLVMContextRef ctx, const Kir *k, const char *name,
     E.bufp[out] = own;
     LLVMPositionBuilderAtEnd(E.b, no);
   }
+  /* the disjoint body, its accesses tagged no-alias (scope_lists): with one output every input
+   * it may share is taken by a copy above; with several, a body that claims nothing runs
+   * where an output is an input's memory (the only overlap cpu.h allows) */
+  if (out < 0 || ncand > 4) {
+    LLVMValueRef same = LLVMConstInt(E.i1, 0, 0);
+    for (int o = 0; o < k->bufs.n; o++)
+      for (int i = 0; i < k->bufs.n && k->bufs.v[o].out; i++)
+        if (!k->bufs.v[i].out)
+          same = LLVMBuildOr(E.b, same, LLVMBuildICmp(E.b, LLVMIntEQ, E.bufp[o], E.bufp[i], ""), "");
+    LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(ctx, E.fn, "shared"),
+                      no = LLVMAppendBasicBlockInContext(ctx, E.fn, "apart");
+    LLVMBuildCondBr(E.b, same, yes, no);
+    LLVMPositionBuilderAtEnd(E.b, yes);
+    body(&E);
+    LLVMPositionBuilderAtEnd(E.b, no);
+  }
+  scope_lists(&E);
+  E.scoped = 1;
   body(&E);
+  E.scoped = 0;
   LLVMPositionBuilderAtEnd(E.b, E.entry);
   LLVMBuildBr(E.b, start);
   if (E.used.n) { /* keep the vector variants declared until the vectoriser has run */
