@@ -45,6 +45,15 @@ void run_free_bufs(Tensor *bufs, int n) {
   for (int i = 0; i < n; i++) rt_tensor_free(&bufs[i]);
 }
 
+/* the same symbolic shape (not only under this binding: a row statistic [B, 1] is not an
+ * element of x[B, L] where L happens to be 1) */
+static int same_type(const IrType *a, const IrType *b) {
+  if (a->rank != b->rank) return 0;
+  for (int d = 0; d < a->rank; d++)
+    if (a->d[d].sym != b->d[d].sym || a->d[d].mul != b->d[d].mul || a->d[d].add != b->d[d].add) return 0;
+  return 1;
+}
+
 int run_kernel(const CgKernel *k, const CgCase *c, int b, const Tensor *values, int64_t chunk, int inplace,
                Tensor *bufs, char *err, size_t errlen) {
   void *ptrs[CG_MAX_BUFS];
@@ -75,15 +84,20 @@ int run_kernel(const CgKernel *k, const CgCase *c, int b, const Tensor *values, 
     run_free_bufs(bufs, k->nbufs);
     return 0;
   }
-  int shared = -1; /* in place: the only output written into an input of its dtype and shape */
-  if (inplace && !c->windows && k->nbufs == k->nin + 1)
-    for (int i = 0; i < k->nin && shared < 0; i++)
-      if (bufs[i].dt == bufs[k->nin].dt && rt_same_shape(&bufs[i], &bufs[k->nin])) shared = i;
-  if (shared >= 0) ptrs[k->nin] = bufs[shared].data;
+  /* in place: the first output that has an input of its dtype and (symbolic) shape is written
+   * into that input's memory (with several outputs, the kernel's copy for an output equal to
+   * an input) */
+  int shared = -1, so = -1;
+  if (inplace && !c->windows)
+    for (int o = k->nin; o < k->nbufs && shared < 0; o++)
+      for (int i = 0; i < k->nin && shared < 0; i++)
+        if (bufs[i].dt == bufs[o].dt && rt_same_shape(&bufs[i], &bufs[o]) && same_type(&k->bufs[i].type, &k->bufs[o].type))
+          shared = i, so = o;
+  if (shared >= 0) ptrs[so] = bufs[shared].data;
   int64_t outer = cg_outer(k, dims);
-  if (chunk == 0) chunk = outer > 0 ? outer : 1;
+  if (chunk <= 0) chunk = outer > 0 ? outer : 1;
   for (int64_t at = 0; at < outer; at += chunk) k->fn(ptrs, dims, at, at + chunk < outer ? at + chunk : outer);
-  if (shared >= 0) memcpy(bufs[k->nin].data, bufs[shared].data, (size_t)bufs[shared].n * (size_t)dtype_size(bufs[shared].dt));
+  if (shared >= 0) memcpy(bufs[so].data, bufs[shared].data, (size_t)bufs[shared].n * (size_t)dtype_size(bufs[shared].dt));
   return shared >= 0 ? 2 : 1;
 }
 

@@ -16,9 +16,9 @@ int run_interp(const CgCase *c, int b, const Tensor *inputs, DType fdt, Tensor *
 
 /* Run kernel k over [0, outer) in chunks: chunk <= 0 means one call over everything, else
  * ranges of `chunk` outer iterations. bufs[i] are allocated (outputs) or converted from
- * values (inputs) here; free them with run_free_bufs. inplace: when the kernel has one
- * output and an input of its dtype and shape, the output is written into that input's
- * memory (then copied to bufs[output]). Returns 2 if it ran in place, else 1; 0 with a
+ * values (inputs) here; free them with run_free_bufs. inplace: the first output that has an
+ * input of its dtype and symbolic shape is written into that input's memory (then copied to its
+ * bufs entry). Returns 2 if it ran in place, else 1; 0 with a
  * message in err. */
 int run_kernel(const CgKernel *k, const CgCase *c, int b, const Tensor *values, int64_t chunk, int inplace,
                Tensor *bufs, char *err, size_t errlen);
