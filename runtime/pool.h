@@ -1,7 +1,9 @@
 /* pool.h — a small pool of worker threads that split a range [0, n) between them: the
- * executor hands each fused kernel's outer iterations to it (kernels accept any split, see
- * codegen/cpu.h). Workers wait on a condition variable between jobs (no spinning: BLAS and
- * other processes share the cores). One job at a time; the caller's thread takes a share. */
+ * executor hands each fused kernel's outer iterations to it (at the boundaries the kernel
+ * allows: cg_split_row in codegen/codegen.h), the optimizer its parameters. After a job a
+ * worker polls for the next for 0.2 ms, then sleeps on a condition variable (between steps,
+ * BLAS and other processes get the cores back). One job at a time; the caller's thread
+ * takes a share. */
 #ifndef MAMC_POOL_H
 #define MAMC_POOL_H
 
