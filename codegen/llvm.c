@@ -611,8 +611,9 @@ LLVMModuleRef cg_llvm_module(LLVMContextRef ctx, const Kir *k, const char *name,
   /* in-place versions: when the single output's memory is that of an input read at the same
    * index, a copy of the body addresses both through one pointer, so the vectoriser sees
    * a same-index dependence instead of a run-time overlap that sends it to the scalar loop */
-  int cand[5], ncand = 0, out = in_place_scan(k, cand, 5, &ncand);
-  for (int c = 0; out >= 0 && c < ncand && c < 4; c++) {
+  enum { MAX_COPIES = 4 }; /* in-place copies; one more candidate found means "and more" */
+  int cand[MAX_COPIES + 1], ncand = 0, out = in_place_scan(k, cand, MAX_COPIES + 1, &ncand);
+  for (int c = 0; out >= 0 && c < ncand && c < MAX_COPIES; c++) {
     LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(ctx, E.fn, "inplace"),
                       no = LLVMAppendBasicBlockInContext(ctx, E.fn, "next");
     LLVMBuildCondBr(E.b, LLVMBuildICmp(E.b, LLVMIntEQ, E.bufp[out], E.bufp[cand[c]], ""), yes, no);
@@ -626,7 +627,7 @@ LLVMModuleRef cg_llvm_module(LLVMContextRef ctx, const Kir *k, const char *name,
   /* the disjoint body, its accesses tagged no-alias (scope_lists): with one output every input
    * it may share is taken by a copy above; with several, a body that claims nothing runs
    * where an output is an input's memory (the only overlap cpu.h allows) */
-  if (out < 0 || ncand > 4) {
+  if (out < 0 || ncand > MAX_COPIES) {
     LLVMValueRef same = LLVMConstInt(E.i1, 0, 0);
     for (int o = 0; o < k->bufs.n; o++)
       for (int i = 0; i < k->bufs.n && k->bufs.v[o].out; i++)

@@ -24,9 +24,8 @@ int run_kernel(const CgKernel *k, const CgCase *c, int b, const Tensor *values, 
                Tensor *bufs, char *err, size_t errlen);
 /* Run k again over the buffers of an earlier run_kernel (not in place; outputs reset to NaN)
  * in ranges of about `chunk` whose boundaries are the ones cg_split_row allows: the results
- * must equal one call's bit for bit. The same buffers, because a vectorised loop's run-time
- * overlap check looks at how far apart they lie, and where it fails the scalar loop (with
- * its scalar libm calls) runs instead. 1 ok, 0 with err. */
+ * must equal one call's bit for bit. The same buffers, so that the split is the only thing
+ * that differs. 1 ok, 0 with err. */
 int run_kernel_split(const CgKernel *k, const CgCase *c, int b, Tensor *bufs, int64_t chunk, char *err, size_t errlen);
 void run_free_bufs(Tensor *bufs, int n);
 

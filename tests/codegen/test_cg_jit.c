@@ -58,22 +58,20 @@ typedef struct Diff {
 
 /* runs k again over bufs (run_kernel_split) and counts the outputs that differ in any bit */
 static void split_check(const CgKernel *k, const CgCase *c, int b, Tensor *bufs, int64_t chunk, Diff *d) {
-  Tensor whole[CG_MAX_BUFS];
+  Tensor whole[CG_MAX_BUFS] = {0};
   char err[256];
   int ok = 1;
-  for (int i = k->nin; i < k->nbufs; i++) ok &= rt_tensor_convert(&bufs[i], bufs[i].dt, &whole[i]);
-  if (!ok || !run_kernel_split(k, c, b, bufs, chunk, err, sizeof err)) {
-    CHECK_MSG(0, "%s: split run: %s", c->name, ok ? err : "out of memory");
-    return;
-  }
-  for (int i = k->nin; i < k->nbufs; i++) {
+  for (int i = k->nin; i < k->nbufs; i++) ok = ok && rt_tensor_convert(&bufs[i], bufs[i].dt, &whole[i]);
+  int ran = ok && run_kernel_split(k, c, b, bufs, chunk, err, sizeof err);
+  if (!ran) CHECK_MSG(0, "%s: split run: %s", c->name, ok ? err : "out of memory");
+  for (int i = k->nin; i < k->nbufs && ran; i++) {
     int64_t at = -1, sz = dtype_size(bufs[i].dt);
     for (int64_t e = 0; at < 0 && e < bufs[i].n; e++)
       if (memcmp((char *)bufs[i].data + e * sz, (char *)whole[i].data + e * sz, (size_t)sz)) at = e;
     if (at >= 0 && d->split_first < 0) d->split_first = at;
     d->split_bad += at >= 0;
-    rt_tensor_free(&whole[i]);
   }
+  run_free_bufs(whole, k->nbufs);
 }
 
 static void compare(const Tensor *got, const Tensor *r64, const Tensor *r32, Diff *d) {
