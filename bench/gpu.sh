@@ -4,7 +4,8 @@
 # fills .deps/ here first, and the run carries it). Parts, each under its own time limit, a
 # failing part never stops the next; the whole script stays under GPU_BUDGET seconds (450):
 #   info     the machine (nvidia-smi, CUDA, compilers)
-#   deps     libyaml from .deps/ into /tmp/dep
+#   deps     libyaml from .deps/ into /tmp/dep; .deps/kcache (this NVRTC's sm_90 kernels, made by
+#            prepare-gpu-deps.sh) into the kernel cache
 #   build    cmake + ninja without LLVM into build-gpu/ (only the targets used below)
 #   ctest    the nvrtc-label CI tests there too (NVRTC of that machine; test_cuda_nvrtc is `warm`)
 #   warm     test_cuda_nvrtc: every kernel of every example and benchmark workload compiled
@@ -12,7 +13,8 @@
 #   check    test_cuda_nccl --gpu (a one-rank NCCL communicator: all-reduce and broadcast on the
 #            device's stream), then cuda_check on the GPU: every hand-written kernel vs its CPU reference, cuBLASLt
 #            products vs f64, whole training/eval graphs of the examples vs the interpreter
-#            (f32 1e-5, bf16 1e-2, finiteness) -> $OUT/check.tsv
+#            (f32 1e-5, bf16 1e-2, finiteness), kernels and graphs in two processes (a crash in one
+#            keeps the other's results) -> $OUT/kernels/check.tsv, $OUT/graphs/check.tsv
 #   train    the trainer's step on the GPU (train.device: cuda, runtime/cuda/dtrain*.c) on the
 #            sample (en-fr, byte vocabularies): gpu_tiny.mam 5 steps on the CPU, 40 on the GPU with
 #            the step on the device (CUDA graphs on) and 5 staged through the host
@@ -30,10 +32,17 @@
 #            forward run again: MAMC_CUDA_ATTN_IO=0) -> $OUT/bench.tsv
 #            then each step profiled (an event around every kernel: the 25 longest steps
 #            and the share of each kind) -> $OUT/profile.txt
-#   torch    .deps/torch_ref.py (eager, torch.compile) -> $OUT/torch.json
+#   torch    .deps/torch_ref.py (eager, torch.compile) -> $OUT/torch.json, torch.log (each line stamped
+#            with the second it came): started after deps, in the background on cores 0-3 (the
+#            rest of the script on the others), so it runs beside the CPU-only parts; bench waits
+#            for it (or stops it, to keep its own time); rows it measured while check or train
+#            used the GPU are starred in the table
 #   table    bench/gpu_table.py: one table side by side -> $OUT/table.md
-# Everything is logged to $OUT/gpu.log; $OUT/summary.txt lists each part's status.
+# Everything is logged to $OUT/gpu.log; $OUT/summary.txt lists each part's status; at the end
+# all of $OUT goes into $OUT/results.tgz (the device tool returns 8 files), beside gpu.log,
+# summary.txt and table.md.
 # Usage (GPU machine, project root): bash bench/gpu.sh     OUT=dir GPU_BUDGET=seconds
+#        PARTS="deps build check" (only those parts; default all)
 # Locally (no GPU) it runs through too: the GPU parts report "skipped".
 set -u
 cd "$(dirname "$0")/.."
@@ -43,10 +52,18 @@ LOG=$OUT/gpu.log
 SUM=$OUT/summary.txt
 BUDGET=${GPU_BUDGET:-450}
 T0=$(date +%s)
+PARTS=${PARTS:-all} # e.g. PARTS="deps build check": only those parts
 BUILD=${GPU_BUILD_DIR:-build-gpu}
 export MAMC_CUDA_CACHE=${MAMC_CUDA_CACHE:-/tmp/mamc-kcache}
 : > "$LOG"
 : > "$SUM"
+: > "$OUT/parts.tsv"
+# PyTorch's reference runs beside the CPU-only parts (build, ctest, warm) on 4 cores of its own, the
+# rest of the script on the others; the GPU parts wait for it before timing anything (train, bench)
+PIN= PIN_TORCH=
+if [ "$(nproc)" -ge 12 ] && command -v taskset >/dev/null; then
+  PIN="taskset -c 4-$(( $(nproc) - 1 ))" PIN_TORCH="taskset -c 0-3"
+fi
 STATUS=0
 
 elapsed() { echo $(( $(date +%s) - T0 )); }
@@ -56,6 +73,7 @@ left() { echo $(( BUDGET - $(elapsed) )); }
 part() {
   local name=$1 limit=$2
   shift 2
+  case " $PARTS " in *" all "*|*" $name "*) ;; *) return 0 ;; esac
   local l
   l=$(left)
   l=$(( l - 5 ))
@@ -66,8 +84,9 @@ part() {
   fi
   echo "==== $name (limit ${limit} s, at $(elapsed) s) ==== $*" >> "$LOG"
   local t=$(date +%s) rc
-  timeout --kill-after=5 "$limit" bash -c '"$@"' part "$@" >> "$LOG" 2>&1  # (functions are exported)
+  timeout --kill-after=5 "$limit" $PIN bash -c '"$@"' part "$@" >> "$LOG" 2>&1  # (functions are exported)
   rc=$?
+  echo "$name $(( t - T0 )) $(elapsed)" >> "$OUT/parts.tsv"
   local st=ok
   case $rc in
     0) st=ok ;;
@@ -91,6 +110,9 @@ info() {
 
 deps() {
   mkdir -p /tmp/dep
+  if [ -d .deps/kcache ]; then # kernels compiled for sm_90 by the same NVRTC version on the development machine
+    mkdir -p "$MAMC_CUDA_CACHE" && cp -a .deps/kcache/. "$MAMC_CUDA_CACHE"/ && echo "kernel cache: $(du -sh "$MAMC_CUDA_CACHE")"
+  fi
   if ls .deps/*.deb >/dev/null 2>&1; then
     for f in .deps/*.deb; do dpkg -x "$f" /tmp/dep || return 1; done
   elif [ -d .deps/yaml/usr ]; then
@@ -117,17 +139,25 @@ build() {
 
 run_ctest() { (cd "$BUILD" && ctest -L nvrtc -E test_cuda_nvrtc --output-on-failure --timeout 60); }
 warm() { "$BUILD/tests/cuda/test_cuda_nvrtc" | grep -v "^    on the host" | tail -40; }
-check() { # + test_cuda_nccl --gpu: a one-rank NCCL communicator's all-reduce and broadcast (77: no GPU/NCCL)
-  "$BUILD/tests/cuda/test_cuda_nccl" --gpu; local r=$?
-  "$BUILD/tests/cuda/test_cuda_emu" --out "$OUT" --budget "$1" || return $?
-  [ $r = 0 ] || [ $r = 77 ]
+check() { # BUDGET: test_cuda_nccl --gpu (a one-rank NCCL communicator's all-reduce and broadcast; 77: no GPU/NCCL),
+  # then the kernels and products, then the graphs, each in a process of its own (a crash or a sticky CUDA error
+  # in one leaves the other's results): $OUT/kernels/check.tsv, $OUT/graphs/check.tsv
+  "$BUILD/tests/cuda/test_cuda_nccl" --gpu; local r=$? k g
+  mkdir -p "$OUT/kernels" "$OUT/graphs"
+  "$BUILD/tests/cuda/test_cuda_emu" --kernels-only --out "$OUT/kernels" --budget $(( $1 / 3 )); k=$?
+  [ $k = 77 ] && return 77
+  "$BUILD/tests/cuda/test_cuda_emu" --graphs-only --out "$OUT/graphs" --budget $(( $1 * 2 / 3 )); g=$?
+  echo "check: nccl rc $r, kernels rc $k, graphs rc $g"
+  [ $k = 0 ] && [ $g = 0 ] && { [ $r = 0 ] || [ $r = 77 ]; }
 }
 bench() { "$BUILD/tests/cuda/test_cuda_emu" --bench-only --reps 10 --out "$OUT" --budget "$1"; }
-torch_ref() {
+torch_ref() { # LIMIT: torch_ref.py on cores of its own (PIN_TORCH), each line stamped with the script's second
   [ -f .deps/torch_ref.py ] || { echo "no .deps/torch_ref.py (scripts/prepare-gpu-deps.sh copies it)"; return 1; }
-  PYTHONUNBUFFERED=1 python3 .deps/torch_ref.py --json "$OUT/torch.json"
+  set -o pipefail
+  PYTHONUNBUFFERED=1 timeout --kill-after=5 "$1" $PIN_TORCH python3 .deps/torch_ref.py --json "$OUT/torch.json" 2>&1 |
+    while IFS= read -r l; do printf '%d\t%s\n' $(( $(date +%s) - T0 )) "$l"; done > "$OUT/torch.log"
 }
-table() { python3 bench/gpu_table.py "$OUT/bench.tsv" "$OUT/torch.json" | tee "$OUT/table.md"; }
+table() { python3 bench/gpu_table.py "$OUT/bench.tsv" "$OUT/torch.json" "$OUT/torch.log" "$OUT/parts.tsv" | tee "$OUT/table.md"; }
 train_gpu() {
   local w=/tmp/mamc-gpu-train M=$BUILD/mamc rc=0 m
   rm -rf "$w" && mkdir -p "$w" || return 1
@@ -171,22 +201,42 @@ train_gpu() {
 }
 
 export -f info deps build run_ctest warm check bench torch_ref table train_gpu
-export OUT BUILD LOG SUM
+export OUT BUILD LOG SUM T0 PIN_TORCH
 part info 30 info
 part deps 30 deps
+TPID=
+if [ -f .deps/torch_ref.py ]; then
+  case " $PARTS " in *" all "*|*" torch "*)
+    ( part torch 330 torch_ref 330 ) & TPID=$! ;;
+  esac
+fi
+# torch_wait: until PyTorch's reference is done, while more than RESERVE seconds are left (then it is stopped)
+torch_wait() {
+  [ -n "$TPID" ] || return 0
+  while kill -0 "$TPID" 2>/dev/null && [ "$(left)" -gt "$1" ]; do sleep 2; done
+  if kill -0 "$TPID" 2>/dev/null; then
+    echo "torch    stopped at $(elapsed) s to leave the GPU to mamc's timings" | tee -a "$SUM"
+    pkill -f torch_ref.py; wait "$TPID"
+  fi
+  wait "$TPID" 2>/dev/null; TPID=
+}
 part build 200 build
 if [ -x "$BUILD/tests/cuda/test_cuda_emu" ]; then
   part ctest 60 run_ctest
   part warm 60 warm
   part check 150 check 120
   part train 150 train_gpu
+  torch_wait 110
   part bench 120 bench 100
 else
   echo "build failed: no test_cuda_emu; the GPU parts are skipped" | tee -a "$SUM"
 fi
-part torch 170 torch_ref
+torch_wait 20
 part table 15 table
 echo "total $(elapsed) s of ${BUDGET} s; logs in $OUT" | tee -a "$SUM"
+# the device tool brings back 8 files: everything in one archive, the summary and table beside it
+tar -czf /tmp/gpu-results.tgz -C "$OUT" . 2>/dev/null && mv /tmp/gpu-results.tgz "$OUT/results.tgz" &&
+  find "$OUT" -mindepth 1 ! -name results.tgz ! -name summary.txt ! -name table.md ! -name gpu.log -delete
 echo "---- summary"; cat "$SUM"
 [ -f "$OUT/table.md" ] && cat "$OUT/table.md"
 grep -E "^(NOT OK|OK:|NOT OK:)" "$LOG" | head -40

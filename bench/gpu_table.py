@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""gpu_table.py BENCH_TSV TORCH_JSON — issue #7's table from bench/gpu.sh's two measurements
+"""gpu_table.py BENCH_TSV TORCH_JSON [TORCH_LOG PARTS_TSV] — issue #7's table from bench/gpu.sh's two measurements
 (cuda_check --bench-only's bench.tsv and torch_ref.py --json), taken on the same GPU in the same
 run: workload, mamc ms, PyTorch eager ms, torch.compile ms, ratios, achieved TFLOP/s (mamc:
 the GEMM FLOPs of the step over its time) and % of the measured bf16 GEMM peak (torch_ref's
-"gemm N^3 bf16" ceiling). Missing numbers print as "-"; never fails on partial input."""
+"gemm N^3 bf16" ceiling). Missing numbers print as "-"; never fails on partial input.
+TORCH_LOG: torch_ref.py's lines, each led by the second (of gpu.sh's clock) it was printed at;
+rows there and not in the JSON (torch_ref killed before it wrote it) are taken from it, and a
+row measured while one of PARTS_TSV's GPU parts (check, train: name, start s, end s) ran on
+the same GPU is marked "*" (its time shared the GPU)."""
 import json, re, sys
 
 def load_tsv(path):
@@ -32,8 +36,41 @@ def num(x):
     except (TypeError, ValueError):
         return None
 
+def load_log(path, parts_path, torch):
+    """rows from the stamped log (kept where the JSON lacks them); marks those that overlapped"""
+    wins, shared = [], set()
+    try:
+        for line in open(parts_path):
+            f = line.split()
+            if len(f) == 3 and f[0] in ("check", "train"):
+                wins.append((float(f[1]), float(f[2])))
+    except (OSError, ValueError):
+        pass
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        return shared
+    prev = None
+    for line in lines:
+        ts, _, text = line.partition("\t")
+        try:
+            t = float(ts)
+        except ValueError:
+            continue
+        m = re.match(r"(.{58}) +(failed|([0-9.]+) ms)  ?(.*)$", text)
+        if m:
+            name = m.group(1).strip()
+            if name not in torch:
+                torch[name] = {"workload": name, "ms": float(m.group(3)) if m.group(3) else None, "note": m.group(4)}
+            lo = prev if prev is not None else t
+            if any(lo <= b and t >= a for a, b in wins):
+                shared.add(name)
+        prev = t
+    return shared
+
 mamc = load_tsv(sys.argv[1] if len(sys.argv) > 1 else "bench.tsv")
 torch = load_json(sys.argv[2] if len(sys.argv) > 2 else "torch.json")
+shared = load_log(sys.argv[3], sys.argv[4], torch) if len(sys.argv) > 4 else set()
 peak = None
 for name, r in torch.items():
     m = re.search(r"([0-9.]+) TFLOP/s", r.get("note") or "")
@@ -45,6 +82,9 @@ def find(prefix, mode):
         if name.startswith(prefix) and name.endswith(mode):
             return num(r.get("ms"))
     return None
+
+def star(name_or_prefix, mode=""):
+    return any(n.startswith(name_or_prefix) and n.endswith(mode) for n in shared)
 
 # mamc workload -> (torch prefix, eager mode suffix, compile mode suffix)
 pairs = [
@@ -92,12 +132,16 @@ for w, tp, eager, comp in pairs:
         c = num(torch.get(comp, {}).get("ms")) if comp.startswith("attn") else find(tp, comp)
     ratio = lambda a: a / ms if (a is not None and ms) else None
     pk = 100 * tf / peak if (tf is not None and peak) else None
-    print(f"| {w} | {fmt(ms)} | {fmt(first, '{:.0f}')} | {fmt(e)} | {fmt(c)} | {fmt(ratio(e), '{:.2f}')} | "
+    es = "*" if star(tp, eager) else ""
+    cs = "*" if comp and (star(comp) if comp.startswith("attn") else star(tp, comp)) else ""
+    print(f"| {w} | {fmt(ms)} | {fmt(first, '{:.0f}')} | {fmt(e)}{es} | {fmt(c)}{cs} | {fmt(ratio(e), '{:.2f}')} | "
           f"{fmt(ratio(c), '{:.2f}')} | {fmt(tf, '{:.1f}')} | {fmt(pk, '{:.1f}')} |")
 for w, r in mamc.items():
     if w not in seen:
         print(f"| {w} | {fmt(num(r.get('median_ms')))} | {fmt(num(r.get('first_ms')), '{:.0f}')} | - | - | - | - | "
               f"{fmt(num(r.get('gemm_tflops')), '{:.1f}')} | - |")
+if shared:
+    print("\n* measured while mamc's check or train part used the same GPU: " + "; ".join(sorted(shared)))
 print("\nTargets (issue #7): mt step >= 2x faster than torch.compile (>= 50% of bf16 peak); tiny step <= 0.5 ms;"
       " DiJiang attention at T = 16k <= 1 ms; first step <= 1 s with a warm kernel cache.")
 notes = [f"{w}: {r.get('note', '')}" for w, r in mamc.items()]

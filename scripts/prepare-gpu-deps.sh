@@ -2,7 +2,11 @@
 # prepare-gpu-deps.sh — on the development machine, in the project root: fills the git-ignored
 # .deps/ with what bench/gpu.sh needs on the lent GPU machine and cannot get there
 # (../shared/gpu/README.md): libyaml (headers and library), and the PyTorch reference
-# workloads (../shared/bench/torch_ref.py; ../shared does not travel). Well under 64 MiB.
+# workloads (../shared/bench/torch_ref.py; ../shared does not travel), and a kernel cache
+# (.deps/kcache: every kernel test_cuda_nvrtc compiles, for sm_90 by this machine's NVRTC; the
+# GPU machine's CUDA 13.0 NVRTC gives the same cache keys, so its "warm" part only checks them)
+# when a build with test_cuda_nvrtc is given (default: build-dev). Well under 64 MiB.
+# Usage: scripts/prepare-gpu-deps.sh [BUILD_DIR]
 # Then call the device tool's run with carry [".deps"] (docs/gpu.md has the exact call).
 set -eu
 cd "$(dirname "$0")/.."
@@ -23,4 +27,11 @@ fi
 for f in ../shared/bench/torch_ref.py ../shared/gpu/probe.c ../shared/gpu/probe.sh; do
   if [ -f "$f" ]; then cp "$f" .deps/; else echo "warning: $f not found (bench/gpu.sh skips what needs it)"; fi
 done
+nv=${1:-build-dev}/tests/cuda/test_cuda_nvrtc
+if [ -x "$nv" ]; then
+  rm -rf .deps/kcache
+  MAMC_CUDA_CACHE=$PWD/.deps/kcache "$nv" | tail -1 || echo "warning: $nv failed; the GPU machine compiles its kernels itself"
+else
+  echo "no $nv: no kernel cache carried (the GPU machine compiles its kernels itself)"
+fi
 du -sh .deps

@@ -26,6 +26,7 @@ static void bench_line(Ck *c, const char *name, double med, double first, double
   c->checks++, c->fails += med < 0 && !(note && !strncmp(note, "skipped", 7));
   printf("bench   %-36s median %9.3f ms  first %8.1f ms  %7.1f TFLOP/s  %s\n", name, med, first, tf, note ? note : "");
   if (c->btsv) fprintf(c->btsv, "%s\t%.4f\t%.1f\t%.4g\t%.2f\t%s\n", name, med, first, flops, tf, note ? note : "");
+  if (c->btsv) fflush(c->btsv);
   fflush(stdout);
 }
 
