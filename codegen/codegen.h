@@ -68,6 +68,7 @@ typedef struct CgKernel {
   int row;              /* 0: [begin, end) counts output elements; 1: it counts rows */
   int cols;             /* row kernels printed for columns (kir_columns): on a GPU, blocks of
                          * CG_COL_WARPS warps, 32 rows of the output a block */
+  int naccs;            /* the KIR's accumulators (a column kernel's partial results per slice) */
   int nbufs, nin;       /* bufs[0 .. nin) inputs, then outputs */
   CgBufInfo bufs[CG_MAX_BUFS];
   int ndims;            /* length of the dims array */
@@ -118,7 +119,13 @@ uint64_t cg_div_magic(int64_t d);
  * range: a thread per element (elementwise) or a warp of 32 threads per row (row kernels:
  * launch 32 * rows threads, a multiple of 32 per block), or for column reductions
  * (CgKernel.cols) a block of 32 * CG_COL_WARPS threads per 32 rows (launch exactly that
- * block size: lane l takes row o0 + l, warp w every CG_COL_WARPS-th reduced index from w). */
+ * block size: lane l takes row o0 + l, warp w every CG_COL_WARPS-th reduced index from w).
+ * A column kernel's CgArgs ends with { unsigned char *part_; int *cnt_; }: launched with
+ * gridDim.y = S > 1, block y reduces the y-th of S equal slices of the reduced range, writes
+ * its partial results into part_ (CgKernel.naccs regions of S * groups * 32 slots of 8 bytes,
+ * a group being 32 rows of the output) and counts itself in cnt_[group] (zeroed before the
+ * launch); the group's last block adds the S partial results in slice order (deterministic)
+ * and stores. With S = 1 neither is touched. */
 void cg_cuda_print(StrBuf *b, const Kir *k, const char *name);
 /* The two halves of cg_cuda_print, to put several kernels in one translation unit: the
  * prelude once, then each kernel (struct and entry point). */

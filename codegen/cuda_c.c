@@ -330,7 +330,7 @@ static void red_nest(Pr *P, int pass, int body, int cols) {
   sb_init(&n);
   sb_puts(&n, "1LL");
   for (int ax = nk; ax < k->naxes; ax++) sb_printf(&n, " * d%d", k->ext[ax]);
-  if (cols) open_scope(P, "for (long long r_ = w_; r_ < %s; r_ += %d)", n.s, CG_COL_WARPS);
+  if (cols) open_scope(P, "for (long long r_ = lo_ + w_; r_ < hi_; r_ += %d)", CG_COL_WARPS); /* columns(): the slice */
   else open_scope(P, "for (long long r_ = lane_; r_ < %s; r_ += 32)", n.s);
   split_axes(P, "r_", n.s, nk, k->naxes);
   sb_free(&n);
@@ -355,31 +355,52 @@ static void red_nest(Pr *P, int pass, int body, int cols) {
   }
 }
 
+/* acc i's start value (0, or the lowest value for a maximum) */
+static void acc_start(const KAcc *a, char *buf, size_t n) {
+  if (a->t == KT_I32) snprintf(buf, n, "%s", a->op == KACC_MAX ? "(-2147483647 - 1)" : "0");
+  else literal(buf, n, a->t, a->op == KACC_MAX ? -INFINITY : 0.0);
+}
+
+/* acc i combined with value v: "a + v" or "cg_max(a, v)" */
+static void acc_line(Pr *P, const KAcc *a, int i, const char *v) {
+  if (a->op == KACC_SUM) line(P, "a%d = a%d + %s;", i, i, v);
+  else line(P, "a%d = cg_max(a%d, %s);", i, i, v);
+}
+
 static void acc_init(Pr *P, int pass) {
   for (int i = 0; i < P->k->accs.n; i++) {
     const KAcc *a = &P->k->accs.v[i];
     if (a->level != pass) continue;
     char init[64];
-    if (a->t == KT_I32)
-      snprintf(init, sizeof init, "%s", a->op == KACC_MAX ? "(-2147483647 - 1)" : "0");
-    else
-      literal(init, sizeof init, a->t, a->op == KACC_MAX ? -INFINITY : 0.0);
+    acc_start(a, init, sizeof init);
     line(P, "%s a%d = %s;", ktype_c(a->t), i, init);
   }
 }
 
 /* A column reduction (kir_columns: one pass, row stores only, memory contiguous along the
  * kept axes): a block takes 32 consecutive rows o0_ + lane_, its CG_COL_WARPS warps split
- * each row's reduced range (coalesced: a warp's lanes read 32 neighbouring rows' elements),
- * the warps' partial results meet in shared memory and warp 0 adds them in warp order
- * (deterministic) and stores. Lanes past the end compute row o0_ again and store nothing.
- * Opens the grid-stride loop over blocks of rows; the caller closes it. */
+ * its slice [lo_, hi_) of each row's reduced range (coalesced: a warp's lanes read 32
+ * neighbouring rows' elements), the warps' partial results meet in shared memory and warp 0
+ * adds them in warp order. With gridDim.y = S > 1 slices (codegen.h: a reduced range of
+ * 16384 rows over 512 outputs is 16 blocks alone, 16 of the H200's 132 multiprocessors),
+ * warp 0 writes the slice's results to part_, the group's last block to count itself in
+ * cnt_ adds the S results in slice order and stores: deterministic, whatever order the
+ * blocks ran in. Lanes past the end compute row o0_ again and store nothing. Opens the
+ * grid-stride loop over blocks of rows; the caller closes it. */
 static void columns(Pr *P) {
   const Kir *k = P->k;
   line(P, "const int lane_ = threadIdx.x & 31, w_ = threadIdx.x >> 5;");
   for (int i = 0; i < k->accs.n; i++) line(P, "__shared__ %s s%d_[%d][33];", ktype_c(k->accs.v[i].t), i, CG_COL_WARPS);
+  line(P, "__shared__ int last_;");
+  StrBuf n;
+  sb_init(&n);
+  sb_puts(&n, "1LL");
+  for (int ax = k->naxes - k->nred; ax < k->naxes; ax++) sb_printf(&n, " * d%d", k->ext[ax]);
+  line(P, "const long long n_ = %s, lo_ = n_ * blockIdx.y / gridDim.y, hi_ = n_ * (blockIdx.y + 1) / gridDim.y;", n.s);
+  sb_free(&n);
+  line(P, "const long long ng_ = (end - begin + 31) >> 5; /* groups of 32 rows */");
   open_scope(P, "for (long long o0_ = begin + (long long)blockIdx.x * 32; o0_ < end; o0_ += (long long)gridDim.x * 32)");
-  line(P, "const long long o = o0_ + lane_ < end ? o0_ + lane_ : o0_;");
+  line(P, "const long long o = o0_ + lane_ < end ? o0_ + lane_ : o0_, g_ = (o0_ - begin) >> 5;");
   split(P, "o", k->naxes - k->nred);
   acc_init(P, 0);
   red_nest(P, 0, 0, 1);
@@ -387,14 +408,40 @@ static void columns(Pr *P) {
   line(P, "__syncthreads();");
   open_scope(P, "if (w_ == 0)");
   for (int i = 0; i < k->accs.n; i++) {
-    if (k->accs.v[i].op == KACC_SUM)
-      line(P, "for (int s_ = 1; s_ < %d; s_++) a%d = a%d + s%d_[s_][lane_];", CG_COL_WARPS, i, i, i);
-    else
-      line(P, "for (int s_ = 1; s_ < %d; s_++) a%d = cg_max(a%d, s%d_[s_][lane_]);", CG_COL_WARPS, i, i, i);
+    char v[64];
+    snprintf(v, sizeof v, "s%d_[s_][lane_]", i);
+    open_scope(P, "for (int s_ = 1; s_ < %d; s_++)", CG_COL_WARPS);
+    acc_line(P, &k->accs.v[i], i, v);
+    close_scope(P);
   }
-  open_scope(P, "if (o0_ + lane_ < end)");
-  stores(P, 1);
+  open_scope(P, "if (gridDim.y > 1)"); /* this slice's results, for the group's last block */
+  for (int i = 0; i < k->accs.n; i++)
+    line(P, "((%s *)(a.part_ + %dLL * gridDim.y * ng_ * 256))[((long long)blockIdx.y * ng_ + g_) * 32 + lane_] = a%d;",
+         ktype_c(k->accs.v[i].t), i, i);
+  line(P, "__threadfence();");
   close_scope(P);
+  close_scope(P);
+  open_scope(P, "if (gridDim.y > 1)");
+  line(P, "__syncthreads();");
+  line(P, "if (threadIdx.x == 0) last_ = atomicAdd(&a.cnt_[g_], 1) == (int)gridDim.y - 1;");
+  line(P, "__syncthreads();");
+  open_scope(P, "if (last_ && w_ == 0)");
+  line(P, "__threadfence();");
+  for (int i = 0; i < k->accs.n; i++) {
+    char init[64], v[160];
+    acc_start(&k->accs.v[i], init, sizeof init);
+    line(P, "a%d = %s;", i, init);
+    snprintf(v, sizeof v, "((volatile const %s *)(a.part_ + %dLL * gridDim.y * ng_ * 256))[(s_ * ng_ + g_) * 32 + lane_]",
+             ktype_c(k->accs.v[i].t), i);
+    open_scope(P, "for (long long s_ = 0; s_ < gridDim.y; s_++)");
+    acc_line(P, &k->accs.v[i], i, v);
+    close_scope(P);
+  }
+  line(P, "if (lane_ == 0) a.cnt_[g_] = 0; /* as the launch found it */");
+  close_scope(P);
+  close_scope(P);
+  open_scope(P, "if (w_ == 0 && (gridDim.y == 1 || last_) && o0_ + lane_ < end)");
+  stores(P, 1);
   close_scope(P);
   line(P, "__syncthreads();"); /* the caller closes the loop */
 }
@@ -427,8 +474,9 @@ void cg_cuda_print_kernel(StrBuf *b, const Kir *k, const char *name) {
       sb_puts(b, bf16_helpers);
       break;
     }
-  sb_printf(b, "struct CgArgs_%s { void *bufs[%d]; long long dims[%d]; unsigned long long mg[%d]; };\n", name,
-            k->bufs.n ? k->bufs.n : 1, k->dims.n ? k->dims.n : 1, k->dims.n ? k->dims.n : 1);
+  sb_printf(b, "struct CgArgs_%s { void *bufs[%d]; long long dims[%d]; unsigned long long mg[%d];%s };\n", name,
+            k->bufs.n ? k->bufs.n : 1, k->dims.n ? k->dims.n : 1, k->dims.n ? k->dims.n : 1,
+            kir_columns(k) ? " unsigned char *part_; int *cnt_;" : "");
   if (kir_columns(k)) /* launched with exactly this block size (dev_cg.c) */
     sb_printf(b, "extern \"C\" __global__ void __launch_bounds__(%d) %s(CgArgs_%s a, long long begin, long long end) {\n",
               32 * CG_COL_WARPS, name, name);

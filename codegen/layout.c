@@ -16,6 +16,7 @@ int cg_describe(const Kir *k, CgKernel *out, char *err, size_t errlen) {
   kir_name(k, out->name, sizeof out->name);
   out->row = k->row;
   out->cols = kir_columns(k);
+  out->naccs = k->accs.n;
   out->nbufs = k->bufs.n;
   for (int i = 0; i < k->bufs.n; i++) {
     const KBuf *b = &k->bufs.v[i];

@@ -111,11 +111,11 @@ typedef struct Dev {
                  const void *args, char *err, size_t errlen);
   /* emu, when set (tests): the generated kernels' CUDA text too (cg_cuda_print_kernel, as NVRTC
    * would get it) is built for the host: build gets a source of n kernels and returns a handle
-   * per name; run launches one over `grid` blocks of 256 threads with the argument block `arg`
-   * (CgArgs: bufs, then dims) and the range [begin, end), as cuLaunchKernel would */
+   * per name; run launches one over grid x gy blocks of `block` threads with the argument block
+   * `arg` (CgArgs: bufs, then dims) and the range [begin, end), as cuLaunchKernel would */
   int (*emu_cg_build)(const char *src, int n, const char *const *names, void **fns, char *err, size_t errlen);
-  int (*emu_cg_run)(void *fn, unsigned grid, unsigned block, const void *arg, long long begin, long long end,
-                    char *err, size_t errlen);
+  int (*emu_cg_run)(void *fn, unsigned grid, unsigned gy, unsigned block, const void *arg, long long begin,
+                    long long end, char *err, size_t errlen);
 } Dev;
 
 /* Opens GPU `ordinal` (-1: MAMC_CUDA_DEVICE or 0): driver, NVRTC, cuBLASLt, a context and a

@@ -248,8 +248,9 @@ int dev_cg_launch(Dev *dev, const DevCg *k, const DPtr *bufs, const int64_t *dim
     return 1;
   }
   /* CgArgs_<name> { void *bufs[nbufs]; long long dims[ndims]; unsigned long long mg[ndims]; } by
-   * value (at least one of each; mg: each dims value's division magic, cg_div_magic) */
-  uint64_t arg[CG_MAX_BUFS + 2 * CG_MAX_DIMS];
+   * value (at least one of each; mg: each dims value's division magic, cg_div_magic); a column
+   * kernel's ends with { part_, cnt_ } (codegen.h) */
+  uint64_t arg[CG_MAX_BUFS + 2 * CG_MAX_DIMS + 2];
   int nb = k->k.nbufs ? k->k.nbufs : 1, nd = k->k.ndims ? k->k.ndims : 1;
   memset(arg, 0, sizeof arg);
   for (int i = 0; i < k->k.nbufs; i++) arg[i] = bufs[i];
@@ -257,11 +258,27 @@ int dev_cg_launch(Dev *dev, const DevCg *k, const DPtr *bufs, const int64_t *dim
   long long begin = 0, end = outer;
   void *params[3] = {arg, &begin, &end};
   /* a thread per element, a warp per row, or (columns) a block of CG_COL_WARPS warps per 32 rows */
-  unsigned block = k->k.cols ? 32 * CG_COL_WARPS : 256;
+  unsigned block = k->k.cols ? 32 * CG_COL_WARPS : 256, gy = 1;
   int64_t threads = k->k.cols ? (outer + 31) / 32 * block : k->k.row ? outer * 32 : outer;
   unsigned grid = dev_grid(dev, threads, (int)block);
-  if (dev->emu) return dev->emu_cg_run(k->emu_fn, grid, block, arg, begin, end, dev->L.err, sizeof dev->L.err);
-  if (!CU_OK(&dev->L, cuLaunchKernel(k->fn, grid, 1, 1, block, 1, 1, 0, dev->stream, params, NULL))) {
+  DPtr part = 0;
+  if (k->k.cols) { /* fewer than 128 groups of 32 outputs: the reduced range in gy slices, ~256 blocks in all */
+    int64_t ng = (outer + 31) / 32;
+    gy = ng >= 128 ? 1 : (unsigned)((256 + ng - 1) / ng);
+    if (gy > 64) gy = 64;
+    uint64_t pbytes = (uint64_t)(k->k.naccs > 0 ? k->k.naccs : 1) * gy * (uint64_t)ng * 256;
+    if (gy > 1 && !(dev_alloc(dev, pbytes + (uint64_t)ng * 4, &part) && dev_zero(dev, part + pbytes, (uint64_t)ng * 4))) {
+      dev_free(dev, part);
+      return 0;
+    }
+    arg[nb + 2 * nd] = part, arg[nb + 2 * nd + 1] = part ? part + pbytes : 0;
+  }
+  int ok;
+  if (dev->emu) ok = dev->emu_cg_run(k->emu_fn, grid, gy, block, arg, begin, end, dev->L.err, sizeof dev->L.err);
+  else ok = CU_OK(&dev->L, cuLaunchKernel(k->fn, grid, gy, 1, block, 1, 1, 0, dev->stream, params, NULL));
+  dev_free(dev, part); /* stream-ordered: reused only by work queued after this launch */
+  if (dev->emu) return ok;
+  if (!ok) {
     size_t m = strlen(dev->L.err);
     snprintf(dev->L.err + m, sizeof dev->L.err - m, "\n(generated kernel %s, %lld %s)", k->k.name, (long long)outer,
              k->k.row ? "rows" : "elements");

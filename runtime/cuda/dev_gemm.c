@@ -13,8 +13,10 @@
  * Emu mode applies them on the host after the product. DevGemm.R is Lt's C with beta 1 (D our C).
  * Emu mode runs the same descriptor on the CPU (la_gemm; bf16 operands rounded the same way).
  * Operands already stored as bf16 (a16, b16: the executor's bf16 activations) go to cuBLASLt
- * as they are; a bf16 C (c16) is a bf16 C/D layout (f32 compute and scale, the bias f32 when
- * cuBLASLt takes it: else the caller's fallback, as for any refused epilogue).
+ * as they are; a bf16 C (c16) is a bf16 C/D layout (f32 compute and scale). A bias with a bf16
+ * D is given to cuBLASLt as bf16 (rounded into scratch, k_to_bf16): on the H200 (CUDA 13.0) its
+ * heuristic refuses an f32 bias with a bf16 D (CUBLAS_STATUS_INVALID_VALUE); the rounding is
+ * PyTorch autocast's too (the bias cast to the product's dtype). Emu mode rounds it the same.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -106,7 +108,7 @@ static int set_epilogue(CuLib *L, cublasLtMatmulDesc_t op, const GemmKey *k, DPt
                           : epi == DEV_EPI_BIAS_GELU_AUX ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS
                           : epi == DEV_EPI_BIAS_RELU     ? CUBLASLT_EPILOGUE_RELU_BIAS
                                                          : CUBLASLT_EPILOGUE_BIAS;
-  cudaDataType_t bt = CUDA_R_32F;
+  cudaDataType_t bt = k->c16 ? CUDA_R_16BF : CUDA_R_32F; /* a bf16 D takes a bf16 bias (dev_gemm_aux rounds it) */
   int64_t bstride = 0, ld = k->N, astride = k->sC;
   const void *bp = (const void *)(uintptr_t)bias, *ap = (const void *)(uintptr_t)aux;
   int ok = LT_OK(L, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &ep, sizeof ep)) &&
@@ -238,6 +240,12 @@ static double emu_dgelu(const DevGemm *g, DPtr aux, int64_t b, int64_t i) {
   return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * k * (1.0 + 3.0 * a * x * x);
 }
 
+/* the bias as cuBLASLt reads it: f32, or rounded to bf16 with a bf16 D (dev_gemm_aux) */
+static double emu_bias(const DevGemm *g, int64_t c) {
+  float v = ((const float *)(uintptr_t)g->bias)[c];
+  return g->c16 ? rt_bf16_to_f64(rt_bf16_from_f64(v)) : (double)v;
+}
+
 static int emu_gemm(Dev *dev, const DevGemm *g, DPtr aux) {
   int bf = g->bf16 || g->a16 || g->b16;
   for (int64_t b = 0; b < g->batch; b++) {
@@ -262,20 +270,18 @@ static int emu_gemm(Dev *dev, const DevGemm *g, DPtr aux) {
     } else if (g->epilogue == DEV_EPI_DGELU) /* the f32 product times gelu'(aux) */
       for (int64_t i = 0; i < g->M * g->N; i++) C[i] = (float)((double)C[i] * emu_dgelu(g, aux, b, i));
     else if (g->R) { /* [+ bias] + R in f32, R widened from C's dtype */
-      const float *bias = g->epilogue ? (const float *)(uintptr_t)g->bias : NULL;
       for (int64_t r = 0; r < g->M; r++)
         for (int64_t c = 0; c < g->N; c++) {
           int64_t i = b * g->sC + r * g->N + c;
           double rv = g->c16 ? rt_bf16_to_f64(((const uint16_t *)(uintptr_t)g->R)[i]) : (double)((const float *)(uintptr_t)g->R)[i];
-          float x = bias ? (float)((double)C[r * g->N + c] + bias[c]) : C[r * g->N + c];
+          float x = g->epilogue ? (float)((double)C[r * g->N + c] + emu_bias(g, c)) : C[r * g->N + c];
           C[r * g->N + c] = (float)((double)x + rv);
         }
     } else if (g->epilogue) { /* the epilogue on the f32 product, as cuBLASLt: act(x + bias) (x to aux first) */
-      const float *bias = (const float *)(uintptr_t)g->bias;
       int gelu = g->epilogue == DEV_EPI_BIAS_GELU || g->epilogue == DEV_EPI_BIAS_GELU_AUX;
       for (int64_t r = 0; r < g->M; r++)
         for (int64_t c = 0; c < g->N; c++) {
-          double x = (double)(float)((double)C[r * g->N + c] + bias[c]); /* an f32 sum, as on the device */
+          double x = (double)(float)((double)C[r * g->N + c] + emu_bias(g, c)); /* an f32 sum, as on the device */
           if (g->epilogue == DEV_EPI_BIAS_GELU_AUX) emu_aux(g, aux, b, r * g->N + c, x);
           if (gelu) x = 0.5 * x * (1.0 + tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x)));
           else if (g->epilogue == DEV_EPI_BIAS_RELU) x = x > 0 ? x : 0;
@@ -376,16 +382,23 @@ int dev_gemm_aux(Dev *dev, const DevGemm *g, DPtr aux) {
   dev->queued.gemms++;
   if (dev->emu && (g->bf16 || g->a16 || g->b16)) /* the operand roundings a GPU would launch (to_bf16) */
     dev->queued.kernels += !g->a16 + !g->b16;
+  if (dev->emu && g->c16 && g->bias && g->epilogue != DEV_EPI_DGELU && g->epilogue != DEV_EPI_BGRAD)
+    dev->queued.kernels++; /* the bias's rounding */
   if (dev->emu && dev->capturing) return dev_emu_rec_gemm(dev, g, aux);
   if (dev->emu) return emu_gemm(dev, g, aux);
   DevGemm h = *g;
-  DPtr ab = 0, bb = 0;
+  DPtr ab = 0, bb = 0, biasb = 0;
   h.bf16 = g->bf16 || g->a16 || g->b16; /* a bf16-stored operand makes the product bf16 */
+  if (g->c16 && g->bias && g->epilogue != DEV_EPI_DGELU && g->epilogue != DEV_EPI_BGRAD) { /* bf16 D: a bf16 bias */
+    if (!to_bf16(dev, g->bias, g->N, &biasb)) return 0;
+    h.bias = biasb;
+  }
   if (h.bf16) { /* f32 operands rounded into bf16 scratch; stored bf16 ones taken as they are */
     int64_t na = (g->batch - 1) * g->sA + g->M * g->K, nb = (g->batch - 1) * g->sB + g->K * g->N;
     if ((!g->a16 && !to_bf16(dev, g->A, na, &ab)) || (!g->b16 && !to_bf16(dev, g->B, nb, &bb))) {
       dev_free(dev, ab);
       dev_free(dev, bb);
+      dev_free(dev, biasb);
       return 0;
     }
     if (ab) h.A = ab;
@@ -410,5 +423,6 @@ int dev_gemm_aux(Dev *dev, const DevGemm *g, DPtr aux) {
   }
   dev_free(dev, ab);
   dev_free(dev, bb);
+  dev_free(dev, biasb);
   return ok;
 }

@@ -120,7 +120,7 @@ static size_t args_size(const char *name) {
   static const struct {
     const char *prefix;
     size_t size;
-  } t[] = {{"k_copy_", sizeof(KaCopy)},   {"k_gather", sizeof(KaGather)}, {"k_scatter_add", sizeof(KaGather)},
+  } t[] = {{"k_copy_", sizeof(KaCopy)},   {"k_gather", sizeof(KaGather)}, {"k_scatter_", sizeof(KaGather)},
            {"k_axpy_n", sizeof(KaAxpyN)}, {"k_axpy", sizeof(KaVec)},     {"k_fill", sizeof(KaVec)},     {"k_to_bf16", sizeof(KaVec)},
            {"k_norm_", sizeof(KaNorm)},   {"k_xent_", sizeof(KaXent)},   {"k_attn_", sizeof(KaAttn)},
            {"k_fa_", sizeof(KaAttn)}, /* attention_tc.cu's tensor-core kernels */

@@ -314,13 +314,24 @@ int dx_gather(DExec *e, int i, const int64_t *sym) {
     a.nids = dx_numel(e, n->in[1], sym);
     return dx_launch(e, i, KMOD_MOVE, "k_gather", dev_grid(e->dev, a.nids * a.row, 256), 1, 1, 256, 0, &a);
   }
+  /* scatter-add in 64-bit fixed point (move.cu: the same bits whatever order the atomics land in):
+   * acc [V, row] and mx after it, scratch for the node, zeroed with out */
   a.ids = e->val[n->in[0]];
   a.src = e->val[n->in[1]];
   a.V = so[0];
   a.row = rt_numel(ro - 1, so + 1);
   a.nids = dx_numel(e, n->in[0], sym);
-  if (!dev_zero(e->dev, a.out, (uint64_t)rt_numel(ro, so) * 4)) return dx_dev_fail(e, i);
-  return dx_launch(e, i, KMOD_MOVE, "k_scatter_add", dev_grid(e->dev, a.nids * a.row, 256), 1, 1, 256, 0, &a);
+  while (a.lgn < 62 && (1LL << a.lgn) < a.nids) a.lgn++;
+  DPtr acc = 0;
+  if (!dx_scratch(e, i, 2 * a.V * a.row + 4, &acc, 1)) return 0;
+  a.acc = acc, a.mx = acc + (uint64_t)(a.V * a.row) * 8;
+  unsigned gs = dev_grid(e->dev, a.nids * a.row, 256), gv = dev_grid(e->dev, a.V * a.row, 256);
+  int ok = dev_zero(e->dev, a.out, (uint64_t)rt_numel(ro, so) * 4) || dx_dev_fail(e, i);
+  ok = ok && dx_launch(e, i, KMOD_MOVE, "k_scatter_max", gs, 1, 1, 256, 0, &a) &&
+       dx_launch(e, i, KMOD_MOVE, "k_scatter_add", gs, 1, 1, 256, 0, &a) &&
+       dx_launch(e, i, KMOD_MOVE, "k_scatter_fin", gv, 1, 1, 256, 0, &a);
+  dev_free(e->dev, acc); /* stream-ordered: the next use of these bytes runs after these launches */
+  return ok;
 }
 
 /* ---- cross-entropy, norms ---------------------------------------------------------------------------- */

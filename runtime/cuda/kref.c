@@ -50,16 +50,53 @@ static void copy_nd(const KaCopy *a, size_t es) {
   }
 }
 
-static void gather(const KaGather *a, int scatter) {
+static void gather(const KaGather *a) {
   for (long long r = 0; r < a->nids; r++) {
     int id = P(const int, a->ids)[r];
     int in = id >= 0 && id < a->V;
+    for (long long c = 0; c < a->row; c++)
+      P(float, a->out)[r * a->row + c] = in ? P(const float, a->table)[(long long)id * a->row + c] : 0.0f;
+  }
+}
+
+/* move.cu's deterministic scatter-add, the same integer arithmetic (so the same bits): part 0
+ * k_scatter_max, 1 k_scatter_add, 2 k_scatter_fin */
+static int scatter_shift(unsigned mx, long long lgn) {
+  float m;
+  memcpy(&m, &mx, 4);
+  int e = 0;
+  if (m > 0.0f) frexpf(m, &e);
+  return 62 - e - (int)lgn;
+}
+
+static void scatter(const KaGather *a, int part) {
+  const float *src = P(const float, a->src);
+  unsigned *mx = P(unsigned, a->mx);
+  uint64_t *acc = P(uint64_t, a->acc);
+  float *out = P(float, a->out);
+  if (part == 0) {
+    for (long long i = 0; i < a->nids * a->row; i++) {
+      float x = fabsf(src[i]);
+      unsigned u;
+      memcpy(&u, &x, 4);
+      if (isfinite(x) && u > *mx) *mx = u;
+    }
+    return;
+  }
+  int s = scatter_shift(*mx, a->lgn);
+  if (part == 2) {
+    for (long long i = 0; i < a->V * a->row; i++)
+      if (out[i] == 0.0f) out[i] = (float)ldexp((double)(int64_t)acc[i], -s);
+    return;
+  }
+  for (long long r = 0; r < a->nids; r++) {
+    int id = P(const int, a->ids)[r];
+    if (id < 0 || id >= a->V) continue;
     for (long long c = 0; c < a->row; c++) {
-      if (scatter) {
-        if (in) P(float, a->out)[(long long)id * a->row + c] += P(const float, a->src)[r * a->row + c];
-      } else {
-        P(float, a->out)[r * a->row + c] = in ? P(const float, a->table)[(long long)id * a->row + c] : 0.0f;
-      }
+      float x = src[r * a->row + c];
+      long long o = (long long)id * a->row + c;
+      if (isfinite(x)) acc[o] += (uint64_t)llrint(ldexp((double)x, s));
+      else out[o] += x;
     }
   }
 }
@@ -349,6 +386,7 @@ typedef struct Ref {
 
 static const Ref refs[] = {
     {"k_copy_nd", 0},      {"k_gather", 1},       {"k_scatter_add", 2},       {"k_axpy", 3},
+    {"k_scatter_max", 24}, {"k_scatter_fin", 25},
     {"k_fill", 4},         {"k_to_bf16", 5},      {"k_norm_fwd", 6},          {"k_norm_fwd_small", 6},
     {"k_xent_rows", 7},
     {"k_xent_sum", 8},     {"k_xent_grad", 9},    {"k_attn_fwd_d32", 10},     {"k_attn_fwd_d64", 10},
@@ -374,8 +412,10 @@ int kref_launch(const char *name, const void *args) {
     if (strcmp(refs[i].name, name) == 0) kind = refs[i].kind;
   switch (kind) {
   case 0: copy_nd(args, 4); break;
-  case 1: gather(args, 0); break;
-  case 2: gather(args, 1); break;
+  case 1: gather(args); break;
+  case 2: scatter(args, 1); break;
+  case 24: scatter(args, 0); break;
+  case 25: scatter(args, 2); break;
   case 3: vec(args, 0); break;
   case 4: vec(args, 1); break;
   case 5: vec(args, 2); break;

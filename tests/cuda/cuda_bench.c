@@ -137,7 +137,7 @@ static void profile(Ck *c, DExec *e, const Run *r, const DParams *dp, const Inte
   ok = ok && dev_sync(&c->dev);
   StrBuf b;
   sb_init(&b);
-  dexec_profile_report(e, &b, 25);
+  dexec_profile_report(e, &b, 30);
   printf("profile of %s: %s", name, ok && b.s ? b.s : e->err);
   if (ok && c->outdir && b.s) {
     char path[1024];

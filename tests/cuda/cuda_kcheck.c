@@ -153,21 +153,68 @@ void check_kernels(Ck *c) {
     for (int j = 0; j < 3; j++) kt_compare(c, &t, ys[j], ns[j], "k_axpy_n y[j] += a * a_dev * x[j], three lengths", 1e-6);
     kt_free(c, &t);
   }
-  /* gather / scatter_add: 300 ids (some out of range) into a 50 x 96 table */
-  for (int sc = 0; sc < 2; sc++) {
+  /* gather: 300 ids (some out of range) of a 50 x 96 table */
+  {
     long long V = 50, row = 96, nids = 300;
-    float *table = kt_buf(&t, (size_t)(V * row * 4), sc ? 0 : 1, 2), *src = kt_buf(&t, (size_t)(nids * row * 4), 1, 3);
+    float *table = kt_buf(&t, (size_t)(V * row * 4), 1, 2), *out = kt_buf(&t, (size_t)(nids * row * 4), 0, 0);
     int *ids = kt_buf(&t, (size_t)nids * 4, 0, 0);
     for (int i = 0; i < nids; i++) ids[i] = (int)(rng_u64(4, (uint64_t)i) % 54) - 2;
-    float *out = kt_buf(&t, (size_t)((sc ? V : nids) * row * 4), 0, 0);
     if (!kt_upload(c, &t)) goto done;
     KaGather a = {0};
     a.table = (uint64_t)(uintptr_t)table, a.ids = (uint64_t)(uintptr_t)ids, a.out = (uint64_t)(uintptr_t)out;
-    a.src = (uint64_t)(uintptr_t)src, a.nids = nids, a.row = row, a.V = V;
-    const char *name = sc ? "k_scatter_add" : "k_gather";
-    RUN(KMOD_MOVE, name, dev_grid(dev, nids * row, 256), 1, 1, 256, a);
-    kt_compare(c, &t, out, (sc ? V : nids) * row, sc ? "k_scatter_add 300 ids -> [50, 96] (atomics)" : "k_gather 300 ids of [50, 96]",
-               sc ? 1e-5 : 0);
+    a.nids = nids, a.row = row, a.V = V;
+    RUN(KMOD_MOVE, "k_gather", dev_grid(dev, nids * row, 256), 1, 1, 256, a);
+    kt_compare(c, &t, out, nids * row, "k_gather 300 ids of [50, 96]", 0);
+    kt_free(c, &t);
+  }
+  /* scatter-add (move.cu's fixed point: k_scatter_max, _add, _fin): 3000 ids (some out of range, so
+   * rows get ~60 values each) into [50, 96], and the same rows in reverse order into a second output;
+   * the device against kref bit for bit (kref does the same integer sums), kref's result against f64
+   * sums (below f32's rounding: 1e-6 normwise), and the two orders' results bit for bit (an f32 sum
+   * in order would differ) */
+  {
+    long long V = 50, row = 96, nids = 3000, n = nids * row;
+    float *src = kt_buf(&t, (size_t)n * 4, 1, 3), *srcr = kt_buf(&t, (size_t)n * 4, 0, 0);
+    int *ids = kt_buf(&t, (size_t)nids * 4, 0, 0), *idsr = kt_buf(&t, (size_t)nids * 4, 0, 0);
+    float *out = kt_buf(&t, (size_t)(V * row * 4), 0, 0), *outr = kt_buf(&t, (size_t)(V * row * 4), 0, 0);
+    void *acc = kt_buf(&t, (size_t)(V * row * 8), 0, 0), *accr = kt_buf(&t, (size_t)(V * row * 8), 0, 0);
+    void *mx = kt_buf(&t, 4, 0, 0), *mxr = kt_buf(&t, 4, 0, 0);
+    for (long long i = 0; i < nids; i++) ids[i] = (int)(rng_u64(4, (uint64_t)i) % 54) - 2;
+    for (long long r = 0; r < nids; r++) {
+      idsr[r] = ids[nids - 1 - r];
+      memcpy(srcr + r * row, src + (nids - 1 - r) * row, (size_t)row * 4);
+    }
+    double *ref = calloc((size_t)(V * row), sizeof(double));
+    for (long long r = 0; ref && r < nids; r++)
+      for (long long j = 0; ids[r] >= 0 && ids[r] < V && j < row; j++) ref[ids[r] * row + j] += src[r * row + j];
+    if (!ref || !kt_upload(c, &t)) {
+      free(ref);
+      goto done;
+    }
+    KaGather a = {0}, b;
+    a.ids = (uint64_t)(uintptr_t)ids, a.out = (uint64_t)(uintptr_t)out, a.src = (uint64_t)(uintptr_t)src;
+    a.acc = (uint64_t)(uintptr_t)acc, a.mx = (uint64_t)(uintptr_t)mx, a.nids = nids, a.row = row, a.V = V, a.lgn = 12;
+    b = a;
+    b.ids = (uint64_t)(uintptr_t)idsr, b.out = (uint64_t)(uintptr_t)outr, b.src = (uint64_t)(uintptr_t)srcr;
+    b.acc = (uint64_t)(uintptr_t)accr, b.mx = (uint64_t)(uintptr_t)mxr;
+    unsigned gs = dev_grid(dev, n, 256), gv = dev_grid(dev, V * row, 256);
+    RUN(KMOD_MOVE, "k_scatter_max", gs, 1, 1, 256, a);
+    RUN(KMOD_MOVE, "k_scatter_add", gs, 1, 1, 256, a);
+    RUN(KMOD_MOVE, "k_scatter_fin", gv, 1, 1, 256, a);
+    RUN(KMOD_MOVE, "k_scatter_max", gs, 1, 1, 256, b);
+    RUN(KMOD_MOVE, "k_scatter_add", gs, 1, 1, 256, b);
+    RUN(KMOD_MOVE, "k_scatter_fin", gv, 1, 1, 256, b);
+    kt_compare(c, &t, out, V * row, "k_scatter_* 3000 ids -> [50, 96]: the device = kref, bit for bit", 0);
+    kt_compare(c, &t, outr, V * row, "k_scatter_* the rows in reverse order: the device = kref, bit for bit", 0);
+    int same = 1, fin = 0;
+    for (long long i = 0; i < V * row; i++) same &= memcmp(&out[i], &outr[i], 4) == 0;
+    result(c, "kernel", "k_scatter_* kref: the rows in reverse order give the same bits", same ? 0 : 1, 0, 1, NULL);
+    float *ref32 = malloc(sizeof(float) * (size_t)(V * row)); /* the f64 sums rounded once */
+    for (long long i = 0; ref32 && i < V * row; i++) ref32[i] = (float)ref[i];
+    double e = ref32 ? nerr_f(out, ref32, V * row, &fin) : INFINITY;
+    result(c, "kernel", "k_scatter_* kref against f64 sums", e, 1e-6, fin, NULL);
+    free(ref32);
+    free(ref);
     kt_free(c, &t);
   }
   /* norms: layernorm with a residual, rmsnorm; rows 37, C 512 and 1000; groupnorm [37, 256]

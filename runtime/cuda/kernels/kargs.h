@@ -33,13 +33,18 @@ typedef struct KaCopy {
 } KaCopy;
 
 /* k_gather: out[i, :] = table[ids[i], :] (row floats each; an id outside [0, V) gives zeros)
- * k_scatter_add: out[ids[i], :] += src[i, :] (out zeroed first; atomic) */
+ * k_scatter_max, k_scatter_add, k_scatter_fin: out[ids[i], :] += src[i, :], deterministic (move.cu:
+ * 64-bit fixed point in acc, [V, row], with mx, the largest finite |src| as bits; out, acc and mx
+ * zeroed first; nids <= 2^lgn) */
 typedef struct KaGather {
   KP(const float) table;
   KP(const int) ids;
   KP(float) out;
   KP(const float) src;
   long long nids, row, V;
+  KP(unsigned long long) acc;
+  KP(unsigned) mx;
+  long long lgn;
 } KaGather;
 
 /* k_axpy_n: k_axpy over `count` vectors at once, vector j of the grid's y-blocks: y[j][i] +=

@@ -1,6 +1,6 @@
 // move.cu — data movement and small vector kernels (argument blocks: kargs.h):
 //   k_copy_nd     strided n-d copy: transpose, slice, expand (src strides), pad, concat (dst strides)
-//   k_gather      rows of a table by i32 ids       k_scatter_add  rows added back (atomic)
+//   k_gather      rows of a table by i32 ids       k_scatter_*    rows added back (deterministic: below)
 //   k_axpy k_fill k_to_bf16                        vectors; k_axpy_n: k_axpy over many vectors
 //   k_copy_nd16   k_copy_nd over 2-byte elements (bf16 activations: strides and offsets in elements)
 //   k_copy_nd_v16 k_copy_nd over 16-byte elements (the host's vectorised form of a copy whose
@@ -64,13 +64,56 @@ extern "C" __global__ void k_gather(KaGather a) {
   }
 }
 
+// Scatter-add, deterministic (an embedding's gradient: out[ids[r], :] += src[r, :]). f32 atomics
+// would sum each row in whatever order the threads land, so two runs of one step could differ in
+// the last bits; here each finite value is added as a 64-bit integer, x 2^s rounded, and integer
+// addition is associative: the result is the same bits for any order, on any GPU, and equals
+// kref.c's host loop. Three launches over one argument block:
+//   k_scatter_max  mx = the largest finite |src| (as bits: non-negative floats order as unsigned ints)
+//   k_scatter_add  acc[id, c] += llrint(x 2^s), s = 62 - e - lgn where mx < 2^e and nids <= 2^lgn, so
+//                  no partial sum can overflow; a non-finite x is added to out itself (zeroed;
+//                  sums of infinities and NaNs do not depend on order either)
+//   k_scatter_fin  out = acc 2^-s where out is still 0 (no non-finite value reached it)
+// The quantum 2^-s = 2^(e + lgn - 62) is below 4 mx nids 2^-62 (mx >= 2^(e-1), 2^lgn < 2 nids), so a
+// sum of at most nids values is off by less than nids^2 mx 2^-61 (1.9e-9 mx at nids = 65536) before
+// its one rounding to f32.
+KDEV int scatter_shift(unsigned mx, long long lgn) {
+  float m = __uint_as_float(mx);
+  int e = 0;
+  if (m > 0.0f) frexpf(m, &e); /* m < 2^e */
+  return 62 - e - (int)lgn;
+}
+
+extern "C" __global__ void k_scatter_max(KaGather a) {
+  long long n = a.nids * a.row;
+  unsigned m = 0;
+  for (long long i = gtid(); i < n; i += gstride()) {
+    float x = a.src[i];
+    if (isfinite(x)) m = max(m, __float_as_uint(fabsf(x)));
+  }
+  for (int o = 16; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(0xffffffffu, m, o));
+  if ((threadIdx.x & 31) == 0 && m) atomicMax(a.mx, m);
+}
+
 extern "C" __global__ void k_scatter_add(KaGather a) {
+  const int s = scatter_shift(*a.mx, a.lgn);
   long long n = a.nids * a.row;
   for (long long i = gtid(); i < n; i += gstride()) {
     long long r = i / a.row, c = i - r * a.row;
     int id = a.ids[r];
-    if (id >= 0 && id < a.V) atomicAdd(&a.out[(long long)id * a.row + c], a.src[i]);
+    if (id < 0 || id >= a.V) continue;
+    float x = a.src[i];
+    long long o = (long long)id * a.row + c;
+    if (isfinite(x)) atomicAdd(&a.acc[o], (unsigned long long)llrint(ldexp((double)x, s)));
+    else atomicAdd(&a.out[o], x);
   }
+}
+
+extern "C" __global__ void k_scatter_fin(KaGather a) {
+  const int s = scatter_shift(*a.mx, a.lgn);
+  long long n = a.V * a.row;
+  for (long long i = gtid(); i < n; i += gstride())
+    if (a.out[i] == 0.0f) a.out[i] = (float)ldexp((double)(long long)a.acc[i], -s);
 }
 
 extern "C" __global__ void k_axpy(KaVec a) {

@@ -36,6 +36,7 @@ void kemu_syncthreads();
 uint64_t kemu_warp_exchange(uint64_t bits, int kind, int arg, unsigned mask); // kind: 0 xor, 1 idx, 2 up, 3 any
 
 static inline void __syncthreads() { kemu_syncthreads(); }
+static inline void __threadfence() {} // blocks run one after another: every store is seen
 
 template <typename T> static inline T kemu_shfl(unsigned mask, T v, int kind, int arg) {
   uint64_t b = 0;
@@ -54,6 +55,11 @@ static inline int __any_sync(unsigned m, int pred) { return (int)kemu_warp_excha
 template <typename T> static inline T atomicAdd(T *p, T v) {
   T old = *p;
   *p = old + v;
+  return old;
+}
+template <typename T> static inline T atomicMax(T *p, T v) {
+  T old = *p;
+  if (old < v) *p = v;
   return old;
 }
 

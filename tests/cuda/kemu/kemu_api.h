@@ -26,7 +26,7 @@ const char *const *kemu_names(void);
  * holding kernels names[0..n) with the C++ compiler and returns a handle per name; runs one
  * over `grid` blocks of `block` threads with its CgArgs block and range. 0 with a message. */
 int kemu_cg_build(const char *src, int n, const char *const *names, void **fns, char *err, size_t errlen);
-int kemu_cg_run(void *fn, unsigned grid, unsigned block, const void *arg, long long begin, long long end, char *err,
+int kemu_cg_run(void *fn, unsigned grid, unsigned gy, unsigned block, const void *arg, long long begin, long long end, char *err,
                 size_t errlen);
 /* How many generated kernels were built, and launched, so far. */
 void kemu_cg_stats(int *kernels, long long *launches);

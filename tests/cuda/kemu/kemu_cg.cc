@@ -81,12 +81,12 @@ extern "C" int kemu_cg_build(const char *src, int n, const char *const *names, v
   return 1;
 }
 
-extern "C" int kemu_cg_run(void *fn, unsigned grid, unsigned block, const void *arg, long long begin, long long end,
+extern "C" int kemu_cg_run(void *fn, unsigned grid, unsigned gy, unsigned block, const void *arg, long long begin, long long end,
                            char *err, size_t errlen) {
   Call c = {(Wrap)fn, arg, begin, end};
   launches++;
   KemuKernel k = {"generated kernel", run_call};
-  return kemu_run(&k, grid, 1, 1, block, 0, &c, err, errlen);
+  return kemu_run(&k, grid, gy, 1, block, 0, &c, err, errlen);
 }
 
 extern "C" void kemu_cg_stats(int *kernels, long long *nlaunch) {
