@@ -31,13 +31,14 @@
 #            repeated shapes; the mt step also with attention as products instead of the
 #            tensor-core flash kernels, and with the transposes around them run and their
 #            forward run again: MAMC_CUDA_ATTN_IO=0) -> $OUT/bench.tsv
-#            then each step profiled (an event around every kernel: the 25 longest steps
-#            and the share of each kind) -> $OUT/profile.txt
+#            then each step profiled (an event around every kernel: the 30 longest steps,
+#            the share of each kind, and the steps summed by what they are) -> $OUT/profile.txt
 #   torch    .deps/torch_ref.py (eager, torch.compile) -> $OUT/torch.json, torch.log (each line stamped
 #            with the second it came): started after deps, in the background on cores 0-3 (the
-#            rest of the script on the others), so it runs beside the CPU-only parts; bench waits
-#            for it (or stops it, to keep its own time); rows it measured while check or train
-#            used the GPU are starred in the table
+#            rest of the script on the others), so it runs beside the CPU-only parts (build,
+#            ctest, warm); check waits for it while more than 200 s are left, bench while more
+#            than 110 s are (then it is stopped, its rows so far kept from torch.log); rows it
+#            measured while check or train used the GPU are starred in the table
 #   table    bench/gpu_table.py: one table side by side -> $OUT/table.md
 # Everything is logged to $OUT/gpu.log; $OUT/summary.txt lists each part's status; at the end
 # all of $OUT goes into $OUT/results.tgz (the device tool returns 8 files), beside gpu.log,
@@ -230,6 +231,7 @@ part build 200 build
 if [ -x "$BUILD/tests/cuda/test_cuda_emu" ]; then
   part ctest 60 run_ctest
   part warm 60 warm
+  torch_wait 200 # the GPU parts after PyTorch's reference: neither's times share the GPU (~40 s idle)
   part check 150 check 120
   part train 150 train_gpu
   torch_wait 110

@@ -129,8 +129,8 @@ static void step_end_free(Ck *c, StepEnd *s) {
   memset(s, 0, sizeof *s);
 }
 
-/* Where the step's time goes: 3 runs with an event around every step (dexec_prof.c), the 25
- * longest steps into OUT/profile.txt (and stdout); the total is checked to be positive. */
+/* Where the step's time goes: 3 runs with an event around every step (dexec_prof.c), the 30
+ * longest steps and the steps summed by what they are into OUT/profile.txt (and stdout); the total is checked to be positive. */
 static void profile(Ck *c, DExec *e, const Run *r, const DParams *dp, const InterpCx *cx, const char *name) {
   int ok = dexec_profile_on(e);
   for (int i = 0; ok && i < 3; i++) ok = dexec_run(e, r->sym, r->in, dp, cx);
