@@ -431,11 +431,8 @@ static void columns(Pr *P) {
     char init[64], v[160];
     acc_start(&k->accs.v[i], init, sizeof init);
     line(P, "a%d = %s;", i, init);
-    /* __ldcg: from L2, where the other blocks' stores went (L1 is not coherent); unrolled, so
-     * the loads are in flight together and only the adds wait in turn */
-    snprintf(v, sizeof v, "__ldcg((const %s *)(a.part_ + %dLL * gridDim.y * ng_ * 256) + (s_ * ng_ + g_) * 32 + lane_)",
+    snprintf(v, sizeof v, "((volatile const %s *)(a.part_ + %dLL * gridDim.y * ng_ * 256))[(s_ * ng_ + g_) * 32 + lane_]",
              ktype_c(k->accs.v[i].t), i);
-    line(P, "#pragma unroll 8");
     open_scope(P, "for (long long s_ = 0; s_ < gridDim.y; s_++)");
     acc_line(P, &k->accs.v[i], i, v);
     close_scope(P);

@@ -57,7 +57,6 @@ template <typename T> static inline T atomicAdd(T *p, T v) {
   *p = old + v;
   return old;
 }
-template <typename T> static inline T __ldcg(const T *p) { return *p; } // a load past L1: one memory here
 template <typename T> static inline T atomicMax(T *p, T v) {
   T old = *p;
   if (old < v) *p = v;
