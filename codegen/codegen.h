@@ -75,6 +75,8 @@ typedef struct CgKernel {
   CgDimSlot dims[CG_MAX_DIMS];
   int nouter;           /* outer iteration count = product of dims[outer[i]] (1 if none) */
   int outer[KIR_MAX_AXES];
+  int nred;             /* a row kernel's reduced length = product of dims[red[i]] (column kernels' slices) */
+  int red[KIR_MAX_AXES];
 } CgKernel;
 
 /* Lower group `nodes` (nnodes node indices of g, topological) to k (initialised here; free
@@ -121,7 +123,8 @@ uint64_t cg_div_magic(int64_t d);
  * (CgKernel.cols) a block of 32 * CG_COL_WARPS threads per 32 rows (launch exactly that
  * block size: lane l takes row o0 + l, warp w every CG_COL_WARPS-th reduced index from w).
  * A column kernel's CgArgs ends with { unsigned char *part_; int *cnt_; }: launched with
- * gridDim.y = S > 1, block y reduces the y-th of S equal slices of the reduced range, writes
+ * gridDim.y = S > 1 (dev_cg.c: from CgKernel.red's rows), block y reduces the y-th of S
+ * equal slices of the reduced range, writes
  * its partial results into part_ (CgKernel.naccs regions of S * groups * 32 slots of 8 bytes,
  * a group being 32 rows of the output) and counts itself in cnt_[group] (zeroed before the
  * launch); the group's last block adds the S partial results in slice order (deterministic)

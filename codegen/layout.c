@@ -31,6 +31,8 @@ int cg_describe(const Kir *k, CgKernel *out, char *err, size_t errlen) {
   int nouter = k->row ? k->naxes - k->nred : k->naxes;
   out->nouter = nouter;
   for (int i = 0; i < nouter; i++) out->outer[i] = k->ext[i];
+  out->nred = k->row ? k->nred : 0;
+  for (int i = 0; i < out->nred; i++) out->red[i] = k->ext[nouter + i];
   return 1;
 }
 

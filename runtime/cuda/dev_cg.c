@@ -262,9 +262,15 @@ int dev_cg_launch(Dev *dev, const DevCg *k, const DPtr *bufs, const int64_t *dim
   int64_t threads = k->k.cols ? (outer + 31) / 32 * block : k->k.row ? outer * 32 : outer;
   unsigned grid = dev_grid(dev, threads, (int)block);
   DPtr part = 0;
-  if (k->k.cols) { /* fewer than 128 groups of 32 outputs: the reduced range in gy slices, ~256 blocks in all */
-    int64_t ng = (outer + 31) / 32;
-    gy = ng >= 128 ? 1 : (unsigned)((256 + ng - 1) / ng);
+  if (k->k.cols) { /* fewer than 128 groups of 32 outputs: the reduced range in gy slices, ~256 blocks in all, */
+    int64_t ng = (outer + 31) / 32, rows = 1; /* slices of 1024 rows at least (fewer gain nothing: the tiny
+                                                 * step's sums over 512 rows took 15 us split in 64 or not, on
+                                                 * the H200, and a split adds the counters' memset), at most 64 */
+    for (int i = 0; i < k->k.nred; i++) rows *= dims[k->k.red[i]];
+    int64_t want = ng >= 128 ? 1 : (256 + ng - 1) / ng, most = rows / 1024;
+    const char *force = getenv("MAMC_CUDA_COL_SLICES"); /* tests: every column kernel in that many slices */
+    if (force && atoi(force) > 0) want = most = atoi(force);
+    gy = (unsigned)(want < most ? want : most > 1 ? most : 1);
     if (gy > 64) gy = 64;
     uint64_t pbytes = (uint64_t)(k->k.naccs > 0 ? k->k.naccs : 1) * gy * (uint64_t)ng * 256;
     if (gy > 1 && !(dev_alloc(dev, pbytes + (uint64_t)ng * 4, &part) && dev_zero(dev, part + pbytes, (uint64_t)ng * 4))) {
