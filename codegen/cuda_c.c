@@ -313,6 +313,13 @@ static void stores(Pr *P, int row) {
   }
 }
 
+/* the reduced axes' total extent as C: "1LL * d3 * d5" (n initialised here) */
+static void red_extent(const Kir *k, StrBuf *n) {
+  sb_init(n);
+  sb_puts(n, "1LL");
+  for (int ax = k->naxes - k->nred; ax < k->naxes; ax++) sb_printf(n, " * d%d", k->ext[ax]);
+}
+
 /* one pass over the reduced axes of a row, the 32 lanes of the row's warp taking every 32nd
  * element (flat index over the reduced axes, split into them) and combining their partial
  * results by shuffles; columns mode (cols): the warps of the block take every CG_COL_WARPS-th
@@ -327,9 +334,7 @@ static void red_nest(Pr *P, int pass, int body, int cols) {
   for (int s = 0; s < k->stores.n && body; s++)
     if (!k->stores.v[s].row) hoist(P, k->stores.v[s].e, red, k->npasses);
   StrBuf n;
-  sb_init(&n);
-  sb_puts(&n, "1LL");
-  for (int ax = nk; ax < k->naxes; ax++) sb_printf(&n, " * d%d", k->ext[ax]);
+  red_extent(k, &n);
   if (cols) open_scope(P, "for (long long r_ = lo_ + w_; r_ < hi_; r_ += %d)", CG_COL_WARPS); /* columns(): the slice */
   else open_scope(P, "for (long long r_ = lane_; r_ < %s; r_ += 32)", n.s);
   split_axes(P, "r_", n.s, nk, k->naxes);
@@ -393,9 +398,7 @@ static void columns(Pr *P) {
   for (int i = 0; i < k->accs.n; i++) line(P, "__shared__ %s s%d_[%d][33];", ktype_c(k->accs.v[i].t), i, CG_COL_WARPS);
   line(P, "__shared__ int last_;");
   StrBuf n;
-  sb_init(&n);
-  sb_puts(&n, "1LL");
-  for (int ax = k->naxes - k->nred; ax < k->naxes; ax++) sb_printf(&n, " * d%d", k->ext[ax]);
+  red_extent(k, &n);
   line(P, "const long long n_ = %s, lo_ = n_ * blockIdx.y / gridDim.y, hi_ = n_ * (blockIdx.y + 1) / gridDim.y;", n.s);
   sb_free(&n);
   line(P, "const long long ng_ = (end - begin + 31) >> 5; /* groups of 32 rows */");

@@ -270,7 +270,8 @@ int dev_cg_launch(Dev *dev, const DevCg *k, const DPtr *bufs, const int64_t *dim
     int64_t want = ng >= 128 ? 1 : (256 + ng - 1) / ng, most = rows / 1024;
     const char *force = getenv("MAMC_CUDA_COL_SLICES"); /* tests: every column kernel in that many slices */
     if (force && atoi(force) > 0) want = most = atoi(force);
-    gy = (unsigned)(want < most ? want : most > 1 ? most : 1);
+    if (want > most) want = most;
+    gy = want > 1 ? (unsigned)want : 1;
     if (gy > 64) gy = 64;
     uint64_t pbytes = (uint64_t)(k->k.naccs > 0 ? k->k.naccs : 1) * gy * (uint64_t)ng * 256;
     if (gy > 1 && !(dev_alloc(dev, pbytes + (uint64_t)ng * 4, &part) && dev_zero(dev, part + pbytes, (uint64_t)ng * 4))) {

@@ -329,6 +329,11 @@ static void gemm_tune(Dev *dev, GemmEntry *e, const DevGemm *h) {
   dev_event_free(dev, &a), dev_event_free(dev, &b);
 }
 
+/* whether g's bias goes to cuBLASLt rounded to bf16: a bias epilogue with a bf16 D */
+static int bias16(const DevGemm *g) {
+  return g->c16 && g->bias && g->epilogue != DEV_EPI_DGELU && g->epilogue != DEV_EPI_BGRAD;
+}
+
 int dev_gemm(Dev *dev, const DevGemm *g) { return dev_gemm_aux(dev, g, 0); }
 
 int dev_gemm_aux(Dev *dev, const DevGemm *g, DPtr aux) {
@@ -382,14 +387,13 @@ int dev_gemm_aux(Dev *dev, const DevGemm *g, DPtr aux) {
   dev->queued.gemms++;
   if (dev->emu && (g->bf16 || g->a16 || g->b16)) /* the operand roundings a GPU would launch (to_bf16) */
     dev->queued.kernels += !g->a16 + !g->b16;
-  if (dev->emu && g->c16 && g->bias && g->epilogue != DEV_EPI_DGELU && g->epilogue != DEV_EPI_BGRAD)
-    dev->queued.kernels++; /* the bias's rounding */
+  if (dev->emu && bias16(g)) dev->queued.kernels++; /* the bias's rounding */
   if (dev->emu && dev->capturing) return dev_emu_rec_gemm(dev, g, aux);
   if (dev->emu) return emu_gemm(dev, g, aux);
   DevGemm h = *g;
   DPtr ab = 0, bb = 0, biasb = 0;
   h.bf16 = g->bf16 || g->a16 || g->b16; /* a bf16-stored operand makes the product bf16 */
-  if (g->c16 && g->bias && g->epilogue != DEV_EPI_DGELU && g->epilogue != DEV_EPI_BGRAD) { /* bf16 D: a bf16 bias */
+  if (bias16(g)) {
     if (!to_bf16(dev, g->bias, g->N, &biasb)) return 0;
     h.bias = biasb;
   }
